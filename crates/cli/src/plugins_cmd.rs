@@ -1,0 +1,92 @@
+//! `inspect plugins`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use certinspect_core::plugins::{PluginRegistry, PluginSearchPath};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+pub fn run(args: &Args, plugin_dirs: &[PathBuf], verbose: bool) -> ExitCode {
+    let mut registry = PluginRegistry::new();
+    registry.load_search_path(&PluginSearchPath::from_process(plugin_dirs));
+    match args.format {
+        Format::Text => print_text(&registry, verbose),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&registry)).unwrap_or_default()),
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_text(registry: &PluginRegistry, verbose: bool) {
+    if registry.plugins().is_empty() {
+        println!("No plugins loaded.");
+    }
+    for plugin in registry.plugins() {
+        let info = plugin.info();
+        println!("{} {} (protocol {})", info.name, info.version, info.protocol_version);
+        if !info.description.is_empty() {
+            println!("  {}", info.description);
+        }
+        println!("  provider:     {} [{}]", info.provider, info.services.join(", "));
+        println!("  capabilities: {}", info.capabilities.join(", "));
+        println!("  config:       {}", schema_summary(&info.config_schema));
+        println!("  from:         {}", plugin.origin());
+    }
+    if !registry.failures().is_empty() {
+        println!();
+        println!("Failed to load:");
+        for failure in registry.failures() {
+            println!("  {failure}");
+            if let (true, Some(detail)) = (verbose, &failure.detail) {
+                for line in detail.lines() {
+                    println!("    {line}");
+                }
+            }
+        }
+    }
+}
+
+/// `field (type, required), ...` from a JSON Schema's top-level properties.
+fn schema_summary(schema: &serde_json::Value) -> String {
+    let Some(properties) = schema.get("properties").and_then(|p| p.as_object()).filter(|p| !p.is_empty()) else {
+        return "(no settings)".into();
+    };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(|r| r.as_array())
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    properties
+        .iter()
+        .map(|(name, spec)| {
+            let kind = spec.get("type").map(|t| t.to_string().replace('"', "")).unwrap_or_else(|| "any".into());
+            let req = if required.contains(&name.as_str()) { ", required" } else { "" };
+            format!("{name} ({kind}{req})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn to_json(registry: &PluginRegistry) -> serde_json::Value {
+    serde_json::json!({
+        "plugins": registry.plugins().iter().map(|p| serde_json::json!({
+            "info": p.info(),
+            "origin": p.origin().to_string(),
+        })).collect::<Vec<_>>(),
+        "failures": registry.failures().iter().map(|f| serde_json::json!({
+            "origin": f.origin.to_string(),
+            "reason": f.reason,
+        })).collect::<Vec<_>>(),
+    })
+}

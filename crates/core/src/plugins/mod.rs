@@ -1,0 +1,166 @@
+//! Plugin loading: dynamic libraries and statically linked providers behind
+//! one interface, the [`PluginRegistry`].
+//!
+//! A dynamic plugin is loaded per file with abi_stable's
+//! `lib_header_from_path` + `init_root_module` (never `load_from_file`,
+//! which caches one module per interface type and would hand back the first
+//! plugin for every file). A static provider registers the same root module
+//! type, built in-process by `certinspect_sdk::static_module`, and goes
+//! through the same checks.
+
+mod discovery;
+mod load;
+mod source;
+
+pub use discovery::{PluginSearchPath, PLUGIN_PATH_ENV};
+pub use load::LoadFailure;
+pub use source::{OpenedSource, SourceCallError};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use certinspect_abi::abi_stable::std_types::RResult;
+use certinspect_abi::PluginModV1_Ref;
+use certinspect_protocol::{HostServices, PluginInfo, SUPPORTED_PROTOCOL_VERSIONS};
+
+/// Where a plugin came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginOrigin {
+    /// Loaded from this library file.
+    File(PathBuf),
+    /// Linked into this binary.
+    Static,
+}
+
+impl std::fmt::Display for PluginOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Static => f.write_str("(built in)"),
+        }
+    }
+}
+
+/// A plugin that loaded and passed every check.
+pub struct LoadedPlugin {
+    info: PluginInfo,
+    origin: PluginOrigin,
+    module: PluginModV1_Ref,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin").field("info", &self.info).field("origin", &self.origin).finish()
+    }
+}
+
+impl LoadedPlugin {
+    /// What the plugin says about itself.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// Where it came from.
+    pub fn origin(&self) -> &PluginOrigin {
+        &self.origin
+    }
+
+    /// Open a source with `config` (the plugin's configuration section) on
+    /// `host`'s services.
+    pub fn open(
+        &self,
+        config: &serde_json::Value,
+        host: Arc<dyn HostServices>,
+    ) -> Result<OpenedSource, SourceCallError> {
+        source::open(self, config, host)
+    }
+}
+
+/// Every plugin the host knows, and every file that failed to load.
+#[derive(Debug, Default)]
+pub struct PluginRegistry {
+    plugins: Vec<LoadedPlugin>,
+    failures: Vec<LoadFailure>,
+}
+
+impl PluginRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Plugins that loaded, in load order.
+    pub fn plugins(&self) -> &[LoadedPlugin] {
+        &self.plugins
+    }
+
+    /// Files (or static modules) that were refused, with the reason.
+    pub fn failures(&self) -> &[LoadFailure] {
+        &self.failures
+    }
+
+    /// The plugin named `name`.
+    pub fn get(&self, name: &str) -> Option<&LoadedPlugin> {
+        self.plugins.iter().find(|p| p.info.name == name)
+    }
+
+    /// Register a provider linked into this binary.
+    pub fn add_static(&mut self, module: PluginModV1_Ref) {
+        self.admit(module, PluginOrigin::Static);
+    }
+
+    /// Load every plugin library found on `search`. Failures are recorded,
+    /// never fatal.
+    pub fn load_search_path(&mut self, search: &PluginSearchPath) {
+        for file in search.library_files(&mut self.failures) {
+            self.load_file(&file);
+        }
+    }
+
+    /// Load one library file. A failure is recorded, never fatal.
+    pub fn load_file(&mut self, path: &Path) {
+        let already = self.plugins.iter().any(|p| p.origin == PluginOrigin::File(path.to_owned()));
+        if already {
+            return;
+        }
+        match load::load_library(path) {
+            Ok(module) => self.admit(module, PluginOrigin::File(path.to_owned())),
+            Err(failure) => self.failures.push(failure),
+        }
+    }
+
+    /// Ask a module for its info and admit it if the protocol and name are acceptable.
+    fn admit(&mut self, module: PluginModV1_Ref, origin: PluginOrigin) {
+        let info = match plugin_info(module) {
+            Ok(info) => info,
+            Err(reason) => return self.failures.push(LoadFailure::new(origin, reason)),
+        };
+        if !SUPPORTED_PROTOCOL_VERSIONS.contains(&info.protocol_version) {
+            let (low, high) = (SUPPORTED_PROTOCOL_VERSIONS.start(), SUPPORTED_PROTOCOL_VERSIONS.end());
+            let side = if info.protocol_version > *high {
+                "upgrade inspect"
+            } else {
+                "rebuild the plugin with a current certinspect-sdk"
+            };
+            let reason = format!(
+                "plugin '{}' speaks protocol version {}, this inspect supports {low}..={high}; {side}",
+                info.name, info.protocol_version
+            );
+            return self.failures.push(LoadFailure::new(origin, reason));
+        }
+        if let Some(existing) = self.get(&info.name) {
+            let reason = format!("duplicate plugin name '{}' (already loaded from {})", info.name, existing.origin);
+            return self.failures.push(LoadFailure::new(origin, reason));
+        }
+        tracing::debug!(plugin = %info.name, version = %info.version, %origin, "plugin loaded");
+        self.plugins.push(LoadedPlugin { info, origin, module });
+    }
+}
+
+/// Call `info()`; a panic there arrives as an error value from the SDK.
+fn plugin_info(module: PluginModV1_Ref) -> Result<PluginInfo, String> {
+    match (module.info())() {
+        RResult::ROk(json) => serde_json::from_str(json.as_str()).map_err(|e| format!("unreadable plugin info: {e}")),
+        RResult::RErr(error) => Err(format!("info() failed: {}", error.message)),
+    }
+}

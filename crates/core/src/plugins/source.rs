@@ -1,0 +1,98 @@
+//! An opened source: typed calls over the JSON messages.
+
+use std::sync::Arc;
+
+use certinspect_abi::abi_stable::std_types::{RResult, RStr};
+use certinspect_abi::SourceV1Box;
+use certinspect_protocol::{
+    error_kind, HostServices, Page, PluginError, RevocationStatus, Scope, SourceRequest, SourceResponse,
+};
+
+use super::LoadedPlugin;
+use crate::host::to_abi_host;
+
+/// A plugin call that failed, naming the plugin.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("plugin '{plugin}': {error}")]
+pub struct SourceCallError {
+    /// The plugin's name.
+    pub plugin: String,
+    /// What it (or the host, decoding its answer) reported.
+    pub error: PluginError,
+}
+
+/// A source opened from a plugin. Calls may come from several threads.
+pub struct OpenedSource {
+    plugin: String,
+    source: SourceV1Box,
+}
+
+impl std::fmt::Debug for OpenedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedSource").field("plugin", &self.plugin).finish_non_exhaustive()
+    }
+}
+
+pub(super) fn open(
+    plugin: &LoadedPlugin,
+    config: &serde_json::Value,
+    host: Arc<dyn HostServices>,
+) -> Result<OpenedSource, SourceCallError> {
+    let name = plugin.info.name.clone();
+    let config = config.to_string();
+    match (plugin.module.open())(RStr::from_str(&config), to_abi_host(host)) {
+        RResult::ROk(source) => Ok(OpenedSource { plugin: name, source }),
+        RResult::RErr(e) => Err(SourceCallError { plugin: name, error: PluginError::new(e.kind, e.message) }),
+    }
+}
+
+impl OpenedSource {
+    /// The plugin's name.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    /// Send one request and decode the answer.
+    pub fn call(&self, request: &SourceRequest) -> Result<SourceResponse, SourceCallError> {
+        let json = serde_json::to_string(request).map_err(|e| self.fail(PluginError::protocol(e.to_string())))?;
+        match self.source.call(RStr::from_str(&json)) {
+            RResult::ROk(reply) => serde_json::from_str(reply.as_str())
+                .map_err(|e| self.fail(PluginError::protocol(format!("unreadable reply: {e}")))),
+            RResult::RErr(e) => Err(self.fail(PluginError::new(e.kind, e.message))),
+        }
+    }
+
+    /// The scopes to work through.
+    pub fn scopes(&self) -> Result<Vec<Scope>, SourceCallError> {
+        match self.call(&SourceRequest::Scopes)? {
+            SourceResponse::Scopes { scopes } => Ok(scopes),
+            other => Err(self.unexpected("scopes", &other)),
+        }
+    }
+
+    /// One page of a scope.
+    pub fn list_page(&self, scope: &str, cursor: Option<&str>) -> Result<Page, SourceCallError> {
+        let request = SourceRequest::ListPage { scope: scope.to_owned(), cursor: cursor.map(str::to_owned) };
+        match self.call(&request)? {
+            SourceResponse::Page(page) => Ok(page),
+            other => Err(self.unexpected("list_page", &other)),
+        }
+    }
+
+    /// Revocation status of `serials`.
+    pub fn lookup_revocation(&self, serials: &[String]) -> Result<Vec<RevocationStatus>, SourceCallError> {
+        match self.call(&SourceRequest::LookupRevocation { serials: serials.to_vec() })? {
+            SourceResponse::Revocation { statuses } => Ok(statuses),
+            other => Err(self.unexpected("lookup_revocation", &other)),
+        }
+    }
+
+    fn fail(&self, error: PluginError) -> SourceCallError {
+        SourceCallError { plugin: self.plugin.clone(), error }
+    }
+
+    fn unexpected(&self, operation: &str, response: &SourceResponse) -> SourceCallError {
+        let got = serde_json::to_value(response).ok().and_then(|v| v.get("op").cloned()).unwrap_or_default();
+        self.fail(PluginError::new(error_kind::PROTOCOL, format!("answered {operation} with {got}")))
+    }
+}

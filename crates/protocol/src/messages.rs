@@ -1,0 +1,222 @@
+//! Messages exchanged between host and plugin.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Binding, RevocationStatus};
+
+/// Well-known capability names a plugin may report in [`PluginInfo::capabilities`].
+pub mod capability {
+    /// The source lists bindings (`scopes` + `list_page`).
+    pub const INVENTORY: &str = "inventory";
+    /// The source answers [`SourceRequest::LookupRevocation`](super::SourceRequest::LookupRevocation).
+    pub const REVOCATION_LOOKUP: &str = "revocation-lookup";
+}
+
+/// What a plugin says about itself, before it is opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// Unique plugin name, e.g. `alibaba-cdn`. Two plugins with one name are refused.
+    pub name: String,
+    /// The plugin's own version (semver).
+    pub version: String,
+    /// Message protocol version the plugin speaks ([`crate::PROTOCOL_VERSION`] when it was built).
+    pub protocol_version: u32,
+    /// One sentence for `inspect plugins`.
+    #[serde(default)]
+    pub description: String,
+    /// Cloud or system the plugin reads, e.g. `alibaba`.
+    #[serde(default)]
+    pub provider: String,
+    /// Services within the provider, e.g. `["cdn"]`.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Capability names, see [`capability`].
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// JSON Schema of the plugin's configuration section.
+    #[serde(default)]
+    pub config_schema: serde_json::Value,
+    /// Request quotas the host enforces on the plugin's behalf.
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimit>,
+}
+
+impl PluginInfo {
+    /// Whether the plugin reports `capability`.
+    pub fn has_capability(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
+}
+
+/// A declared request quota: at most `per_second` calls of `api`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// The API (operation) name, e.g. `ListUserCertificateOrder`.
+    pub api: String,
+    /// Calls per second per account.
+    pub per_second: f64,
+}
+
+/// A unit of work the host schedules on its own threads: account x region, say.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Scope {
+    /// Opaque to the host; passed back in [`SourceRequest::ListPage`].
+    pub id: String,
+    /// Human-readable, for progress and errors, e.g. `account main, region cn-hangzhou`.
+    #[serde(default)]
+    pub label: String,
+}
+
+/// A request from host to an opened source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum SourceRequest {
+    /// List the scopes this source will work through.
+    Scopes,
+    /// One page of bindings within a scope. `cursor` is `None` for the first page.
+    ListPage {
+        /// A [`Scope::id`].
+        scope: String,
+        /// The [`Page::next_cursor`] of the previous page.
+        #[serde(default)]
+        cursor: Option<String>,
+    },
+    /// Revocation status for serial numbers (capability `revocation-lookup`).
+    LookupRevocation {
+        /// Serial numbers, lower-case hex without separators.
+        serials: Vec<String>,
+    },
+}
+
+/// A successful reply to a [`SourceRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum SourceResponse {
+    /// Reply to [`SourceRequest::Scopes`].
+    Scopes {
+        /// Scopes to list, in order.
+        scopes: Vec<Scope>,
+    },
+    /// Reply to [`SourceRequest::ListPage`].
+    Page(Page),
+    /// Reply to [`SourceRequest::LookupRevocation`].
+    Revocation {
+        /// One entry per requested serial.
+        statuses: Vec<RevocationStatus>,
+    },
+}
+
+/// One page of a scope's listing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    /// Bindings found on this page.
+    #[serde(default)]
+    pub bindings: Vec<Binding>,
+    /// Cursor for the next page, `None` when the scope is done.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    /// Things that could not be listed but did not stop the listing (one
+    /// load balancer whose listeners failed, say): the host reports them.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// Error kinds crossing the boundary. Integers, so the set can grow.
+pub mod error_kind {
+    /// Anything not covered below.
+    pub const OTHER: u32 = 0;
+    /// The configuration is invalid; the message names the field.
+    pub const INVALID_CONFIG: u32 = 1;
+    /// The plugin panicked; the message carries the panic payload.
+    pub const PANIC: u32 = 2;
+    /// A message could not be parsed or is not understood.
+    pub const PROTOCOL: u32 = 3;
+    /// The remote service answered with an error.
+    pub const SERVICE: u32 = 4;
+    /// The HTTP transport failed (connect, timeout, size cap).
+    pub const TRANSPORT: u32 = 5;
+    /// The host cancelled the call.
+    pub const CANCELLED: u32 = 6;
+    /// The request is not supported by this plugin.
+    pub const UNSUPPORTED: u32 = 7;
+    /// Credentials are missing or were refused.
+    pub const CREDENTIALS: u32 = 8;
+
+    /// A short lower-case name for `kind`.
+    pub fn name(kind: u32) -> &'static str {
+        match kind {
+            INVALID_CONFIG => "invalid config",
+            PANIC => "panic",
+            PROTOCOL => "protocol error",
+            SERVICE => "service error",
+            TRANSPORT => "transport error",
+            CANCELLED => "cancelled",
+            UNSUPPORTED => "unsupported",
+            CREDENTIALS => "credentials error",
+            _ => "error",
+        }
+    }
+}
+
+/// An error as the contract carries it: a kind code and a one-line message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginError {
+    /// One of [`error_kind`].
+    pub kind: u32,
+    /// One line, free of secrets.
+    pub message: String,
+}
+
+impl PluginError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: u32, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+    /// [`error_kind::INVALID_CONFIG`].
+    pub fn invalid_config(message: impl Into<String>) -> Self {
+        Self::new(error_kind::INVALID_CONFIG, message)
+    }
+    /// [`error_kind::UNSUPPORTED`].
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::new(error_kind::UNSUPPORTED, message)
+    }
+    /// [`error_kind::PROTOCOL`].
+    pub fn protocol(message: impl Into<String>) -> Self {
+        Self::new(error_kind::PROTOCOL, message)
+    }
+    /// [`error_kind::OTHER`].
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(error_kind::OTHER, message)
+    }
+}
+
+impl std::fmt::Display for PluginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", error_kind::name(self.kind), self.message)
+    }
+}
+
+impl std::error::Error for PluginError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_tagged_and_stable() {
+        let request = SourceRequest::ListPage { scope: "cn-hangzhou".into(), cursor: None };
+        let json = serde_json::to_string(&request).unwrap();
+        assert_eq!(json, r#"{"op":"list_page","scope":"cn-hangzhou","cursor":null}"#);
+        let back: SourceRequest = serde_json::from_str(r#"{"op":"list_page","scope":"x"}"#).unwrap();
+        assert_eq!(back, SourceRequest::ListPage { scope: "x".into(), cursor: None });
+    }
+
+    #[test]
+    fn unknown_fields_from_a_newer_peer_are_ignored() {
+        let info: PluginInfo =
+            serde_json::from_str(r#"{"name":"p","version":"1.0.0","protocol_version":1,"future_field":[1,2]}"#)
+                .unwrap();
+        assert_eq!(info.name, "p");
+        assert!(info.capabilities.is_empty());
+    }
+}

@@ -1,0 +1,101 @@
+//! Support for the end-to-end tests in `tests/e2e/tests/`: building plugin
+//! libraries the way their authors would, locating workspace binaries, and
+//! small loopback servers.
+//!
+//! What this crate is not: product code. Nothing outside the tests uses it.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("tests/e2e is two levels deep").to_owned()
+}
+
+/// The cargo target directory of this build.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+fn run(mut command: Command, what: &str) {
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run cargo to build {what}: {e}"));
+    assert!(output.status.success(), "building {what} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// Directory holding the third-party fixture plugins of
+/// `tests/fixtures/plugins`, built once per test process as their own
+/// workspace, as an outside author would build them.
+pub fn fixture_plugin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let target = target_dir().join("fixture-plugins");
+        let mut command = cargo();
+        command
+            .args(["build", "--quiet", "--manifest-path", "tests/fixtures/plugins/Cargo.toml", "--target-dir"])
+            .arg(&target);
+        run(command, "the fixture plugins");
+        target.join("debug")
+    })
+}
+
+/// The path of a fixture plugin library by crate name (`example-provider`).
+pub fn fixture_plugin(crate_name: &str) -> PathBuf {
+    fixture_plugin_dir().join(library_file_name(&crate_name.replace('-', "_")))
+}
+
+/// Build workspace packages (cdylibs, binaries) that `cargo test` does not
+/// produce as artifacts, and return the directory holding them.
+pub fn workspace_artifacts() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let mut command = cargo();
+        command.args([
+            "build",
+            "--quiet",
+            "-p",
+            "certinspect-cli",
+            "-p",
+            "static-provider-alpha-dylib",
+            "-p",
+            "static-provider-beta-dylib",
+        ]);
+        run(command, "the inspect binary and test plugin libraries");
+        target_dir().join("debug")
+    })
+}
+
+/// `lib<name>.so` (or the platform's equivalent).
+pub fn library_file_name(lib_name: &str) -> String {
+    format!("{}{lib_name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
+}
+
+/// The `inspect` binary.
+pub fn inspect_binary() -> PathBuf {
+    workspace_artifacts().join(format!("inspect{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// An HTTP server on 127.0.0.1 that answers every request with `body`, for
+/// at most `max_requests` requests. Returns its base URL.
+pub fn serve_text(body: &'static str, max_requests: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}/", listener.local_addr().expect("local addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(max_requests) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let reply = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    url
+}

@@ -1,0 +1,68 @@
+//! Providers linked statically into one binary go through the same
+//! interface as dynamic ones. This test binary links two provider crates
+//! whose `cdylib` exports also exist in the workspace: if the export pattern
+//! were wrong, it would not link (duplicate root-module symbol).
+
+use certinspect_core::host::{CancelFlag, Host, HttpTransport, TransportConfig};
+use certinspect_core::plugins::{PluginOrigin, PluginRegistry, PluginSearchPath};
+use certinspect_protocol::Binding;
+
+fn list_all(registry: &PluginRegistry, name: &str) -> Vec<Binding> {
+    let host = Host::new(HttpTransport::new(TransportConfig::default()).unwrap(), CancelFlag::default());
+    let source = registry.get(name).unwrap().open(&serde_json::json!({}), host.for_plugin(name)).unwrap();
+    let mut bindings = Vec::new();
+    for scope in source.scopes().unwrap() {
+        let mut cursor = None;
+        loop {
+            let page = source.list_page(&scope.id, cursor.as_deref()).unwrap();
+            bindings.extend(page.bindings);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    bindings
+}
+
+#[test]
+fn two_statically_linked_providers_register_and_answer() {
+    let mut registry = PluginRegistry::new();
+    registry.add_static(certinspect_sdk::static_module::<static_provider_alpha::Alpha>());
+    registry.add_static(certinspect_sdk::static_module::<static_provider_beta::Beta>());
+    assert!(registry.failures().is_empty(), "{:?}", registry.failures());
+    assert!(registry.plugins().iter().all(|p| p.origin() == &PluginOrigin::Static));
+    let alpha: Vec<_> = list_all(&registry, "test-alpha").into_iter().map(|b| b.location.resource_id).collect();
+    let beta: Vec<_> = list_all(&registry, "test-beta").into_iter().map(|b| b.location.resource_id).collect();
+    assert_eq!(alpha, ["only-1", "only-2"]);
+    assert_eq!(beta, ["only-1", "only-2"]);
+}
+
+#[test]
+fn a_provider_gives_the_same_bindings_linked_statically_and_loaded_dynamically() {
+    let mut static_registry = PluginRegistry::new();
+    static_registry.add_static(certinspect_sdk::static_module::<static_provider_alpha::Alpha>());
+
+    let artifacts = certinspect_e2e::workspace_artifacts();
+    let mut dynamic_registry = PluginRegistry::new();
+    dynamic_registry.load_file(&artifacts.join(certinspect_e2e::library_file_name("test_provider_alpha")));
+    dynamic_registry.load_file(&artifacts.join(certinspect_e2e::library_file_name("test_provider_beta")));
+    assert!(dynamic_registry.failures().is_empty(), "{:?}", dynamic_registry.failures());
+    assert_eq!(dynamic_registry.plugins().len(), 2);
+
+    assert_eq!(list_all(&static_registry, "test-alpha"), list_all(&dynamic_registry, "test-alpha"));
+}
+
+#[test]
+fn a_static_provider_and_a_dynamic_one_with_the_same_name_conflict_visibly() {
+    let mut registry = PluginRegistry::new();
+    registry.add_static(certinspect_sdk::static_module::<static_provider_alpha::Alpha>());
+    let artifacts = certinspect_e2e::workspace_artifacts();
+    registry.load_search_path(&PluginSearchPath::new(vec![artifacts.to_owned()]));
+    let alpha_failure = registry
+        .failures()
+        .iter()
+        .find(|f| f.reason.contains("duplicate plugin name 'test-alpha' (already loaded from (built in))"));
+    assert!(alpha_failure.is_some(), "{:?}", registry.failures());
+    assert!(registry.get("test-beta").is_some());
+}
