@@ -8,5 +8,11 @@
 //! not a place for provider-specific code (providers are plugins and never
 //! depend on this crate).
 
+pub mod collect;
+pub mod findings;
 pub mod host;
+pub mod join;
 pub mod plugins;
+pub mod reconcile;
+pub mod report;
+pub mod verify;

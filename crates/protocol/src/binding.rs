@@ -68,7 +68,7 @@ pub struct Endpoint {
 
 /// A cross-reference key. `kind` values are documented per provider; the core
 /// joins bindings whose keys are equal.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct CrossRef {
     /// Namespace of the key, e.g. `cas-certificate-id`, `cas-certificate-name`.
     pub kind: String,

@@ -4,7 +4,8 @@
 
 use certinspect_sdk::serde_json;
 use certinspect_sdk::{
-    capability, Binding, Host, Location, Page, PluginError, PluginInfo, Provider, Scope, Source, PROTOCOL_VERSION,
+    capability, normalize_serial, Binding, Host, Location, Page, PluginError, PluginInfo, Provider, RevocationState,
+    RevocationStatus, Scope, Source, PROTOCOL_VERSION,
 };
 
 /// The `beta` test provider: one scope, one binding per page, two pages.
@@ -20,18 +21,30 @@ impl Provider for Beta {
             description: "Test provider beta".into(),
             provider: "test".into(),
             services: vec!["beta".into()],
-            capabilities: vec![capability::INVENTORY.into()],
-            config_schema: serde_json::json!({"type": "object", "properties": {}}),
+            capabilities: vec![capability::INVENTORY.into(), capability::REVOCATION_LOOKUP.into()],
+            config_schema: serde_json::json!({
+                "type": "object",
+                "properties": { "revoked": { "type": "array", "items": { "type": "string" } } }
+            }),
             rate_limits: vec![],
         }
     }
 
-    fn open(_config: serde_json::Value, _host: Host) -> Result<Box<dyn Source>, PluginError> {
-        Ok(Box::new(BetaSource))
+    fn open(config: serde_json::Value, _host: Host) -> Result<Box<dyn Source>, PluginError> {
+        let revoked = match config.get("revoked") {
+            None => Vec::new(),
+            Some(list) => serde_json::from_value::<Vec<String>>(list.clone())
+                .map_err(|_| PluginError::invalid_config("revoked: expected a list of serial numbers"))?,
+        };
+        Ok(Box::new(BetaSource { revoked: revoked.iter().map(|s| normalize_serial(s)).collect() }))
     }
 }
 
-struct BetaSource;
+/// Also answers revocation lookups: the serials in its `revoked` setting are
+/// revoked, every other serial is good.
+struct BetaSource {
+    revoked: Vec<String>,
+}
 
 impl Source for BetaSource {
     fn scopes(&self) -> Result<Vec<Scope>, PluginError> {
@@ -54,5 +67,20 @@ impl Source for BetaSource {
             ..Binding::default()
         };
         Ok(Page { bindings: vec![binding], next_cursor: next, warnings: vec![] })
+    }
+
+    fn lookup_revocation(&self, serials: &[String]) -> Result<Vec<RevocationStatus>, PluginError> {
+        Ok(serials
+            .iter()
+            .map(|serial| {
+                let revoked = self.revoked.contains(&normalize_serial(serial));
+                RevocationStatus {
+                    serial: serial.clone(),
+                    status: if revoked { RevocationState::Revoked } else { RevocationState::Good },
+                    revoked_at: revoked.then_some(1_700_000_000),
+                    source: None,
+                }
+            })
+            .collect())
     }
 }

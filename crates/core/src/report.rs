@@ -1,0 +1,156 @@
+//! The report model: what a verification run found, versioned.
+//!
+//! The JSON form of [`Report`] is a public contract (documented in
+//! `docs/REPORT.md`): fields are only ever added. Bump
+//! [`REPORT_SCHEMA_VERSION`] on any change that could break a consumer.
+
+use std::collections::BTreeMap;
+
+use certinspect_analysis::{ChainAnalysis, ExpiryState};
+use certinspect_probe::{ProbeError, Timings};
+use certinspect_protocol::{Binding, RevocationStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::collect::{CollectError, SourceStats};
+use crate::findings::{Finding, Severity};
+use crate::join::JoinNote;
+use crate::reconcile::{IdentityBasis, Verdict};
+
+/// Version of the report's JSON schema.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`REPORT_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// certinspect version that wrote it.
+    pub tool_version: String,
+    /// When the analysis clock read, UNIX seconds.
+    pub generated_at: i64,
+    /// Totals; they add up to the lists below.
+    pub summary: Summary,
+    /// Every binding, with its results per address.
+    pub bindings: Vec<BindingReport>,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// Sources (plugins, scopes) that could not be listed completely.
+    #[serde(default)]
+    pub source_errors: Vec<CollectError>,
+    /// Per-source counts.
+    #[serde(default)]
+    pub source_stats: Vec<SourceStats>,
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Bindings in the report.
+    pub bindings: usize,
+    /// Bindings with an endpoint that were probed.
+    pub probed_bindings: usize,
+    /// Deployments that could not be probed (wildcard domain, say).
+    pub not_probeable: usize,
+    /// Inventory records bound nowhere (declared certificates without a place).
+    pub inventory_only: usize,
+    /// Distinct endpoints probed (after de-duplication).
+    pub endpoints: usize,
+    /// Observations (binding x address).
+    pub results: usize,
+    /// Results per verdict.
+    pub verdicts: BTreeMap<String, usize>,
+    /// Findings per severity.
+    pub findings: BTreeMap<String, usize>,
+    /// Sources or scopes that failed.
+    pub source_errors: usize,
+}
+
+/// One binding and what was observed for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BindingReport {
+    /// The binding, after the cross-service join filled it in.
+    pub binding: Binding,
+    /// What the join did.
+    #[serde(default)]
+    pub join: JoinNoteReport,
+    /// One result per address observed; empty when not probed.
+    #[serde(default)]
+    pub results: Vec<ObservationResult>,
+}
+
+/// [`JoinNote`] in the report.
+pub type JoinNoteReport = JoinNote;
+
+/// One observation of one binding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservationResult {
+    /// Address connected to (`ip:port`), when one was.
+    pub address: Option<String>,
+    /// `v4` / `v6`.
+    pub ip_family: Option<String>,
+    /// Server name sent.
+    pub sni: Option<String>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The identity the verdict was decided on.
+    pub basis: IdentityBasis,
+    /// Why, in one line.
+    pub reason: String,
+    /// TLS version, cipher suite and ALPN, when the handshake completed.
+    pub tls: Option<TlsSummary>,
+    /// The served leaf, when one was received and parsed.
+    pub served: Option<ServedSummary>,
+    /// Full analysis of the served chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Box<ChainAnalysis>>,
+    /// Revocation status of the served leaf, when a source knew it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<RevocationStatus>,
+    /// The probe error, when the handshake did not complete.
+    pub error: Option<ProbeError>,
+    /// Timings per phase.
+    pub timings: Timings,
+}
+
+/// The negotiated parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsSummary {
+    /// e.g. `TLSv1.3`.
+    pub version: String,
+    /// e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher_suite: String,
+    /// Negotiated ALPN protocol.
+    pub alpn: Option<String>,
+}
+
+/// The served leaf in brief.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServedSummary {
+    /// Subject DN.
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Serial, lower-case hex.
+    pub serial: String,
+    /// SHA-256 fingerprint, lower-case hex.
+    pub sha256: String,
+    /// Validity end, UNIX seconds.
+    pub not_after: i64,
+    /// Days left (negative when expired).
+    pub days_remaining: i64,
+    /// Expiry state of the leaf.
+    pub expiry: Option<ExpiryState>,
+}
+
+impl Report {
+    /// Findings at or above `severity`.
+    pub fn findings_at_least(&self, severity: Severity) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.severity <= severity)
+    }
+
+    /// Whether some source, scope or endpoint could not be checked.
+    pub fn incomplete(&self) -> bool {
+        self.summary.source_errors > 0
+            || self.bindings.iter().flat_map(|b| &b.results).any(|r| matches!(r.verdict, Verdict::Unreachable | Verdict::NoTls))
+    }
+}
