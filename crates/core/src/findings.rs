@@ -1,7 +1,7 @@
 //! Findings: stable codes, severities, and where each points.
 //!
 //! Codes are part of the report contract (documented in
-//! `docs/FINDINGS.md`); never rename one, add new ones instead.
+//! `docs/REPORT.md`); never rename one, add new ones instead.
 
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +45,7 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// Finding codes. Stable strings; see `docs/FINDINGS.md`.
+/// Finding codes. Stable strings; see `docs/REPORT.md`.
 pub mod code {
     /// The served leaf has expired.
     pub const CERT_EXPIRED: &str = "cert-expired";

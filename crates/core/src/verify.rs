@@ -15,7 +15,7 @@ use certinspect_analysis::{
     TrustVerdict, WeaknessKind,
 };
 use certinspect_probe::{
-    probe_blocking, ProbeConfig, ProbeErrorKind, ProbeObservation, ProbeOutcome, ProbeTarget, SniMode,
+    probe_blocking_each, ProbeConfig, ProbeErrorKind, ProbeObservation, ProbeOutcome, ProbeTarget, SniMode,
 };
 use certinspect_protocol::{
     normalize_serial, Binding, DeclaredCertificate, Endpoint, Location, RevocationState, RevocationStatus, Tristate,
@@ -115,75 +115,135 @@ pub fn bare_endpoint(host: &str, port: u16, sni: Option<String>) -> Binding {
     }
 }
 
+/// Receives results as the engine produces them, before the report is
+/// complete (for streaming output and progress).
+pub trait VerifyObserver {
+    /// The endpoints are planned: `endpoints` probes for `bindings` bindings.
+    fn planned(&mut self, bindings: usize, endpoints: usize) {
+        let _ = (bindings, endpoints);
+    }
+    /// One result of binding `binding` and the findings about it.
+    fn result(&mut self, binding: usize, result: &ObservationResult, findings: &[Finding]) {
+        let _ = (binding, result, findings);
+    }
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct NoObserver;
+
+impl VerifyObserver for NoObserver {}
+
 /// Verify `input` and build the report.
 pub fn verify(input: VerifyInput, options: &VerifyOptions) -> Report {
+    verify_observed(input, options, &mut NoObserver)
+}
+
+/// [`verify`], telling `observer` about each result as it is made.
+pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &mut dyn VerifyObserver) -> Report {
     let now = options.now_unix.unwrap_or_else(unix_now);
     let mut bindings = input.bindings;
     let join_outcome = join(&mut bindings);
 
     // Probe each distinct endpoint once.
     let plan = plan_targets(&bindings, &options.connect_to);
-    let observations = if plan.targets.is_empty() {
-        Vec::new()
-    } else {
-        probe_blocking(options.probe.clone(), plan.targets.clone()).unwrap_or_else(|e| {
-            plan.targets
-                .iter()
-                .enumerate()
-                .map(|(index, target)| failed_observation(index, target, &format!("cannot start the prober: {e}")))
-                .collect()
-        })
-    };
-
-    // Analyse every served chain in parallel (pure, rayon).
-    let chains: Vec<Vec<Vec<u8>>> = observations
-        .iter()
-        .map(|o| o.tls().map(|tls| tls.chain.iter().map(|c| c.0.clone()).collect()).unwrap_or_default())
-        .collect();
-    let reference_names: Vec<String> = observations.iter().map(|o| plan.reference_names[o.target_index].clone()).collect();
-    let inputs: Vec<AnalysisInput<'_>> = observations
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.tls().is_some())
-        .map(|(i, _)| AnalysisInput {
-            chain: &chains[i],
-            host: Some(reference_names[i].as_str()),
-            trust: &options.trust,
-            now_unix: now,
-            policy: &options.policy,
-        })
-        .collect();
-    let mut analyses_iter = analyze_many(&inputs).into_iter();
-    let analyses: Vec<Option<ChainAnalysis>> =
-        observations.iter().map(|o| o.tls().and_then(|_| analyses_iter.next())).collect();
-
-    let revocations = lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch);
-
-    // Reconcile per binding x observation, and gather findings.
-    let known: Vec<&DeclaredCertificate> = bindings.iter().map(|b| &b.declared).collect();
-    let mut by_target: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (index, observation) in observations.iter().enumerate() {
-        by_target.entry(observation.target_index).or_default().push(index);
+    observer.planned(bindings.len(), plan.targets.len());
+    let mut bindings_of_target: Vec<Vec<usize>> = vec![Vec::new(); plan.targets.len()];
+    for (binding, target) in plan.target_of_binding.iter().enumerate() {
+        if let Some(target) = target {
+            bindings_of_target[*target].push(binding);
+        }
     }
+
+    let known: Vec<&DeclaredCertificate> = bindings.iter().map(|b| &b.declared).collect();
+    let mut results: Vec<Vec<ObservationResult>> = vec![Vec::new(); bindings.len()];
     let mut findings = Vec::new();
-    let mut reports = Vec::with_capacity(bindings.len());
-    for (binding_index, binding) in bindings.iter().enumerate() {
-        let mut results = Vec::new();
-        if let Some(target) = plan.target_of_binding[binding_index] {
-            for &obs_index in by_target.get(&target).into_iter().flatten() {
-                let observation = &observations[obs_index];
-                let analysis = analyses[obs_index].as_ref();
-                let result = observe(binding, observation, analysis, &known, &revocations, options.keep_analysis);
-                findings.extend(
-                    observation_findings(binding, &result, analysis, &reference_names[obs_index])
-                        .into_iter()
-                        .map(|f| f.at_binding(binding_index).at_address(result.address.clone())),
-                );
-                results.push(result);
+    let mut revocations: HashMap<String, RevocationStatus> = HashMap::new();
+    let mut handle_batch = |batch: Vec<ProbeObservation>| {
+        // Analyse the batch's chains in parallel (pure, rayon).
+        let chains: Vec<Vec<Vec<u8>>> = batch
+            .iter()
+            .map(|o| o.tls().map(|tls| tls.chain.iter().map(|c| c.0.clone()).collect()).unwrap_or_default())
+            .collect();
+        let inputs: Vec<AnalysisInput<'_>> = batch
+            .iter()
+            .zip(&chains)
+            .filter(|(o, _)| o.tls().is_some())
+            .map(|(o, chain)| AnalysisInput {
+                chain,
+                host: Some(plan.reference_names[o.target_index].as_str()),
+                trust: &options.trust,
+                now_unix: now,
+                policy: &options.policy,
+            })
+            .collect();
+        let mut analysed = analyze_many(&inputs).into_iter();
+        let analyses: Vec<Option<ChainAnalysis>> = batch.iter().map(|o| o.tls().and_then(|_| analysed.next())).collect();
+        lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch, &mut revocations);
+
+        for (observation, analysis) in batch.iter().zip(&analyses) {
+            let reference_name = &plan.reference_names[observation.target_index];
+            for &binding_index in &bindings_of_target[observation.target_index] {
+                let binding = &bindings[binding_index];
+                let result = observe(binding, observation, analysis.as_ref(), &known, &revocations, options.keep_analysis);
+                let found: Vec<Finding> = observation_findings(binding, &result, analysis.as_ref(), reference_name)
+                    .into_iter()
+                    .map(|f| f.at_binding(binding_index).at_address(result.address.clone()))
+                    .collect();
+                observer.result(binding_index, &result, &found);
+                findings.extend(found);
+                results[binding_index].push(result);
             }
         }
-        findings.extend(binding_findings(binding, &results, &known, now, &options.policy).into_iter().map(|f| f.at_binding(binding_index)));
-        reports.push(BindingReport { binding: binding.clone(), join: join_outcome.notes[binding_index].clone(), results });
+    };
+    if !plan.targets.is_empty() {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let targets = plan.targets.clone();
+        let probing = std::thread::spawn({
+            let config = options.probe.clone();
+            move || probe_blocking_each(config, targets, |observation| drop(sender.send(observation)))
+        });
+        // Batches: whatever has arrived, up to a bound, so results stream
+        // while the analysis still runs on several cores.
+        let mut observed = vec![false; plan.targets.len()];
+        while let Ok(first) = receiver.recv() {
+            let mut batch = vec![first];
+            while batch.len() < ANALYSIS_BATCH {
+                match receiver.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            for observation in &batch {
+                observed[observation.target_index] = true;
+            }
+            handle_batch(batch);
+        }
+        // Every target yields a result, even when the prober itself failed.
+        let failure = match probing.join() {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("cannot start the prober: {e}")),
+            Err(_) => Some("the prober failed".to_owned()),
+        };
+        if let Some(why) = failure {
+            let missing = plan.targets.iter().enumerate().filter(|(index, _)| !observed[*index]);
+            handle_batch(missing.map(|(index, target)| failed_observation(index, target, &why)).collect());
+        }
+    }
+
+    let mut reports = Vec::with_capacity(bindings.len());
+    for (binding_index, (binding, mut binding_results)) in bindings.iter().zip(results).enumerate() {
+        binding_results.sort_by(|a, b| a.address.cmp(&b.address));
+        findings.extend(
+            binding_findings(binding, &binding_results, &known, now, &options.policy)
+                .into_iter()
+                .map(|f| f.at_binding(binding_index)),
+        );
+        reports.push(BindingReport {
+            binding: binding.clone(),
+            join: join_outcome.notes[binding_index].clone(),
+            results: binding_results,
+        });
     }
     for issue in &join_outcome.issues {
         findings.push(Finding::new(code::JOIN_AMBIGUOUS, Severity::Low, issue.message.clone()).at_binding(issue.binding));
@@ -195,7 +255,9 @@ pub fn verify(input: VerifyInput, options: &VerifyOptions) -> Report {
                 .with_evidence(json!({ "plugin": error.plugin, "scope": error.scope })),
         );
     }
-    findings.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.binding.cmp(&b.binding)).then(a.code.cmp(&b.code)));
+    findings.sort_by(|a, b| {
+        a.severity.cmp(&b.severity).then(a.binding.cmp(&b.binding)).then(a.code.cmp(&b.code)).then(a.address.cmp(&b.address))
+    });
 
     let summary = summarize(&reports, &findings, plan.targets.len(), input.source_errors.len());
     Report {
@@ -209,6 +271,10 @@ pub fn verify(input: VerifyInput, options: &VerifyOptions) -> Report {
         source_stats: input.source_stats,
     }
 }
+
+/// Observations analysed together: enough to keep rayon's threads busy,
+/// few enough that results stream.
+const ANALYSIS_BATCH: usize = 256;
 
 struct TargetPlan {
     targets: Vec<ProbeTarget>,
@@ -267,21 +333,25 @@ fn failed_observation(index: usize, target: &ProbeTarget, message: &str) -> Prob
     }
 }
 
-/// Ask every revocation-capable source about the served leaves' serials.
-/// A revoked answer from any source wins over good/unknown.
+/// Ask every revocation-capable source about the served leaves' serials not
+/// asked about yet. A revoked answer from any source wins over good/unknown.
 fn lookup_revocations(
     analyses: &[Option<ChainAnalysis>],
     sources: &[Arc<OpenedSource>],
     batch: usize,
-) -> HashMap<String, RevocationStatus> {
+    statuses: &mut HashMap<String, RevocationStatus>,
+) {
+    if sources.is_empty() {
+        return;
+    }
     let mut serials: Vec<String> = analyses
         .iter()
         .flatten()
         .filter_map(|a| a.certificates.first().and_then(|c| c.facts()).map(|f| f.serial_hex.clone()))
+        .filter(|serial| !statuses.contains_key(&normalize_serial(serial)))
         .collect();
     serials.sort();
     serials.dedup();
-    let mut statuses: HashMap<String, RevocationStatus> = HashMap::new();
     for source in sources {
         for chunk in serials.chunks(batch.max(1)) {
             match source.lookup_revocation(chunk) {
@@ -301,7 +371,6 @@ fn lookup_revocations(
             }
         }
     }
-    statuses
 }
 
 /// The result of one observation of one binding.

@@ -1,0 +1,379 @@
+//! Facts about one certificate, read from its DER.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::error::X509Error;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::FromDer;
+use x509_parser::public_key::PublicKey;
+
+use crate::dn;
+use crate::AnalysisError;
+
+/// One subject alternative name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum SubjectAltName {
+    /// A `dNSName`, exactly as the certificate spells it (case kept).
+    Dns(String),
+    /// An `iPAddress` of 4 (IPv4) or 16 (IPv6) octets.
+    Ip(IpAddr),
+    /// Any other kind, as `kind:value` text (`email:`, `uri:`, `dirname:`,
+    /// `othername:`, `registered_id:`, `ip:` for odd lengths, ...). Kept so
+    /// nothing the certificate says is dropped; never used for host matching.
+    Other(String),
+}
+
+/// Elliptic curve of an EC public key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EcCurve {
+    /// secp256r1 / prime256v1.
+    #[serde(rename = "P-256")]
+    P256,
+    /// secp384r1.
+    #[serde(rename = "P-384")]
+    P384,
+    /// secp521r1.
+    #[serde(rename = "P-521")]
+    P521,
+    /// Any other named curve, by OID (or `"unknown"` for explicit parameters).
+    #[serde(rename = "other")]
+    Other(String),
+}
+
+/// Subject public key type and strength.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "snake_case")]
+pub enum KeyType {
+    /// RSA, with the modulus size in bits.
+    Rsa {
+        /// Modulus length in bits (leading zero octets not counted).
+        bits: u32,
+    },
+    /// ECDSA/ECDH key on a named curve.
+    Ec {
+        /// The curve.
+        curve: EcCurve,
+    },
+    /// Ed25519.
+    Ed25519,
+    /// Ed448.
+    Ed448,
+    /// Anything else (DSA, GOST, ...), by algorithm OID.
+    Other {
+        /// Dotted OID of the SPKI algorithm.
+        oid: String,
+    },
+}
+
+/// The certificate's signature algorithm (the outer `signatureAlgorithm`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SignatureAlgorithm {
+    /// Dotted OID.
+    pub oid: String,
+    /// Conventional name (`sha256WithRSAEncryption`, `ecdsa-with-SHA256`,
+    /// `ED25519`, ...); the OID again when unknown.
+    pub name: String,
+}
+
+/// Everything this crate reads from a single certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateFacts {
+    /// X.509 version as written in the certificate (1, 2 or 3).
+    pub version: u32,
+    /// Subject, RFC 4514 string.
+    pub subject: String,
+    /// Issuer, RFC 4514 string.
+    pub issuer: String,
+    /// Every commonName in the subject, in DER order.
+    pub subject_common_names: Vec<String>,
+    /// Whether the certificate has a subjectAltName extension at all. Name
+    /// matching ignores the CN whenever it does, even if it holds no DNS name.
+    pub san_extension_present: bool,
+    /// The SANs, in certificate order.
+    pub subject_alt_names: Vec<SubjectAltName>,
+    /// Serial number: lower-case hex of the DER INTEGER contents, leading
+    /// zero octets kept (so `00ab...` when DER needed a sign octet).
+    pub serial_hex: String,
+    /// SHA-1 of the whole DER, lower-case hex.
+    pub sha1_fingerprint: String,
+    /// SHA-256 of the whole DER, lower-case hex.
+    pub sha256_fingerprint: String,
+    /// notBefore, UNIX seconds.
+    pub not_before: i64,
+    /// notAfter, UNIX seconds (the certificate is valid through this second).
+    pub not_after: i64,
+    /// Subject public key.
+    pub key: KeyType,
+    /// Signature algorithm.
+    pub signature_algorithm: SignatureAlgorithm,
+    /// Extended key usages (`serverAuth`, `clientAuth`, ..., or dotted OIDs);
+    /// empty when the extension is absent.
+    pub extended_key_usages: Vec<String>,
+    /// basicConstraints cA flag; `None` when the extension is absent.
+    pub is_ca: Option<bool>,
+    /// Issuer and subject are the same name (byte for byte).
+    pub self_issued: bool,
+    /// Self-issued and signed by its own key: the signature verifies with
+    /// the certificate's key, or, when that cannot be checked (algorithm
+    /// ring lacks, e.g. P-521 or RSA < 2048), the AKI is absent or equals
+    /// the SKI.
+    pub self_signed: bool,
+    /// subjectKeyIdentifier, lower-case hex.
+    pub subject_key_id: Option<String>,
+    /// authorityKeyIdentifier keyIdentifier, lower-case hex.
+    pub authority_key_id: Option<String>,
+}
+
+/// A parsed certificate plus the raw bits chain analysis compares
+/// byte for byte (names, key); not public because the DER is the caller's.
+#[derive(Debug, Clone)]
+pub(crate) struct Parsed {
+    pub facts: CertificateFacts,
+    /// Subject name contents, without the SEQUENCE header (webpki's form).
+    pub subject_raw: Vec<u8>,
+    /// Issuer name contents, without the SEQUENCE header.
+    pub issuer_raw: Vec<u8>,
+    /// Full SubjectPublicKeyInfo DER.
+    pub spki_raw: Vec<u8>,
+}
+
+/// Lower-case hex SHA-1 and SHA-256 of `der`.
+pub(crate) fn fingerprints(der: &[u8]) -> (String, String) {
+    (hex::encode(Sha1::digest(der)), hex::encode(Sha256::digest(der)))
+}
+
+/// Parses one DER certificate into [`CertificateFacts`].
+///
+/// Strict about framing: trailing bytes after the certificate are an error,
+/// because a caller holding a buffer with more in it has a bug we should not
+/// hide. Lenient about contents: unknown extensions and odd names are
+/// reported, not refused.
+pub fn parse_certificate(der: &[u8]) -> Result<CertificateFacts, AnalysisError> {
+    parse_internal(der).map(|p| p.facts)
+}
+
+pub(crate) fn parse_internal(der: &[u8]) -> Result<Parsed, AnalysisError> {
+    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| AnalysisError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(AnalysisError::TrailingData(rest.len()));
+    }
+
+    let (sha1_fingerprint, sha256_fingerprint) = fingerprints(der);
+    let subject_raw = dn::der_contents(cert.subject().as_raw()).to_vec();
+    let issuer_raw = dn::der_contents(cert.issuer().as_raw()).to_vec();
+
+    let subject_common_names = cert
+        .subject()
+        .iter_common_name()
+        .map(|cn| dn::decode_string(cn.attr_value()).unwrap_or_else(|| format!("#{}", hex::encode(cn.as_slice()))))
+        .collect();
+
+    let san = cert.subject_alternative_name().map_err(|e| AnalysisError::Malformed(format!("subjectAltName: {e}")))?;
+    let san_extension_present = san.is_some();
+    let subject_alt_names =
+        san.map(|ext| ext.value.general_names.iter().map(san_to_fact).collect()).unwrap_or_default();
+
+    let extended_key_usages = cert
+        .extended_key_usage()
+        .map_err(|e| AnalysisError::Malformed(format!("extendedKeyUsage: {e}")))?
+        .map(|ext| {
+            let eku = ext.value;
+            let mut out = Vec::new();
+            for (present, name) in [
+                (eku.any, "anyExtendedKeyUsage"),
+                (eku.server_auth, "serverAuth"),
+                (eku.client_auth, "clientAuth"),
+                (eku.code_signing, "codeSigning"),
+                (eku.email_protection, "emailProtection"),
+                (eku.time_stamping, "timeStamping"),
+                (eku.ocsp_signing, "OCSPSigning"),
+            ] {
+                if present {
+                    out.push(name.to_owned());
+                }
+            }
+            out.extend(eku.other.iter().map(|oid| oid.to_id_string()));
+            out
+        })
+        .unwrap_or_default();
+
+    let is_ca = cert
+        .basic_constraints()
+        .map_err(|e| AnalysisError::Malformed(format!("basicConstraints: {e}")))?
+        .map(|ext| ext.value.ca);
+
+    let mut subject_key_id = None;
+    let mut authority_key_id = None;
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(ki) => subject_key_id = Some(hex::encode(ki.0)),
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                authority_key_id = aki.key_identifier.as_ref().map(|ki| hex::encode(ki.0))
+            }
+            _ => {}
+        }
+    }
+
+    let key = key_type(&cert);
+    let self_issued = subject_raw == issuer_raw;
+    let self_signed = self_issued
+        && match cert.verify_signature(None) {
+            Ok(()) => true,
+            Err(X509Error::SignatureVerificationError) if !matches!(key, KeyType::Rsa { bits } if bits < 2048) => false,
+            // ring cannot check this one (unsupported algorithm, or an RSA
+            // key too small for ring); fall back to key identifiers: a root
+            // names its own key or does not name one at all.
+            Err(_) => match (&authority_key_id, &subject_key_id) {
+                (None, _) => true,
+                (Some(aki), Some(ski)) => aki == ski,
+                (Some(_), None) => false,
+            },
+        };
+
+    let sig_oid = cert.signature_algorithm.algorithm.to_id_string();
+    let signature_algorithm =
+        SignatureAlgorithm { name: signature_name(&sig_oid).unwrap_or(&sig_oid).to_owned(), oid: sig_oid };
+
+    let facts = CertificateFacts {
+        version: cert.version().0 + 1,
+        subject: dn::rfc4514(cert.subject()),
+        issuer: dn::rfc4514(cert.issuer()),
+        subject_common_names,
+        san_extension_present,
+        subject_alt_names,
+        serial_hex: hex::encode(cert.raw_serial()),
+        sha1_fingerprint,
+        sha256_fingerprint,
+        not_before: cert.validity().not_before.timestamp(),
+        not_after: cert.validity().not_after.timestamp(),
+        key,
+        signature_algorithm,
+        extended_key_usages,
+        is_ca,
+        self_issued,
+        self_signed,
+        subject_key_id,
+        authority_key_id,
+    };
+    Ok(Parsed { facts, subject_raw, issuer_raw, spki_raw: cert.public_key().raw.to_vec() })
+}
+
+fn san_to_fact(name: &GeneralName<'_>) -> SubjectAltName {
+    match name {
+        GeneralName::DNSName(s) => SubjectAltName::Dns((*s).to_owned()),
+        GeneralName::IPAddress(bytes) => match bytes.len() {
+            4 => SubjectAltName::Ip(IpAddr::from(<[u8; 4]>::try_from(*bytes).expect("len 4"))),
+            16 => SubjectAltName::Ip(IpAddr::from(<[u8; 16]>::try_from(*bytes).expect("len 16"))),
+            _ => SubjectAltName::Other(format!("ip:{}", hex::encode(bytes))),
+        },
+        GeneralName::RFC822Name(s) => SubjectAltName::Other(format!("email:{s}")),
+        GeneralName::URI(s) => SubjectAltName::Other(format!("uri:{s}")),
+        GeneralName::DirectoryName(n) => SubjectAltName::Other(format!("dirname:{}", dn::rfc4514(n))),
+        GeneralName::OtherName(oid, _) => SubjectAltName::Other(format!("othername:{}", oid.to_id_string())),
+        GeneralName::RegisteredID(oid) => SubjectAltName::Other(format!("registered_id:{}", oid.to_id_string())),
+        GeneralName::X400Address(_) => SubjectAltName::Other("x400address".to_owned()),
+        GeneralName::EDIPartyName(_) => SubjectAltName::Other("edipartyname".to_owned()),
+    }
+}
+
+fn key_type(cert: &X509Certificate<'_>) -> KeyType {
+    let spki = cert.public_key();
+    let alg = spki.algorithm.algorithm.to_id_string();
+    match alg.as_str() {
+        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => match spki.parsed() {
+            Ok(PublicKey::RSA(rsa)) => KeyType::Rsa { bits: modulus_bits(rsa.modulus) },
+            _ => KeyType::Other { oid: alg },
+        },
+        "1.2.840.10045.2.1" => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|oid| match oid.to_id_string().as_str() {
+                    "1.2.840.10045.3.1.7" => EcCurve::P256,
+                    "1.3.132.0.34" => EcCurve::P384,
+                    "1.3.132.0.35" => EcCurve::P521,
+                    other => EcCurve::Other(other.to_owned()),
+                })
+                .unwrap_or_else(|| EcCurve::Other("unknown".to_owned()));
+            KeyType::Ec { curve }
+        }
+        "1.3.101.112" => KeyType::Ed25519,
+        "1.3.101.113" => KeyType::Ed448,
+        _ => KeyType::Other { oid: alg },
+    }
+}
+
+/// Bit length of a big-endian unsigned integer (x509-parser's own count is
+/// off for moduli without a sign octet).
+fn modulus_bits(modulus: &[u8]) -> u32 {
+    let trimmed: &[u8] = {
+        let skip = modulus.iter().take_while(|&&b| b == 0).count();
+        &modulus[skip..]
+    };
+    match trimmed.first() {
+        None => 0,
+        Some(&top) => (trimmed.len() as u32 - 1) * 8 + (8 - top.leading_zeros()),
+    }
+}
+
+fn signature_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "1.2.840.113549.1.1.2" => "md2WithRSAEncryption",
+        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
+        "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => "sha1WithRSAEncryption",
+        "1.2.840.113549.1.1.10" => "rsassaPss",
+        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
+        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
+        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
+        "1.2.840.113549.1.1.14" => "sha224WithRSAEncryption",
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.10045.4.3.1" => "ecdsa-with-SHA224",
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
+        "1.2.840.10040.4.3" => "dsa-with-SHA1",
+        "1.3.101.112" => "ED25519",
+        "1.3.101.113" => "ED448",
+        _ => return None,
+    })
+}
+
+/// Hash family of a signature algorithm OID, for the weak-signature facts.
+pub(crate) fn weak_signature_hash(oid: &str) -> Option<WeakHash> {
+    match oid {
+        "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" | "1.2.840.10045.4.1" | "1.2.840.10040.4.3" => Some(WeakHash::Sha1),
+        "1.2.840.113549.1.1.4" => Some(WeakHash::Md5),
+        "1.2.840.113549.1.1.2" => Some(WeakHash::Md2),
+        _ => None,
+    }
+}
+
+pub(crate) enum WeakHash {
+    Sha1,
+    Md5,
+    Md2,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modulus_bits_ignores_sign_octet_and_counts_odd_sizes() {
+        assert_eq!(modulus_bits(&[0x00, 0x80, 0, 0]), 24);
+        assert_eq!(modulus_bits(&[0x7f, 0, 0]), 23);
+        assert_eq!(modulus_bits(&[]), 0);
+    }
+
+    #[test]
+    fn garbage_and_trailing_data_are_errors() {
+        assert!(matches!(parse_certificate(b"not a certificate"), Err(AnalysisError::Malformed(_))));
+    }
+}

@@ -1,0 +1,300 @@
+//! Pure certificate analysis for certinspect: DER bytes and a clock in,
+//! facts out.
+//!
+//! This is the "chains -> analysis" step of the pipeline. Given the chain a
+//! server sent (leaf first, DER) and the time, it reports:
+//!
+//! - per-certificate facts ([`parse_certificate`]): names, SANs, serial,
+//!   SHA-1/SHA-256 fingerprints, validity, key, signature algorithm, EKUs,
+//!   CA flag, self-signed, key identifiers;
+//! - chain completeness: does the served chain reach a trust anchor without
+//!   fetching anything ([`ChainCompleteness`]);
+//! - a trust verdict from rustls-webpki, the verifier rustls uses, kept apart
+//!   from expiry so an expired chain from a trusted CA shows both facts
+//!   ([`TrustAnalysis`]);
+//! - RFC 6125/9525 host name matching as browsers apply it ([`match_name`]);
+//! - three expiry facts (leaf, earliest served, earliest verified) graded by
+//!   a [`Policy`];
+//! - weak keys and signatures ([`WeaknessKind`]).
+//!
+//! What it is not: it does no I/O of any kind. No network (no AIA or OCSP
+//! fetching, no handshakes: the probe crate does those), no file reading
+//! (callers load system or file trust roots and pass the bytes to
+//! [`TrustStore::from_der`] / [`TrustStore::from_pem`]), no async runtime,
+//! no reading of the system clock (the caller passes `now`, so results are
+//! reproducible). Batches run on rayon's pool ([`analyze_many`]).
+//!
+//! ```
+//! use certinspect_analysis::{analyze, AnalysisInput, Policy, TrustStore, TrustVerdict};
+//!
+//! let trust = TrustStore::mozilla(); // or from_pem(bytes the caller read)
+//! let chain: Vec<Vec<u8>> = Vec::new(); // DER the probe captured, leaf first
+//! let facts = analyze(&AnalysisInput {
+//!     chain: &chain,
+//!     host: Some("www.example.com"),
+//!     trust: &trust,
+//!     now_unix: 1_800_000_000,
+//!     policy: &Policy::default(),
+//! });
+//! assert_eq!(facts.trust.verdict, TrustVerdict::Invalid("empty chain".into()));
+//! ```
+//!
+//! Deliberately not covered: revocation (OCSP/CRL need the network), CT/SCT
+//! checks, and ECDSA P-521 path verification (ring has no P-521 verifier,
+//! so such a chain is reported `Invalid` with webpki's reason).
+
+mod dn;
+mod expiry;
+mod facts;
+mod names;
+mod trust;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use expiry::{ExpiryFact, ExpiryFacts, ExpiryState, ExpirySubject, Policy};
+pub use facts::{parse_certificate, CertificateFacts, EcCurve, KeyType, SignatureAlgorithm, SubjectAltName};
+pub use names::{match_name, NameMatch, NoMatchReason};
+pub use trust::{ChainCompleteness, ChainEnd, PathCertificate, TrustAnalysis, TrustStore, TrustVerdict};
+
+use facts::{fingerprints, parse_internal, weak_signature_hash, Parsed, WeakHash};
+
+/// Errors of this crate. Chain analysis never fails as a whole (a bad
+/// certificate becomes a fact about the chain); these come from parsing a
+/// single certificate or building a trust store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum AnalysisError {
+    /// The bytes are not a DER X.509 certificate, or an extension we read
+    /// is malformed or duplicated.
+    #[error("not a valid DER X.509 certificate: {0}")]
+    Malformed(String),
+    /// A certificate was followed by more bytes.
+    #[error("{0} bytes of trailing data after the certificate")]
+    TrailingData(usize),
+    /// A trust anchor could not be used.
+    #[error("trust anchor #{index} rejected: {reason}")]
+    InvalidTrustAnchor {
+        /// Position in the input.
+        index: usize,
+        /// webpki's reason.
+        reason: String,
+    },
+    /// PEM input could not be read.
+    #[error("PEM: {0}")]
+    Pem(String),
+}
+
+/// A served certificate: its facts, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+// Nearly every served certificate parses, so the big variant is the normal
+// one; boxing it would cost an allocation per certificate for nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum ServedCertificate {
+    /// Parsed.
+    Parsed(CertificateFacts),
+    /// Not parseable; the fingerprints still identify the bytes.
+    Unparsable {
+        /// SHA-1 of the bytes, lower-case hex.
+        sha1_fingerprint: String,
+        /// SHA-256 of the bytes, lower-case hex.
+        sha256_fingerprint: String,
+        /// The parse error.
+        error: String,
+    },
+}
+
+impl ServedCertificate {
+    /// The facts, when parsed.
+    pub fn facts(&self) -> Option<&CertificateFacts> {
+        match self {
+            ServedCertificate::Parsed(f) => Some(f),
+            ServedCertificate::Unparsable { .. } => None,
+        }
+    }
+
+    /// SHA-256 fingerprint, parsed or not.
+    pub fn sha256_fingerprint(&self) -> &str {
+        match self {
+            ServedCertificate::Parsed(f) => &f.sha256_fingerprint,
+            ServedCertificate::Unparsable { sha256_fingerprint, .. } => sha256_fingerprint,
+        }
+    }
+}
+
+/// A weakness of one certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WeaknessKind {
+    /// RSA modulus under 2048 bits.
+    RsaKeyTooSmall {
+        /// Modulus size.
+        bits: u32,
+    },
+    /// Signed with SHA-1 (RSA, ECDSA or DSA).
+    Sha1Signature,
+    /// Signed with MD5.
+    Md5Signature,
+    /// Signed with MD2.
+    Md2Signature,
+}
+
+/// A weakness located in the served chain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Weakness {
+    /// Index in the served chain.
+    pub index: usize,
+    /// What is weak.
+    pub kind: WeaknessKind,
+}
+
+/// Weak key and signature facts of one certificate.
+///
+/// A self-signed certificate's own signature is not judged: clients never
+/// check a root's self-signature, so a SHA-1 root is not a weakness (its key
+/// size still is).
+pub fn weaknesses(facts: &CertificateFacts) -> Vec<WeaknessKind> {
+    let mut out = Vec::new();
+    if let KeyType::Rsa { bits } = facts.key {
+        if bits < 2048 {
+            out.push(WeaknessKind::RsaKeyTooSmall { bits });
+        }
+    }
+    if !facts.self_signed {
+        match weak_signature_hash(&facts.signature_algorithm.oid) {
+            Some(WeakHash::Sha1) => out.push(WeaknessKind::Sha1Signature),
+            Some(WeakHash::Md5) => out.push(WeaknessKind::Md5Signature),
+            Some(WeakHash::Md2) => out.push(WeaknessKind::Md2Signature),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Everything known about one served chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainAnalysis {
+    /// The analysis time, UNIX seconds.
+    pub analyzed_at: i64,
+    /// Per served certificate, in served order (leaf first).
+    pub certificates: Vec<ServedCertificate>,
+    /// Whether the served chain reaches an anchor on its own.
+    pub completeness: ChainCompleteness,
+    /// webpki's verdict and path.
+    pub trust: TrustAnalysis,
+    /// Leaf, earliest served, earliest verified.
+    pub expiry: ExpiryFacts,
+    /// Weak keys and signatures anywhere in the served chain.
+    pub weaknesses: Vec<Weakness>,
+    /// Host name match of the leaf, when a host was given.
+    pub name_match: Option<NameMatch>,
+}
+
+/// One item for [`analyze`] / [`analyze_many`]. Borrows everything, so a
+/// batch shares one trust store and policy without copying chains.
+#[derive(Debug, Clone, Copy)]
+pub struct AnalysisInput<'a> {
+    /// Served chain, DER, leaf first, as the server sent it.
+    pub chain: &'a [Vec<u8>],
+    /// Host name or IP address the client asked for (SNI or address);
+    /// `None` skips name matching.
+    pub host: Option<&'a str>,
+    /// Trust anchors.
+    pub trust: &'a TrustStore,
+    /// The analysis time, UNIX seconds.
+    pub now_unix: i64,
+    /// Expiry thresholds.
+    pub policy: &'a Policy,
+}
+
+/// Analyzes a served chain without name matching (see [`analyze`] to
+/// include a host).
+pub fn analyze_chain(chain: &[Vec<u8>], trust: &TrustStore, now_unix: i64, policy: &Policy) -> ChainAnalysis {
+    analyze(&AnalysisInput { chain, host: None, trust, now_unix, policy })
+}
+
+/// Analyzes one served chain.
+pub fn analyze(input: &AnalysisInput<'_>) -> ChainAnalysis {
+    let now = input.now_unix;
+    let results: Vec<Result<Parsed, AnalysisError>> = input.chain.iter().map(|der| parse_internal(der)).collect();
+    let certificates: Vec<ServedCertificate> = input
+        .chain
+        .iter()
+        .zip(&results)
+        .map(|(der, result)| match result {
+            Ok(p) => ServedCertificate::Parsed(p.facts.clone()),
+            Err(e) => {
+                let (sha1_fingerprint, sha256_fingerprint) = fingerprints(der);
+                ServedCertificate::Unparsable { sha1_fingerprint, sha256_fingerprint, error: e.to_string() }
+            }
+        })
+        .collect();
+    let parsed: Vec<Option<Parsed>> = results.into_iter().map(Result::ok).collect();
+
+    let completeness = trust::completeness(&parsed, input.trust);
+    let (trust_analysis, verified) = trust::trust_analysis(input.chain, &parsed, &completeness, input.trust, now);
+
+    let served_fact = |index: usize, f: &CertificateFacts| {
+        ExpiryFact::evaluate(
+            ExpirySubject::Served { index },
+            f.subject.clone(),
+            f.not_before,
+            f.not_after,
+            now,
+            input.policy,
+        )
+    };
+    let facts_at = |i: usize| parsed.get(i).and_then(|p| p.as_ref()).map(|p| &p.facts);
+    let leaf = facts_at(0).map(|f| served_fact(0, f));
+    // min_by_key keeps the first of equal minima, i.e. the lowest index.
+    let earliest_served = (0..parsed.len())
+        .filter_map(|i| facts_at(i).map(|f| (i, f)))
+        .min_by_key(|(_, f)| f.not_after)
+        .map(|(i, f)| served_fact(i, f));
+    let earliest_verified = verified.and_then(|found| {
+        let from_served = found
+            .served
+            .iter()
+            .filter_map(|&i| facts_at(i).map(|f| (i, f)))
+            .min_by_key(|(_, f)| f.not_after)
+            .map(|(i, f)| served_fact(i, f));
+        let from_anchor = found.anchor.and_then(|a| trust::anchor_validity(input.trust, a)).map(|(nb, na, subject)| {
+            ExpiryFact::evaluate(ExpirySubject::TrustAnchor, subject, nb, na, now, input.policy)
+        });
+        match (from_served, from_anchor) {
+            (Some(s), Some(a)) if a.not_after < s.not_after => Some(a),
+            (Some(s), _) => Some(s),
+            (None, a) => a,
+        }
+    });
+
+    let weaknesses = parsed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+        .flat_map(|(index, p)| weaknesses(&p.facts).into_iter().map(move |kind| Weakness { index, kind }))
+        .collect();
+
+    let name_match = input.host.map(|host| match facts_at(0) {
+        Some(f) => match_name(f, host),
+        None => NameMatch::NoMatch { reason: NoMatchReason::LeafUnparsable },
+    });
+
+    ChainAnalysis {
+        analyzed_at: now,
+        certificates,
+        completeness,
+        trust: trust_analysis,
+        expiry: ExpiryFacts { leaf, earliest_served, earliest_verified },
+        weaknesses,
+        name_match,
+    }
+}
+
+/// Analyzes many chains on rayon's thread pool; results are in input order.
+///
+/// Uses the current pool: call it inside `ThreadPool::install` to bound
+/// the threads it takes from the rest of the process.
+pub fn analyze_many(items: &[AnalysisInput<'_>]) -> Vec<ChainAnalysis> {
+    items.par_iter().map(analyze).collect()
+}

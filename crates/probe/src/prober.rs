@@ -1,0 +1,644 @@
+//! The probing engine: resolution, bounded concurrency, timeouts, handshakes.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rustls::pki_types::{DnsName, ServerName};
+use rustls::ClientConfig;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsConnector;
+
+use crate::model::{
+    CertDer, FailedAttempt, IpFamily, Phase, ProbeError, ProbeErrorKind, ProbeObservation, ProbeOutcome, Resolution,
+    Timings, TlsFacts,
+};
+use crate::target::{ProbeTarget, SniMode};
+use crate::tls::{client_config, ReadCapExceeded, Watched};
+
+/// Which of a name's addresses to probe.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AddressSelection {
+    /// Addresses in resolver order until one accepts the TCP connection;
+    /// one observation per target.
+    #[default]
+    First,
+    /// Every address, concurrently; one observation per address. What
+    /// finds the one edge node of a CDN that still serves an old chain.
+    All,
+}
+
+/// Which IP families to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FamilyFilter {
+    /// IPv4 and IPv6, in resolver order.
+    #[default]
+    Any,
+    /// IPv4 only.
+    V4,
+    /// IPv6 only.
+    V6,
+}
+
+impl FamilyFilter {
+    fn admits(self, ip: &IpAddr) -> bool {
+        match self {
+            FamilyFilter::Any => true,
+            FamilyFilter::V4 => ip.is_ipv4(),
+            FamilyFilter::V6 => ip.is_ipv6(),
+        }
+    }
+}
+
+/// How a [`Prober`] behaves. `Default` suits a scan of a few hundred
+/// endpoints on the public Internet.
+#[derive(Clone, Debug)]
+pub struct ProbeConfig {
+    /// Probes (resolution, connect and handshake) in flight at once.
+    pub max_concurrency: usize,
+    /// Connections in flight to one IP address at once, whatever the port
+    /// or SNI: one load balancer address often serves hundreds of names.
+    pub per_address_concurrency: usize,
+    /// Limit for one name resolution.
+    pub resolve_timeout: Duration,
+    /// Limit for one TCP connect.
+    pub connect_timeout: Duration,
+    /// Limit for one TLS handshake (includes the server's think time).
+    pub handshake_timeout: Duration,
+    /// Limit for a whole run (one `probe_*` call), from its start. Targets
+    /// not finished by then are reported with [`ProbeErrorKind::Deadline`].
+    pub overall_deadline: Option<Duration>,
+    /// First reachable address or all of them.
+    pub addresses: AddressSelection,
+    /// Families to connect over.
+    pub ip_family: FamilyFilter,
+    /// ALPN protocols offered, in preference order.
+    pub alpn: Vec<String>,
+    /// Most bytes read from a server before its handshake completes.
+    pub max_handshake_bytes: u64,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            max_concurrency: 64,
+            per_address_concurrency: 8,
+            resolve_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+            overall_deadline: None,
+            addresses: AddressSelection::First,
+            ip_family: FamilyFilter::Any,
+            alpn: vec!["h2".into(), "http/1.1".into()],
+            // Ten times a long real chain; rustls separately refuses any
+            // single handshake message over 64 KiB.
+            max_handshake_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Probes TLS endpoints. Cheap to clone; clones share the concurrency
+/// limits, so two runs on one prober together respect them.
+#[derive(Clone, Debug)]
+pub struct Prober {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ProbeConfig,
+    connector: TlsConnector,
+    global: Arc<Semaphore>,
+    per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
+}
+
+impl std::fmt::Debug for Inner {
+    // TlsConnector has no Debug; the config says everything that varies.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prober").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// The stream of observations of one run, in completion order. The run
+/// stops early if this receiver is dropped.
+pub type ObservationReceiver = mpsc::Receiver<ProbeObservation>;
+
+impl Prober {
+    /// A prober with its own TLS client configuration (ring provider) and
+    /// concurrency limits. Zero limits are raised to one.
+    pub fn new(mut config: ProbeConfig) -> Self {
+        config.max_concurrency = config.max_concurrency.max(1);
+        config.per_address_concurrency = config.per_address_concurrency.max(1);
+        let tls: Arc<ClientConfig> = client_config(&config.alpn);
+        Prober {
+            inner: Arc::new(Inner {
+                global: Arc::new(Semaphore::new(config.max_concurrency)),
+                per_address: Mutex::new(HashMap::new()),
+                connector: TlsConnector::from(tls),
+                config,
+            }),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ProbeConfig {
+        &self.inner.config
+    }
+
+    /// Starts probing `targets` and returns the observations as they
+    /// complete. Every target yields at least one observation (see
+    /// [`ProbeObservation`]); the channel closes after the last.
+    ///
+    /// Must be called from within a Tokio runtime (it spawns tasks on it);
+    /// the runtime needs the I/O and time drivers.
+    pub fn probe_stream(&self, targets: Vec<ProbeTarget>) -> ObservationReceiver {
+        let inner = Arc::clone(&self.inner);
+        let cap = inner.config.max_concurrency.saturating_mul(2).max(16);
+        let (tx, rx) = mpsc::channel(cap);
+        let run_deadline = inner.config.overall_deadline.map(|d| Instant::now() + d);
+        tokio::spawn(async move {
+            // Bounds the number of spawned tasks (memory), not the probing:
+            // probing is bounded by the global and per-address semaphores.
+            let spawned = Arc::new(Semaphore::new(inner.config.max_concurrency.saturating_mul(4).max(256)));
+            for (index, target) in targets.into_iter().enumerate() {
+                let Ok(slot) = Arc::clone(&spawned).acquire_owned().await else {
+                    break;
+                };
+                if tx.is_closed() {
+                    break;
+                }
+                let inner = Arc::clone(&inner);
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    inner.probe_target(index, target, run_deadline, &tx).await;
+                    drop(slot);
+                });
+            }
+        });
+        rx
+    }
+
+    /// Probes `targets` and returns every observation, ordered by target
+    /// index then address.
+    pub async fn probe_collect(&self, targets: Vec<ProbeTarget>) -> Vec<ProbeObservation> {
+        let mut rx = self.probe_stream(targets);
+        let mut out = Vec::new();
+        while let Some(obs) = rx.recv().await {
+            out.push(obs);
+        }
+        out.sort_by_key(|o| (o.target_index, o.address));
+        out
+    }
+}
+
+/// Probes on a dedicated Tokio runtime, owned by this call and shut down
+/// before it returns, so it touches no process globals and works from any
+/// thread that is not itself inside a runtime.
+///
+/// Errors only if the runtime cannot be created (out of threads or fds).
+pub fn probe_blocking(config: ProbeConfig, targets: Vec<ProbeTarget>) -> io::Result<Vec<ProbeObservation>> {
+    let mut out = Vec::new();
+    probe_blocking_each(config, targets, |observation| out.push(observation))?;
+    out.sort_by_key(|o| (o.target_index, o.address));
+    Ok(out)
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The per-target state carried into each observation.
+#[derive(Clone)]
+struct Base {
+    index: usize,
+    target: ProbeTarget,
+    sni: Option<String>,
+    resolution: Option<Resolution>,
+    started: Instant,
+    started_unix_ms: u64,
+    resolve_us: Option<u64>,
+}
+
+impl Base {
+    fn observe(
+        &self,
+        address: Option<SocketAddr>,
+        mut timings: Timings,
+        outcome: ProbeOutcome,
+        failed_attempts: Vec<FailedAttempt>,
+    ) -> ProbeObservation {
+        timings.resolve_us = self.resolve_us;
+        timings.total_us = micros(self.started.elapsed());
+        ProbeObservation {
+            target_index: self.index,
+            target: self.target.clone(),
+            address,
+            ip_family: address.map(|a| IpFamily::from(a.ip())),
+            sni: self.sni.clone(),
+            resolution: self.resolution,
+            started_at_unix_ms: self.started_unix_ms,
+            timings,
+            outcome,
+            failed_attempts,
+        }
+    }
+
+    fn fail(&self, timings: Timings, err: ProbeError) -> ProbeObservation {
+        self.observe(None, timings, ProbeOutcome::Error(err), Vec::new())
+    }
+}
+
+/// Runs `f` until `per_phase` elapses or the run deadline passes, whichever
+/// is first, and says which one it was.
+async fn bounded<F: Future>(
+    phase: Phase,
+    per_phase: Option<Duration>,
+    run_deadline: Option<Instant>,
+    f: F,
+) -> Result<F::Output, ProbeError> {
+    let phase_deadline = per_phase.map(|d| Instant::now() + d);
+    let (deadline, is_run) = match (phase_deadline, run_deadline) {
+        (Some(p), Some(r)) if r < p => (Some(r), true),
+        (Some(p), _) => (Some(p), false),
+        (None, Some(r)) => (Some(r), true),
+        (None, None) => (None, false),
+    };
+    let Some(deadline) = deadline else {
+        return Ok(f.await);
+    };
+    match tokio::time::timeout_at(deadline.into(), f).await {
+        Ok(v) => Ok(v),
+        Err(_) if is_run => {
+            Err(ProbeError::new(ProbeErrorKind::Deadline(phase), format!("the run's deadline passed during {phase}")))
+        }
+        Err(_) => Err(ProbeError::new(
+            ProbeErrorKind::Timeout(phase),
+            format!("{phase} took longer than {:?}", per_phase.unwrap_or_default()),
+        )),
+    }
+}
+
+/// The SNI to send and the name rustls is given. Without SNI rustls is
+/// given the IP address, for which it sends no server_name extension.
+fn choose_sni(target: &ProbeTarget) -> Result<Option<DnsName<'static>>, ProbeError> {
+    let name = match &target.sni {
+        SniMode::None => return Ok(None),
+        SniMode::FromHost if target.host_ip().is_some() => return Ok(None),
+        SniMode::FromHost => target.host.trim(),
+        SniMode::Name(n) => {
+            if n.parse::<IpAddr>().is_ok() {
+                return Err(ProbeError::new(
+                    ProbeErrorKind::InvalidTarget,
+                    format!("SNI {n:?} is an IP address, which SNI cannot carry (RFC 6066); use SniMode::None"),
+                ));
+            }
+            n.as_str()
+        }
+    };
+    DnsName::try_from(name.to_owned()).map(Some).map_err(|_| {
+        ProbeError::new(ProbeErrorKind::InvalidTarget, format!("{name:?} is not a valid DNS name for SNI"))
+    })
+}
+
+impl Inner {
+    fn address_semaphore(&self, ip: IpAddr) -> Arc<Semaphore> {
+        let mut map = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(map.entry(ip).or_insert_with(|| Arc::new(Semaphore::new(self.config.per_address_concurrency))))
+    }
+
+    /// Waits for this address's permit, then a global one. In that order so
+    /// that probes queued behind one busy address do not hold global
+    /// permits other addresses could use.
+    async fn permits(
+        &self,
+        ip: IpAddr,
+        run_deadline: Option<Instant>,
+    ) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit), ProbeError> {
+        let per = self.address_semaphore(ip);
+        let global = Arc::clone(&self.global);
+        let permits = bounded(Phase::Queue, None, run_deadline, async move {
+            let a = per.acquire_owned().await.expect("semaphores are never closed");
+            let g = global.acquire_owned().await.expect("semaphores are never closed");
+            (a, g)
+        })
+        .await?;
+        // A permit freed by a probe that hit the deadline can arrive in the
+        // same instant: a probe that starts after the deadline never started.
+        if run_deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(ProbeError::new(
+                ProbeErrorKind::Deadline(Phase::Queue),
+                "the run's deadline passed while waiting to start",
+            ));
+        }
+        Ok(permits)
+    }
+
+    async fn probe_target(
+        self: &Arc<Self>,
+        index: usize,
+        target: ProbeTarget,
+        run_deadline: Option<Instant>,
+        tx: &mpsc::Sender<ProbeObservation>,
+    ) {
+        let mut base = Base {
+            index,
+            sni: None,
+            resolution: None,
+            started: Instant::now(),
+            started_unix_ms: unix_ms(),
+            resolve_us: None,
+            target,
+        };
+        let mut timings = Timings::default();
+        let sni = match choose_sni(&base.target) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.send(base.fail(timings, e)).await;
+                return;
+            }
+        };
+        base.sni = sni.as_ref().map(|n| n.as_ref().to_owned());
+
+        let addrs = match self.resolve(&mut base, &mut timings, run_deadline).await {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = tx.send(base.fail(timings, e)).await;
+                return;
+            }
+        };
+
+        match self.config.addresses {
+            AddressSelection::First => {
+                let obs = self.probe_first(&base, timings, &addrs, sni, run_deadline).await;
+                let _ = tx.send(obs).await;
+            }
+            AddressSelection::All => {
+                let mut set = tokio::task::JoinSet::new();
+                for addr in addrs {
+                    let this = Arc::clone(self);
+                    let (base, sni, tx) = (base.clone(), sni.clone(), tx.clone());
+                    set.spawn(async move {
+                        let obs = this.probe_first(&base, timings, &[addr], sni, run_deadline).await;
+                        let _ = tx.send(obs).await;
+                    });
+                }
+                while set.join_next().await.is_some() {}
+            }
+        }
+    }
+
+    /// The addresses to connect to, filtered by family, in order.
+    async fn resolve(
+        &self,
+        base: &mut Base,
+        timings: &mut Timings,
+        run_deadline: Option<Instant>,
+    ) -> Result<Vec<SocketAddr>, ProbeError> {
+        let port = base.target.port;
+        let ips: Vec<IpAddr> = if let Some(ov) = &base.target.resolve_override {
+            base.resolution = Some(Resolution::Override);
+            ov.clone()
+        } else if let Some(ip) = base.target.host_ip() {
+            base.resolution = Some(Resolution::Literal);
+            vec![ip]
+        } else {
+            base.resolution = Some(Resolution::Dns);
+            // Resolution runs on the blocking pool: hold a global permit so
+            // a long list of names cannot start unbounded lookups.
+            let queued = Instant::now();
+            let global = Arc::clone(&self.global);
+            let _permit = bounded(Phase::Queue, None, run_deadline, global.acquire_owned())
+                .await?
+                .expect("semaphores are never closed");
+            timings.queue_us += micros(queued.elapsed());
+            let t0 = Instant::now();
+            let host = base.target.host.trim().to_owned();
+            let res = bounded(
+                Phase::Resolve,
+                Some(self.config.resolve_timeout),
+                run_deadline,
+                tokio::net::lookup_host((host.clone(), port)),
+            )
+            .await;
+            base.resolve_us = Some(micros(t0.elapsed()));
+            let found = res?.map_err(|e| ProbeError::new(ProbeErrorKind::Dns, format!("resolving {host:?}: {e}")))?;
+            let mut ips: Vec<IpAddr> = Vec::new();
+            for sa in found {
+                if !ips.contains(&sa.ip()) {
+                    ips.push(sa.ip());
+                }
+            }
+            ips
+        };
+        let all = ips.len();
+        let addrs: Vec<SocketAddr> =
+            ips.into_iter().filter(|ip| self.config.ip_family.admits(ip)).map(|ip| SocketAddr::new(ip, port)).collect();
+        if addrs.is_empty() {
+            return Err(ProbeError::new(
+                ProbeErrorKind::Dns,
+                format!(
+                    "{} has no address to probe ({all} found, none of family {:?})",
+                    base.target.host, self.config.ip_family
+                ),
+            ));
+        }
+        Ok(addrs)
+    }
+
+    /// Tries `addrs` in order until one accepts a TCP connection, then
+    /// handshakes with it.
+    async fn probe_first(
+        &self,
+        base: &Base,
+        mut timings: Timings,
+        addrs: &[SocketAddr],
+        sni: Option<DnsName<'static>>,
+        run_deadline: Option<Instant>,
+    ) -> ProbeObservation {
+        let mut failed: Vec<FailedAttempt> = Vec::new();
+        for (i, &addr) in addrs.iter().enumerate() {
+            let queued = Instant::now();
+            let permits = match self.permits(addr.ip(), run_deadline).await {
+                Ok(p) => p,
+                Err(e) => return base.observe(Some(addr), timings, ProbeOutcome::Error(e), failed),
+            };
+            timings.queue_us += micros(queued.elapsed());
+            let t0 = Instant::now();
+            let connected =
+                bounded(Phase::Connect, Some(self.config.connect_timeout), run_deadline, TcpStream::connect(addr))
+                    .await
+                    .and_then(|r| r.map_err(|e| classify_connect(&e)));
+            timings.connect_us = Some(micros(t0.elapsed()));
+            let tcp = match connected {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    let last = i + 1 == addrs.len();
+                    let deadline = matches!(e.kind, ProbeErrorKind::Deadline(_));
+                    if last || deadline {
+                        return base.observe(Some(addr), timings, ProbeOutcome::Error(e), failed);
+                    }
+                    failed.push(FailedAttempt { address: addr, error: e });
+                    continue;
+                }
+            };
+            // Handshake latency matters more than packet count here.
+            let _ = tcp.set_nodelay(true);
+            let outcome = self.handshake(tcp, addr, sni.clone(), &mut timings, run_deadline).await;
+            drop(permits);
+            return base.observe(Some(addr), timings, outcome, failed);
+        }
+        unreachable!("resolve() never returns an empty address list")
+    }
+
+    async fn handshake(
+        &self,
+        tcp: TcpStream,
+        addr: SocketAddr,
+        sni: Option<DnsName<'static>>,
+        timings: &mut Timings,
+        run_deadline: Option<Instant>,
+    ) -> ProbeOutcome {
+        let name = match sni {
+            Some(dns) => ServerName::DnsName(dns),
+            None => ServerName::IpAddress(addr.ip().into()),
+        };
+        let io = Watched::new(tcp, self.config.max_handshake_bytes);
+        let t0 = Instant::now();
+        let res = bounded(
+            Phase::Handshake,
+            Some(self.config.handshake_timeout),
+            run_deadline,
+            self.connector.connect(name, io).into_fallible(),
+        )
+        .await;
+        timings.handshake_us = Some(micros(t0.elapsed()));
+        let mut tls = match res {
+            Err(timeout) => return ProbeOutcome::Error(timeout),
+            Ok(Err((err, io))) => return ProbeOutcome::Error(classify_handshake(&err, &io)),
+            Ok(Ok(tls)) => tls,
+        };
+        let (io, conn) = tls.get_ref();
+        let facts = TlsFacts {
+            version: match conn.protocol_version() {
+                Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
+                Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),
+                other => format!("{other:?}"),
+            },
+            cipher_suite: conn
+                .negotiated_cipher_suite()
+                .map(|s| {
+                    let id = s.suite();
+                    id.as_str().map_or_else(|| format!("{id:?}"), str::to_owned)
+                })
+                .unwrap_or_default(),
+            key_exchange_group: conn.negotiated_key_exchange_group().map(|g| {
+                let id = g.name();
+                id.as_str().map_or_else(|| format!("{id:?}"), str::to_owned)
+            }),
+            alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+            chain: conn.peer_certificates().unwrap_or_default().iter().map(|c| CertDer(c.as_ref().to_vec())).collect(),
+            handshake_bytes: io.bytes_read,
+        };
+        // close_notify, then FIN; no application data is ever written. The
+        // server's reaction does not matter, so it gets a short, fixed time.
+        let close = self.config.handshake_timeout.min(Duration::from_secs(1));
+        let _ = tokio::time::timeout(close, tls.shutdown()).await;
+        ProbeOutcome::Tls(facts)
+    }
+}
+
+fn classify_connect(e: &io::Error) -> ProbeError {
+    let kind = match e.kind() {
+        io::ErrorKind::ConnectionRefused => ProbeErrorKind::Refused,
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => ProbeErrorKind::Reset,
+        _ => ProbeErrorKind::Io,
+    };
+    ProbeError::new(kind, format!("connect: {e}"))
+}
+
+/// Names what went wrong during the handshake from the error and from what
+/// the server had sent (`io`'s first bytes and count).
+fn classify_handshake(e: &io::Error, io: &Watched<TcpStream>) -> ProbeError {
+    let not_tls = io.looks_like_tls() == Some(false);
+    let msg = |what: &str| {
+        let head = &io.head[..io.head_len];
+        format!("{what} ({e}; {} bytes read, starting {head:02x?})", io.bytes_read)
+    };
+    if let Some(inner) = e.get_ref() {
+        if inner.is::<ReadCapExceeded>() {
+            return ProbeError::new(ProbeErrorKind::TooLarge, msg("handshake exceeds the read cap"));
+        }
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::AlertReceived(desc) => {
+                    let d = desc.as_str().map_or_else(|| format!("{desc:?}"), str::to_owned);
+                    ProbeError::new(ProbeErrorKind::TlsAlert(d), msg("server sent a fatal alert"))
+                }
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => {
+                    ProbeError::new(ProbeErrorKind::TooLarge, msg("a handshake message exceeds 64 KiB"))
+                }
+                _ if not_tls => ProbeError::new(ProbeErrorKind::NotTls, msg("server did not answer with TLS")),
+                _ => ProbeError::new(ProbeErrorKind::Tls, msg("handshake failed")),
+            };
+        }
+        // rustls's receive buffer refusing more (only reachable while a
+        // handshake message is being joined, so: too large).
+        if e.kind() == io::ErrorKind::InvalidData && inner.to_string() == "message buffer full" {
+            return ProbeError::new(ProbeErrorKind::TooLarge, msg("handshake overflows the receive buffer"));
+        }
+    }
+    let kind = match e.kind() {
+        _ if not_tls => ProbeErrorKind::NotTls,
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
+            ProbeErrorKind::Reset
+        }
+        io::ErrorKind::UnexpectedEof => ProbeErrorKind::Closed,
+        _ => ProbeErrorKind::Io,
+    };
+    let what = match kind {
+        ProbeErrorKind::NotTls => "server did not answer with TLS",
+        ProbeErrorKind::Reset => "connection reset during the handshake",
+        ProbeErrorKind::Closed => "server closed the connection during the handshake",
+        _ => "I/O error during the handshake",
+    };
+    ProbeError::new(kind, msg(what))
+}
+
+/// Probes on a dedicated runtime like [`probe_blocking`], handing each
+/// observation to `on_observation` as it completes (completion order), so a
+/// caller can stream results while the run goes on.
+///
+/// Errors only if the runtime cannot be created.
+pub fn probe_blocking_each(
+    config: ProbeConfig,
+    targets: Vec<ProbeTarget>,
+    mut on_observation: impl FnMut(ProbeObservation),
+) -> io::Result<()> {
+    // Handshakes are CPU-bound (key exchange, signature checks): one worker
+    // per core, but no more than the work can use.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = cores.min(config.max_concurrency.max(1));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("certinspect-probe")
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let mut rx = Prober::new(config).probe_stream(targets);
+        while let Some(observation) = rx.recv().await {
+            on_observation(observation);
+        }
+    });
+    // Tasks are all finished here; don't wait on lingering blocking DNS
+    // lookups that timed out.
+    rt.shutdown_background();
+    Ok(())
+}

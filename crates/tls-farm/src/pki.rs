@@ -1,0 +1,165 @@
+//! Throwaway certificates for tests and demos (rcgen, ECDSA P-256).
+
+use std::net::IpAddr;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    SanType,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::spec::{CertSource, Der};
+use crate::FarmError;
+
+/// A certificate's validity window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Validity {
+    /// Start.
+    pub not_before: OffsetDateTime,
+    /// End.
+    pub not_after: OffsetDateTime,
+}
+
+impl Validity {
+    /// Valid from a day ago for `days` days.
+    pub fn days_from_now(days: i64) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Validity { not_before: now - Duration::days(1), not_after: now + Duration::days(days) }
+    }
+
+    /// Expired `days_ago` days ago, after a 90-day life.
+    pub fn expired(days_ago: i64) -> Self {
+        let end = OffsetDateTime::now_utc() - Duration::days(days_ago);
+        Validity { not_before: end - Duration::days(90), not_after: end }
+    }
+}
+
+/// A chain and its leaf's private key.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    /// DER chain, leaf first.
+    pub chain: Vec<Vec<u8>>,
+    /// The leaf's private key, PKCS#8 DER.
+    pub key_pkcs8: Vec<u8>,
+}
+
+impl Issued {
+    /// The leaf's DER.
+    pub fn leaf(&self) -> &[u8] {
+        &self.chain[0]
+    }
+
+    /// As a farm certificate source.
+    pub fn source(&self) -> CertSource {
+        CertSource::Der { chain: self.chain.iter().cloned().map(Der).collect(), key: Der(self.key_pkcs8.clone()) }
+    }
+
+    /// The chain as PEM text.
+    pub fn chain_pem(&self) -> String {
+        self.chain.iter().map(|c| pem("CERTIFICATE", c)).collect()
+    }
+
+    /// The key as PEM text.
+    pub fn key_pem(&self) -> String {
+        pem("PRIVATE KEY", &self.key_pkcs8)
+    }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn params(cn: &str, names: &[&str], validity: Validity) -> Result<CertificateParams, FarmError> {
+    let mut p = CertificateParams::default();
+    p.subject_alt_names = names
+        .iter()
+        .map(|n| match n.parse::<IpAddr>() {
+            Ok(ip) => Ok(SanType::IpAddress(ip)),
+            Err(_) => Ok(SanType::DnsName((*n).try_into().map_err(pki_err)?)),
+        })
+        .collect::<Result<_, FarmError>>()?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    p.distinguished_name = dn;
+    p.not_before = validity.not_before;
+    p.not_after = validity.not_after;
+    Ok(p)
+}
+
+fn pki_err(e: rcgen::Error) -> FarmError {
+    FarmError::Cert(format!("generating a certificate: {e}"))
+}
+
+/// A test certificate authority.
+pub struct TestCa {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+impl std::fmt::Debug for TestCa {
+    // rcgen's types have no Debug; the key must not be printed anyway.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestCa").field("der_len", &self.der().len()).finish_non_exhaustive()
+    }
+}
+
+impl TestCa {
+    /// A new self-signed root, valid for ten years.
+    pub fn new(cn: &str) -> Result<Self, FarmError> {
+        let mut p = params(cn, &[], Validity::days_from_now(3650))?;
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().map_err(pki_err)?;
+        let cert = p.self_signed(&key).map_err(pki_err)?;
+        Ok(TestCa { cert, key })
+    }
+
+    /// The root's DER.
+    pub fn der(&self) -> &[u8] {
+        self.cert.der()
+    }
+
+    /// A leaf for `names` (DNS names or IP literals; the first is also the
+    /// CN); the chain is the leaf then the root.
+    pub fn issue(&self, names: &[&str], validity: Validity) -> Result<Issued, FarmError> {
+        let cn = names.first().copied().unwrap_or("leaf");
+        let p = params(cn, names, validity)?;
+        let key = KeyPair::generate().map_err(pki_err)?;
+        let cert = p.signed_by(&key, &self.cert, &self.key).map_err(pki_err)?;
+        Ok(Issued { chain: vec![cert.der().to_vec(), self.der().to_vec()], key_pkcs8: key.serialize_der() })
+    }
+}
+
+/// A self-signed leaf for `names`; the chain is the leaf alone.
+pub fn self_signed(names: &[&str], validity: Validity) -> Result<Issued, FarmError> {
+    let cn = names.first().copied().unwrap_or("self-signed");
+    let p = params(cn, names, validity)?;
+    let key = KeyPair::generate().map_err(pki_err)?;
+    let cert = p.self_signed(&key).map_err(pki_err)?;
+    Ok(Issued { chain: vec![cert.der().to_vec()], key_pkcs8: key.serialize_der() })
+}
+
+/// A self-signed leaf for `localhost` followed by `count - 1` copies of one
+/// filler certificate padded (by a private extension) to about
+/// `cert_bytes`: a chain far larger than any client should accept.
+pub fn huge_chain(count: usize, cert_bytes: usize) -> Result<Issued, FarmError> {
+    let mut leaf = self_signed(&["localhost", "127.0.0.1", "::1"], Validity::days_from_now(30))?;
+    let mut p = params("filler", &[], Validity::days_from_now(30))?;
+    // Private-enterprise OID (arc 32473 is reserved for documentation).
+    p.custom_extensions = vec![CustomExtension::from_oid_content(
+        &[1, 3, 6, 1, 4, 1, 32473, 1],
+        vec![0x04; cert_bytes.saturating_sub(300).max(1)],
+    )];
+    let key = KeyPair::generate().map_err(pki_err)?;
+    let filler = p.self_signed(&key).map_err(pki_err)?.der().to_vec();
+    leaf.chain.extend(std::iter::repeat_n(filler, count.saturating_sub(1)));
+    Ok(leaf)
+}
