@@ -1,0 +1,611 @@
+//! The client: builds and signs RPC requests (V3 by default, V1 on demand),
+//! sends them through the host, turns answers into JSON or [`Error`]s, and
+//! retries what is worth retrying within a bounded budget.
+
+use crate::credentials::{mask_access_key_id, Credentials, CredentialsProvider};
+use crate::endpoint::{resolve_endpoint, ActionSpec, Product};
+use crate::error::{redact_credentials, redact_server_message, ApiError, Error, RetryStop};
+use crate::ratelimit::{QpsTable, RateLimiter};
+use crate::time::format_iso8601_utc;
+use alibaba_signing::{encode_query, v1, v3};
+use certinspect_protocol::{HostServices, HttpRequest, HttpResponse, LogLevel};
+use rand::Rng;
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+const LOG_TARGET: &str = "alibaba_openapi";
+
+/// Which request signature to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignatureVersion {
+    /// `ACS3-HMAC-SHA256` in the `Authorization` header (what the SDKs send by default).
+    #[default]
+    V3,
+    /// RPC `HMAC-SHA1`, `SignatureVersion=1.0`, signature as a query parameter.
+    V1,
+}
+
+/// How often and how long to retry retryable failures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included (at least 1).
+    pub max_attempts: u32,
+    /// Backoff before the second attempt (upper bound of the jitter range).
+    pub base_delay: Duration,
+    /// Upper bound of any one computed backoff.
+    pub max_delay: Duration,
+    /// A call gives up rather than wait past this much time since its first attempt.
+    pub max_total_retry_time: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_total_retry_time: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential backoff with full jitter: uniform in
+    /// `[0, min(max_delay, base_delay * 2^(retry-1))]`, where `retry` counts from 1.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let exponent = retry.saturating_sub(1).min(20);
+        let ceiling = self.base_delay.saturating_mul(1u32 << exponent).min(self.max_delay);
+        let ceiling_us = u64::try_from(ceiling.as_micros()).unwrap_or(u64::MAX);
+        Duration::from_micros(rand::thread_rng().gen_range(0..=ceiling_us))
+    }
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Region for regional endpoints; also sent as `RegionId` to SLB when the
+    /// caller does not pass one.
+    pub region_id: Option<String>,
+    /// Replaces endpoint resolution: a full base URL such as
+    /// `https://cas.aliyuncs.com` or `http://127.0.0.1:8080` (tests).
+    pub endpoint_override: Option<String>,
+    /// V3 (default) or V1.
+    pub signature_version: SignatureVersion,
+    /// Retry budget per call.
+    pub retry: RetryPolicy,
+    /// `User-Agent` sent (not signed).
+    pub user_agent: String,
+    /// Per-request timeout handed to the host transport.
+    pub request_timeout_ms: Option<u64>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            region_id: None,
+            endpoint_override: None,
+            signature_version: SignatureVersion::V3,
+            retry: RetryPolicy::default(),
+            user_agent: format!("certinspect-alibaba-openapi/{}", env!("CARGO_PKG_VERSION")),
+            request_timeout_ms: Some(30_000),
+        }
+    }
+}
+
+/// A base URL: scheme and authority (host[:port]); RPC calls go to path `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BaseUrl {
+    pub(crate) scheme: String,
+    pub(crate) authority: String,
+}
+
+impl BaseUrl {
+    pub(crate) fn parse(url: &str) -> Result<Self, Error> {
+        let (scheme, rest) =
+            url.split_once("://").ok_or_else(|| Error::Config(format!("endpoint {url:?} is not an absolute URL")))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(Error::Config(format!("endpoint {url:?} must be http:// or https://")));
+        }
+        let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+        if authority.is_empty() || authority.contains(['@', '?', '#', ' ']) || !(path.is_empty()) {
+            return Err(Error::Config(format!("endpoint {url:?} must be scheme://host[:port] with no path")));
+        }
+        Ok(BaseUrl { scheme, authority: authority.to_ascii_lowercase() })
+    }
+
+    fn url_with_query(&self, params: &[(String, String)]) -> String {
+        if params.is_empty() {
+            format!("{}://{}/", self.scheme, self.authority)
+        } else {
+            format!("{}://{}/?{}", self.scheme, self.authority, encode_query(params))
+        }
+    }
+}
+
+/// 32 random lower-case hex characters, like the SDK's nonces.
+fn new_nonce() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Parameter names the V1 signing owns; callers must not pass them.
+const V1_COMMON_PARAMS: &[&str] = &[
+    "Action",
+    "Version",
+    "Format",
+    "AccessKeyId",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureNonce",
+    "Timestamp",
+    "SecurityToken",
+    "Signature",
+];
+
+/// Builds a V1-signed POST (parameters in the query, empty body).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_v1_request(
+    host: &dyn HostServices,
+    base: &BaseUrl,
+    action: &str,
+    version: &str,
+    mut params: Vec<(String, String)>,
+    credentials: &Credentials,
+    user_agent: &str,
+    timeout_ms: Option<u64>,
+) -> HttpRequest {
+    let common = [
+        ("Action", action.to_string()),
+        ("Version", version.to_string()),
+        ("Format", "JSON".to_string()),
+        ("AccessKeyId", credentials.access_key_id().to_string()),
+        ("SignatureMethod", "HMAC-SHA1".to_string()),
+        ("SignatureVersion", "1.0".to_string()),
+        ("SignatureNonce", new_nonce()),
+        ("Timestamp", format_iso8601_utc(host.now_unix_ms())),
+    ];
+    params.extend(common.into_iter().map(|(n, v)| (n.to_string(), v)));
+    if let Some(token) = credentials.security_token() {
+        params.push(("SecurityToken".to_string(), token.to_string()));
+    }
+    let signature = v1::sign("POST", &params, credentials.access_key_secret());
+    params.push(("Signature".to_string(), signature));
+    HttpRequest {
+        method: "POST".to_string(),
+        url: base.url_with_query(&params),
+        headers: vec![
+            ("host".to_string(), base.authority.clone()),
+            ("accept".to_string(), "application/json".to_string()),
+            ("user-agent".to_string(), user_agent.to_string()),
+        ],
+        body: Vec::new(),
+        timeout_ms,
+    }
+}
+
+/// Builds a V3-signed POST: parameters in the query, empty body; signs
+/// `host`, `accept` and every `x-acs-*` header.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_v3_request(
+    host: &dyn HostServices,
+    base: &BaseUrl,
+    action: &str,
+    version: &str,
+    params: &[(String, String)],
+    credentials: &Credentials,
+    user_agent: &str,
+    timeout_ms: Option<u64>,
+) -> HttpRequest {
+    let mut signed = vec![
+        ("host".to_string(), base.authority.clone()),
+        ("accept".to_string(), "application/json".to_string()),
+        ("x-acs-action".to_string(), action.to_string()),
+        ("x-acs-version".to_string(), version.to_string()),
+        ("x-acs-date".to_string(), format_iso8601_utc(host.now_unix_ms())),
+        ("x-acs-signature-nonce".to_string(), new_nonce()),
+        ("x-acs-content-sha256".to_string(), v3::EMPTY_PAYLOAD_SHA256.to_string()),
+    ];
+    if let Some(token) = credentials.security_token() {
+        signed.push(("x-acs-accesskey-id".to_string(), credentials.access_key_id().to_string()));
+        signed.push(("x-acs-security-token".to_string(), token.to_string()));
+    }
+    let canonical = v3::canonical_request("POST", "/", params, &signed, v3::EMPTY_PAYLOAD_SHA256);
+    let signature = v3::signature(credentials.access_key_secret(), &v3::string_to_sign(&canonical));
+    let (_, signed_names) = v3::canonical_headers(&signed);
+    let mut headers = signed;
+    headers.push(("user-agent".to_string(), user_agent.to_string()));
+    headers
+        .push(("Authorization".to_string(), v3::authorization(credentials.access_key_id(), &signed_names, &signature)));
+    HttpRequest { method: "POST".to_string(), url: base.url_with_query(params), headers, body: Vec::new(), timeout_ms }
+}
+
+/// One failed attempt: the error plus the server's `x-acs-retry-after` hint.
+struct AttemptFailure {
+    error: Error,
+    retry_after: Option<Duration>,
+}
+
+impl From<Error> for AttemptFailure {
+    fn from(error: Error) -> Self {
+        AttemptFailure { error, retry_after: None }
+    }
+}
+
+/// `x-acs-retry-after`: a positive integer number of milliseconds (the
+/// unit the Darabonba SDK runtimes use).
+fn retry_after(response: &HttpResponse) -> Option<Duration> {
+    let millis: u64 = response.header("x-acs-retry-after")?.trim().parse().ok()?;
+    (millis > 0).then(|| Duration::from_millis(millis))
+}
+
+/// Turns an HTTP answer into the JSON object or an error. Credentials are
+/// redacted wherever they could appear in a message.
+fn interpret_response(response: &HttpResponse, credentials: &Credentials) -> Result<Value, Error> {
+    let status = response.status;
+    let parsed: Result<Value, serde_json::Error> = serde_json::from_slice(&response.body);
+    let value = match parsed {
+        Ok(value @ Value::Object(_)) => value,
+        Ok(_) => {
+            return Err(Error::MalformedResponse {
+                http_status: status,
+                detail: "the JSON answer is not an object".into(),
+            })
+        }
+        Err(e) => {
+            let what = if e.is_eof() { "truncated JSON" } else { "not JSON" };
+            let content_type = response.header("content-type").unwrap_or("no content-type");
+            return Err(Error::MalformedResponse {
+                http_status: status,
+                detail: format!("body is {what} ({} bytes, {content_type})", response.body.len()),
+            });
+        }
+    };
+    if (200..300).contains(&status) {
+        return Ok(value);
+    }
+    let text = |a: &str, b: &str| value[a].as_str().or_else(|| value[b].as_str()).map(str::to_string);
+    let Some(code) = text("Code", "code") else {
+        return Err(Error::MalformedResponse { http_status: status, detail: "error answer without Code".into() });
+    };
+    let message = text("Message", "message").unwrap_or_default();
+    Err(Error::Api(ApiError {
+        request_id: text("RequestId", "requestId").or_else(|| response.header("x-acs-request-id").map(str::to_string)),
+        code: redact_credentials(&code, credentials),
+        message: redact_credentials(&redact_server_message(&message), credentials),
+        http_status: status,
+    }))
+}
+
+/// The Alibaba Cloud OpenAPI client. Cheap to share behind an `Arc`; all
+/// methods take `&self`.
+pub struct Client {
+    host: Arc<dyn HostServices>,
+    credentials: Arc<CredentialsProvider>,
+    limiter: Arc<RateLimiter>,
+    config: ClientConfig,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("credentials", &self.credentials)
+            .field("limiter", &self.limiter)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client with its own rate limiter over the documented QPS table.
+    pub fn new(host: Arc<dyn HostServices>, credentials: Arc<CredentialsProvider>, config: ClientConfig) -> Self {
+        Client { host, credentials, limiter: Arc::new(RateLimiter::new(QpsTable::documented())), config }
+    }
+
+    /// Uses `limiter` instead (share one limiter between clients of one account).
+    pub fn with_rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The host services the client uses.
+    pub fn host(&self) -> &dyn HostServices {
+        self.host.as_ref()
+    }
+
+    /// The base URL for `product`: the override, or `https://` + the resolved host.
+    pub fn endpoint_url(&self, product: Product) -> Result<String, Error> {
+        match &self.config.endpoint_override {
+            Some(url) => Ok(url.trim_end_matches('/').to_string()),
+            None => Ok(format!("https://{}", resolve_endpoint(product, self.config.region_id.as_deref())?)),
+        }
+    }
+
+    /// Calls `spec` with `params` (API parameters only; the client adds the
+    /// common ones), retrying retryable failures within the retry budget.
+    /// Returns the answer's JSON object.
+    pub fn call(&self, spec: &ActionSpec, params: &[(String, String)]) -> Result<Value, Error> {
+        if let Some((name, _)) = params.iter().find(|(name, _)| V1_COMMON_PARAMS.contains(&name.as_str())) {
+            return Err(Error::Config(format!("parameter {name:?} is set by the client, not the caller")));
+        }
+        let mut params = params.to_vec();
+        if spec.product == Product::Slb && !params.iter().any(|(n, _)| n == "RegionId") {
+            if let Some(region) = &self.config.region_id {
+                params.push(("RegionId".to_string(), region.clone()));
+            }
+        }
+        let base = BaseUrl::parse(&self.endpoint_url(spec.product)?)?;
+        let policy = &self.config.retry;
+        let max_attempts = policy.max_attempts.max(1);
+        let started_ms = self.host.now_unix_ms();
+        let mut attempt = 1;
+        loop {
+            if self.host.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let failure = match self.attempt(spec, &base, &params) {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
+            };
+            if !failure.error.is_retryable() {
+                return Err(failure.error);
+            }
+            let elapsed_ms = u64::try_from(self.host.now_unix_ms() - started_ms).unwrap_or(0);
+            let give_up = |stop| Error::RetriesExhausted {
+                action: spec.action.to_string(),
+                attempts: attempt,
+                elapsed_ms,
+                stop,
+                last: Box::new(failure.error.clone()),
+            };
+            if attempt >= max_attempts {
+                return Err(give_up(RetryStop::MaxAttempts));
+            }
+            let delay = failure.retry_after.unwrap_or_else(|| policy.backoff(attempt));
+            if Duration::from_millis(elapsed_ms) + delay > policy.max_total_retry_time {
+                return Err(give_up(RetryStop::RetryTimeBudget));
+            }
+            self.host.log(
+                LogLevel::Debug,
+                LOG_TARGET,
+                &format!(
+                    "{} attempt {attempt}/{max_attempts} failed ({}); retrying in {} ms",
+                    spec.action,
+                    failure.error,
+                    delay.as_millis()
+                ),
+            );
+            self.host.sleep(delay);
+            attempt += 1;
+        }
+    }
+
+    fn attempt(&self, spec: &ActionSpec, base: &BaseUrl, params: &[(String, String)]) -> Result<Value, AttemptFailure> {
+        let host = self.host.as_ref();
+        let credentials = self.credentials.get(host).map_err(Error::Credentials)?;
+        self.limiter.acquire(host, credentials.access_key_id(), spec)?;
+        let version = spec.product.api_version();
+        let user_agent = &self.config.user_agent;
+        let timeout = self.config.request_timeout_ms;
+        let request = match self.config.signature_version {
+            SignatureVersion::V3 => {
+                build_v3_request(host, base, spec.action, version, params, &credentials, user_agent, timeout)
+            }
+            SignatureVersion::V1 => {
+                build_v1_request(host, base, spec.action, version, params.to_vec(), &credentials, user_agent, timeout)
+            }
+        };
+        let response = host.http(&request).map_err(|mut e| {
+            e.message = redact_credentials(&e.message, &credentials);
+            Error::Transport(e)
+        })?;
+        interpret_response(&response, &credentials).map_err(|error| {
+            if let Error::Api(api) = &error {
+                host.log(
+                    LogLevel::Debug,
+                    LOG_TARGET,
+                    &format!("{} by {} answered {api}", spec.action, mask_access_key_id(credentials.access_key_id())),
+                );
+            }
+            AttemptFailure { error, retry_after: retry_after(&response) }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{json_response, FakeHost};
+    use certinspect_protocol::{TransportError, TransportErrorKind};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    const KEY_ID: &str = "LTAI5tFakeAccessKeyId01";
+    const SECRET: &str = "FakeSecretKey/+=0123456789abcdefXYZ";
+    const CAS_LIST: ActionSpec = ActionSpec::new(Product::Cas, "ListUserCertificateOrder");
+
+    fn client(host: Arc<FakeHost>, version: SignatureVersion) -> Client {
+        let config = ClientConfig {
+            endpoint_override: Some("http://127.0.0.1:9".into()),
+            signature_version: version,
+            ..ClientConfig::default()
+        };
+        Client::new(host, Arc::new(CredentialsProvider::fixed(Credentials::new(KEY_ID, SECRET))), config)
+    }
+
+    #[test]
+    fn v3_request_verifies_with_the_signing_crate() {
+        let host = FakeHost::with_responder(1_736_929_800_000, |request| {
+            let (_, query) = request.url.split_once('?').unwrap();
+            let params = alibaba_signing::parse_form_query(query).unwrap();
+            let header = |name: &str| {
+                request.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).unwrap()
+            };
+            let auth = v3::parse_authorization(&header("authorization")).unwrap();
+            let signed: Vec<(String, String)> = auth.signed_headers.iter().map(|n| (n.clone(), header(n))).collect();
+            for required in ["host", "accept", "x-acs-action", "x-acs-date", "x-acs-signature-nonce"] {
+                assert!(auth.signed_headers.iter().any(|n| n == required), "{required} unsigned");
+            }
+            assert_eq!(header("x-acs-date"), "2025-01-15T08:30:00Z");
+            assert_eq!(header("x-acs-signature-nonce").len(), 32);
+            let canonical = v3::canonical_request("POST", "/", &params, &signed, v3::EMPTY_PAYLOAD_SHA256);
+            let ok = v3::verify_signature(SECRET, &v3::string_to_sign(&canonical), &auth.signature);
+            assert!(ok, "V3 signature does not verify");
+            assert_eq!(params, vec![("Keyword".to_string(), "a b*c~/张".to_string())]);
+            Ok(json_response(200, r#"{"RequestId":"r1","TotalCount":0}"#))
+        });
+        let value = client(host.clone(), SignatureVersion::V3)
+            .call(&CAS_LIST, &[("Keyword".into(), "a b*c~/张".into())])
+            .unwrap();
+        assert_eq!(value["RequestId"], "r1");
+        assert_eq!(host.request_count(), 1);
+    }
+
+    #[test]
+    fn v1_request_carries_common_parameters_and_verifies() {
+        let host = FakeHost::with_responder(1_736_929_800_000, |request| {
+            let (_, query) = request.url.split_once('?').unwrap();
+            let params = alibaba_signing::parse_form_query(query).unwrap();
+            let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+            assert_eq!(get("Format").as_deref(), Some("JSON"));
+            assert_eq!(get("SignatureMethod").as_deref(), Some("HMAC-SHA1"));
+            assert_eq!(get("SignatureVersion").as_deref(), Some("1.0"));
+            assert_eq!(get("Timestamp").as_deref(), Some("2025-01-15T08:30:00Z"));
+            assert_eq!(get("AccessKeyId").as_deref(), Some(KEY_ID));
+            assert_eq!(get("Version").as_deref(), Some("2020-04-07"));
+            assert_eq!(get("SignatureNonce").map(|n| n.len()), Some(32));
+            assert!(v1::verify("POST", &params, SECRET, &get("Signature").unwrap()));
+            Ok(json_response(200, r#"{"RequestId":"r1"}"#))
+        });
+        client(host, SignatureVersion::V1).call(&CAS_LIST, &[("ShowSize".into(), "50".into())]).unwrap();
+    }
+
+    #[test]
+    fn retries_retryable_errors_and_honours_retry_after() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let counter = calls.clone();
+        let host = FakeHost::with_responder(0, move |_| match counter.fetch_add(1, Ordering::SeqCst) {
+            0 => {
+                let mut response = json_response(
+                    400,
+                    r#"{"Code":"Throttling.User","Message":"Request was denied due to user flow control."}"#,
+                );
+                response.headers.push(("x-acs-retry-after".into(), "1500".into()));
+                Ok(response)
+            }
+            1 => Ok(json_response(503, r#"{"Code":"ServiceUnavailable","Message":"x"}"#)),
+            2 => Ok(HttpResponse { status: 200, headers: vec![], body: br#"{"RequestId":"#.to_vec() }),
+            3 => Err(TransportError { kind: TransportErrorKind::Timeout, message: "timed out".into() }),
+            _ => Ok(json_response(200, r#"{"RequestId":"ok"}"#)),
+        });
+        let before = host.now();
+        let value = client(host.clone(), SignatureVersion::V3).call(&CAS_LIST, &[]).unwrap();
+        assert_eq!(value["RequestId"], "ok");
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
+        // At least the server's 1.5 s hint was waited (plus rate-limit spacing).
+        assert!(host.now() - before >= 1500);
+    }
+
+    #[test]
+    fn never_retries_signature_errors_and_redacts_them() {
+        let host = FakeHost::with_responder(0, |_| {
+            Ok(json_response(
+                400,
+                r#"{"RequestId":"r9","Code":"SignatureDoesNotMatch","Message":"Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3DLTAI5tFakeAccessKeyId01"}"#,
+            ))
+        });
+        let error = client(host.clone(), SignatureVersion::V3).call(&CAS_LIST, &[]).unwrap_err();
+        assert_eq!(host.request_count(), 1);
+        let api = error.api_error().unwrap();
+        assert_eq!(api.code, "SignatureDoesNotMatch");
+        assert_eq!(api.request_id.as_deref(), Some("r9"));
+        for text in [error.to_string(), format!("{error:?}")] {
+            assert!(!text.contains(KEY_ID), "{text}");
+            assert!(!text.contains("AccessKeyId%3D"), "{text}");
+            assert!(!text.contains(SECRET), "{text}");
+        }
+    }
+
+    #[test]
+    fn gives_up_after_max_attempts_with_the_last_error() {
+        let host = FakeHost::with_responder(0, |_| Ok(json_response(500, r#"{"Code":"InternalError","Message":"x"}"#)));
+        let mut client = client(host.clone(), SignatureVersion::V3);
+        client.config.retry.max_attempts = 3;
+        let error = client.call(&CAS_LIST, &[]).unwrap_err();
+        assert_eq!(host.request_count(), 3);
+        match error {
+            Error::RetriesExhausted { attempts: 3, stop: RetryStop::MaxAttempts, last, .. } => {
+                assert_eq!(last.api_error().unwrap().code, "InternalError")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn gives_up_when_the_retry_time_budget_would_be_exceeded() {
+        let host = FakeHost::with_responder(0, |_| {
+            let mut response = json_response(400, r#"{"Code":"Throttling.User","Message":"x"}"#);
+            response.headers.push(("x-acs-retry-after".into(), "40000".into()));
+            Ok(response)
+        });
+        let error = client(host.clone(), SignatureVersion::V3).call(&CAS_LIST, &[]).unwrap_err();
+        // 40 s + 40 s exceeds the 60 s budget: two attempts, then stop.
+        assert_eq!(host.request_count(), 2);
+        assert!(
+            matches!(error, Error::RetriesExhausted { stop: RetryStop::RetryTimeBudget, attempts: 2, .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn cancellation_stops_retrying() {
+        let slot: Arc<std::sync::OnceLock<Arc<FakeHost>>> = Arc::default();
+        let handle = slot.clone();
+        let host = FakeHost::with_responder(0, move |_| {
+            // The host cancels while the first attempt is in flight.
+            handle.get().unwrap().cancel();
+            Ok(json_response(503, r#"{"Code":"ServiceUnavailable","Message":"x"}"#))
+        });
+        slot.set(host.clone()).ok().unwrap();
+        let error = client(host.clone(), SignatureVersion::V3).call(&CAS_LIST, &[]).unwrap_err();
+        assert!(matches!(error, Error::Cancelled), "{error}");
+        assert_eq!(host.request_count(), 1);
+    }
+
+    #[test]
+    fn client_debug_shows_no_secret() {
+        let c = client(FakeHost::new(0), SignatureVersion::V3);
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(SECRET) && !debug.contains(KEY_ID), "{debug}");
+    }
+
+    #[test]
+    fn backoff_stays_within_full_jitter_bounds() {
+        let policy = RetryPolicy::default();
+        for retry in 1..12 {
+            let ceiling = policy.base_delay.saturating_mul(1 << (retry - 1)).min(policy.max_delay);
+            for _ in 0..50 {
+                assert!(policy.backoff(retry) <= ceiling);
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_caller_supplied_common_parameters_and_bad_endpoints() {
+        let host = FakeHost::with_responder(0, |_| unreachable!("no request may be sent"));
+        let c = client(host, SignatureVersion::V3);
+        assert!(matches!(c.call(&CAS_LIST, &[("Signature".into(), "x".into())]), Err(Error::Config(_))));
+        for bad in ["127.0.0.1:80", "ftp://x", "http://a/b", "http://user@host"] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            BaseUrl::parse("http://127.0.0.1:8080/").unwrap(),
+            BaseUrl { scheme: "http".into(), authority: "127.0.0.1:8080".into() }
+        );
+    }
+}
