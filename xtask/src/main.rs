@@ -4,22 +4,28 @@
 //!   warnings denied, and every test of the workspace.
 //! - `cargo xtask plugins [--release]`: build the provider plugins as dynamic
 //!   libraries into `target/plugins/`.
-//! - `cargo xtask demo`: the offline demo.
+//! - `cargo xtask demo [-- INSPECT-ARGS]`: the offline demo (see `demo.rs`).
+//! - `cargo xtask bench [probe|parse] [--endpoints N,...]`: benchmarks.
 //!
-//! It only orchestrates `cargo` and the project's own binaries; it holds no
-//! product logic.
+//! It orchestrates `cargo`, the project's binaries and the testbed; it holds
+//! no product logic.
+
+mod bench;
+mod demo;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
-        Some("plugins") => plugins(args.iter().any(|a| a == "--release")).map(|dir| println!("{}", dir.display())),
-        Some("demo") => demo(),
+        Some("plugins") => plugins(rest.iter().any(|a| a == "--release")).map(|dir| println!("{}", dir.display())),
+        Some("demo") => demo::run(rest),
+        Some("bench") => bench::run(rest),
         _ => {
-            eprintln!("usage: cargo xtask <test | plugins [--release] | demo>");
+            eprintln!("usage: cargo xtask <test | plugins [--release] | demo [-- INSPECT-ARGS] | bench [probe|parse]>");
             return ExitCode::from(2);
         }
     };
@@ -32,9 +38,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// The crates that are provider plugins, as (cdylib package, library name).
-/// Empty until the Alibaba providers land.
-const PLUGIN_PACKAGES: &[(&str, &str)] = &[];
+/// The provider plugins, as (cdylib package, library name).
+pub const PLUGIN_PACKAGES: &[(&str, &str)] = &[
+    ("certinspect-alibaba-cdn-dylib", "certinspect_alibaba_cdn_plugin"),
+    ("certinspect-alibaba-slb-dylib", "certinspect_alibaba_slb_plugin"),
+    ("certinspect-alibaba-cas-dylib", "certinspect_alibaba_cas_plugin"),
+];
 
 fn test() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"])?;
@@ -42,14 +51,11 @@ fn test() -> Result<(), String> {
     cargo(&["test", "--workspace", "--locked"])
 }
 
-fn plugins(release: bool) -> Result<PathBuf, String> {
-    let root = workspace_root();
-    let out = root.join("target").join("plugins");
+/// Build the plugins and copy them into `target/plugins/`.
+pub fn plugins(release: bool) -> Result<PathBuf, String> {
+    let out = target_dir().join("plugins");
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    if PLUGIN_PACKAGES.is_empty() {
-        return Ok(out);
-    }
-    let mut args = vec!["build", "--locked"];
+    let mut args = vec!["build", "--quiet"];
     if release {
         args.push("--release");
     }
@@ -57,7 +63,7 @@ fn plugins(release: bool) -> Result<PathBuf, String> {
         args.extend(["-p", package]);
     }
     cargo(&args)?;
-    let built = root.join("target").join(if release { "release" } else { "debug" });
+    let built = target_dir().join(if release { "release" } else { "debug" });
     for (_, lib) in PLUGIN_PACKAGES {
         let file = format!("{}{lib}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
         std::fs::copy(built.join(&file), out.join(&file)).map_err(|e| format!("cannot copy {file}: {e}"))?;
@@ -65,13 +71,8 @@ fn plugins(release: bool) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-fn demo() -> Result<(), String> {
-    println!("The offline demo is not built yet: it needs the Alibaba providers, the emulator and the");
-    println!("verification engine. Meanwhile `cargo run -p certinspect-cli -- plugins` shows the plugin host.");
-    Ok(())
-}
-
-fn cargo(args: &[&str]) -> Result<(), String> {
+/// Run cargo in the workspace root.
+pub fn cargo(args: &[&str]) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .args(args)
@@ -85,6 +86,12 @@ fn cargo(args: &[&str]) -> Result<(), String> {
     }
 }
 
-fn workspace_root() -> PathBuf {
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_owned()
+}
+
+/// The cargo target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
 }

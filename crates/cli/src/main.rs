@@ -1,30 +1,33 @@
 //! `inspect`: is every certificate your cloud says it deployed the one being
 //! served, valid for its names, not expired, not revoked?
 //!
-//! This binary parses arguments, sets up logging and prints; the work is
-//! done by `certinspect-core`.
+//! This binary parses arguments, reads the configuration, sets up logging
+//! and output; the work is done by `certinspect-core`.
 
+mod commands;
+mod config;
+mod exit;
+mod output;
 mod plugins_cmd;
+mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
-/// Exit codes, documented in the README.
-mod exit {
-    /// Usage or configuration error.
-    pub const USAGE: u8 = 2;
-}
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "inspect",
     version,
-    about = "Check that the TLS certificates your cloud declares are the ones being served"
+    about = "Check that the TLS certificates your cloud declares are the ones being served",
+    long_about = "Check that the TLS certificates your cloud declares are the ones being served: valid for their \
+                  names, not expired, not revoked, and which ones need you first.",
+    after_help = "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration error, \
+                  3 some sources or endpoints could not be checked."
 )]
-struct Cli {
-    /// More log output (repeat for more); RUST_LOG overrides.
+pub struct Cli {
+    /// More log output on stderr (repeat for more); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 
@@ -39,26 +42,61 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Read what the configured providers declare, probe every endpoint, and reconcile.
+    #[command(after_help = "Examples:\n  inspect scan --config inspect.toml\n  inspect scan --config inspect.toml --format json --output report.json\n  inspect scan --config inspect.toml --fail-on high --format sarif --output certs.sarif")]
+    Scan(commands::ScanArgs),
+    /// Probe endpoints given on the command line or in a file (no cloud).
+    #[command(after_help = "Examples:\n  inspect probe example.com\n  inspect probe example.com:8443 --sni www.example.com\n  inspect probe --targets hosts.txt --format jsonl\n  inspect probe shop.example.com --connect-to shop.example.com:443:127.0.0.1:8443")]
+    Probe(commands::ProbeArgs),
+    /// List what the configured providers declare, without touching any endpoint.
+    #[command(after_help = "Examples:\n  inspect inventory --config inspect.toml\n  inspect inventory --config inspect.toml --format json")]
+    Inventory(commands::InventoryArgs),
     /// List the plugins found, and every library that failed to load and why.
-    #[command(
-        after_help = "Examples:\n  inspect plugins\n  inspect plugins --plugin-dir ./target/plugins --format json"
-    )]
+    #[command(after_help = "Examples:\n  inspect plugins\n  inspect plugins --plugin-dir ./target/plugins --format json")]
     Plugins(plugins_cmd::Args),
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(commands::ConfigCommand),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  inspect completions bash > /etc/bash_completion.d/inspect")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    #[command(after_help = "Example:\n  inspect man > inspect.1 && man ./inspect.1")]
+    Man,
 }
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { 0 };
+            let code = if e.use_stderr() { exit::USAGE } else { exit::CLEAN };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
     init_logging(cli.verbose);
-    match cli.command {
+    let code = match cli.command {
         Command::Plugins(args) => plugins_cmd::run(&args, &cli.plugin_dirs, cli.verbose > 0),
-    }
+        Command::Scan(args) => commands::scan(&args, &cli.plugin_dirs),
+        Command::Probe(args) => commands::probe(&args),
+        Command::Inventory(args) => commands::inventory(&args, &cli.plugin_dirs),
+        Command::Config(command) => commands::config(&command, &cli.plugin_dirs),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "inspect", &mut std::io::stdout());
+            exit::CLEAN
+        }
+        Command::Man => match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            Ok(()) => exit::CLEAN,
+            Err(e) => {
+                eprintln!("inspect: cannot write the manual page: {e}");
+                exit::OPERATIONAL
+            }
+        },
+    };
+    ExitCode::from(code)
 }
 
 fn init_logging(verbose: u8) {

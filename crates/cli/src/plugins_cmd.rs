@@ -1,7 +1,6 @@
 //! `inspect plugins`.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use certinspect_core::plugins::{PluginRegistry, PluginSearchPath};
 
@@ -18,14 +17,14 @@ enum Format {
     Json,
 }
 
-pub fn run(args: &Args, plugin_dirs: &[PathBuf], verbose: bool) -> ExitCode {
+pub fn run(args: &Args, plugin_dirs: &[PathBuf], verbose: bool) -> u8 {
     let mut registry = PluginRegistry::new();
     registry.load_search_path(&PluginSearchPath::from_process(plugin_dirs));
     match args.format {
         Format::Text => print_text(&registry, verbose),
         Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&registry)).unwrap_or_default()),
     }
-    ExitCode::SUCCESS
+    crate::exit::CLEAN
 }
 
 fn print_text(registry: &PluginRegistry, verbose: bool) {

@@ -122,9 +122,9 @@ pub trait VerifyObserver {
     fn planned(&mut self, bindings: usize, endpoints: usize) {
         let _ = (bindings, endpoints);
     }
-    /// One result of binding `binding` and the findings about it.
-    fn result(&mut self, binding: usize, result: &ObservationResult, findings: &[Finding]) {
-        let _ = (binding, result, findings);
+    /// One result of the binding at `index` (as joined) and the findings about it.
+    fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
+        let _ = (index, binding, result, findings);
     }
 }
 
@@ -190,7 +190,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
                     .into_iter()
                     .map(|f| f.at_binding(binding_index).at_address(result.address.clone()))
                     .collect();
-                observer.result(binding_index, &result, &found);
+                observer.result(binding_index, binding, &result, &found);
                 findings.extend(found);
                 results[binding_index].push(result);
             }
@@ -288,6 +288,7 @@ struct TargetPlan {
 fn plan_targets(bindings: &[Binding], connect_to: &[ConnectTo]) -> TargetPlan {
     let mut plan = TargetPlan { targets: Vec::new(), reference_names: Vec::new(), target_of_binding: Vec::new() };
     let mut seen: HashMap<(String, u16, Option<String>, Vec<String>), usize> = HashMap::new();
+    let routes: HashMap<(&str, u16), SocketAddr> = connect_to.iter().map(|c| ((c.host.as_str(), c.port), c.to)).collect();
     for binding in bindings {
         let Some(endpoint) = &binding.location.endpoint else {
             plan.target_of_binding.push(None);
@@ -305,9 +306,9 @@ fn plan_targets(bindings: &[Binding], connect_to: &[ConnectTo]) -> TargetPlan {
             if !addresses.is_empty() {
                 target = target.with_resolve_override(addresses);
             }
-            if let Some(route) = connect_to.iter().find(|c| c.host == host && c.port == endpoint.port) {
-                target.port = route.to.port();
-                target.resolve_override = Some(vec![route.to.ip()]);
+            if let Some(to) = routes.get(&(host.as_str(), endpoint.port)) {
+                target.port = to.port();
+                target.resolve_override = Some(vec![to.ip()]);
             }
             plan.targets.push(target);
             plan.reference_names.push(endpoint.sni.clone().unwrap_or_else(|| endpoint.host.clone()));
@@ -429,7 +430,7 @@ fn observe(
         analysis: analysis.filter(|_| keep_analysis).cloned().map(Box::new),
         revocation,
         error: observation.error().cloned(),
-        timings: observation.timings.clone(),
+        timings: observation.timings,
     }
 }
 

@@ -1,9 +1,11 @@
-//! Probe throughput against N loopback TLS endpoints, each with its own
-//! certificate, all full handshakes.
+//! Engine throughput against N loopback TLS endpoints, each with its own
+//! certificate, all full handshakes: probing, chain analysis (rayon),
+//! reconciliation and findings — `certinspect_core::verify::verify` as an
+//! embedding program or `inspect probe` runs it.
 //!
 //! ```text
-//! cargo bench -p certinspect-probe --bench handshake_throughput -- \
-//!     [--endpoints N] [--mode ports|sni] [--concurrency C] [--client-threads T] [--farm-threads F]
+//! cargo bench -p certinspect-core --bench engine_throughput -- \
+//!     [--endpoints N] [--mode ports|sni] [--concurrency C] [--farm-threads F]
 //! ```
 //!
 //! The farm runs in a child process (this same executable, re-run with
@@ -18,6 +20,9 @@
 //!
 //! Prints a human summary on stderr and one JSON object on stdout (the
 //! last line) for `cargo xtask bench probe` to parse.
+//!
+//! The client's threads are the engine's own: the prober's runtime (one
+//! worker per core) and rayon's pool for the analysis.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -25,7 +30,9 @@ use std::net::IpAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use certinspect_probe::{ProbeConfig, ProbeTarget, Prober};
+use certinspect_analysis::TrustStore;
+use certinspect_core::reconcile::Verdict;
+use certinspect_core::verify::{bare_endpoint, verify, ConnectTo, VerifyInput, VerifyOptions};
 use certinspect_tls_farm::pki::{TestCa, Validity};
 use certinspect_tls_farm::{BoundEndpoint, EndpointMode, EndpointSpec, Farm, FarmSpec, SniEntry, TlsEndpoint};
 
@@ -36,7 +43,6 @@ struct Opts {
     endpoints: usize,
     sni_mode: bool,
     concurrency: usize,
-    client_threads: usize,
     farm_threads: usize,
 }
 
@@ -48,7 +54,6 @@ fn parse_opts() -> Result<Opts, String> {
         endpoints: if benching { 1000 } else { 20 },
         sni_mode: false,
         concurrency: 64,
-        client_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         farm_threads: 1,
     };
     let mut it = std::env::args().skip(1);
@@ -59,7 +64,6 @@ fn parse_opts() -> Result<Opts, String> {
         match a.as_str() {
             "--endpoints" => o.endpoints = num(it.next(), "--endpoints")?,
             "--concurrency" => o.concurrency = num(it.next(), "--concurrency")?,
-            "--client-threads" => o.client_threads = num(it.next(), "--client-threads")?,
             "--farm-threads" => o.farm_threads = num(it.next(), "--farm-threads")?,
             "--mode" => match it.next().as_deref() {
                 Some("ports") => o.sni_mode = false,
@@ -109,7 +113,7 @@ fn farm_role(o: &Opts) -> Result<(), String> {
     certinspect_tls_farm::raise_nofile_limit().map_err(|e| e.to_string())?;
     let ca = TestCa::new("Bench CA").map_err(|e| e.to_string())?;
     let certs = (0..o.endpoints)
-        .map(|i| ca.issue(&[&host(i)], Validity::days_from_now(30)).map(|c| c.source()))
+        .map(|i| ca.issue(&[&host(i)], Validity::days_from_now(365)).map(|c| c.source()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     let endpoints = if o.sni_mode {
@@ -130,7 +134,9 @@ fn farm_role(o: &Opts) -> Result<(), String> {
     for ep in farm.endpoints() {
         writeln!(out, "{}", serde_json::to_string(ep).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
     }
-    writeln!(out, "{{\"ready\":true}}").map_err(|e| e.to_string())?;
+    // The client trusts the farm's CA, so the analysis does full path
+    // building (the realistic cost), not an early "unknown issuer".
+    writeln!(out, "{}", serde_json::json!({ "ready": true, "ca_der": ca.der() })).map_err(|e| e.to_string())?;
     out.flush().map_err(|e| e.to_string())?;
     // Serve until the parent closes our stdin.
     let mut sink = Vec::new();
@@ -174,42 +180,44 @@ fn client_role(o: &Opts) -> Result<(), String> {
     let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
     let mut eps: Vec<BoundEndpoint> = Vec::new();
     let setup = Instant::now();
-    loop {
+    let ca_der: Vec<u8> = loop {
         let line = lines.next().ok_or("the farm exited before it was ready")?.map_err(|e| e.to_string())?;
         if line.contains("\"ready\"") {
-            break;
+            let ready: serde_json::Value = serde_json::from_str(&line).map_err(|e| e.to_string())?;
+            break serde_json::from_value(ready["ca_der"].clone()).map_err(|e| e.to_string())?;
         }
         eps.push(serde_json::from_str(&line).map_err(|e| e.to_string())?);
-    }
+    };
     eprintln!("farm ready: {} endpoint(s) in {:.1?}", eps.len(), setup.elapsed());
 
-    let targets: Vec<ProbeTarget> = (0..o.endpoints)
+    // Bindings as `inspect probe` makes them: the name for SNI and matching,
+    // routed to the farm's port.
+    let bindings = (0..o.endpoints).map(|i| bare_endpoint(&host(i), 443, Some(host(i)))).collect();
+    let connect_to = (0..o.endpoints)
         .map(|i| {
             let ep = if o.sni_mode { &eps[0] } else { &eps[i] };
-            ProbeTarget::new(host(i), ep.port()).with_resolve_override(vec![ep.addr().ip()])
+            ConnectTo { host: host(i), port: 443, to: ep.addr() }
         })
         .collect();
-    let config = ProbeConfig {
-        max_concurrency: o.concurrency,
-        // Every endpoint is on 127.0.0.1: the per-address limit would
-        // otherwise be the bottleneck being measured.
-        per_address_concurrency: o.concurrency,
-        overall_deadline: Some(Duration::from_secs(600)),
-        ..ProbeConfig::default()
+    let mut options = VerifyOptions {
+        trust: std::sync::Arc::new(TrustStore::from_der(vec![ca_der]).map_err(|e| e.to_string())?),
+        connect_to,
+        keep_analysis: false,
+        ..VerifyOptions::default()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(o.client_threads)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    options.probe.max_concurrency = o.concurrency;
+    // Every endpoint is on 127.0.0.1: the per-address limit would otherwise
+    // be the bottleneck being measured.
+    options.probe.per_address_concurrency = o.concurrency;
+    options.probe.overall_deadline = Some(Duration::from_secs(600));
+
     let rss_before = current_rss_kib();
     let (cpu0, _) = rusage(libc::RUSAGE_SELF);
     let t0 = Instant::now();
-    let obs = rt.block_on(Prober::new(config).probe_collect(targets));
+    let report = verify(VerifyInput { bindings, ..VerifyInput::default() }, &options);
     let wall = t0.elapsed();
     let (cpu1, peak_rss) = rusage(libc::RUSAGE_SELF);
     let peak_rss = peak_rss_kib().unwrap_or(peak_rss);
-    drop(rt);
 
     drop(child.stdin.take());
     let farm_report: serde_json::Value = lines
@@ -219,31 +227,33 @@ fn client_role(o: &Opts) -> Result<(), String> {
         .unwrap_or(serde_json::Value::Null);
     let _ = child.wait();
 
-    let ok = obs.iter().filter(|o| o.tls().is_some()).count();
-    let distinct: HashSet<&[u8]> = obs.iter().filter_map(|o| o.leaf()).collect();
-    let mut kinds: Vec<String> = obs.iter().filter_map(|o| o.error()).map(|e| e.kind.to_string()).collect();
+    let results: Vec<_> = report.bindings.iter().flat_map(|b| &b.results).collect();
+    let ok = results.iter().filter(|r| r.tls.is_some()).count();
+    let distinct: HashSet<&str> = results.iter().filter_map(|r| r.served.as_ref().map(|s| s.sha256.as_str())).collect();
+    let clean = report.findings.is_empty() && results.iter().all(|r| r.verdict == Verdict::Indeterminate);
+    let mut kinds: Vec<String> = results.iter().filter_map(|r| r.error.as_ref()).map(|e| e.kind.to_string()).collect();
     kinds.sort();
     kinds.dedup();
     let cpu = cpu1 - cpu0;
-    let n = obs.len().max(1) as f64;
+    let n = results.len().max(1) as f64;
     let farm_cpu_us = farm_report["farm_cpu_us"].as_f64();
     let summary = serde_json::json!({
-        "bench": "probe_handshake_throughput",
+        "bench": "engine_throughput",
         "mode": if o.sni_mode { "sni" } else { "ports" },
         "endpoints": o.endpoints,
         "concurrency": o.concurrency,
-        "client_threads": o.client_threads,
         "farm_threads": o.farm_threads,
         "nofile_limit": nofile,
-        "observations": obs.len(),
+        "results": results.len(),
         "ok": ok,
-        "failed": obs.len() - ok,
+        "failed": results.len() - ok,
+        "findings": report.findings.len(),
         "failure_kinds": kinds,
         "distinct_leaves": distinct.len(),
         "wall_s": wall.as_secs_f64(),
-        "endpoints_per_s": obs.len() as f64 / wall.as_secs_f64(),
+        "endpoints_per_s": results.len() as f64 / wall.as_secs_f64(),
         "client_cpu_s": cpu.as_secs_f64(),
-        "client_cpu_us_per_handshake": cpu.as_micros() as f64 / n,
+        "client_cpu_us_per_endpoint": cpu.as_micros() as f64 / n,
         "client_rss_before_kib": rss_before,
         "client_peak_rss_kib": peak_rss,
         "farm_cpu_us_per_handshake": farm_cpu_us.map(|c| c / n),
@@ -254,25 +264,27 @@ fn client_role(o: &Opts) -> Result<(), String> {
     });
     eprintln!(
         "{} endpoints ({} mode), concurrency {}: {ok} ok, {} failed {kinds:?}, {} distinct leaves\n\
-         wall {:.2?} = {:.0} endpoints/s; client CPU {:.0} us/handshake, peak RSS {} KiB (before run {} KiB); \
+         wall {:.2?} = {:.0} endpoints/s; client CPU {:.0} us/endpoint, peak RSS {} KiB (before run {} KiB); \
          farm CPU {} us/handshake",
         o.endpoints,
         if o.sni_mode { "sni" } else { "ports" },
         o.concurrency,
-        obs.len() - ok,
+        results.len() - ok,
         distinct.len(),
         wall,
-        obs.len() as f64 / wall.as_secs_f64(),
+        results.len() as f64 / wall.as_secs_f64(),
         cpu.as_micros() as f64 / n,
         peak_rss,
         rss_before,
         farm_cpu_us.map_or("?".into(), |c| format!("{:.0}", c / n)),
     );
     println!("{summary}");
-    if ok != o.endpoints || farm_report["farm_handshakes"].as_u64() != Some(o.endpoints as u64) {
+    if ok != o.endpoints || farm_report["farm_handshakes"].as_u64() != Some(o.endpoints as u64) || !clean {
         return Err(format!(
-            "{ok} of {} probes succeeded; the farm counted {} handshakes",
-            o.endpoints, farm_report["farm_handshakes"]
+            "{ok} of {} probes succeeded, {} findings; the farm counted {} handshakes",
+            o.endpoints,
+            report.findings.len(),
+            farm_report["farm_handshakes"]
         ));
     }
     Ok(())

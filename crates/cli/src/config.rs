@@ -1,0 +1,328 @@
+//! The `inspect` configuration file (TOML), with errors that name the file,
+//! the line and what was expected.
+
+use std::path::{Path, PathBuf};
+
+use certinspect_core::plugins::PluginRegistry;
+use certinspect_core::schema;
+use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Certificate sources: one plugin each, with its settings.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceConfig>,
+    /// How endpoints are verified.
+    #[serde(default)]
+    pub verify: VerifySettings,
+    /// Extra plugin directories.
+    #[serde(default)]
+    pub plugin_dirs: Vec<PathBuf>,
+}
+
+/// `[[source]]`: a plugin and its configuration section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Plugin name, as `inspect plugins` lists it.
+    pub plugin: Spanned<String>,
+    /// The plugin's settings, validated against the schema it publishes.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+/// `[verify]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifySettings {
+    /// Warn when fewer days remain.
+    pub warn_days: u32,
+    /// Critical when fewer days remain.
+    pub critical_days: u32,
+    /// Warn when less than this fraction of the lifetime remains.
+    pub warn_fraction: f64,
+    /// Trust roots: `mozilla` (built in), `system`, or `none` (only `ca_file`).
+    pub trust: TrustSetting,
+    /// Extra trusted roots (PEM), added to `trust`.
+    pub ca_file: Option<PathBuf>,
+    /// TCP connect timeout, seconds.
+    pub connect_timeout_secs: f64,
+    /// TLS handshake timeout, seconds.
+    pub handshake_timeout_secs: f64,
+    /// Deadline for all probing, seconds (0: none).
+    pub deadline_secs: f64,
+    /// Endpoints probed at once.
+    pub concurrency: usize,
+    /// Connections to one address at once.
+    pub per_address_concurrency: usize,
+    /// Probe every address of a name, not just the first that answers.
+    pub all_addresses: bool,
+    /// Deadline for one plugin call, seconds.
+    pub plugin_call_timeout_secs: f64,
+    /// `HOST:PORT:ADDRESS:PORT` connection overrides (curl's `--connect-to`).
+    pub connect_to: Vec<String>,
+}
+
+/// Where trust anchors come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustSetting {
+    /// Mozilla's root program (built in).
+    Mozilla,
+    /// The operating system's store.
+    System,
+    /// None: only `ca_file`.
+    None,
+}
+
+impl Default for VerifySettings {
+    fn default() -> Self {
+        Self {
+            warn_days: 30,
+            critical_days: 7,
+            warn_fraction: 0.1,
+            trust: TrustSetting::Mozilla,
+            ca_file: None,
+            connect_timeout_secs: 5.0,
+            handshake_timeout_secs: 10.0,
+            deadline_secs: 0.0,
+            concurrency: 64,
+            per_address_concurrency: 8,
+            all_addresses: false,
+            plugin_call_timeout_secs: 120.0,
+            connect_to: Vec::new(),
+        }
+    }
+}
+
+/// A configuration problem: `file:line:column: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some((line, column)) => write!(f, "{}:{line}:{column}: {}", self.file.display(), self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// A loaded configuration and the text it came from (for positions).
+#[derive(Debug)]
+pub struct Config {
+    /// Where it was read from.
+    pub path: PathBuf,
+    text: String,
+    /// The parsed file.
+    pub file: ConfigFile,
+}
+
+impl Config {
+    /// Read and parse `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            position: None,
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        Self::parse(path, text)
+    }
+
+    /// Parse `text` as if read from `path`.
+    pub fn parse(path: &Path, text: String) -> Result<Self, ConfigError> {
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+            let position = e.span().map(|span| line_column(&text, span.start));
+            ConfigError { file: path.to_owned(), position, message: e.message().trim().to_owned() }
+        })?;
+        let config = Self { path: path.to_owned(), text, file };
+        config.check_settings()?;
+        Ok(config)
+    }
+
+    fn check_settings(&self) -> Result<(), ConfigError> {
+        let verify = &self.file.verify;
+        let positive = [
+            ("connect_timeout_secs", verify.connect_timeout_secs),
+            ("handshake_timeout_secs", verify.handshake_timeout_secs),
+            ("plugin_call_timeout_secs", verify.plugin_call_timeout_secs),
+        ];
+        for (name, value) in positive {
+            if value.is_nan() || value <= 0.0 {
+                return Err(self.error_at(&["verify", name], &format!("{name}: expected a positive number of seconds")));
+            }
+        }
+        if verify.critical_days > verify.warn_days {
+            return Err(self.error_at(&["verify", "critical_days"], "critical_days: expected at most warn_days"));
+        }
+        if !(0.0..=1.0).contains(&verify.warn_fraction) {
+            return Err(self.error_at(&["verify", "warn_fraction"], "warn_fraction: expected a number from 0 to 1"));
+        }
+        for (index, route) in verify.connect_to.iter().enumerate() {
+            if let Err(message) = route.parse::<certinspect_core::verify::ConnectTo>() {
+                return Err(self.error_at(&["verify", "connect_to", &index.to_string()], &format!("connect_to: {message}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Check every source against the loaded plugins: the plugin exists, and
+    /// its settings satisfy the schema it publishes.
+    pub fn check_sources(&self, registry: &PluginRegistry) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for (index, source) in self.file.sources.iter().enumerate() {
+            let name = source.plugin.get_ref();
+            let Some(plugin) = registry.get(name) else {
+                let known: Vec<&str> = registry.plugins().iter().map(|p| p.info().name.as_str()).collect();
+                let listing = if known.is_empty() { "none are loaded".to_owned() } else { known.join(", ") };
+                errors.push(ConfigError {
+                    file: self.path.clone(),
+                    position: Some(line_column(&self.text, source.plugin.span().start)),
+                    message: format!("unknown plugin '{name}'; loaded plugins: {listing} (see `inspect plugins`)"),
+                });
+                continue;
+            };
+            let value = toml_to_json(&toml::Value::Table(source.config.clone()));
+            for violation in schema::validate(&plugin.info().config_schema, &value) {
+                let mut path = vec!["source".to_owned(), index.to_string(), "config".to_owned()];
+                path.extend(split_schema_path(&violation.path));
+                let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+                let message = format!("[[source]] '{name}': config.{violation}");
+                errors.push(self.error_at(&segments, &message));
+            }
+        }
+        errors
+    }
+
+    /// Each source's settings as JSON, for the plugin's `open`.
+    pub fn source_settings(&self, index: usize) -> serde_json::Value {
+        toml_to_json(&toml::Value::Table(self.file.sources[index].config.clone()))
+    }
+
+    /// An error positioned at the value found by `path` (keys and array
+    /// indices), or at the nearest enclosing value that exists.
+    fn error_at(&self, path: &[&str], message: &str) -> ConfigError {
+        ConfigError { file: self.path.clone(), position: self.position_of(path), message: message.to_owned() }
+    }
+
+    fn position_of(&self, path: &[&str]) -> Option<(usize, usize)> {
+        let root = DeTable::parse(&self.text).ok()?;
+        let mut span = None;
+        let mut table: Option<&DeTable<'_>> = Some(root.get_ref());
+        let mut array: Option<&[Spanned<DeValue<'_>>]> = None;
+        for segment in path {
+            let next = if let Some(t) = table {
+                t.iter().find(|(key, _)| key.get_ref().as_ref() == *segment).map(|(_, value)| value)
+            } else if let (Some(items), Ok(index)) = (array, segment.parse::<usize>()) {
+                items.get(index)
+            } else {
+                None
+            };
+            let Some(value) = next else { break };
+            span = Some(value.span());
+            (table, array) = match value.get_ref() {
+                DeValue::Table(t) => (Some(t), None),
+                DeValue::Array(a) => (None, Some(&a[..])),
+                _ => (None, None),
+            };
+        }
+        span.map(|s| line_column(&self.text, s.start))
+    }
+}
+
+/// `a.b[2].c` -> `["a", "b", "2", "c"]`.
+fn split_schema_path(path: &str) -> Vec<String> {
+    path.split('.')
+        .filter(|p| !p.is_empty())
+        .flat_map(|part| {
+            let mut pieces = Vec::new();
+            let mut rest = part;
+            if let Some(open) = rest.find('[') {
+                pieces.push(rest[..open].to_owned());
+                rest = &rest[open..];
+                while let Some(close) = rest.find(']') {
+                    pieces.push(rest[1..close].to_owned());
+                    rest = &rest[close + 1..];
+                }
+            } else {
+                pieces.push(rest.to_owned());
+            }
+            pieces
+        })
+        .collect()
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// TOML to JSON: datetimes become their RFC 3339 text.
+pub fn toml_to_json(value: &toml::Value) -> serde_json::Value {
+    match value {
+        toml::Value::String(s) => serde_json::Value::String(s.clone()),
+        toml::Value::Integer(i) => serde_json::Value::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
+        toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
+        toml::Value::Array(items) => serde_json::Value::Array(items.iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => {
+            serde_json::Value::Object(table.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("inspect.toml"), text.to_owned())
+    }
+
+    #[test]
+    fn a_valid_file_parses_with_defaults() {
+        let config = parse("[[source]]\nplugin = \"p\"\n[source.config]\nregions = [\"a\"]\n").unwrap();
+        assert_eq!(config.file.sources.len(), 1);
+        assert_eq!(config.source_settings(0), serde_json::json!({"regions": ["a"]}));
+        assert_eq!(config.file.verify.warn_days, 30);
+    }
+
+    #[test]
+    fn a_bad_line_names_file_line_and_expectation() {
+        let err = parse("[verify]\nwarn_days = \"soon\"\n").unwrap_err();
+        assert_eq!(err.position, Some((2, 13)));
+        assert!(err.to_string().starts_with("inspect.toml:2:13: invalid type: string \"soon\", expected u32"), "{err}");
+
+        let err = parse("[verify]\nwarn_dayz = 3\n").unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(2));
+        assert!(err.message.contains("unknown field `warn_dayz`"), "{err}");
+
+        let err = parse("[verify]\nconnect_to = [\"a:443:127.0.0.1:1\", \"nonsense\"]\n").unwrap_err();
+        assert_eq!(err.position, Some((2, 36)));
+        assert!(err.message.contains("expected HOST:PORT:ADDRESS:PORT"), "{err}");
+
+        let err = parse("[verify]\nwarn_days = 3\ncritical_days = 9\n").unwrap_err();
+        assert_eq!(err.to_string(), "inspect.toml:3:17: critical_days: expected at most warn_days");
+    }
+
+    #[test]
+    fn schema_paths_split_into_segments() {
+        assert_eq!(split_schema_path("a.b[2].c"), ["a", "b", "2", "c"]);
+        assert_eq!(split_schema_path("regions[0]"), ["regions", "0"]);
+        assert!(split_schema_path("").is_empty());
+    }
+}

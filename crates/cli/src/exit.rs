@@ -1,0 +1,14 @@
+//! Exit codes: the contract with scripts, CI and monitoring (documented in
+//! the README and in `inspect --help`).
+
+/// Nothing at or above `--fail-on`, everything checked.
+pub const CLEAN: u8 = 0;
+/// Findings at or above `--fail-on`.
+pub const FINDINGS: u8 = 1;
+/// Usage or configuration error: nothing was checked.
+pub const USAGE: u8 = 2;
+/// Some sources or endpoints could not be checked (and nothing at or above
+/// `--fail-on` was found in what could be).
+pub const INCOMPLETE: u8 = 3;
+/// The tool itself failed (cannot write output, say).
+pub const OPERATIONAL: u8 = 4;

@@ -1,0 +1,207 @@
+//! Where and how results are written: the report format, the output file,
+//! streaming JSON Lines, and progress on stderr.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+
+use certinspect_core::collect::Collected;
+use certinspect_core::findings::{Finding, Severity};
+use certinspect_core::join::JoinOutcome;
+use certinspect_core::report::{ObservationResult, Report};
+use certinspect_core::verify::VerifyObserver;
+use certinspect_protocol::Binding;
+
+/// Output flags shared by `scan` and `probe`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit with 1 when a finding is at or above this severity.
+    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_severity)]
+    pub fail_on: Severity,
+    /// Colour in the table: auto (terminal and NO_COLOR unset), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+fn parse_severity(text: &str) -> Result<Severity, String> {
+    Severity::parse(text).ok_or_else(|| "expected one of critical, high, medium, low, info".to_owned())
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// The versioned JSON report.
+    Json,
+    /// JSON Lines, streamed as results arrive.
+    Jsonl,
+    /// One row per binding and address.
+    Csv,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// Prometheus text format, for node_exporter's textfile collector.
+    Prometheus,
+}
+
+/// When to colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The destination of the report.
+pub struct Sink {
+    format: Format,
+    color: bool,
+    /// Terminal width for the table (0: no limit).
+    width: usize,
+    writer: Box<dyn Write>,
+    jsonl: Option<certinspect_render::JsonLinesWriter<Box<dyn Write>>>,
+}
+
+/// Open the destination `args` name (an output file is created up front,
+/// so a bad path fails before any probing).
+pub fn open(args: &OutputArgs) -> Result<Sink, String> {
+    let (writer, terminal): (Box<dyn Write>, bool) = match &args.output {
+        Some(path) => {
+            let file = File::create(path).map_err(|e| format!("--output {}: {e}", path.display()))?;
+            (Box::new(BufWriter::new(file)), false)
+        }
+        None => (Box::new(io::stdout()), io::stdout().is_terminal()),
+    };
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let (writer, jsonl) = if args.format == Format::Jsonl {
+        (Box::new(io::sink()) as Box<dyn Write>, Some(certinspect_render::JsonLinesWriter::new(writer)))
+    } else {
+        (writer, None)
+    };
+    // The table fits the terminal it is shown on (COLUMNS, as shells export
+    // it), else the renderer's default.
+    let width = if terminal { std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100) } else { 100 };
+    Ok(Sink { format: args.format, color, width, writer, jsonl })
+}
+
+impl Sink {
+    /// Write the finished report (JSON Lines: the closing summary).
+    pub fn finish(&mut self, report: &Report) -> io::Result<()> {
+        let options = certinspect_render::RenderOptions { color: self.color, width: self.width, ..Default::default() };
+        match (self.jsonl.as_mut(), self.format) {
+            (Some(jsonl), _) => jsonl.finish(report)?,
+            (None, Format::Table) => certinspect_render::render_table(report, &options, &mut self.writer)?,
+            (None, Format::Json) => certinspect_render::render_json(report, &mut self.writer)?,
+            (None, Format::Jsonl) => certinspect_render::render_jsonl(report, &mut self.writer)?,
+            (None, Format::Csv) => certinspect_render::render_csv(report, &mut self.writer)?,
+            (None, Format::Sarif) => certinspect_render::render_sarif(report, &mut self.writer)?,
+            (None, Format::Prometheus) => certinspect_render::render_prometheus(report, &mut self.writer)?,
+        }
+        self.writer.flush()
+    }
+}
+
+/// Streams results (JSON Lines) and shows progress on stderr when it is a terminal.
+pub struct Observer<'s> {
+    sink: &'s mut Sink,
+    progress: bool,
+    planned: usize,
+    done: usize,
+    failed: usize,
+}
+
+impl<'s> Observer<'s> {
+    /// An observer writing to `sink`; progress only when `progress`.
+    pub fn new(sink: &'s mut Sink, progress: bool) -> Self {
+        Self { sink, progress, planned: 0, done: 0, failed: 0 }
+    }
+
+    /// Clear the progress line.
+    pub fn finish(&mut self) {
+        if self.progress && self.planned > 0 {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+impl VerifyObserver for Observer<'_> {
+    fn planned(&mut self, bindings: usize, endpoints: usize) {
+        self.planned = endpoints;
+        if self.progress {
+            eprint!("\r\x1b[2K{bindings} bindings, {endpoints} endpoints to probe");
+        }
+    }
+
+    fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
+        self.done += 1;
+        self.failed += usize::from(result.error.is_some());
+        if let Some(jsonl) = self.sink.jsonl.as_mut() {
+            let written = jsonl.result(index, binding, Some(result)).and_then(|()| findings.iter().try_for_each(|f| jsonl.finding(f)));
+            if let Err(e) = written {
+                tracing::error!("cannot write a result: {e}");
+            }
+        }
+        if self.progress {
+            eprint!("\r\x1b[2Kprobed {}/{} results, {} failed", self.done, self.planned, self.failed);
+        }
+    }
+}
+
+/// `inspect inventory` as a table.
+pub fn inventory_table(out: &mut dyn Write, collected: &Collected, joined: &JoinOutcome) -> io::Result<()> {
+    writeln!(out, "{:<14} {:<10} {:<36} {:<28} {:<12} {:<6} via", "plugin", "region", "resource", "certificate", "expires", "auto")?;
+    for (binding, note) in collected.bindings.iter().zip(&joined.notes) {
+        let location = &binding.location;
+        let declared = &binding.declared;
+        let resource = match (&location.endpoint, location.listener_port) {
+            (Some(e), _) => format!("{}:{}{}", e.host, e.port, e.sni.as_ref().filter(|s| *s != &e.host).map(|s| format!(" ({s})")).unwrap_or_default()),
+            (None, Some(port)) => format!("{}:{port}", location.resource_id),
+            (None, None) => location.resource_id.clone(),
+        };
+        let certificate = declared.name.clone().or_else(|| declared.common_name.clone()).or_else(|| declared.provider_id.clone()).unwrap_or_default();
+        let expires = declared.not_after.map(format_date).unwrap_or_else(|| "-".into());
+        let auto = format!("{:?}", declared.auto_managed).to_lowercase();
+        writeln!(
+            out,
+            "{:<14} {:<10} {:<36} {:<28} {:<12} {:<6} {}",
+            location.provider,
+            location.region.as_deref().unwrap_or("-"),
+            resource,
+            certificate,
+            expires,
+            auto,
+            note.enriched_via.join(", ")
+        )?;
+    }
+    writeln!(out, "{} bindings, {} join issues, {} source errors", collected.bindings.len(), joined.issues.len(), collected.errors.len())
+}
+
+/// `YYYY-MM-DD` of a UNIX time (UTC).
+fn format_date(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()))
+        .unwrap_or_else(|_| unix.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_format_in_utc() {
+        assert_eq!(super::format_date(0), "1970-01-01");
+        assert_eq!(super::format_date(1_700_000_000), "2023-11-14");
+        assert_eq!(super::format_date(951_782_400), "2000-02-29");
+    }
+}

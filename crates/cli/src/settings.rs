@@ -1,0 +1,108 @@
+//! From configuration file and flags to engine options. Flags override the file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use certinspect_analysis::{Policy, TrustStore};
+use certinspect_core::verify::{ConnectTo, VerifyOptions};
+use certinspect_probe::AddressSelection;
+
+use crate::config::{TrustSetting, VerifySettings};
+
+/// Verification flags shared by `scan` and `probe`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// Route HOST:PORT to ADDRESS:PORT2 instead (like curl's --connect-to); repeatable.
+    #[arg(long = "connect-to", value_name = "HOST:PORT:ADDRESS:PORT2")]
+    pub connect_to: Vec<String>,
+    /// Trust roots: mozilla (built in), system, or none (only --ca-file).
+    #[arg(long, value_enum)]
+    pub trust: Option<TrustSetting>,
+    /// Extra trusted roots (PEM file).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Warn when fewer days remain.
+    #[arg(long, value_name = "DAYS")]
+    pub warn_days: Option<u32>,
+    /// Critical when fewer days remain.
+    #[arg(long, value_name = "DAYS")]
+    pub critical_days: Option<u32>,
+    /// TCP connect timeout in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub connect_timeout: Option<f64>,
+    /// TLS handshake timeout in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub handshake_timeout: Option<f64>,
+    /// Endpoints probed at once.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Probe every A/AAAA address of a name, not just the first that answers.
+    #[arg(long)]
+    pub all_addresses: bool,
+    /// Evaluate expiry at this UNIX time instead of now (reproducible reports).
+    #[arg(long, value_name = "UNIX_SECONDS", hide = true)]
+    pub now_unix: Option<i64>,
+}
+
+/// Engine options from `[verify]` and the flags.
+pub fn verify_options(file: &VerifySettings, args: &VerifyArgs) -> Result<VerifyOptions, String> {
+    let mut options = VerifyOptions {
+        policy: Policy {
+            warn_days: args.warn_days.unwrap_or(file.warn_days),
+            critical_days: args.critical_days.unwrap_or(file.critical_days),
+            warn_fraction_remaining: file.warn_fraction,
+        },
+        trust: Arc::new(trust_store(args.trust.unwrap_or(file.trust), args.ca_file.as_ref().or(file.ca_file.as_ref()))?),
+        now_unix: args.now_unix,
+        ..VerifyOptions::default()
+    };
+    let probe = &mut options.probe;
+    probe.connect_timeout = seconds(args.connect_timeout.unwrap_or(file.connect_timeout_secs), "--connect-timeout")?;
+    probe.handshake_timeout = seconds(args.handshake_timeout.unwrap_or(file.handshake_timeout_secs), "--handshake-timeout")?;
+    probe.overall_deadline = (file.deadline_secs > 0.0).then(|| Duration::from_secs_f64(file.deadline_secs));
+    probe.max_concurrency = args.concurrency.unwrap_or(file.concurrency).max(1);
+    probe.per_address_concurrency = file.per_address_concurrency.max(1);
+    if args.all_addresses || file.all_addresses {
+        probe.addresses = AddressSelection::All;
+    }
+    for route in file.connect_to.iter().chain(&args.connect_to) {
+        options.connect_to.push(route.parse::<ConnectTo>()?);
+    }
+    Ok(options)
+}
+
+fn seconds(value: f64, name: &str) -> Result<Duration, String> {
+    if value.is_finite() && value > 0.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(format!("{name}: expected a positive number of seconds, got {value}"))
+    }
+}
+
+fn trust_store(setting: TrustSetting, ca_file: Option<&PathBuf>) -> Result<TrustStore, String> {
+    let mut store = match setting {
+        TrustSetting::Mozilla => TrustStore::mozilla(),
+        TrustSetting::None => TrustStore::empty(),
+        TrustSetting::System => system_store()?,
+    };
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+        store.extend(TrustStore::from_pem(&pem).map_err(|e| format!("--ca-file {}: {e}", path.display()))?);
+    }
+    Ok(store)
+}
+
+/// The system's bundle at the well-known paths (Debian/Ubuntu, Fedora/RHEL,
+/// Alpine/openSUSE); `SSL_CERT_FILE` first, as OpenSSL does.
+fn system_store() -> Result<TrustStore, String> {
+    let candidates = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from).into_iter().chain(
+        ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"].map(PathBuf::from),
+    );
+    for path in candidates {
+        if let Ok(pem) = std::fs::read(&path) {
+            return TrustStore::from_pem(&pem).map_err(|e| format!("system trust store {}: {e}", path.display()));
+        }
+    }
+    Err("--trust system: no system certificate bundle found (set SSL_CERT_FILE)".into())
+}

@@ -1,0 +1,359 @@
+//! Every machine-readable format, read back by a real consumer: the JSON
+//! Schema validator (jsonschema) for JSON and JSON Lines, the `csv` crate's
+//! reader for CSV, the official SARIF 2.1.0 schema for SARIF, and
+//! prometheus_client's text-format parser for the Prometheus file. Each
+//! runs on the committed fixture and on a report the engine writes now.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
+use std::sync::OnceLock;
+
+use certinspect_core::report::{ObservationResult, Report};
+use certinspect_render::{
+    render_csv, render_json, render_jsonl, render_prometheus, render_sarif, sarif_level, JsonLinesWriter, CSV_COLUMNS,
+    FINDING_CODES,
+};
+use common::python::{consumer, consumer_rejects, sarif_schema};
+use common::{docs_dir, rendered, scratch_file};
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+fn live() -> &'static Report {
+    static LIVE: OnceLock<Report> = OnceLock::new();
+    LIVE.get_or_init(common::world::live_report)
+}
+
+/// The fixture and a fresh engine report, with names for messages.
+fn reports() -> Vec<(&'static str, Report)> {
+    vec![("fixture", common::fixture()), ("live", live().clone())]
+}
+
+/// Binding x result pairs, a binding without results once with `None`.
+fn observations(report: &Report) -> Vec<(usize, Option<&ObservationResult>)> {
+    let mut out = Vec::new();
+    for (index, b) in report.bindings.iter().enumerate() {
+        if b.results.is_empty() {
+            out.push((index, None));
+        }
+        out.extend(b.results.iter().map(|r| (index, Some(r))));
+    }
+    out
+}
+
+fn schema_path() -> String {
+    docs_dir().join("report.schema.json").to_str().unwrap().to_owned()
+}
+
+#[test]
+fn json_is_valid_against_the_committed_schema_and_round_trips() {
+    for (name, report) in reports() {
+        let text = rendered(|o| render_json(&report, o));
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, report, "{name}");
+        let file = scratch_file("json", &format!("{name}.json"), &text);
+        consumer(&["jsonschema", &schema_path(), file.to_str().unwrap(), "--strict"]);
+    }
+}
+
+#[test]
+fn the_schema_rejects_what_the_model_does_not_write() {
+    let report = common::fixture();
+    let mut json: Value = serde_json::to_value(&report).unwrap();
+    // A verdict that does not exist.
+    json["bindings"][0]["results"][0]["verdict"] = "MAYBE".into();
+    let file = scratch_file("json", "bad-verdict.json", &json.to_string());
+    let errors = consumer_rejects(&["jsonschema", &schema_path(), file.to_str().unwrap()]);
+    assert!(errors.contains("bindings/0/results/0"), "{errors}");
+
+    // A field the schema does not document: tolerated for consumers,
+    // refused by the strict check these tests run.
+    let mut json: Value = serde_json::to_value(&report).unwrap();
+    json["bindings"][0]["binding"]["location"]["undocumented"] = 1.into();
+    let file = scratch_file("json", "extra-field.json", &json.to_string());
+    consumer(&["jsonschema", &schema_path(), file.to_str().unwrap()]);
+    let errors = consumer_rejects(&["jsonschema", &schema_path(), file.to_str().unwrap(), "--strict"]);
+    assert!(errors.contains("undocumented"), "{errors}");
+}
+
+#[test]
+fn the_compiled_in_schema_is_the_committed_one() {
+    let committed = std::fs::read_to_string(docs_dir().join("report.schema.json")).unwrap();
+    assert_eq!(certinspect_render::REPORT_SCHEMA, committed);
+}
+
+/// Records what a consumer could read after each flush.
+#[derive(Default)]
+struct FlushLog {
+    bytes: Vec<u8>,
+    seen_at_flush: Vec<usize>,
+}
+
+impl Write for FlushLog {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.seen_at_flush.push(self.bytes.len());
+        Ok(())
+    }
+}
+
+#[test]
+fn json_lines_are_valid_events_flushed_one_at_a_time() {
+    for (name, report) in reports() {
+        let text = rendered(|o| render_jsonl(&report, o));
+        let file = scratch_file("jsonl", &format!("{name}.jsonl"), &text);
+        consumer(&["jsonschema", &schema_path(), file.to_str().unwrap(), "--strict", "--lines", "jsonl_event"]);
+
+        let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let of_type = |t: &str| events.iter().filter(|e| e["type"] == t).collect::<Vec<_>>();
+        // Every binding appears; every result exactly once, in order.
+        let results = of_type("result");
+        let expected = observations(&report);
+        assert_eq!(results.len(), expected.len(), "{name}");
+        for (event, (index, result)) in results.iter().zip(&expected) {
+            assert_eq!(event["binding"], *index);
+            assert_eq!(event["location"], serde_json::to_value(&report.bindings[*index].binding.location).unwrap());
+            assert_eq!(event["result"], serde_json::to_value(result).unwrap());
+        }
+        let findings = of_type("finding");
+        assert_eq!(findings.len(), report.findings.len());
+        for (event, finding) in findings.iter().zip(&report.findings) {
+            assert_eq!(event["code"], finding.code.as_str());
+            assert_eq!(event["binding"], serde_json::to_value(finding.binding).unwrap_or(Value::Null));
+        }
+        // The summary closes the stream.
+        assert_eq!(events.last().unwrap()["type"], "summary");
+        assert_eq!(events.last().unwrap()["summary"], serde_json::to_value(&report.summary).unwrap());
+        assert_eq!(of_type("summary").len(), 1);
+    }
+
+    // Streaming: each event is one whole line, flushed before the next;
+    // `finish` adds exactly what was not streamed.
+    let report = live();
+    let mut writer = JsonLinesWriter::new(FlushLog::default());
+    let mut streamed = 0;
+    for (index, b) in report.bindings.iter().enumerate() {
+        for result in &b.results {
+            writer.result(index, &b.binding, Some(result)).unwrap();
+            streamed += 1;
+            let address = result.address.as_deref();
+            for f in report.findings.iter().filter(|f| f.binding == Some(index) && f.address.as_deref() == address) {
+                writer.finding(f).unwrap();
+                streamed += 1;
+            }
+        }
+    }
+    assert_eq!(writer.lines(), streamed);
+    writer.finish(report).unwrap();
+    let log = writer.into_inner();
+    assert_eq!(log.seen_at_flush.len(), text_lines(&rendered(|o| render_jsonl(report, o))).len());
+    for &end in &log.seen_at_flush {
+        assert_eq!(log.bytes[end - 1], b'\n', "a flush left a partial line");
+    }
+    assert_eq!(*log.seen_at_flush.last().unwrap(), log.bytes.len());
+    let mut streamed_lines = text_lines(&String::from_utf8(log.bytes).unwrap());
+    let mut whole_lines = text_lines(&rendered(|o| render_jsonl(report, o)));
+    assert!(streamed_lines.last().unwrap().starts_with(r#"{"type":"summary""#));
+    streamed_lines.sort();
+    whole_lines.sort();
+    assert_eq!(streamed_lines, whole_lines, "streamed + finish = the whole report");
+}
+
+fn text_lines(text: &str) -> Vec<String> {
+    text.lines().map(str::to_owned).collect()
+}
+
+fn rfc3339_to_unix(text: &str) -> i64 {
+    OffsetDateTime::parse(text, &Rfc3339).unwrap().unix_timestamp()
+}
+
+#[test]
+fn csv_reads_back_with_one_row_per_binding_and_result() {
+    for (name, report) in reports() {
+        let text = rendered(|o| render_csv(&report, o));
+        assert!(text.contains("\r\n"), "RFC 4180 ends records with CRLF");
+        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+        assert_eq!(headers, CSV_COLUMNS);
+        let column = |name: &str| CSV_COLUMNS.iter().position(|c| *c == name).unwrap();
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let expected = observations(&report);
+        assert_eq!(rows.len(), expected.len(), "{name}");
+        for (row, (index, result)) in rows.iter().zip(&expected) {
+            assert_eq!(row.len(), CSV_COLUMNS.len());
+            let binding = &report.bindings[*index].binding;
+            let location = &binding.location;
+            // Quotes, commas, backslashes and newlines come back intact.
+            assert_eq!(&row[column("account")], location.account);
+            assert_eq!(&row[column("resource_id")], location.resource_id);
+            assert_eq!(&row[column("provider")], location.provider);
+            assert_eq!(&row[column("verdict")], result.map_or("", |r| r.verdict.as_str()));
+            assert_eq!(&row[column("address")], result.and_then(|r| r.address.as_deref()).unwrap_or(""));
+            match result.and_then(|r| r.served.as_ref()) {
+                Some(served) => {
+                    assert_eq!(rfc3339_to_unix(&row[column("served_not_after")]), served.not_after);
+                    assert_eq!(row[column("days_remaining")].parse::<i64>().unwrap(), served.days_remaining);
+                    assert_eq!(&row[column("served_sha256")], served.sha256);
+                }
+                None => assert_eq!(&row[column("served_not_after")], ""),
+            }
+            if let Some(not_after) = binding.declared.not_after {
+                assert_eq!(rfc3339_to_unix(&row[column("declared_not_after")]), not_after);
+            }
+            // The codes listed are exactly the findings about this binding
+            // as a whole or about this observation.
+            let address = result.and_then(|r| r.address.as_deref());
+            let mut codes: Vec<&str> = report
+                .findings
+                .iter()
+                .filter(|f| f.binding == Some(*index) && (f.address.is_none() || f.address.as_deref() == address))
+                .map(|f| f.code.as_str())
+                .collect();
+            let listed: Vec<&str> = row[column("finding_codes")].split(';').filter(|c| !c.is_empty()).collect();
+            assert_eq!(listed, codes, "{name}: row for binding {index}");
+            codes.sort_unstable();
+            let highest = report
+                .findings
+                .iter()
+                .filter(|f| f.binding == Some(*index) && (f.address.is_none() || f.address.as_deref() == address))
+                .map(|f| f.severity)
+                .min();
+            assert_eq!(&row[column("highest_severity")], highest.map_or("", |s| s.as_str()));
+        }
+    }
+}
+
+#[test]
+fn sarif_is_valid_against_the_sarif_2_1_0_schema() {
+    let schema = sarif_schema();
+    for (name, report) in reports() {
+        let text = rendered(|o| render_sarif(&report, o));
+        let file = scratch_file("sarif", &format!("{name}.sarif"), &text);
+        let said = consumer(&["jsonschema", schema.to_str().unwrap(), file.to_str().unwrap()]);
+        assert!(said.contains("Draft202012Validator"), "{said}");
+
+        let log: Value = serde_json::from_str(&text).unwrap();
+        let run = &log["runs"][0];
+        let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+        let rule_ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        let codes: Vec<&str> = FINDING_CODES.iter().map(|c| c.code).collect();
+        assert_eq!(rule_ids, codes);
+        let results = run["results"].as_array().unwrap();
+        assert_eq!(results.len(), report.findings.len(), "{name}");
+        for (result, finding) in results.iter().zip(&report.findings) {
+            assert_eq!(result["ruleId"], finding.code.as_str());
+            assert_eq!(result["level"], sarif_level(finding.severity));
+            assert_eq!(rule_ids[result["ruleIndex"].as_u64().unwrap() as usize], finding.code);
+            assert_eq!(result["properties"]["severity"], finding.severity.as_str());
+            let location = &result["locations"][0];
+            match finding.binding {
+                Some(index) => {
+                    let binding = &report.bindings[index].binding;
+                    let uri = location["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap();
+                    match &binding.location.endpoint {
+                        Some(e) => assert!(uri.starts_with("https://") && uri.contains(&e.port.to_string()), "{uri}"),
+                        None => assert!(uri.starts_with(&format!("{}://", binding.location.provider)), "{uri}"),
+                    }
+                    assert_eq!(location["logicalLocations"][0]["name"], binding.location.resource_id.as_str());
+                }
+                None => assert_eq!(location["logicalLocations"][0]["kind"], "module"),
+            }
+        }
+    }
+
+    // The schema is no rubber stamp.
+    let mut log: Value = serde_json::from_str(&rendered(|o| render_sarif(live(), o))).unwrap();
+    log["runs"][0]["results"][0]["level"] = "fatal".into();
+    let file = scratch_file("sarif", "bad-level.sarif", &log.to_string());
+    let errors = consumer_rejects(&["jsonschema", schema.to_str().unwrap(), file.to_str().unwrap()]);
+    assert!(errors.contains("level"), "{errors}");
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct ParsedFamily {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    help: String,
+    samples: Vec<ParsedSample>,
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct ParsedSample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+#[test]
+fn prometheus_text_parses_with_the_reference_parser() {
+    for (name, report) in reports() {
+        let text = rendered(|o| render_prometheus(&report, o));
+        let file = scratch_file("prometheus", &format!("{name}.prom"), &text);
+        let families: Vec<ParsedFamily> =
+            serde_json::from_str(&consumer(&["prometheus", file.to_str().unwrap()])).unwrap();
+        let family = |n: &str| families.iter().find(|f| f.name == n).unwrap_or_else(|| panic!("{name}: no family {n}"));
+        for f in &families {
+            assert_eq!(f.kind, "gauge", "{}", f.name);
+            assert!(!f.help.is_empty(), "{}", f.name);
+            // No two series alike: duplicates make Prometheus drop the file.
+            let series: BTreeSet<_> = f.samples.iter().map(|s| (&s.name, &s.labels)).collect();
+            assert_eq!(series.len(), f.samples.len(), "{name}: duplicate series in {}", f.name);
+        }
+
+        let observations = observations(&report);
+        let days = family("certinspect_certificate_days_remaining");
+        let not_after = family("certinspect_certificate_not_after_seconds");
+        let dated = observations
+            .iter()
+            .filter(|(i, r)| {
+                r.is_some_and(|r| r.served.is_some()) || report.bindings[*i].binding.declared.not_after.is_some()
+            })
+            .count();
+        assert_eq!(days.samples.len(), dated, "{name}");
+        assert_eq!(not_after.samples.len(), dated, "{name}");
+        for (index, result) in &observations {
+            let binding = &report.bindings[*index].binding;
+            let Some(served) = result.and_then(|r| r.served.as_ref()) else { continue };
+            let address = result.and_then(|r| r.address.clone()).unwrap();
+            // Label values survive escaping: the account holds a quote, a
+            // backslash and a newline.
+            let sample = not_after
+                .samples
+                .iter()
+                .find(|s| {
+                    s.labels["resource"] == binding.location.resource_id
+                        && s.labels["account"] == binding.location.account
+                        && s.labels["address"] == address
+                        && s.labels.get("binding").is_none_or(|b| *b == index.to_string())
+                })
+                .unwrap_or_else(|| panic!("{name}: no not_after series for binding {index} at {address}"));
+            assert_eq!(sample.value, served.not_after as f64);
+            assert_eq!(sample.labels["source"], "served");
+        }
+        assert!(not_after.samples.iter().any(|s| s.labels["account"].contains("\"eu\", team\\west\nsecond")));
+
+        // One-hot verdicts: one 1 per observation, and it is the verdict.
+        let verdict = family("certinspect_binding_verdict");
+        let ones: Vec<&ParsedSample> = verdict.samples.iter().filter(|s| s.value == 1.0).collect();
+        assert_eq!(ones.len(), report.summary.results, "{name}");
+        assert_eq!(verdict.samples.len(), report.summary.results * 6);
+        for (verdict_name, count) in &report.summary.verdicts {
+            assert_eq!(ones.iter().filter(|s| &s.labels["verdict"] == verdict_name).count(), *count);
+        }
+        for s in &family("certinspect_findings").samples {
+            let expected = report.summary.findings.get(&s.labels["severity"]).copied().unwrap_or(0);
+            assert_eq!(s.value, expected as f64, "{name}: {:?}", s.labels);
+        }
+        let by_code: f64 = family("certinspect_findings_by_code").samples.iter().map(|s| s.value).sum();
+        assert_eq!(by_code, report.findings.len() as f64);
+        assert_eq!(family("certinspect_source_errors").samples[0].value, report.source_errors.len() as f64);
+        assert_eq!(family("certinspect_scan_timestamp_seconds").samples[0].value, report.generated_at as f64);
+    }
+}
