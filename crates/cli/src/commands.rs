@@ -135,15 +135,19 @@ fn open_sources(config: &Config, registry: &PluginRegistry, host: &Host) -> Resu
     Ok((sources, failures))
 }
 
-fn collect_all(config: &Config, sources: &[Arc<OpenedSource>], mut failures: Vec<CollectError>) -> Collected {
+/// Open every configured source and collect its bindings. Sources that
+/// could not be opened are among the collection's errors.
+fn collect_configured(config: &Config, registry: &PluginRegistry) -> Result<(Vec<Arc<OpenedSource>>, Collected), u8> {
+    let host = host(&CancelFlag::default())?;
+    let (sources, mut failures) = open_sources(config, registry, &host)?;
     let options = CollectOptions {
         call_timeout: Duration::from_secs_f64(config.file.verify.plugin_call_timeout_secs),
         ..CollectOptions::default()
     };
-    let mut collected = collect(sources, &options);
+    let mut collected = collect(&sources, &options);
     failures.append(&mut collected.errors);
     collected.errors = failures;
-    collected
+    Ok((sources, collected))
 }
 
 pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
@@ -155,16 +159,10 @@ pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
         Ok(options) => options,
         Err(message) => return usage_error(message),
     };
-    let cancel = CancelFlag::default();
-    let host = match host(&cancel) {
-        Ok(host) => host,
+    let (sources, collected) = match collect_configured(&config, &registry) {
+        Ok(collected) => collected,
         Err(code) => return code,
     };
-    let (sources, failures) = match open_sources(&config, &registry, &host) {
-        Ok(opened) => opened,
-        Err(code) => return code,
-    };
-    let collected = collect_all(&config, &sources, failures);
     let revocation_sources = sources
         .iter()
         .filter(|s| registry.get(s.plugin()).is_some_and(|p| p.info().has_capability(capability::REVOCATION_LOOKUP)))
@@ -268,16 +266,10 @@ pub fn inventory(args: &InventoryArgs, plugin_dirs: &[PathBuf]) -> u8 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let cancel = CancelFlag::default();
-    let host = match host(&cancel) {
-        Ok(host) => host,
+    let (_sources, mut collected) = match collect_configured(&config, &registry) {
+        Ok(collected) => collected,
         Err(code) => return code,
     };
-    let (sources, failures) = match open_sources(&config, &registry, &host) {
-        Ok(opened) => opened,
-        Err(code) => return code,
-    };
-    let mut collected = collect_all(&config, &sources, failures);
     let joined = join(&mut collected.bindings);
     let mut stdout = std::io::stdout().lock();
     let written = match args.format {

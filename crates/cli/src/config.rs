@@ -75,7 +75,7 @@ pub enum TrustSetting {
     Mozilla,
     /// The operating system's store.
     System,
-    /// None: only `ca_file`.
+    /// No built-in roots: only the roots in `ca_file`.
     None,
 }
 

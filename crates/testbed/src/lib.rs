@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use alibaba_emulator::generate::{generate, GenerateOptions, GeneratedWorld};
 use alibaba_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
@@ -144,4 +144,76 @@ impl Testbed {
     pub fn farm(&self) -> &FarmHandle {
         &self.farm
     }
+
+    /// Write what `inspect scan` needs to check this world, as a user would
+    /// set it up: `DIR/inspect.toml` and the aliyun CLI's credentials file
+    /// under `DIR/home` (run `inspect` with `HOME` set to it). Returns both
+    /// paths.
+    pub fn write_inspect_config(&self, dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+        let home = dir.join("home");
+        write_credentials(self, &home)?;
+        let config = dir.join("inspect.toml");
+        std::fs::write(&config, config_text(self)).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+        Ok((config, home))
+    }
 }
+/// `~/.aliyun/config.json` with one AK profile per account, as `aliyun configure` writes it.
+fn write_credentials(testbed: &Testbed, home: &Path) -> Result<(), String> {
+    let profiles: Vec<serde_json::Value> = testbed
+        .generated
+        .world
+        .accounts
+        .iter()
+        .filter_map(|account| {
+            let key = account.access_keys.iter().find(|k| k.enabled && k.security_token.is_none())?;
+            Some(serde_json::json!({
+                "name": account.name,
+                "mode": "AK",
+                "access_key_id": key.id,
+                "access_key_secret": key.secret,
+                "region_id": "cn-hangzhou",
+            }))
+        })
+        .collect();
+    let current = profiles.first().and_then(|p| p["name"].as_str()).unwrap_or("default").to_owned();
+    let file = serde_json::json!({ "current": current, "profiles": profiles });
+    let dir = home.join(".aliyun");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("config.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap_or_default())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// The configuration file: one source per plugin and account, the
+/// emulator as the API endpoint, the world's CA as the only trust anchor,
+/// and routes from every declared endpoint to the loopback TLS farm.
+fn config_text(testbed: &Testbed) -> String {
+    let world = &testbed.generated.world;
+    let regions: Vec<String> = world.regions.iter().map(|r| format!("{:?}", r.region_id)).collect();
+    let mut text = String::from(
+        "# certinspect configuration for an emulated world (written by the testbed for `cargo xtask demo`).\n\
+         # Against the real Alibaba Cloud, drop the `endpoint` lines and the [verify]\n\
+         # routes, and name your own aliyun CLI profiles.\n\n",
+    );
+    for account in &world.accounts {
+        for plugin in ["alibaba-cdn", "alibaba-slb", "alibaba-cas"] {
+            text.push_str(&format!(
+                "[[source]]\nplugin = \"{plugin}\"\n[source.config]\nendpoint = \"{}\"\ncredentials = {{ profile = \"{}\" }}\n",
+                testbed.api_url(),
+                account.name
+            ));
+            if plugin == "alibaba-slb" {
+                text.push_str(&format!("regions = [{}]\n", regions.join(", ")));
+            }
+            text.push('\n');
+        }
+    }
+    let ca = world.ca_pem.clone().unwrap_or_else(|| PathBuf::from("ca.pem"));
+    text.push_str(&format!("[verify]\ntrust = \"none\"\nca_file = {:?}\nconnect_to = [\n", ca.display().to_string()));
+    for route in testbed.connect_to() {
+        text.push_str(&format!("    {route:?},\n"));
+    }
+    text.push_str("]\n");
+    text
+}
+

@@ -1,0 +1,67 @@
+//! `--help` of every command, compared with committed snapshots so that a
+//! change to the command line is a visible, reviewed change.
+//!
+//! After a deliberate change: `CERTINSPECT_UPDATE_SNAPSHOTS=1 cargo test -p certinspect-cli --test help`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const COMMANDS: &[&[&str]] = &[
+    &[],
+    &["scan"],
+    &["probe"],
+    &["inventory"],
+    &["plugins"],
+    &["config"],
+    &["config", "check"],
+    &["completions"],
+    &["man"],
+];
+
+fn help(command: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_inspect"))
+        .args(command)
+        .arg("--help")
+        // Help wraps to the terminal; fix the width for stable snapshots.
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{command:?} --help failed");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn help_of_every_command_matches_its_snapshot() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let update = std::env::var_os("CERTINSPECT_UPDATE_SNAPSHOTS").is_some();
+    let mut stale = Vec::new();
+    for command in COMMANDS {
+        let name = if command.is_empty() { "inspect".to_owned() } else { format!("inspect-{}", command.join("-")) };
+        let path = dir.join(format!("{name}.help.txt"));
+        let actual = help(command);
+        if update {
+            std::fs::write(&path, &actual).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(actual.as_str()) {
+            stale.push(format!("{name}:\n{actual}"));
+        }
+    }
+    assert!(stale.is_empty(), "help changed (see the module doc to update):\n{}", stale.join("\n"));
+}
+
+#[test]
+fn every_command_has_examples() {
+    for command in COMMANDS.iter().filter(|c| !c.is_empty() && **c != ["config"]) {
+        assert!(help(command).contains("Example"), "{command:?} --help has no example");
+    }
+}
+
+#[test]
+fn completions_and_man_page_are_generated_from_the_same_definitions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_inspect")).args(["completions", shell]).output().unwrap();
+        assert!(output.status.success());
+        assert!(String::from_utf8_lossy(&output.stdout).contains("connect-to"), "{shell} completions lack a flag");
+    }
+    let man = Command::new(env!("CARGO_BIN_EXE_inspect")).arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&man.stdout).starts_with(".ie"), "not roff");
+}

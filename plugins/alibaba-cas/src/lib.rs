@@ -1,0 +1,728 @@
+//! The `alibaba-cas` certinspect provider: the Alibaba Cloud SSL
+//! Certificates Service (CAS) inventory of an account, valid and expired,
+//! and the revocation-lookup capability.
+//!
+//! Per scope (a CAS site: the configured `regions`, deduplicated by the
+//! endpoint they resolve to, since every `cn-*` region is one inventory):
+//!
+//! 1. a preparation phase pages, three calls at a time (each API has its
+//!    own 10 QPS budget), through the auto-management sources —
+//!    `ListUserCertificateOrder` with `OrderType=CPACK` and `BUY`
+//!    (`TrusteeStatus`) and `ListInstances` (`AutoReissue`) — and through
+//!    `ListCloudResources` (where CAS says each certificate is deployed);
+//!    these pages carry no bindings;
+//! 2. then `ListUserCertificateOrder` with `OrderType=CERT`, once without a
+//!    status (the API then hides expired certificates) and once with
+//!    `Status=EXPIRED`, one page per call, one binding per certificate:
+//!    serial, SHA-1 and SHA-256, CN, SANs, validity, auto-managed state
+//!    (linked through the order/instance id and certificate id), the
+//!    deployments in `extra`, and the cross-references `cas-certificate-id`,
+//!    `cas-certificate-name` and (when known) `cas-cert-identifier`.
+//!
+//! A certificate is an inventory record (no endpoint): the deployments come
+//! from the CDN and SLB plugins, and the core joins them with these records.
+//! A renewed auto-managed certificate is an ordinary record with a later
+//! validity start and the same names, so the core sees that a deployment of
+//! the older one is stale; `extra.superseded_by` says the same from CAS's side.
+//!
+//! `GetUserCertificateDetail` (which returns private keys unless
+//! `CertFilter=true`) is never called: the list rows carry everything
+//! needed. Validity from the list rows is day-precise; where
+//! `ListInstances`, `ListCloudResources` or the order rows give exact times
+//! for a certificate, those are used (`extra.validity_precision`).
+//!
+//! Revocation lookup (`lookup_revocation`) asks CAS 2020-06-30
+//! `DescribeClientCertificateStatusForSerialNumber` in comma-separated
+//! batches, within its 10 QPS. It knows only certificates of Alibaba's
+//! private CA; others come back `unknown`.
+//!
+//! What it is not: an exporter (see `certinspect-alibaba-cas-dylib`) or an
+//! HTTP client: every call goes through `alibaba-openapi` over the host.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use alibaba_openapi::{Client, Product};
+use certinspect_alibaba_common::config::{self, schema_json};
+use certinspect_alibaba_common::context::{api_names, documented_rate_limits};
+use certinspect_alibaba_common::errors::failure;
+use certinspect_alibaba_common::paging::{read_i64, text, PageParams, Pager};
+use certinspect_alibaba_common::state::{decode_cursor, encode_cursor, ListingStore};
+use certinspect_alibaba_common::time::{parse_day, seconds_by_magnitude};
+use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
+use certinspect_sdk::serde_json::{json, Value};
+use certinspect_sdk::{
+    capability, normalize_hex, normalize_serial, Binding, CrossRef, DeclaredCertificate, Fingerprint, Host, Location,
+    Page, PluginError, PluginInfo, Provider, RevocationState, RevocationStatus, Scope, Source, Tristate,
+    PROTOCOL_VERSION,
+};
+use serde::{Deserialize, Serialize};
+
+/// The plugin name.
+pub const PLUGIN_NAME: &str = "alibaba-cas";
+
+const ORDERS: Api = Api::new(Product::Cas, "ListUserCertificateOrder");
+// No QPS is published for these two; CAS's documented limits are 10/s, so
+// the same is assumed (adjustable with `rate_limits`).
+const INSTANCES: Api = Api::assumed(Product::Cas, "ListInstances", 10.0);
+const RESOURCES: Api = Api::assumed(Product::Cas, "ListCloudResources", 10.0);
+const REVOCATION: Api = Api::new(Product::CasPca, "DescribeClientCertificateStatusForSerialNumber");
+const APIS: &[Api] = &[ORDERS, INSTANCES, RESOURCES, REVOCATION];
+
+const ORDER_SHAPE: PageParams = PageParams {
+    page: "CurrentPage",
+    size: "ShowSize",
+    total: "TotalCount",
+    rows: &["CertificateOrderList"],
+    empty_codes: &[],
+};
+const INSTANCE_SHAPE: PageParams = PageParams {
+    page: "CurrentPage",
+    size: "ShowSize",
+    total: "TotalCount",
+    rows: &["InstanceList"],
+    empty_codes: &[],
+};
+const RESOURCE_SHAPE: PageParams =
+    PageParams { page: "CurrentPage", size: "ShowSize", total: "Total", rows: &["Data"], empty_codes: &[] };
+/// `ShowSize` maxima are undocumented; `ListInstances` documents 100, and
+/// 100 keeps the number of 10-QPS calls (the time floor) lowest.
+const MAX_PAGE_SIZE: u64 = 100;
+const LISTINGS_KEPT: usize = 64;
+
+/// The provider type to register statically:
+/// `registry.add_static(certinspect_sdk::static_module::<AlibabaCasProvider>())`.
+#[derive(Debug)]
+pub struct AlibabaCasProvider;
+
+impl Provider for AlibabaCasProvider {
+    fn info() -> PluginInfo {
+        PluginInfo {
+            name: PLUGIN_NAME.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            protocol_version: PROTOCOL_VERSION,
+            description: "Alibaba Cloud SSL Certificates Service (CAS): certificate inventory, auto-management, deployments, revocation".into(),
+            provider: "alibaba".into(),
+            services: vec!["cas".into()],
+            capabilities: vec![capability::INVENTORY.into(), capability::REVOCATION_LOOKUP.into()],
+            config_schema: config_schema(),
+            rate_limits: documented_rate_limits(APIS),
+        }
+    }
+
+    fn open(config: Value, host: Host) -> Result<Box<dyn Source>, PluginError> {
+        let settings = CasConfig::read(&config)?;
+        let context = AlibabaContext::new(settings.common.clone(), APIS, host)?;
+        // Regions on one endpoint are one inventory: keep the first of each.
+        let mut seen = BTreeSet::new();
+        let mut sites = Vec::new();
+        for region in &settings.regions {
+            let endpoint = context.endpoint_for(Product::Cas, Some(region))?;
+            if seen.insert(endpoint.clone()) {
+                sites.push((region.clone(), endpoint));
+            }
+        }
+        Ok(Box::new(CasSource {
+            context: Arc::new(context),
+            settings,
+            sites,
+            listings: ListingStore::new(LISTINGS_KEPT),
+        }))
+    }
+}
+
+/// The JSON Schema of the plugin's configuration.
+pub fn config_schema() -> Value {
+    config::schema(
+        "alibaba-cas",
+        schema_json!({
+            "regions": { "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1, "description": "CAS sites by region (default [\"cn-hangzhou\"], the China site; ap-southeast-1 is the international site). Regions resolving to one endpoint are listed once." },
+            "page_size": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "Rows per CAS list call (ShowSize), default 100." },
+            "auto_managed_sources": { "type": "array", "items": { "type": "string", "enum": ["orders", "instances"] }, "minItems": 1, "description": "Where auto-management is read: orders (TrusteeStatus of CPACK/BUY orders), instances (ListInstances AutoReissue). Default both." },
+            "deployments": { "type": "boolean", "description": "Read ListCloudResources (where CAS says certificates are deployed), default true." },
+            "revocation_batch_size": { "type": "integer", "minimum": 1, "maximum": 100, "description": "Serial numbers per DescribeClientCertificateStatusForSerialNumber call, default 20." }
+        }),
+        &api_names(APIS),
+    )
+}
+
+#[derive(Debug, Clone)]
+struct CasConfig {
+    common: CommonConfig,
+    regions: Vec<String>,
+    page_size: u64,
+    from_orders: bool,
+    from_instances: bool,
+    deployments: bool,
+    revocation_batch: usize,
+}
+
+impl CasConfig {
+    fn read(config: &Value) -> Result<Self, PluginError> {
+        let mut fields = Fields::new(config)?;
+        let common = CommonConfig::read(&mut fields, &api_names(APIS))?;
+        let regions = fields.strings("regions", None)?.unwrap_or_else(|| vec!["cn-hangzhou".into()]);
+        if let Some(bad) =
+            regions.iter().find(|r| !r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        {
+            return Err(config::invalid("regions", &format!("expected region ids like cn-hangzhou, found \"{bad}\"")));
+        }
+        let page_size = fields.integer("page_size", 1, MAX_PAGE_SIZE)?.unwrap_or(MAX_PAGE_SIZE);
+        let sources = fields
+            .strings("auto_managed_sources", Some(&["orders", "instances"]))?
+            .unwrap_or_else(|| vec!["orders".into(), "instances".into()]);
+        let deployments = fields.boolean("deployments")?.unwrap_or(true);
+        let revocation_batch = fields.integer("revocation_batch_size", 1, 100)?.unwrap_or(20) as usize;
+        fields.finish()?;
+        Ok(Self {
+            common,
+            regions,
+            page_size,
+            from_orders: sources.iter().any(|s| s == "orders"),
+            from_instances: sources.iter().any(|s| s == "instances"),
+            deployments,
+            revocation_batch,
+        })
+    }
+}
+
+struct CasSource {
+    context: Arc<AlibabaContext>,
+    settings: CasConfig,
+    /// (region, endpoint) per scope.
+    sites: Vec<(String, String)>,
+    listings: ListingStore<Listing>,
+}
+
+/// The auxiliary lists of the preparation phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aux {
+    Cpack,
+    Buy,
+    Instances,
+    Resources,
+}
+
+impl Aux {
+    fn call(self) -> (Api, PageParams, Vec<(String, String)>, &'static str) {
+        match self {
+            Aux::Cpack => (ORDERS, ORDER_SHAPE, vec![("OrderType".into(), "CPACK".into())], "CPACK orders"),
+            Aux::Buy => (ORDERS, ORDER_SHAPE, vec![("OrderType".into(), "BUY".into())], "BUY orders"),
+            Aux::Instances => (INSTANCES, INSTANCE_SHAPE, Vec::new(), "instances"),
+            Aux::Resources => (RESOURCES, RESOURCE_SHAPE, Vec::new(), "cloud resources"),
+        }
+    }
+}
+
+/// What CAS says about auto-management of an order/instance or certificate.
+#[derive(Debug, Clone, Copy, Default)]
+struct Managed {
+    yes: bool,
+    no: bool,
+}
+
+impl Managed {
+    fn record(&mut self, value: Option<bool>) {
+        match value {
+            Some(true) => self.yes = true,
+            Some(false) => self.no = true,
+            None => {}
+        }
+    }
+
+    fn merge(self, other: Managed) -> Managed {
+        Managed { yes: self.yes || other.yes, no: self.no || other.no }
+    }
+
+    fn tristate(self) -> Tristate {
+        if self.yes {
+            Tristate::Yes
+        } else if self.no {
+            Tristate::No
+        } else {
+            Tristate::Unknown
+        }
+    }
+}
+
+/// A scope's listing between calls.
+#[derive(Debug)]
+struct Listing {
+    region: String,
+    /// Preparation lists still to page through, with their pagers.
+    pending: Vec<(Aux, Pager)>,
+    /// Certificate passes: without status (valid), then `Status=EXPIRED`.
+    valid: Pager,
+    expired: Pager,
+    /// Auto-management by instance (order) id and by certificate id.
+    by_instance: BTreeMap<String, Managed>,
+    by_certificate: BTreeMap<i64, Managed>,
+    /// An instance's current certificate (after renewals, the newest).
+    current: BTreeMap<String, i64>,
+    /// `CertIdentifier` by certificate id.
+    identifiers: BTreeMap<i64, String>,
+    /// Exact validity (UNIX seconds) by certificate id.
+    validity: BTreeMap<i64, (Option<i64>, Option<i64>)>,
+    /// `ListInstances` certificate status by certificate id.
+    statuses: BTreeMap<i64, String>,
+    /// `ListCloudResources` rows by certificate id.
+    deployments: BTreeMap<i64, Vec<Value>>,
+    /// Certificates already reported (one may move from valid to expired between passes).
+    reported: BTreeSet<i64>,
+    duplicates: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    listing: u64,
+}
+
+impl Source for CasSource {
+    fn scopes(&self) -> Result<Vec<Scope>, PluginError> {
+        Ok(self
+            .sites
+            .iter()
+            .map(|(region, endpoint)| Scope {
+                id: region.clone(),
+                label: format!("CAS {region} ({endpoint}), account {}", self.context.account()),
+            })
+            .collect())
+    }
+
+    fn list_page(&self, scope: &str, cursor: Option<&str>) -> Result<Page, PluginError> {
+        if !self.sites.iter().any(|(region, _)| region == scope) {
+            return Err(PluginError::protocol(format!("unknown scope {scope:?}")));
+        }
+        let id = match cursor {
+            None => self.listings.insert(self.new_listing(scope)),
+            Some(text) => decode_cursor::<Cursor>(text)?.listing,
+        };
+        let state = self.listings.get(id)?;
+        let mut listing = state.lock().unwrap_or_else(|p| p.into_inner());
+        if listing.region != scope {
+            return Err(PluginError::protocol(format!("cursor belongs to scope {}, not {scope}", listing.region)));
+        }
+        let client = self.context.client(Some(scope));
+        let what = format!("CAS {scope} (account {})", self.context.account());
+        let result = if listing.pending.is_empty() {
+            self.certificate_page(&client, &what, &mut listing)
+        } else {
+            self.preparation_page(&client, &what, &mut listing).map(|()| Page::default())
+        };
+        let finished = listing.pending.is_empty() && listing.valid.done() && listing.expired.done();
+        match result {
+            Ok(mut page) if !finished => {
+                page.next_cursor = Some(encode_cursor(&Cursor { listing: id }));
+                Ok(page)
+            }
+            Ok(mut page) => {
+                if listing.duplicates > 0 {
+                    page.warnings.push(format!(
+                        "{what}: {} certificates were listed both as valid and as expired (they expired while listing); each is reported once",
+                        listing.duplicates
+                    ));
+                }
+                drop(listing);
+                self.listings.remove(id);
+                Ok(page)
+            }
+            Err(error) => {
+                drop(listing);
+                self.listings.remove(id);
+                Err(error)
+            }
+        }
+    }
+
+    fn lookup_revocation(&self, serials: &[String]) -> Result<Vec<RevocationStatus>, PluginError> {
+        let Some((region, _)) = self.sites.first() else { return Ok(Vec::new()) };
+        let client = self.context.client(Some(region));
+        let mut answers: BTreeMap<String, RevocationStatus> = BTreeMap::new();
+        // Only hex can be asked about; one malformed serial would make the
+        // gateway refuse the whole batch.
+        let askable: Vec<String> = {
+            let mut list: Vec<String> = serials
+                .iter()
+                .map(|s| normalize_hex(s))
+                .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit()))
+                .collect();
+            list.sort();
+            list.dedup();
+            list
+        };
+        let batches: Vec<&[String]> = askable.chunks(self.settings.revocation_batch).collect();
+        for (index, batch) in batches.iter().enumerate() {
+            let params = [("SerialNumber".to_owned(), batch.join(","))];
+            let answer = client.call(&REVOCATION.spec(), &params).map_err(|e| {
+                failure(
+                    &format!(
+                        "CAS revocation lookup: DescribeClientCertificateStatusForSerialNumber batch {} of {} ({} serials)",
+                        index + 1,
+                        batches.len(),
+                        batch.len()
+                    ),
+                    &e,
+                )
+            })?;
+            let rows = certinspect_alibaba_common::paging::rows_at(&answer, &["CertificateStatus"])
+                .map_err(PluginError::other)?;
+            for row in rows {
+                let Some(serial) = text(&row["SerialNumber"]) else { continue };
+                let status = match text(&row["Status"]).as_deref() {
+                    Some("good") => RevocationState::Good,
+                    Some("revoked") => RevocationState::Revoked,
+                    _ => RevocationState::Unknown,
+                };
+                let revoked_at = (status == RevocationState::Revoked)
+                    .then(|| read_i64(&row["RevokeTime"]).filter(|t| *t > 0).map(seconds_by_magnitude))
+                    .flatten();
+                answers.insert(
+                    normalize_serial(&serial),
+                    RevocationStatus { serial, status, revoked_at, source: Some(PLUGIN_NAME.into()) },
+                );
+            }
+        }
+        // One answer per serial asked, in the order asked; what CAS did not
+        // answer (or could not be asked) is unknown.
+        Ok(serials
+            .iter()
+            .map(|serial| match answers.get(&normalize_serial(serial)) {
+                Some(answer) => RevocationStatus { serial: serial.clone(), ..answer.clone() },
+                None => RevocationStatus {
+                    serial: serial.clone(),
+                    status: RevocationState::Unknown,
+                    revoked_at: None,
+                    source: Some(PLUGIN_NAME.into()),
+                },
+            })
+            .collect())
+    }
+}
+
+impl CasSource {
+    fn new_listing(&self, region: &str) -> Listing {
+        let size = self.settings.page_size;
+        let mut pending = Vec::new();
+        if self.settings.from_orders {
+            pending.push((Aux::Cpack, Pager::new(size)));
+            pending.push((Aux::Buy, Pager::new(size)));
+        }
+        if self.settings.from_instances {
+            pending.push((Aux::Instances, Pager::new(size)));
+        }
+        if self.settings.deployments {
+            pending.push((Aux::Resources, Pager::new(size)));
+        }
+        Listing {
+            region: region.to_owned(),
+            pending,
+            valid: Pager::new(size),
+            expired: Pager::new(size),
+            by_instance: BTreeMap::new(),
+            by_certificate: BTreeMap::new(),
+            current: BTreeMap::new(),
+            identifiers: BTreeMap::new(),
+            validity: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            deployments: BTreeMap::new(),
+            reported: BTreeSet::new(),
+            duplicates: 0,
+        }
+    }
+
+    /// One page of each preparation list whose API is not already busy in
+    /// this round (CPACK and BUY share `ListUserCertificateOrder`'s budget,
+    /// so they take turns), fetched at once.
+    fn preparation_page(&self, client: &Client, what: &str, listing: &mut Listing) -> Result<(), PluginError> {
+        let mut round: Vec<(Aux, Pager)> = Vec::new();
+        for (aux, pager) in &listing.pending {
+            let api = aux.call().0.action;
+            if !round.iter().any(|(other, _)| other.call().0.action == api) {
+                round.push((*aux, pager.clone()));
+            }
+        }
+        let results: Vec<(Aux, Pager, Result<Vec<Value>, PluginError>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = round
+                .into_iter()
+                .map(|(aux, mut pager)| {
+                    scope.spawn(move || {
+                        let (api, shape, params, name) = aux.call();
+                        let result = pager.fetch(client, &api.spec(), &params, shape, &format!("{what} {name}"));
+                        (aux, pager, result)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| panic!("a CAS preparation call panicked")))
+                .collect()
+        });
+        for (aux, pager, result) in results {
+            let rows = result?;
+            match aux {
+                Aux::Cpack | Aux::Buy => rows.iter().for_each(|row| listing.merge_order(row)),
+                Aux::Instances => rows.iter().for_each(|row| listing.merge_instance(row)),
+                Aux::Resources => rows.iter().for_each(|row| listing.merge_resource(row)),
+            }
+            if let Some(slot) = listing.pending.iter_mut().find(|(a, _)| *a == aux) {
+                slot.1 = pager;
+            }
+        }
+        listing.pending.retain(|(_, pager)| !pager.done());
+        Ok(())
+    }
+
+    /// One page of certificates: valid ones first, then expired ones.
+    fn certificate_page(&self, client: &Client, what: &str, listing: &mut Listing) -> Result<Page, PluginError> {
+        let expired_pass = listing.valid.done();
+        let mut params = vec![("OrderType".to_owned(), "CERT".to_owned())];
+        if expired_pass {
+            params.push(("Status".into(), "EXPIRED".into()));
+        }
+        let name = if expired_pass { "expired certificates" } else { "valid certificates" };
+        let pager = if expired_pass { &mut listing.expired } else { &mut listing.valid };
+        let rows = pager.fetch(client, &ORDERS.spec(), &params, ORDER_SHAPE, &format!("{what} {name}"))?;
+        let mut page = Page::default();
+        for row in &rows {
+            let Some(id) = read_i64(&row["CertificateId"]) else {
+                page.warnings.push(format!("{what}: a certificate row without CertificateId was skipped"));
+                continue;
+            };
+            if !listing.reported.insert(id) {
+                listing.duplicates += 1;
+                continue;
+            }
+            page.bindings.push(self.binding(listing, id, row));
+        }
+        Ok(page)
+    }
+
+    fn binding(&self, listing: &Listing, id: i64, row: &Value) -> Binding {
+        let name = text(&row["Name"]);
+        let instance = text(&row["InstanceId"]);
+        let upload = row["Upload"].as_bool();
+        let expired = row["Expired"].as_bool();
+        let managed = instance
+            .as_ref()
+            .and_then(|i| listing.by_instance.get(i).copied())
+            .unwrap_or_default()
+            .merge(listing.by_certificate.get(&id).copied().unwrap_or_default());
+        let mut auto_managed = managed.tristate();
+        // CAS cannot renew a certificate it did not issue.
+        if auto_managed == Tristate::Unknown && upload == Some(true) {
+            auto_managed = Tristate::No;
+        }
+        let exact = listing.validity.get(&id).copied();
+        let (not_before, not_after, precision) = match exact {
+            Some((Some(nb), Some(na))) => (Some(nb), Some(na), "second"),
+            _ => (
+                text(&row["StartDate"]).and_then(|d| parse_day(&d)),
+                text(&row["EndDate"]).and_then(|d| parse_day(&d)),
+                "day",
+            ),
+        };
+        let mut sans: Vec<String> = text(&row["Sans"])
+            .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        sans.dedup();
+        let mut fingerprints = Vec::new();
+        if let Some(sha1) = text(&row["Fingerprint"]) {
+            fingerprints.push(Fingerprint::new("sha1", &sha1));
+        }
+        if let Some(sha256) = text(&row["Sha2"]) {
+            fingerprints.push(Fingerprint::new("sha256", &sha256));
+        }
+        let mut xrefs = vec![CrossRef { kind: "cas-certificate-id".into(), value: id.to_string() }];
+        if let Some(name) = &name {
+            xrefs.push(CrossRef { kind: "cas-certificate-name".into(), value: name.clone() });
+        }
+        if let Some(identifier) = listing.identifiers.get(&id) {
+            xrefs.push(CrossRef { kind: "cas-cert-identifier".into(), value: identifier.clone() });
+        }
+        let superseded_by = instance.as_ref().and_then(|i| listing.current.get(i)).filter(|current| **current != id);
+        let deployments = listing.deployments.get(&id).cloned().unwrap_or_default();
+        let status = listing
+            .statuses
+            .get(&id)
+            .cloned()
+            .or_else(|| expired.map(|e| if e { "expired".to_owned() } else { "valid".to_owned() }));
+        Binding {
+            location: Location {
+                provider: PLUGIN_NAME.into(),
+                service: "cas".into(),
+                account: self.context.account().to_owned(),
+                region: Some(listing.region.clone()),
+                resource_id: id.to_string(),
+                resource_name: name.clone(),
+                ..Location::default()
+            },
+            declared: DeclaredCertificate {
+                provider_id: Some(id.to_string()),
+                name,
+                common_name: text(&row["CommonName"]),
+                sans,
+                fingerprints,
+                serial: text(&row["SerialNo"]).map(|s| normalize_hex(&s)),
+                issuer: text(&row["Issuer"]),
+                not_before,
+                not_after,
+                provider_status: status,
+                auto_managed,
+                revocation: None,
+            },
+            xrefs,
+            extra: json!({
+                "upload": upload,
+                "expired": expired,
+                "instance_id": instance,
+                "org_name": text(&row["OrgName"]),
+                "validity_precision": precision,
+                "superseded_by": superseded_by,
+                "deployed": !deployments.is_empty(),
+                "deployments": deployments,
+            }),
+        }
+    }
+}
+
+impl Listing {
+    /// A CPACK/BUY order row: `TrusteeStatus` for its instance (and its
+    /// certificate, when the row names it).
+    fn merge_order(&mut self, row: &Value) {
+        let trustee = match text(&row["TrusteeStatus"]).as_deref() {
+            Some("trustee") => Some(true),
+            Some("unTrustee") => Some(false),
+            _ => None,
+        };
+        let certificate = read_i64(&row["CertificateId"]);
+        if let Some(instance) = text(&row["InstanceId"]) {
+            self.by_instance.entry(instance.clone()).or_default().record(trustee);
+            if let Some(certificate) = certificate {
+                self.current.entry(instance).or_insert(certificate);
+            }
+        }
+        if let Some(certificate) = certificate {
+            self.by_certificate.entry(certificate).or_default().record(trustee);
+            let start = read_i64(&row["CertStartTime"]).filter(|t| *t > 0).map(seconds_by_magnitude);
+            let end = read_i64(&row["CertEndTime"]).filter(|t| *t > 0).map(seconds_by_magnitude);
+            if start.is_some() && end.is_some() {
+                self.validity.entry(certificate).or_insert((start, end));
+            }
+        }
+    }
+
+    /// A `ListInstances` row: `AutoReissue`, the current certificate, its
+    /// identifier, exact validity (seconds) and status.
+    fn merge_instance(&mut self, row: &Value) {
+        let auto = match text(&row["AutoReissue"]).as_deref() {
+            Some("enable") => Some(true),
+            Some("disable") => Some(false),
+            _ => None,
+        };
+        let certificate = read_i64(&row["CertificateId"]);
+        if let Some(instance) = text(&row["InstanceId"]) {
+            self.by_instance.entry(instance.clone()).or_default().record(auto);
+            if let Some(certificate) = certificate {
+                // ListInstances is authoritative for the current certificate.
+                self.current.insert(instance, certificate);
+            }
+        }
+        if let Some(certificate) = certificate {
+            self.by_certificate.entry(certificate).or_default().record(auto);
+            if let Some(identifier) = text(&row["CertIdentifier"]) {
+                self.identifiers.insert(certificate, identifier);
+            }
+            let start = read_i64(&row["CertificateNotBefore"]).filter(|t| *t > 0).map(seconds_by_magnitude);
+            let end = read_i64(&row["CertificateNotAfter"]).filter(|t| *t > 0).map(seconds_by_magnitude);
+            if start.is_some() && end.is_some() {
+                self.validity.insert(certificate, (start, end));
+            }
+            if let Some(status) = text(&row["CertificateStatus"]) {
+                self.statuses.insert(certificate, status);
+            }
+        }
+    }
+
+    /// A `ListCloudResources` row: one place CAS says a certificate is deployed.
+    fn merge_resource(&mut self, row: &Value) {
+        let Some(certificate) = read_i64(&row["CertId"]) else { return };
+        let start = read_i64(&row["CertStartTime"]).filter(|t| *t > 0).map(seconds_by_magnitude);
+        let end = read_i64(&row["CertEndTime"]).filter(|t| *t > 0).map(seconds_by_magnitude);
+        if start.is_some() && end.is_some() {
+            self.validity.entry(certificate).or_insert((start, end));
+        }
+        self.deployments.entry(certificate).or_default().push(json!({
+            "cloud": text(&row["CloudName"]),
+            "product": text(&row["CloudProduct"]),
+            "region": text(&row["RegionId"]).or_else(|| text(&row["CloudRegion"])),
+            "domain": text(&row["Domain"]),
+            "instance_id": text(&row["InstanceId"]),
+            "listener_id": text(&row["ListenerId"]),
+            "listener_port": text(&row["ListenerPort"]),
+            "default_resource": read_i64(&row["DefaultResource"]).map(|d| d == 1),
+            "enable_https": read_i64(&row["EnableHttps"]).map(|d| d == 1),
+            "status": text(&row["Status"]),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_management_is_yes_if_any_source_says_so() {
+        let mut listing = CasSource::empty_listing();
+        listing.merge_order(&json!({"InstanceId": "i-1", "TrusteeStatus": "unTrustee"}));
+        listing.merge_instance(&json!({"InstanceId": "i-1", "AutoReissue": "enable", "CertificateId": 7,
+            "CertIdentifier": "7-cn-hangzhou", "CertificateNotBefore": 100, "CertificateNotAfter": 200}));
+        listing.merge_order(&json!({"InstanceId": "i-2", "TrusteeStatus": "unTrustee"}));
+        assert_eq!(listing.by_instance["i-1"].tristate(), Tristate::Yes);
+        assert_eq!(listing.by_instance["i-2"].tristate(), Tristate::No);
+        assert_eq!(listing.current["i-1"], 7);
+        assert_eq!(listing.validity[&7], (Some(100), Some(200)));
+        assert_eq!(listing.identifiers[&7], "7-cn-hangzhou");
+    }
+
+    #[test]
+    fn resource_times_are_read_by_magnitude() {
+        let mut listing = CasSource::empty_listing();
+        listing.merge_resource(&json!({"CertId": 5, "CertStartTime": "1737795520000", "CertEndTime": "1769331520",
+            "CloudProduct": "CDN", "Domain": "a.example"}));
+        assert_eq!(listing.validity[&5], (Some(1_737_795_520), Some(1_769_331_520)));
+        assert_eq!(listing.deployments[&5][0]["product"], "CDN");
+    }
+
+    #[test]
+    fn config_errors_name_the_field() {
+        let error = |config: Value| CasConfig::read(&config).unwrap_err().message;
+        assert!(error(json!({"auto_managed_sources": ["orders", "magic"]}))
+            .starts_with("auto_managed_sources[1]: expected one of orders, instances"));
+        assert!(error(json!({"revocation_batch_size": 0}))
+            .starts_with("revocation_batch_size: expected an integer from 1 to 100"));
+        assert!(error(json!({"deployments": "yes"})).starts_with("deployments: expected true or false"));
+        let ok = CasConfig::read(&json!({"auto_managed_sources": ["instances"]})).unwrap();
+        assert!(ok.from_instances && !ok.from_orders && ok.deployments);
+        assert_eq!(ok.regions, ["cn-hangzhou"]);
+    }
+
+    impl CasSource {
+        fn empty_listing() -> Listing {
+            Listing {
+                region: "cn-hangzhou".into(),
+                pending: Vec::new(),
+                valid: Pager::new(1),
+                expired: Pager::new(1),
+                by_instance: BTreeMap::new(),
+                by_certificate: BTreeMap::new(),
+                current: BTreeMap::new(),
+                identifiers: BTreeMap::new(),
+                validity: BTreeMap::new(),
+                statuses: BTreeMap::new(),
+                deployments: BTreeMap::new(),
+                reported: BTreeSet::new(),
+                duplicates: 0,
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The CDN plugin against generated emulator worlds, paged the way the host
+//! pages (scopes, then `list_page` until no cursor).
+
+#[path = "../../alibaba-common/tests/support/mod.rs"]
+mod support;
+
+use alibaba_emulator::{EmulatorConfig, FaultKind, FaultRule};
+use certinspect_alibaba_cdn::{AlibabaCdnProvider, PLUGIN_NAME};
+use certinspect_core::plugins::PluginRegistry;
+use certinspect_sdk::static_module;
+use serde_json::json;
+
+fn registry() -> PluginRegistry {
+    let mut registry = PluginRegistry::new();
+    registry.add_static(static_module::<AlibabaCdnProvider>());
+    registry
+}
+
+#[test]
+fn a_one_certificate_world_yields_its_one_domain() {
+    let served = support::served_world(1, 11, &["cn-hangzhou"], false);
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({})));
+    let collected = support::collect_all(&[source]);
+    assert!(
+        collected.errors.is_empty() && collected.warnings.is_empty(),
+        "{:?} {:?}",
+        collected.errors,
+        collected.warnings
+    );
+    assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world));
+    assert_eq!(collected.bindings.len(), 1);
+    let binding = &collected.bindings[0];
+    let endpoint = binding.location.endpoint.as_ref().expect("a CDN domain is probeable");
+    assert_eq!((endpoint.host.as_str(), endpoint.port), (binding.location.resource_id.as_str(), 443));
+    assert_eq!(endpoint.sni.as_deref(), Some(binding.location.resource_id.as_str()));
+    assert_eq!(served.emulator.stats().key_material_returned, 0);
+}
+
+#[test]
+fn dates_agree_with_the_generator_in_china_time_and_names_link_to_cas() {
+    let served = support::served_world(60, 12, &["cn-hangzhou", "cn-beijing"], true);
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "page_size": 7 })));
+    let collected = support::collect_all(&[source]);
+    assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+    assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world));
+    assert_eq!(collected.stats[0].pages, served.world.accounts[0].cdn_domains.len().div_ceil(7));
+    let mut types = std::collections::BTreeSet::new();
+    for domain in &served.world.accounts[0].cdn_domains {
+        let binding = collected.bindings.iter().find(|b| b.location.resource_id == domain.domain_name).unwrap();
+        let material = served.world.material(domain.material.as_deref().unwrap()).unwrap();
+        // The generator writes UTC+8 wall-clock strings; read back, they are the certificate's instants.
+        assert_eq!(binding.declared.not_before, Some(support::unix(&material.not_before)), "{}", domain.domain_name);
+        assert_eq!(binding.declared.not_after, Some(support::unix(&material.not_after)), "{}", domain.domain_name);
+        assert_eq!(binding.declared.provider_status.as_deref(), Some(domain.cert_status.as_str()));
+        assert_eq!(binding.declared.name.as_deref(), Some(domain.cert_name.as_str()));
+        assert_eq!(binding.extra["cert_type"], json!(domain.cert_type));
+        let xref: Vec<(&str, &str)> = binding.xrefs.iter().map(|x| (x.kind.as_str(), x.value.as_str())).collect();
+        if domain.cert_type == "cas" {
+            assert_eq!(xref, [("cas-certificate-name", domain.cert_name.as_str())]);
+        } else {
+            assert!(xref.is_empty(), "{xref:?}");
+        }
+        types.insert(domain.cert_type.clone());
+    }
+    assert_eq!(types.len(), 3, "the world should have free, cas and upload certificates: {types:?}");
+
+    // Read as UTC instead, every instant moves by the eight hours.
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "cdn_time_zone": "UTC" })));
+    let utc = support::collect_all(&[source]);
+    for (china, utc) in collected.bindings.iter().zip(&utc.bindings) {
+        assert_eq!(utc.declared.not_after.unwrap() - china.declared.not_after.unwrap(), 8 * 3600);
+    }
+}
+
+#[test]
+fn wildcard_domains_are_reported_and_probed_only_under_the_configured_label() {
+    let (dir, mut world) = support::world(9, 13, &["cn-hangzhou"], false);
+    world.accounts[0].cdn_domains[0].domain_name = "*.wild.certinspect.test".into();
+    let served = support::serve(dir, world, EmulatorConfig::default());
+
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({})));
+    let collected = support::collect_all(&[source]);
+    assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world));
+    let wildcard = collected.bindings.iter().find(|b| b.location.resource_id == "*.wild.certinspect.test").unwrap();
+    assert!(wildcard.location.endpoint.is_none());
+    assert!(wildcard.location.not_probeable.as_deref().unwrap().contains("wildcard_probe_label"));
+
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "wildcard_probe_label": "www" })));
+    let collected = support::collect_all(&[source]);
+    let wildcard = collected.bindings.iter().find(|b| b.location.resource_id == "*.wild.certinspect.test").unwrap();
+    let endpoint = wildcard.location.endpoint.as_ref().expect("probed under the label");
+    assert_eq!(endpoint.host, "www.wild.certinspect.test");
+    assert_eq!(endpoint.sni.as_deref(), Some("www.wild.certinspect.test"));
+    assert!(wildcard.location.not_probeable.is_none());
+}
+
+#[test]
+fn throttling_storms_5xx_and_truncated_bodies_lose_no_domain() {
+    let (dir, world) = support::world(300, 14, &["cn-hangzhou"], false);
+    let action = Some("DescribeCdnHttpsDomainList".to_owned());
+    let rule = |kind, every_nth| FaultRule {
+        action: action.clone(),
+        kind,
+        probability: None,
+        every_nth: Some(every_nth),
+        count: None,
+    };
+    let config = EmulatorConfig {
+        faults: vec![
+            FaultRule { probability: Some(0.25), every_nth: None, ..rule(FaultKind::Throttling, 1) },
+            rule(FaultKind::InternalError, 5),
+            rule(FaultKind::TruncatedBody, 6),
+            rule(FaultKind::ServiceUnavailable, 7),
+            rule(FaultKind::MalformedJson, 11),
+            rule(FaultKind::HtmlErrorPage, 13),
+        ],
+        fault_seed: 7,
+        ..EmulatorConfig::default()
+    };
+    let served = support::serve(dir, world, config);
+    let source =
+        support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "page_size": 10, "max_attempts": 10 })));
+    let collected = support::collect_all(&[source]);
+    assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+    assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world));
+    let stats = served.emulator.stats();
+    assert!(stats.faults_injected >= 5, "the storm did happen: {} faults", stats.faults_injected);
+    assert_eq!(stats.key_material_returned, 0);
+}
+
+#[test]
+fn a_fault_that_outlasts_the_retries_is_an_error_that_says_what_was_lost() {
+    let (dir, world) = support::world(90, 15, &["cn-hangzhou"], false);
+    let served = support::serve(dir, world, EmulatorConfig::default());
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "page_size": 10, "max_attempts": 2 })));
+    // The first page is served; from the second on the service keeps failing.
+    let first = source.list_page("global", None).unwrap();
+    served.emulator.set_faults(vec![FaultRule::always(Some("DescribeCdnHttpsDomainList"), FaultKind::InternalError)]);
+    let error = source.list_page("global", first.next_cursor.as_deref()).unwrap_err();
+    let expected_total = served.world.accounts[0].cdn_domains.len();
+    assert_eq!(first.bindings.len(), 10);
+    assert!(error.error.message.contains("page 2"), "{}", error.error.message);
+    assert!(
+        error.error.message.contains(&format!("{} of {expected_total} rows not listed", expected_total - 10)),
+        "{}",
+        error.error.message
+    );
+    assert_eq!(error.error.kind, certinspect_sdk::error_kind::SERVICE);
+}

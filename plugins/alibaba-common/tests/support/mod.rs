@@ -1,0 +1,244 @@
+//! Test support shared by the integration tests of the three Alibaba plugin
+//! crates (each includes this file with `#[path]`, so there is one copy):
+//! generated emulator worlds, a credentials file for them, the host the way
+//! `inspect` builds it, and the host's own collection loop.
+//!
+//! Not compiled into any plugin: only test targets include it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use alibaba_emulator::generate::{generate, GenerateOptions};
+use alibaba_emulator::{Emulator, EmulatorConfig, EmulatorHandle, World};
+use certinspect_core::collect::{collect, CollectOptions, Collected};
+use certinspect_core::host::{CancelFlag, Host, HttpTransport, TransportConfig};
+use certinspect_core::plugins::{OpenedSource, PluginRegistry};
+use serde_json::{json, Value};
+
+/// A generated world served by a running emulator.
+pub struct Served {
+    pub dir: tempfile::TempDir,
+    pub world: World,
+    pub emulator: EmulatorHandle,
+    /// `credentials.ini` with the first account's enabled key as `[default]`.
+    pub credentials: PathBuf,
+}
+
+/// Generates a world of `domains` deployed domains (one account, the given
+/// SLB regions; `drift` plants the generator's drift cases).
+pub fn world(domains: usize, seed: u64, regions: &[&str], drift: bool) -> (tempfile::TempDir, World) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = GenerateOptions {
+        domains,
+        out_dir: dir.path().join("world"),
+        seed,
+        regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+        accounts: 1,
+        drift,
+        ..GenerateOptions::default()
+    };
+    let generated = generate(&options).expect("world generation");
+    (dir, generated.world)
+}
+
+/// Serves `world` with `config` and writes a credentials file for it.
+pub fn serve(dir: tempfile::TempDir, world: World, config: EmulatorConfig) -> Served {
+    let key = world.accounts[0].access_keys.iter().find(|k| k.enabled && k.security_token.is_none()).expect("a key");
+    let credentials = dir.path().join("credentials.ini");
+    std::fs::write(
+        &credentials,
+        format!("[default]\ntype = access_key\naccess_key_id = {}\naccess_key_secret = {}\n", key.id, key.secret),
+    )
+    .expect("write credentials");
+    let disabled = world.accounts[0].access_keys.iter().find(|k| !k.enabled);
+    if let Some(disabled) = disabled {
+        let text = std::fs::read_to_string(&credentials).expect("read");
+        std::fs::write(
+            &credentials,
+            format!(
+                "{text}[disabled]\ntype = access_key\naccess_key_id = {}\naccess_key_secret = {}\n",
+                disabled.id, disabled.secret
+            ),
+        )
+        .expect("write credentials");
+    }
+    let emulator = Emulator::start(world.clone(), config).expect("emulator starts");
+    Served { dir, world, emulator, credentials }
+}
+
+/// A generated world, served with the emulator's defaults (documented QPS).
+pub fn served_world(domains: usize, seed: u64, regions: &[&str], drift: bool) -> Served {
+    let (dir, world) = world(domains, seed, regions, drift);
+    serve(dir, world, EmulatorConfig::default())
+}
+
+impl Served {
+    /// A plugin configuration pointing at this emulator with the `[default]` profile.
+    pub fn config(&self, extra: Value) -> Value {
+        config_for(&self.emulator.url(), &self.credentials, "default", extra)
+    }
+}
+
+/// A configuration for `endpoint` using profile `profile` of `credentials`.
+pub fn config_for(endpoint: &str, credentials: &Path, profile: &str, extra: Value) -> Value {
+    let mut config = json!({
+        "credentials": { "profile": profile, "credentials_file": credentials.to_string_lossy() },
+        "endpoint": endpoint,
+        "account": "test",
+    });
+    if let (Some(all), Value::Object(extra)) = (config.as_object_mut(), extra) {
+        all.extend(extra);
+    }
+    config
+}
+
+/// The host's services, as `inspect` builds them.
+pub fn host() -> Host {
+    let transport =
+        HttpTransport::new(TransportConfig { timeout: Duration::from_secs(30), ..TransportConfig::default() })
+            .expect("transport");
+    Host::new(transport, CancelFlag::default())
+}
+
+/// Opens `plugin` from `registry` with `config`, validating the config
+/// against the plugin's published schema first (as the CLI does).
+pub fn open(registry: &PluginRegistry, plugin: &str, config: &Value) -> Arc<OpenedSource> {
+    let loaded = registry.get(plugin).unwrap_or_else(|| panic!("{plugin} not registered: {:?}", registry.failures()));
+    let errors = certinspect_core::schema::validate(&loaded.info().config_schema, config);
+    assert!(errors.is_empty(), "{plugin} config refused by its own schema: {errors:?}");
+    Arc::new(loaded.open(config, host().for_plugin(plugin)).unwrap_or_else(|e| panic!("open {plugin}: {e}")))
+}
+
+/// Collects the way the host does: scopes, then pages until no cursor.
+pub fn collect_all(sources: &[Arc<OpenedSource>]) -> Collected {
+    collect(
+        sources,
+        &CollectOptions { call_timeout: Duration::from_secs(120), parallelism: 4, max_pages_per_scope: 10_000 },
+    )
+}
+
+/// Where the plugin libraries are: built once per test process with a
+/// nested cargo (as `tests/e2e` builds the fixture plugins).
+pub fn plugin_libraries() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("plugins/<crate>").to_owned();
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+        let output = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(&root)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "certinspect-alibaba-cdn-dylib",
+                "-p",
+                "certinspect-alibaba-slb-dylib",
+                "-p",
+                "certinspect-alibaba-cas-dylib",
+            ])
+            .output()
+            .expect("run cargo");
+        assert!(
+            output.status.success(),
+            "building the plugin libraries failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        target.join("debug")
+    })
+}
+
+/// `lib<name>.so` or the platform's equivalent.
+pub fn library(name: &str) -> PathBuf {
+    plugin_libraries().join(format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX))
+}
+
+/// Expected CDN resource ids (domain names), sorted.
+pub fn expected_cdn(world: &World) -> Vec<String> {
+    let mut out: Vec<String> = world.accounts[0].cdn_domains.iter().map(|d| d.domain_name.clone()).collect();
+    out.sort();
+    out
+}
+
+/// One SLB binding as (region, resource, port, place): place is `default`,
+/// the extension domain, or `unbound`.
+pub type SlbKey = (String, String, Option<u16>, String);
+
+/// Expected SLB bindings, sorted: every HTTPS listener default certificate,
+/// every domain extension, every certificate bound nowhere.
+pub fn expected_slb(world: &World) -> Vec<SlbKey> {
+    let mut out = Vec::new();
+    for region in &world.accounts[0].slb {
+        let mut bound = std::collections::BTreeSet::new();
+        for lb in &region.load_balancers {
+            for listener in lb.listeners.iter().filter(|l| l.protocol == "https") {
+                if let Some(id) = &listener.server_certificate_id {
+                    bound.insert(id.clone());
+                    out.push((
+                        region.region_id.clone(),
+                        lb.load_balancer_id.clone(),
+                        Some(listener.port),
+                        "default".into(),
+                    ));
+                }
+                for extension in &listener.domain_extensions {
+                    bound.insert(extension.server_certificate_id.clone());
+                    out.push((
+                        region.region_id.clone(),
+                        lb.load_balancer_id.clone(),
+                        Some(listener.port),
+                        extension.domain.clone(),
+                    ));
+                }
+            }
+        }
+        for certificate in region.server_certificates.iter().filter(|c| !bound.contains(&c.server_certificate_id)) {
+            out.push((region.region_id.clone(), certificate.server_certificate_id.clone(), None, "unbound".into()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The key of an SLB binding, comparable with [`expected_slb`].
+pub fn slb_key(binding: &certinspect_sdk::Binding) -> SlbKey {
+    let place = match binding.extra["certificate_role"].as_str() {
+        Some("extension") => binding.extra["extension_domain"].as_str().unwrap_or_default().to_owned(),
+        Some(role) => role.to_owned(),
+        None => "?".into(),
+    };
+    (
+        binding.location.region.clone().unwrap_or_default(),
+        binding.location.resource_id.clone(),
+        binding.location.listener_port,
+        place,
+    )
+}
+
+/// Expected CAS certificate ids (valid and expired), sorted.
+pub fn expected_cas(world: &World) -> Vec<String> {
+    let mut out: Vec<String> =
+        world.accounts[0].cas.certificates.iter().map(|c| c.certificate_id.to_string()).collect();
+    out.sort();
+    out
+}
+
+/// Resource ids of the bindings of `plugin`, sorted.
+pub fn resource_ids(collected: &Collected, plugin: &str) -> Vec<String> {
+    let mut out: Vec<String> = collected
+        .bindings
+        .iter()
+        .filter(|b| b.location.provider == plugin)
+        .map(|b| b.location.resource_id.clone())
+        .collect();
+    out.sort();
+    out
+}
+
+/// RFC 3339 as UNIX seconds.
+pub fn unix(rfc3339: &str) -> i64 {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .expect("rfc3339")
+        .unix_timestamp()
+}

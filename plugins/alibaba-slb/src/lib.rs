@@ -1,0 +1,592 @@
+//! The `alibaba-slb` certinspect provider: Alibaba Cloud SLB (CLB) server
+//! certificates and the HTTPS listeners that serve them, per region
+//! (API 2014-05-15).
+//!
+//! A region is a scope (the configured `regions`, or every region
+//! `DescribeRegions` returns). A scope's listing starts with
+//! `DescribeServerCertificates` (SHA-1 fingerprint, CN, SANs, expiry, the
+//! CAS certificate id behind it), then pages through `DescribeLoadBalancers`;
+//! for each load balancer `DescribeLoadBalancerAttribute` names its HTTPS
+//! ports and `DescribeLoadBalancerHTTPSListenerAttribute` each port's default
+//! certificate and SNI `DomainExtensions`. Bindings:
+//!
+//! - one per listener default certificate: endpoint `Address:ListenerPort`,
+//!   SNI = the certificate's CN when that is a plain host name, else no SNI
+//!   (what a client without SNI gets is the default certificate);
+//! - one per domain extension: same address and port, SNI = the extension
+//!   domain (a wildcard domain is probed under `wildcard_probe_label`, or
+//!   reported as not probeable);
+//! - one inventory record (no endpoint) per certificate bound nowhere, after
+//!   the last load balancer page.
+//!
+//! A load balancer whose calls fail (after the client's retries) becomes a
+//! page warning naming it and what was lost; the region goes on.
+//! Certificates from CAS carry the cross-reference `cas-certificate-id`.
+//!
+//! What it is not: an exporter (see `certinspect-alibaba-slb-dylib`), a
+//! prober, or an HTTP client: every call goes through `alibaba-openapi`
+//! over the host's transport. ALB/NLB are not covered.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use alibaba_openapi::{Client, Product};
+use certinspect_alibaba_common::config::{self, schema_json};
+use certinspect_alibaba_common::context::{api_names, documented_rate_limits};
+use certinspect_alibaba_common::errors::failure;
+use certinspect_alibaba_common::names::{is_label, is_plain_hostname, wildcard_base};
+use certinspect_alibaba_common::paging::{read_i64, read_u64, rows_at, text, PageParams, Pager};
+use certinspect_alibaba_common::state::{decode_cursor, encode_cursor, ListingStore};
+use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
+use certinspect_sdk::serde_json::{json, Value};
+use certinspect_sdk::{
+    capability, Binding, CrossRef, DeclaredCertificate, Endpoint, Fingerprint, Host, Location, Page, PluginError,
+    PluginInfo, Provider, Scope, Source, PROTOCOL_VERSION,
+};
+use serde::{Deserialize, Serialize};
+
+/// The plugin name.
+pub const PLUGIN_NAME: &str = "alibaba-slb";
+
+// Alibaba publishes no QPS for these operations; 100/s per operation is
+// the emulator's (and our) conservative assumption, adjustable per API
+// with `rate_limits`.
+const REGIONS: Api = Api::assumed(Product::Slb, "DescribeRegions", 100.0);
+const CERTIFICATES: Api = Api::assumed(Product::Slb, "DescribeServerCertificates", 100.0);
+const LOAD_BALANCERS: Api = Api::assumed(Product::Slb, "DescribeLoadBalancers", 100.0);
+const ATTRIBUTE: Api = Api::assumed(Product::Slb, "DescribeLoadBalancerAttribute", 100.0);
+const HTTPS_LISTENER: Api = Api::assumed(Product::Slb, "DescribeLoadBalancerHTTPSListenerAttribute", 100.0);
+const APIS: &[Api] = &[REGIONS, CERTIFICATES, LOAD_BALANCERS, ATTRIBUTE, HTTPS_LISTENER];
+const LB_SHAPE: PageParams = PageParams {
+    page: "PageNumber",
+    size: "PageSize",
+    total: "TotalCount",
+    rows: &["LoadBalancers", "LoadBalancer"],
+    empty_codes: &[],
+};
+/// `DescribeLoadBalancers` accepts PageSize 1..=100.
+const MAX_PAGE_SIZE: u64 = 100;
+/// Unfinished listings kept per opened source (one per region being listed).
+const LISTINGS_KEPT: usize = 256;
+
+/// The provider type to register statically:
+/// `registry.add_static(certinspect_sdk::static_module::<AlibabaSlbProvider>())`.
+#[derive(Debug)]
+pub struct AlibabaSlbProvider;
+
+impl Provider for AlibabaSlbProvider {
+    fn info() -> PluginInfo {
+        PluginInfo {
+            name: PLUGIN_NAME.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            protocol_version: PROTOCOL_VERSION,
+            description: "Alibaba Cloud SLB (CLB): server certificates and the HTTPS listeners serving them".into(),
+            provider: "alibaba".into(),
+            services: vec!["slb".into()],
+            capabilities: vec![capability::INVENTORY.into()],
+            config_schema: config_schema(),
+            rate_limits: documented_rate_limits(APIS),
+        }
+    }
+
+    fn open(config: Value, host: Host) -> Result<Box<dyn Source>, PluginError> {
+        let settings = SlbConfig::read(&config)?;
+        let context = AlibabaContext::new(settings.common.clone(), APIS, host)?;
+        Ok(Box::new(SlbSource { context: Arc::new(context), settings, listings: ListingStore::new(LISTINGS_KEPT) }))
+    }
+}
+
+/// The JSON Schema of the plugin's configuration.
+pub fn config_schema() -> Value {
+    config::schema(
+        "alibaba-slb",
+        schema_json!({
+            "regions": { "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1, "description": "Regions to list (one scope each). Default: every region DescribeRegions returns." },
+            "page_size": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "Load balancers per page (one host call), default 50." },
+            "listener_concurrency": { "type": "integer", "minimum": 1, "maximum": 16, "description": "Load balancers read at once within a page, default 4 (the rate limiter still applies)." },
+            "wildcard_probe_label": { "type": "string", "minLength": 1, "description": "Probe wildcard SNI extension domains *.example.com as <label>.example.com; without it they are reported as not probeable." }
+        }),
+        &api_names(APIS),
+    )
+}
+
+#[derive(Debug, Clone)]
+struct SlbConfig {
+    common: CommonConfig,
+    regions: Option<Vec<String>>,
+    page_size: u64,
+    concurrency: usize,
+    wildcard_label: Option<String>,
+}
+
+impl SlbConfig {
+    fn read(config: &Value) -> Result<Self, PluginError> {
+        let mut fields = Fields::new(config)?;
+        let common = CommonConfig::read(&mut fields, &api_names(APIS))?;
+        let regions = fields.strings("regions", None)?;
+        if let Some(bad) = regions
+            .iter()
+            .flatten()
+            .find(|r| !r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        {
+            return Err(config::invalid("regions", &format!("expected region ids like cn-hangzhou, found \"{bad}\"")));
+        }
+        let page_size = fields.integer("page_size", 1, MAX_PAGE_SIZE)?.unwrap_or(50);
+        let concurrency = fields.integer("listener_concurrency", 1, 16)?.unwrap_or(4) as usize;
+        let wildcard_label = fields.string("wildcard_probe_label")?;
+        if let Some(label) = wildcard_label.as_deref().filter(|l| !is_label(l)) {
+            return Err(config::invalid(
+                "wildcard_probe_label",
+                &format!("expected one DNS label like www, found \"{label}\""),
+            ));
+        }
+        fields.finish()?;
+        Ok(Self { common, regions, page_size, concurrency, wildcard_label })
+    }
+}
+
+struct SlbSource {
+    context: Arc<AlibabaContext>,
+    settings: SlbConfig,
+    listings: ListingStore<Listing>,
+}
+
+/// A region's listing between calls.
+#[derive(Debug)]
+struct Listing {
+    region: String,
+    /// `DescribeServerCertificates` rows by `ServerCertificateId`.
+    certificates: Arc<BTreeMap<String, Value>>,
+    /// Certificates seen on a listener so far.
+    bound: BTreeSet<String>,
+    pager: Pager,
+    /// Load balancers that could not be read completely.
+    failed: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    listing: u64,
+}
+
+impl Source for SlbSource {
+    fn scopes(&self) -> Result<Vec<Scope>, PluginError> {
+        let regions = match &self.settings.regions {
+            Some(regions) => regions.clone(),
+            None => self.all_regions()?,
+        };
+        Ok(regions
+            .into_iter()
+            .map(|region| Scope { label: format!("SLB {region}, account {}", self.context.account()), id: region })
+            .collect())
+    }
+
+    fn list_page(&self, scope: &str, cursor: Option<&str>) -> Result<Page, PluginError> {
+        let region = scope;
+        let client = self.context.client(Some(region));
+        let what = format!("SLB {region} (account {})", self.context.account());
+        let (id, state) = match cursor {
+            None => {
+                let certificates = self.server_certificates(&client, region, &what)?;
+                let listing = Listing {
+                    region: region.to_owned(),
+                    certificates: Arc::new(certificates),
+                    bound: BTreeSet::new(),
+                    pager: Pager::new(self.settings.page_size),
+                    failed: Vec::new(),
+                };
+                let id = self.listings.insert(listing);
+                (id, self.listings.get(id)?)
+            }
+            Some(text) => {
+                let id = decode_cursor::<Cursor>(text)?.listing;
+                (id, self.listings.get(id)?)
+            }
+        };
+        let mut listing = state.lock().unwrap_or_else(|p| p.into_inner());
+        if listing.region != region {
+            return Err(PluginError::protocol(format!("cursor belongs to region {}, not {region}", listing.region)));
+        }
+        let params = [("RegionId".to_owned(), region.to_owned())];
+        let load_balancers = match listing.pager.fetch(&client, &LOAD_BALANCERS.spec(), &params, LB_SHAPE, &what) {
+            Ok(rows) => rows,
+            Err(error) => {
+                drop(listing);
+                self.listings.remove(id);
+                return Err(error);
+            }
+        };
+        let mut page = Page::default();
+        let outcomes = self.read_load_balancers(&client, region, &load_balancers);
+        let certificates = Arc::clone(&listing.certificates);
+        for outcome in outcomes {
+            for (lb, listener) in outcome.listeners {
+                for (place, certificate_id) in listener.places() {
+                    listing.bound.insert(certificate_id.clone());
+                    match certificates.get(&certificate_id) {
+                        Some(_) => {}
+                        None => page.warnings.push(format!(
+                            "{what}: load balancer {} port {} uses server certificate {certificate_id}, which DescribeServerCertificates does not list; declared with its id only",
+                            text(&lb["LoadBalancerId"]).unwrap_or_default(),
+                            listener.port
+                        )),
+                    }
+                    page.bindings.push(self.listener_binding(
+                        region,
+                        &lb,
+                        &listener,
+                        &place,
+                        &certificate_id,
+                        &certificates,
+                    ));
+                }
+            }
+            if let Some(warning) = outcome.warning {
+                listing.failed.push(outcome.id.clone());
+                page.warnings.push(format!("{what}: {warning}"));
+            }
+        }
+        if listing.pager.done() {
+            let unbound: Vec<(&String, &Value)> =
+                certificates.iter().filter(|(id, _)| !listing.bound.contains(*id)).collect();
+            if !listing.failed.is_empty() && !unbound.is_empty() {
+                page.warnings.push(format!(
+                    "{what}: {} certificates are reported as bound nowhere, but load balancers {} could not be read completely, so some of them may be in use there",
+                    unbound.len(),
+                    listing.failed.join(", ")
+                ));
+            }
+            for (id, row) in unbound {
+                page.bindings.push(self.inventory_binding(region, id, row));
+            }
+            drop(listing);
+            self.listings.remove(id);
+        } else {
+            page.next_cursor = Some(encode_cursor(&Cursor { listing: id }));
+        }
+        Ok(page)
+    }
+}
+
+/// One HTTPS listener as read.
+#[derive(Debug, Clone)]
+struct Listener {
+    port: u16,
+    status: Option<String>,
+    default_certificate: Option<String>,
+    /// `(Domain, DomainExtensionId, ServerCertificateId)`.
+    extensions: Vec<(String, String, String)>,
+}
+
+/// Where on a listener a certificate is served.
+#[derive(Debug, Clone)]
+enum Place {
+    Default,
+    Extension { domain: String, id: String },
+}
+
+impl Listener {
+    fn places(&self) -> Vec<(Place, String)> {
+        let mut out = Vec::new();
+        if let Some(id) = &self.default_certificate {
+            out.push((Place::Default, id.clone()));
+        }
+        for (domain, id, certificate) in &self.extensions {
+            out.push((Place::Extension { domain: domain.clone(), id: id.clone() }, certificate.clone()));
+        }
+        out
+    }
+}
+
+/// What reading one load balancer gave.
+struct LbOutcome {
+    id: String,
+    listeners: Vec<(Value, Listener)>,
+    warning: Option<String>,
+}
+
+impl SlbSource {
+    fn all_regions(&self) -> Result<Vec<String>, PluginError> {
+        // DescribeRegions answers from any regional endpoint; the central one will do.
+        let client = self.context.client(Some("cn-hangzhou"));
+        let answer = client
+            .call(&REGIONS.spec(), &[("RegionId".into(), "cn-hangzhou".into())])
+            .map_err(|e| failure(&format!("SLB (account {}): DescribeRegions", self.context.account()), &e))?;
+        let rows = rows_at(&answer, &["Regions", "Region"]).map_err(PluginError::other)?;
+        let regions: Vec<String> = rows.iter().filter_map(|r| text(&r["RegionId"])).collect();
+        if regions.is_empty() {
+            return Err(PluginError::other("SLB: DescribeRegions returned no regions"));
+        }
+        Ok(regions)
+    }
+
+    fn server_certificates(
+        &self,
+        client: &Client,
+        region: &str,
+        what: &str,
+    ) -> Result<BTreeMap<String, Value>, PluginError> {
+        let answer = client
+            .call(&CERTIFICATES.spec(), &[("RegionId".into(), region.into())])
+            .map_err(|e| failure(&format!("{what}: DescribeServerCertificates"), &e))?;
+        let rows = rows_at(&answer, &["ServerCertificates", "ServerCertificate"])
+            .map_err(|d| PluginError::other(format!("{what}: DescribeServerCertificates: {d}")))?;
+        Ok(rows.into_iter().filter_map(|row| text(&row["ServerCertificateId"]).map(|id| (id, row))).collect())
+    }
+
+    /// Reads the load balancers of one page, `listener_concurrency` at a
+    /// time; results come back in page order.
+    fn read_load_balancers(&self, client: &Client, region: &str, rows: &[Value]) -> Vec<LbOutcome> {
+        let results: Mutex<Vec<Option<LbOutcome>>> = Mutex::new((0..rows.len()).map(|_| None).collect());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let worker = || loop {
+            let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let Some(row) = rows.get(index) else { break };
+            let outcome = read_load_balancer(client, region, row);
+            results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(outcome);
+        };
+        let threads = self.settings.concurrency.min(rows.len()).max(1);
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                scope.spawn(worker);
+            }
+            worker();
+        });
+        results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect()
+    }
+
+    fn listener_binding(
+        &self,
+        region: &str,
+        lb: &Value,
+        listener: &Listener,
+        place: &Place,
+        certificate_id: &str,
+        certificates: &BTreeMap<String, Value>,
+    ) -> Binding {
+        let row = certificates.get(certificate_id);
+        let declared = row.map(declared).unwrap_or_else(|| DeclaredCertificate {
+            provider_id: Some(certificate_id.to_owned()),
+            ..DeclaredCertificate::default()
+        });
+        let address = text(&lb["Address"]);
+        let lb_status = text(&lb["LoadBalancerStatus"]);
+        let sni: Result<Option<String>, String> = match place {
+            Place::Default => Ok(declared.common_name.clone().filter(|cn| is_plain_hostname(cn))),
+            Place::Extension { domain, .. } => match (wildcard_base(domain), &self.settings.wildcard_label) {
+                (None, _) => Ok(Some(domain.clone())),
+                (Some(base), Some(label)) => Ok(Some(format!("{label}.{base}"))),
+                (Some(_), None) => Err(format!(
+                    "wildcard SNI domain {domain}: no single name to send; set wildcard_probe_label to probe one name under it"
+                )),
+            },
+        };
+        let blocked = if lb_status.as_deref().is_some_and(|s| s != "active") {
+            Some(format!("load balancer is {}", lb_status.clone().unwrap_or_default()))
+        } else if listener.status.as_deref() == Some("stopped") {
+            Some(format!("listener {} is stopped", listener.port))
+        } else if address.is_none() {
+            Some("the load balancer has no address".to_owned())
+        } else {
+            None
+        };
+        let (endpoint, not_probeable) = match (blocked, sni, &address) {
+            (Some(reason), _, _) => (None, Some(reason)),
+            (None, Err(reason), _) => (None, Some(reason)),
+            (None, Ok(sni), Some(address)) => (
+                Some(Endpoint { host: address.clone(), port: listener.port, sni, addresses: vec![address.clone()] }),
+                None,
+            ),
+            (None, Ok(_), None) => (None, Some("the load balancer has no address".to_owned())),
+        };
+        let (role, extension_domain, extension_id) = match place {
+            Place::Default => ("default", None, None),
+            Place::Extension { domain, id } => ("extension", Some(domain.clone()), Some(id.clone())),
+        };
+        Binding {
+            location: Location {
+                provider: PLUGIN_NAME.into(),
+                service: "slb".into(),
+                account: self.context.account().to_owned(),
+                region: Some(region.to_owned()),
+                resource_id: text(&lb["LoadBalancerId"]).unwrap_or_default(),
+                resource_name: text(&lb["LoadBalancerName"]),
+                listener_port: Some(listener.port),
+                endpoint,
+                not_probeable,
+            },
+            xrefs: row.map(xrefs).unwrap_or_default(),
+            extra: json!({
+                "certificate_role": role,
+                "extension_domain": extension_domain,
+                "domain_extension_id": extension_id,
+                "listener_status": listener.status,
+                "load_balancer_status": lb_status,
+                "address_type": text(&lb["AddressType"]),
+                "is_alicloud_certificate": row.and_then(|r| read_i64(&r["IsAliCloudCertificate"])),
+                "alicloud_certificate_name": row.and_then(|r| text(&r["AliCloudCertificateName"])),
+            }),
+            declared,
+        }
+    }
+
+    fn inventory_binding(&self, region: &str, id: &str, row: &Value) -> Binding {
+        Binding {
+            location: Location {
+                provider: PLUGIN_NAME.into(),
+                service: "slb".into(),
+                account: self.context.account().to_owned(),
+                region: Some(region.to_owned()),
+                resource_id: id.to_owned(),
+                resource_name: text(&row["ServerCertificateName"]),
+                ..Location::default()
+            },
+            declared: declared(row),
+            xrefs: xrefs(row),
+            extra: json!({
+                "certificate_role": "unbound",
+                "is_alicloud_certificate": read_i64(&row["IsAliCloudCertificate"]),
+                "alicloud_certificate_name": text(&row["AliCloudCertificateName"]),
+            }),
+        }
+    }
+}
+
+/// Reads one load balancer's HTTPS listeners. A failure loses only this
+/// load balancer (or one of its listeners) and says so.
+fn read_load_balancer(client: &Client, region: &str, lb: &Value) -> LbOutcome {
+    let id = text(&lb["LoadBalancerId"]).unwrap_or_default();
+    let mut outcome = LbOutcome { id: id.clone(), listeners: Vec::new(), warning: None };
+    let base = [("RegionId".to_owned(), region.to_owned()), ("LoadBalancerId".to_owned(), id.clone())];
+    let attribute = match client.call(&ATTRIBUTE.spec(), &base) {
+        Ok(answer) => answer,
+        Err(e) => {
+            let error = failure(&format!("load balancer {id}: DescribeLoadBalancerAttribute"), &e);
+            outcome.warning = Some(format!("{}; its listeners are not listed", error.message));
+            return outcome;
+        }
+    };
+    let mut failed = Vec::new();
+    for port in https_ports(&attribute) {
+        let mut params = base.to_vec();
+        params.push(("ListenerPort".into(), port.to_string()));
+        match client.call(&HTTPS_LISTENER.spec(), &params) {
+            Ok(answer) => {
+                let extensions = rows_at(&answer, &["DomainExtensions", "DomainExtension"])
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|e| {
+                        Some((
+                            text(&e["Domain"])?,
+                            text(&e["DomainExtensionId"]).unwrap_or_default(),
+                            text(&e["ServerCertificateId"])?,
+                        ))
+                    })
+                    .collect();
+                let listener = Listener {
+                    port,
+                    status: text(&answer["Status"]),
+                    default_certificate: text(&answer["ServerCertificateId"]),
+                    extensions,
+                };
+                outcome.listeners.push((lb.clone(), listener));
+            }
+            Err(e) => failed.push(failure(&format!("port {port}"), &e).message),
+        }
+    }
+    if !failed.is_empty() {
+        outcome.warning = Some(format!(
+            "load balancer {id}: DescribeLoadBalancerHTTPSListenerAttribute failed for {}; those listeners are not listed",
+            failed.join("; ")
+        ));
+    }
+    outcome
+}
+
+/// HTTPS listener ports from `DescribeLoadBalancerAttribute` (also reading
+/// the legacy misspelt `ListenerPortsAndProtocal` twin).
+fn https_ports(attribute: &Value) -> Vec<u16> {
+    let mut ports: Vec<u16> = rows_at(attribute, &["ListenerPortsAndProtocol", "ListenerPortAndProtocol"])
+        .unwrap_or_default()
+        .iter()
+        .filter(|l| text(&l["ListenerProtocol"]).is_some_and(|p| p.eq_ignore_ascii_case("https")))
+        .filter_map(|l| read_u64(&l["ListenerPort"]).and_then(|p| u16::try_from(p).ok()))
+        .collect();
+    if ports.is_empty() {
+        ports = rows_at(attribute, &["ListenerPortsAndProtocal", "ListenerPortAndProtocal"])
+            .unwrap_or_default()
+            .iter()
+            .filter(|l| text(&l["ListenerProtocal"]).is_some_and(|p| p.eq_ignore_ascii_case("https")))
+            .filter_map(|l| read_u64(&l["ListenerPort"]).and_then(|p| u16::try_from(p).ok()))
+            .collect();
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// The declared certificate from a `DescribeServerCertificates` row.
+fn declared(row: &Value) -> DeclaredCertificate {
+    let sans = rows_at(row, &["SubjectAlternativeNames", "SubjectAlternativeName"])
+        .unwrap_or_default()
+        .iter()
+        .filter_map(text)
+        .collect();
+    let not_after = read_i64(&row["ExpireTimeStamp"]).map(|ms| ms.div_euclid(1000)).or_else(|| {
+        text(&row["ExpireTime"]).and_then(|t| alibaba_openapi::parse_iso8601_utc(&t)).map(|ms| ms.div_euclid(1000))
+    });
+    DeclaredCertificate {
+        provider_id: text(&row["ServerCertificateId"]),
+        name: text(&row["ServerCertificateName"]),
+        common_name: text(&row["CommonName"]),
+        sans,
+        fingerprints: text(&row["Fingerprint"]).map(|f| vec![Fingerprint::new("sha1", &f)]).unwrap_or_default(),
+        not_after,
+        ..DeclaredCertificate::default()
+    }
+}
+
+fn xrefs(row: &Value) -> Vec<CrossRef> {
+    match (read_i64(&row["IsAliCloudCertificate"]), text(&row["AliCloudCertificateId"])) {
+        (Some(1), Some(id)) => vec![CrossRef { kind: "cas-certificate-id".into(), value: id }],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_ports_come_from_either_spelling() {
+        let modern = json!({"ListenerPortsAndProtocol": {"ListenerPortAndProtocol": [
+            {"ListenerPort": 80, "ListenerProtocol": "http"}, {"ListenerPort": 443, "ListenerProtocol": "https"}]}});
+        assert_eq!(https_ports(&modern), vec![443]);
+        let legacy = json!({"ListenerPortsAndProtocal": {"ListenerPortAndProtocal": [
+            {"ListenerPort": 8443, "ListenerProtocal": "https"}]}});
+        assert_eq!(https_ports(&legacy), vec![8443]);
+    }
+
+    #[test]
+    fn declared_certificates_normalise_fingerprints_and_link_cas() {
+        let row = json!({"ServerCertificateId": "sc-1", "Fingerprint": "AB:cd:01", "CommonName": "a.example",
+            "SubjectAlternativeNames": {"SubjectAlternativeName": ["a.example", "b.example"]},
+            "ExpireTimeStamp": 1_732_169_065_000_i64, "IsAliCloudCertificate": 1, "AliCloudCertificateId": "123"});
+        let d = declared(&row);
+        assert_eq!(d.fingerprint("sha1"), Some("abcd01"));
+        assert_eq!(d.not_after, Some(1_732_169_065));
+        assert_eq!(d.sans.len(), 2);
+        assert_eq!(xrefs(&row), vec![CrossRef { kind: "cas-certificate-id".into(), value: "123".into() }]);
+        assert!(xrefs(&json!({"IsAliCloudCertificate": 0, "AliCloudCertificateId": ""})).is_empty());
+    }
+
+    #[test]
+    fn config_errors_name_the_field() {
+        let error = |config: Value| SlbConfig::read(&config).unwrap_err().message;
+        assert!(error(json!({"regions": []})).starts_with("regions: expected at least one entry"));
+        assert!(error(json!({"regions": ["cn hangzhou"]})).starts_with("regions: expected region ids"));
+        assert!(error(json!({"page_size": 101})).starts_with("page_size: expected an integer from 1 to 100"));
+        assert!(error(json!({"rate_limits": {"DescribeLoadBalancers": "fast"}}))
+            .starts_with("rate_limits.DescribeLoadBalancers: expected a number"));
+    }
+}
