@@ -74,4 +74,3 @@ pub fn run(inspect_args: &[String]) -> Result<(), String> {
         other => Err(format!("inspect scan exited with {other:?}")),
     }
 }
-

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certinspect_core::collect::{collect, CollectError, CollectOptions, Collected};
-use certinspect_core::findings::Severity;
+use certinspect_core::findings::{is_unchecked, Severity};
 use certinspect_core::host::{CancelFlag, Host, HttpTransport, TransportConfig};
 use certinspect_core::join::join;
 use certinspect_core::plugins::{OpenedSource, PluginRegistry, PluginSearchPath};
@@ -118,7 +118,11 @@ fn host(cancel: &CancelFlag) -> Result<Host, u8> {
 /// Open every configured source. A configuration the plugin refuses is a
 /// usage error; anything else (credentials, network) is a source failure
 /// that the scan reports and goes past.
-fn open_sources(config: &Config, registry: &PluginRegistry, host: &Host) -> Result<(Vec<Arc<OpenedSource>>, Vec<CollectError>), u8> {
+fn open_sources(
+    config: &Config,
+    registry: &PluginRegistry,
+    host: &Host,
+) -> Result<(Vec<Arc<OpenedSource>>, Vec<CollectError>), u8> {
     let mut sources = Vec::new();
     let mut failures = Vec::new();
     for (index, source) in config.file.sources.iter().enumerate() {
@@ -127,7 +131,11 @@ fn open_sources(config: &Config, registry: &PluginRegistry, host: &Host) -> Resu
         match plugin.open(&config.source_settings(index), host.for_plugin(name)) {
             Ok(opened) => sources.push(Arc::new(opened)),
             Err(e) if e.error.kind == error_kind::INVALID_CONFIG => {
-                return Err(usage_error(format!("{}: [[source]] '{name}': {}", config.path.display(), e.error.message)));
+                return Err(usage_error(format!(
+                    "{}: [[source]] '{name}': {}",
+                    config.path.display(),
+                    e.error.message
+                )));
             }
             Err(e) => failures.push(CollectError { plugin: name.clone(), scope: None, message: e.error.to_string() }),
         }
@@ -182,7 +190,10 @@ pub fn probe(args: &ProbeArgs) -> u8 {
     if let Some(path) = &args.targets {
         match std::fs::read_to_string(path) {
             Ok(text) => endpoints.extend(
-                text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(str::to_owned),
+                text.lines()
+                    .map(|l| l.split('#').next().unwrap_or("").trim())
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned),
             ),
             Err(e) => return usage_error(format!("{}: {e}", path.display())),
         }
@@ -227,7 +238,9 @@ fn parse_endpoint(text: &str) -> Result<(String, u16), String> {
         return Ok((text.to_owned(), 443));
     }
     match text.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() => Ok((host.to_owned(), port.parse().ok().filter(|p| *p > 0).ok_or_else(|| bad_port(port))?)),
+        Some((host, port)) if !host.is_empty() => {
+            Ok((host.to_owned(), port.parse().ok().filter(|p| *p > 0).ok_or_else(|| bad_port(port))?))
+        }
         Some(_) => Err("empty host".into()),
         None if text.is_empty() => Err("empty host".into()),
         None => Ok((text.to_owned(), 443)),
@@ -249,10 +262,10 @@ fn run_verification(input: VerifyInput, options: &certinspect_core::verify::Veri
     exit_code(&report, args.fail_on)
 }
 
-/// 1 when something is at or above the threshold, else 3 when something
-/// could not be checked, else 0.
+/// 1 when something checked is wrong at or above the threshold, else 3
+/// when something could not be checked, else 0.
 fn exit_code(report: &Report, fail_on: Severity) -> u8 {
-    if report.findings_at_least(fail_on).next().is_some() {
+    if report.findings_at_least(fail_on).any(|f| !is_unchecked(&f.code)) {
         exit::FINDINGS
     } else if report.incomplete() {
         exit::INCOMPLETE
@@ -280,7 +293,9 @@ pub fn inventory(args: &InventoryArgs, plugin_dirs: &[PathBuf]) -> u8 {
                 "source_errors": collected.errors,
                 "source_stats": collected.stats,
             });
-            serde_json::to_writer_pretty(&mut stdout, &document).map_err(std::io::Error::from).and_then(|()| writeln!(stdout))
+            serde_json::to_writer_pretty(&mut stdout, &document)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(stdout))
         }
         InventoryFormat::Table => output::inventory_table(&mut stdout, &collected, &joined),
     };

@@ -171,7 +171,9 @@ impl Config {
         }
         for (index, route) in verify.connect_to.iter().enumerate() {
             if let Err(message) = route.parse::<certinspect_core::verify::ConnectTo>() {
-                return Err(self.error_at(&["verify", "connect_to", &index.to_string()], &format!("connect_to: {message}")));
+                return Err(
+                    self.error_at(&["verify", "connect_to", &index.to_string()], &format!("connect_to: {message}"))
+                );
             }
         }
         Ok(())
@@ -275,7 +277,9 @@ pub fn toml_to_json(value: &toml::Value) -> serde_json::Value {
     match value {
         toml::Value::String(s) => serde_json::Value::String(s.clone()),
         toml::Value::Integer(i) => serde_json::Value::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        toml::Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number)
+        }
         toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
         toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
         toml::Value::Array(items) => serde_json::Value::Array(items.iter().map(toml_to_json).collect()),

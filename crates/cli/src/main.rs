@@ -43,16 +43,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Read what the configured providers declare, probe every endpoint, and reconcile.
-    #[command(after_help = "Examples:\n  inspect scan --config inspect.toml\n  inspect scan --config inspect.toml --format json --output report.json\n  inspect scan --config inspect.toml --fail-on high --format sarif --output certs.sarif")]
+    #[command(
+        after_help = "Examples:\n  inspect scan --config inspect.toml\n  inspect scan --config inspect.toml --format json --output report.json\n  inspect scan --config inspect.toml --fail-on high --format sarif --output certs.sarif"
+    )]
     Scan(commands::ScanArgs),
     /// Probe endpoints given on the command line or in a file (no cloud).
-    #[command(after_help = "Examples:\n  inspect probe example.com\n  inspect probe example.com:8443 --sni www.example.com\n  inspect probe --targets hosts.txt --format jsonl\n  inspect probe shop.example.com --connect-to shop.example.com:443:127.0.0.1:8443")]
+    #[command(
+        after_help = "Examples:\n  inspect probe example.com\n  inspect probe example.com:8443 --sni www.example.com\n  inspect probe --targets hosts.txt --format jsonl\n  inspect probe shop.example.com --connect-to shop.example.com:443:127.0.0.1:8443"
+    )]
     Probe(commands::ProbeArgs),
     /// List what the configured providers declare, without touching any endpoint.
-    #[command(after_help = "Examples:\n  inspect inventory --config inspect.toml\n  inspect inventory --config inspect.toml --format json")]
+    #[command(
+        after_help = "Examples:\n  inspect inventory --config inspect.toml\n  inspect inventory --config inspect.toml --format json"
+    )]
     Inventory(commands::InventoryArgs),
     /// List the plugins found, and every library that failed to load and why.
-    #[command(after_help = "Examples:\n  inspect plugins\n  inspect plugins --plugin-dir ./target/plugins --format json")]
+    #[command(
+        after_help = "Examples:\n  inspect plugins\n  inspect plugins --plugin-dir ./target/plugins --format json"
+    )]
     Plugins(plugins_cmd::Args),
     /// Work with the configuration file.
     #[command(subcommand)]

@@ -149,7 +149,9 @@ impl VerifyObserver for Observer<'_> {
         self.done += 1;
         self.failed += usize::from(result.error.is_some());
         if let Some(jsonl) = self.sink.jsonl.as_mut() {
-            let written = jsonl.result(index, binding, Some(result)).and_then(|()| findings.iter().try_for_each(|f| jsonl.finding(f)));
+            let written = jsonl
+                .result(index, binding, Some(result))
+                .and_then(|()| findings.iter().try_for_each(|f| jsonl.finding(f)));
             if let Err(e) = written {
                 tracing::error!("cannot write a result: {e}");
             }
@@ -162,16 +164,30 @@ impl VerifyObserver for Observer<'_> {
 
 /// `inspect inventory` as a table.
 pub fn inventory_table(out: &mut dyn Write, collected: &Collected, joined: &JoinOutcome) -> io::Result<()> {
-    writeln!(out, "{:<14} {:<10} {:<36} {:<28} {:<12} {:<6} via", "plugin", "region", "resource", "certificate", "expires", "auto")?;
+    writeln!(
+        out,
+        "{:<14} {:<10} {:<36} {:<28} {:<12} {:<6} via",
+        "plugin", "region", "resource", "certificate", "expires", "auto"
+    )?;
     for (binding, note) in collected.bindings.iter().zip(&joined.notes) {
         let location = &binding.location;
         let declared = &binding.declared;
         let resource = match (&location.endpoint, location.listener_port) {
-            (Some(e), _) => format!("{}:{}{}", e.host, e.port, e.sni.as_ref().filter(|s| *s != &e.host).map(|s| format!(" ({s})")).unwrap_or_default()),
+            (Some(e), _) => format!(
+                "{}:{}{}",
+                e.host,
+                e.port,
+                e.sni.as_ref().filter(|s| *s != &e.host).map(|s| format!(" ({s})")).unwrap_or_default()
+            ),
             (None, Some(port)) => format!("{}:{port}", location.resource_id),
             (None, None) => location.resource_id.clone(),
         };
-        let certificate = declared.name.clone().or_else(|| declared.common_name.clone()).or_else(|| declared.provider_id.clone()).unwrap_or_default();
+        let certificate = declared
+            .name
+            .clone()
+            .or_else(|| declared.common_name.clone())
+            .or_else(|| declared.provider_id.clone())
+            .unwrap_or_default();
         let expires = declared.not_after.map(format_date).unwrap_or_else(|| "-".into());
         let auto = format!("{:?}", declared.auto_managed).to_lowercase();
         writeln!(
@@ -186,7 +202,13 @@ pub fn inventory_table(out: &mut dyn Write, collected: &Collected, joined: &Join
             note.enriched_via.join(", ")
         )?;
     }
-    writeln!(out, "{} bindings, {} join issues, {} source errors", collected.bindings.len(), joined.issues.len(), collected.errors.len())
+    writeln!(
+        out,
+        "{} bindings, {} join issues, {} source errors",
+        collected.bindings.len(),
+        joined.issues.len(),
+        collected.errors.len()
+    )
 }
 
 /// `YYYY-MM-DD` of a UNIX time (UTC).

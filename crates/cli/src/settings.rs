@@ -53,13 +53,17 @@ pub fn verify_options(file: &VerifySettings, args: &VerifyArgs) -> Result<Verify
             critical_days: args.critical_days.unwrap_or(file.critical_days),
             warn_fraction_remaining: file.warn_fraction,
         },
-        trust: Arc::new(trust_store(args.trust.unwrap_or(file.trust), args.ca_file.as_ref().or(file.ca_file.as_ref()))?),
+        trust: Arc::new(trust_store(
+            args.trust.unwrap_or(file.trust),
+            args.ca_file.as_ref().or(file.ca_file.as_ref()),
+        )?),
         now_unix: args.now_unix,
         ..VerifyOptions::default()
     };
     let probe = &mut options.probe;
     probe.connect_timeout = seconds(args.connect_timeout.unwrap_or(file.connect_timeout_secs), "--connect-timeout")?;
-    probe.handshake_timeout = seconds(args.handshake_timeout.unwrap_or(file.handshake_timeout_secs), "--handshake-timeout")?;
+    probe.handshake_timeout =
+        seconds(args.handshake_timeout.unwrap_or(file.handshake_timeout_secs), "--handshake-timeout")?;
     probe.overall_deadline = (file.deadline_secs > 0.0).then(|| Duration::from_secs_f64(file.deadline_secs));
     probe.max_concurrency = args.concurrency.unwrap_or(file.concurrency).max(1);
     probe.per_address_concurrency = file.per_address_concurrency.max(1);
@@ -97,7 +101,8 @@ fn trust_store(setting: TrustSetting, ca_file: Option<&PathBuf>) -> Result<Trust
 /// Alpine/openSUSE); `SSL_CERT_FILE` first, as OpenSSL does.
 fn system_store() -> Result<TrustStore, String> {
     let candidates = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from).into_iter().chain(
-        ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"].map(PathBuf::from),
+        ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
+            .map(PathBuf::from),
     );
     for path in candidates {
         if let Ok(pem) = std::fs::read(&path) {

@@ -50,12 +50,7 @@ fn parse_opts() -> Result<Opts, String> {
     // `cargo bench` passes --bench; `cargo test --benches` does not, and
     // then this runs as a quick smoke test unless told otherwise.
     let benching = std::env::args().any(|a| a == "--bench");
-    let mut o = Opts {
-        endpoints: if benching { 1000 } else { 20 },
-        sni_mode: false,
-        concurrency: 64,
-        farm_threads: 1,
-    };
+    let mut o = Opts { endpoints: if benching { 1000 } else { 20 }, sni_mode: false, concurrency: 64, farm_threads: 1 };
     let mut it = std::env::args().skip(1);
     let num = |v: Option<String>, what: &str| -> Result<usize, String> {
         v.and_then(|s| s.parse().ok()).filter(|n| *n > 0).ok_or_else(|| format!("{what} needs a positive number"))

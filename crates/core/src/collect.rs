@@ -77,7 +77,10 @@ pub struct Collected {
 /// Collect all bindings from `sources`.
 pub fn collect(sources: &[Arc<OpenedSource>], options: &CollectOptions) -> Collected {
     let mut collected = Collected {
-        stats: sources.iter().map(|s| SourceStats { plugin: s.plugin().to_owned(), ..SourceStats::default() }).collect(),
+        stats: sources
+            .iter()
+            .map(|s| SourceStats { plugin: s.plugin().to_owned(), ..SourceStats::default() })
+            .collect(),
         ..Collected::default()
     };
 
@@ -160,9 +163,8 @@ fn list_scope(source: &Arc<OpenedSource>, scope: &Scope, options: &CollectOption
         }
         let call_source = Arc::clone(source);
         let (scope_id, call_cursor) = (scope.id.clone(), cursor.clone());
-        let outcome: Option<Result<Page, SourceCallError>> = call_with_deadline(options.call_timeout, move || {
-            call_source.list_page(&scope_id, call_cursor.as_deref())
-        });
+        let outcome: Option<Result<Page, SourceCallError>> =
+            call_with_deadline(options.call_timeout, move || call_source.list_page(&scope_id, call_cursor.as_deref()));
         let failure = match outcome {
             Some(Ok(page)) => {
                 result.pages += 1;
@@ -181,7 +183,10 @@ fn list_scope(source: &Arc<OpenedSource>, scope: &Scope, options: &CollectOption
         };
         let kept = result.bindings.len();
         result.error = Some(CollectError {
-            message: format!("{} (listing incomplete: {kept} bindings from {} pages kept)", failure.message, result.pages),
+            message: format!(
+                "{} (listing incomplete: {kept} bindings from {} pages kept)",
+                failure.message, result.pages
+            ),
             ..failure
         });
         return result;
@@ -189,7 +194,11 @@ fn list_scope(source: &Arc<OpenedSource>, scope: &Scope, options: &CollectOption
 }
 
 fn source_error(source: &OpenedSource, scope: Option<&str>, error: &SourceCallError) -> CollectError {
-    CollectError { plugin: source.plugin().to_owned(), scope: scope.map(str::to_owned), message: error.error.to_string() }
+    CollectError {
+        plugin: source.plugin().to_owned(),
+        scope: scope.map(str::to_owned),
+        message: error.error.to_string(),
+    }
 }
 
 fn timeout_error(source: &OpenedSource, scope: Option<&str>, timeout: Duration) -> CollectError {

@@ -93,6 +93,13 @@ pub mod code {
     pub const SOURCE_FAILED: &str = "source-failed";
 }
 
+/// Whether `code` says that something could not be checked (a source, an
+/// endpoint) rather than that something checked is wrong. Exit codes keep
+/// the two apart.
+pub fn is_unchecked(code: &str) -> bool {
+    matches!(code, code::SOURCE_FAILED | code::UNREACHABLE | code::NO_TLS | code::HANDSHAKE_FAILED)
+}
+
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {

@@ -78,7 +78,9 @@ pub fn join(bindings: &mut [Binding]) -> JoinOutcome {
                     outcome.issues.push(JoinIssue {
                         binding: index,
                         key: key.clone(),
-                        message: format!("{key} names a certificate whose fingerprint or serial differs from the one declared here"),
+                        message: format!(
+                            "{key} names a certificate whose fingerprint or serial differs from the one declared here"
+                        ),
                     });
                 }
                 for source in same {

@@ -14,6 +14,6 @@ pub mod host;
 pub mod join;
 pub mod plugins;
 pub mod reconcile;
-pub mod schema;
 pub mod report;
+pub mod schema;
 pub mod verify;

@@ -76,7 +76,11 @@ const VALIDITY_TOLERANCE_SECONDS: i64 = 86_400;
 /// Compare `declared` with the served leaf `served`. `known` are all
 /// certificates the providers declared anywhere (to recognise a served
 /// certificate as the one a renewal replaced).
-pub fn reconcile(declared: &DeclaredCertificate, served: &CertificateFacts, known: &[&DeclaredCertificate]) -> Reconciliation {
+pub fn reconcile(
+    declared: &DeclaredCertificate,
+    served: &CertificateFacts,
+    known: &[&DeclaredCertificate],
+) -> Reconciliation {
     let (same, basis) = same_certificate(declared, served);
     match same {
         None => Reconciliation {
@@ -86,9 +90,9 @@ pub fn reconcile(declared: &DeclaredCertificate, served: &CertificateFacts, know
         },
         Some(true) => Reconciliation { verdict: Verdict::Match, basis, reason: format!("{} equal", basis_name(basis)) },
         Some(false) => {
-            let replaced = known.iter().any(|other| {
-                matches!(same_certificate(other, served).0, Some(true)) && issued_before(other, declared)
-            });
+            let replaced = known
+                .iter()
+                .any(|other| matches!(same_certificate(other, served).0, Some(true)) && issued_before(other, declared));
             let older_same_names = names_overlap(declared, served)
                 && declared.not_before.is_some_and(|declared_start| served.not_before < declared_start);
             if replaced || older_same_names {
@@ -97,12 +101,19 @@ pub fn reconcile(declared: &DeclaredCertificate, served: &CertificateFacts, know
                 } else {
                     "the served certificate covers the same names and was issued before the declared one"
                 };
-                Reconciliation { verdict: Verdict::Stale, basis, reason: format!("{} differ; {why}", basis_name(basis)) }
+                Reconciliation {
+                    verdict: Verdict::Stale,
+                    basis,
+                    reason: format!("{} differ; {why}", basis_name(basis)),
+                }
             } else {
                 Reconciliation {
                     verdict: Verdict::Foreign,
                     basis,
-                    reason: format!("{} differ; the served certificate is not one the provider declared here", basis_name(basis)),
+                    reason: format!(
+                        "{} differ; the served certificate is not one the provider declared here",
+                        basis_name(basis)
+                    ),
                 }
             }
         }
@@ -129,12 +140,14 @@ pub fn same_certificate(declared: &DeclaredCertificate, served: &CertificateFact
         return (Some(serial_equal && issuer_consistent), IdentityBasis::SerialIssuer);
     }
     if declared.common_name.is_some() || !declared.sans.is_empty() {
-        let cn_ok = declared
-            .common_name
-            .as_deref()
-            .is_none_or(|cn| served.subject_common_names.iter().any(|s| s.eq_ignore_ascii_case(cn)) || served_dns_names(served).any(|s| s.eq_ignore_ascii_case(cn)));
+        let cn_ok = declared.common_name.as_deref().is_none_or(|cn| {
+            served.subject_common_names.iter().any(|s| s.eq_ignore_ascii_case(cn))
+                || served_dns_names(served).any(|s| s.eq_ignore_ascii_case(cn))
+        });
         let sans_ok = declared.sans.iter().all(|san| served_names(served).any(|s| s.eq_ignore_ascii_case(san)));
-        let close = |declared: Option<i64>, served: i64| declared.is_none_or(|d| (d - served).abs() <= VALIDITY_TOLERANCE_SECONDS);
+        let close = |declared: Option<i64>, served: i64| {
+            declared.is_none_or(|d| (d - served).abs() <= VALIDITY_TOLERANCE_SECONDS)
+        };
         let dates_ok = close(declared.not_before, served.not_before) && close(declared.not_after, served.not_after);
         return (Some(cn_ok && sans_ok && dates_ok), IdentityBasis::NamesValidity);
     }

@@ -151,6 +151,10 @@ impl Report {
     /// Whether some source, scope or endpoint could not be checked.
     pub fn incomplete(&self) -> bool {
         self.summary.source_errors > 0
-            || self.bindings.iter().flat_map(|b| &b.results).any(|r| matches!(r.verdict, Verdict::Unreachable | Verdict::NoTls))
+            || self
+                .bindings
+                .iter()
+                .flat_map(|b| &b.results)
+                .any(|r| matches!(r.verdict, Verdict::Unreachable | Verdict::NoTls))
     }
 }

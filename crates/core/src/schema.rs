@@ -83,7 +83,8 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<SchemaError
     match value {
         Value::Object(map) => {
             let properties = schema.get("properties").and_then(Value::as_object);
-            for name in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+            for name in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+            {
                 if !map.contains_key(name) {
                     errors.push(error(&join(path, name), "is required but missing"));
                 }
@@ -94,8 +95,12 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<SchemaError
                     Some(property) => check(property, item, &item_path, errors),
                     None => match schema.get("additionalProperties") {
                         Some(Value::Bool(false)) => {
-                            let known: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
-                            errors.push(error(&item_path, &format!("unknown setting; expected one of: {}", known.join(", "))));
+                            let known: Vec<&str> =
+                                properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                            errors.push(error(
+                                &item_path,
+                                &format!("unknown setting; expected one of: {}", known.join(", ")),
+                            ));
                         }
                         Some(extra @ Value::Object(_)) => check(extra, item, &item_path, errors),
                         _ => {}
@@ -111,7 +116,9 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<SchemaError
                 }
             }
         }
-        Value::String(text) => bound(schema, "minLength", "maxLength", text.chars().count(), "characters", path, errors),
+        Value::String(text) => {
+            bound(schema, "minLength", "maxLength", text.chars().count(), "characters", path, errors)
+        }
         Value::Number(number) => {
             let n = number.as_f64().unwrap_or(f64::NAN);
             if let Some(min) = schema.get("minimum").and_then(Value::as_f64).filter(|min| n < *min) {
@@ -155,7 +162,9 @@ fn has_type(value: &Value, name: &str) -> bool {
         "boolean" => value.is_boolean(),
         "null" => value.is_null(),
         "number" => value.is_number(),
-        "integer" => value.as_i64().is_some() || value.as_u64().is_some() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "integer" => {
+            value.as_i64().is_some() || value.as_u64().is_some() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         _ => true,
     }
 }
@@ -222,16 +231,25 @@ mod tests {
 
     #[test]
     fn a_valid_config_passes() {
-        assert!(messages(json!({"regions": ["cn-hangzhou"], "page_size": 50, "signature": "v3", "credentials": {"profile": "p"}})).is_empty());
+        assert!(messages(
+            json!({"regions": ["cn-hangzhou"], "page_size": 50, "signature": "v3", "credentials": {"profile": "p"}})
+        )
+        .is_empty());
     }
 
     #[test]
     fn errors_name_the_field_and_what_was_expected() {
         assert_eq!(messages(json!({})), ["regions: is required but missing"]);
         assert_eq!(messages(json!({"regions": ["a", 3]})), ["regions[1]: expected string, found 3"]);
-        assert_eq!(messages(json!({"regions": ["a"], "page_size": 1000})), ["page_size: expected at most 500, found 1000"]);
+        assert_eq!(
+            messages(json!({"regions": ["a"], "page_size": 1000})),
+            ["page_size: expected at most 500, found 1000"]
+        );
         assert_eq!(messages(json!({"regions": ["a"], "page_size": 1.5})), ["page_size: expected integer, found 1.5"]);
-        assert_eq!(messages(json!({"regions": ["a"], "signature": "v2"})), [r#"signature: expected one of "v1", "v3", found "v2""#]);
+        assert_eq!(
+            messages(json!({"regions": ["a"], "signature": "v2"})),
+            [r#"signature: expected one of "v1", "v3", found "v2""#]
+        );
         assert_eq!(
             messages(json!({"regions": ["a"], "zone": 1})),
             ["zone: unknown setting; expected one of: credentials, page_size, regions, signature"]

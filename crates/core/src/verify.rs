@@ -27,7 +27,9 @@ use crate::findings::{code, Finding, Severity};
 use crate::join::join;
 use crate::plugins::OpenedSource;
 use crate::reconcile::{reconcile, IdentityBasis, Reconciliation, Verdict};
-use crate::report::{BindingReport, ObservationResult, Report, ServedSummary, Summary, TlsSummary, REPORT_SCHEMA_VERSION};
+use crate::report::{
+    BindingReport, ObservationResult, Report, ServedSummary, Summary, TlsSummary, REPORT_SCHEMA_VERSION,
+};
 
 /// Route connections for `host:port` to `to` instead (curl's `--connect-to`),
 /// keeping the name for SNI and matching.
@@ -178,14 +180,16 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             })
             .collect();
         let mut analysed = analyze_many(&inputs).into_iter();
-        let analyses: Vec<Option<ChainAnalysis>> = batch.iter().map(|o| o.tls().and_then(|_| analysed.next())).collect();
+        let analyses: Vec<Option<ChainAnalysis>> =
+            batch.iter().map(|o| o.tls().and_then(|_| analysed.next())).collect();
         lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch, &mut revocations);
 
         for (observation, analysis) in batch.iter().zip(&analyses) {
             let reference_name = &plan.reference_names[observation.target_index];
             for &binding_index in &bindings_of_target[observation.target_index] {
                 let binding = &bindings[binding_index];
-                let result = observe(binding, observation, analysis.as_ref(), &known, &revocations, options.keep_analysis);
+                let result =
+                    observe(binding, observation, analysis.as_ref(), &known, &revocations, options.keep_analysis);
                 let found: Vec<Finding> = observation_findings(binding, &result, analysis.as_ref(), reference_name)
                     .into_iter()
                     .map(|f| f.at_binding(binding_index).at_address(result.address.clone()))
@@ -246,7 +250,8 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         });
     }
     for issue in &join_outcome.issues {
-        findings.push(Finding::new(code::JOIN_AMBIGUOUS, Severity::Low, issue.message.clone()).at_binding(issue.binding));
+        findings
+            .push(Finding::new(code::JOIN_AMBIGUOUS, Severity::Low, issue.message.clone()).at_binding(issue.binding));
     }
     for error in &input.source_errors {
         let scope = error.scope.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
@@ -256,7 +261,11 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         );
     }
     findings.sort_by(|a, b| {
-        a.severity.cmp(&b.severity).then(a.binding.cmp(&b.binding)).then(a.code.cmp(&b.code)).then(a.address.cmp(&b.address))
+        a.severity
+            .cmp(&b.severity)
+            .then(a.binding.cmp(&b.binding))
+            .then(a.code.cmp(&b.code))
+            .then(a.address.cmp(&b.address))
     });
 
     let summary = summarize(&reports, &findings, plan.targets.len(), input.source_errors.len());
@@ -288,7 +297,8 @@ struct TargetPlan {
 fn plan_targets(bindings: &[Binding], connect_to: &[ConnectTo]) -> TargetPlan {
     let mut plan = TargetPlan { targets: Vec::new(), reference_names: Vec::new(), target_of_binding: Vec::new() };
     let mut seen: HashMap<(String, u16, Option<String>, Vec<String>), usize> = HashMap::new();
-    let routes: HashMap<(&str, u16), SocketAddr> = connect_to.iter().map(|c| ((c.host.as_str(), c.port), c.to)).collect();
+    let routes: HashMap<(&str, u16), SocketAddr> =
+        connect_to.iter().map(|c| ((c.host.as_str(), c.port), c.to)).collect();
     for binding in bindings {
         let Some(endpoint) = &binding.location.endpoint else {
             plan.target_of_binding.push(None);
@@ -329,7 +339,10 @@ fn failed_observation(index: usize, target: &ProbeTarget, message: &str) -> Prob
         resolution: None,
         started_at_unix_ms: 0,
         timings: Default::default(),
-        outcome: ProbeOutcome::Error(certinspect_probe::ProbeError { kind: ProbeErrorKind::Io, message: message.to_owned() }),
+        outcome: ProbeOutcome::Error(certinspect_probe::ProbeError {
+            kind: ProbeErrorKind::Io,
+            message: message.to_owned(),
+        }),
         failed_attempts: Vec::new(),
     }
 }
@@ -397,12 +410,10 @@ fn observe(
         },
         (ProbeOutcome::Tls(_), Some(facts)) => reconcile(&binding.declared, facts, known),
     };
-    let revocation = leaf
-        .and_then(|f| revocations.get(&normalize_serial(&f.serial_hex)).cloned())
-        .or_else(|| {
-            // The provider's own revocation record applies when it is the served certificate.
-            (reconciliation.verdict == Verdict::Match).then(|| binding.declared.revocation.clone()).flatten()
-        });
+    let revocation = leaf.and_then(|f| revocations.get(&normalize_serial(&f.serial_hex)).cloned()).or_else(|| {
+        // The provider's own revocation record applies when it is the served certificate.
+        (reconciliation.verdict == Verdict::Match).then(|| binding.declared.revocation.clone()).flatten()
+    });
     ObservationResult {
         address: observation.address.map(|a| a.to_string()),
         ip_family: observation.ip_family.map(|f| format!("{f:?}").to_lowercase()),
@@ -461,26 +472,43 @@ fn observation_findings(
     let evidence = json!({ "served": served, "declared": declared_evidence(&binding.declared), "basis": result.basis });
     match result.verdict {
         Verdict::Foreign => out.push(
-            Finding::new(code::SERVED_NOT_DECLARED, Severity::Critical, format!("{endpoint}: serves a certificate other than the declared one ({})", result.reason))
-                .with_evidence(evidence.clone()),
+            Finding::new(
+                code::SERVED_NOT_DECLARED,
+                Severity::Critical,
+                format!("{endpoint}: serves a certificate other than the declared one ({})", result.reason),
+            )
+            .with_evidence(evidence.clone()),
         ),
         Verdict::Stale => out.push(
-            Finding::new(code::STALE_CERTIFICATE, Severity::Critical, format!("{endpoint}: still serves the certificate the declared one replaced ({})", result.reason))
-                .with_evidence(evidence.clone()),
+            Finding::new(
+                code::STALE_CERTIFICATE,
+                Severity::Critical,
+                format!("{endpoint}: still serves the certificate the declared one replaced ({})", result.reason),
+            )
+            .with_evidence(evidence.clone()),
         ),
         _ => {}
     }
     let Some(analysis) = analysis else { return out };
     if let Some(leaf) = &analysis.expiry.leaf {
         let (code, severity, what) = match leaf.state {
-            ExpiryState::Expired => (code::CERT_EXPIRED, Severity::Critical, format!("expired {} days ago", -leaf.days_remaining)),
+            ExpiryState::Expired => {
+                (code::CERT_EXPIRED, Severity::Critical, format!("expired {} days ago", -leaf.days_remaining))
+            }
             ExpiryState::NotYetValid => (code::CERT_NOT_YET_VALID, Severity::High, "is not valid yet".to_owned()),
-            ExpiryState::Critical => (code::CERT_EXPIRING, Severity::High, format!("expires in {} days", leaf.days_remaining)),
-            ExpiryState::Warning => (code::CERT_EXPIRING, Severity::Medium, format!("expires in {} days", leaf.days_remaining)),
+            ExpiryState::Critical => {
+                (code::CERT_EXPIRING, Severity::High, format!("expires in {} days", leaf.days_remaining))
+            }
+            ExpiryState::Warning => {
+                (code::CERT_EXPIRING, Severity::Medium, format!("expires in {} days", leaf.days_remaining))
+            }
             ExpiryState::Ok => ("", Severity::Info, String::new()),
         };
         if !code.is_empty() {
-            out.push(Finding::new(code, severity, format!("{endpoint}: served certificate {what}")).with_evidence(json!({ "expiry": leaf })));
+            out.push(
+                Finding::new(code, severity, format!("{endpoint}: served certificate {what}"))
+                    .with_evidence(json!({ "expiry": leaf })),
+            );
         }
     }
     for fact in [&analysis.expiry.earliest_served, &analysis.expiry.earliest_verified].into_iter().flatten() {
@@ -493,8 +521,12 @@ fn observation_findings(
         };
         if !is_leaf && !out.iter().any(|f| f.code == code::CHAIN_EXPIRING) {
             out.push(
-                Finding::new(code::CHAIN_EXPIRING, severity, format!("{endpoint}: chain certificate '{}' expires in {} days", fact.subject, fact.days_remaining))
-                    .with_evidence(json!({ "expiry": fact })),
+                Finding::new(
+                    code::CHAIN_EXPIRING,
+                    severity,
+                    format!("{endpoint}: chain certificate '{}' expires in {} days", fact.subject, fact.days_remaining),
+                )
+                .with_evidence(json!({ "expiry": fact })),
             );
         }
     }
@@ -512,12 +544,20 @@ fn observation_findings(
     match &analysis.trust.verdict {
         TrustVerdict::Trusted | TrustVerdict::Expired | TrustVerdict::NotYetValid => {}
         TrustVerdict::Incomplete => out.push(
-            Finding::new(code::CHAIN_INCOMPLETE, Severity::Medium, format!("{endpoint}: the served chain does not reach a trusted root (missing intermediate)"))
-                .with_evidence(json!({ "completeness": analysis.completeness })),
+            Finding::new(
+                code::CHAIN_INCOMPLETE,
+                Severity::Medium,
+                format!("{endpoint}: the served chain does not reach a trusted root (missing intermediate)"),
+            )
+            .with_evidence(json!({ "completeness": analysis.completeness })),
         ),
         other => out.push(
-            Finding::new(code::UNTRUSTED, Severity::High, format!("{endpoint}: the served chain is not trusted ({})", trust_reason(other)))
-                .with_evidence(json!({ "trust": analysis.trust })),
+            Finding::new(
+                code::UNTRUSTED,
+                Severity::High,
+                format!("{endpoint}: the served chain is not trusted ({})", trust_reason(other)),
+            )
+            .with_evidence(json!({ "trust": analysis.trust })),
         ),
     }
     for weakness in &analysis.weaknesses {
@@ -528,25 +568,45 @@ fn observation_findings(
             WeaknessKind::Md2Signature => "MD2 signature".to_owned(),
         };
         out.push(
-            Finding::new(code::WEAK_KEY, Severity::Medium, format!("{endpoint}: certificate {} of the chain has a weak {what}", weakness.index))
-                .with_evidence(json!({ "weakness": weakness })),
+            Finding::new(
+                code::WEAK_KEY,
+                Severity::Medium,
+                format!("{endpoint}: certificate {} of the chain has a weak {what}", weakness.index),
+            )
+            .with_evidence(json!({ "weakness": weakness })),
         );
     }
     if let Some(revocation) = result.revocation.as_ref().filter(|r| r.status == RevocationState::Revoked) {
         out.push(
-            Finding::new(code::REVOKED, Severity::Critical, format!("{endpoint}: serves a revoked certificate (serial {})", revocation.serial))
-                .with_evidence(json!({ "revocation": revocation })),
+            Finding::new(
+                code::REVOKED,
+                Severity::Critical,
+                format!("{endpoint}: serves a revoked certificate (serial {})", revocation.serial),
+            )
+            .with_evidence(json!({ "revocation": revocation })),
         );
     }
     if binding.declared.provider_status.as_deref() == Some("ok") {
         let problems: Vec<&str> = out
             .iter()
-            .filter(|f| matches!(f.code.as_str(), code::CERT_EXPIRED | code::NAME_MISMATCH | code::SERVED_NOT_DECLARED | code::STALE_CERTIFICATE | code::REVOKED))
+            .filter(|f| {
+                matches!(
+                    f.code.as_str(),
+                    code::CERT_EXPIRED
+                        | code::NAME_MISMATCH
+                        | code::SERVED_NOT_DECLARED
+                        | code::STALE_CERTIFICATE
+                        | code::REVOKED
+                )
+            })
             .map(|f| f.code.as_str())
             .collect();
         if !problems.is_empty() {
             let message = format!("{endpoint}: the provider reports status 'ok', but: {}", problems.join(", "));
-            out.push(Finding::new(code::PROVIDER_STATUS_DISAGREES, Severity::Medium, message).with_evidence(json!({ "provider_status": "ok", "observed": problems })));
+            out.push(
+                Finding::new(code::PROVIDER_STATUS_DISAGREES, Severity::Medium, message)
+                    .with_evidence(json!({ "provider_status": "ok", "observed": problems })),
+            );
         }
     }
     out
@@ -574,9 +634,17 @@ fn binding_findings(
     if let (false, Some(not_after)) = (served_seen, binding.declared.not_after) {
         let days = (not_after - now).div_euclid(86_400);
         if not_after <= now {
-            out.push(Finding::new(code::DECLARED_EXPIRED, Severity::High, format!("{label}: the declared certificate expired {} days ago", -days)));
+            out.push(Finding::new(
+                code::DECLARED_EXPIRED,
+                Severity::High,
+                format!("{label}: the declared certificate expired {} days ago", -days),
+            ));
         } else if days < i64::from(policy.warn_days) {
-            out.push(Finding::new(code::DECLARED_EXPIRING, Severity::Medium, format!("{label}: the declared certificate expires in {days} days")));
+            out.push(Finding::new(
+                code::DECLARED_EXPIRING,
+                Severity::Medium,
+                format!("{label}: the declared certificate expires in {days} days"),
+            ));
         }
     }
     if binding.declared.auto_managed == Tristate::Yes {
@@ -588,10 +656,17 @@ fn binding_findings(
                     format!(
                         "{label}: auto-managed certificate was renewed ({}), but this deployment still uses {}",
                         renewed.name.as_deref().or(renewed.provider_id.as_deref()).unwrap_or("a newer certificate"),
-                        binding.declared.name.as_deref().or(binding.declared.provider_id.as_deref()).unwrap_or("the old one"),
+                        binding
+                            .declared
+                            .name
+                            .as_deref()
+                            .or(binding.declared.provider_id.as_deref())
+                            .unwrap_or("the old one"),
                     ),
                 )
-                .with_evidence(json!({ "deployed": declared_evidence(&binding.declared), "renewed": declared_evidence(renewed) })),
+                .with_evidence(
+                    json!({ "deployed": declared_evidence(&binding.declared), "renewed": declared_evidence(renewed) }),
+                ),
             );
         }
     }
@@ -599,7 +674,10 @@ fn binding_findings(
 }
 
 /// A declared certificate for the same names as `declared`, issued later.
-fn newer_certificate_for_same_names<'a>(declared: &DeclaredCertificate, known: &[&'a DeclaredCertificate]) -> Option<&'a DeclaredCertificate> {
+fn newer_certificate_for_same_names<'a>(
+    declared: &DeclaredCertificate,
+    known: &[&'a DeclaredCertificate],
+) -> Option<&'a DeclaredCertificate> {
     let names = |d: &DeclaredCertificate| -> Vec<String> {
         let mut n: Vec<String> = d.common_name.iter().chain(&d.sans).map(|s| s.to_ascii_lowercase()).collect();
         n.sort();

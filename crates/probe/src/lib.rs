@@ -54,7 +54,9 @@ pub use model::{
     CertDer, FailedAttempt, IpFamily, Phase, ProbeError, ProbeErrorKind, ProbeObservation, ProbeOutcome, Resolution,
     Timings, TlsFacts,
 };
-pub use prober::{probe_blocking, probe_blocking_each, AddressSelection, FamilyFilter, ObservationReceiver, ProbeConfig, Prober};
+pub use prober::{
+    probe_blocking, probe_blocking_each, AddressSelection, FamilyFilter, ObservationReceiver, ProbeConfig, Prober,
+};
 pub use target::{
     apply_resolve_overrides, parse_resolve, ParseError, ProbeTarget, ResolveOverride, SniMode, DEFAULT_PORT,
 };

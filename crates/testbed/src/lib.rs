@@ -85,7 +85,8 @@ impl Testbed {
         let mut hosts_of_group: BTreeMap<(String, u16), Vec<String>> = BTreeMap::new();
         for endpoint in generated.world.endpoints() {
             let group = (endpoint.address.clone().unwrap_or_else(|| "cdn".into()), endpoint.port);
-            let cert = CertSource::Files { chain: endpoint.serves.chain_pem.clone(), key: endpoint.serves.key_pem.clone() };
+            let cert =
+                CertSource::Files { chain: endpoint.serves.chain_pem.clone(), key: endpoint.serves.key_pem.clone() };
             let tls = groups.entry(group.clone()).or_default();
             let hosts = hosts_of_group.entry(group).or_default();
             match (&endpoint.address, &endpoint.sni) {
@@ -216,4 +217,3 @@ fn config_text(testbed: &Testbed) -> String {
     text.push_str("]\n");
     text
 }
-

@@ -47,7 +47,10 @@ fn binding(name: &str, declared: Option<&Issued>) -> Binding {
 
 fn validity(start_days_ago: i64, end_days_ahead: i64) -> Validity {
     let now = OffsetDateTime::now_utc();
-    Validity { not_before: now - time::Duration::days(start_days_ago), not_after: now + time::Duration::days(end_days_ahead) }
+    Validity {
+        not_before: now - time::Duration::days(start_days_ago),
+        not_after: now + time::Duration::days(end_days_ahead),
+    }
 }
 
 struct World {
@@ -68,7 +71,8 @@ fn run() -> World {
     let untrusted = self_signed(&["selfsigned.test"], validity(1, 200)).unwrap();
     let revoked = ca.issue(&["revoked.test"], validity(1, 200)).unwrap();
 
-    let tls = |name: &str, issued: &Issued| EndpointSpec::new(name, EndpointMode::Tls(TlsEndpoint::single(issued.source())));
+    let tls =
+        |name: &str, issued: &Issued| EndpointSpec::new(name, EndpointMode::Tls(TlsEndpoint::single(issued.source())));
     let farm = Farm::start(FarmSpec {
         endpoints: vec![
             tls("good", &good),
@@ -141,7 +145,8 @@ fn result_of<'r>(report: &'r Report, name: &str) -> &'r certinspect_core::report
 
 fn codes_for(report: &Report, name: &str) -> Vec<String> {
     let index = report.bindings.iter().position(|b| b.binding.location.resource_id == name).unwrap();
-    let mut codes: Vec<String> = report.findings.iter().filter(|f| f.binding == Some(index)).map(|f| f.code.clone()).collect();
+    let mut codes: Vec<String> =
+        report.findings.iter().filter(|f| f.binding == Some(index)).map(|f| f.code.clone()).collect();
     codes.sort();
     codes
 }
