@@ -121,7 +121,7 @@ mod tests {
     /// (before release only!) run with `UPDATE_ABI_SNAPSHOT=1`.
     #[test]
     fn layout_snapshot() {
-        let layout = without_addresses(&format!("{:#?}", <PluginModV1_Ref as StableAbi>::LAYOUT));
+        let layout = normalized(&format!("{:#?}", <PluginModV1_Ref as StableAbi>::LAYOUT));
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/abi-v1.layout.txt");
         if std::env::var_os("UPDATE_ABI_SNAPSHOT").is_some() {
             std::fs::write(path, &layout).unwrap();
@@ -130,18 +130,34 @@ mod tests {
         assert!(committed == layout, "the v1 plugin ABI layout changed; v1 is frozen, add a v2 module instead");
     }
 
-    /// The layout dump prints function and identity addresses, which differ
-    /// per build; they are not part of the layout.
-    fn without_addresses(dump: &str) -> String {
-        dump.split_inclusive('\n')
-            .map(|line| match line.find("0x") {
+    /// The layout dump prints function and identity addresses and Rust
+    /// `TypeId` hashes, which differ per build (they hash the crate's
+    /// metadata, features included); none of them is part of the layout.
+    fn normalized(dump: &str) -> String {
+        let mut out = String::new();
+        let mut skipping_until: Option<usize> = None;
+        for line in dump.lines() {
+            let indent = line.len() - line.trim_start().len();
+            if let Some(end_indent) = skipping_until {
+                if indent == end_indent && line.trim_start().starts_with('}') {
+                    skipping_until = None;
+                }
+                continue;
+            }
+            if line.trim_start().starts_with("type_id: UTypeId {") {
+                skipping_until = Some(indent);
+                continue;
+            }
+            match line.find("0x") {
                 Some(at) => {
                     let hex_end =
                         line[at + 2..].find(|c: char| !c.is_ascii_hexdigit()).map_or(line.len(), |n| at + 2 + n);
-                    format!("{}0x_{}", &line[..at], &line[hex_end..])
+                    out.push_str(&format!("{}0x_{}", &line[..at], &line[hex_end..]));
                 }
-                None => line.to_owned(),
-            })
-            .collect()
+                None => out.push_str(line),
+            }
+            out.push('\n');
+        }
+        out
     }
 }
