@@ -67,9 +67,30 @@ pub fn workspace_artifacts() -> &'static Path {
             "static-provider-alpha-dylib",
             "-p",
             "static-provider-beta-dylib",
+            "-p",
+            "certinspect-alibaba-cdn-dylib",
+            "-p",
+            "certinspect-alibaba-slb-dylib",
+            "-p",
+            "certinspect-alibaba-cas-dylib",
         ]);
-        run(command, "the inspect binary and test plugin libraries");
+        run(command, "the inspect binary and the plugin libraries");
         target_dir().join("debug")
+    })
+}
+
+/// A directory holding only the Alibaba plugin libraries, as
+/// `cargo xtask plugins` lays them out.
+pub fn alibaba_plugin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = target_dir().join("e2e-alibaba-plugins");
+        std::fs::create_dir_all(&dir).expect("create the plugin directory");
+        for service in ["cdn", "slb", "cas"] {
+            let file = library_file_name(&format!("certinspect_alibaba_{service}_plugin"));
+            std::fs::copy(workspace_artifacts().join(&file), dir.join(&file)).expect("copy a plugin library");
+        }
+        dir
     })
 }
 

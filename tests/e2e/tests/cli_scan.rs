@@ -1,0 +1,216 @@
+//! `inspect scan` as a user runs it, against an emulated world served on
+//! loopback: the report of a fixed world, every verdict, and the errors a
+//! new user meets (bad credential, missing file, wrong flag).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use certinspect_e2e::{alibaba_plugin_dir, inspect_binary, serve_text, target_dir};
+use certinspect_testbed::{Testbed, TestbedOptions};
+use serde_json::Value;
+
+struct World {
+    testbed: Testbed,
+    config: PathBuf,
+    home: PathBuf,
+}
+
+fn world(name: &str, drift: bool) -> World {
+    let dir = target_dir().join("e2e-cli").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let testbed = Testbed::start(&TestbedOptions {
+        domains: 8,
+        accounts: 1,
+        regions: vec!["cn-hangzhou".into(), "cn-shanghai".into()],
+        drift,
+        seed: 11,
+        dir: dir.join("world"),
+    })
+    .unwrap();
+    let (config, home) = testbed.write_inspect_config(&dir).unwrap();
+    World { testbed, config, home }
+}
+
+fn inspect(home: &Path, args: &[&str]) -> Output {
+    Command::new(inspect_binary())
+        .args(args)
+        .arg("--plugin-dir")
+        .arg(alibaba_plugin_dir())
+        .env("HOME", home)
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .env_remove("CERTINSPECT_PLUGIN_PATH")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn scan_json(world: &World, extra: &[&str]) -> (Output, Value) {
+    let config = world.config.to_str().unwrap();
+    let mut args = vec!["scan", "--config", config, "--format", "json"];
+    args.extend_from_slice(extra);
+    let output = inspect(&world.home, &args);
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&output.stderr)));
+    (output, report)
+}
+
+/// The report with what varies between runs (keys, ports, times) left out:
+/// per binding its place and verdicts, then the findings by code.
+fn normalized(report: &Value) -> Value {
+    let bindings = report["bindings"].as_array().unwrap();
+    let place = |index: usize| {
+        let location = &bindings[index]["binding"]["location"];
+        let sni = location["endpoint"]["sni"].as_str().map(|s| format!(" sni={s}")).unwrap_or_default();
+        let port = location["listener_port"].as_u64().map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{} {}{port}{sni}", location["service"].as_str().unwrap(), location["resource_id"].as_str().unwrap())
+    };
+    let mut rows: Vec<String> = (0..bindings.len())
+        .map(|i| {
+            let verdicts: Vec<String> = bindings[i]["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| format!("{} by {}", r["verdict"].as_str().unwrap(), r["basis"].as_str().unwrap()))
+                .collect();
+            format!(
+                "{} -> [{}] via [{}]",
+                place(i),
+                verdicts.join(", "),
+                bindings[i]["join"]["enriched_via"].as_array().unwrap().len()
+            )
+        })
+        .collect();
+    rows.sort();
+    let mut findings: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} at {}",
+                f["severity"].as_str().unwrap(),
+                f["code"].as_str().unwrap(),
+                place(f["binding"].as_u64().unwrap() as usize)
+            )
+        })
+        .collect();
+    findings.sort();
+    serde_json::json!({ "summary": report["summary"], "bindings": rows, "findings": findings })
+}
+
+#[test]
+fn the_json_report_of_a_fixed_world_matches_its_snapshot() {
+    let world = world("snapshot", true);
+    let (output, report) = scan_json(&world, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(report["schema_version"], 1);
+    let actual = serde_json::to_string_pretty(&normalized(&report)).unwrap() + "\n";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/scan-fixed-world.json");
+    if std::env::var_os("CERTINSPECT_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "the report changed; if deliberate: CERTINSPECT_UPDATE_SNAPSHOTS=1 cargo test -p certinspect-e2e --test cli_scan\n{actual}"
+    );
+}
+
+#[test]
+fn unreachable_and_no_tls_endpoints_of_a_world_get_their_verdicts() {
+    let world = world("verdicts", false);
+    let domains: Vec<String> =
+        world.testbed.generated.world.accounts[0].cdn_domains.iter().map(|d| d.domain_name.clone()).collect();
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let plain = serve_text("not TLS", 4).trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let down = format!("{}:443:{closed}", domains[0]);
+    let http = format!("{}:443:{plain}", domains[1]);
+    let (output, report) = scan_json(&world, &["--connect-to", &down, "--connect-to", &http]);
+    // Nothing checked is wrong, but two endpoints could not be checked.
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let verdict_of = |domain: &str| {
+        report["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["binding"]["location"]["resource_id"] == domain)
+            .map(|b| b["results"][0]["verdict"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(verdict_of(&domains[0]), "UNREACHABLE");
+    assert_eq!(verdict_of(&domains[1]), "NO_TLS");
+    assert_eq!(verdict_of(&domains[2]), "MATCH");
+    assert_eq!(
+        report["summary"]["verdicts"]["MATCH"].as_u64().unwrap() + 2,
+        report["summary"]["results"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn a_refused_credential_is_one_clear_error_per_source_and_no_backtrace() {
+    let world = world("bad-credential", false);
+    // The user's key was rotated: the file still holds the old secret.
+    let credentials = world.home.join(".aliyun/config.json");
+    let mut file: Value = serde_json::from_slice(&std::fs::read(&credentials).unwrap()).unwrap();
+    let secret = file["profiles"][0]["access_key_secret"].as_str().unwrap().to_owned();
+    file["profiles"][0]["access_key_secret"] = Value::String("not-the-secret".into());
+    std::fs::write(&credentials, serde_json::to_vec(&file).unwrap()).unwrap();
+
+    let (output, report) = scan_json(&world, &[]);
+    assert_eq!(output.status.code(), Some(3));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(&secret) && !text.contains("not-the-secret"), "a secret leaked:\n{text}");
+        assert!(!text.contains("string to sign"), "the server's string-to-sign leaked:\n{text}");
+    }
+    // One error per plugin and scope: CDN (global), SLB (two regions), CAS (one endpoint).
+    let errors = report["source_errors"].as_array().unwrap();
+    let scopes: Vec<String> = errors.iter().map(|e| format!("{} / {}", e["plugin"], e["scope"])).collect();
+    assert_eq!(errors.len(), 4, "{scopes:#?}");
+    for error in errors {
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("SignatureDoesNotMatch"), "{message}");
+        assert!(!message.contains('\n'), "{message}");
+    }
+    assert_eq!(report["summary"]["findings"]["high"], 4, "one source-failed finding each");
+}
+
+#[test]
+fn a_missing_config_file_and_a_wrong_flag_are_one_line_each() {
+    let home = target_dir();
+    let missing = inspect(&home, &["scan", "--config", "/nonexistent/inspect.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8(missing.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("inspect: /nonexistent/inspect.toml: cannot read the configuration file"), "{stderr}");
+
+    let wrong = inspect(&home, &["scan", "--formt", "json"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8(wrong.stderr).unwrap().starts_with("error: unexpected argument '--formt'"));
+}
+
+#[test]
+fn a_bad_plugin_setting_names_the_file_line_and_expectation() {
+    let world = world("bad-setting", false);
+    let text = std::fs::read_to_string(&world.config).unwrap();
+    let broken = text.replacen("[source.config]\n", "[source.config]\npage_size = 9000\n", 1);
+    let config = world.config.with_file_name("broken.toml");
+    std::fs::write(&config, &broken).unwrap();
+    let line = broken.lines().position(|l| l == "page_size = 9000").unwrap() + 1;
+    let output = inspect(&world.home, &["config", "check", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.starts_with(&format!(
+            "inspect: {}:{line}:13: [[source]] 'alibaba-cdn': config.page_size: expected at most 500",
+            config.display()
+        )),
+        "{stderr}"
+    );
+}
