@@ -152,9 +152,22 @@ fn collect_configured(config: &Config, registry: &PluginRegistry) -> Result<(Vec
         call_timeout: Duration::from_secs_f64(config.file.verify.plugin_call_timeout_secs),
         ..CollectOptions::default()
     };
+    let progress = std::io::stderr().is_terminal();
+    if progress {
+        eprint!("\r\x1b[2Klisting {} sources...", sources.len());
+    }
     let mut collected = collect(&sources, &options);
     failures.append(&mut collected.errors);
     collected.errors = failures;
+    if progress {
+        let pages: usize = collected.stats.iter().map(|s| s.pages).sum();
+        eprintln!(
+            "\r\x1b[2Klisted {} bindings in {pages} pages from {} sources, {} failed",
+            collected.bindings.len(),
+            sources.len(),
+            collected.errors.len()
+        );
+    }
     Ok((sources, collected))
 }
 

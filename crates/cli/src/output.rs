@@ -157,7 +157,7 @@ impl VerifyObserver for Observer<'_> {
             }
         }
         if self.progress {
-            eprint!("\r\x1b[2Kprobed {}/{} results, {} failed", self.done, self.planned, self.failed);
+            eprint!("\r\x1b[2Kprobed {} of {} endpoints, {} failed", self.done, self.planned, self.failed);
         }
     }
 }

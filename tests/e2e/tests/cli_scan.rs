@@ -214,3 +214,18 @@ fn a_bad_plugin_setting_names_the_file_line_and_expectation() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_alibaba_plugins_load_as_dynamic_libraries_in_inspect_plugins() {
+    let output = inspect(&target_dir(), &["plugins", "--format", "json"]);
+    assert!(output.status.success());
+    let listing: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut names: Vec<&str> =
+        listing["plugins"].as_array().unwrap().iter().map(|p| p["info"]["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["alibaba-cas", "alibaba-cdn", "alibaba-slb"], "{listing:#}");
+    assert_eq!(listing["failures"], Value::Array(vec![]));
+    let cas = listing["plugins"].as_array().unwrap().iter().find(|p| p["info"]["name"] == "alibaba-cas").unwrap();
+    assert!(cas["info"]["capabilities"].as_array().unwrap().contains(&Value::from("revocation-lookup")));
+    assert!(cas["info"]["config_schema"]["properties"]["credentials"].is_object());
+}
