@@ -157,7 +157,7 @@ impl VerifyObserver for Observer<'_> {
             }
         }
         if self.progress {
-            eprint!("\r\x1b[2Kprobed {} of {} endpoints, {} failed", self.done, self.planned, self.failed);
+            eprint!("\r\x1b[2K{} endpoints planned: {} results so far, {} could not be checked", self.planned, self.done, self.failed);
         }
     }
 }
