@@ -157,7 +157,10 @@ impl VerifyObserver for Observer<'_> {
             }
         }
         if self.progress {
-            eprint!("\r\x1b[2K{} endpoints planned: {} results so far, {} could not be checked", self.planned, self.done, self.failed);
+            eprint!(
+                "\r\x1b[2K{} endpoints planned: {} results so far, {} could not be checked",
+                self.planned, self.done, self.failed
+            );
         }
     }
 }
