@@ -12,7 +12,7 @@
 //! request, ...) is exposed so that a client can sign and an emulator can
 //! verify with the same code, and so that tests can compare each step with
 //! the vectors produced by the official SDK
-//! (`/work/shared/reference/alibaba-signing-vectors.json`).
+//! (`shared/reference/alibaba-signing-vectors.json`, next to the repository).
 //!
 //! What this crate is not: it does no I/O, reads no clock and no randomness
 //! (nonces and timestamps are the caller's), knows no credentials chain, no
