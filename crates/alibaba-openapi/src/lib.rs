@@ -15,7 +15,9 @@
 //!   unreadable answers with exponential backoff and full jitter inside a
 //!   bounded budget ([`RetryPolicy`]), honouring `x-acs-retry-after`;
 //! - spaces calls per (account, API) at the documented QPS ([`RateLimiter`]);
-//! - lists every row of paged APIs or says exactly what was lost ([`paging`]).
+//! - pages through list APIs or says exactly what was lost ([`paging`]): one
+//!   page per call with a serde [`Pager`] (what plugins keep in a cursor), or
+//!   a whole listing with [`list_all`], both on the same step and checks.
 //!
 //! What it is not: it has no HTTP stack, TLS, async runtime or FFI of its
 //! own — every request, log line, clock reading and sleep goes through
@@ -41,7 +43,7 @@ pub use client::{Client, ClientConfig, RetryPolicy, SignatureVersion};
 pub use credentials::{CredentialEndpoints, CredentialEnv, Credentials, CredentialsProvider};
 pub use endpoint::{resolve_endpoint, ActionSpec, Product};
 pub use error::{redact_server_message, ApiError, CredentialError, Error, RetryStop};
-pub use paging::{field_key, list_all, ListRequest, Listing, PageStyle, PagingError};
+pub use paging::{field_key, list_all, ListRequest, Listing, PageRequest, PageStyle, Pager, PagingError};
 pub use ratelimit::{QpsTable, RateLimiter, DEFAULT_SPACING_MARGIN, DOCUMENTED_QPS};
 pub use time::{format_iso8601_utc, parse_iso8601_utc};
 

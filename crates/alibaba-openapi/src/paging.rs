@@ -1,15 +1,25 @@
-//! Listing every row of a paged API, for the three paging styles Alibaba
+//! Paging through Alibaba list APIs, for the three paging styles Alibaba
 //! uses, without ever returning a short list silently.
 //!
-//! A listing either returns every row the server announced, or fails with a
-//! [`PagingError`] that says which page failed and how many rows were
-//! fetched against `TotalCount`. `TotalCount` changing mid-listing, rows
-//! fetched twice (when a row key is given) and a row count that does not add
-//! up to `TotalCount` are all errors: the caller may list again.
+//! There is one per-page step, [`Pager::fetch_next`], and one set of checks:
+//! `TotalCount` (or `Total`) must not change between pages, a `NextToken`
+//! must not come back twice, and the rows fetched must add up to the total.
+//! Two ways to use it:
+//!
+//! - [`Pager`] fetches one page per call. It is plain data (serde), so it can
+//!   travel inside a plugin cursor: the certinspect host asks a plugin for
+//!   one page at a time.
+//! - [`list_all`] lists everything in one call, on the same step (its
+//!   concurrent mode fetches pages ahead on threads, then feeds the answers
+//!   through the step in page order), and also checks for duplicate rows.
+//!
+//! Every failure is a [`PagingError`] that says which page failed and how
+//! many rows were fetched against the total; the caller may list again.
 
 use crate::client::Client;
 use crate::endpoint::ActionSpec;
 use crate::error::Error;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::fmt;
@@ -22,7 +32,8 @@ pub enum PageStyle {
         /// Rows per page to ask for.
         page_size: u32,
     },
-    /// `CurrentPage` (from 1) / `ShowSize` / `TotalCount` (CAS).
+    /// `CurrentPage` (from 1) / `ShowSize` / `TotalCount` (CAS; `Total` for
+    /// `ListCloudResources`, see [`ListRequest::total_field`]).
     CurrentPage {
         /// Rows per page to ask for.
         show_size: u32,
@@ -35,7 +46,8 @@ pub enum PageStyle {
 }
 
 impl PageStyle {
-    fn size(self) -> u32 {
+    /// Rows per page to ask for.
+    pub fn size(self) -> u32 {
         match self {
             PageStyle::PageNumber { page_size } => page_size,
             PageStyle::CurrentPage { show_size } => show_size,
@@ -78,21 +90,31 @@ pub struct ListRequest<'a> {
     pub spec: ActionSpec,
     /// API parameters other than the paging ones.
     pub params: Vec<(String, String)>,
-    /// The paging style and page size.
+    /// The paging style and page size. ([`Pager::fetch_next`] asks for the
+    /// pager's own size, which follows a server that caps it.)
     pub style: PageStyle,
     /// Path to the row array, e.g. `["CertInfos", "CertInfo"]` or
     /// `["CertificateOrderList"]`. An absent array is an empty page.
     pub rows_path: &'a [&'a str],
     /// Name of the total field (`TotalCount`; CAS `ListCloudResources` uses `Total`).
     pub total_field: &'a str,
-    /// Row identity for duplicate detection; `None` checks counts only.
+    /// API error codes that mean "nothing to list" when the first page
+    /// answers with them (DCDN documents `NoHttpsDomain` for an account
+    /// without HTTPS domains).
+    pub empty_codes: &'a [&'a str],
+    /// Row identity for duplicate detection ([`list_all`] only); `None`
+    /// checks counts only.
     pub row_key: Option<Box<RowKey>>,
-    /// Hard bound on pages fetched (the loop is bounded even if the server misbehaves).
+    /// Hard bound on pages fetched by [`list_all`] (the loop is bounded even
+    /// if the server misbehaves).
     pub max_pages: u32,
-    /// Threads fetching numbered pages at once (1..=16; 1 = sequential).
+    /// Threads [`list_all`] fetches numbered pages with (1..=16; 1 = sequential).
     /// Worth raising when a page takes longer than the rate limit's interval.
     pub concurrency: u32,
 }
+
+/// The request [`Pager::fetch_next`] takes: the same as a whole listing's.
+pub type PageRequest<'a> = ListRequest<'a>;
 
 impl fmt::Debug for ListRequest<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -101,6 +123,7 @@ impl fmt::Debug for ListRequest<'_> {
             .field("style", &self.style)
             .field("rows_path", &self.rows_path)
             .field("total_field", &self.total_field)
+            .field("empty_codes", &self.empty_codes)
             .field("row_key", &self.row_key.is_some())
             .field("max_pages", &self.max_pages)
             .field("concurrency", &self.concurrency)
@@ -109,8 +132,8 @@ impl fmt::Debug for ListRequest<'_> {
 }
 
 impl<'a> ListRequest<'a> {
-    /// A request with `TotalCount`, no row key and a bound of 100 000 pages
-    /// (the documented maximum `PageNumber`).
+    /// A request with `TotalCount`, no empty codes, no row key and a bound of
+    /// 100 000 pages (the documented maximum `PageNumber`).
     pub fn new(spec: ActionSpec, style: PageStyle, rows_path: &'a [&'a str]) -> Self {
         ListRequest {
             spec,
@@ -118,6 +141,7 @@ impl<'a> ListRequest<'a> {
             style,
             rows_path,
             total_field: "TotalCount",
+            empty_codes: &[],
             row_key: None,
             max_pages: 100_000,
             concurrency: 1,
@@ -136,10 +160,26 @@ impl<'a> ListRequest<'a> {
         self
     }
 
+    /// Reads the total from this field instead of `TotalCount`.
+    pub fn total_field(mut self, field: &'a str) -> Self {
+        self.total_field = field;
+        self
+    }
+
+    /// Treats these error codes on the first page as an empty listing.
+    pub fn empty_codes(mut self, codes: &'a [&'a str]) -> Self {
+        self.empty_codes = codes;
+        self
+    }
+
     /// Detects duplicate rows by this key.
     pub fn row_key(mut self, key: Box<RowKey>) -> Self {
         self.row_key = Some(key);
         self
+    }
+
+    fn action(&self) -> String {
+        self.spec.action.to_string()
     }
 }
 
@@ -160,7 +200,7 @@ pub struct Listing {
 pub enum PagingError {
     /// A page failed (after the client's retries).
     #[error(
-        "{action}: page {page} failed after {rows_fetched} of {} rows were fetched ({} rows not fetched): {source}",
+        "{action}: page {page} failed after {rows_fetched} of {} rows were fetched ({}): {source}",
         fmt_total(*.total_count), fmt_missing(*.total_count, *.rows_fetched)
     )]
     PageFailed {
@@ -170,22 +210,24 @@ pub enum PagingError {
         page: u64,
         /// Rows fetched before the failure.
         rows_fetched: usize,
-        /// `TotalCount` from earlier pages, if any.
+        /// The total from earlier pages, if any.
         total_count: Option<u64>,
         /// Why the page failed.
         source: Box<Error>,
     },
-    /// `TotalCount` changed while listing: rows were added or removed, so
+    /// The total changed while listing: rows were added or removed, so
     /// page boundaries moved and rows may have been skipped or repeated.
-    #[error("{action}: TotalCount changed from {first} to {now} at page {page} ({rows_fetched} rows fetched so far); list again")]
+    #[error("{action}: {total_field} changed from {first} to {now} at page {page} ({rows_fetched} rows fetched so far; rows were added or removed while listing); list again")]
     TotalCountChanged {
         /// The API action.
         action: String,
+        /// `TotalCount` or `Total`.
+        total_field: String,
         /// Page where the change was seen.
         page: u64,
-        /// `TotalCount` of the first page.
+        /// The total of the first page.
         first: u64,
-        /// `TotalCount` of `page`.
+        /// The total of `page`.
         now: u64,
         /// Rows fetched before the change was seen.
         rows_fetched: usize,
@@ -201,23 +243,25 @@ pub enum PagingError {
         examples: Vec<String>,
         /// Rows fetched.
         rows_fetched: usize,
-        /// `TotalCount`.
+        /// The total.
         total_count: Option<u64>,
     },
-    /// The rows fetched do not add up to `TotalCount`.
-    #[error("{action}: fetched {rows_fetched} rows in {pages} pages but TotalCount is {total_count} ({} rows lost)", *.total_count as i128 - *.rows_fetched as i128)]
+    /// The rows fetched do not add up to the total.
+    #[error("{action}: fetched {rows_fetched} rows in {pages} pages but {total_field} is {total_count} ({} rows not listed); list again", *.total_count as i128 - *.rows_fetched as i128)]
     RowCountMismatch {
         /// The API action.
         action: String,
+        /// `TotalCount` or `Total`.
+        total_field: String,
         /// Rows fetched.
         rows_fetched: usize,
-        /// `TotalCount`.
+        /// The total.
         total_count: u64,
         /// Pages fetched.
         pages: u32,
     },
-    /// The answer does not have the expected shape (missing `TotalCount`,
-    /// rows not an array, a `NextToken` seen before).
+    /// The answer does not have the expected shape (missing total, rows not
+    /// an array, a `NextToken` seen before).
     #[error("{action}: page {page}: {detail} ({rows_fetched} rows fetched so far)")]
     UnexpectedAnswer {
         /// The API action.
@@ -241,19 +285,34 @@ pub enum PagingError {
     },
 }
 
+impl PagingError {
+    /// The client error behind a failed page, for callers that classify
+    /// failures (credentials, transport, ...); `None` for the listing's own checks.
+    pub fn source_error(&self) -> Option<&Error> {
+        match self {
+            PagingError::PageFailed { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 fn fmt_total(total: Option<u64>) -> String {
     total.map_or_else(|| "an unknown number of".to_string(), |t| t.to_string())
 }
 
 fn fmt_missing(total: Option<u64>, fetched: usize) -> String {
-    total.map_or_else(|| "unknown".to_string(), |t| (t.saturating_sub(fetched as u64)).to_string())
+    match total {
+        Some(t) => format!("{} of {t} rows not listed", t.saturating_sub(fetched as u64)),
+        None => "rows not listed: unknown".to_string(),
+    }
 }
 
-fn rows_at<'v>(value: &'v Value, path: &[&str]) -> Result<&'v [Value], String> {
+/// The rows at `path`; Alibaba omits empty lists (`CertInfos` absent, `{}`
+/// or null), so an absent or null element is an empty page.
+pub fn rows_at<'v>(value: &'v Value, path: &[&str]) -> Result<&'v [Value], String> {
     let mut current = value;
     for (depth, key) in path.iter().enumerate() {
         match current {
-            // Alibaba omits empty lists (`CertInfos` absent, `{}` or null).
             Value::Null => return Ok(&[]),
             Value::Object(map) => match map.get(*key) {
                 Some(next) => current = next,
@@ -269,7 +328,8 @@ fn rows_at<'v>(value: &'v Value, path: &[&str]) -> Result<&'v [Value], String> {
     }
 }
 
-fn read_u64(value: &Value) -> Option<u64> {
+/// A number sent as a JSON number or as text.
+pub fn read_u64(value: &Value) -> Option<u64> {
     match value {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -277,86 +337,212 @@ fn read_u64(value: &Value) -> Option<u64> {
     }
 }
 
+/// Where a listing stands, one page per call. Plain data (serde), so it can
+/// travel inside a cursor; [`list_all`] runs on the same step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pager {
+    /// The next page to fetch (from 1; for `NextToken`, the page index).
+    pub next_page: u64,
+    /// Rows per page asked for (follows a server that echoes a smaller size).
+    pub size: u64,
+    /// The total seen on the first page that had one.
+    pub total: Option<u64>,
+    /// Rows fetched so far.
+    pub fetched: u64,
+    /// `NextToken` style: the token for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    /// `NextToken` style: tokens already followed (a repeat is a loop).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen_tokens: Vec<String>,
+    /// The last page has been fetched (an empty code, or no `NextToken`).
+    #[serde(default)]
+    pub finished: bool,
+}
+
+impl Pager {
+    /// A listing that has not started.
+    pub fn new(size: u64) -> Self {
+        Self {
+            next_page: 1,
+            size: size.max(1),
+            total: None,
+            fetched: 0,
+            next_token: None,
+            seen_tokens: Vec::new(),
+            finished: false,
+        }
+    }
+
+    /// Whether every page has been fetched. Numbered styles know it from the
+    /// page arithmetic; `NextToken` from a page without a token.
+    pub fn done(&self) -> bool {
+        self.finished
+            || (self.next_token.is_none()
+                && self.total.is_some_and(|total| (self.next_page - 1).saturating_mul(self.size) >= total))
+    }
+
+    /// Pages fetched so far.
+    pub fn pages(&self) -> u32 {
+        u32::try_from(self.next_page - 1).unwrap_or(u32::MAX)
+    }
+
+    /// The parameters of the next page: the request's own, the size, and
+    /// the page number or token.
+    fn params(&self, request: &ListRequest<'_>, page: u64) -> Vec<(String, String)> {
+        let style = request.style;
+        let mut params = request.params.clone();
+        params.push((style.size_param().to_string(), self.size.to_string()));
+        match style {
+            PageStyle::NextToken { .. } => {
+                if let Some(token) = &self.next_token {
+                    params.push((style.page_param().to_string(), token.clone()));
+                }
+            }
+            _ => params.push((style.page_param().to_string(), page.to_string())),
+        }
+        params
+    }
+
+    /// Fetches the next page and returns its rows, after the per-page
+    /// checks; at the last page, also checks that the rows add up to the total.
+    pub fn fetch_next(&mut self, client: &Client, request: &PageRequest<'_>) -> Result<Vec<Value>, PagingError> {
+        let answer = client.call(&request.spec, &self.params(request, self.next_page));
+        self.accept(request, answer)
+    }
+
+    /// The per-page step: takes the answer to page `next_page` (fetched by
+    /// [`Pager::fetch_next`], or ahead of time by [`list_all`]).
+    fn accept(&mut self, request: &ListRequest<'_>, answer: Result<Value, Error>) -> Result<Vec<Value>, PagingError> {
+        let page = self.next_page;
+        let action = request.action();
+        let fetched = self.fetched as usize;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e)
+                if page == 1 && e.api_error().is_some_and(|api| request.empty_codes.contains(&api.code.as_str())) =>
+            {
+                self.total = Some(0);
+                self.next_page = 2;
+                self.finished = true;
+                return Ok(Vec::new());
+            }
+            Err(source) => {
+                return Err(PagingError::PageFailed {
+                    action,
+                    page,
+                    rows_fetched: fetched,
+                    total_count: self.total,
+                    source: Box::new(source),
+                })
+            }
+        };
+        let unexpected = |detail: String| PagingError::UnexpectedAnswer {
+            action: request.action(),
+            page,
+            detail,
+            rows_fetched: fetched,
+        };
+        let by_token = matches!(request.style, PageStyle::NextToken { .. });
+        let total = read_u64(&answer[request.total_field]);
+        // Numbered pages are located by the total; a token listing may omit it.
+        if total.is_none() && !by_token {
+            return Err(unexpected(format!("answer has no {}", request.total_field)));
+        }
+        match (self.total, total) {
+            (Some(first), Some(now)) if first != now => {
+                return Err(PagingError::TotalCountChanged {
+                    action,
+                    total_field: request.total_field.to_string(),
+                    page,
+                    first,
+                    now,
+                    rows_fetched: fetched,
+                });
+            }
+            (None, Some(now)) => self.total = Some(now),
+            _ => {}
+        }
+        // A server that caps the page size echoes the size it used; page
+        // offsets follow that size.
+        if page == 1 && !by_token {
+            if let Some(size) = read_u64(&answer[request.style.size_param()]).filter(|s| *s > 0) {
+                self.size = size;
+            }
+        }
+        let rows = rows_at(&answer, request.rows_path).map_err(unexpected)?.to_vec();
+        if by_token {
+            match answer["NextToken"].as_str().filter(|t| !t.is_empty()) {
+                None => {
+                    self.next_token = None;
+                    self.finished = true;
+                }
+                Some(token) => {
+                    if self.seen_tokens.iter().any(|seen| seen == token) {
+                        return Err(unexpected(format!("NextToken {token:?} was already seen")));
+                    }
+                    self.seen_tokens.push(token.to_string());
+                    self.next_token = Some(token.to_string());
+                }
+            }
+        }
+        self.fetched += rows.len() as u64;
+        self.next_page += 1;
+        if let Some(total) = self.total {
+            if self.fetched > total || (self.done() && self.fetched != total) {
+                return Err(PagingError::RowCountMismatch {
+                    action,
+                    total_field: request.total_field.to_string(),
+                    rows_fetched: self.fetched as usize,
+                    total_count: total,
+                    pages: self.pages(),
+                });
+            }
+        }
+        Ok(rows)
+    }
+}
+
 /// Lists every row (see the module docs for the guarantees).
 ///
-/// Numbered styles fetch page 1, learn `TotalCount` and the page size, then
+/// Numbered styles fetch page 1, learn the total and the page size, then
 /// fetch the remaining pages with up to [`ListRequest::concurrency`] threads
 /// (each call still waits for its rate-limit slot, so concurrency only hides
 /// latency; it never exceeds the QPS). Rows are returned in page order.
 pub fn list_all(client: &Client, request: &ListRequest<'_>) -> Result<Listing, PagingError> {
-    match request.style {
-        PageStyle::NextToken { .. } => list_by_token(client, request),
-        _ => list_numbered(client, request),
-    }
-}
-
-fn page_params(request: &ListRequest<'_>, page_or_token: Option<String>) -> Vec<(String, String)> {
-    let style = request.style;
-    let mut params = request.params.clone();
-    params.push((style.size_param().to_string(), style.size().to_string()));
-    if let Some(value) = page_or_token {
-        params.push((style.page_param().to_string(), value));
-    }
-    params
-}
-
-fn unexpected(request: &ListRequest<'_>, page: u64, detail: String, rows_fetched: usize) -> PagingError {
-    PagingError::UnexpectedAnswer { action: request.spec.action.to_string(), page, detail, rows_fetched }
-}
-
-fn list_numbered(client: &Client, request: &ListRequest<'_>) -> Result<Listing, PagingError> {
-    let action = request.spec.action.to_string();
-    let style = request.style;
-    let fetch = |page: u64| client.call(&request.spec, &page_params(request, Some(page.to_string())));
-    let total_of = |page: u64, answer: &Value, fetched: usize| {
-        read_u64(&answer[request.total_field])
-            .ok_or_else(|| unexpected(request, page, format!("answer has no {}", request.total_field), fetched))
-    };
-
-    let first = fetch(1).map_err(|source| PagingError::PageFailed {
-        action: action.clone(),
-        page: 1,
-        rows_fetched: 0,
-        total_count: None,
-        source: Box::new(source),
-    })?;
-    let total = total_of(1, &first, 0)?;
-    // A server that caps the page size echoes the size it used; page
-    // offsets follow that size.
-    let page_size = read_u64(&first[style.size_param()]).filter(|s| *s > 0).unwrap_or(u64::from(style.size().max(1)));
-    let mut rows: Vec<Value> = rows_at(&first, request.rows_path).map_err(|d| unexpected(request, 1, d, 0))?.to_vec();
-    let last_page = total.div_ceil(page_size).max(1);
-    if last_page > u64::from(request.max_pages) {
-        return Err(PagingError::TooManyPages { action, pages: 1, rows_fetched: rows.len() });
-    }
-
-    let answers = fetch_pages(2..=last_page, request.concurrency, &fetch);
-    let mut pages: u32 = 1;
-    for (page, answer) in (2..=last_page).zip(answers) {
-        let answer = match answer {
-            Some(Ok(answer)) => answer,
-            Some(Err(source)) => {
-                return Err(PagingError::PageFailed {
-                    action,
-                    page,
+    let mut pager = Pager::new(u64::from(request.style.size()));
+    let mut rows = pager.fetch_next(client, request)?;
+    if matches!(request.style, PageStyle::NextToken { .. }) {
+        // Each round fetches one page; `max_pages` bounds the rounds.
+        while !pager.done() {
+            if pager.pages() >= request.max_pages {
+                return Err(PagingError::TooManyPages {
+                    action: request.action(),
+                    pages: pager.pages(),
                     rows_fetched: rows.len(),
-                    total_count: Some(total),
-                    source: Box::new(source),
-                })
+                });
             }
-            // Pages after a failed one are not fetched; the failure comes first.
-            None => unreachable!("pages are fetched in order and stop only after a failure"),
-        };
-        pages += 1;
-        let now = total_of(page, &answer, rows.len())?;
-        if now != total {
-            return Err(PagingError::TotalCountChanged { action, page, first: total, now, rows_fetched: rows.len() });
+            rows.extend(pager.fetch_next(client, request)?);
         }
-        rows.extend_from_slice(
-            rows_at(&answer, request.rows_path).map_err(|d| unexpected(request, page, d, rows.len()))?,
-        );
+    } else if !pager.done() {
+        let total = pager.total.unwrap_or(0);
+        let last_page = total.div_ceil(pager.size).max(1);
+        if last_page > u64::from(request.max_pages) {
+            return Err(PagingError::TooManyPages { action: request.action(), pages: 1, rows_fetched: rows.len() });
+        }
+        // Fetched ahead on threads, checked in page order by the same step.
+        let ahead = pager.clone();
+        let answers = fetch_pages(2..=last_page, request.concurrency, &|page| {
+            client.call(&request.spec, &ahead.params(request, page))
+        });
+        for answer in answers {
+            // Pages after a failed one are not fetched; the failure comes first.
+            let answer = answer.expect("pages are fetched in order and stop only after a failure");
+            rows.extend(pager.accept(request, answer)?);
+        }
     }
-    check_rows(request, rows, Some(total), pages)
+    check_duplicates(request, &rows, pager.total)?;
+    Ok(Listing { rows, total_count: pager.total, pages: pager.pages() })
 }
 
 /// Fetches `pages` with up to `concurrency` threads. Pages are claimed in
@@ -405,86 +591,28 @@ fn fetch_pages(
     results.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
-fn list_by_token(client: &Client, request: &ListRequest<'_>) -> Result<Listing, PagingError> {
-    let action = request.spec.action.to_string();
-    let mut rows: Vec<Value> = Vec::new();
-    let mut first_total: Option<u64> = None;
-    let mut pages: u32 = 0;
-    let mut next_token: Option<String> = None;
-    let mut seen_tokens: HashSet<String> = HashSet::new();
-    // Each round fetches one page; `max_pages` bounds the rounds.
-    loop {
-        if pages >= request.max_pages {
-            return Err(PagingError::TooManyPages { action, pages, rows_fetched: rows.len() });
-        }
-        let page = u64::from(pages) + 1;
-        let answer = client.call(&request.spec, &page_params(request, next_token.clone())).map_err(|source| {
-            PagingError::PageFailed {
-                action: action.clone(),
-                page,
-                rows_fetched: rows.len(),
-                total_count: first_total,
-                source: Box::new(source),
-            }
-        })?;
-        pages += 1;
-        match (read_u64(&answer[request.total_field]), first_total) {
-            (Some(now), Some(first)) if now != first => {
-                return Err(PagingError::TotalCountChanged { action, page, first, now, rows_fetched: rows.len() });
-            }
-            (Some(now), None) => first_total = Some(now),
-            _ => {}
-        }
-        rows.extend_from_slice(
-            rows_at(&answer, request.rows_path).map_err(|d| unexpected(request, page, d, rows.len()))?,
-        );
-        match answer["NextToken"].as_str().filter(|t| !t.is_empty()) {
-            None => break,
-            Some(token) => {
-                if !seen_tokens.insert(token.to_string()) {
-                    return Err(unexpected(request, page, format!("NextToken {token:?} was already seen"), rows.len()));
-                }
-                next_token = Some(token.to_string());
+/// The whole-listing check the per-page step cannot make: no row twice.
+fn check_duplicates(request: &ListRequest<'_>, rows: &[Value], total_count: Option<u64>) -> Result<(), PagingError> {
+    let Some(key) = &request.row_key else { return Ok(()) };
+    let mut seen = HashSet::with_capacity(rows.len());
+    let mut duplicates = Vec::new();
+    for row in rows {
+        if let Some(k) = key(row) {
+            if !seen.insert(k.clone()) {
+                duplicates.push(k);
             }
         }
     }
-    check_rows(request, rows, first_total, pages)
-}
-
-/// The end-of-listing checks: no duplicate rows, and rows = `TotalCount`.
-fn check_rows(
-    request: &ListRequest<'_>,
-    rows: Vec<Value>,
-    total_count: Option<u64>,
-    pages: u32,
-) -> Result<Listing, PagingError> {
-    let action = request.spec.action.to_string();
-    if let Some(key) = &request.row_key {
-        let mut seen = HashSet::with_capacity(rows.len());
-        let mut duplicates = Vec::new();
-        for row in &rows {
-            if let Some(k) = key(row) {
-                if !seen.insert(k.clone()) {
-                    duplicates.push(k);
-                }
-            }
-        }
-        if !duplicates.is_empty() {
-            return Err(PagingError::DuplicateRows {
-                action,
-                duplicate_count: duplicates.len(),
-                examples: duplicates.into_iter().take(5).collect(),
-                rows_fetched: rows.len(),
-                total_count,
-            });
-        }
+    if duplicates.is_empty() {
+        return Ok(());
     }
-    if let Some(total) = total_count {
-        if rows.len() as u64 != total {
-            return Err(PagingError::RowCountMismatch { action, rows_fetched: rows.len(), total_count: total, pages });
-        }
-    }
-    Ok(Listing { rows, total_count, pages })
+    Err(PagingError::DuplicateRows {
+        action: request.action(),
+        duplicate_count: duplicates.len(),
+        examples: duplicates.into_iter().take(5).collect(),
+        rows_fetched: rows.len(),
+        total_count,
+    })
 }
 
 #[cfg(test)]
@@ -565,7 +693,7 @@ mod tests {
             matches!(error, PagingError::PageFailed { page: 4, rows_fetched: 150, total_count: Some(500), .. }),
             "{text}"
         );
-        assert!(text.contains("150 of 500") && text.contains("350 rows not fetched"), "{text}");
+        assert!(text.contains("150 of 500") && text.contains("350 of 500 rows not listed"), "{text}");
     }
 
     #[test]
@@ -605,7 +733,7 @@ mod tests {
         });
         let error = list_all(&client(host), &cas_request()).unwrap_err();
         assert!(matches!(error, PagingError::RowCountMismatch { rows_fetched: 160, total_count: 200, .. }), "{error}");
-        assert!(error.to_string().contains("40 rows lost"), "{error}");
+        assert!(error.to_string().contains("40 rows not listed"), "{error}");
 
         let host = cas_server(200, |page, answer| {
             if page == 2 {
@@ -708,5 +836,112 @@ mod tests {
         request.max_pages = 7;
         let error = list_all(&client(host), &request).unwrap_err();
         assert!(matches!(error, PagingError::TooManyPages { pages: 7, rows_fetched: 7, .. }), "{error}");
+    }
+
+    // The one-page-per-call pager (what the plugins keep in their cursors).
+
+    const CDN_LIST: ActionSpec = ActionSpec::new(Product::Cdn, "DescribeCdnHttpsDomainList");
+
+    fn cdn_request() -> ListRequest<'static> {
+        ListRequest::new(CDN_LIST, PageStyle::PageNumber { page_size: 10 }, &["A", "B"]).empty_codes(&["NoHttpsDomain"])
+    }
+
+    fn canned(status: u16, body: &'static str) -> Client {
+        client(FakeHost::with_responder(0, move |_| Ok(json_response(status, body))))
+    }
+
+    #[test]
+    fn a_nothing_to_list_code_is_an_empty_listing_and_other_errors_are_not() {
+        let mut pager = Pager::new(10);
+        let empty = canned(400, r#"{"Code":"NoHttpsDomain","Message":"Your account does not have any HTTPS domain."}"#);
+        assert!(pager.fetch_next(&empty, &cdn_request()).unwrap().is_empty());
+        assert!(pager.done());
+        assert_eq!(list_all(&empty, &cdn_request()).unwrap().rows.len(), 0);
+        let mut pager = Pager::new(10);
+        let refused = canned(400, r#"{"Code":"InvalidParameter","Message":"bad"}"#);
+        let error = pager.fetch_next(&refused, &cdn_request()).unwrap_err();
+        assert!(
+            matches!(error, PagingError::PageFailed { page: 1, rows_fetched: 0, total_count: None, .. }),
+            "{error}"
+        );
+        assert!(error.to_string().starts_with("DescribeCdnHttpsDomainList: page 1 failed"), "{error}");
+        assert!(!pager.done());
+        // The empty code counts only on the first page: later, it is a failure.
+        let mut pager = Pager::new(10);
+        pager
+            .fetch_next(&canned(200, r#"{"TotalCount":25,"A":{"B":[1,2,3,4,5,6,7,8,9,10]}}"#), &cdn_request())
+            .unwrap();
+        let gone = canned(400, r#"{"Code":"NoHttpsDomain","Message":"none"}"#);
+        let error = pager.fetch_next(&gone, &cdn_request()).unwrap_err();
+        assert!(
+            error.to_string().contains("page 2 failed after 10 of 25 rows were fetched (15 of 25 rows not listed)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_pager_names_the_rows_lost_and_a_changing_total() {
+        let mut pager = Pager::new(10);
+        let short = canned(200, r#"{"TotalCount":12,"A":{"B":[1,2,3]}}"#);
+        assert_eq!(pager.fetch_next(&short, &cdn_request()).unwrap().len(), 3);
+        let error = pager.fetch_next(&short, &cdn_request()).unwrap_err();
+        assert!(
+            error.to_string().contains("fetched 6 rows in 2 pages but TotalCount is 12 (6 rows not listed)"),
+            "{error}"
+        );
+        let mut pager = Pager::new(10);
+        pager
+            .fetch_next(&canned(200, r#"{"TotalCount":25,"A":{"B":[1,2,3,4,5,6,7,8,9,10]}}"#), &cdn_request())
+            .unwrap();
+        let grown = canned(200, r#"{"TotalCount":26,"A":{"B":[1,2,3,4,5,6,7,8,9,10]}}"#);
+        let error = pager.fetch_next(&grown, &cdn_request()).unwrap_err();
+        assert!(error.to_string().contains("TotalCount changed from 25 to 26 at page 2"), "{error}");
+        // `Total` (ListCloudResources) is named as such.
+        let mut pager = Pager::new(10);
+        let request = cdn_request().total_field("Total");
+        let error = pager.fetch_next(&canned(200, r#"{"Total":3,"A":{"B":[1,2]}}"#), &request).unwrap_err();
+        assert!(error.to_string().contains("fetched 2 rows in 1 pages but Total is 3 (1 rows not listed)"), "{error}");
+    }
+
+    #[test]
+    fn the_pager_follows_a_capped_page_size_and_survives_a_cursor() {
+        let host = FakeHost::with_responder(0, |request| {
+            let page: u64 = param(request, "PageNumber").unwrap().parse().unwrap();
+            assert_eq!(param(request, "PageSize").unwrap(), if page == 1 { "10" } else { "4" });
+            let start = (page - 1) * 4;
+            let rows: Vec<Value> = (start..(start + 4).min(9)).map(|i| json!({"n": i})).collect();
+            Ok(json_response(200, &json!({"TotalCount": 9, "PageSize": 4, "A": {"B": rows}}).to_string()))
+        });
+        let client = client(host);
+        let mut pager = Pager::new(10);
+        let mut rows = Vec::new();
+        while !pager.done() {
+            rows.extend(pager.fetch_next(&client, &cdn_request()).unwrap());
+            // The host keeps the pager in a cursor between calls.
+            pager = serde_json::from_str(&serde_json::to_string(&pager).unwrap()).unwrap();
+        }
+        assert_eq!(rows.len(), 9);
+        assert_eq!((pager.pages(), pager.size, pager.total, pager.fetched), (3, 4, Some(9), 9));
+    }
+
+    #[test]
+    fn done_follows_the_page_arithmetic() {
+        let mut pager = Pager::new(100);
+        assert!(!pager.done());
+        pager.total = Some(250);
+        pager.next_page = 3;
+        assert!(!pager.done());
+        pager.next_page = 4;
+        assert!(pager.done());
+        pager.total = Some(0);
+        pager.next_page = 2;
+        assert!(pager.done());
+    }
+
+    #[test]
+    fn rows_tolerate_missing_wrappers() {
+        assert_eq!(rows_at(&json!({}), &["A", "B"]).unwrap().len(), 0);
+        assert_eq!(rows_at(&json!({"A": {"B": [1, 2]}}), &["A", "B"]).unwrap().len(), 2);
+        assert!(rows_at(&json!({"A": 3}), &["A", "B"]).is_err());
     }
 }

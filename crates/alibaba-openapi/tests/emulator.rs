@@ -226,7 +226,7 @@ fn faults_never_produce_a_short_list() {
             }
             Err(error @ PagingError::PageFailed { .. }) => {
                 let text = error.to_string();
-                assert!(text.contains("rows not fetched") && text.contains("of 5000 rows"), "{text}");
+                assert!(text.contains("rows not listed") && text.contains("of 5000 rows"), "{text}");
             }
             Err(other) => panic!("unexpected listing error: {other}"),
         }
@@ -300,7 +300,10 @@ fn a_page_that_keeps_failing_is_named_with_the_rows_lost() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(text.contains("page 4") && text.contains("150 of 1000") && text.contains("850 rows not fetched"), "{text}");
+    assert!(
+        text.contains("page 4") && text.contains("150 of 1000") && text.contains("850 of 1000 rows not listed"),
+        "{text}"
+    );
 }
 
 #[test]

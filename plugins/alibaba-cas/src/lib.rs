@@ -46,7 +46,7 @@ use alibaba_openapi::{Client, Product};
 use certinspect_alibaba_common::config::{self, schema_json};
 use certinspect_alibaba_common::context::{api_names, documented_rate_limits};
 use certinspect_alibaba_common::errors::failure;
-use certinspect_alibaba_common::paging::{read_i64, text, PageParams, Pager};
+use certinspect_alibaba_common::paging::{fetch_page, read_i64, text, ListRequest, PageStyle, Pager};
 use certinspect_alibaba_common::state::{decode_cursor, encode_cursor, ListingStore};
 use certinspect_alibaba_common::time::{parse_day, seconds_by_magnitude};
 use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
@@ -69,22 +69,12 @@ const RESOURCES: Api = Api::assumed(Product::Cas, "ListCloudResources", 10.0);
 const REVOCATION: Api = Api::new(Product::CasPca, "DescribeClientCertificateStatusForSerialNumber");
 const APIS: &[Api] = &[ORDERS, INSTANCES, RESOURCES, REVOCATION];
 
-const ORDER_SHAPE: PageParams = PageParams {
-    page: "CurrentPage",
-    size: "ShowSize",
-    total: "TotalCount",
-    rows: &["CertificateOrderList"],
-    empty_codes: &[],
-};
-const INSTANCE_SHAPE: PageParams = PageParams {
-    page: "CurrentPage",
-    size: "ShowSize",
-    total: "TotalCount",
-    rows: &["InstanceList"],
-    empty_codes: &[],
-};
-const RESOURCE_SHAPE: PageParams =
-    PageParams { page: "CurrentPage", size: "ShowSize", total: "Total", rows: &["Data"], empty_codes: &[] };
+/// A CAS list (`CurrentPage`/`ShowSize`) with its rows at `rows`; the pager
+/// asks for its own page size (the setting).
+fn cas_request(api: Api, rows: &'static [&'static str]) -> ListRequest<'static> {
+    ListRequest::new(api.spec(), PageStyle::CurrentPage { show_size: MAX_PAGE_SIZE as u32 }, rows)
+}
+const ORDER_ROWS: &[&str] = &["CertificateOrderList"];
 /// `ShowSize` maxima are undocumented; `ListInstances` documents 100, and
 /// 100 keeps the number of 10-QPS calls (the time floor) lowest.
 const MAX_PAGE_SIZE: u64 = 100;
@@ -204,12 +194,13 @@ enum Aux {
 }
 
 impl Aux {
-    fn call(self) -> (Api, PageParams, Vec<(String, String)>, &'static str) {
+    fn call(self) -> (Api, ListRequest<'static>, &'static str) {
         match self {
-            Aux::Cpack => (ORDERS, ORDER_SHAPE, vec![("OrderType".into(), "CPACK".into())], "CPACK orders"),
-            Aux::Buy => (ORDERS, ORDER_SHAPE, vec![("OrderType".into(), "BUY".into())], "BUY orders"),
-            Aux::Instances => (INSTANCES, INSTANCE_SHAPE, Vec::new(), "instances"),
-            Aux::Resources => (RESOURCES, RESOURCE_SHAPE, Vec::new(), "cloud resources"),
+            Aux::Cpack => (ORDERS, cas_request(ORDERS, ORDER_ROWS).param("OrderType", "CPACK"), "CPACK orders"),
+            Aux::Buy => (ORDERS, cas_request(ORDERS, ORDER_ROWS).param("OrderType", "BUY"), "BUY orders"),
+            Aux::Instances => (INSTANCES, cas_request(INSTANCES, &["InstanceList"]), "instances"),
+            // `ListCloudResources` names its total `Total`.
+            Aux::Resources => (RESOURCES, cas_request(RESOURCES, &["Data"]).total_field("Total"), "cloud resources"),
         }
     }
 }
@@ -446,8 +437,8 @@ impl CasSource {
                 .into_iter()
                 .map(|(aux, mut pager)| {
                     scope.spawn(move || {
-                        let (api, shape, params, name) = aux.call();
-                        let result = pager.fetch(client, &api.spec(), &params, shape, &format!("{what} {name}"));
+                        let (_, request, name) = aux.call();
+                        let result = fetch_page(&mut pager, client, &request, &format!("{what} {name}"));
                         (aux, pager, result)
                     })
                 })
@@ -475,13 +466,13 @@ impl CasSource {
     /// One page of certificates: valid ones first, then expired ones.
     fn certificate_page(&self, client: &Client, what: &str, listing: &mut Listing) -> Result<Page, PluginError> {
         let expired_pass = listing.valid.done();
-        let mut params = vec![("OrderType".to_owned(), "CERT".to_owned())];
+        let mut request = cas_request(ORDERS, ORDER_ROWS).param("OrderType", "CERT");
         if expired_pass {
-            params.push(("Status".into(), "EXPIRED".into()));
+            request = request.param("Status", "EXPIRED");
         }
         let name = if expired_pass { "expired certificates" } else { "valid certificates" };
         let pager = if expired_pass { &mut listing.expired } else { &mut listing.valid };
-        let rows = pager.fetch(client, &ORDERS.spec(), &params, ORDER_SHAPE, &format!("{what} {name}"))?;
+        let rows = fetch_page(pager, client, &request, &format!("{what} {name}"))?;
         let mut page = Page::default();
         for row in &rows {
             let Some(id) = read_i64(&row["CertificateId"]) else {

@@ -22,7 +22,7 @@ use alibaba_openapi::Product;
 use certinspect_alibaba_common::config::{self, schema_json};
 use certinspect_alibaba_common::context::{api_names, documented_rate_limits};
 use certinspect_alibaba_common::names::{is_label, wildcard_base};
-use certinspect_alibaba_common::paging::{text, PageParams, Pager};
+use certinspect_alibaba_common::paging::{fetch_page, text, ListRequest, PageStyle, Pager};
 use certinspect_alibaba_common::state::{decode_cursor, encode_cursor};
 use certinspect_alibaba_common::time::{parse_local_datetime, UtcOffset};
 use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
@@ -39,13 +39,12 @@ pub const PLUGIN_NAME: &str = "alibaba-cdn";
 /// The one API this plugin calls.
 const LIST: Api = Api::new(Product::Cdn, "DescribeCdnHttpsDomainList");
 const APIS: &[Api] = &[LIST];
-const SHAPE: PageParams = PageParams {
-    page: "PageNumber",
-    size: "PageSize",
-    total: "TotalCount",
-    rows: &["CertInfos", "CertInfo"],
-    empty_codes: &["NoHttpsDomain"],
-};
+/// How `LIST` pages. The pager asks for its own page size (the setting);
+/// DCDN documents `NoHttpsDomain` for an account without HTTPS domains.
+fn list_request() -> ListRequest<'static> {
+    ListRequest::new(LIST.spec(), PageStyle::PageNumber { page_size: MAX_PAGE_SIZE as u32 }, &["CertInfos", "CertInfo"])
+        .empty_codes(&["NoHttpsDomain"])
+}
 /// The identical DCDN operation documents 500 as the maximum page size.
 const MAX_PAGE_SIZE: u64 = 500;
 
@@ -153,7 +152,7 @@ impl Source for CdnSource {
         };
         let client = self.context.client(self.settings.region.as_deref());
         let what = format!("CDN (account {})", self.context.account());
-        let rows = pager.fetch(&client, &LIST.spec(), &[], SHAPE, &what)?;
+        let rows = fetch_page(&mut pager, &client, &list_request(), &what)?;
         let mut page = Page::default();
         for row in &rows {
             match self.binding(row) {

@@ -2,7 +2,7 @@
 //! kind (credentials, transport, service), one line, no secrets (the client
 //! has already removed echoed strings-to-sign and masked key ids).
 
-use alibaba_openapi::Error;
+use alibaba_openapi::{Error, PagingError};
 use certinspect_sdk::{error_kind, PluginError};
 
 /// API error codes that mean the credentials themselves were refused or
@@ -25,6 +25,15 @@ fn is_credentials_code(code: &str) -> bool {
 pub fn failure(context: &str, error: &Error) -> PluginError {
     let (kind, hint) = classify(error);
     PluginError::new(kind, format!("{context}: {error}{hint}"))
+}
+
+/// The contract error for a listing that could not be completed, prefixed by
+/// `what` (the scope: `CAS cn-hangzhou valid certificates`). A failed page
+/// keeps its cause's kind (refused credentials stay a credentials error);
+/// the listing's own checks (total changed, rows missing) are service errors.
+pub fn paging_failure(what: &str, error: &PagingError) -> PluginError {
+    let (kind, hint) = error.source_error().map_or((error_kind::SERVICE, ""), classify);
+    PluginError::new(kind, format!("{what}: {error}{hint}"))
 }
 
 fn classify(error: &Error) -> (u32, &'static str) {

@@ -8,8 +8,9 @@
 //!   fragments each plugin publishes;
 //! - [`context`]: one credentials provider and one rate limiter per opened
 //!   source, and `alibaba_openapi::Client`s built from them;
-//! - [`errors`]: client errors as the contract's `PluginError` kinds;
-//! - [`paging`]: one page per host call, with `TotalCount` checks;
+//! - [`errors`]: client and paging errors as the contract's `PluginError` kinds;
+//! - [`paging`]: one page per host call with `alibaba_openapi::Pager` (the
+//!   paging checks live there, shared with `list_all`), errors naming the scope;
 //! - [`state`]: per-listing state for cursors that cannot carry it all;
 //! - [`time`]: Alibaba's zone-less and day-only date strings;
 //! - [`names`]: host-name checks used to choose probe targets and SNI.

@@ -35,7 +35,9 @@ use certinspect_alibaba_common::config::{self, schema_json};
 use certinspect_alibaba_common::context::{api_names, documented_rate_limits};
 use certinspect_alibaba_common::errors::failure;
 use certinspect_alibaba_common::names::{is_label, is_plain_hostname, wildcard_base};
-use certinspect_alibaba_common::paging::{read_i64, read_u64, rows_at, text, PageParams, Pager};
+use certinspect_alibaba_common::paging::{
+    fetch_page, read_i64, read_u64, rows_at, text, ListRequest, PageStyle, Pager,
+};
 use certinspect_alibaba_common::state::{decode_cursor, encode_cursor, ListingStore};
 use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
 use certinspect_sdk::serde_json::{json, Value};
@@ -57,13 +59,15 @@ const LOAD_BALANCERS: Api = Api::assumed(Product::Slb, "DescribeLoadBalancers", 
 const ATTRIBUTE: Api = Api::assumed(Product::Slb, "DescribeLoadBalancerAttribute", 100.0);
 const HTTPS_LISTENER: Api = Api::assumed(Product::Slb, "DescribeLoadBalancerHTTPSListenerAttribute", 100.0);
 const APIS: &[Api] = &[REGIONS, CERTIFICATES, LOAD_BALANCERS, ATTRIBUTE, HTTPS_LISTENER];
-const LB_SHAPE: PageParams = PageParams {
-    page: "PageNumber",
-    size: "PageSize",
-    total: "TotalCount",
-    rows: &["LoadBalancers", "LoadBalancer"],
-    empty_codes: &[],
-};
+/// How `LOAD_BALANCERS` pages in `region` (the pager asks for its own page size).
+fn load_balancers_request(region: &str) -> ListRequest<'static> {
+    ListRequest::new(
+        LOAD_BALANCERS.spec(),
+        PageStyle::PageNumber { page_size: MAX_PAGE_SIZE as u32 },
+        &["LoadBalancers", "LoadBalancer"],
+    )
+    .param("RegionId", region)
+}
 /// `DescribeLoadBalancers` accepts PageSize 1..=100.
 const MAX_PAGE_SIZE: u64 = 100;
 /// Unfinished listings kept per opened source (one per region being listed).
@@ -207,8 +211,8 @@ impl Source for SlbSource {
         if listing.region != region {
             return Err(PluginError::protocol(format!("cursor belongs to region {}, not {region}", listing.region)));
         }
-        let params = [("RegionId".to_owned(), region.to_owned())];
-        let load_balancers = match listing.pager.fetch(&client, &LOAD_BALANCERS.spec(), &params, LB_SHAPE, &what) {
+        let request = load_balancers_request(region);
+        let load_balancers = match fetch_page(&mut listing.pager, &client, &request, &what) {
             Ok(rows) => rows,
             Err(error) => {
                 drop(listing);
