@@ -284,24 +284,11 @@ enum Source {
     SlbUpload,
 }
 
-/// SLB endpoint of a region, per the SDK's endpoint map (reference §2).
+/// SLB endpoint of a region, by the client's endpoint rules (reference §2),
+/// so what `DescribeRegions` answers and what clients resolve cannot drift.
 pub fn slb_endpoint(region: &str) -> String {
-    const CENTRAL: &[&str] = &[
-        "cn-qingdao",
-        "cn-beijing",
-        "cn-hangzhou",
-        "cn-shanghai",
-        "cn-shenzhen",
-        "cn-hongkong",
-        "ap-southeast-1",
-        "us-east-1",
-        "us-west-1",
-    ];
-    if CENTRAL.contains(&region) {
-        "slb.aliyuncs.com".into()
-    } else {
-        format!("slb.{region}.aliyuncs.com")
-    }
+    alibaba_openapi::resolve_endpoint(alibaba_openapi::Product::Slb, Some(region))
+        .unwrap_or_else(|_| format!("slb.{region}.aliyuncs.com"))
 }
 
 /// Builds a world and writes it (PEM files and `world.json`) under `opts.out_dir`.
