@@ -235,11 +235,12 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         }
     }
 
+    let by_names = CertificatesByNames::new(&known);
     let mut reports = Vec::with_capacity(bindings.len());
     for (binding_index, (binding, mut binding_results)) in bindings.iter().zip(results).enumerate() {
         binding_results.sort_by(|a, b| a.address.cmp(&b.address));
         findings.extend(
-            binding_findings(binding, &binding_results, &known, now, &options.policy)
+            binding_findings(binding, &binding_results, &by_names, now, &options.policy)
                 .into_iter()
                 .map(|f| f.at_binding(binding_index)),
         );
@@ -616,7 +617,7 @@ fn observation_findings(
 fn binding_findings(
     binding: &Binding,
     results: &[ObservationResult],
-    known: &[&DeclaredCertificate],
+    by_names: &CertificatesByNames<'_>,
     now: i64,
     policy: &Policy,
 ) -> Vec<Finding> {
@@ -648,7 +649,7 @@ fn binding_findings(
         }
     }
     if binding.declared.auto_managed == Tristate::Yes {
-        if let Some(renewed) = newer_certificate_for_same_names(&binding.declared, known) {
+        if let Some(renewed) = by_names.newer_than(&binding.declared) {
             out.push(
                 Finding::new(
                     code::AUTO_MANAGED_NOT_DEPLOYED,
@@ -673,25 +674,44 @@ fn binding_findings(
     out
 }
 
-/// A declared certificate for the same names as `declared`, issued later.
-fn newer_certificate_for_same_names<'a>(
-    declared: &DeclaredCertificate,
-    known: &[&'a DeclaredCertificate],
-) -> Option<&'a DeclaredCertificate> {
-    let names = |d: &DeclaredCertificate| -> Vec<String> {
-        let mut n: Vec<String> = d.common_name.iter().chain(&d.sans).map(|s| s.to_ascii_lowercase()).collect();
-        n.sort();
-        n.dedup();
-        n
-    };
-    let own_names = names(declared);
-    let own_start = declared.not_before?;
-    known
-        .iter()
-        .copied()
-        .filter(|other| !own_names.is_empty() && names(other) == own_names)
-        .filter(|other| other.not_before.is_some_and(|start| start > own_start))
-        .max_by_key(|other| other.not_before)
+/// Declared certificates grouped by the set of names they cover, so a
+/// renewal (same names, later start) is found without comparing every
+/// binding with every other.
+struct CertificatesByNames<'a> {
+    groups: HashMap<Vec<String>, Vec<&'a DeclaredCertificate>>,
+}
+
+impl<'a> CertificatesByNames<'a> {
+    fn new(known: &[&'a DeclaredCertificate]) -> Self {
+        let mut groups: HashMap<Vec<String>, Vec<&'a DeclaredCertificate>> = HashMap::new();
+        for declared in known {
+            let names = names_of(declared);
+            if !names.is_empty() {
+                groups.entry(names).or_default().push(declared);
+            }
+        }
+        Self { groups }
+    }
+
+    /// The latest certificate for exactly `declared`'s names issued after it.
+    fn newer_than(&self, declared: &DeclaredCertificate) -> Option<&'a DeclaredCertificate> {
+        let start = declared.not_before?;
+        self.groups
+            .get(&names_of(declared))?
+            .iter()
+            .copied()
+            .filter(|other| other.not_before.is_some_and(|other_start| other_start > start))
+            .max_by_key(|other| other.not_before)
+    }
+}
+
+/// CN and SANs, lower-cased, sorted, without repeats.
+fn names_of(declared: &DeclaredCertificate) -> Vec<String> {
+    let mut names: Vec<String> =
+        declared.common_name.iter().chain(&declared.sans).map(|s| s.to_ascii_lowercase()).collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn trust_reason(verdict: &TrustVerdict) -> String {
