@@ -21,12 +21,7 @@ fn a_one_certificate_world_yields_its_one_certificate() {
     let served = support::served_world(1, 31, &["cn-hangzhou"], false);
     let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({})));
     let collected = support::collect_all(&[source]);
-    assert!(
-        collected.errors.is_empty() && collected.warnings.is_empty(),
-        "{:?} {:?}",
-        collected.errors,
-        collected.warnings
-    );
+    support::assert_complete(&collected);
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cas(&served.world));
     assert_eq!(collected.bindings.len(), 1);
     let stats = served.emulator.stats();
@@ -41,12 +36,7 @@ fn the_inventory_includes_expired_certificates_and_says_what_is_auto_managed() {
     let config = served.config(json!({ "regions": ["cn-hangzhou", "cn-shanghai"], "page_size": 9 }));
     let source = support::open(&registry(), PLUGIN_NAME, &config);
     let collected = support::collect_all(&[source]);
-    assert!(
-        collected.errors.is_empty() && collected.warnings.is_empty(),
-        "{:?} {:?}",
-        collected.errors,
-        collected.warnings
-    );
+    support::assert_complete(&collected);
     assert_eq!(collected.stats[0].scopes, 1);
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cas(&served.world));
 
@@ -198,12 +188,7 @@ fn throttling_storms_and_5xx_lose_no_certificate() {
     let source =
         support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "page_size": 10, "max_attempts": 10 })));
     let collected = support::collect_all(&[source]);
-    assert!(
-        collected.errors.is_empty() && collected.warnings.is_empty(),
-        "{:?} {:?}",
-        collected.errors,
-        collected.warnings
-    );
+    support::assert_complete(&collected);
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cas(&served.world));
     assert!(served.emulator.stats().faults_injected >= 10);
 }

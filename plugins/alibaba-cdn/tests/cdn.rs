@@ -21,12 +21,7 @@ fn a_one_certificate_world_yields_its_one_domain() {
     let served = support::served_world(1, 11, &["cn-hangzhou"], false);
     let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({})));
     let collected = support::collect_all(&[source]);
-    assert!(
-        collected.errors.is_empty() && collected.warnings.is_empty(),
-        "{:?} {:?}",
-        collected.errors,
-        collected.warnings
-    );
+    support::assert_complete(&collected);
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world));
     assert_eq!(collected.bindings.len(), 1);
     let binding = &collected.bindings[0];

@@ -28,12 +28,7 @@ fn the_smallest_world_with_a_load_balancer() {
     let served = support::served_world(2, 21, &["cn-hangzhou"], false);
     let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "regions": ["cn-hangzhou"] })));
     let collected = support::collect_all(&[source]);
-    assert!(
-        collected.errors.is_empty() && collected.warnings.is_empty(),
-        "{:?} {:?}",
-        collected.errors,
-        collected.warnings
-    );
+    support::assert_complete(&collected);
     assert_eq!(keys(&collected), support::expected_slb(&served.world));
     assert_eq!(collected.bindings.len(), 1);
 }
@@ -58,12 +53,7 @@ fn listeners_extensions_and_unbound_certificates_across_regions() {
     // No `regions`: every region DescribeRegions returns is a scope.
     let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "page_size": 4 })));
     let collected = support::collect_all(&[source]);
-    assert!(
-        collected.errors.is_empty() && collected.warnings.is_empty(),
-        "{:?} {:?}",
-        collected.errors,
-        collected.warnings
-    );
+    support::assert_complete(&collected);
     assert_eq!(collected.stats[0].scopes, 3);
     assert_eq!(keys(&collected), support::expected_slb(&served.world));
 
@@ -194,12 +184,7 @@ fn throttling_storms_and_5xx_lose_no_listener() {
     let settings = json!({ "regions": ["cn-hangzhou", "cn-shanghai"], "max_attempts": 10 });
     let source = support::open(&registry(), PLUGIN_NAME, &served.config(settings));
     let collected = support::collect_all(&[source]);
-    assert!(
-        collected.errors.is_empty() && collected.warnings.is_empty(),
-        "{:?} {:?}",
-        collected.errors,
-        collected.warnings
-    );
+    support::assert_complete(&collected);
     assert_eq!(keys(&collected), support::expected_slb(&served.world));
     assert!(served.emulator.stats().faults_injected >= 10);
 }

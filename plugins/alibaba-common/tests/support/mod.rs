@@ -119,6 +119,17 @@ pub fn collect_all(sources: &[Arc<OpenedSource>]) -> Collected {
     )
 }
 
+/// Asserts that a collection lost nothing: no failed scope, no warning.
+#[track_caller]
+pub fn assert_complete(collected: &Collected) {
+    assert!(
+        collected.errors.is_empty() && collected.warnings.is_empty(),
+        "{:?} {:?}",
+        collected.errors,
+        collected.warnings
+    );
+}
+
 /// Where the plugin libraries are: built once per test process with a
 /// nested cargo (as `tests/e2e` builds the fixture plugins).
 pub fn plugin_libraries() -> &'static Path {
