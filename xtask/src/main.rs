@@ -6,12 +6,14 @@
 //!   libraries into `target/plugins/`.
 //! - `cargo xtask demo [-- INSPECT-ARGS]`: the offline demo (see `demo.rs`).
 //! - `cargo xtask bench [probe|parse] [--endpoints N,...]`: benchmarks.
+//! - `cargo xtask dist [--profile NAME] [--out DIR]`: the release archive (see `dist.rs`).
 //!
 //! It orchestrates `cargo`, the project's binaries and the testbed; it holds
 //! no product logic.
 
 mod bench;
 mod demo;
+mod dist;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -24,8 +26,11 @@ fn main() -> ExitCode {
         Some("plugins") => plugins(rest.iter().any(|a| a == "--release")).map(|dir| println!("{}", dir.display())),
         Some("demo") => demo::run(rest),
         Some("bench") => bench::run(rest),
+        Some("dist") => dist::run(rest),
         _ => {
-            eprintln!("usage: cargo xtask <test | plugins [--release] | demo [-- INSPECT-ARGS] | bench [probe|parse]>");
+            eprintln!(
+                "usage: cargo xtask <test | plugins [--release] | demo [-- INSPECT-ARGS] | bench [probe|parse] | dist [--profile NAME] [--out DIR]>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -2,17 +2,14 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use certinspect_core::collect::{collect, CollectError, CollectOptions, Collected};
-use certinspect_core::findings::{is_unchecked, Severity};
-use certinspect_core::host::{CancelFlag, Host, HttpTransport, TransportConfig};
-use certinspect_core::join::join;
-use certinspect_core::plugins::{OpenedSource, PluginRegistry, PluginSearchPath};
+use certinspect_core::bindings_file::read_bindings;
+use certinspect_core::findings::Severity;
+use certinspect_core::plugins::PluginRegistry;
 use certinspect_core::report::Report;
-use certinspect_core::verify::{bare_endpoint, verify_observed, VerifyInput};
-use certinspect_protocol::{capability, error_kind};
+use certinspect_core::scan::{outcome, OpenError, ScanOptions};
+use certinspect_core::verify::bare_endpoint;
 
 use crate::config::Config;
 use crate::exit;
@@ -35,11 +32,15 @@ pub struct ScanArgs {
 #[derive(Debug, clap::Args)]
 pub struct ProbeArgs {
     /// Endpoints: HOST, HOST:PORT or [IPv6]:PORT (port 443 when omitted).
-    #[arg(value_name = "HOST[:PORT]", required_unless_present = "targets")]
+    #[arg(value_name = "HOST[:PORT]", required_unless_present_any = ["targets", "declared"])]
     endpoints: Vec<String>,
     /// Read endpoints from FILE, one per line (# starts a comment).
     #[arg(long, value_name = "FILE")]
     targets: Option<PathBuf>,
+    /// Compare with what FILE declares (MATCH / STALE / FOREIGN): a JSON report, an
+    /// inventory, JSON Lines, or CSV with the header host,port,sni,sha256.
+    #[arg(long, value_name = "FILE")]
+    declared: Option<PathBuf>,
     /// Send this server name instead of the host.
     #[arg(long, value_name = "NAME", conflicts_with = "no_sni")]
     sni: Option<String>,
@@ -87,13 +88,13 @@ fn usage_error(message: impl std::fmt::Display) -> u8 {
     exit::USAGE
 }
 
-/// Load the configuration and the plugins it names, and check one against the other.
+/// Load the configuration and the plugins, and check the sources it names
+/// against them: each problem is a line naming the file, line and column.
 fn load(config_path: &Path, plugin_dirs: &[PathBuf]) -> Result<(Config, PluginRegistry), u8> {
     let config = Config::load(config_path).map_err(usage_error)?;
     let mut dirs = plugin_dirs.to_vec();
     dirs.extend(config.file.plugin_dirs.iter().cloned());
-    let mut registry = PluginRegistry::new();
-    registry.load_search_path(&PluginSearchPath::from_process(&dirs));
+    let registry = crate::registry::load(&dirs);
     for failure in registry.failures() {
         tracing::warn!("plugin not loaded: {failure}");
     }
@@ -107,68 +108,21 @@ fn load(config_path: &Path, plugin_dirs: &[PathBuf]) -> Result<(Config, PluginRe
     Ok((config, registry))
 }
 
-fn host(cancel: &CancelFlag) -> Result<Host, u8> {
-    let transport = HttpTransport::new(TransportConfig::default()).map_err(|e| {
-        eprintln!("inspect: {e}");
-        exit::OPERATIONAL
-    })?;
-    Ok(Host::new(transport, cancel.clone()))
+/// Options for listing and verifying, from the file and the flags.
+fn scan_options(config: &Config, verify: &VerifyArgs) -> Result<ScanOptions, u8> {
+    let mut options = ScanOptions::default();
+    options.verify = verify_options(&config.file.verify, verify).map_err(usage_error)?;
+    options.collect.call_timeout = Duration::from_secs_f64(config.file.verify.plugin_call_timeout_secs);
+    Ok(options)
 }
 
-/// Open every configured source. A configuration the plugin refuses is a
-/// usage error; anything else (credentials, network) is a source failure
-/// that the scan reports and goes past.
-fn open_sources(
-    config: &Config,
-    registry: &PluginRegistry,
-    host: &Host,
-) -> Result<(Vec<Arc<OpenedSource>>, Vec<CollectError>), u8> {
-    let mut sources = Vec::new();
-    let mut failures = Vec::new();
-    for (index, source) in config.file.sources.iter().enumerate() {
-        let name = source.plugin.get_ref();
-        let plugin = registry.get(name).expect("checked by check_sources");
-        match plugin.open(&config.source_settings(index), host.for_plugin(name)) {
-            Ok(opened) => sources.push(Arc::new(opened)),
-            Err(e) if e.error.kind == error_kind::INVALID_CONFIG => {
-                return Err(usage_error(format!(
-                    "{}: [[source]] '{name}': {}",
-                    config.path.display(),
-                    e.error.message
-                )));
-            }
-            Err(e) => failures.push(CollectError { plugin: name.clone(), scope: None, message: e.error.to_string() }),
-        }
+/// A source error the engine returns before anything is scanned, placed in
+/// the configuration file.
+fn open_error(config: &Config, error: &OpenError) -> u8 {
+    for located in config.locate(error) {
+        eprintln!("inspect: {located}");
     }
-    Ok((sources, failures))
-}
-
-/// Open every configured source and collect its bindings. Sources that
-/// could not be opened are among the collection's errors.
-fn collect_configured(config: &Config, registry: &PluginRegistry) -> Result<(Vec<Arc<OpenedSource>>, Collected), u8> {
-    let host = host(&CancelFlag::default())?;
-    let (sources, mut failures) = open_sources(config, registry, &host)?;
-    let options = CollectOptions {
-        call_timeout: Duration::from_secs_f64(config.file.verify.plugin_call_timeout_secs),
-        ..CollectOptions::default()
-    };
-    let progress = std::io::stderr().is_terminal();
-    if progress {
-        eprint!("\r\x1b[2Klisting {} sources...", sources.len());
-    }
-    let mut collected = collect(&sources, &options);
-    failures.append(&mut collected.errors);
-    collected.errors = failures;
-    if progress {
-        let pages: usize = collected.stats.iter().map(|s| s.pages).sum();
-        eprintln!(
-            "\r\x1b[2Klisted {} bindings in {pages} pages from {} sources, {} failed",
-            collected.bindings.len(),
-            sources.len(),
-            collected.errors.len()
-        );
-    }
-    Ok((sources, collected))
+    exit::USAGE
 }
 
 pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
@@ -176,26 +130,21 @@ pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let options = match verify_options(&config.file.verify, &args.verify) {
+    let options = match scan_options(&config, &args.verify) {
         Ok(options) => options,
-        Err(message) => return usage_error(message),
-    };
-    let (sources, collected) = match collect_configured(&config, &registry) {
-        Ok(collected) => collected,
         Err(code) => return code,
     };
-    let revocation_sources = sources
-        .iter()
-        .filter(|s| registry.get(s.plugin()).is_some_and(|p| p.info().has_capability(capability::REVOCATION_LOOKUP)))
-        .cloned()
-        .collect();
-    let input = VerifyInput {
-        bindings: collected.bindings,
-        revocation_sources,
-        source_errors: collected.errors,
-        source_stats: collected.stats,
+    let mut sink = match output::open(&args.output) {
+        Ok(sink) => sink,
+        Err(message) => return usage_error(message),
     };
-    run_verification(input, &options, &args.output)
+    let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
+    let scanned = certinspect_core::scan::scan(&registry, &config.source_specs(), &options, &mut observer);
+    observer.finish();
+    match scanned {
+        Ok(report) => finish(&mut sink, &report, args.output.fail_on),
+        Err(error) => open_error(&config, &error),
+    }
 }
 
 pub fn probe(args: &ProbeArgs) -> u8 {
@@ -228,11 +177,24 @@ pub fn probe(args: &ProbeArgs) -> u8 {
         };
         bindings.push(bare_endpoint(&host, port, sni));
     }
+    if let Some(path) = &args.declared {
+        match read_bindings(path) {
+            Ok(declared) => bindings.extend(declared),
+            Err(error) => return usage_error(error),
+        }
+    }
     let options = match verify_options(&Default::default(), &args.verify) {
         Ok(options) => options,
         Err(message) => return usage_error(message),
     };
-    run_verification(VerifyInput { bindings, ..VerifyInput::default() }, &options, &args.output)
+    let mut sink = match output::open(&args.output) {
+        Ok(sink) => sink,
+        Err(message) => return usage_error(message),
+    };
+    let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
+    let report = certinspect_core::scan::probe(bindings, &options, &mut observer);
+    observer.finish();
+    finish(&mut sink, &report, args.output.fail_on)
 }
 
 /// `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address.
@@ -260,31 +222,13 @@ fn parse_endpoint(text: &str) -> Result<(String, u16), String> {
     }
 }
 
-fn run_verification(input: VerifyInput, options: &certinspect_core::verify::VerifyOptions, args: &OutputArgs) -> u8 {
-    let mut sink = match output::open(args) {
-        Ok(sink) => sink,
-        Err(message) => return usage_error(message),
-    };
-    let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
-    let report = verify_observed(input, options, &mut observer);
-    observer.finish();
-    if let Err(e) = sink.finish(&report) {
+/// Write the report and decide the exit code.
+fn finish(sink: &mut output::Sink, report: &Report, fail_on: Severity) -> u8 {
+    if let Err(e) = sink.finish(report) {
         eprintln!("inspect: cannot write the report: {e}");
         return exit::OPERATIONAL;
     }
-    exit_code(&report, args.fail_on)
-}
-
-/// 1 when something checked is wrong at or above the threshold, else 3
-/// when something could not be checked, else 0.
-fn exit_code(report: &Report, fail_on: Severity) -> u8 {
-    if report.findings_at_least(fail_on).any(|f| !is_unchecked(&f.code)) {
-        exit::FINDINGS
-    } else if report.incomplete() {
-        exit::INCOMPLETE
-    } else {
-        exit::CLEAN
-    }
+    exit::of_outcome(outcome(report, fail_on))
 }
 
 pub fn inventory(args: &InventoryArgs, plugin_dirs: &[PathBuf]) -> u8 {
@@ -292,35 +236,32 @@ pub fn inventory(args: &InventoryArgs, plugin_dirs: &[PathBuf]) -> u8 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let (_sources, mut collected) = match collect_configured(&config, &registry) {
-        Ok(collected) => collected,
+    let options = match scan_options(&config, &VerifyArgs::default()) {
+        Ok(options) => options,
         Err(code) => return code,
     };
-    let joined = join(&mut collected.bindings);
+    let mut progress = output::Progress(std::io::stderr().is_terminal());
+    let inventory = match certinspect_core::scan::inventory(&registry, &config.source_specs(), &options, &mut progress)
+    {
+        Ok(inventory) => inventory,
+        Err(error) => return open_error(&config, &error),
+    };
     let mut stdout = std::io::stdout().lock();
     let written = match args.format {
-        InventoryFormat::Json => {
-            let document = serde_json::json!({
-                "bindings": collected.bindings,
-                "join": joined,
-                "source_errors": collected.errors,
-                "source_stats": collected.stats,
-            });
-            serde_json::to_writer_pretty(&mut stdout, &document)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(stdout))
-        }
-        InventoryFormat::Table => output::inventory_table(&mut stdout, &collected, &joined),
+        InventoryFormat::Json => serde_json::to_writer_pretty(&mut stdout, &inventory)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout)),
+        InventoryFormat::Table => output::inventory_table(&mut stdout, &inventory),
     };
     if let Err(e) = written {
         eprintln!("inspect: cannot write the inventory: {e}");
         return exit::OPERATIONAL;
     }
-    for error in &collected.errors {
+    for error in &inventory.source_errors {
         let scope = error.scope.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
         eprintln!("inspect: {}{scope}: {}", error.plugin, error.message);
     }
-    if collected.errors.is_empty() {
+    if inventory.source_errors.is_empty() {
         exit::CLEAN
     } else {
         exit::INCOMPLETE

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use certinspect_core::plugins::PluginRegistry;
-use certinspect_core::schema;
+use certinspect_core::scan::{check_sources, OpenError, SourceSpec};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
@@ -179,37 +179,51 @@ impl Config {
         Ok(())
     }
 
-    /// Check every source against the loaded plugins: the plugin exists, and
-    /// its settings satisfy the schema it publishes.
+    /// Check every source against the loaded plugins (the engine's
+    /// [`check_sources`]), each problem placed in the file.
     pub fn check_sources(&self, registry: &PluginRegistry) -> Vec<ConfigError> {
-        let mut errors = Vec::new();
-        for (index, source) in self.file.sources.iter().enumerate() {
-            let name = source.plugin.get_ref();
-            let Some(plugin) = registry.get(name) else {
-                let known: Vec<&str> = registry.plugins().iter().map(|p| p.info().name.as_str()).collect();
-                let listing = if known.is_empty() { "none are loaded".to_owned() } else { known.join(", ") };
-                errors.push(ConfigError {
-                    file: self.path.clone(),
-                    position: Some(line_column(&self.text, source.plugin.span().start)),
-                    message: format!("unknown plugin '{name}'; loaded plugins: {listing} (see `inspect plugins`)"),
-                });
-                continue;
-            };
-            let value = toml_to_json(&toml::Value::Table(source.config.clone()));
-            for violation in schema::validate(&plugin.info().config_schema, &value) {
-                let mut path = vec!["source".to_owned(), index.to_string(), "config".to_owned()];
-                path.extend(split_schema_path(&violation.path));
-                let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-                let message = format!("[[source]] '{name}': config.{violation}");
-                errors.push(self.error_at(&segments, &message));
-            }
-        }
-        errors
+        check_sources(registry, &self.source_specs()).iter().flat_map(|error| self.locate(error)).collect()
     }
 
     /// Each source's settings as JSON, for the plugin's `open`.
     pub fn source_settings(&self, index: usize) -> serde_json::Value {
         toml_to_json(&toml::Value::Table(self.file.sources[index].config.clone()))
+    }
+
+    /// The sources as the engine takes them.
+    pub fn source_specs(&self) -> Vec<SourceSpec> {
+        (0..self.file.sources.len())
+            .map(|index| {
+                SourceSpec::new(self.file.sources[index].plugin.get_ref().clone(), self.source_settings(index))
+            })
+            .collect()
+    }
+
+    /// An engine error about the sources, placed in the file: one error per
+    /// problem, at the value it is about.
+    pub fn locate(&self, error: &OpenError) -> Vec<ConfigError> {
+        match error {
+            OpenError::UnknownPlugin { index, .. } => vec![ConfigError {
+                file: self.path.clone(),
+                position: Some(line_column(&self.text, self.file.sources[*index].plugin.span().start)),
+                message: error.to_string(),
+            }],
+            OpenError::InvalidConfig { index, plugin, problems } => problems
+                .iter()
+                .map(|problem| {
+                    let mut path = vec!["source".to_owned(), index.to_string(), "config".to_owned()];
+                    path.extend(problem.path.iter().cloned());
+                    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+                    let what = if problem.path.is_empty() {
+                        problem.message.clone()
+                    } else {
+                        format!("config.{}", problem.message)
+                    };
+                    self.error_at(&segments, &format!("[[source]] '{plugin}': {what}"))
+                })
+                .collect(),
+            other => vec![ConfigError { file: self.path.clone(), position: None, message: other.to_string() }],
+        }
     }
 
     /// An error positioned at the value found by `path` (keys and array
@@ -241,28 +255,6 @@ impl Config {
         }
         span.map(|s| line_column(&self.text, s.start))
     }
-}
-
-/// `a.b[2].c` -> `["a", "b", "2", "c"]`.
-fn split_schema_path(path: &str) -> Vec<String> {
-    path.split('.')
-        .filter(|p| !p.is_empty())
-        .flat_map(|part| {
-            let mut pieces = Vec::new();
-            let mut rest = part;
-            if let Some(open) = rest.find('[') {
-                pieces.push(rest[..open].to_owned());
-                rest = &rest[open..];
-                while let Some(close) = rest.find(']') {
-                    pieces.push(rest[1..close].to_owned());
-                    rest = &rest[close + 1..];
-                }
-            } else {
-                pieces.push(rest.to_owned());
-            }
-            pieces
-        })
-        .collect()
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
@@ -321,12 +313,5 @@ mod tests {
 
         let err = parse("[verify]\nwarn_days = 3\ncritical_days = 9\n").unwrap_err();
         assert_eq!(err.to_string(), "inspect.toml:3:17: critical_days: expected at most warn_days");
-    }
-
-    #[test]
-    fn schema_paths_split_into_segments() {
-        assert_eq!(split_schema_path("a.b[2].c"), ["a", "b", "2", "c"]);
-        assert_eq!(split_schema_path("regions[0]"), ["regions", "0"]);
-        assert!(split_schema_path("").is_empty());
     }
 }

@@ -12,3 +12,13 @@ pub const USAGE: u8 = 2;
 pub const INCOMPLETE: u8 = 3;
 /// The tool itself failed (cannot write output, say).
 pub const OPERATIONAL: u8 = 4;
+
+/// The exit code of a run's outcome.
+pub fn of_outcome(outcome: certinspect_core::scan::Outcome) -> u8 {
+    use certinspect_core::scan::Outcome;
+    match outcome {
+        Outcome::Findings => FINDINGS,
+        Outcome::Incomplete => INCOMPLETE,
+        _ => CLEAN,
+    }
+}

@@ -9,6 +9,7 @@ mod config;
 mod exit;
 mod output;
 mod plugins_cmd;
+mod registry;
 mod settings;
 
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ use clap::{CommandFactory, Parser, Subcommand};
     long_about = "Check that the TLS certificates your cloud declares are the ones being served: valid for their \
                   names, not expired, not revoked, and which ones need you first.",
     after_help = "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration error, \
-                  3 some sources or endpoints could not be checked."
+                  3 some sources or endpoints could not be checked, 4 the tool itself failed (cannot write the report)."
 )]
 pub struct Cli {
     /// More log output on stderr (repeat for more); RUST_LOG overrides.
@@ -32,7 +33,8 @@ pub struct Cli {
     verbose: u8,
 
     /// Extra directory to load plugin libraries from (repeatable). Also
-    /// searched: CERTINSPECT_PLUGIN_PATH, then plugins/ next to this binary.
+    /// searched: CERTINSPECT_PLUGIN_PATH, plugins/ next to this binary,
+    /// PREFIX/lib/certinspect/plugins, ~/.local/share/certinspect/plugins.
     #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
     plugin_dirs: Vec<PathBuf>,
 
@@ -49,7 +51,7 @@ enum Command {
     Scan(commands::ScanArgs),
     /// Probe endpoints given on the command line or in a file (no cloud).
     #[command(
-        after_help = "Examples:\n  inspect probe example.com\n  inspect probe example.com:8443 --sni www.example.com\n  inspect probe --targets hosts.txt --format jsonl\n  inspect probe shop.example.com --connect-to shop.example.com:443:127.0.0.1:8443"
+        after_help = "Examples:\n  inspect probe example.com\n  inspect probe example.com:8443 --sni www.example.com\n  inspect probe --targets hosts.txt --format jsonl\n  inspect probe --declared last-report.json\n  inspect probe shop.example.com --connect-to shop.example.com:443:127.0.0.1:8443"
     )]
     Probe(commands::ProbeArgs),
     /// List what the configured providers declare, without touching any endpoint.
@@ -57,10 +59,12 @@ enum Command {
         after_help = "Examples:\n  inspect inventory --config inspect.toml\n  inspect inventory --config inspect.toml --format json"
     )]
     Inventory(commands::InventoryArgs),
-    /// List the plugins found, and every library that failed to load and why.
-    #[command(
-        after_help = "Examples:\n  inspect plugins\n  inspect plugins --plugin-dir ./target/plugins --format json"
-    )]
+    /// List the providers built in, the plugin libraries found, and every library that failed to load and why.
+    #[command(after_help = "Plugin libraries are searched in: --plugin-dir DIR (repeatable), the directories in \
+                      CERTINSPECT_PLUGIN_PATH, plugins/ next to the inspect binary, PREFIX/lib/certinspect/plugins \
+                      when inspect is installed as PREFIX/bin/inspect, and $XDG_DATA_HOME/certinspect/plugins \
+                      (~/.local/share/certinspect/plugins). A library named like a built-in provider replaces it.\n\n\
+                      Examples:\n  inspect plugins\n  inspect plugins --plugin-dir ./target/plugins --format json")]
     Plugins(plugins_cmd::Args),
     /// Work with the configuration file.
     #[command(subcommand)]

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use certinspect_core::collect::Collected;
 use certinspect_core::findings::{Finding, Severity};
-use certinspect_core::join::JoinOutcome;
 use certinspect_core::report::{ObservationResult, Report};
+use certinspect_core::scan::{Inventory, ScanObserver};
 use certinspect_core::verify::VerifyObserver;
 use certinspect_protocol::Binding;
 
@@ -165,14 +165,50 @@ impl VerifyObserver for Observer<'_> {
     }
 }
 
+impl ScanObserver for Observer<'_> {
+    fn listing(&mut self, sources: usize) {
+        Progress(self.progress).listing(sources);
+    }
+
+    fn listed(&mut self, collected: &Collected) {
+        Progress(self.progress).listed(collected);
+    }
+}
+
+/// Listing progress on stderr (when it is a terminal), for commands that
+/// have nothing to stream.
+pub struct Progress(pub bool);
+
+impl VerifyObserver for Progress {}
+
+impl ScanObserver for Progress {
+    fn listing(&mut self, sources: usize) {
+        if self.0 {
+            eprint!("\r\x1b[2Klisting {sources} sources...");
+        }
+    }
+
+    fn listed(&mut self, collected: &Collected) {
+        if self.0 {
+            let pages: usize = collected.stats.iter().map(|s| s.pages).sum();
+            eprintln!(
+                "\r\x1b[2Klisted {} bindings in {pages} pages from {} sources, {} failed",
+                collected.bindings.len(),
+                collected.stats.len(),
+                collected.errors.len()
+            );
+        }
+    }
+}
+
 /// `inspect inventory` as a table.
-pub fn inventory_table(out: &mut dyn Write, collected: &Collected, joined: &JoinOutcome) -> io::Result<()> {
+pub fn inventory_table(out: &mut dyn Write, inventory: &Inventory) -> io::Result<()> {
     writeln!(
         out,
         "{:<14} {:<10} {:<36} {:<28} {:<12} {:<6} via",
         "plugin", "region", "resource", "certificate", "expires", "auto"
     )?;
-    for (binding, note) in collected.bindings.iter().zip(&joined.notes) {
+    for (binding, note) in inventory.bindings.iter().zip(&inventory.join.notes) {
         let location = &binding.location;
         let declared = &binding.declared;
         let resource = match (&location.endpoint, location.listener_port) {
@@ -208,9 +244,9 @@ pub fn inventory_table(out: &mut dyn Write, collected: &Collected, joined: &Join
     writeln!(
         out,
         "{} bindings, {} join issues, {} source errors",
-        collected.bindings.len(),
-        joined.issues.len(),
-        collected.errors.len()
+        inventory.bindings.len(),
+        inventory.join.issues.len(),
+        inventory.source_errors.len()
     )
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use certinspect_core::plugins::{PluginRegistry, PluginSearchPath};
+use certinspect_core::plugins::PluginRegistry;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,8 +18,7 @@ enum Format {
 }
 
 pub fn run(args: &Args, plugin_dirs: &[PathBuf], verbose: bool) -> u8 {
-    let mut registry = PluginRegistry::new();
-    registry.load_search_path(&PluginSearchPath::from_process(plugin_dirs));
+    let registry = crate::registry::load(plugin_dirs);
     match args.format {
         Format::Text => print_text(&registry, verbose),
         Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&registry)).unwrap_or_default()),
@@ -41,6 +40,15 @@ fn print_text(registry: &PluginRegistry, verbose: bool) {
         println!("  capabilities: {}", info.capabilities.join(", "));
         println!("  config:       {}", schema_summary(&info.config_schema));
         println!("  from:         {}", plugin.origin());
+    }
+    for replaced in registry.replaced() {
+        println!();
+        println!(
+            "The built-in {} {} is replaced by the library {}: a plugin library takes precedence over a built-in provider of the same name.",
+            replaced.info.name,
+            replaced.info.version,
+            replaced.by.display()
+        );
     }
     if !registry.failures().is_empty() {
         println!();
@@ -82,6 +90,11 @@ fn to_json(registry: &PluginRegistry) -> serde_json::Value {
         "plugins": registry.plugins().iter().map(|p| serde_json::json!({
             "info": p.info(),
             "origin": p.origin().to_string(),
+        })).collect::<Vec<_>>(),
+        "replaced": registry.replaced().iter().map(|r| serde_json::json!({
+            "name": r.info.name,
+            "version": r.info.version,
+            "by": r.by.display().to_string(),
         })).collect::<Vec<_>>(),
         "failures": registry.failures().iter().map(|f| serde_json::json!({
             "origin": f.origin.to_string(),

@@ -1,17 +1,18 @@
 //! From configuration file and flags to engine options. Flags override the file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use certinspect_analysis::{Policy, TrustStore};
+use certinspect_core::trust_store::{load_trust_store, TrustBase};
 use certinspect_core::verify::{ConnectTo, VerifyOptions};
 use certinspect_probe::AddressSelection;
 
 use crate::config::{TrustSetting, VerifySettings};
 
 /// Verification flags shared by `scan` and `probe`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct VerifyArgs {
     /// Route HOST:PORT to ADDRESS:PORT2 instead (like curl's --connect-to); repeatable.
     #[arg(long = "connect-to", value_name = "HOST:PORT:ADDRESS:PORT2")]
@@ -47,19 +48,15 @@ pub struct VerifyArgs {
 
 /// Engine options from `[verify]` and the flags.
 pub fn verify_options(file: &VerifySettings, args: &VerifyArgs) -> Result<VerifyOptions, String> {
-    let mut options = VerifyOptions {
-        policy: Policy {
-            warn_days: args.warn_days.unwrap_or(file.warn_days),
-            critical_days: args.critical_days.unwrap_or(file.critical_days),
-            warn_fraction_remaining: file.warn_fraction,
-        },
-        trust: Arc::new(trust_store(
-            args.trust.unwrap_or(file.trust),
-            args.ca_file.as_ref().or(file.ca_file.as_ref()),
-        )?),
-        now_unix: args.now_unix,
-        ..VerifyOptions::default()
+    let mut options = VerifyOptions::default();
+    options.policy = Policy {
+        warn_days: args.warn_days.unwrap_or(file.warn_days),
+        critical_days: args.critical_days.unwrap_or(file.critical_days),
+        warn_fraction_remaining: file.warn_fraction,
     };
+    options.trust =
+        Arc::new(trust_store(args.trust.unwrap_or(file.trust), args.ca_file.as_ref().or(file.ca_file.as_ref()))?);
+    options.now_unix = args.now_unix;
     let probe = &mut options.probe;
     probe.connect_timeout = seconds(args.connect_timeout.unwrap_or(file.connect_timeout_secs), "--connect-timeout")?;
     probe.handshake_timeout =
@@ -85,29 +82,11 @@ fn seconds(value: f64, name: &str) -> Result<Duration, String> {
 }
 
 fn trust_store(setting: TrustSetting, ca_file: Option<&PathBuf>) -> Result<TrustStore, String> {
-    let mut store = match setting {
-        TrustSetting::Mozilla => TrustStore::mozilla(),
-        TrustSetting::None => TrustStore::empty(),
-        TrustSetting::System => system_store()?,
+    let base = match setting {
+        TrustSetting::Mozilla => TrustBase::Mozilla,
+        TrustSetting::System => TrustBase::System,
+        TrustSetting::None => TrustBase::None,
     };
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
-        store.extend(TrustStore::from_pem(&pem).map_err(|e| format!("--ca-file {}: {e}", path.display()))?);
-    }
-    Ok(store)
-}
-
-/// The system's bundle at the well-known paths (Debian/Ubuntu, Fedora/RHEL,
-/// Alpine/openSUSE); `SSL_CERT_FILE` first, as OpenSSL does.
-fn system_store() -> Result<TrustStore, String> {
-    let candidates = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from).into_iter().chain(
-        ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
-            .map(PathBuf::from),
-    );
-    for path in candidates {
-        if let Ok(pem) = std::fs::read(&path) {
-            return TrustStore::from_pem(&pem).map_err(|e| format!("system trust store {}: {e}", path.display()));
-        }
-    }
-    Err("--trust system: no system certificate bundle found (set SSL_CERT_FILE)".into())
+    let files: Vec<&Path> = ca_file.map(PathBuf::as_path).into_iter().collect();
+    load_trust_store(base, &files).map_err(|e| e.to_string())
 }

@@ -1,7 +1,10 @@
-//! Findings: stable codes, severities, and where each points.
+//! Findings: one catalogue of codes, each with its default severity, its
+//! meaning and whether it says "could not check"; and the [`Finding`] itself.
 //!
-//! Codes are part of the report contract (documented in
-//! `docs/REPORT.md`); never rename one, add new ones instead.
+//! Codes are part of the report contract (documented in `docs/REPORT.md`,
+//! which a test checks against [`FindingCode::ALL`]); never rename one, add
+//! new ones instead. Every output format, the exit-code decision and the
+//! docs read this one table.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +25,9 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, most severe first.
+    pub const ALL: [Severity; 5] = [Self::Critical, Self::High, Self::Medium, Self::Low, Self::Info];
+
     /// The lower-case name, as in reports and `--fail-on`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,7 +41,7 @@ impl Severity {
 
     /// Parse a lower-case name.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Critical, Self::High, Self::Medium, Self::Low, Self::Info].into_iter().find(|s| s.as_str() == name)
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 }
 
@@ -45,69 +51,163 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// Finding codes. Stable strings; see `docs/REPORT.md`.
-pub mod code {
-    /// The served leaf has expired.
-    pub const CERT_EXPIRED: &str = "cert-expired";
-    /// The served leaf is not valid yet.
-    pub const CERT_NOT_YET_VALID: &str = "cert-not-yet-valid";
-    /// The served leaf expires within the thresholds.
-    pub const CERT_EXPIRING: &str = "cert-expiring";
-    /// A certificate of the served or verified chain (not the leaf) expires first.
-    pub const CHAIN_EXPIRING: &str = "chain-expiring";
-    /// The served leaf does not cover the name the endpoint is reached by.
-    pub const NAME_MISMATCH: &str = "name-mismatch";
-    /// The name matched only the subject CN; the leaf has no SAN extension.
-    pub const NAME_LEGACY_CN_ONLY: &str = "name-legacy-cn-only";
-    /// The endpoint serves a certificate other than the declared one.
-    pub const SERVED_NOT_DECLARED: &str = "served-not-declared";
-    /// The endpoint still serves the certificate the declared one replaced.
-    pub const STALE_CERTIFICATE: &str = "stale-certificate";
-    /// The served chain does not reach a trust anchor without fetching.
-    pub const CHAIN_INCOMPLETE: &str = "chain-incomplete";
-    /// The served chain is not trusted (unknown CA, self-signed, invalid).
-    pub const UNTRUSTED: &str = "untrusted";
-    /// The served leaf is revoked.
-    pub const REVOKED: &str = "revoked";
-    /// A key too small or a weak signature hash.
-    pub const WEAK_KEY: &str = "weak-key";
-    /// The TLS handshake failed.
-    pub const HANDSHAKE_FAILED: &str = "handshake-failed";
-    /// The endpoint could not be reached.
-    pub const UNREACHABLE: &str = "unreachable";
-    /// The endpoint answered, but not with TLS.
-    pub const NO_TLS: &str = "no-tls";
-    /// An auto-managed certificate was renewed, but the deployment still declares the old one.
-    pub const AUTO_MANAGED_NOT_DEPLOYED: &str = "auto-managed-not-deployed";
-    /// The provider's own status disagrees with what is served.
-    pub const PROVIDER_STATUS_DISAGREES: &str = "provider-status-disagrees";
-    /// The declared certificate has expired (from the provider's data).
-    pub const DECLARED_EXPIRED: &str = "declared-expired";
-    /// The declared certificate expires within the thresholds (from the provider's data).
-    pub const DECLARED_EXPIRING: &str = "declared-expiring";
-    /// The binding cannot be probed (wildcard domain, no endpoint).
-    pub const NOT_PROBEABLE: &str = "not-probeable";
-    /// Cross-service data could not be joined unambiguously.
-    pub const JOIN_AMBIGUOUS: &str = "join-ambiguous";
-    /// A source (plugin, scope) could not be listed completely.
-    pub const SOURCE_FAILED: &str = "source-failed";
+/// What the catalogue says about one code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CodeInfo {
+    /// The code.
+    pub code: FindingCode,
+    /// The severity it is raised with. Codes graded by days left
+    /// (`cert-expiring`, `chain-expiring`) carry several; this is the
+    /// mildest the engine emits (SARIF's default level).
+    pub default_severity: Severity,
+    /// Whether the finding says something could not be checked (a source,
+    /// an endpoint) rather than that something checked is wrong. Exit
+    /// codes keep the two apart.
+    pub unchecked: bool,
+    /// One line: what the finding means.
+    pub summary: &'static str,
 }
 
-/// Whether `code` says that something could not be checked (a source, an
-/// endpoint) rather than that something checked is wrong. Exit codes keep
-/// the two apart.
-pub fn is_unchecked(code: &str) -> bool {
-    matches!(code, code::SOURCE_FAILED | code::UNREACHABLE | code::NO_TLS | code::HANDSHAKE_FAILED)
+/// Declares [`FindingCode`] and its catalogue from one table, so a code
+/// cannot exist without its severity, meaning and wire name.
+macro_rules! catalogue {
+    ($( $(#[$doc:meta])* $variant:ident = $wire:literal, $severity:ident, $unchecked:literal, $summary:literal; )*) => {
+        /// A finding's stable code; kebab-case on the wire (`cert-expired`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[non_exhaustive]
+        pub enum FindingCode {
+            $( $(#[$doc])* #[serde(rename = $wire)] $variant, )*
+        }
+
+        impl FindingCode {
+            /// Every code, in the order `docs/REPORT.md` lists them.
+            pub const ALL: &'static [FindingCode] = &[$(FindingCode::$variant),*];
+
+            /// The catalogue entry.
+            pub const fn info(self) -> CodeInfo {
+                match self {
+                    $( FindingCode::$variant => CodeInfo {
+                        code: FindingCode::$variant,
+                        default_severity: Severity::$severity,
+                        unchecked: $unchecked,
+                        summary: $summary,
+                    }, )*
+                }
+            }
+
+            /// The wire name.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( FindingCode::$variant => $wire, )*
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    /// The served leaf has expired.
+    CertExpired = "cert-expired", Critical, false, "The served leaf certificate has expired.";
+    /// The served leaf is not valid yet.
+    CertNotYetValid = "cert-not-yet-valid", High, false, "The served leaf certificate is not valid yet.";
+    /// The served leaf expires within the thresholds.
+    CertExpiring = "cert-expiring", Medium, false,
+        "The served leaf certificate expires within the warning thresholds.";
+    /// A certificate of the served or verified chain (not the leaf) expires first.
+    ChainExpiring = "chain-expiring", Medium, false,
+        "A certificate of the served or verified chain (not the leaf) expires first, within the thresholds.";
+    /// The served leaf does not cover the name the endpoint is reached by.
+    NameMismatch = "name-mismatch", High, false,
+        "The served leaf does not cover the name the endpoint is reached by.";
+    /// The name matched only the subject CN and the user accepts that (`legacy_cn = "accept"`).
+    NameLegacyCnOnly = "name-legacy-cn-only", Low, false,
+        "The name matched only the subject CN (the leaf has no SAN extension) and legacy CN matching is accepted.";
+    /// The endpoint serves a certificate other than the declared one.
+    ServedNotDeclared = "served-not-declared", Critical, false,
+        "The endpoint serves a certificate other than the declared one.";
+    /// The endpoint still serves the certificate the declared one replaced.
+    StaleCertificate = "stale-certificate", Critical, false,
+        "The endpoint still serves the certificate the declared one replaced.";
+    /// The served chain lacks an intermediate that was found elsewhere (AIA).
+    ChainIncomplete = "chain-incomplete", Medium, false,
+        "The served chain lacks an intermediate; with the one its AIA URL names, it reaches a trusted root (clients that do not fetch fail).";
+    /// The served chain is not trusted.
+    Untrusted = "untrusted", High, false,
+        "The served chain does not validate to a trusted root (unknown issuer, self-signed, expired or invalid certificate in the path).";
+    /// The served leaf is revoked.
+    Revoked = "revoked", Critical, false, "The served leaf certificate is revoked.";
+    /// A weak key or signature hash.
+    WeakKey = "weak-key", Medium, false,
+        "A certificate of the served chain has a key too small or a weak signature hash.";
+    /// A served certificate could not be parsed.
+    MalformedCertificate = "malformed-certificate", High, false,
+        "A certificate the server sent does not parse as X.509 (the error says what is wrong).";
+    /// The server negotiated a protocol older than TLS 1.2.
+    LegacyProtocol = "legacy-protocol", High, false,
+        "The server speaks only a TLS version older than 1.2; its chain was read with a capture-only handshake.";
+    /// The server asked for a client certificate.
+    ClientCertificateRequested = "client-certificate-requested", Info, false,
+        "The server asked for a client certificate (the acceptable CA names are in the evidence).";
+    /// The TLS handshake failed.
+    HandshakeFailed = "handshake-failed", High, true,
+        "The TLS handshake failed (alert, protocol error, closed connection).";
+    /// The endpoint could not be reached.
+    Unreachable = "unreachable", High, true, "The endpoint could not be reached (DNS, refused, timeout).";
+    /// The endpoint answered, but not with TLS.
+    NoTls = "no-tls", High, true, "The endpoint answered, but not with TLS.";
+    /// An auto-managed certificate was renewed, but the deployment still declares the old one.
+    AutoManagedNotDeployed = "auto-managed-not-deployed", High, false,
+        "An auto-managed certificate was renewed, but the deployment still declares the old one.";
+    /// The provider's own status disagrees with what is served.
+    ProviderStatusDisagrees = "provider-status-disagrees", Medium, false,
+        "The provider's own status says ok, but the served certificate has a problem.";
+    /// The declared certificate has expired (from the provider's data).
+    DeclaredExpired = "declared-expired", High, false,
+        "The declared certificate has expired (from the provider's data; nothing was served).";
+    /// The declared certificate expires within the thresholds (from the provider's data).
+    DeclaredExpiring = "declared-expiring", Medium, false,
+        "The declared certificate expires within the thresholds (from the provider's data; nothing was served).";
+    /// The binding cannot be probed.
+    NotProbeable = "not-probeable", Info, false, "The binding cannot be probed (wildcard domain, no endpoint).";
+    /// Cross-service data could not be joined unambiguously.
+    JoinAmbiguous = "join-ambiguous", Low, false, "Cross-service data could not be joined unambiguously.";
+    /// A source (plugin, scope) could not be listed completely.
+    SourceFailed = "source-failed", High, true, "A source (plugin, scope) could not be listed completely.";
+}
+
+impl FindingCode {
+    /// Whether this code says something could not be checked.
+    pub const fn is_unchecked(self) -> bool {
+        self.info().unchecked
+    }
+
+    /// The code with this wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for FindingCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Finding {
-    /// Stable code, see [`code`].
-    pub code: String,
+    /// The code, see [`FindingCode`].
+    pub code: FindingCode,
     /// Severity.
     pub severity: Severity,
-    /// One line for people.
+    /// Where, for people: the binding's service and endpoint
+    /// (`cdn www.example.com:443 (SNI a.example.com)`), or the plugin and
+    /// scope of a source failure. Renderers compose it with `message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// What is wrong, one sentence, without the place.
     pub message: String,
     /// Index into the report's bindings, when the finding concerns one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,11 +221,17 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A finding about binding `binding`.
-    pub fn new(code: &str, severity: Severity, message: impl Into<String>) -> Self {
+    /// A finding with `code` at its catalogue severity.
+    pub fn new(code: FindingCode, message: impl Into<String>) -> Self {
+        Self::with_severity(code, code.info().default_severity, message)
+    }
+
+    /// A finding with `code` at `severity` (codes graded by days left).
+    pub fn with_severity(code: FindingCode, severity: Severity, message: impl Into<String>) -> Self {
         Self {
-            code: code.to_owned(),
+            code,
             severity,
+            place: None,
             message: message.into(),
             binding: None,
             address: None,
@@ -145,9 +251,56 @@ impl Finding {
         self
     }
 
+    /// Say where, for people.
+    pub fn at_place(mut self, place: impl Into<String>) -> Self {
+        self.place = Some(place.into());
+        self
+    }
+
     /// Attach evidence.
     pub fn with_evidence(mut self, evidence: serde_json::Value) -> Self {
         self.evidence = evidence;
         self
+    }
+
+    /// Whether this finding says something could not be checked.
+    pub fn is_unchecked(&self) -> bool {
+        self.code.is_unchecked()
+    }
+
+    /// The place and the message as one line (`place: message`).
+    pub fn text(&self) -> String {
+        match &self.place {
+            Some(place) => format!("{place}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_through_its_wire_name() {
+        for &code in FindingCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<FindingCode>(&json).unwrap(), code);
+            assert_eq!(FindingCode::parse(code.as_str()), Some(code));
+        }
+    }
+
+    #[test]
+    fn unchecked_codes_are_exactly_the_ones_about_not_looking() {
+        let unchecked: Vec<&str> = FindingCode::ALL.iter().filter(|c| c.is_unchecked()).map(|c| c.as_str()).collect();
+        assert_eq!(unchecked, ["handshake-failed", "unreachable", "no-tls", "source-failed"]);
+    }
+
+    #[test]
+    fn the_text_composes_place_and_message() {
+        let finding = Finding::new(FindingCode::Revoked, "serves a revoked certificate").at_place("cdn a.test:443");
+        assert_eq!(finding.text(), "cdn a.test:443: serves a revoked certificate");
+        assert_eq!(finding.severity, Severity::Critical);
     }
 }

@@ -25,6 +25,9 @@ pub enum Verdict {
     /// The declaration carries nothing to compare with (no fingerprint,
     /// serial or names).
     Indeterminate,
+    /// Nothing was declared for this endpoint (`inspect probe` without
+    /// `--declared`): the served certificate is reported as observed.
+    Observed,
 }
 
 impl Verdict {
@@ -37,6 +40,7 @@ impl Verdict {
             Self::Unreachable => "UNREACHABLE",
             Self::NoTls => "NO_TLS",
             Self::Indeterminate => "INDETERMINATE",
+            Self::Observed => "OBSERVED",
         }
     }
 }
@@ -194,4 +198,69 @@ fn names_overlap(declared: &DeclaredCertificate, served: &CertificateFacts) -> b
     served_dns_names(served)
         .chain(served.subject_common_names.iter().map(String::as_str))
         .any(|name| declared_names.contains(&name.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Declared certificate and served leaf in, verdict and basis out.
+
+    use certinspect_analysis::parse_certificate;
+    use certinspect_protocol::Fingerprint;
+    use certinspect_tls_farm::pki::{TestCa, Validity};
+
+    use super::*;
+
+    fn sha256(hex: &str) -> Vec<Fingerprint> {
+        vec![Fingerprint { algorithm: "sha256".into(), hex: hex.into() }]
+    }
+
+    #[test]
+    fn verdicts() {
+        let ca = TestCa::new("Reconcile Test CA").unwrap();
+        let issue = |validity| parse_certificate(ca.issue(&["a.test"], validity).unwrap().leaf()).unwrap();
+        let served = issue(Validity::days_from_now(90));
+        let newer = issue(Validity::days_from_now(200));
+        let as_declared = |facts: &CertificateFacts| DeclaredCertificate {
+            fingerprints: sha256(&facts.sha256_fingerprint),
+            not_before: Some(facts.not_before),
+            not_after: Some(facts.not_after),
+            common_name: Some("a.test".into()),
+            ..DeclaredCertificate::default()
+        };
+        let mut newer_declared = as_declared(&newer);
+        // The replacement starts a day after the served one.
+        newer_declared.not_before = Some(served.not_before + 86_400);
+        let by_serial = DeclaredCertificate {
+            serial: Some(format!("00:{}", served.serial_hex.to_uppercase())),
+            issuer: Some("Reconcile Test CA".into()),
+            ..DeclaredCertificate::default()
+        };
+        let by_names = DeclaredCertificate {
+            common_name: Some("A.TEST".into()),
+            sans: vec!["a.test".into()],
+            not_before: Some(served.not_before + 3_600),
+            not_after: Some(served.not_after - 3_600),
+            ..DeclaredCertificate::default()
+        };
+        let wrong_serial_issuer = DeclaredCertificate { issuer: Some("Other CA".into()), ..by_serial.clone() };
+        let unrelated =
+            DeclaredCertificate { fingerprints: sha256(&"ab".repeat(32)), ..DeclaredCertificate::default() };
+        let served_declared = as_declared(&served);
+        let nothing = DeclaredCertificate::default();
+        #[rustfmt::skip]
+        let cases: Vec<(&str, &DeclaredCertificate, Vec<&DeclaredCertificate>, Verdict, IdentityBasis)> = vec![
+            ("same fingerprint", &served_declared, vec![], Verdict::Match, IdentityBasis::Sha256),
+            ("a known older certificate is served", &newer_declared, vec![&served_declared], Verdict::Stale, IdentityBasis::Sha256),
+            ("same names, issued before the declared one", &newer_declared, vec![], Verdict::Stale, IdentityBasis::Sha256),
+            ("something else", &unrelated, vec![], Verdict::Foreign, IdentityBasis::Sha256),
+            ("serial, spelled differently", &by_serial, vec![], Verdict::Match, IdentityBasis::SerialIssuer),
+            ("serial equal but issuer contradicts", &wrong_serial_issuer, vec![], Verdict::Foreign, IdentityBasis::SerialIssuer),
+            ("names and dates within a day", &by_names, vec![], Verdict::Match, IdentityBasis::NamesValidity),
+            ("nothing declared", &nothing, vec![], Verdict::Indeterminate, IdentityBasis::None),
+        ];
+        for (name, declared, known, verdict, basis) in cases {
+            let got = reconcile(declared, &served, &known);
+            assert_eq!((got.verdict, got.basis), (verdict, basis), "{name}: {}", got.reason);
+        }
+    }
 }

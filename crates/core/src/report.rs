@@ -17,7 +17,7 @@ use crate::join::JoinNote;
 use crate::reconcile::{IdentityBasis, Verdict};
 
 /// Version of the report's JSON schema.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 /// Everything a run found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -30,6 +30,36 @@ impl std::fmt::Display for SchemaError {
     }
 }
 
+impl SchemaError {
+    /// The path as segments (`a.b[2].c` -> `["a", "b", "2", "c"]`), to
+    /// locate the value in the document it came from.
+    pub fn path_segments(&self) -> Vec<String> {
+        split_path(&self.path)
+    }
+}
+
+/// `a.b[2].c` -> `["a", "b", "2", "c"]`.
+fn split_path(path: &str) -> Vec<String> {
+    path.split('.')
+        .filter(|p| !p.is_empty())
+        .flat_map(|part| {
+            let mut pieces = Vec::new();
+            let mut rest = part;
+            if let Some(open) = rest.find('[') {
+                pieces.push(rest[..open].to_owned());
+                rest = &rest[open..];
+                while let Some(close) = rest.find(']') {
+                    pieces.push(rest[1..close].to_owned());
+                    rest = &rest[close + 1..];
+                }
+            } else {
+                pieces.push(rest.to_owned());
+            }
+            pieces
+        })
+        .collect()
+}
+
 /// Every violation of `schema` by `value`, in document order.
 pub fn validate(schema: &Value, value: &Value) -> Vec<SchemaError> {
     let mut errors = Vec::new();
@@ -259,5 +289,12 @@ mod tests {
             ["credentials: expected a table with profile or a table with env"]
         );
         assert_eq!(messages(json!({"regions": []})), ["regions: expected at least 1 items, found 0"]);
+    }
+
+    #[test]
+    fn paths_split_into_segments() {
+        assert_eq!(split_path("a.b[2].c"), ["a", "b", "2", "c"]);
+        assert_eq!(split_path("regions[0]"), ["regions", "0"]);
+        assert!(split_path("").is_empty());
     }
 }

@@ -68,8 +68,9 @@ pub struct TransportError {
 }
 
 impl std::fmt::Display for TransportError {
+    /// The message: it says what happened in words (the kind is for code).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.kind, self.message)
+        f.write_str(&self.message)
     }
 }
 

@@ -36,7 +36,10 @@ pub struct PluginInfo {
     /// JSON Schema of the plugin's configuration section.
     #[serde(default)]
     pub config_schema: serde_json::Value,
-    /// Request quotas the host enforces on the plugin's behalf.
+    /// Request quotas the plugin keeps to. Declared so `inspect plugins`
+    /// and the docs can show them; the host does not enforce them (each
+    /// plugin's API client paces its own calls, where the throttling error
+    /// codes are understood).
     #[serde(default)]
     pub rate_limits: Vec<RateLimit>,
 }

@@ -24,7 +24,6 @@
 //! CLI's) decisions. It never changes the report: every renderer reads the
 //! same [`Report`] the engine produced.
 
-mod codes;
 mod csv_out;
 mod json;
 mod prometheus;
@@ -37,7 +36,7 @@ use std::str::FromStr;
 
 use certinspect_core::report::Report;
 
-pub use codes::{code_info, CodeInfo, FINDING_CODES, SEVERITIES};
+pub use certinspect_core::findings::{CodeInfo, FindingCode, Severity};
 pub use csv_out::CSV_COLUMNS;
 pub use json::JsonLinesWriter;
 pub use prometheus::escape_label_value;

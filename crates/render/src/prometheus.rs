@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use certinspect_core::findings::Severity;
 use certinspect_core::report::{ObservationResult, Report};
 use certinspect_protocol::Binding;
 
-use crate::codes::SEVERITIES;
 use crate::view::{endpoint_text, VERDICTS};
 
 /// Escape a label value: backslash, double quote and line feed, as the
@@ -135,7 +135,7 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
 
     let mut findings = Family::new("certinspect_findings", "Findings of the scan per severity.");
-    for severity in SEVERITIES {
+    for severity in Severity::ALL {
         let count = report.findings.iter().filter(|f| f.severity == severity).count();
         findings.samples.push((vec![("severity", severity.as_str().to_owned())], count as i64));
     }

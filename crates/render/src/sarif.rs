@@ -2,13 +2,12 @@
 
 use std::io::{self, Write};
 
-use certinspect_core::findings::{Finding, Severity};
+use certinspect_core::findings::{Finding, FindingCode, Severity};
 use certinspect_core::report::Report;
 use certinspect_protocol::Binding;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Map, Value};
 
-use crate::codes::FINDING_CODES;
 use crate::view::{endpoint_text, rfc3339};
 
 /// The SARIF level for a severity: critical and high fail a build
@@ -124,7 +123,7 @@ fn result(report: &Report, finding: &Finding, rule_index: Option<usize>) -> Valu
     let mut out = json!({
         "ruleId": finding.code,
         "level": sarif_level(finding.severity),
-        "message": { "text": finding.message },
+        "message": { "text": finding.text() },
     });
     if let Some(index) = rule_index {
         out["ruleIndex"] = json!(index);
@@ -153,25 +152,21 @@ fn result(report: &Report, finding: &Finding, rule_index: Option<usize>) -> Valu
 }
 
 pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let rules: Vec<Value> = FINDING_CODES
+    let rules: Vec<Value> = FindingCode::ALL
         .iter()
-        .map(|info| {
+        .map(|code| {
+            let info = code.info();
             json!({
-                "id": info.code,
-                "name": rule_name(info.code),
+                "id": code,
+                "name": rule_name(code.as_str()),
                 "shortDescription": { "text": info.summary },
                 "defaultConfiguration": { "level": sarif_level(info.default_severity) },
                 "properties": { "severity": info.default_severity },
             })
         })
         .collect();
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        // A code this build does not know (a report from a newer engine)
-        // still gets its result: SARIF allows a ruleId without a rule.
-        .map(|f| result(report, f, FINDING_CODES.iter().position(|c| c.code == f.code)))
-        .collect();
+    let results: Vec<Value> =
+        report.findings.iter().map(|f| result(report, f, FindingCode::ALL.iter().position(|c| *c == f.code))).collect();
     let log = json!({
         "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
         "version": "2.1.0",

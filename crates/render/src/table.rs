@@ -7,8 +7,7 @@ use certinspect_core::findings::Severity;
 use certinspect_core::reconcile::Verdict;
 use certinspect_core::report::Report;
 
-use crate::codes::SEVERITIES;
-use crate::view::{endpoint_text, message_without_place, rfc3339, served_common_name, where_text, VERDICTS};
+use crate::view::{endpoint_text, rfc3339, served_common_name, VERDICTS};
 use crate::RenderOptions;
 
 /// Space between columns.
@@ -56,7 +55,7 @@ impl Style {
             Verdict::Match => Style::Green,
             Verdict::Stale | Verdict::Foreign => Style::BoldRed,
             Verdict::Unreachable | Verdict::NoTls => Style::Yellow,
-            Verdict::Indeterminate => Style::Dim,
+            Verdict::Indeterminate | Verdict::Observed => Style::Dim,
         }
     }
 }
@@ -277,8 +276,10 @@ pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Wri
         .filter_map(|v| s.verdicts.get(v.as_str()).filter(|n| **n > 0).map(|n| format!("{n} {}", v.as_str())))
         .collect();
     let results = counts(plural(s.results, "result", "results"), verdicts);
-    let severities =
-        SEVERITIES.iter().map(|sev| format!("{} {sev}", s.findings.get(sev.as_str()).copied().unwrap_or(0))).collect();
+    let severities = Severity::ALL
+        .iter()
+        .map(|sev| format!("{} {sev}", s.findings.get(sev.as_str()).copied().unwrap_or(0)))
+        .collect();
     let findings = counts("findings".to_owned(), severities);
     let items = vec![
         vec![bindings],
@@ -302,11 +303,8 @@ pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Wri
             .iter()
             .map(|f| {
                 let report_binding = f.binding.and_then(|i| report.bindings.get(i));
-                let binding = report_binding.map(|b| &b.binding);
-                let (place, mut message) = match binding {
-                    Some(b) => (where_text(b), message_without_place(&f.message, binding).to_owned()),
-                    None => source_place(f),
-                };
+                let place = f.place.clone().unwrap_or_else(|| "-".to_owned());
+                let mut message = f.message.clone();
                 // The address tells observations apart only where a
                 // binding has several; elsewhere the bindings table has it.
                 if let (Some(address), Some(b)) = (&f.address, report_binding) {
@@ -316,7 +314,7 @@ pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Wri
                 }
                 vec![
                     Cell::styled(f.severity.as_str().to_uppercase(), Style::of_severity(f.severity)),
-                    Cell::new(f.code.clone()),
+                    Cell::new(f.code.as_str()),
                     Cell::new(place),
                     Cell::new(message),
                 ]
@@ -414,24 +412,6 @@ pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Wri
         }
     }
     Ok(())
-}
-
-/// Where a finding without a binding points (a failed source: the plugin
-/// and scope), and its message without that prefix.
-fn source_place(finding: &certinspect_core::findings::Finding) -> (String, String) {
-    let text = |key: &str| finding.evidence.get(key).and_then(|v| v.as_str());
-    match text("plugin") {
-        Some(plugin) => {
-            let prefix = match text("scope") {
-                Some(scope) => format!("{plugin} ({scope})"),
-                None => plugin.to_owned(),
-            };
-            let message =
-                finding.message.strip_prefix(&prefix).and_then(|m| m.strip_prefix(": ")).unwrap_or(&finding.message);
-            (prefix, message.to_owned())
-        }
-        None => ("-".to_owned(), finding.message.clone()),
-    }
 }
 
 fn days_style(days: i64) -> Style {

@@ -9,8 +9,15 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// Every verdict, in the order reports list them.
-pub(crate) const VERDICTS: [Verdict; 6] =
-    [Verdict::Match, Verdict::Stale, Verdict::Foreign, Verdict::Unreachable, Verdict::NoTls, Verdict::Indeterminate];
+pub(crate) const VERDICTS: [Verdict; 7] = [
+    Verdict::Match,
+    Verdict::Stale,
+    Verdict::Foreign,
+    Verdict::Unreachable,
+    Verdict::NoTls,
+    Verdict::Indeterminate,
+    Verdict::Observed,
+];
 
 /// UNIX seconds as RFC 3339 UTC (`2026-11-23T18:22:27Z`); out-of-range
 /// values (not a real certificate date) as the plain number, so nothing is
@@ -31,47 +38,6 @@ pub(crate) fn endpoint_text(binding: &Binding) -> Option<String> {
             format!("{}:{}", e.host, e.port)
         }
     })
-}
-
-/// The place a binding names, for people: the endpoint, else the resource.
-pub(crate) fn place(binding: &Binding) -> String {
-    endpoint_text(binding).unwrap_or_else(|| binding.location.resource_id.clone())
-}
-
-/// "service place", the way the engine's messages name a binding.
-pub(crate) fn where_text(binding: &Binding) -> String {
-    let service = &binding.location.service;
-    if service.is_empty() || binding.location.provider == "probe" {
-        place(binding)
-    } else {
-        format!("{service} {}", place(binding))
-    }
-}
-
-/// The engine starts most messages with the binding's label and a colon
-/// (`cdn www.example.com:443: ...`). Where a renderer shows the place in a
-/// column of its own, that prefix is noise; strip it when it is there, and
-/// keep the message whole otherwise (a message in another shape is never
-/// cut).
-pub(crate) fn message_without_place<'m>(message: &'m str, binding: Option<&Binding>) -> &'m str {
-    let Some(binding) = binding else { return message };
-    let location = &binding.location;
-    let mut labels = vec![where_text(binding)];
-    if let Some(e) = &location.endpoint {
-        // The engine adds "(SNI x)" when the SNI differs from the host.
-        if let Some(sni) = e.sni.as_deref().filter(|s| *s != e.host) {
-            let with_sni = format!("{} (SNI {sni})", endpoint_text(binding).unwrap_or_default());
-            labels.push(if location.service.is_empty() || location.provider == "probe" {
-                with_sni
-            } else {
-                format!("{} {with_sni}", location.service)
-            });
-        }
-    }
-    labels
-        .iter()
-        .find_map(|label| message.strip_prefix(label.as_str()).and_then(|rest| rest.strip_prefix(": ")))
-        .unwrap_or(message)
 }
 
 /// The served leaf's first subject common name: from the full analysis

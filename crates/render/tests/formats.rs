@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 
 use certinspect_core::report::{ObservationResult, Report};
 use certinspect_render::{
-    render_csv, render_json, render_jsonl, render_prometheus, render_sarif, sarif_level, JsonLinesWriter, CSV_COLUMNS,
-    FINDING_CODES,
+    render_csv, render_json, render_jsonl, render_prometheus, render_sarif, sarif_level, FindingCode, JsonLinesWriter,
+    CSV_COLUMNS,
 };
 use common::python::{consumer, consumer_rejects, sarif_schema};
 use common::{docs_dir, rendered, scratch_file};
@@ -242,14 +242,14 @@ fn sarif_is_valid_against_the_sarif_2_1_0_schema() {
         let run = &log["runs"][0];
         let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
         let rule_ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
-        let codes: Vec<&str> = FINDING_CODES.iter().map(|c| c.code).collect();
+        let codes: Vec<&str> = FindingCode::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(rule_ids, codes);
         let results = run["results"].as_array().unwrap();
         assert_eq!(results.len(), report.findings.len(), "{name}");
         for (result, finding) in results.iter().zip(&report.findings) {
             assert_eq!(result["ruleId"], finding.code.as_str());
             assert_eq!(result["level"], sarif_level(finding.severity));
-            assert_eq!(rule_ids[result["ruleIndex"].as_u64().unwrap() as usize], finding.code);
+            assert_eq!(rule_ids[result["ruleIndex"].as_u64().unwrap() as usize], finding.code.as_str());
             assert_eq!(result["properties"]["severity"], finding.severity.as_str());
             let location = &result["locations"][0];
             match finding.binding {

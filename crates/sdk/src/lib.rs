@@ -25,8 +25,10 @@
 //! crate, and register [`static_module`] with the host. Two crates that both
 //! export would collide at link time.
 //!
-//! What this crate is not: the host side. Loading, scheduling, rate
-//! limiting and reporting live in `certinspect-core`.
+//! What this crate is not: the host side. Loading, scheduling and
+//! reporting live in `certinspect-core`. Rate limiting is the plugin's own:
+//! its API client paces calls to the quotas it declares in
+//! `PluginInfo::rate_limits` (the host shows them, it does not enforce them).
 
 mod entry;
 mod host;

@@ -127,6 +127,11 @@ impl TestCa {
         self.cert.der()
     }
 
+    /// The root as PEM, for a `--ca-file`.
+    pub fn pem(&self) -> String {
+        pem("CERTIFICATE", self.der())
+    }
+
     /// A leaf for `names` (DNS names or IP literals; the first is also the
     /// CN); the chain is the leaf then the root.
     pub fn issue(&self, names: &[&str], validity: Validity) -> Result<Issued, FarmError> {

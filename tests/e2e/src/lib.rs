@@ -120,3 +120,47 @@ pub fn serve_text(body: &'static str, max_requests: usize) -> String {
     });
     url
 }
+
+/// The report with what varies between runs (keys, ports, times) left out:
+/// per binding its place and verdicts, then the findings by code.
+pub fn normalized_report(report: &serde_json::Value) -> serde_json::Value {
+    let bindings = report["bindings"].as_array().unwrap();
+    let place = |index: usize| {
+        let location = &bindings[index]["binding"]["location"];
+        let sni = location["endpoint"]["sni"].as_str().map(|s| format!(" sni={s}")).unwrap_or_default();
+        let port = location["listener_port"].as_u64().map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{} {}{port}{sni}", location["service"].as_str().unwrap(), location["resource_id"].as_str().unwrap())
+    };
+    let mut rows: Vec<String> = (0..bindings.len())
+        .map(|i| {
+            let verdicts: Vec<String> = bindings[i]["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| format!("{} by {}", r["verdict"].as_str().unwrap(), r["basis"].as_str().unwrap()))
+                .collect();
+            format!(
+                "{} -> [{}] via [{}]",
+                place(i),
+                verdicts.join(", "),
+                bindings[i]["join"]["enriched_via"].as_array().unwrap().len()
+            )
+        })
+        .collect();
+    rows.sort();
+    let mut findings: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} at {}",
+                f["severity"].as_str().unwrap(),
+                f["code"].as_str().unwrap(),
+                place(f["binding"].as_u64().unwrap() as usize)
+            )
+        })
+        .collect();
+    findings.sort();
+    serde_json::json!({ "summary": report["summary"], "bindings": rows, "findings": findings })
+}

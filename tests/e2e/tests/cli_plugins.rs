@@ -45,3 +45,58 @@ fn a_wrong_flag_is_a_usage_error() {
     let output = Command::new(inspect_binary()).args(["plugins", "--no-such-flag"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// What `inspect plugins --format json` says, run with `args` from a copy of
+/// the binary at `PREFIX/bin/inspect` (an installed layout) in an empty
+/// environment: no plugin path, no home with plugins.
+fn installed_plugins_json(prefix: &std::path::Path, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let bin = prefix.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let inspect = bin.join("inspect");
+    std::fs::copy(inspect_binary(), &inspect).unwrap();
+    let output = Command::new(&inspect)
+        .args(["plugins", "--format", "json"])
+        .args(args)
+        .env_clear()
+        .env("HOME", prefix)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn origins(json: &serde_json::Value) -> Vec<(String, String)> {
+    json["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["info"]["name"].as_str().unwrap().to_owned(), p["origin"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_alibaba_providers_are_built_in_and_a_library_of_the_same_name_replaces_one() {
+    let prefix = certinspect_e2e::target_dir().join("e2e-installed").join(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(&prefix);
+
+    let json = installed_plugins_json(&prefix, &[]);
+    let built_in = [("alibaba-cdn", "(built in)"), ("alibaba-slb", "(built in)"), ("alibaba-cas", "(built in)")];
+    let expected: Vec<(String, String)> = built_in.iter().map(|(n, o)| ((*n).to_owned(), (*o).to_owned())).collect();
+    assert_eq!(origins(&json), expected);
+    assert!(json["failures"].as_array().unwrap().is_empty(), "{json}");
+
+    // The installed layout's plugin directory is searched: a library there
+    // with a built-in provider's name replaces it, and the listing says so.
+    let plugins = prefix.join("lib/certinspect/plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let cdn = certinspect_e2e::library_file_name("certinspect_alibaba_cdn_plugin");
+    std::fs::copy(certinspect_e2e::alibaba_plugin_dir().join(&cdn), plugins.join(&cdn)).unwrap();
+    let json = installed_plugins_json(&prefix, &[]);
+    let used: Vec<(String, String)> = origins(&json);
+    assert!(used.iter().any(|(name, origin)| name == "alibaba-cdn" && origin.ends_with(&cdn)), "{used:?}");
+    assert_eq!(used.iter().filter(|(_, origin)| origin == "(built in)").count(), 2, "{used:?}");
+    let replaced = &json["replaced"][0];
+    assert_eq!(replaced["name"], "alibaba-cdn");
+    assert!(replaced["by"].as_str().unwrap().ends_with(&cdn), "{replaced}");
+    std::fs::remove_dir_all(&prefix).unwrap();
+}

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use certinspect_e2e::{alibaba_plugin_dir, inspect_binary, serve_text, target_dir};
+use certinspect_e2e::{alibaba_plugin_dir, inspect_binary, normalized_report as normalized, serve_text, target_dir};
 use certinspect_testbed::{Testbed, TestbedOptions};
 use serde_json::Value;
 
@@ -57,56 +57,12 @@ fn scan_json(world: &World, extra: &[&str]) -> (Output, Value) {
     (output, report)
 }
 
-/// The report with what varies between runs (keys, ports, times) left out:
-/// per binding its place and verdicts, then the findings by code.
-fn normalized(report: &Value) -> Value {
-    let bindings = report["bindings"].as_array().unwrap();
-    let place = |index: usize| {
-        let location = &bindings[index]["binding"]["location"];
-        let sni = location["endpoint"]["sni"].as_str().map(|s| format!(" sni={s}")).unwrap_or_default();
-        let port = location["listener_port"].as_u64().map(|p| format!(":{p}")).unwrap_or_default();
-        format!("{} {}{port}{sni}", location["service"].as_str().unwrap(), location["resource_id"].as_str().unwrap())
-    };
-    let mut rows: Vec<String> = (0..bindings.len())
-        .map(|i| {
-            let verdicts: Vec<String> = bindings[i]["results"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| format!("{} by {}", r["verdict"].as_str().unwrap(), r["basis"].as_str().unwrap()))
-                .collect();
-            format!(
-                "{} -> [{}] via [{}]",
-                place(i),
-                verdicts.join(", "),
-                bindings[i]["join"]["enriched_via"].as_array().unwrap().len()
-            )
-        })
-        .collect();
-    rows.sort();
-    let mut findings: Vec<String> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {} at {}",
-                f["severity"].as_str().unwrap(),
-                f["code"].as_str().unwrap(),
-                place(f["binding"].as_u64().unwrap() as usize)
-            )
-        })
-        .collect();
-    findings.sort();
-    serde_json::json!({ "summary": report["summary"], "bindings": rows, "findings": findings })
-}
-
 #[test]
 fn the_json_report_of_a_fixed_world_matches_its_snapshot() {
     let world = world("snapshot", true);
     let (output, report) = scan_json(&world, &[]);
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     let actual = serde_json::to_string_pretty(&normalized(&report)).unwrap() + "\n";
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/scan-fixed-world.json");
     if std::env::var_os("CERTINSPECT_UPDATE_SNAPSHOTS").is_some() {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certinspect_analysis::TrustStore;
-use certinspect_core::findings::code;
+use certinspect_core::findings::FindingCode;
 use certinspect_core::host::{CancelFlag, Host, HttpTransport, TransportConfig};
 use certinspect_core::plugins::PluginRegistry;
 use certinspect_core::reconcile::{IdentityBasis, Verdict};
@@ -101,11 +101,9 @@ fn run() -> World {
         ("revoked.test", "revoked", Some(&revoked)),
         ("plain.test", "plain", None),
     ];
-    let mut connect_to: Vec<ConnectTo> = cases
-        .iter()
-        .map(|(name, endpoint, _)| ConnectTo { host: (*name).into(), port: 443, to: farm.addr(endpoint).unwrap() })
-        .collect();
-    connect_to.push(ConnectTo { host: "down.test".into(), port: 443, to: closed_port });
+    let mut connect_to: Vec<ConnectTo> =
+        cases.iter().map(|(name, endpoint, _)| ConnectTo::new(name, 443, farm.addr(endpoint).unwrap())).collect();
+    connect_to.push(ConnectTo::new("down.test", 443, closed_port));
     let mut bindings: Vec<Binding> = cases.iter().map(|(name, _, declared)| binding(name, *declared)).collect();
     bindings.push(binding("down.test", Some(&good)));
 
@@ -122,17 +120,12 @@ fn run() -> World {
             .unwrap(),
     );
 
-    let mut options = VerifyOptions {
-        trust: Arc::new(TrustStore::from_der(vec![ca.der().to_vec()]).unwrap()),
-        connect_to,
-        ..VerifyOptions::default()
-    };
+    let mut options = VerifyOptions::default();
+    options.trust = Arc::new(TrustStore::from_der(vec![ca.der().to_vec()]).unwrap());
+    options.connect_to = connect_to;
     options.probe.connect_timeout = Duration::from_secs(2);
     options.probe.handshake_timeout = Duration::from_secs(3);
-    let report = verify(
-        VerifyInput { bindings, revocation_sources: vec![revocation_source], ..VerifyInput::default() },
-        &options,
-    );
+    let report = verify(VerifyInput::bindings(bindings).with_revocation_sources(vec![revocation_source]), &options);
     drop(farm);
     World { report, serials: vec![revoked_serial] }
 }
@@ -143,11 +136,11 @@ fn result_of<'r>(report: &'r Report, name: &str) -> &'r certinspect_core::report
     &binding.results[0]
 }
 
-fn codes_for(report: &Report, name: &str) -> Vec<String> {
+fn codes_for(report: &Report, name: &str) -> Vec<FindingCode> {
     let index = report.bindings.iter().position(|b| b.binding.location.resource_id == name).unwrap();
-    let mut codes: Vec<String> =
-        report.findings.iter().filter(|f| f.binding == Some(index)).map(|f| f.code.clone()).collect();
-    codes.sort();
+    let mut codes: Vec<FindingCode> =
+        report.findings.iter().filter(|f| f.binding == Some(index)).map(|f| f.code).collect();
+    codes.sort_by_key(|c| c.as_str());
     codes
 }
 
@@ -161,28 +154,28 @@ fn verdicts_and_findings_against_real_tls_servers() {
     assert!(codes_for(&report, "good.test").is_empty(), "{:?}", codes_for(&report, "good.test"));
 
     assert_eq!(verdict("stale.test"), Verdict::Stale);
-    assert_eq!(codes_for(&report, "stale.test"), [code::STALE_CERTIFICATE]);
+    assert_eq!(codes_for(&report, "stale.test"), [FindingCode::StaleCertificate]);
 
     assert_eq!(verdict("foreign.test"), Verdict::Foreign);
-    assert!(codes_for(&report, "foreign.test").contains(&code::SERVED_NOT_DECLARED.to_owned()));
-    assert!(codes_for(&report, "foreign.test").contains(&code::NAME_MISMATCH.to_owned()));
+    assert!(codes_for(&report, "foreign.test").contains(&FindingCode::ServedNotDeclared));
+    assert!(codes_for(&report, "foreign.test").contains(&FindingCode::NameMismatch));
 
     assert_eq!(verdict("expired.test"), Verdict::Match);
-    assert_eq!(codes_for(&report, "expired.test"), [code::CERT_EXPIRED]);
+    assert_eq!(codes_for(&report, "expired.test"), [FindingCode::CertExpired]);
 
-    assert_eq!(codes_for(&report, "soon.test"), [code::CERT_EXPIRING]);
-    assert_eq!(codes_for(&report, "wrong.test"), [code::NAME_MISMATCH]);
-    assert_eq!(codes_for(&report, "selfsigned.test"), [code::UNTRUSTED]);
+    assert_eq!(codes_for(&report, "soon.test"), [FindingCode::CertExpiring]);
+    assert_eq!(codes_for(&report, "wrong.test"), [FindingCode::NameMismatch]);
+    assert_eq!(codes_for(&report, "selfsigned.test"), [FindingCode::Untrusted]);
 
-    assert_eq!(codes_for(&report, "revoked.test"), [code::REVOKED]);
+    assert_eq!(codes_for(&report, "revoked.test"), [FindingCode::Revoked]);
     let revocation = result_of(&report, "revoked.test").revocation.as_ref().unwrap();
     assert_eq!(revocation.serial, serials[0]);
     assert_eq!(revocation.source.as_deref(), Some("test-beta"));
 
     assert_eq!(verdict("plain.test"), Verdict::NoTls);
-    assert_eq!(codes_for(&report, "plain.test"), [code::NO_TLS]);
+    assert_eq!(codes_for(&report, "plain.test"), [FindingCode::NoTls]);
     assert_eq!(verdict("down.test"), Verdict::Unreachable);
-    assert_eq!(codes_for(&report, "down.test"), [code::UNREACHABLE]);
+    assert_eq!(codes_for(&report, "down.test"), [FindingCode::Unreachable]);
 
     // Totals add up.
     assert_eq!(report.summary.bindings, 10);

@@ -98,15 +98,15 @@ fn too_large(host: &str, cap: usize) -> TransportError {
 fn classify(host: &str, e: &reqwest::Error) -> TransportError {
     // reqwest's Display includes the URL, and ours carry signed query
     // strings; name only the host.
-    let kind = if e.is_timeout() {
-        TransportErrorKind::Timeout
+    let (kind, what) = if e.is_timeout() {
+        (TransportErrorKind::Timeout, "timed out")
     } else if e.is_connect() {
-        TransportErrorKind::Connect
+        (TransportErrorKind::Connect, "could not connect")
     } else {
-        TransportErrorKind::Other
+        (TransportErrorKind::Other, "failed")
     };
     let cause = std::error::Error::source(e).map(|s| format!(": {s}")).unwrap_or_default();
-    error(kind, format!("request to {host} failed ({kind:?}){cause}"))
+    error(kind, format!("request to {host} {what}{cause}"))
 }
 
 fn error(kind: TransportErrorKind, message: String) -> TransportError {

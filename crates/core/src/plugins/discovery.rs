@@ -8,7 +8,11 @@ use super::{LoadFailure, PluginOrigin};
 pub const PLUGIN_PATH_ENV: &str = "CERTINSPECT_PLUGIN_PATH";
 
 /// Directories searched for plugin libraries, in order: `--plugin-dir`
-/// arguments, then [`PLUGIN_PATH_ENV`], then `plugins/` next to the binary.
+/// arguments, then [`PLUGIN_PATH_ENV`], then `plugins/` next to the binary,
+/// then the installed layouts: `<prefix>/lib/certinspect/plugins` for a
+/// binary in `<prefix>/bin`, and the user's data directory
+/// (`$XDG_DATA_HOME/certinspect/plugins`, by default
+/// `~/.local/share/certinspect/plugins`).
 #[derive(Debug, Clone, Default)]
 pub struct PluginSearchPath {
     dirs: Vec<PathBuf>,
@@ -20,14 +24,26 @@ impl PluginSearchPath {
         Self { dirs }
     }
 
-    /// The standard search path for a binary at `exe`.
-    pub fn standard(cli_dirs: &[PathBuf], env_value: Option<&std::ffi::OsStr>, exe: Option<&Path>) -> Self {
+    /// The standard search path for a binary at `exe`, with the user data
+    /// directory `data_home` (XDG).
+    pub fn standard(
+        cli_dirs: &[PathBuf],
+        env_value: Option<&std::ffi::OsStr>,
+        exe: Option<&Path>,
+        data_home: Option<&Path>,
+    ) -> Self {
         let mut dirs = cli_dirs.to_vec();
         if let Some(value) = env_value {
             dirs.extend(std::env::split_paths(value).filter(|p| !p.as_os_str().is_empty()));
         }
-        if let Some(dir) = exe.and_then(Path::parent) {
-            dirs.push(dir.join("plugins"));
+        if let Some(bin) = exe.and_then(Path::parent) {
+            dirs.push(bin.join("plugins"));
+            if let Some(prefix) = bin.parent().filter(|_| bin.ends_with("bin")) {
+                dirs.push(prefix.join("lib").join("certinspect").join("plugins"));
+            }
+        }
+        if let Some(data_home) = data_home {
+            dirs.push(data_home.join("certinspect").join("plugins"));
         }
         Self { dirs }
     }
@@ -35,7 +51,11 @@ impl PluginSearchPath {
     /// The standard search path of the running process.
     pub fn from_process(cli_dirs: &[PathBuf]) -> Self {
         let exe = std::env::current_exe().ok();
-        Self::standard(cli_dirs, std::env::var_os(PLUGIN_PATH_ENV).as_deref(), exe.as_deref())
+        let data_home = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local").join("share")));
+        Self::standard(cli_dirs, std::env::var_os(PLUGIN_PATH_ENV).as_deref(), exe.as_deref(), data_home.as_deref())
     }
 
     /// The directories, in search order.
@@ -89,11 +109,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn standard_order_is_cli_then_env_then_exe_dir() {
+    fn standard_order_is_cli_then_env_then_exe_dir_then_installed_layouts() {
         let env = std::env::join_paths(["/e1", "/e2"]).unwrap();
-        let search = PluginSearchPath::standard(&["/cli".into()], Some(&env), Some(Path::new("/opt/bin/inspect")));
+        let search = PluginSearchPath::standard(
+            &["/cli".into()],
+            Some(&env),
+            Some(Path::new("/opt/bin/inspect")),
+            Some(Path::new("/home/u/.local/share")),
+        );
         let dirs: Vec<_> = search.dirs().iter().map(|d| d.to_str().unwrap()).collect();
-        assert_eq!(dirs, ["/cli", "/e1", "/e2", "/opt/bin/plugins"]);
+        assert_eq!(
+            dirs,
+            [
+                "/cli",
+                "/e1",
+                "/e2",
+                "/opt/bin/plugins",
+                "/opt/lib/certinspect/plugins",
+                "/home/u/.local/share/certinspect/plugins"
+            ]
+        );
+        // A binary outside a bin/ directory has no installed layout to look in.
+        let search = PluginSearchPath::standard(&[], None, Some(Path::new("/work/target/debug/inspect")), None);
+        assert_eq!(search.dirs(), [Path::new("/work/target/debug/plugins")]);
     }
 
     #[test]

@@ -81,6 +81,18 @@ impl LoadedPlugin {
 pub struct PluginRegistry {
     plugins: Vec<LoadedPlugin>,
     failures: Vec<LoadFailure>,
+    replaced: Vec<Replaced>,
+}
+
+/// A built-in provider that a plugin library of the same name replaced:
+/// a library is how a provider newer than the binary is installed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Replaced {
+    /// The built-in provider's info (its version, say).
+    pub info: PluginInfo,
+    /// The library that replaced it.
+    pub by: PathBuf,
 }
 
 impl PluginRegistry {
@@ -99,12 +111,18 @@ impl PluginRegistry {
         &self.failures
     }
 
+    /// Built-in providers that a library of the same name replaced.
+    pub fn replaced(&self) -> &[Replaced] {
+        &self.replaced
+    }
+
     /// The plugin named `name`.
     pub fn get(&self, name: &str) -> Option<&LoadedPlugin> {
         self.plugins.iter().find(|p| p.info.name == name)
     }
 
-    /// Register a provider linked into this binary.
+    /// Register a provider linked into this binary. A plugin library of the
+    /// same name loaded later replaces it (see [`PluginRegistry::replaced`]).
     pub fn add_static(&mut self, module: PluginModV1_Ref) {
         self.admit(module, PluginOrigin::Static);
     }
@@ -148,9 +166,18 @@ impl PluginRegistry {
             );
             return self.failures.push(LoadFailure::new(origin, reason));
         }
-        if let Some(existing) = self.get(&info.name) {
-            let reason = format!("duplicate plugin name '{}' (already loaded from {})", info.name, existing.origin);
-            return self.failures.push(LoadFailure::new(origin, reason));
+        if let Some(index) = self.plugins.iter().position(|p| p.info.name == info.name) {
+            match (&self.plugins[index].origin, &origin) {
+                (PluginOrigin::Static, PluginOrigin::File(path)) => {
+                    let built_in = self.plugins.remove(index);
+                    tracing::info!(plugin = %info.name, library = %path.display(), "a plugin library replaces the built-in provider");
+                    self.replaced.push(Replaced { info: built_in.info, by: path.clone() });
+                }
+                (existing, _) => {
+                    let reason = format!("duplicate plugin name '{}' (already loaded from {existing})", info.name);
+                    return self.failures.push(LoadFailure::new(origin, reason));
+                }
+            }
         }
         tracing::debug!(plugin = %info.name, version = %info.version, %origin, "plugin loaded");
         self.plugins.push(LoadedPlugin { info, origin, module });

@@ -111,7 +111,7 @@ pub fn live_report() -> Report {
     let mut bindings = Vec::new();
     let mut connect_to = Vec::new();
     let mut route = |host: &str, farm_name: &str| {
-        connect_to.push(ConnectTo { host: host.into(), port: 443, to: farm.addr(farm_name).unwrap() });
+        connect_to.push(ConnectTo::new(host, 443, farm.addr(farm_name).unwrap()));
     };
 
     // A load balancer listener reached at its VIPs (both families when the
@@ -224,16 +224,14 @@ pub fn live_report() -> Report {
         message: "Throttling.User: Request was denied due to user flow control.".into(),
     }];
 
-    connect_to.push(ConnectTo { host: "down.test".into(), port: 443, to: closed_port });
-    let mut options = VerifyOptions {
-        trust: Arc::new(TrustStore::from_der(vec![ca.der().to_vec()]).unwrap()),
-        connect_to,
-        ..VerifyOptions::default()
-    };
+    connect_to.push(ConnectTo::new("down.test", 443, closed_port));
+    let mut options = VerifyOptions::default();
+    options.trust = Arc::new(TrustStore::from_der(vec![ca.der().to_vec()]).unwrap());
+    options.connect_to = connect_to;
     options.probe.connect_timeout = Duration::from_secs(2);
     options.probe.handshake_timeout = Duration::from_secs(3);
     options.probe.addresses = AddressSelection::All;
-    let report = verify(VerifyInput { bindings, source_errors, ..VerifyInput::default() }, &options);
+    let report = verify(VerifyInput::bindings(bindings).with_source_errors(source_errors), &options);
     drop(farm);
     report
 }

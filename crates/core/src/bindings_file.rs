@@ -1,0 +1,218 @@
+//! Reading bindings from a file: what `inspect probe --declared FILE`
+//! compares served certificates with, without any cloud.
+//!
+//! One reader for every shape the tool writes or a person types:
+//! - a JSON report (`bindings[].binding`), an inventory (`bindings[]`), or
+//!   a JSON array of bindings;
+//! - JSON Lines: the report's `result` events (one binding per `binding`
+//!   index) or one binding per line; `finding` and `summary` lines are
+//!   skipped;
+//! - CSV with the header `host,port,sni,sha256` (a file ending in `.csv`):
+//!   one bare endpoint per row, declared by its SHA-256 fingerprint.
+//!
+//! Pure parsing ([`parse_bindings`]) apart from reading the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use certinspect_protocol::{Binding, Fingerprint};
+use serde_json::Value;
+
+use crate::verify::bare_endpoint;
+
+/// A bindings file that cannot be used: which file, which line, what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+#[non_exhaustive]
+pub struct BindingsFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line, when the problem is on one.
+    pub line: Option<usize>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+/// The bindings in the file at `path`.
+pub fn read_bindings(path: &Path) -> Result<Vec<Binding>, BindingsFileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| BindingsFileError {
+        path: path.to_owned(),
+        line: None,
+        message: format!("cannot read the file: {e}"),
+    })?;
+    let csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    parse_bindings(&text, csv).map_err(|(line, message)| BindingsFileError { path: path.to_owned(), line, message })
+}
+
+/// The bindings in `text`: CSV when `csv`, else JSON or JSON Lines. An
+/// error is `(line, message)`.
+pub fn parse_bindings(text: &str, csv: bool) -> Result<Vec<Binding>, (Option<usize>, String)> {
+    if csv {
+        return parse_csv(text);
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(document) => from_document(document).map_err(|message| (None, message)),
+        Err(_) => parse_json_lines(text),
+    }
+}
+
+/// A report, an inventory, or an array of bindings.
+fn from_document(document: Value) -> Result<Vec<Binding>, String> {
+    let items = match document {
+        Value::Array(items) => items,
+        Value::Object(mut object) => match object.remove("bindings") {
+            Some(Value::Array(items)) => items,
+            _ => {
+                return Err("expected a report or inventory (an object with `bindings`) or an array of bindings".into())
+            }
+        },
+        _ => return Err("expected a JSON object or array".into()),
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            // A report wraps each binding with its results.
+            let binding = match item {
+                Value::Object(mut entry) if entry.contains_key("results") => {
+                    entry.remove("binding").unwrap_or_default()
+                }
+                other => other,
+            };
+            serde_json::from_value(binding).map_err(|e| format!("bindings[{index}]: {e}"))
+        })
+        .collect()
+}
+
+fn parse_json_lines(text: &str) -> Result<Vec<Binding>, (Option<usize>, String)> {
+    // Result events repeat a binding once per address: keep one per index.
+    let mut by_index: BTreeMap<u64, Binding> = BTreeMap::new();
+    let mut plain = Vec::new();
+    for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
+        if line.is_empty() {
+            continue;
+        }
+        let mut value: Value = serde_json::from_str(line)
+            .map_err(|e| (Some(number), format!("not JSON ({e}); expected one binding or report event per line")))?;
+        let invalid = |e: serde_json::Error| (Some(number), format!("not a binding: {e}"));
+        match value.get("type").and_then(Value::as_str) {
+            Some("result") => {
+                let index =
+                    value["binding"].as_u64().ok_or((Some(number), "a result line without `binding`".into()))?;
+                if let Some(object) = value.as_object_mut() {
+                    object.remove("type");
+                    object.remove("binding");
+                    object.remove("result");
+                }
+                by_index.insert(index, serde_json::from_value(value).map_err(invalid)?);
+            }
+            Some("finding" | "summary") => {}
+            Some(other) => return Err((Some(number), format!("unknown line type '{other}'"))),
+            None => plain.push(serde_json::from_value(value).map_err(invalid)?),
+        }
+    }
+    plain.extend(by_index.into_values());
+    Ok(plain)
+}
+
+const CSV_HEADER: [&str; 4] = ["host", "port", "sni", "sha256"];
+
+fn parse_csv(text: &str) -> Result<Vec<Binding>, (Option<usize>, String)> {
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty());
+    let header: Vec<&str> = lines.next().map(|(_, l)| l.split(',').map(str::trim).collect()).unwrap_or_default();
+    if header != CSV_HEADER {
+        return Err((Some(1), format!("expected the header `{}`", CSV_HEADER.join(","))));
+    }
+    lines
+        .map(|(number, line)| {
+            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+            let [host, port, sni, sha256] = cells[..] else {
+                return Err((
+                    Some(number),
+                    format!("expected 4 cells ({}), found {}", CSV_HEADER.join(","), cells.len()),
+                ));
+            };
+            if host.is_empty() {
+                return Err((Some(number), "empty host".into()));
+            }
+            let port = port
+                .parse()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| (Some(number), format!("'{port}' is not a port (1-65535)")))?;
+            let hex: String = sha256.chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
+            if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err((Some(number), "sha256: expected 64 hex digits (colons allowed)".into()));
+            }
+            let sni = if sni.is_empty() { None } else { Some(sni.to_owned()) };
+            let mut binding = bare_endpoint(host, port, sni);
+            binding.declared.fingerprints = vec![Fingerprint::new("sha256", &hex)];
+            Ok(binding)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01";
+
+    fn endpoint_of(binding: &Binding) -> (String, u16, Option<String>) {
+        let e = binding.location.endpoint.as_ref().unwrap();
+        (e.host.clone(), e.port, e.sni.clone())
+    }
+
+    #[test]
+    fn csv_rows_become_declared_endpoints() {
+        let text = format!("host,port,sni,sha256\na.test,443,,{SHA}\nb.test,8443,c.test,{}\n", SHA.to_uppercase());
+        let bindings = parse_bindings(&text, true).unwrap();
+        assert_eq!(endpoint_of(&bindings[0]), ("a.test".into(), 443, None));
+        assert_eq!(endpoint_of(&bindings[1]), ("b.test".into(), 8443, Some("c.test".into())));
+        assert_eq!(bindings[1].declared.fingerprint("sha256"), Some(SHA));
+    }
+
+    #[test]
+    fn bad_csv_names_the_line_and_the_expectation() {
+        let cases = [
+            ("host,port\n", 1, "expected the header `host,port,sni,sha256`"),
+            ("host,port,sni,sha256\na.test,443,,\n", 2, "sha256: expected 64 hex digits"),
+            ("host,port,sni,sha256\n\na.test,http,,x\n", 3, "'http' is not a port"),
+            ("host,port,sni,sha256\na.test,443\n", 2, "expected 4 cells"),
+        ];
+        for (text, line, message) in cases {
+            let (at, said) = parse_bindings(text, true).unwrap_err();
+            assert_eq!(at, Some(line), "{text}");
+            assert!(said.starts_with(message), "{said}");
+        }
+    }
+
+    #[test]
+    fn reports_inventories_and_arrays_give_their_bindings() {
+        let binding = serde_json::to_value(bare_endpoint("a.test", 443, None)).unwrap();
+        let report = serde_json::json!({ "schema_version": 2, "bindings": [{ "binding": binding, "results": [] }] });
+        let inventory = serde_json::json!({ "bindings": [binding] });
+        let array = serde_json::json!([binding]);
+        for document in [report, inventory, array] {
+            let bindings = parse_bindings(&document.to_string(), false).unwrap();
+            assert_eq!(bindings.len(), 1, "{document}");
+            assert_eq!(endpoint_of(&bindings[0]).0, "a.test");
+        }
+        assert!(parse_bindings("{\"findings\": []}", false).unwrap_err().1.contains("with `bindings`"));
+    }
+
+    #[test]
+    fn json_lines_keep_one_binding_per_index() {
+        let mut result = serde_json::to_value(bare_endpoint("a.test", 443, None)).unwrap();
+        result["type"] = "result".into();
+        result["binding"] = 0.into();
+        result["result"] = serde_json::Value::Null;
+        let plain = serde_json::to_value(bare_endpoint("b.test", 443, None)).unwrap();
+        let text = format!("{result}\n{result}\n{{\"type\":\"finding\"}}\n{plain}\n{{\"type\":\"summary\"}}\n");
+        let hosts: Vec<String> = parse_bindings(&text, false).unwrap().iter().map(|b| endpoint_of(b).0).collect();
+        assert_eq!(hosts, ["b.test", "a.test"]);
+        let (line, message) = parse_bindings(&format!("{plain}\nnot json\n"), false).unwrap_err();
+        assert_eq!(line, Some(2));
+        assert!(message.starts_with("not JSON"), "{message}");
+    }
+}

@@ -1,0 +1,315 @@
+//! The verification engine: probe every endpoint the bindings name, analyse
+//! the served chains in parallel, reconcile with the declarations, and
+//! produce findings and a report.
+//!
+//! This module is the pipeline (a prober thread streaming observations, a
+//! channel, analysis in batches with rayon); each step it drives has a
+//! module of its own: [`plan`] (targets and routes), `result` (one
+//! observation of one binding), `rules` (findings, pure), `revocation`
+//! (provider lookups), `summary` (totals).
+//!
+//! Embedding programs call [`verify`] with bindings (from providers, or
+//! bare endpoints built with [`bare_endpoint`]) and get a [`Report`]; most
+//! call [`crate::scan`] instead, which also opens and lists the sources.
+
+mod plan;
+mod result;
+mod revocation;
+mod rules;
+mod summary;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use certinspect_analysis::{analyze_many, AnalysisInput, ChainAnalysis, Policy, TrustStore};
+use certinspect_probe::{
+    probe_blocking_each, ProbeConfig, ProbeErrorKind, ProbeObservation, ProbeOutcome, ProbeTarget,
+};
+use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location, RevocationStatus};
+use serde_json::json;
+
+use crate::collect::{CollectError, SourceStats};
+use crate::findings::{Finding, FindingCode};
+use crate::join::join;
+use crate::plugins::OpenedSource;
+use crate::report::{BindingReport, ObservationResult, Report, REPORT_SCHEMA_VERSION};
+
+pub use plan::ConnectTo;
+pub use rules::place_of;
+
+use plan::plan_targets;
+use result::observe;
+use revocation::lookup_revocations;
+use rules::{binding_findings, observation_findings, CertificatesByNames};
+use summary::summarize;
+
+/// Settings of a verification run.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifyOptions {
+    /// Probe limits and timeouts.
+    pub probe: ProbeConfig,
+    /// Expiry thresholds.
+    pub policy: Policy,
+    /// Roots trust is verified against.
+    pub trust: Arc<TrustStore>,
+    /// Connection overrides.
+    pub connect_to: Vec<ConnectTo>,
+    /// The analysis clock (UNIX seconds); `None` reads the system clock.
+    pub now_unix: Option<i64>,
+    /// Serials per revocation lookup call.
+    pub revocation_batch: usize,
+    /// Keep the full chain analysis in each result (larger reports).
+    pub keep_analysis: bool,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            probe: ProbeConfig::default(),
+            policy: Policy::default(),
+            trust: Arc::new(TrustStore::mozilla()),
+            connect_to: Vec::new(),
+            now_unix: None,
+            revocation_batch: 50,
+            keep_analysis: true,
+        }
+    }
+}
+
+/// What to verify.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct VerifyInput {
+    /// Bindings from providers, or bare endpoints.
+    pub bindings: Vec<Binding>,
+    /// Sources offering `revocation-lookup`.
+    pub revocation_sources: Vec<Arc<OpenedSource>>,
+    /// Failures while collecting the bindings; they become findings.
+    pub source_errors: Vec<CollectError>,
+    /// Collection counts, carried into the report.
+    pub source_stats: Vec<SourceStats>,
+}
+
+impl VerifyInput {
+    /// Verify `bindings`, with nothing else known.
+    pub fn bindings(bindings: Vec<Binding>) -> Self {
+        Self { bindings, ..Self::default() }
+    }
+
+    /// Report `errors` (sources that could not be listed) as findings.
+    pub fn with_source_errors(mut self, errors: Vec<CollectError>) -> Self {
+        self.source_errors = errors;
+        self
+    }
+
+    /// Ask `sources` (offering `revocation-lookup`) about the served leaves.
+    pub fn with_revocation_sources(mut self, sources: Vec<Arc<OpenedSource>>) -> Self {
+        self.revocation_sources = sources;
+        self
+    }
+}
+
+/// A binding for a bare endpoint (no provider, nothing declared): `inspect probe`.
+pub fn bare_endpoint(host: &str, port: u16, sni: Option<String>) -> Binding {
+    Binding {
+        location: Location {
+            provider: "probe".into(),
+            service: "endpoint".into(),
+            resource_id: format!("{host}:{port}"),
+            endpoint: Some(Endpoint { host: host.to_owned(), port, sni, addresses: vec![] }),
+            ..Location::default()
+        },
+        ..Binding::default()
+    }
+}
+
+/// Receives results as the engine produces them, before the report is
+/// complete (for streaming output and progress).
+pub trait VerifyObserver {
+    /// The endpoints are planned: `endpoints` probes for `bindings` bindings.
+    fn planned(&mut self, bindings: usize, endpoints: usize) {
+        let _ = (bindings, endpoints);
+    }
+    /// One result of the binding at `index` (as joined) and the findings about it.
+    fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
+        let _ = (index, binding, result, findings);
+    }
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct NoObserver;
+
+impl VerifyObserver for NoObserver {}
+
+/// Verify `input` and build the report.
+pub fn verify(input: VerifyInput, options: &VerifyOptions) -> Report {
+    verify_observed(input, options, &mut NoObserver)
+}
+
+/// [`verify`], telling `observer` about each result as it is made.
+pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &mut dyn VerifyObserver) -> Report {
+    let now = options.now_unix.unwrap_or_else(unix_now);
+    let mut bindings = input.bindings;
+    let join_outcome = join(&mut bindings);
+
+    // Probe each distinct endpoint once.
+    let plan = plan_targets(&bindings, &options.connect_to);
+    observer.planned(bindings.len(), plan.targets.len());
+    let bindings_of_target = plan.bindings_of_targets();
+
+    let known: Vec<&DeclaredCertificate> = bindings.iter().map(|b| &b.declared).collect();
+    let mut results: Vec<Vec<ObservationResult>> = vec![Vec::new(); bindings.len()];
+    let mut findings = Vec::new();
+    let mut revocations: HashMap<String, RevocationStatus> = HashMap::new();
+    let mut handle_batch = |batch: Vec<ProbeObservation>| {
+        // Analyse the batch's chains in parallel (pure, rayon).
+        let chains: Vec<Vec<Vec<u8>>> = batch
+            .iter()
+            .map(|o| o.tls().map(|tls| tls.chain.iter().map(|c| c.0.clone()).collect()).unwrap_or_default())
+            .collect();
+        let inputs: Vec<AnalysisInput<'_>> = batch
+            .iter()
+            .zip(&chains)
+            .filter(|(o, _)| o.tls().is_some())
+            .map(|(o, chain)| AnalysisInput {
+                chain,
+                host: Some(plan.reference_names[o.target_index].as_str()),
+                trust: &options.trust,
+                now_unix: now,
+                policy: &options.policy,
+            })
+            .collect();
+        let mut analysed = analyze_many(&inputs).into_iter();
+        let analyses: Vec<Option<ChainAnalysis>> =
+            batch.iter().map(|o| o.tls().and_then(|_| analysed.next())).collect();
+        lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch, &mut revocations);
+
+        for (observation, analysis) in batch.iter().zip(&analyses) {
+            let reference_name = &plan.reference_names[observation.target_index];
+            for &binding_index in &bindings_of_target[observation.target_index] {
+                let binding = &bindings[binding_index];
+                let result =
+                    observe(binding, observation, analysis.as_ref(), &known, &revocations, options.keep_analysis);
+                let found: Vec<Finding> = observation_findings(binding, &result, analysis.as_ref(), reference_name)
+                    .into_iter()
+                    .map(|f| f.at_binding(binding_index).at_address(result.address.clone()))
+                    .collect();
+                observer.result(binding_index, binding, &result, &found);
+                findings.extend(found);
+                results[binding_index].push(result);
+            }
+        }
+    };
+    if !plan.targets.is_empty() {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let targets = plan.targets.clone();
+        let probing = std::thread::spawn({
+            let config = options.probe.clone();
+            move || probe_blocking_each(config, targets, |observation| drop(sender.send(observation)))
+        });
+        // Batches: whatever has arrived, up to a bound, so results stream
+        // while the analysis still runs on several cores.
+        let mut observed = vec![false; plan.targets.len()];
+        while let Ok(first) = receiver.recv() {
+            let mut batch = vec![first];
+            while batch.len() < ANALYSIS_BATCH {
+                match receiver.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            for observation in &batch {
+                observed[observation.target_index] = true;
+            }
+            handle_batch(batch);
+        }
+        // Every target yields a result, even when the prober itself failed.
+        let failure = match probing.join() {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("cannot start the prober: {e}")),
+            Err(_) => Some("the prober failed".to_owned()),
+        };
+        if let Some(why) = failure {
+            let missing = plan.targets.iter().enumerate().filter(|(index, _)| !observed[*index]);
+            handle_batch(missing.map(|(index, target)| failed_observation(index, target, &why)).collect());
+        }
+    }
+
+    let by_names = CertificatesByNames::new(&known);
+    let mut reports = Vec::with_capacity(bindings.len());
+    for (binding_index, (binding, mut binding_results)) in bindings.iter().zip(results).enumerate() {
+        binding_results.sort_by(|a, b| a.address.cmp(&b.address));
+        findings.extend(
+            binding_findings(binding, &binding_results, &by_names, now, &options.policy)
+                .into_iter()
+                .map(|f| f.at_binding(binding_index)),
+        );
+        reports.push(BindingReport {
+            binding: binding.clone(),
+            join: join_outcome.notes[binding_index].clone(),
+            results: binding_results,
+        });
+    }
+    for issue in &join_outcome.issues {
+        let place = place_of(&bindings[issue.binding]);
+        findings.push(
+            Finding::new(FindingCode::JoinAmbiguous, issue.message.clone()).at_binding(issue.binding).at_place(place),
+        );
+    }
+    for error in &input.source_errors {
+        let scope = error.scope.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+        findings.push(
+            Finding::new(FindingCode::SourceFailed, error.message.clone())
+                .at_place(format!("{}{scope}", error.plugin))
+                .with_evidence(json!({ "plugin": error.plugin, "scope": error.scope })),
+        );
+    }
+    findings.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then(a.binding.cmp(&b.binding))
+            .then(a.code.as_str().cmp(b.code.as_str()))
+            .then(a.address.cmp(&b.address))
+    });
+
+    let summary = summarize(&reports, &findings, plan.targets.len(), input.source_errors.len());
+    Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        generated_at: now,
+        summary,
+        bindings: reports,
+        findings,
+        source_errors: input.source_errors,
+        source_stats: input.source_stats,
+    }
+}
+
+/// Observations analysed together: enough to keep rayon's threads busy,
+/// few enough that results stream.
+const ANALYSIS_BATCH: usize = 256;
+
+fn failed_observation(index: usize, target: &ProbeTarget, message: &str) -> ProbeObservation {
+    ProbeObservation {
+        target_index: index,
+        target: target.clone(),
+        address: None,
+        ip_family: None,
+        sni: None,
+        resolution: None,
+        started_at_unix_ms: 0,
+        timings: Default::default(),
+        outcome: ProbeOutcome::Error(certinspect_probe::ProbeError {
+            kind: ProbeErrorKind::Io,
+            message: message.to_owned(),
+        }),
+        failed_attempts: Vec::new(),
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}

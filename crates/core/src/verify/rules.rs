@@ -1,0 +1,504 @@
+//! Finding rules: from one observation's result and analysis, or from a
+//! binding's results as a whole, to findings.
+//!
+//! Pure: no I/O, no clock (the analysis clock is passed in), so every rule
+//! is table-tested with data in and findings out.
+
+use std::collections::HashMap;
+
+use certinspect_analysis::{ChainAnalysis, ExpiryState, ExpirySubject, NameMatch, Policy, TrustVerdict, WeaknessKind};
+use certinspect_probe::ProbeErrorKind;
+use certinspect_protocol::{Binding, DeclaredCertificate, RevocationState, Tristate};
+use serde_json::json;
+
+use crate::findings::{Finding, FindingCode, Severity};
+use crate::reconcile::Verdict;
+use crate::report::ObservationResult;
+
+/// A binding's place for people: `service host:port`, with `(SNI name)`
+/// when the name sent differs from the host; the resource id when there is
+/// no endpoint. Findings carry it in [`Finding::place`].
+pub fn place_of(binding: &Binding) -> String {
+    let location = &binding.location;
+    let place = match &location.endpoint {
+        Some(e) => {
+            let host = if e.host.contains(':') { format!("[{}]", e.host) } else { e.host.clone() };
+            match &e.sni {
+                Some(sni) if sni != &e.host => format!("{host}:{} (SNI {sni})", e.port),
+                _ => format!("{host}:{}", e.port),
+            }
+        }
+        None => location.resource_id.clone(),
+    };
+    if location.service.is_empty() || location.provider == "probe" {
+        place
+    } else {
+        format!("{} {place}", location.service)
+    }
+}
+
+/// "expires in 3 days", "expires today", "expired 11 days ago".
+pub(crate) fn expiry_phrase(days_remaining: i64) -> String {
+    match days_remaining {
+        0 => "expires today".to_owned(),
+        1 => "expires in 1 day".to_owned(),
+        -1 => "expired 1 day ago".to_owned(),
+        d if d > 0 => format!("expires in {d} days"),
+        d => format!("expired {} days ago", -d),
+    }
+}
+
+/// Findings about one observation of `binding`.
+pub(crate) fn observation_findings(
+    binding: &Binding,
+    result: &ObservationResult,
+    analysis: Option<&ChainAnalysis>,
+    reference_name: &str,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(error) = &result.error {
+        let (code, what) = match error.kind {
+            ProbeErrorKind::NotTls => (FindingCode::NoTls, "does not speak TLS"),
+            ProbeErrorKind::TlsAlert(_) | ProbeErrorKind::Tls | ProbeErrorKind::Closed | ProbeErrorKind::TooLarge => {
+                (FindingCode::HandshakeFailed, "TLS handshake failed")
+            }
+            _ => (FindingCode::Unreachable, "unreachable"),
+        };
+        out.push(Finding::new(code, format!("{what}: {}", error.message)).with_evidence(json!({ "error": error })));
+    }
+    let served = result.served.as_ref();
+    let evidence = json!({ "served": served, "declared": declared_evidence(&binding.declared), "basis": result.basis });
+    match result.verdict {
+        Verdict::Foreign => out.push(
+            Finding::new(
+                FindingCode::ServedNotDeclared,
+                format!("serves a certificate other than the declared one ({})", result.reason),
+            )
+            .with_evidence(evidence.clone()),
+        ),
+        Verdict::Stale => out.push(
+            Finding::new(
+                FindingCode::StaleCertificate,
+                format!("still serves the certificate the declared one replaced ({})", result.reason),
+            )
+            .with_evidence(evidence.clone()),
+        ),
+        _ => {}
+    }
+    if let Some(analysis) = analysis {
+        chain_findings(analysis, served, reference_name, &mut out);
+    }
+    if let Some(revocation) = result.revocation.as_ref().filter(|r| r.status == RevocationState::Revoked) {
+        out.push(
+            Finding::new(FindingCode::Revoked, format!("serves a revoked certificate (serial {})", revocation.serial))
+                .with_evidence(json!({ "revocation": revocation })),
+        );
+    }
+    if binding.declared.provider_status.as_deref() == Some("ok") {
+        provider_status_finding(&mut out);
+    }
+    let place = place_of(binding);
+    out.into_iter().map(|f| f.at_place(place.clone())).collect()
+}
+
+/// Expiry, names, trust and weaknesses of an analysed chain.
+fn chain_findings(
+    analysis: &ChainAnalysis,
+    served: Option<&crate::report::ServedSummary>,
+    reference_name: &str,
+    out: &mut Vec<Finding>,
+) {
+    if let Some(leaf) = &analysis.expiry.leaf {
+        let graded = match leaf.state {
+            ExpiryState::Expired => Some((FindingCode::CertExpired, Severity::Critical)),
+            ExpiryState::NotYetValid => Some((FindingCode::CertNotYetValid, Severity::High)),
+            ExpiryState::Critical => Some((FindingCode::CertExpiring, Severity::High)),
+            ExpiryState::Warning => Some((FindingCode::CertExpiring, Severity::Medium)),
+            ExpiryState::Ok => None,
+        };
+        if let Some((code, severity)) = graded {
+            let what = if leaf.state == ExpiryState::NotYetValid {
+                "is not valid yet".to_owned()
+            } else {
+                expiry_phrase(leaf.days_remaining)
+            };
+            out.push(
+                Finding::with_severity(code, severity, format!("served certificate {what}"))
+                    .with_evidence(json!({ "expiry": leaf })),
+            );
+        }
+    }
+    for fact in [&analysis.expiry.earliest_served, &analysis.expiry.earliest_verified].into_iter().flatten() {
+        let is_leaf = matches!(fact.certificate, ExpirySubject::Served { index: 0 });
+        let severity = match fact.state {
+            ExpiryState::Expired => Severity::Critical,
+            ExpiryState::Critical => Severity::High,
+            ExpiryState::Warning => Severity::Medium,
+            ExpiryState::Ok | ExpiryState::NotYetValid => continue,
+        };
+        if !is_leaf && !out.iter().any(|f| f.code == FindingCode::ChainExpiring) {
+            out.push(
+                Finding::with_severity(
+                    FindingCode::ChainExpiring,
+                    severity,
+                    format!("chain certificate '{}' {}", fact.subject, expiry_phrase(fact.days_remaining)),
+                )
+                .with_evidence(json!({ "expiry": fact })),
+            );
+        }
+    }
+    match &analysis.name_match {
+        Some(NameMatch::NoMatch { reason }) => out.push(
+            Finding::new(FindingCode::NameMismatch, format!("served certificate is not valid for '{reference_name}'"))
+                .with_evidence(json!({ "name": reference_name, "reason": reason, "served": served })),
+        ),
+        Some(NameMatch::MatchedLegacyCnOnly { common_name }) => out.push(
+            Finding::new(
+                FindingCode::NameLegacyCnOnly,
+                format!("'{reference_name}' matches only the subject CN '{common_name}' (no SAN extension); modern clients reject this"),
+            )
+            .with_evidence(json!({ "name": reference_name })),
+        ),
+        _ => {}
+    }
+    match &analysis.trust.verdict {
+        TrustVerdict::Trusted | TrustVerdict::Expired | TrustVerdict::NotYetValid => {}
+        TrustVerdict::Incomplete => out.push(
+            Finding::new(
+                FindingCode::ChainIncomplete,
+                "the served chain does not reach a trusted root (missing intermediate)",
+            )
+            .with_evidence(json!({ "completeness": analysis.completeness })),
+        ),
+        other => out.push(
+            Finding::new(FindingCode::Untrusted, format!("the served chain is not trusted ({})", trust_reason(other)))
+                .with_evidence(json!({ "trust": analysis.trust })),
+        ),
+    }
+    for weakness in &analysis.weaknesses {
+        let what = match &weakness.kind {
+            WeaknessKind::RsaKeyTooSmall { bits } => format!("RSA key of {bits} bits"),
+            WeaknessKind::Sha1Signature => "SHA-1 signature".to_owned(),
+            WeaknessKind::Md5Signature => "MD5 signature".to_owned(),
+            WeaknessKind::Md2Signature => "MD2 signature".to_owned(),
+        };
+        out.push(
+            Finding::new(
+                FindingCode::WeakKey,
+                format!("certificate {} of the chain has a weak {what}", weakness.index),
+            )
+            .with_evidence(json!({ "weakness": weakness })),
+        );
+    }
+}
+
+/// The provider says all is well while we found a problem: say so.
+fn provider_status_finding(out: &mut Vec<Finding>) {
+    const CONTRADICTING: [FindingCode; 5] = [
+        FindingCode::CertExpired,
+        FindingCode::NameMismatch,
+        FindingCode::ServedNotDeclared,
+        FindingCode::StaleCertificate,
+        FindingCode::Revoked,
+    ];
+    let problems: Vec<&str> = out.iter().filter(|f| CONTRADICTING.contains(&f.code)).map(|f| f.code.as_str()).collect();
+    if !problems.is_empty() {
+        let message = format!("the provider reports status 'ok', but: {}", problems.join(", "));
+        let evidence = json!({ "provider_status": "ok", "observed": problems });
+        out.push(Finding::new(FindingCode::ProviderStatusDisagrees, message).with_evidence(evidence));
+    }
+}
+
+/// Findings about a binding as a whole.
+pub(crate) fn binding_findings(
+    binding: &Binding,
+    results: &[ObservationResult],
+    by_names: &CertificatesByNames<'_>,
+    now: i64,
+    policy: &Policy,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let is_deployment = binding.location.endpoint.is_some() || binding.location.not_probeable.is_some();
+    if !is_deployment {
+        return out;
+    }
+    if let Some(reason) = &binding.location.not_probeable {
+        out.push(Finding::new(FindingCode::NotProbeable, format!("not probed: {reason}")));
+    }
+    // Without a successful handshake, the declaration is all there is to judge expiry by.
+    let served_seen = results.iter().any(|r| r.served.is_some());
+    if let (false, Some(not_after)) = (served_seen, binding.declared.not_after) {
+        let days = (not_after - now).div_euclid(86_400);
+        let what = format!("the declared certificate {}", expiry_phrase(days));
+        if not_after <= now {
+            out.push(Finding::new(FindingCode::DeclaredExpired, what));
+        } else if days < i64::from(policy.warn_days) {
+            out.push(Finding::new(FindingCode::DeclaredExpiring, what));
+        }
+    }
+    if binding.declared.auto_managed == Tristate::Yes {
+        if let Some(renewed) = by_names.newer_than(&binding.declared) {
+            let label = |d: &DeclaredCertificate| d.name.clone().or_else(|| d.provider_id.clone());
+            out.push(
+                Finding::new(
+                    FindingCode::AutoManagedNotDeployed,
+                    format!(
+                        "auto-managed certificate was renewed ({}), but this deployment still uses {}",
+                        label(renewed).unwrap_or_else(|| "a newer certificate".into()),
+                        label(&binding.declared).unwrap_or_else(|| "the old one".into()),
+                    ),
+                )
+                .with_evidence(
+                    json!({ "deployed": declared_evidence(&binding.declared), "renewed": declared_evidence(renewed) }),
+                ),
+            );
+        }
+    }
+    let place = place_of(binding);
+    out.into_iter().map(|f| f.at_place(place.clone())).collect()
+}
+
+/// Declared certificates grouped by the set of names they cover, so a
+/// renewal (same names, later start) is found without comparing every
+/// binding with every other.
+pub(crate) struct CertificatesByNames<'a> {
+    groups: HashMap<Vec<String>, Vec<&'a DeclaredCertificate>>,
+}
+
+impl<'a> CertificatesByNames<'a> {
+    pub fn new(known: &[&'a DeclaredCertificate]) -> Self {
+        let mut groups: HashMap<Vec<String>, Vec<&'a DeclaredCertificate>> = HashMap::new();
+        for declared in known {
+            let names = names_of(declared);
+            if !names.is_empty() {
+                groups.entry(names).or_default().push(declared);
+            }
+        }
+        Self { groups }
+    }
+
+    /// The latest certificate for exactly `declared`'s names issued after it.
+    pub fn newer_than(&self, declared: &DeclaredCertificate) -> Option<&'a DeclaredCertificate> {
+        let start = declared.not_before?;
+        self.groups
+            .get(&names_of(declared))?
+            .iter()
+            .copied()
+            .filter(|other| other.not_before.is_some_and(|other_start| other_start > start))
+            .max_by_key(|other| other.not_before)
+    }
+}
+
+/// CN and SANs, lower-cased, sorted, without repeats.
+fn names_of(declared: &DeclaredCertificate) -> Vec<String> {
+    let mut names: Vec<String> =
+        declared.common_name.iter().chain(&declared.sans).map(|s| s.to_ascii_lowercase()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn trust_reason(verdict: &TrustVerdict) -> String {
+    match verdict {
+        TrustVerdict::UntrustedIssuer => "issued by an unknown CA".into(),
+        TrustVerdict::SelfSigned => "self-signed".into(),
+        TrustVerdict::Invalid(reason) => reason.clone(),
+        TrustVerdict::Trusted => "trusted".into(),
+        TrustVerdict::Expired => "a certificate in the path has expired".into(),
+        TrustVerdict::NotYetValid => "a certificate in the path is not valid yet".into(),
+        TrustVerdict::Incomplete => "the chain is incomplete".into(),
+    }
+}
+
+pub(crate) fn declared_evidence(declared: &DeclaredCertificate) -> serde_json::Value {
+    json!({
+        "id": declared.provider_id,
+        "name": declared.name,
+        "common_name": declared.common_name,
+        "serial": declared.serial,
+        "fingerprints": declared.fingerprints,
+        "not_before": declared.not_before,
+        "not_after": declared.not_after,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Data in, findings out: each row is a served chain (generated here),
+    //! how it was reached and what was declared; the expectation is the set
+    //! of finding codes with their severities.
+
+    use certinspect_analysis::{analyze, AnalysisInput, TrustStore};
+    use certinspect_probe::{ProbeError, Timings};
+    use certinspect_protocol::{Binding, RevocationStatus};
+    use certinspect_tls_farm::pki::{self_signed, TestCa, Validity};
+
+    use super::*;
+    use crate::reconcile::IdentityBasis;
+    use crate::report::ObservationResult;
+    use crate::verify::bare_endpoint;
+
+    /// The generated certificates' dates are relative to the real clock.
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    fn result(verdict: Verdict, error: Option<ProbeError>) -> ObservationResult {
+        ObservationResult {
+            address: Some("127.0.0.1:443".into()),
+            ip_family: Some("v4".into()),
+            sni: Some("a.test".into()),
+            verdict,
+            basis: IdentityBasis::Sha256,
+            reason: "because".into(),
+            tls: None,
+            served: None,
+            analysis: None,
+            revocation: None,
+            error,
+            timings: Timings::default(),
+        }
+    }
+
+    fn findings_of(
+        chain: Option<Vec<Vec<u8>>>,
+        trust: &TrustStore,
+        verdict: Verdict,
+        error: Option<ProbeError>,
+        binding: &Binding,
+    ) -> Vec<(FindingCode, Severity)> {
+        let policy = Policy::default();
+        let analysis = chain.as_ref().map(|chain| {
+            analyze(&AnalysisInput { chain, host: Some("a.test"), trust, now_unix: now(), policy: &policy })
+        });
+        let result = result(verdict, error);
+        let mut found: Vec<(FindingCode, Severity)> =
+            observation_findings(binding, &result, analysis.as_ref(), "a.test")
+                .into_iter()
+                .map(|f| (f.code, f.severity))
+                .collect();
+        found.sort_by_key(|(code, _)| code.as_str());
+        found
+    }
+
+    #[test]
+    fn observation_rules() {
+        let ca = TestCa::new("Rules Test CA").unwrap();
+        let trust = TrustStore::from_der(vec![ca.der().to_vec()]).unwrap();
+        let chain = |names: &[&str], validity| Some(ca.issue(names, validity).unwrap().chain);
+        let healthy = || chain(&["a.test"], Validity::days_from_now(200));
+        let endpoint = bare_endpoint("a.test", 443, Some("a.test".into()));
+        let mut says_ok = endpoint.clone();
+        says_ok.declared.provider_status = Some("ok".into());
+        let error = |kind| Some(ProbeError { kind, message: "what happened".into() });
+        use FindingCode::*;
+        use Severity::*;
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Option<Vec<Vec<u8>>>, Verdict, Option<ProbeError>, &Binding, Vec<(FindingCode, Severity)>)> = vec![
+            ("healthy", healthy(), Verdict::Match, None, &endpoint, vec![]),
+            ("expired", chain(&["a.test"], Validity::expired(3)), Verdict::Match, None, &endpoint,
+                vec![(CertExpired, Critical)]),
+            ("critical days", chain(&["a.test"], Validity::days_from_now(5)), Verdict::Match, None, &endpoint,
+                vec![(CertExpiring, High)]),
+            ("warning days", chain(&["a.test"], Validity::days_from_now(20)), Verdict::Match, None, &endpoint,
+                vec![(CertExpiring, Medium)]),
+            ("wrong name", chain(&["b.test"], Validity::days_from_now(200)), Verdict::Match, None, &endpoint,
+                vec![(NameMismatch, High)]),
+            ("self-signed", Some(self_signed(&["a.test"], Validity::days_from_now(200)).unwrap().chain),
+                Verdict::Match, None, &endpoint, vec![(Untrusted, High)]),
+            ("foreign", healthy(), Verdict::Foreign, None, &endpoint, vec![(ServedNotDeclared, Critical)]),
+            ("stale", healthy(), Verdict::Stale, None, &endpoint, vec![(StaleCertificate, Critical)]),
+            ("provider says ok, but foreign", healthy(), Verdict::Foreign, None, &says_ok,
+                vec![(ProviderStatusDisagrees, Medium), (ServedNotDeclared, Critical)]),
+            ("provider says ok, and it is", healthy(), Verdict::Match, None, &says_ok, vec![]),
+            ("not TLS", None, Verdict::NoTls, error(ProbeErrorKind::NotTls), &endpoint, vec![(NoTls, High)]),
+            ("refused", None, Verdict::Unreachable, error(ProbeErrorKind::Refused), &endpoint,
+                vec![(Unreachable, High)]),
+            ("alert", None, Verdict::Unreachable, error(ProbeErrorKind::TlsAlert("HandshakeFailure".into())),
+                &endpoint, vec![(HandshakeFailed, High)]),
+        ];
+        for (name, chain, verdict, error, binding, expected) in cases {
+            assert_eq!(findings_of(chain, &trust, verdict, error, binding), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_revoked_served_leaf_is_critical() {
+        let endpoint = bare_endpoint("a.test", 443, Some("a.test".into()));
+        let mut revoked = result(Verdict::Match, None);
+        revoked.revocation = Some(RevocationStatus {
+            serial: "0a".into(),
+            status: RevocationState::Revoked,
+            revoked_at: None,
+            source: Some("alibaba-cas".into()),
+        });
+        let found = observation_findings(&endpoint, &revoked, None, "a.test");
+        assert_eq!(
+            found.iter().map(|f| (f.code, f.severity)).collect::<Vec<_>>(),
+            [(FindingCode::Revoked, Severity::Critical)]
+        );
+        assert_eq!(found[0].place.as_deref(), Some("a.test:443"));
+    }
+
+    #[test]
+    fn binding_rules() {
+        let day = 86_400;
+        let now = 1_000 * day;
+        let declared = |name: &str, start: i64, end: i64, auto: Tristate| DeclaredCertificate {
+            name: Some(name.into()),
+            common_name: Some("a.test".into()),
+            not_before: Some(start),
+            not_after: Some(end),
+            auto_managed: auto,
+            ..DeclaredCertificate::default()
+        };
+        let deployed = |d: DeclaredCertificate| Binding { declared: d, ..bare_endpoint("a.test", 443, None) };
+        let mut wildcard = deployed(declared("w", now - day, now + 200 * day, Tristate::No));
+        wildcard.location.endpoint = None;
+        wildcard.location.not_probeable = Some("wildcard domain".into());
+        let renewed = declared("new", now - day, now + 90 * day, Tristate::Yes);
+        use FindingCode::*;
+        #[rustfmt::skip]
+        let cases = [
+            ("declared expired, nothing served", deployed(declared("x", now - 90 * day, now - 2 * day, Tristate::No)),
+                vec![DeclaredExpired]),
+            ("declared expiring, nothing served", deployed(declared("x", now - 90 * day, now + 3 * day, Tristate::No)),
+                vec![DeclaredExpiring]),
+            ("declared fine", deployed(declared("x", now - day, now + 200 * day, Tristate::No)), vec![]),
+            ("not probeable", wildcard, vec![NotProbeable]),
+            ("auto-managed, renewal not deployed", deployed(declared("old", now - 80 * day, now + 200 * day, Tristate::Yes)),
+                vec![AutoManagedNotDeployed]),
+        ];
+        for (name, binding, expected) in cases {
+            let known = [&binding.declared, &renewed];
+            let by_names = CertificatesByNames::new(&known);
+            let found: Vec<FindingCode> =
+                binding_findings(&binding, &[], &by_names, now, &Policy::default()).iter().map(|f| f.code).collect();
+            assert_eq!(found, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn places_read_as_people_write_them() {
+        let mut binding = bare_endpoint("a.test", 443, Some("b.test".into()));
+        assert_eq!(place_of(&binding), "a.test:443 (SNI b.test)");
+        binding.location.provider = "alibaba-cdn".into();
+        binding.location.service = "cdn".into();
+        assert_eq!(place_of(&binding), "cdn a.test:443 (SNI b.test)");
+        assert_eq!(place_of(&bare_endpoint("::1", 8443, None)), "[::1]:8443");
+    }
+
+    #[test]
+    fn expiry_phrases_never_say_minus() {
+        let cases = [
+            (11, "expires in 11 days"),
+            (1, "expires in 1 day"),
+            (0, "expires today"),
+            (-1, "expired 1 day ago"),
+            (-11, "expired 11 days ago"),
+        ];
+        for (days, phrase) in cases {
+            assert_eq!(expiry_phrase(days), phrase);
+        }
+    }
+}
