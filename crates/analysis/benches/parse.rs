@@ -80,13 +80,7 @@ fn benches(c: &mut Criterion) {
         .chains
         .iter()
         .zip(&fx.hosts)
-        .map(|(chain, host)| AnalysisInput {
-            chain,
-            host: Some(host),
-            trust: &fx.trust,
-            now_unix: common::NOW,
-            policy: &policy,
-        })
+        .map(|(chain, host)| AnalysisInput::new(chain, &fx.trust, common::NOW, &policy).with_host(Some(host)))
         .collect();
     // Measure the path that matters: every chain verifies and matches.
     let sample = analyze(&inputs[LEAVES - 1]);

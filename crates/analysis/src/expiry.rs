@@ -54,6 +54,12 @@ pub enum ExpirySubject {
         /// Index in the served chain.
         index: usize,
     },
+    /// An intermediate the caller fetched (AIA caIssuers), by index in the
+    /// fetched list.
+    Fetched {
+        /// Index in the fetched list.
+        index: usize,
+    },
     /// The trust anchor that ends the verified path.
     TrustAnchor,
 }

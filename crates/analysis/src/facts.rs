@@ -7,12 +7,17 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::error::X509Error;
-use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 
 use crate::dn;
 use crate::AnalysisError;
+
+/// id-ad-caIssuers (RFC 5280 4.2.2.1).
+const OID_AD_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
+/// id-ad-ocsp (RFC 5280 4.2.2.1).
+const OID_AD_OCSP: &str = "1.3.6.1.5.5.7.48.1";
 
 /// One subject alternative name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -127,6 +132,17 @@ pub struct CertificateFacts {
     pub subject_key_id: Option<String>,
     /// authorityKeyIdentifier keyIdentifier, lower-case hex.
     pub authority_key_id: Option<String>,
+    /// Authority Information Access `caIssuers` URIs: where the issuer's
+    /// certificate can be fetched to complete a chain the server sent short.
+    #[serde(default)]
+    pub ca_issuers_urls: Vec<String>,
+    /// Authority Information Access `ocsp` URIs: the issuer's OCSP responders.
+    #[serde(default)]
+    pub ocsp_urls: Vec<String>,
+    /// CRL distribution point URIs (full names only; a name relative to the
+    /// CRL issuer has no URI to fetch).
+    #[serde(default)]
+    pub crl_distribution_points: Vec<String>,
 }
 
 /// A parsed certificate plus the raw bits chain analysis compares
@@ -209,11 +225,34 @@ pub(crate) fn parse_internal(der: &[u8]) -> Result<Parsed, AnalysisError> {
 
     let mut subject_key_id = None;
     let mut authority_key_id = None;
+    let mut ca_issuers_urls = Vec::new();
+    let mut ocsp_urls = Vec::new();
+    let mut crl_distribution_points = Vec::new();
     for ext in cert.extensions() {
         match ext.parsed_extension() {
             ParsedExtension::SubjectKeyIdentifier(ki) => subject_key_id = Some(hex::encode(ki.0)),
             ParsedExtension::AuthorityKeyIdentifier(aki) => {
                 authority_key_id = aki.key_identifier.as_ref().map(|ki| hex::encode(ki.0))
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                for access in aia.iter() {
+                    let GeneralName::URI(uri) = access.access_location else { continue };
+                    match access.access_method.to_id_string().as_str() {
+                        OID_AD_CA_ISSUERS => ca_issuers_urls.push(uri.to_owned()),
+                        OID_AD_OCSP => ocsp_urls.push(uri.to_owned()),
+                        _ => {}
+                    }
+                }
+            }
+            ParsedExtension::CRLDistributionPoints(points) => {
+                for point in points.iter() {
+                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point {
+                        crl_distribution_points.extend(names.iter().filter_map(|name| match name {
+                            GeneralName::URI(uri) => Some((*uri).to_owned()),
+                            _ => None,
+                        }));
+                    }
+                }
             }
             _ => {}
         }
@@ -259,6 +298,9 @@ pub(crate) fn parse_internal(der: &[u8]) -> Result<Parsed, AnalysisError> {
         self_signed,
         subject_key_id,
         authority_key_id,
+        ca_issuers_urls,
+        ocsp_urls,
+        crl_distribution_points,
     };
     Ok(Parsed { facts, subject_raw, issuer_raw, spki_raw: cert.public_key().raw.to_vec() })
 }
@@ -323,7 +365,7 @@ fn modulus_bits(modulus: &[u8]) -> u32 {
     }
 }
 
-fn signature_name(oid: &str) -> Option<&'static str> {
+pub(crate) fn signature_name(oid: &str) -> Option<&'static str> {
     Some(match oid {
         "1.2.840.113549.1.1.2" => "md2WithRSAEncryption",
         "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
@@ -341,6 +383,28 @@ fn signature_name(oid: &str) -> Option<&'static str> {
         "1.2.840.10040.4.3" => "dsa-with-SHA1",
         "1.3.101.112" => "ED25519",
         "1.3.101.113" => "ED448",
+        _ => return None,
+    })
+}
+
+/// Conventional name of a certificate extension, by dotted OID.
+pub(crate) fn extension_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.29.14" => "subjectKeyIdentifier",
+        "2.5.29.15" => "keyUsage",
+        "2.5.29.17" => "subjectAltName",
+        "2.5.29.18" => "issuerAltName",
+        "2.5.29.19" => "basicConstraints",
+        "2.5.29.30" => "nameConstraints",
+        "2.5.29.31" => "cRLDistributionPoints",
+        "2.5.29.32" => "certificatePolicies",
+        "2.5.29.33" => "policyMappings",
+        "2.5.29.35" => "authorityKeyIdentifier",
+        "2.5.29.36" => "policyConstraints",
+        "2.5.29.37" => "extendedKeyUsage",
+        "2.5.29.54" => "inhibitAnyPolicy",
+        "1.3.6.1.5.5.7.1.1" => "authorityInfoAccess",
+        "1.3.6.1.4.1.11129.2.4.2" => "signedCertificateTimestampList",
         _ => return None,
     })
 }
