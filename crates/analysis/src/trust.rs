@@ -605,8 +605,10 @@ pub struct TrustAnalysis {
     /// Verdict at the analysis time.
     pub verdict: TrustVerdict,
     /// A path to a trust anchor builds when validity dates are ignored
-    /// (with fetched intermediates where the served chain lacks them). True
-    /// for `Trusted`, `Incomplete`, `Expired` and `NotYetValid`.
+    /// (with fetched intermediates where the served chain lacks them), even
+    /// when its certificates were never all valid at one instant (an expired
+    /// leaf served with its issuer's re-issued certificate). True for
+    /// `Trusted`, `Incomplete`, `Expired` and `NotYetValid`.
     pub trusted_ignoring_time: bool,
     /// The path found (valid now, or else valid when dates are ignored),
     /// leaf first, anchor last.
@@ -695,7 +697,89 @@ fn search(leaf: &EndEntityCert<'_>, pool: &Pool<'_>, trust: &TrustStore, now: i6
             Err(_) => {}
         }
     }
-    Search::None(best_error.unwrap_or(now_error))
+    match best_error {
+        Some(error) => Search::None(error),
+        // Only dates stood in the way, yet no single instant suits every
+        // certificate: validity periods that do not overlap, as when an
+        // expired leaf is served with its issuer's re-issued certificate.
+        None => match link_by_link(leaf, pool, trust) {
+            Some(found) => Search::IgnoringTime(found),
+            None => Search::None(now_error),
+        },
+    }
+}
+
+/// Checks the issuer-name walk link by link with validity dates set aside,
+/// for chains whose certificates were never all valid at one instant (so
+/// webpki, which checks dates while building, cannot judge them whole).
+///
+/// The leaf's link is checked by webpki itself, at an instant inside the
+/// leaf's validity, with its issuer standing in as the anchor (webpki does
+/// not check an anchor's dates): signature, key usage, CA flag and the
+/// issuer's name constraints. Each link above it must be signed by the next
+/// certificate's key, which must be a CA's; the top must be signed by a
+/// trust anchor of its issuer's name, or be a served root in the store.
+fn link_by_link(leaf: &EndEntityCert<'_>, pool: &Pool<'_>, trust: &TrustStore) -> Option<PathFound> {
+    use x509_parser::certificate::X509Certificate;
+    use x509_parser::x509::SubjectPublicKeyInfo;
+
+    let (mut path, end) = walk(pool, trust);
+    let anchor_root = match end {
+        ChainEnd::TrustAnchor { .. } => None,
+        ChainEnd::SelfSigned { index, in_trust_store: true } if index != 0 => Some(index),
+        _ => return None,
+    };
+    if anchor_root.is_some() {
+        // The served root is the anchor, not part of the path.
+        path.pop();
+    }
+    let issuer_index = *path.get(1).or(anchor_root.as_ref())?;
+    let leaf_facts = &pool.parsed(0)?.facts;
+    let issuer_der = CertificateDer::from(pool.der(issuer_index));
+    let stand_in = webpki::anchor_from_trusted_cert(&issuer_der).ok()?;
+    let time = UnixTime::since_unix_epoch(Duration::from_secs(leaf_facts.not_before.max(0) as u64));
+    leaf.verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &[stand_in], &[], time, KeyUsage::server_auth(), None, None)
+        .ok()?;
+
+    let cert_at = |i: usize| X509Certificate::from_der(pool.der(i)).ok().map(|(_, c)| c);
+    let serves_tls = |p: &Parsed| {
+        let ekus = &p.facts.extended_key_usages;
+        ekus.is_empty() || ekus.iter().any(|e| e == "serverAuth" || e == "anyExtendedKeyUsage")
+    };
+    let mut links: Vec<usize> = path.clone();
+    links.extend(anchor_root);
+    for pair in links.windows(2).skip(1) {
+        let (child, parent) = (cert_at(pair[0])?, cert_at(pair[1])?);
+        let parent_facts = &pool.parsed(pair[1])?.facts;
+        if parent_facts.is_ca != Some(true) || !serves_tls(pool.parsed(pair[0])?) {
+            return None;
+        }
+        child.verify_signature(Some(parent.public_key())).ok()?;
+    }
+    let anchor = match anchor_root {
+        Some(root) => {
+            let root = pool.parsed(root)?;
+            trust.anchors.iter().position(|a| {
+                a.subject.as_ref() == root.subject_raw.as_slice()
+                    && a.subject_public_key_info.as_ref() == dn::der_contents(&root.spki_raw)
+            })?
+        }
+        None => {
+            let top = *path.last()?;
+            let top_parsed = pool.parsed(top)?;
+            if top != 0 && !serves_tls(top_parsed) {
+                return None;
+            }
+            let child = cert_at(top)?;
+            trust.anchors.iter().position(|a| {
+                let spki_der = dn::wrap_sequence(a.subject_public_key_info.as_ref());
+                a.subject.as_ref() == top_parsed.issuer_raw.as_slice()
+                    && SubjectPublicKeyInfo::from_der(&spki_der)
+                        .is_ok_and(|(_, spki)| child.verify_signature(Some(&spki)).is_ok())
+            })?
+        }
+    };
+    Some(PathFound { certificates: path.iter().map(|&i| pool.location(i)).collect(), anchor: Some(anchor) })
 }
 
 fn is_time_error(error: &webpki::Error) -> bool {

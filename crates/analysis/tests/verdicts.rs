@@ -85,7 +85,66 @@ fn cases() -> Vec<Case> {
     expired_params.not_after = at(NOW - 11 * DAY);
     let expired_leaf = sign(expired_params, &p256(), &inter);
 
+    // The intermediate re-issued (same name and key) after the leaf expired:
+    // the two were never valid at the same instant.
+    let same_key = || rcgen::KeyPair::from_pem(&inter.key.serialize_pem()).expect("key");
+    let reissued = intermediate_valid("Test Intermediate", same_key(), &root, NOW - 5 * DAY, NOW + 3 * 365 * DAY);
+    let reissued_later = intermediate_valid("Test Intermediate", same_key(), &root, NOW + 2 * DAY, NOW + 3 * 365 * DAY);
+    // Same dates, another key: the dates are not the only problem.
+    let reissued_impostor = intermediate_valid("Test Intermediate", p256(), &root, NOW - 5 * DAY, NOW + 3 * 365 * DAY);
+
     vec![
+        Case {
+            name: "expired leaf (11 days ago) under a re-issued intermediate",
+            chain: vec![expired_leaf.clone(), reissued.der()],
+            fetched: vec![],
+            trust: trusted(),
+            verdict: TrustVerdict::Expired { certificate: served(0, "old.example.com") },
+            trusted_ignoring_time: true,
+            missing_intermediates: vec![],
+        },
+        Case {
+            name: "expired leaf under a re-issued intermediate of the wrong key",
+            chain: vec![expired_leaf.clone(), reissued_impostor.der()],
+            fetched: vec![],
+            trust: trusted(),
+            verdict: untrusted(UntrustedReason::BadSignature {
+                certificate: served(0, "old.example.com"),
+                issuer: dn("Test Intermediate"),
+            }),
+            trusted_ignoring_time: false,
+            missing_intermediates: vec![],
+        },
+        Case {
+            name: "valid leaf under an intermediate re-issued for later: the intermediate is not valid yet",
+            chain: vec![leaf_der.clone(), reissued_later.der()],
+            fetched: vec![],
+            trust: trusted(),
+            verdict: TrustVerdict::NotYetValid { certificate: served(1, "Test Intermediate") },
+            trusted_ignoring_time: true,
+            missing_intermediates: vec![],
+        },
+        Case {
+            name: "expired leaf under a re-issued intermediate served with its root in the store",
+            chain: vec![expired_leaf.clone(), reissued.der(), root.der()],
+            fetched: vec![],
+            trust: trusted(),
+            verdict: TrustVerdict::Expired { certificate: served(0, "old.example.com") },
+            trusted_ignoring_time: true,
+            missing_intermediates: vec![],
+        },
+        Case {
+            name: "expired leaf under a re-issued intermediate of an unknown CA",
+            chain: vec![expired_leaf.clone(), reissued.der()],
+            fetched: vec![],
+            trust: trust_of(&[&elsewhere]),
+            verdict: untrusted(UntrustedReason::UnknownIssuer {
+                certificate: served(1, "Test Intermediate"),
+                issuer: dn("Test Root"),
+            }),
+            trusted_ignoring_time: false,
+            missing_intermediates: vec![],
+        },
         Case {
             name: "unknown root omitted: the intermediate's issuer is unknown",
             chain: vec![leaf_der.clone(), inter.der()],
@@ -273,6 +332,31 @@ fn every_untrusted_chain_names_its_reason_and_certificate() {
         }
         assert!(!sentence.contains('{') && !sentence.contains("Some("), "{}: {sentence}", case.name);
     }
+}
+
+#[test]
+fn path_of_a_chain_never_valid_at_one_instant() {
+    let root = root("Test Root", p256());
+    let inter = intermediate("Test Intermediate", p256(), &root);
+    let mut params = leaf_params("old.example.com", &["old.example.com"]);
+    params.not_before = at(NOW - 100 * DAY);
+    params.not_after = at(NOW - 11 * DAY);
+    let leaf = sign(params, &p256(), &inter);
+    let key = rcgen::KeyPair::from_pem(&inter.key.serialize_pem()).expect("key");
+    let reissued = intermediate_valid("Test Intermediate", key, &root, NOW - 5 * DAY, NOW + 3 * 365 * DAY);
+    let chain = vec![leaf, reissued.der()];
+    let trust = trust_of(&[&root]);
+    let a = analyze(&AnalysisInput::new(&chain, &trust, NOW, &Policy::default()));
+    let path = a.trust.verified_path.as_ref().expect("path ignoring time");
+    assert_eq!(path[..2], [PathCertificate::Served { index: 0 }, PathCertificate::Served { index: 1 }]);
+    assert!(matches!(&path[2], PathCertificate::TrustAnchor { subject, .. } if subject == &dn("Test Root")));
+    assert_eq!(a.trust.webpki_error.as_deref(), Some("CertExpired"));
+    let leaf = a.expiry.leaf.expect("leaf");
+    assert_eq!((leaf.state, leaf.days_remaining), (ExpiryState::Expired, -11));
+    assert_eq!(
+        a.trust.verdict.to_string(),
+        "the leaf certificate 'CN=old.example.com,O=certinspect tests' has expired"
+    );
 }
 
 #[test]
