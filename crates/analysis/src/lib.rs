@@ -13,7 +13,8 @@
 //!   from expiry so an expired chain from a trusted CA shows both facts, and
 //!   naming the certificate at fault when the chain is untrusted
 //!   ([`TrustAnalysis`], [`UntrustedReason`]);
-//! - RFC 6125/9525 host name matching as browsers apply it ([`match_name`]);
+//! - RFC 6125/9525 host name matching as browsers apply it ([`match_name`]),
+//!   a name only in the legacy CN accepted only on request ([`LegacyCn`]);
 //! - three expiry facts (leaf, earliest served, earliest verified) graded by
 //!   a [`Policy`];
 //! - weak keys and signatures ([`WeaknessKind`]).
@@ -55,7 +56,7 @@ use serde::{Deserialize, Serialize};
 
 pub use expiry::{ExpiryFact, ExpiryFacts, ExpiryState, ExpirySubject, Policy};
 pub use facts::{parse_certificate, CertificateFacts, EcCurve, KeyType, SignatureAlgorithm, SubjectAltName};
-pub use names::{match_name, NameMatch, NoMatchReason};
+pub use names::{match_name, match_name_with, LegacyCn, NameMatch, NoMatchReason};
 pub use trust::{
     CertificateLocation, CertificateRef, ChainCompleteness, ChainEnd, PathCertificate, TrustAnalysis, TrustStore,
     TrustVerdict, UntrustedReason,
@@ -245,18 +246,35 @@ pub struct AnalysisInput<'a> {
     /// complete a path: a chain trusted only thanks to them is
     /// [`TrustVerdict::Incomplete`], never `Trusted`.
     pub fetched_intermediates: &'a [Vec<u8>],
+    /// Whether a name found only in the legacy subject CN matches; by
+    /// default it does not.
+    pub legacy_cn: LegacyCn,
 }
 
 impl<'a> AnalysisInput<'a> {
     /// A served chain to judge at `now_unix`, without name matching or
     /// fetched intermediates.
     pub fn new(chain: &'a [Vec<u8>], trust: &'a TrustStore, now_unix: i64, policy: &'a Policy) -> Self {
-        AnalysisInput { chain, host: None, trust, now_unix, policy, fetched_intermediates: &[] }
+        AnalysisInput {
+            chain,
+            host: None,
+            trust,
+            now_unix,
+            policy,
+            fetched_intermediates: &[],
+            legacy_cn: LegacyCn::Reject,
+        }
     }
 
     /// Matches the leaf against this host name or IP address.
     pub fn with_host(mut self, host: Option<&'a str>) -> Self {
         self.host = host;
+        self
+    }
+
+    /// Accepts (or not) a name found only in the legacy subject CN.
+    pub fn with_legacy_cn(mut self, legacy_cn: LegacyCn) -> Self {
+        self.legacy_cn = legacy_cn;
         self
     }
 
@@ -346,7 +364,7 @@ pub fn analyze(input: &AnalysisInput<'_>) -> ChainAnalysis {
         .collect();
 
     let name_match = input.host.map(|host| match facts_at(0) {
-        Some(f) => match_name(f, host),
+        Some(f) => match_name_with(f, host, input.legacy_cn),
         None => NameMatch::NoMatch { reason: NoMatchReason::LeafUnparsable },
     });
 

@@ -289,19 +289,46 @@ fn ip_sans_only_match_ip_references() {
 }
 
 #[test]
-fn cn_only_is_legacy_outcome() {
+fn cn_only_is_a_mismatch_unless_accepted() {
     let pki = pki();
     let der = sign(leaf_params("legacy.example.com", &[]), &p256(), &pki.inter);
     let f = facts(&der);
     assert!(!f.san_extension_present);
     assert!(f.subject_alt_names.is_empty());
+    let only_in_cn = || NameMatch::NoMatch {
+        reason: NoMatchReason::OnlyInLegacyCn { common_name: "legacy.example.com".to_owned() },
+    };
+    let cases = [
+        ("legacy.example.com", LegacyCn::Reject, only_in_cn()),
+        ("LEGACY.example.com.", LegacyCn::Reject, only_in_cn()),
+        (
+            "legacy.example.com",
+            LegacyCn::Accept,
+            NameMatch::MatchedLegacyCnOnly { common_name: "legacy.example.com".to_owned() },
+        ),
+        ("other.example.com", LegacyCn::Reject, NameMatch::NoMatch { reason: NoMatchReason::LegacyCnMismatch }),
+        ("other.example.com", LegacyCn::Accept, NameMatch::NoMatch { reason: NoMatchReason::LegacyCnMismatch }),
+        // IP references never fall back to the CN.
+        ("192.0.2.1", LegacyCn::Accept, NameMatch::NoMatch { reason: NoMatchReason::NotInIpSans { ip_sans: 0 } }),
+    ];
+    let trust = trust_of(&[&pki.root]);
+    let policy = Policy::default();
+    let chain = vec![der.clone(), pki.inter.der()];
+    for (host, legacy_cn, want) in cases {
+        assert_eq!(match_name_with(&f, host, legacy_cn), want, "{host} {legacy_cn:?}");
+        let input = AnalysisInput::new(&chain, &trust, NOW, &policy).with_host(Some(host)).with_legacy_cn(legacy_cn);
+        assert_eq!(analyze(&input).name_match, Some(want), "{host} {legacy_cn:?} through analyze");
+    }
+    // The default is the client's view: a mismatch, saying why.
+    assert_eq!(match_name(&f, "legacy.example.com"), only_in_cn());
+    assert!(!only_in_cn().is_match());
+    let NameMatch::NoMatch { reason } = only_in_cn() else { unreachable!() };
     assert_eq!(
-        match_name(&f, "legacy.example.com"),
-        NameMatch::MatchedLegacyCnOnly { common_name: "legacy.example.com".to_owned() }
+        reason.to_string(),
+        "the name appears only in the legacy subject CN 'legacy.example.com' (no subjectAltName extension), which current clients ignore"
     );
-    assert_eq!(match_name(&f, "other.example.com"), NameMatch::NoMatch { reason: NoMatchReason::LegacyCnMismatch });
-    // IP references never fall back to the CN.
-    assert!(!match_name(&f, "192.0.2.1").is_match());
+    let json = serde_json::to_value(only_in_cn()).unwrap();
+    assert_eq!(json["reason"]["kind"], "only_in_legacy_cn");
 
     let mut nameless = leaf_params("x", &[]);
     nameless.distinguished_name = rcgen::DistinguishedName::new();
