@@ -55,27 +55,28 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use expiry::{ExpiryFact, ExpiryFacts, ExpiryState, ExpirySubject, Policy};
-pub use facts::{parse_certificate, CertificateFacts, EcCurve, KeyType, SignatureAlgorithm, SubjectAltName};
+pub use facts::{
+    parse_certificate, CertificateFacts, EcCurve, KeyType, MalformedReason, PartialCertificateFacts,
+    SignatureAlgorithm, SubjectAltName,
+};
 pub use names::{match_name, match_name_with, LegacyCn, NameMatch, NoMatchReason};
 pub use trust::{
     CertificateLocation, CertificateRef, ChainCompleteness, ChainEnd, PathCertificate, TrustAnalysis, TrustStore,
     TrustVerdict, UntrustedReason,
 };
 
-use facts::{fingerprints, parse_internal, weak_signature_hash, Parsed, WeakHash};
+use facts::{fingerprints, parse_internal, partial_facts, weak_signature_hash, Parsed, WeakHash};
 
 /// Errors of this crate. Chain analysis never fails as a whole (a bad
 /// certificate becomes a fact about the chain); these come from parsing a
 /// single certificate or building a trust store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum AnalysisError {
-    /// The bytes are not a DER X.509 certificate, or an extension we read
-    /// is malformed or duplicated.
-    #[error("not a valid DER X.509 certificate: {0}")]
-    Malformed(String),
-    /// A certificate was followed by more bytes.
-    #[error("{0} bytes of trailing data after the certificate")]
-    TrailingData(usize),
+    /// The bytes are not a DER X.509 certificate, an extension we read is
+    /// malformed or duplicated, or bytes follow the certificate.
+    #[error("not a valid X.509 certificate: {0}")]
+    Malformed(MalformedReason),
     /// A trust anchor could not be used.
     #[error("trust anchor #{index} rejected: {reason}")]
     InvalidTrustAnchor {
@@ -98,14 +99,20 @@ pub enum AnalysisError {
 pub enum ServedCertificate {
     /// Parsed.
     Parsed(CertificateFacts),
-    /// Not parseable; the fingerprints still identify the bytes.
+    /// Malformed: not readable whole. The fingerprints still identify the
+    /// bytes, and the fields before the extensions are kept when readable.
     Unparsable {
         /// SHA-1 of the bytes, lower-case hex.
         sha1_fingerprint: String,
         /// SHA-256 of the bytes, lower-case hex.
         sha256_fingerprint: String,
-        /// The parse error.
+        /// What is wrong, as a sentence for people.
         error: String,
+        /// What is wrong, typed.
+        reason: MalformedReason,
+        /// The fields that could be read, if any.
+        #[serde(default)]
+        partial: Option<PartialCertificateFacts>,
     },
 }
 
@@ -115,6 +122,14 @@ impl ServedCertificate {
         match self {
             ServedCertificate::Parsed(f) => Some(f),
             ServedCertificate::Unparsable { .. } => None,
+        }
+    }
+
+    /// Why it could not be read, when it could not.
+    pub fn malformed(&self) -> Option<&MalformedReason> {
+        match self {
+            ServedCertificate::Parsed(_) => None,
+            ServedCertificate::Unparsable { reason, .. } => Some(reason),
         }
     }
 
@@ -159,14 +174,30 @@ pub struct Weakness {
 /// check a root's self-signature, so a SHA-1 root is not a weakness (its key
 /// size still is).
 pub fn weaknesses(facts: &CertificateFacts) -> Vec<WeaknessKind> {
+    weaknesses_of(Some(&facts.key), Some(&facts.signature_algorithm), facts.self_signed)
+}
+
+/// Weak key and signature facts of a malformed certificate, from what could
+/// be read of it. Self-signature cannot be checked there, so a self-issued
+/// one (subject equals issuer) has its signature left unjudged, as a root's.
+pub fn partial_weaknesses(partial: &PartialCertificateFacts) -> Vec<WeaknessKind> {
+    let self_issued = partial.subject.is_some() && partial.subject == partial.issuer;
+    weaknesses_of(partial.key.as_ref(), partial.signature_algorithm.as_ref(), self_issued)
+}
+
+fn weaknesses_of(
+    key: Option<&KeyType>,
+    signature: Option<&SignatureAlgorithm>,
+    self_signed: bool,
+) -> Vec<WeaknessKind> {
     let mut out = Vec::new();
-    if let KeyType::Rsa { bits } = facts.key {
+    if let Some(&KeyType::Rsa { bits }) = key {
         if bits < 2048 {
             out.push(WeaknessKind::RsaKeyTooSmall { bits });
         }
     }
-    if !facts.self_signed {
-        match weak_signature_hash(&facts.signature_algorithm.oid) {
+    if let (false, Some(signature)) = (self_signed, signature) {
+        match weak_signature_hash(&signature.oid) {
             Some(WeakHash::Sha1) => out.push(WeaknessKind::Sha1Signature),
             Some(WeakHash::Md5) => out.push(WeaknessKind::Md5Signature),
             Some(WeakHash::Md2) => out.push(WeaknessKind::Md2Signature),
@@ -301,7 +332,18 @@ fn read_all(ders: &[Vec<u8>]) -> (Vec<ServedCertificate>, Vec<Option<Parsed>>) {
             Ok(p) => ServedCertificate::Parsed(p.facts.clone()),
             Err(e) => {
                 let (sha1_fingerprint, sha256_fingerprint) = fingerprints(der);
-                ServedCertificate::Unparsable { sha1_fingerprint, sha256_fingerprint, error: e.to_string() }
+                let reason = match e {
+                    AnalysisError::Malformed(reason) => reason.clone(),
+                    // parse_internal fails only with Malformed.
+                    _ => MalformedReason::NotACertificate,
+                };
+                ServedCertificate::Unparsable {
+                    sha1_fingerprint,
+                    sha256_fingerprint,
+                    error: e.to_string(),
+                    reason,
+                    partial: partial_facts(der),
+                }
             }
         })
         .collect();
@@ -321,7 +363,23 @@ pub fn analyze(input: &AnalysisInput<'_>) -> ChainAnalysis {
         fetched_der: input.fetched_intermediates,
         fetched: &fetched_parsed,
     };
-    let (trust_analysis, verified) = trust::trust_analysis(&pool, input.trust, now);
+    let (mut trust_analysis, verified) = trust::trust_analysis(&pool, input.trust, now);
+    // The verifier's word for a malformed certificate is vaguer than ours
+    // (webpki says "extension value invalid" for a duplicated extension).
+    if let TrustVerdict::Untrusted { reason: UntrustedReason::Malformed { certificate: Some(at), detail } } =
+        &mut trust_analysis.verdict
+    {
+        let ours = match at.location {
+            CertificateLocation::Served { index } => certificates.get(index),
+            CertificateLocation::Fetched { index } => fetched_certificates.get(index),
+        };
+        if let Some(ServedCertificate::Unparsable { reason, partial, .. }) = ours {
+            *detail = reason.to_string();
+            if let (true, Some(subject)) = (at.subject.is_empty(), partial.as_ref().and_then(|p| p.subject.as_ref())) {
+                at.subject = subject.clone();
+            }
+        }
+    }
 
     let fact_of = |subject: ExpirySubject, f: &CertificateFacts| {
         ExpiryFact::evaluate(subject, f.subject.clone(), f.not_before, f.not_after, now, input.policy)
@@ -356,11 +414,17 @@ pub fn analyze(input: &AnalysisInput<'_>) -> ChainAnalysis {
         }
     });
 
-    let weaknesses = parsed
+    let weaknesses = certificates
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
-        .flat_map(|(index, p)| weaknesses(&p.facts).into_iter().map(move |kind| Weakness { index, kind }))
+        .flat_map(|(index, certificate)| {
+            let kinds = match certificate {
+                ServedCertificate::Parsed(facts) => weaknesses(facts),
+                ServedCertificate::Unparsable { partial: Some(partial), .. } => partial_weaknesses(partial),
+                ServedCertificate::Unparsable { partial: None, .. } => Vec::new(),
+            };
+            kinds.into_iter().map(move |kind| Weakness { index, kind })
+        })
         .collect();
 
     let name_match = input.host.map(|host| match facts_at(0) {

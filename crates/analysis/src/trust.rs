@@ -124,7 +124,7 @@ impl TrustStore {
 
     fn add_der(&mut self, der: &[u8]) -> Result<(), String> {
         let cert = CertificateDer::from(der);
-        let anchor = webpki::anchor_from_trusted_cert(&cert).map_err(|e| format!("{e:?}"))?.to_owned();
+        let anchor = webpki::anchor_from_trusted_cert(&cert).map_err(|e| webpki_sentence(&e))?.to_owned();
         // A root we cannot parse fully still works as an anchor; we only
         // lose its validity dates.
         let parsed = parse_internal(der).ok();

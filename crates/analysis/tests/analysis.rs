@@ -613,7 +613,7 @@ fn unparsable_certificates_are_reported_not_dropped() {
 
     let mut trailing = pki.inter.der();
     trailing.push(0);
-    assert_eq!(parse_certificate(&trailing), Err(AnalysisError::TrailingData(1)));
+    assert_eq!(parse_certificate(&trailing), Err(AnalysisError::Malformed(MalformedReason::TrailingData { bytes: 1 })));
 
     let a = run(&[], None, &trust_of(&[&pki.root]));
     assert_eq!(a.trust.verdict, TrustVerdict::Untrusted { reason: UntrustedReason::NoCertificates });
