@@ -54,7 +54,7 @@ mod trust;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use expiry::{ExpiryFact, ExpiryFacts, ExpiryState, ExpirySubject, Policy};
+pub use expiry::{describe_remaining, ExpiryFact, ExpiryFacts, ExpiryState, ExpirySubject, Policy};
 pub use facts::{
     parse_certificate, CertificateFacts, EcCurve, KeyType, MalformedReason, PartialCertificateFacts,
     SignatureAlgorithm, SubjectAltName,

@@ -776,3 +776,54 @@ fn self_signed_leaf_pinned_in_the_store_is_trusted() {
     assert!(a.completeness.reaches_trust_anchor);
     assert_eq!(a.trust.verdict, TrustVerdict::Trusted, "{:?}", a.trust.webpki_error);
 }
+
+#[test]
+fn expiry_wording_never_counts_negative_days() {
+    let hour = 3_600;
+    let cases: [(i64, &str); 10] = [
+        (11 * DAY, "expires in 11 days"),
+        (11 * DAY + 23 * hour, "expires in 11 days"),
+        (DAY, "expires in 1 day"),
+        (5 * hour, "expires in 5 hours"),
+        (hour, "expires in 1 hour"),
+        (0, "expires in less than an hour"),
+        (-1, "expired less than an hour ago"),
+        (-hour, "expired 1 hour ago"),
+        (-DAY, "expired 1 day ago"),
+        (-11 * DAY - 5 * hour, "expired 11 days ago"),
+    ];
+    for (seconds, want) in cases {
+        assert_eq!(describe_remaining(seconds), want, "{seconds} s");
+        let fact = ExpiryFact::evaluate(
+            ExpirySubject::Served { index: 1 },
+            String::new(),
+            NOW - 400 * DAY,
+            NOW + seconds,
+            NOW,
+            &Policy::default(),
+        );
+        assert_eq!(fact.describe(), want, "{seconds} s through a fact");
+    }
+    let early = ExpiryFact::evaluate(
+        ExpirySubject::Served { index: 0 },
+        String::new(),
+        NOW + 2 * DAY,
+        NOW + 90 * DAY,
+        NOW,
+        &Policy::default(),
+    );
+    assert_eq!(early.describe(), "becomes valid in 2 days");
+
+    // The case: an intermediate that expired 11 days ago.
+    let root = root("Root", p256());
+    let inter = intermediate_valid("Old Inter", p256(), &root, NOW - 400 * DAY, NOW - 11 * DAY);
+    let chain = vec![leaf(&["a.example.com"], &inter), inter.der()];
+    let a = run(&chain, None, &trust_of(&[&root]));
+    let served = a.expiry.earliest_served.expect("served");
+    assert_eq!(served.certificate, ExpirySubject::Served { index: 1 });
+    assert_eq!(served.describe(), "expired 11 days ago");
+    assert_eq!(
+        a.trust.verdict,
+        TrustVerdict::Expired { certificate: served_ref(1, "CN=Old Inter,O=certinspect tests") }
+    );
+}
