@@ -665,10 +665,12 @@ const MAX_RETRY_INSTANTS: usize = 16;
 enum Search {
     /// Valid at the analysis time.
     Now(PathFound),
-    /// Valid only when validity dates are set aside.
-    IgnoringTime(PathFound),
-    /// No path; the most telling webpki error seen.
-    None(webpki::Error),
+    /// Valid only when validity dates are set aside; webpki's error at the
+    /// analysis time.
+    IgnoringTime(PathFound, webpki::Error),
+    /// No path: the most telling webpki error seen, and webpki's error at
+    /// the analysis time.
+    None(webpki::Error, webpki::Error),
 }
 
 /// Looks for a path to an anchor over `pool`: at `now`, then at other
@@ -687,7 +689,7 @@ fn search(leaf: &EndEntityCert<'_>, pool: &Pool<'_>, trust: &TrustStore, now: i6
     let mut best_error: Option<webpki::Error> = None;
     for t in instants.into_iter().filter(|&t| t != now).take(MAX_RETRY_INSTANTS) {
         match webpki_verify(leaf, pool, &intermediates, trust, t) {
-            Ok(found) => return Search::IgnoringTime(found),
+            Ok(found) => return Search::IgnoringTime(found, now_error),
             // The first error that is not about time says what else is
             // wrong: at `now` an expired leaf hides everything else, since
             // webpki checks the leaf's dates before looking for its issuer.
@@ -698,13 +700,13 @@ fn search(leaf: &EndEntityCert<'_>, pool: &Pool<'_>, trust: &TrustStore, now: i6
         }
     }
     match best_error {
-        Some(error) => Search::None(error),
+        Some(error) => Search::None(error, now_error),
         // Only dates stood in the way, yet no single instant suits every
         // certificate: validity periods that do not overlap, as when an
         // expired leaf is served with its issuer's re-issued certificate.
         None => match link_by_link(leaf, pool, trust) {
-            Some(found) => Search::IgnoringTime(found),
-            None => Search::None(now_error),
+            Some(found) => Search::IgnoringTime(found, now_error),
+            None => Search::None(now_error.clone(), now_error),
         },
     }
 }
@@ -811,29 +813,20 @@ pub(crate) fn trust_analysis(pool: &Pool<'_>, trust: &TrustStore, now: i64) -> (
 
     let served = pool.served_only();
     let mut outcome = search(&leaf, &served, trust, now);
-    if matches!(outcome, Search::None(_)) && !pool.fetched.is_empty() {
-        // Keep the served-only error: the fetched certificates did not help.
-        if let found @ (Search::Now(_) | Search::IgnoringTime(_)) = search(&leaf, pool, trust, now) {
+    if matches!(outcome, Search::None(..)) && !pool.fetched.is_empty() {
+        // Keep the served-only errors when the fetched certificates do not help.
+        if let found @ (Search::Now(_) | Search::IgnoringTime(..)) = search(&leaf, pool, trust, now) {
             outcome = found;
         }
     }
-    let webpki_error = match webpki_verify(
-        &leaf,
-        pool,
-        &(1..pool.len()).map(|i| CertificateDer::from(pool.der(i))).collect::<Vec<_>>(),
-        trust,
-        now,
-    ) {
-        Ok(_) => None,
-        Err(e) => Some(describe(&e)),
-    };
 
-    let found = match outcome {
-        Search::None(error) => {
+    let (found, webpki_error) = match outcome {
+        Search::None(error, now_error) => {
             let reason = diagnose(&error, pool, trust);
-            return (untrusted(reason, webpki_error), None);
+            return (untrusted(reason, Some(describe(&now_error))), None);
         }
-        Search::Now(found) | Search::IgnoringTime(found) => found,
+        Search::Now(found) => (found, None),
+        Search::IgnoringTime(found, now_error) => (found, Some(describe(&now_error))),
     };
     let missing_intermediates: Vec<CertificateRef> = found
         .certificates
