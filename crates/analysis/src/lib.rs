@@ -45,6 +45,7 @@
 //! certificate policies (webpki does not process them; a critical policy
 //! extension is reported as [`UntrustedReason::UnsupportedCriticalExtension`]).
 
+mod aia;
 mod dn;
 mod expiry;
 mod facts;
@@ -54,6 +55,7 @@ mod trust;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use aia::certificates_from_ca_issuers;
 pub use expiry::{describe_remaining, ExpiryFact, ExpiryFacts, ExpiryState, ExpirySubject, Policy};
 pub use facts::{
     parse_certificate, CertificateFacts, EcCurve, KeyType, MalformedReason, PartialCertificateFacts,
@@ -88,6 +90,9 @@ pub enum AnalysisError {
     /// PEM input could not be read.
     #[error("PEM: {0}")]
     Pem(String),
+    /// What a caIssuers URL served holds no certificate this crate can read.
+    #[error("the issuer certificate fetched from the AIA caIssuers URL cannot be read: {0}")]
+    UnreadableIssuerResponse(String),
 }
 
 /// A served certificate: its facts, or why it could not be read.
@@ -235,7 +240,8 @@ impl ChainAnalysis {
     /// of the certificate whose issuer is unknown, when the verdict is
     /// [`UntrustedReason::UnknownIssuer`]; empty otherwise.
     ///
-    /// The caller (which does I/O) fetches them, adds the certificates to
+    /// The caller (which does I/O) fetches them, reads each body with
+    /// [`certificates_from_ca_issuers`], adds the certificates to
     /// [`AnalysisInput::fetched_intermediates`] and analyses again; a
     /// fetched intermediate may itself name an unknown issuer, so repeat
     /// while new URLs appear, a bounded number of times.
