@@ -325,6 +325,8 @@ fn every_untrusted_chain_names_its_reason_and_certificate() {
         assert_eq!(a.trust.trusted_ignoring_time, case.trusted_ignoring_time, "{}", case.name);
         assert_eq!(a.trust.missing_intermediates, case.missing_intermediates, "{}", case.name);
         assert_eq!(a.fetched_certificates.len(), case.fetched.len(), "{}", case.name);
+        let json = serde_json::to_string(&a).expect("serialize");
+        assert_eq!(serde_json::from_str::<ChainAnalysis>(&json).expect("deserialize"), a, "{}", case.name);
         // The sentence for people names the certificate at fault.
         let sentence = a.trust.verdict.to_string();
         if let TrustVerdict::Untrusted { .. } | TrustVerdict::Expired { .. } = &a.trust.verdict {
@@ -409,4 +411,34 @@ fn aia_and_crl_urls_are_facts_and_say_what_to_fetch() {
     // A certificate without the extensions has empty lists.
     let f = a.fetched_certificates[0].facts().expect("parsed");
     assert!(f.ca_issuers_urls.is_empty() && f.ocsp_urls.is_empty() && f.crl_distribution_points.is_empty());
+}
+
+#[test]
+fn untrusted_verdict_wire_shape() {
+    let root = root("Test Root", p256());
+    let inter = intermediate("Test Intermediate", p256(), &root);
+    let chain = vec![leaf(&["a.example.com"], &inter), inter.der()];
+    let trust = TrustStore::empty();
+    let a = analyze(&AnalysisInput::new(&chain, &trust, NOW, &Policy::default()));
+    let value = serde_json::to_value(&a.trust).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "verdict": {
+                "status": "untrusted",
+                "reason": {
+                    "kind": "unknown_issuer",
+                    "certificate": {
+                        "location": { "source": "served", "index": 1 },
+                        "subject": "CN=Test Intermediate,O=certinspect tests"
+                    },
+                    "issuer": "CN=Test Root,O=certinspect tests"
+                }
+            },
+            "trusted_ignoring_time": false,
+            "verified_path": null,
+            "missing_intermediates": [],
+            "webpki_error": "UnknownIssuer"
+        })
+    );
 }
