@@ -820,13 +820,13 @@ pub(crate) fn trust_analysis(pool: &Pool<'_>, trust: &TrustStore, now: i64) -> (
         }
     }
 
-    let (found, webpki_error) = match outcome {
+    let (found, now_error) = match outcome {
         Search::None(error, now_error) => {
             let reason = diagnose(&error, pool, trust);
             return (untrusted(reason, Some(describe(&now_error))), None);
         }
         Search::Now(found) => (found, None),
-        Search::IgnoringTime(found, now_error) => (found, Some(describe(&now_error))),
+        Search::IgnoringTime(found, now_error) => (found, Some(now_error)),
     };
     let missing_intermediates: Vec<CertificateRef> = found
         .certificates
@@ -847,6 +847,10 @@ pub(crate) fn trust_analysis(pool: &Pool<'_>, trust: &TrustStore, now: i64) -> (
         TrustVerdict::Expired { certificate: pool.cert_ref(i) }
     } else if let Some(i) = out_of_time(&|f| now < f.not_before) {
         TrustVerdict::NotYetValid { certificate: pool.cert_ref(i) }
+    } else if let Some(error) = &now_error {
+        // A path valid at another instant, yet every certificate on it is
+        // within its dates now and webpki still refuses: its reason stands.
+        return (untrusted(diagnose(error, pool, trust), Some(describe(error))), None);
     } else if !missing_intermediates.is_empty() {
         TrustVerdict::Incomplete
     } else {
@@ -857,7 +861,7 @@ pub(crate) fn trust_analysis(pool: &Pool<'_>, trust: &TrustStore, now: i64) -> (
         trusted_ignoring_time: true,
         verified_path: Some(path_facts(&found, trust)),
         missing_intermediates,
-        webpki_error,
+        webpki_error: now_error.as_ref().map(describe),
     };
     (analysis, Some(found))
 }
