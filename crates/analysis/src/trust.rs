@@ -954,10 +954,12 @@ fn diagnose(error: &webpki::Error, pool: &Pool<'_>, trust: &TrustStore) -> Untru
         | webpki::Error::InvalidSerialNumber
         | webpki::Error::MalformedDnsIdentifier
         | webpki::Error::MalformedNameConstraint => UntrustedReason::Malformed {
-            // The first certificate on the walk webpki cannot read.
+            // The first certificate webpki cannot read: on the walk, else
+            // anywhere (the walk skips what does not parse).
             certificate: path
                 .iter()
                 .copied()
+                .chain(0..pool.len())
                 .find(|&i| EndEntityCert::try_from(&CertificateDer::from(pool.der(i))).is_err())
                 .map(|i| pool.cert_ref(i)),
             detail: webpki_sentence(error),

@@ -93,7 +93,29 @@ fn cases() -> Vec<Case> {
     // Same dates, another key: the dates are not the only problem.
     let reissued_impostor = intermediate_valid("Test Intermediate", p256(), &root, NOW - 5 * DAY, NOW + 3 * 365 * DAY);
 
+    // The intermediate with its basicConstraints twice.
+    let doubled = intermediate_with("Doubled", p256(), &root, |p| {
+        // basicConstraints { cA TRUE } again, by hand.
+        p.custom_extensions =
+            vec![rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0x30, 0x03, 0x01, 0x01, 0xff])];
+    });
+    let under_doubled = common::leaf(&["a.example.com"], &doubled);
+
     vec![
+        Case {
+            name: "served intermediate with a duplicated extension",
+            chain: vec![under_doubled, doubled.der()],
+            fetched: vec![],
+            trust: trusted(),
+            verdict: untrusted(UntrustedReason::Malformed {
+                certificate: Some(served(1, "Doubled")),
+                detail:
+                    "it has the basicConstraints (2.5.29.19) extension twice, and each extension may appear only once"
+                        .to_owned(),
+            }),
+            trusted_ignoring_time: false,
+            missing_intermediates: vec![],
+        },
         Case {
             name: "expired leaf (11 days ago) under a re-issued intermediate",
             chain: vec![expired_leaf.clone(), reissued.der()],
