@@ -2,14 +2,17 @@
 //!
 //! Run: `cargo bench -p certinspect-analysis --bench parse`
 //!
-//! Two workloads over 10,000 generated P-256 leaves (3 SANs each, one of
+//! Three workloads over 10,000 generated P-256 leaves (3 SANs each, one of
 //! them a wildcard), all issued by one intermediate:
 //! - `parse_fingerprint_match`: `parse_certificate` (which includes both
 //!   fingerprints) + `match_name`;
 //! - `analyze`: the full per-chain analysis (leaf + intermediate served):
 //!   both parses, completeness, webpki path verification with signature
 //!   checks, expiry facts, weaknesses, name match. Sequential `analyze`
-//!   versus `analyze_many`.
+//!   versus `analyze_many`;
+//! - `analyze_unknown_ca`: the same chains against a store without their
+//!   root, the costliest verdict (retries at other instants, then the
+//!   diagnosis naming the certificate at fault), sequential.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -80,13 +83,7 @@ fn benches(c: &mut Criterion) {
         .chains
         .iter()
         .zip(&fx.hosts)
-        .map(|(chain, host)| AnalysisInput {
-            chain,
-            host: Some(host),
-            trust: &fx.trust,
-            now_unix: common::NOW,
-            policy: &policy,
-        })
+        .map(|(chain, host)| AnalysisInput::new(chain, &fx.trust, common::NOW, &policy).with_host(Some(host)))
         .collect();
     // Measure the path that matters: every chain verifies and matches.
     let sample = analyze(&inputs[LEAVES - 1]);
@@ -103,6 +100,31 @@ fn benches(c: &mut Criterion) {
         })
     });
     group.bench_function("analyze_many_rayon", |b| b.iter(|| black_box(analyze_many(&inputs))));
+    group.finish();
+
+    // The costly verdict: a private CA whose root is not trusted. Every
+    // such chain is retried at other instants and then diagnosed link by
+    // link, so it costs more than a trusted one; this keeps that in view.
+    let untrusted = TrustStore::from_der(vec![common::root("Someone Else", common::p256()).der()]).expect("store");
+    let inputs: Vec<AnalysisInput<'_>> =
+        fx.chains.iter().map(|chain| AnalysisInput::new(chain, &untrusted, common::NOW, &policy)).collect();
+    let sample = analyze(&inputs[0]);
+    assert!(matches!(
+        sample.trust.verdict,
+        certinspect_analysis::TrustVerdict::Untrusted {
+            reason: certinspect_analysis::UntrustedReason::UnknownIssuer { .. }
+        }
+    ));
+    let mut group = c.benchmark_group("analyze_unknown_ca");
+    group.throughput(Throughput::Elements(LEAVES as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(15));
+    group.bench_function("single_thread", |b| {
+        b.iter(|| {
+            let out: Vec<_> = inputs.iter().map(analyze).collect();
+            black_box(out)
+        })
+    });
     group.finish();
 }
 

@@ -54,6 +54,12 @@ pub enum ExpirySubject {
         /// Index in the served chain.
         index: usize,
     },
+    /// An intermediate the caller fetched (AIA caIssuers), by index in the
+    /// fetched list.
+    Fetched {
+        /// Index in the fetched list.
+        index: usize,
+    },
     /// The trust anchor that ends the verified path.
     TrustAnchor,
 }
@@ -118,6 +124,42 @@ impl ExpiryFact {
             fraction_remaining,
             state,
         }
+    }
+}
+
+impl ExpiryFact {
+    /// When the certificate expires (or expired, or becomes valid), for
+    /// people: "expires in 11 days", "expired 11 days ago", "becomes valid
+    /// in 2 days". Never a negative count.
+    pub fn describe(&self) -> String {
+        let now = self.not_after.saturating_sub(self.seconds_remaining);
+        if self.state == ExpiryState::NotYetValid {
+            return format!("becomes valid in {}", duration_words(self.not_before.saturating_sub(now)));
+        }
+        describe_remaining(self.seconds_remaining)
+    }
+}
+
+/// "expires in 11 days" for a positive (or zero) time left, "expired 11
+/// days ago" for a negative one; whole days, counted toward zero, and hours
+/// under a day.
+pub fn describe_remaining(seconds_remaining: i64) -> String {
+    if seconds_remaining >= 0 {
+        format!("expires in {}", duration_words(seconds_remaining))
+    } else {
+        format!("expired {} ago", duration_words(seconds_remaining.saturating_neg()))
+    }
+}
+
+/// "11 days", "1 day", "5 hours", "1 hour", "less than an hour" for a
+/// non-negative number of seconds.
+fn duration_words(seconds: i64) -> String {
+    const HOUR: i64 = 3_600;
+    let plural = |n: i64, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+    match seconds {
+        s if s >= DAY => plural(s / DAY, "day", "days"),
+        s if s >= HOUR => plural(s / HOUR, "hour", "hours"),
+        _ => "less than an hour".to_owned(),
     }
 }
 

@@ -10,39 +10,42 @@
 //! - chain completeness: does the served chain reach a trust anchor without
 //!   fetching anything ([`ChainCompleteness`]);
 //! - a trust verdict from rustls-webpki, the verifier rustls uses, kept apart
-//!   from expiry so an expired chain from a trusted CA shows both facts
-//!   ([`TrustAnalysis`]);
-//! - RFC 6125/9525 host name matching as browsers apply it ([`match_name`]);
+//!   from expiry so an expired chain from a trusted CA shows both facts, and
+//!   naming the certificate at fault when the chain is untrusted
+//!   ([`TrustAnalysis`], [`UntrustedReason`]);
+//! - RFC 6125/9525 host name matching as browsers apply it ([`match_name`]),
+//!   a name only in the legacy CN accepted only on request ([`LegacyCn`]);
 //! - three expiry facts (leaf, earliest served, earliest verified) graded by
 //!   a [`Policy`];
 //! - weak keys and signatures ([`WeaknessKind`]).
 //!
 //! What it is not: it does no I/O of any kind. No network (no AIA or OCSP
-//! fetching, no handshakes: the probe crate does those), no file reading
+//! fetching, no handshakes: the probe and core crates do those; the caller
+//! passes intermediates it fetched from the URLs this crate reports, see
+//! [`ChainAnalysis::issuer_urls_to_fetch`]), no file reading
 //! (callers load system or file trust roots and pass the bytes to
 //! [`TrustStore::from_der`] / [`TrustStore::from_pem`]), no async runtime,
 //! no reading of the system clock (the caller passes `now`, so results are
 //! reproducible). Batches run on rayon's pool ([`analyze_many`]).
 //!
 //! ```
-//! use certinspect_analysis::{analyze, AnalysisInput, Policy, TrustStore, TrustVerdict};
+//! use certinspect_analysis::{analyze, AnalysisInput, Policy, TrustStore, TrustVerdict, UntrustedReason};
 //!
 //! let trust = TrustStore::mozilla(); // or from_pem(bytes the caller read)
 //! let chain: Vec<Vec<u8>> = Vec::new(); // DER the probe captured, leaf first
-//! let facts = analyze(&AnalysisInput {
-//!     chain: &chain,
-//!     host: Some("www.example.com"),
-//!     trust: &trust,
-//!     now_unix: 1_800_000_000,
-//!     policy: &Policy::default(),
-//! });
-//! assert_eq!(facts.trust.verdict, TrustVerdict::Invalid("empty chain".into()));
+//! let policy = Policy::default();
+//! let input = AnalysisInput::new(&chain, &trust, 1_800_000_000, &policy).with_host(Some("www.example.com"));
+//! let facts = analyze(&input);
+//! assert_eq!(facts.trust.verdict, TrustVerdict::Untrusted { reason: UntrustedReason::NoCertificates });
 //! ```
 //!
 //! Deliberately not covered: revocation (OCSP/CRL need the network), CT/SCT
 //! checks, and ECDSA P-521 path verification (ring has no P-521 verifier,
-//! so such a chain is reported `Invalid` with webpki's reason).
+//! so such a chain is reported `Untrusted` with webpki's reason), and
+//! certificate policies (webpki does not process them; a critical policy
+//! extension is reported as [`UntrustedReason::UnsupportedCriticalExtension`]).
 
+mod aia;
 mod dn;
 mod expiry;
 mod facts;
@@ -52,25 +55,30 @@ mod trust;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use expiry::{ExpiryFact, ExpiryFacts, ExpiryState, ExpirySubject, Policy};
-pub use facts::{parse_certificate, CertificateFacts, EcCurve, KeyType, SignatureAlgorithm, SubjectAltName};
-pub use names::{match_name, NameMatch, NoMatchReason};
-pub use trust::{ChainCompleteness, ChainEnd, PathCertificate, TrustAnalysis, TrustStore, TrustVerdict};
+pub use aia::certificates_from_ca_issuers;
+pub use expiry::{describe_remaining, ExpiryFact, ExpiryFacts, ExpiryState, ExpirySubject, Policy};
+pub use facts::{
+    parse_certificate, CertificateFacts, EcCurve, KeyType, MalformedReason, PartialCertificateFacts,
+    SignatureAlgorithm, SubjectAltName,
+};
+pub use names::{match_name, match_name_with, LegacyCn, NameMatch, NoMatchReason};
+pub use trust::{
+    CertificateLocation, CertificateRef, ChainCompleteness, ChainEnd, PathCertificate, TrustAnalysis, TrustStore,
+    TrustVerdict, UntrustedReason,
+};
 
-use facts::{fingerprints, parse_internal, weak_signature_hash, Parsed, WeakHash};
+use facts::{fingerprints, parse_internal, partial_facts, weak_signature_hash, Parsed, WeakHash};
 
 /// Errors of this crate. Chain analysis never fails as a whole (a bad
 /// certificate becomes a fact about the chain); these come from parsing a
 /// single certificate or building a trust store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum AnalysisError {
-    /// The bytes are not a DER X.509 certificate, or an extension we read
-    /// is malformed or duplicated.
-    #[error("not a valid DER X.509 certificate: {0}")]
-    Malformed(String),
-    /// A certificate was followed by more bytes.
-    #[error("{0} bytes of trailing data after the certificate")]
-    TrailingData(usize),
+    /// The bytes are not a DER X.509 certificate, an extension we read is
+    /// malformed or duplicated, or bytes follow the certificate.
+    #[error("not a valid X.509 certificate: {0}")]
+    Malformed(MalformedReason),
     /// A trust anchor could not be used.
     #[error("trust anchor #{index} rejected: {reason}")]
     InvalidTrustAnchor {
@@ -82,6 +90,9 @@ pub enum AnalysisError {
     /// PEM input could not be read.
     #[error("PEM: {0}")]
     Pem(String),
+    /// What a caIssuers URL served holds no certificate this crate can read.
+    #[error("the issuer certificate fetched from the AIA caIssuers URL cannot be read: {0}")]
+    UnreadableIssuerResponse(String),
 }
 
 /// A served certificate: its facts, or why it could not be read.
@@ -93,14 +104,20 @@ pub enum AnalysisError {
 pub enum ServedCertificate {
     /// Parsed.
     Parsed(CertificateFacts),
-    /// Not parseable; the fingerprints still identify the bytes.
+    /// Malformed: not readable whole. The fingerprints still identify the
+    /// bytes, and the fields before the extensions are kept when readable.
     Unparsable {
         /// SHA-1 of the bytes, lower-case hex.
         sha1_fingerprint: String,
         /// SHA-256 of the bytes, lower-case hex.
         sha256_fingerprint: String,
-        /// The parse error.
+        /// What is wrong, as a sentence for people.
         error: String,
+        /// What is wrong, typed.
+        reason: MalformedReason,
+        /// The fields that could be read, if any.
+        #[serde(default)]
+        partial: Option<PartialCertificateFacts>,
     },
 }
 
@@ -110,6 +127,14 @@ impl ServedCertificate {
         match self {
             ServedCertificate::Parsed(f) => Some(f),
             ServedCertificate::Unparsable { .. } => None,
+        }
+    }
+
+    /// Why it could not be read, when it could not.
+    pub fn malformed(&self) -> Option<&MalformedReason> {
+        match self {
+            ServedCertificate::Parsed(_) => None,
+            ServedCertificate::Unparsable { reason, .. } => Some(reason),
         }
     }
 
@@ -154,14 +179,30 @@ pub struct Weakness {
 /// check a root's self-signature, so a SHA-1 root is not a weakness (its key
 /// size still is).
 pub fn weaknesses(facts: &CertificateFacts) -> Vec<WeaknessKind> {
+    weaknesses_of(Some(&facts.key), Some(&facts.signature_algorithm), facts.self_signed)
+}
+
+/// Weak key and signature facts of a malformed certificate, from what could
+/// be read of it. Self-signature cannot be checked there, so a self-issued
+/// one (subject equals issuer) has its signature left unjudged, as a root's.
+pub fn partial_weaknesses(partial: &PartialCertificateFacts) -> Vec<WeaknessKind> {
+    let self_issued = partial.subject.is_some() && partial.subject == partial.issuer;
+    weaknesses_of(partial.key.as_ref(), partial.signature_algorithm.as_ref(), self_issued)
+}
+
+fn weaknesses_of(
+    key: Option<&KeyType>,
+    signature: Option<&SignatureAlgorithm>,
+    self_signed: bool,
+) -> Vec<WeaknessKind> {
     let mut out = Vec::new();
-    if let KeyType::Rsa { bits } = facts.key {
+    if let Some(&KeyType::Rsa { bits }) = key {
         if bits < 2048 {
             out.push(WeaknessKind::RsaKeyTooSmall { bits });
         }
     }
-    if !facts.self_signed {
-        match weak_signature_hash(&facts.signature_algorithm.oid) {
+    if let (false, Some(signature)) = (self_signed, signature) {
+        match weak_signature_hash(&signature.oid) {
             Some(WeakHash::Sha1) => out.push(WeaknessKind::Sha1Signature),
             Some(WeakHash::Md5) => out.push(WeaknessKind::Md5Signature),
             Some(WeakHash::Md2) => out.push(WeaknessKind::Md2Signature),
@@ -178,9 +219,13 @@ pub struct ChainAnalysis {
     pub analyzed_at: i64,
     /// Per served certificate, in served order (leaf first).
     pub certificates: Vec<ServedCertificate>,
+    /// Per fetched intermediate ([`AnalysisInput::fetched_intermediates`]),
+    /// in the order given; empty when nothing was fetched.
+    #[serde(default)]
+    pub fetched_certificates: Vec<ServedCertificate>,
     /// Whether the served chain reaches an anchor on its own.
     pub completeness: ChainCompleteness,
-    /// webpki's verdict and path.
+    /// The trust verdict, naming the certificate at fault.
     pub trust: TrustAnalysis,
     /// Leaf, earliest served, earliest verified.
     pub expiry: ExpiryFacts,
@@ -190,9 +235,37 @@ pub struct ChainAnalysis {
     pub name_match: Option<NameMatch>,
 }
 
+impl ChainAnalysis {
+    /// The AIA `caIssuers` URLs worth fetching to complete this chain: those
+    /// of the certificate whose issuer is unknown, when the verdict is
+    /// [`UntrustedReason::UnknownIssuer`]; empty otherwise.
+    ///
+    /// The caller (which does I/O) fetches them, reads each body with
+    /// [`certificates_from_ca_issuers`], adds the certificates to
+    /// [`AnalysisInput::fetched_intermediates`] and analyses again; a
+    /// fetched intermediate may itself name an unknown issuer, so repeat
+    /// while new URLs appear, a bounded number of times.
+    pub fn issuer_urls_to_fetch(&self) -> Vec<String> {
+        let TrustVerdict::Untrusted { reason: UntrustedReason::UnknownIssuer { certificate, .. } } =
+            &self.trust.verdict
+        else {
+            return Vec::new();
+        };
+        let served = match certificate.location {
+            CertificateLocation::Served { index } => self.certificates.get(index),
+            CertificateLocation::Fetched { index } => self.fetched_certificates.get(index),
+        };
+        served.and_then(ServedCertificate::facts).map(|f| f.ca_issuers_urls.clone()).unwrap_or_default()
+    }
+}
+
 /// One item for [`analyze`] / [`analyze_many`]. Borrows everything, so a
 /// batch shares one trust store and policy without copying chains.
+///
+/// Build it with [`AnalysisInput::new`] and the `with_` methods; fields may
+/// be added.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct AnalysisInput<'a> {
     /// Served chain, DER, leaf first, as the server sent it.
     pub chain: &'a [Vec<u8>],
@@ -205,84 +278,170 @@ pub struct AnalysisInput<'a> {
     pub now_unix: i64,
     /// Expiry thresholds.
     pub policy: &'a Policy,
+    /// Intermediates the caller fetched from AIA `caIssuers` URLs (DER, any
+    /// order; see [`ChainAnalysis::issuer_urls_to_fetch`]). They can only
+    /// complete a path: a chain trusted only thanks to them is
+    /// [`TrustVerdict::Incomplete`], never `Trusted`.
+    pub fetched_intermediates: &'a [Vec<u8>],
+    /// Whether a name found only in the legacy subject CN matches; by
+    /// default it does not.
+    pub legacy_cn: LegacyCn,
+}
+
+impl<'a> AnalysisInput<'a> {
+    /// A served chain to judge at `now_unix`, without name matching or
+    /// fetched intermediates.
+    pub fn new(chain: &'a [Vec<u8>], trust: &'a TrustStore, now_unix: i64, policy: &'a Policy) -> Self {
+        AnalysisInput {
+            chain,
+            host: None,
+            trust,
+            now_unix,
+            policy,
+            fetched_intermediates: &[],
+            legacy_cn: LegacyCn::Reject,
+        }
+    }
+
+    /// Matches the leaf against this host name or IP address.
+    pub fn with_host(mut self, host: Option<&'a str>) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// Accepts (or not) a name found only in the legacy subject CN.
+    pub fn with_legacy_cn(mut self, legacy_cn: LegacyCn) -> Self {
+        self.legacy_cn = legacy_cn;
+        self
+    }
+
+    /// Intermediates fetched from AIA `caIssuers` URLs.
+    pub fn with_fetched_intermediates(mut self, fetched: &'a [Vec<u8>]) -> Self {
+        self.fetched_intermediates = fetched;
+        self
+    }
 }
 
 /// Analyzes a served chain without name matching (see [`analyze`] to
 /// include a host).
 pub fn analyze_chain(chain: &[Vec<u8>], trust: &TrustStore, now_unix: i64, policy: &Policy) -> ChainAnalysis {
-    analyze(&AnalysisInput { chain, host: None, trust, now_unix, policy })
+    analyze(&AnalysisInput::new(chain, trust, now_unix, policy))
 }
 
-/// Analyzes one served chain.
-pub fn analyze(input: &AnalysisInput<'_>) -> ChainAnalysis {
-    let now = input.now_unix;
-    let results: Vec<Result<Parsed, AnalysisError>> = input.chain.iter().map(|der| parse_internal(der)).collect();
-    let certificates: Vec<ServedCertificate> = input
-        .chain
+/// Reads every certificate of a list, keeping unparsable ones as such.
+fn read_all(ders: &[Vec<u8>]) -> (Vec<ServedCertificate>, Vec<Option<Parsed>>) {
+    let results: Vec<Result<Parsed, AnalysisError>> = ders.iter().map(|der| parse_internal(der)).collect();
+    let certificates = ders
         .iter()
         .zip(&results)
         .map(|(der, result)| match result {
             Ok(p) => ServedCertificate::Parsed(p.facts.clone()),
             Err(e) => {
                 let (sha1_fingerprint, sha256_fingerprint) = fingerprints(der);
-                ServedCertificate::Unparsable { sha1_fingerprint, sha256_fingerprint, error: e.to_string() }
+                let reason = match e {
+                    AnalysisError::Malformed(reason) => reason.clone(),
+                    // parse_internal fails only with Malformed.
+                    _ => MalformedReason::NotACertificate,
+                };
+                ServedCertificate::Unparsable {
+                    sha1_fingerprint,
+                    sha256_fingerprint,
+                    error: e.to_string(),
+                    reason,
+                    partial: partial_facts(der),
+                }
             }
         })
         .collect();
-    let parsed: Vec<Option<Parsed>> = results.into_iter().map(Result::ok).collect();
+    (certificates, results.into_iter().map(Result::ok).collect())
+}
+
+/// Analyzes one served chain.
+pub fn analyze(input: &AnalysisInput<'_>) -> ChainAnalysis {
+    let now = input.now_unix;
+    let (certificates, parsed) = read_all(input.chain);
+    let (fetched_certificates, fetched_parsed) = read_all(input.fetched_intermediates);
 
     let completeness = trust::completeness(&parsed, input.trust);
-    let (trust_analysis, verified) = trust::trust_analysis(input.chain, &parsed, &completeness, input.trust, now);
+    let pool = trust::Pool {
+        served_der: input.chain,
+        served: &parsed,
+        fetched_der: input.fetched_intermediates,
+        fetched: &fetched_parsed,
+    };
+    let (mut trust_analysis, verified) = trust::trust_analysis(&pool, input.trust, now);
+    // The verifier's word for a malformed certificate is vaguer than ours
+    // (webpki says "extension value invalid" for a duplicated extension).
+    if let TrustVerdict::Untrusted { reason: UntrustedReason::Malformed { certificate: Some(at), detail } } =
+        &mut trust_analysis.verdict
+    {
+        let ours = match at.location {
+            CertificateLocation::Served { index } => certificates.get(index),
+            CertificateLocation::Fetched { index } => fetched_certificates.get(index),
+        };
+        if let Some(ServedCertificate::Unparsable { reason, partial, .. }) = ours {
+            *detail = reason.to_string();
+            if let (true, Some(subject)) = (at.subject.is_empty(), partial.as_ref().and_then(|p| p.subject.as_ref())) {
+                at.subject = subject.clone();
+            }
+        }
+    }
 
-    let served_fact = |index: usize, f: &CertificateFacts| {
-        ExpiryFact::evaluate(
-            ExpirySubject::Served { index },
-            f.subject.clone(),
-            f.not_before,
-            f.not_after,
-            now,
-            input.policy,
-        )
+    let fact_of = |subject: ExpirySubject, f: &CertificateFacts| {
+        ExpiryFact::evaluate(subject, f.subject.clone(), f.not_before, f.not_after, now, input.policy)
     };
     let facts_at = |i: usize| parsed.get(i).and_then(|p| p.as_ref()).map(|p| &p.facts);
-    let leaf = facts_at(0).map(|f| served_fact(0, f));
+    let leaf = facts_at(0).map(|f| fact_of(ExpirySubject::Served { index: 0 }, f));
     // min_by_key keeps the first of equal minima, i.e. the lowest index.
     let earliest_served = (0..parsed.len())
         .filter_map(|i| facts_at(i).map(|f| (i, f)))
         .min_by_key(|(_, f)| f.not_after)
-        .map(|(i, f)| served_fact(i, f));
+        .map(|(index, f)| fact_of(ExpirySubject::Served { index }, f));
     let earliest_verified = verified.and_then(|found| {
-        let from_served = found
-            .served
+        let from_path = found
+            .certificates
             .iter()
-            .filter_map(|&i| facts_at(i).map(|f| (i, f)))
+            .filter_map(|location| match *location {
+                CertificateLocation::Served { index } => facts_at(index).map(|f| (ExpirySubject::Served { index }, f)),
+                CertificateLocation::Fetched { index } => fetched_parsed
+                    .get(index)
+                    .and_then(Option::as_ref)
+                    .map(|p| (ExpirySubject::Fetched { index }, &p.facts)),
+            })
             .min_by_key(|(_, f)| f.not_after)
-            .map(|(i, f)| served_fact(i, f));
+            .map(|(subject, f)| fact_of(subject, f));
         let from_anchor = found.anchor.and_then(|a| trust::anchor_validity(input.trust, a)).map(|(nb, na, subject)| {
             ExpiryFact::evaluate(ExpirySubject::TrustAnchor, subject, nb, na, now, input.policy)
         });
-        match (from_served, from_anchor) {
+        match (from_path, from_anchor) {
             (Some(s), Some(a)) if a.not_after < s.not_after => Some(a),
             (Some(s), _) => Some(s),
             (None, a) => a,
         }
     });
 
-    let weaknesses = parsed
+    let weaknesses = certificates
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
-        .flat_map(|(index, p)| weaknesses(&p.facts).into_iter().map(move |kind| Weakness { index, kind }))
+        .flat_map(|(index, certificate)| {
+            let kinds = match certificate {
+                ServedCertificate::Parsed(facts) => weaknesses(facts),
+                ServedCertificate::Unparsable { partial: Some(partial), .. } => partial_weaknesses(partial),
+                ServedCertificate::Unparsable { partial: None, .. } => Vec::new(),
+            };
+            kinds.into_iter().map(move |kind| Weakness { index, kind })
+        })
         .collect();
 
     let name_match = input.host.map(|host| match facts_at(0) {
-        Some(f) => match_name(f, host),
+        Some(f) => match_name_with(f, host, input.legacy_cn),
         None => NameMatch::NoMatch { reason: NoMatchReason::LeafUnparsable },
     });
 
     ChainAnalysis {
         analyzed_at: now,
         certificates,
+        fetched_certificates,
         completeness,
         trust: trust_analysis,
         expiry: ExpiryFacts { leaf, earliest_served, earliest_verified },

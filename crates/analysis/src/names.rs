@@ -3,8 +3,11 @@
 //!
 //! Implemented here rather than through webpki's
 //! `verify_is_valid_for_subject_name` because we report *which* SAN matched
-//! and why nothing did, and because the legacy CN-only case must be its own
-//! outcome instead of a failure.
+//! and why nothing did, and because the legacy CN-only case needs its own
+//! reason: a mismatch by default (as every current client sees it), a match
+//! only when the caller opts in for an old private PKI ([`LegacyCn::Accept`]).
+
+use std::fmt;
 
 use std::net::IpAddr;
 
@@ -29,8 +32,10 @@ pub enum NameMatch {
         san: IpAddr,
     },
     /// The certificate has no subjectAltName extension and a subject CN
-    /// matched. Browsers and rustls reject this; it is reported apart so a
-    /// caller can flag it rather than call it a plain match.
+    /// matched, and the caller accepts that ([`LegacyCn::Accept`]).
+    /// Browsers and rustls reject it; under the default
+    /// ([`LegacyCn::Reject`]) the same certificate gives
+    /// [`NoMatchReason::OnlyInLegacyCn`].
     MatchedLegacyCnOnly {
         /// The matching commonName.
         common_name: String,
@@ -66,6 +71,12 @@ pub enum NoMatchReason {
     },
     /// No subjectAltName extension, and no subject CN matched.
     LegacyCnMismatch,
+    /// No subjectAltName extension; the name appears only in the legacy
+    /// subject CN, which current clients ignore ([`LegacyCn::Reject`]).
+    OnlyInLegacyCn {
+        /// The commonName that holds the name.
+        common_name: String,
+    },
     /// No subjectAltName extension and no CN: the certificate names nothing.
     NoNames,
     /// The leaf could not be parsed, so there was nothing to match against.
@@ -75,6 +86,44 @@ pub enum NoMatchReason {
         /// What was wrong with it.
         detail: String,
     },
+}
+
+impl fmt::Display for NoMatchReason {
+    /// A sentence fragment for people.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoMatchReason::NotInDnsSans { dns_sans } => {
+                write!(f, "none of the certificate's {dns_sans} DNS names covers it")
+            }
+            NoMatchReason::NotInIpSans { ip_sans } => {
+                write!(f, "none of the certificate's {ip_sans} IP addresses is it")
+            }
+            NoMatchReason::LegacyCnMismatch => {
+                f.write_str("the certificate has no subjectAltName extension and its subject CN does not match")
+            }
+            NoMatchReason::OnlyInLegacyCn { common_name } => write!(
+                f,
+                "the name appears only in the legacy subject CN '{common_name}' (no subjectAltName extension), which current clients ignore"
+            ),
+            NoMatchReason::NoNames => f.write_str("the certificate names no host at all"),
+            NoMatchReason::LeafUnparsable => f.write_str("the server certificate could not be read"),
+            NoMatchReason::InvalidReference { detail } => write!(f, "the name is not a valid host name ({detail})"),
+        }
+    }
+}
+
+/// Whether a host name found only in the subject CN of a certificate
+/// without a subjectAltName extension counts as a match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegacyCn {
+    /// A name mismatch, as browsers, rustls and every current client see it
+    /// ([`NoMatchReason::OnlyInLegacyCn`]). The default.
+    #[default]
+    Reject,
+    /// A match ([`NameMatch::MatchedLegacyCnOnly`]): the opt-in for old
+    /// private PKIs whose clients still read the CN.
+    Accept,
 }
 
 /// A validated reference identity: what the client asked for.
@@ -148,12 +197,18 @@ fn presented_matches(presented: &str, reference: &str) -> Option<bool> {
 }
 
 /// Matches `host` (a DNS name, U-label or A-label, or an IPv4/IPv6 address,
-/// optionally in brackets) against the certificate's names.
-///
-/// The CN is consulted only when the certificate has no subjectAltName
-/// extension at all, and a match there is reported as
-/// [`NameMatch::MatchedLegacyCnOnly`].
+/// optionally in brackets) against the certificate's names, as current
+/// clients do: a name only in the legacy CN is a mismatch
+/// ([`LegacyCn::Reject`]; see [`match_name_with`] to accept it).
 pub fn match_name(facts: &CertificateFacts, host: &str) -> NameMatch {
+    match_name_with(facts, host, LegacyCn::Reject)
+}
+
+/// [`match_name`] with a choice for the legacy CN. The CN is consulted only
+/// when the certificate has no subjectAltName extension at all; a match
+/// there is [`NameMatch::MatchedLegacyCnOnly`] under [`LegacyCn::Accept`]
+/// and [`NoMatchReason::OnlyInLegacyCn`] under [`LegacyCn::Reject`].
+pub fn match_name_with(facts: &CertificateFacts, host: &str, legacy_cn: LegacyCn) -> NameMatch {
     let reference = match normalize_reference(host) {
         Ok(r) => r,
         Err(detail) => return NameMatch::NoMatch { reason: NoMatchReason::InvalidReference { detail } },
@@ -189,7 +244,13 @@ pub fn match_name(facts: &CertificateFacts, host: &str) -> NameMatch {
             }
             for cn in &facts.subject_common_names {
                 if presented_matches(cn, &name).is_some() {
-                    return NameMatch::MatchedLegacyCnOnly { common_name: cn.clone() };
+                    let common_name = cn.clone();
+                    return match legacy_cn {
+                        LegacyCn::Accept => NameMatch::MatchedLegacyCnOnly { common_name },
+                        LegacyCn::Reject => {
+                            NameMatch::NoMatch { reason: NoMatchReason::OnlyInLegacyCn { common_name } }
+                        }
+                    };
                 }
             }
             NameMatch::NoMatch { reason: NoMatchReason::LegacyCnMismatch }

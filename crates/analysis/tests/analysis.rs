@@ -12,7 +12,11 @@ fn trust_of(cas: &[&Ca]) -> TrustStore {
 }
 
 fn run(chain: &[Vec<u8>], host: Option<&str>, trust: &TrustStore) -> ChainAnalysis {
-    analyze(&AnalysisInput { chain, host, trust, now_unix: NOW, policy: &Policy::default() })
+    analyze(&AnalysisInput::new(chain, trust, NOW, &Policy::default()).with_host(host))
+}
+
+fn served_ref(index: usize, subject: &str) -> CertificateRef {
+    CertificateRef { location: CertificateLocation::Served { index }, subject: subject.to_owned() }
 }
 
 fn facts(der: &[u8]) -> CertificateFacts {
@@ -126,7 +130,10 @@ fn expired_leaf_is_expired_and_otherwise_trusted() {
     let chain = vec![sign(params, &p256(), &pki.inter), pki.inter.der()];
     let a = run(&chain, Some("old.example.com"), &trust_of(&[&pki.root]));
 
-    assert_eq!(a.trust.verdict, TrustVerdict::Expired);
+    assert_eq!(
+        a.trust.verdict,
+        TrustVerdict::Expired { certificate: served_ref(0, "CN=old.example.com,O=certinspect tests") }
+    );
     assert!(a.trust.trusted_ignoring_time);
     assert_eq!(a.trust.webpki_error.as_deref(), Some("CertExpired"));
     assert_eq!(a.trust.verified_path.as_ref().map(Vec::len), Some(3));
@@ -143,7 +150,10 @@ fn expired_intermediate_makes_chain_expired() {
     let inter = intermediate_valid("Old Inter", p256(), &root, NOW - 400 * DAY, NOW - 2 * DAY);
     let chain = vec![leaf(&["a.example.com"], &inter), inter.der()];
     let a = run(&chain, None, &trust_of(&[&root]));
-    assert_eq!(a.trust.verdict, TrustVerdict::Expired);
+    assert_eq!(
+        a.trust.verdict,
+        TrustVerdict::Expired { certificate: served_ref(1, "CN=Old Inter,O=certinspect tests") }
+    );
     assert_eq!(a.expiry.leaf.unwrap().state, ExpiryState::Ok);
     let served = a.expiry.earliest_served.unwrap();
     assert_eq!(served.certificate, ExpirySubject::Served { index: 1 });
@@ -159,7 +169,10 @@ fn not_yet_valid_leaf() {
     params.not_after = at(NOW + 91 * DAY);
     let chain = vec![sign(params, &p256(), &pki.inter), pki.inter.der()];
     let a = run(&chain, None, &trust_of(&[&pki.root]));
-    assert_eq!(a.trust.verdict, TrustVerdict::NotYetValid);
+    assert_eq!(
+        a.trust.verdict,
+        TrustVerdict::NotYetValid { certificate: served_ref(0, "CN=new.example.com,O=certinspect tests") }
+    );
     assert!(a.trust.trusted_ignoring_time);
     assert_eq!(a.expiry.leaf.unwrap().state, ExpiryState::NotYetValid);
 }
@@ -276,19 +289,46 @@ fn ip_sans_only_match_ip_references() {
 }
 
 #[test]
-fn cn_only_is_legacy_outcome() {
+fn cn_only_is_a_mismatch_unless_accepted() {
     let pki = pki();
     let der = sign(leaf_params("legacy.example.com", &[]), &p256(), &pki.inter);
     let f = facts(&der);
     assert!(!f.san_extension_present);
     assert!(f.subject_alt_names.is_empty());
+    let only_in_cn = || NameMatch::NoMatch {
+        reason: NoMatchReason::OnlyInLegacyCn { common_name: "legacy.example.com".to_owned() },
+    };
+    let cases = [
+        ("legacy.example.com", LegacyCn::Reject, only_in_cn()),
+        ("LEGACY.example.com.", LegacyCn::Reject, only_in_cn()),
+        (
+            "legacy.example.com",
+            LegacyCn::Accept,
+            NameMatch::MatchedLegacyCnOnly { common_name: "legacy.example.com".to_owned() },
+        ),
+        ("other.example.com", LegacyCn::Reject, NameMatch::NoMatch { reason: NoMatchReason::LegacyCnMismatch }),
+        ("other.example.com", LegacyCn::Accept, NameMatch::NoMatch { reason: NoMatchReason::LegacyCnMismatch }),
+        // IP references never fall back to the CN.
+        ("192.0.2.1", LegacyCn::Accept, NameMatch::NoMatch { reason: NoMatchReason::NotInIpSans { ip_sans: 0 } }),
+    ];
+    let trust = trust_of(&[&pki.root]);
+    let policy = Policy::default();
+    let chain = vec![der.clone(), pki.inter.der()];
+    for (host, legacy_cn, want) in cases {
+        assert_eq!(match_name_with(&f, host, legacy_cn), want, "{host} {legacy_cn:?}");
+        let input = AnalysisInput::new(&chain, &trust, NOW, &policy).with_host(Some(host)).with_legacy_cn(legacy_cn);
+        assert_eq!(analyze(&input).name_match, Some(want), "{host} {legacy_cn:?} through analyze");
+    }
+    // The default is the client's view: a mismatch, saying why.
+    assert_eq!(match_name(&f, "legacy.example.com"), only_in_cn());
+    assert!(!only_in_cn().is_match());
+    let NameMatch::NoMatch { reason } = only_in_cn() else { unreachable!() };
     assert_eq!(
-        match_name(&f, "legacy.example.com"),
-        NameMatch::MatchedLegacyCnOnly { common_name: "legacy.example.com".to_owned() }
+        reason.to_string(),
+        "the name appears only in the legacy subject CN 'legacy.example.com' (no subjectAltName extension), which current clients ignore"
     );
-    assert_eq!(match_name(&f, "other.example.com"), NameMatch::NoMatch { reason: NoMatchReason::LegacyCnMismatch });
-    // IP references never fall back to the CN.
-    assert!(!match_name(&f, "192.0.2.1").is_match());
+    let json = serde_json::to_value(only_in_cn()).unwrap();
+    assert_eq!(json["reason"]["kind"], "only_in_legacy_cn");
 
     let mut nameless = leaf_params("x", &[]);
     nameless.distinguished_name = rcgen::DistinguishedName::new();
@@ -304,7 +344,14 @@ fn self_signed_leaf() {
     let f = facts(&der);
     assert!(f.self_issued && f.self_signed);
     let a = run(&[der], Some("self.example.com"), &TrustStore::mozilla());
-    assert_eq!(a.trust.verdict, TrustVerdict::SelfSigned);
+    assert_eq!(
+        a.trust.verdict,
+        TrustVerdict::Untrusted {
+            reason: UntrustedReason::SelfSigned {
+                certificate: served_ref(0, "CN=self.example.com,O=certinspect tests")
+            }
+        }
+    );
     assert!(!a.trust.trusted_ignoring_time);
     assert_eq!(a.completeness.ends_at, ChainEnd::SelfSigned { index: 0, in_trust_store: false });
     assert!(a.completeness.complete && !a.completeness.reaches_trust_anchor);
@@ -330,11 +377,14 @@ fn unknown_ca_is_untrusted_issuer() {
     let pki = pki();
     let leaf = leaf(&["a.example.com"], &pki.inter);
     let other = root("Someone Else", p256());
+    let untrusted_root = |index: usize, subject: &str| TrustVerdict::Untrusted {
+        reason: UntrustedReason::UntrustedRoot { certificate: served_ref(index, subject) },
+    };
 
     // Full chain with its root served, but the root is not trusted.
     let chain = vec![leaf.clone(), pki.inter.der(), pki.root.der()];
     let a = run(&chain, None, &trust_of(&[&other]));
-    assert_eq!(a.trust.verdict, TrustVerdict::UntrustedIssuer);
+    assert_eq!(a.trust.verdict, untrusted_root(2, "CN=Test Root,O=certinspect tests"));
     assert!(!a.trust.trusted_ignoring_time);
     assert_eq!(a.trust.webpki_error.as_deref(), Some("UnknownIssuer"));
     assert!(a.completeness.complete && !a.completeness.reaches_trust_anchor);
@@ -342,20 +392,30 @@ fn unknown_ca_is_untrusted_issuer() {
 
     // Same against the Mozilla set.
     let a = run(&chain, None, &TrustStore::mozilla());
-    assert_eq!(a.trust.verdict, TrustVerdict::UntrustedIssuer);
+    assert_eq!(a.trust.verdict, untrusted_root(2, "CN=Test Root,O=certinspect tests"));
 
     // A leaf issued directly by an untrusted root that is served.
     let direct = common::leaf(&["b.example.com"], &other);
     let a = run(&[direct, other.der()], None, &trust_of(&[&pki.root]));
-    assert_eq!(a.trust.verdict, TrustVerdict::UntrustedIssuer);
+    assert_eq!(a.trust.verdict, untrusted_root(1, "CN=Someone Else,O=certinspect tests"));
 }
 
 #[test]
-fn omitted_intermediate_is_incomplete() {
+fn omitted_intermediate_without_fetching_is_an_unknown_issuer() {
+    // Without the missing certificate, a missing intermediate cannot be
+    // told from an unknown CA: untrusted, naming the issuer to look for.
     let pki = pki();
     let leaf = leaf(&["a.example.com"], &pki.inter);
     let a = run(std::slice::from_ref(&leaf), None, &trust_of(&[&pki.root]));
-    assert_eq!(a.trust.verdict, TrustVerdict::Incomplete);
+    assert_eq!(
+        a.trust.verdict,
+        TrustVerdict::Untrusted {
+            reason: UntrustedReason::UnknownIssuer {
+                certificate: served_ref(0, "CN=a.example.com,O=certinspect tests"),
+                issuer: "CN=Test Intermediate,O=certinspect tests".to_owned(),
+            }
+        }
+    );
     assert!(!a.completeness.complete);
     assert_eq!(
         a.completeness.ends_at,
@@ -465,8 +525,15 @@ fn sha1_and_md5_signatures_are_weak() {
         assert_eq!(f.signature_algorithm.name, name);
         assert_eq!(weaknesses(&f), vec![want.clone()]);
         let a = run(&[patched], None, &trust_of(&[&root]));
-        let oid = f.signature_algorithm.oid;
-        assert_eq!(a.trust.verdict, TrustVerdict::Invalid(format!("UnsupportedSignatureAlgorithm ({oid})")));
+        assert_eq!(
+            a.trust.verdict,
+            TrustVerdict::Untrusted {
+                reason: UntrustedReason::UnsupportedSignatureAlgorithm {
+                    certificate: Some(served_ref(0, "CN=old.example.com,O=certinspect tests")),
+                    algorithm: name.to_owned(),
+                }
+            }
+        );
         assert_eq!(a.weaknesses, vec![Weakness { index: 0, kind: want }]);
     }
 }
@@ -534,19 +601,22 @@ fn unparsable_certificates_are_reported_not_dropped() {
     assert_eq!(a.trust.verdict, TrustVerdict::Trusted);
     assert_eq!(a.completeness.unused, vec![1]);
 
-    // Unparsable leaf: no leaf facts, no name match, verdict Invalid.
+    // Unparsable leaf: no leaf facts, no name match, verdict untrusted.
     let a = run(&[garbage], Some("a.example.com"), &trust_of(&[&pki.root]));
-    assert!(matches!(a.trust.verdict, TrustVerdict::Invalid(_)));
+    assert!(matches!(
+        a.trust.verdict,
+        TrustVerdict::Untrusted { reason: UntrustedReason::Malformed { certificate: Some(ref c), .. } } if c.is_leaf()
+    ));
     assert_eq!(a.expiry.leaf, None);
     assert_eq!(a.name_match, Some(NameMatch::NoMatch { reason: NoMatchReason::LeafUnparsable }));
     assert_eq!(a.completeness.ends_at, ChainEnd::Unparsable { index: 0 });
 
     let mut trailing = pki.inter.der();
     trailing.push(0);
-    assert_eq!(parse_certificate(&trailing), Err(AnalysisError::TrailingData(1)));
+    assert_eq!(parse_certificate(&trailing), Err(AnalysisError::Malformed(MalformedReason::TrailingData { bytes: 1 })));
 
     let a = run(&[], None, &trust_of(&[&pki.root]));
-    assert!(matches!(a.trust.verdict, TrustVerdict::Invalid(_)));
+    assert_eq!(a.trust.verdict, TrustVerdict::Untrusted { reason: UntrustedReason::NoCertificates });
     assert_eq!(a.completeness.ends_at, ChainEnd::Empty);
 }
 
@@ -554,7 +624,14 @@ fn unparsable_certificates_are_reported_not_dropped() {
 fn ca_certificate_as_leaf_is_invalid() {
     let pki = pki();
     let a = run(&[pki.inter.der()], None, &trust_of(&[&pki.root]));
-    assert_eq!(a.trust.verdict, TrustVerdict::Invalid("CaUsedAsEndEntity".to_owned()));
+    assert_eq!(
+        a.trust.verdict,
+        TrustVerdict::Untrusted {
+            reason: UntrustedReason::CaCertificateAsLeaf {
+                certificate: served_ref(0, "CN=Test Intermediate,O=certinspect tests")
+            }
+        }
+    );
 }
 
 #[test]
@@ -600,12 +677,15 @@ fn analyze_many_matches_sequential_in_input_order() {
     let inputs: Vec<AnalysisInput<'_>> = chains
         .iter()
         .zip(&hosts)
-        .map(|(chain, host)| AnalysisInput { chain, host: Some(host), trust: &trust, now_unix: NOW, policy: &policy })
+        .map(|(chain, host)| AnalysisInput::new(chain, &trust, NOW, &policy).with_host(Some(host)))
         .collect();
     let parallel = analyze_many(&inputs);
     let sequential: Vec<ChainAnalysis> = inputs.iter().map(analyze).collect();
     assert_eq!(parallel, sequential);
-    assert_eq!(parallel[3].trust.verdict, TrustVerdict::Incomplete);
+    assert!(matches!(
+        parallel[3].trust.verdict,
+        TrustVerdict::Untrusted { reason: UntrustedReason::UnknownIssuer { .. } }
+    ));
     assert_eq!(parallel[4].trust.verdict, TrustVerdict::Trusted);
     assert!(parallel[2].name_match.as_ref().unwrap().is_match());
     assert!(!parallel[7].name_match.as_ref().unwrap().is_match());
@@ -620,14 +700,14 @@ fn analysis_round_trips_through_json() {
     let back: ChainAnalysis = serde_json::from_str(&json).unwrap();
     assert_eq!(back, a);
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(value["trust"]["verdict"], "trusted");
+    assert_eq!(value["trust"]["verdict"]["status"], "trusted");
     assert_eq!(value["certificates"][0]["status"], "parsed");
     assert_eq!(value["certificates"][0]["key"]["curve"], "P-256");
     assert_eq!(value["name_match"]["outcome"], "matched");
 }
 
 #[test]
-fn expired_and_incomplete_reports_incomplete() {
+fn expired_and_unknown_issuer_reports_the_unknown_issuer() {
     // webpki refuses the expired leaf before looking for its issuer; the
     // verdict must still say what else is wrong.
     let pki = pki();
@@ -636,12 +716,16 @@ fn expired_and_incomplete_reports_incomplete() {
     params.not_after = at(NOW - DAY);
     let der = sign(params, &p256(), &pki.inter);
     let a = run(std::slice::from_ref(&der), None, &trust_of(&[&pki.root]));
-    assert_eq!(a.trust.verdict, TrustVerdict::Incomplete);
+    assert!(matches!(
+        &a.trust.verdict,
+        TrustVerdict::Untrusted { reason: UntrustedReason::UnknownIssuer { issuer, .. } }
+            if issuer == "CN=Test Intermediate,O=certinspect tests"
+    ));
     assert_eq!(a.trust.webpki_error.as_deref(), Some("CertExpired"));
     assert_eq!(a.expiry.leaf.unwrap().state, ExpiryState::Expired);
 
     let a = run(&[der, pki.inter.der(), pki.root.der()], None, &TrustStore::empty());
-    assert_eq!(a.trust.verdict, TrustVerdict::UntrustedIssuer);
+    assert!(matches!(a.trust.verdict, TrustVerdict::Untrusted { reason: UntrustedReason::UntrustedRoot { .. } }));
 }
 
 #[test]
@@ -691,4 +775,55 @@ fn self_signed_leaf_pinned_in_the_store_is_trusted() {
     assert_eq!(a.completeness.ends_at, ChainEnd::SelfSigned { index: 0, in_trust_store: true });
     assert!(a.completeness.reaches_trust_anchor);
     assert_eq!(a.trust.verdict, TrustVerdict::Trusted, "{:?}", a.trust.webpki_error);
+}
+
+#[test]
+fn expiry_wording_never_counts_negative_days() {
+    let hour = 3_600;
+    let cases: [(i64, &str); 10] = [
+        (11 * DAY, "expires in 11 days"),
+        (11 * DAY + 23 * hour, "expires in 11 days"),
+        (DAY, "expires in 1 day"),
+        (5 * hour, "expires in 5 hours"),
+        (hour, "expires in 1 hour"),
+        (0, "expires in less than an hour"),
+        (-1, "expired less than an hour ago"),
+        (-hour, "expired 1 hour ago"),
+        (-DAY, "expired 1 day ago"),
+        (-11 * DAY - 5 * hour, "expired 11 days ago"),
+    ];
+    for (seconds, want) in cases {
+        assert_eq!(describe_remaining(seconds), want, "{seconds} s");
+        let fact = ExpiryFact::evaluate(
+            ExpirySubject::Served { index: 1 },
+            String::new(),
+            NOW - 400 * DAY,
+            NOW + seconds,
+            NOW,
+            &Policy::default(),
+        );
+        assert_eq!(fact.describe(), want, "{seconds} s through a fact");
+    }
+    let early = ExpiryFact::evaluate(
+        ExpirySubject::Served { index: 0 },
+        String::new(),
+        NOW + 2 * DAY,
+        NOW + 90 * DAY,
+        NOW,
+        &Policy::default(),
+    );
+    assert_eq!(early.describe(), "becomes valid in 2 days");
+
+    // The case: an intermediate that expired 11 days ago.
+    let root = root("Root", p256());
+    let inter = intermediate_valid("Old Inter", p256(), &root, NOW - 400 * DAY, NOW - 11 * DAY);
+    let chain = vec![leaf(&["a.example.com"], &inter), inter.der()];
+    let a = run(&chain, None, &trust_of(&[&root]));
+    let served = a.expiry.earliest_served.expect("served");
+    assert_eq!(served.certificate, ExpirySubject::Served { index: 1 });
+    assert_eq!(served.describe(), "expired 11 days ago");
+    assert_eq!(
+        a.trust.verdict,
+        TrustVerdict::Expired { certificate: served_ref(1, "CN=Old Inter,O=certinspect tests") }
+    );
 }

@@ -143,3 +143,33 @@ pub fn serial(bytes: &[u8]) -> Option<SerialNumber> {
 pub fn dns_san(name: &str) -> SanType {
     SanType::DnsName(name.try_into().expect("ia5"))
 }
+
+/// An intermediate whose parameters a test adjusts (name constraints,
+/// extensions, ...) before it is signed.
+pub fn intermediate_with(cn: &str, key: KeyPair, issuer: &Ca, edit: impl FnOnce(&mut CertificateParams)) -> Ca {
+    let mut params = ca_params(cn, NOW - 365 * DAY, NOW + 3 * 365 * DAY);
+    params.use_authority_key_identifier_extension = true;
+    edit(&mut params);
+    let cert = params.signed_by(&key, &issuer.cert, &issuer.key).expect("sign intermediate");
+    Ca { cert, key }
+}
+
+/// An Authority Information Access extension (RFC 5280 4.2.2.1) with these
+/// caIssuers and OCSP URIs; rcgen has no parameter for it.
+pub fn aia_extension(ca_issuers: &[&str], ocsp: &[&str]) -> rcgen::CustomExtension {
+    const CA_ISSUERS: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    const OCSP: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
+    let mut descriptions = Vec::new();
+    for (method, uri) in ca_issuers.iter().map(|u| (&CA_ISSUERS, u)).chain(ocsp.iter().map(|u| (&OCSP, u))) {
+        // URIs here are short: single-octet DER lengths suffice.
+        let mut location = vec![0x86, uri.len() as u8];
+        location.extend_from_slice(uri.as_bytes());
+        let mut description = vec![0x30, (method.len() + location.len()) as u8];
+        description.extend_from_slice(method);
+        description.extend_from_slice(&location);
+        descriptions.extend(description);
+    }
+    let mut content = vec![0x30, descriptions.len() as u8];
+    content.extend(descriptions);
+    rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], content)
+}
