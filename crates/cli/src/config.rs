@@ -65,6 +65,22 @@ pub struct VerifySettings {
     pub plugin_call_timeout_secs: f64,
     /// `HOST:PORT:ADDRESS:PORT` connection overrides (curl's `--connect-to`).
     pub connect_to: Vec<String>,
+    /// Fetch what certificates point at (the issuer named by an AIA URL).
+    pub fetch: bool,
+    /// A name found only in the legacy subject CN: `reject` (as browsers
+    /// do) or `accept` (old private PKIs).
+    pub legacy_cn: LegacyCnSetting,
+}
+
+/// `[verify] legacy_cn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LegacyCnSetting {
+    /// A CN-only name is a mismatch.
+    #[default]
+    Reject,
+    /// A CN-only name matches (reported as `name-legacy-cn-only`).
+    Accept,
 }
 
 /// Where trust anchors come from.
@@ -95,6 +111,8 @@ impl Default for VerifySettings {
             all_addresses: false,
             plugin_call_timeout_secs: 120.0,
             connect_to: Vec::new(),
+            fetch: true,
+            legacy_cn: LegacyCnSetting::Reject,
         }
     }
 }

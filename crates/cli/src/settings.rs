@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use certinspect_analysis::{Policy, TrustStore};
+use certinspect_analysis::{LegacyCn, Policy, TrustStore};
 use certinspect_core::trust_store::{load_trust_store, TrustBase};
 use certinspect_core::verify::{ConnectTo, VerifyOptions};
 use certinspect_probe::AddressSelection;
 
-use crate::config::{TrustSetting, VerifySettings};
+use crate::config::{LegacyCnSetting, TrustSetting, VerifySettings};
 
 /// Verification flags shared by `scan` and `probe`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -41,6 +41,10 @@ pub struct VerifyArgs {
     /// Probe every A/AAAA address of a name, not just the first that answers.
     #[arg(long)]
     pub all_addresses: bool,
+    /// Fetch nothing the certificates point at (no AIA issuer download); an
+    /// unknown issuer then stays unknown and the report says it was not fetched.
+    #[arg(long)]
+    pub no_fetch: bool,
     /// Evaluate expiry at this UNIX time instead of now (reproducible reports).
     #[arg(long, value_name = "UNIX_SECONDS", hide = true)]
     pub now_unix: Option<i64>,
@@ -57,6 +61,11 @@ pub fn verify_options(file: &VerifySettings, args: &VerifyArgs) -> Result<Verify
     options.trust =
         Arc::new(trust_store(args.trust.unwrap_or(file.trust), args.ca_file.as_ref().or(file.ca_file.as_ref()))?);
     options.now_unix = args.now_unix;
+    options.fetch.enabled = file.fetch && !args.no_fetch;
+    options.legacy_cn = match file.legacy_cn {
+        LegacyCnSetting::Reject => LegacyCn::Reject,
+        LegacyCnSetting::Accept => LegacyCn::Accept,
+    };
     let probe = &mut options.probe;
     probe.connect_timeout = seconds(args.connect_timeout.unwrap_or(file.connect_timeout_secs), "--connect-timeout")?;
     probe.handshake_timeout =

@@ -15,6 +15,7 @@ use crate::collect::{CollectError, SourceStats};
 use crate::findings::{Finding, Severity};
 use crate::join::JoinNote;
 use crate::reconcile::{IdentityBasis, Verdict};
+use crate::verify::IssuerFetch;
 
 /// Version of the report's JSON schema.
 pub const REPORT_SCHEMA_VERSION: u32 = 2;
@@ -108,6 +109,10 @@ pub struct ObservationResult {
     pub revocation: Option<RevocationStatus>,
     /// The probe error, when the handshake did not complete.
     pub error: Option<ProbeError>,
+    /// Issuer certificates fetched from AIA `caIssuers` URLs for this
+    /// chain, and what came of each; absent when nothing was fetched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issuer_fetches: Vec<IssuerFetch>,
     /// Timings per phase.
     pub timings: Timings,
 }

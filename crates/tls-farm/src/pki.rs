@@ -94,14 +94,43 @@ fn params(cn: &str, names: &[&str], validity: Validity) -> Result<CertificatePar
     Ok(p)
 }
 
+/// Authority Information Access with one `caIssuers` URI (RFC 5280
+/// 4.2.2.1); short DER lengths, as test URLs are short.
+fn ca_issuers_extension(url: &str) -> CustomExtension {
+    const CA_ISSUERS: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    assert!(url.len() < 100, "test AIA URLs are short");
+    let mut location = vec![0x86, url.len() as u8];
+    location.extend_from_slice(url.as_bytes());
+    let mut description = vec![0x30, (CA_ISSUERS.len() + location.len()) as u8];
+    description.extend_from_slice(&CA_ISSUERS);
+    description.extend_from_slice(&location);
+    let mut content = vec![0x30, description.len() as u8];
+    content.extend(description);
+    CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], content)
+}
+
 fn pki_err(e: rcgen::Error) -> FarmError {
     FarmError::Cert(format!("generating a certificate: {e}"))
 }
 
-/// A test certificate authority.
+/// A test certificate authority: a root, or an intermediate under one.
 pub struct TestCa {
     cert: rcgen::Certificate,
     key: KeyPair,
+    /// Served above a leaf it issues: the root itself, or for an
+    /// intermediate just the intermediate (servers omit the root).
+    served_above: Vec<Vec<u8>>,
+}
+
+/// How [`TestCa::issue_with`] shapes a leaf.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafOptions {
+    /// Names only in the subject CN, no SAN extension (legacy).
+    pub common_name_only: bool,
+    /// An Authority Information Access `caIssuers` URL (short, as in tests).
+    pub ca_issuers_url: Option<String>,
+    /// Serve the leaf alone, without the CA certificates above it.
+    pub leaf_only: bool,
 }
 
 impl std::fmt::Debug for TestCa {
@@ -119,7 +148,36 @@ impl TestCa {
         p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let key = KeyPair::generate().map_err(pki_err)?;
         let cert = p.self_signed(&key).map_err(pki_err)?;
-        Ok(TestCa { cert, key })
+        let served_above = vec![cert.der().to_vec()];
+        Ok(TestCa { cert, key, served_above })
+    }
+
+    /// An intermediate CA named `cn` under this CA; the leaves it issues are
+    /// served with it, without the root.
+    pub fn intermediate(&self, cn: &str, validity: Validity) -> Result<TestCa, FarmError> {
+        self.sign_ca(cn, KeyPair::generate().map_err(pki_err)?, validity)
+    }
+
+    /// `ca` issued again by this CA with the same name and key and a new
+    /// validity, as an intermediate is renewed: leaves it issued verify
+    /// under either.
+    pub fn reissue(&self, ca: &TestCa, validity: Validity) -> Result<TestCa, FarmError> {
+        let cn = ca.cert.params().distinguished_name.get(&DnType::CommonName).and_then(|v| match v {
+            rcgen::DnValue::Utf8String(s) => Some(s.clone()),
+            rcgen::DnValue::PrintableString(s) => Some(s.as_str().to_owned()),
+            _ => None,
+        });
+        let key = KeyPair::try_from(ca.key.serialize_der()).map_err(pki_err)?;
+        self.sign_ca(&cn.unwrap_or_else(|| "intermediate".into()), key, validity)
+    }
+
+    fn sign_ca(&self, cn: &str, key: KeyPair, validity: Validity) -> Result<TestCa, FarmError> {
+        let mut p = params(cn, &[], validity)?;
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let cert = p.signed_by(&key, &self.cert, &self.key).map_err(pki_err)?;
+        let served_above = vec![cert.der().to_vec()];
+        Ok(TestCa { cert, key, served_above })
     }
 
     /// The root's DER.
@@ -133,13 +191,26 @@ impl TestCa {
     }
 
     /// A leaf for `names` (DNS names or IP literals; the first is also the
-    /// CN); the chain is the leaf then the root.
+    /// CN); the chain is the leaf then the CA (a root serves itself, an
+    /// intermediate serves itself without its root).
     pub fn issue(&self, names: &[&str], validity: Validity) -> Result<Issued, FarmError> {
+        self.issue_with(names, validity, &LeafOptions::default())
+    }
+
+    /// A leaf for `names` shaped by `options`.
+    pub fn issue_with(&self, names: &[&str], validity: Validity, options: &LeafOptions) -> Result<Issued, FarmError> {
         let cn = names.first().copied().unwrap_or("leaf");
-        let p = params(cn, names, validity)?;
+        let mut p = params(cn, if options.common_name_only { &[] } else { names }, validity)?;
+        if let Some(url) = &options.ca_issuers_url {
+            p.custom_extensions.push(ca_issuers_extension(url));
+        }
         let key = KeyPair::generate().map_err(pki_err)?;
         let cert = p.signed_by(&key, &self.cert, &self.key).map_err(pki_err)?;
-        Ok(Issued { chain: vec![cert.der().to_vec(), self.der().to_vec()], key_pkcs8: key.serialize_der() })
+        let mut chain = vec![cert.der().to_vec()];
+        if !options.leaf_only {
+            chain.extend(self.served_above.iter().cloned());
+        }
+        Ok(Issued { chain, key_pkcs8: key.serialize_der() })
     }
 }
 

@@ -12,6 +12,7 @@
 //! bare endpoints built with [`bare_endpoint`]) and get a [`Report`]; most
 //! call [`crate::scan`] instead, which also opens and lists the sources.
 
+mod chains;
 mod plan;
 mod result;
 mod revocation;
@@ -22,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use certinspect_analysis::{analyze_many, AnalysisInput, ChainAnalysis, Policy, TrustStore};
+use certinspect_analysis::{ChainAnalysis, LegacyCn, Policy, TrustStore};
 use certinspect_probe::{
     probe_blocking_each, ProbeConfig, ProbeErrorKind, ProbeObservation, ProbeOutcome, ProbeTarget,
 };
@@ -30,14 +31,17 @@ use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location, Rev
 use serde_json::json;
 
 use crate::collect::{CollectError, SourceStats};
+use crate::fetch::{FetchOptions, Fetcher};
 use crate::findings::{Finding, FindingCode};
 use crate::join::join;
 use crate::plugins::OpenedSource;
 use crate::report::{BindingReport, ObservationResult, Report, REPORT_SCHEMA_VERSION};
 
+pub use chains::IssuerFetch;
 pub use plan::ConnectTo;
 pub use rules::place_of;
 
+use chains::{analyse_chains, AnalysisSettings, ChainToAnalyse};
 use plan::plan_targets;
 use result::observe;
 use revocation::lookup_revocations;
@@ -62,6 +66,11 @@ pub struct VerifyOptions {
     pub revocation_batch: usize,
     /// Keep the full chain analysis in each result (larger reports).
     pub keep_analysis: bool,
+    /// Whether a name found only in a certificate's legacy subject CN
+    /// counts (`[verify] legacy_cn = "accept"`, for old private PKIs).
+    pub legacy_cn: LegacyCn,
+    /// Fetching issuers named by AIA URLs (`--no-fetch` turns it off).
+    pub fetch: FetchOptions,
 }
 
 impl Default for VerifyOptions {
@@ -74,6 +83,8 @@ impl Default for VerifyOptions {
             now_unix: None,
             revocation_batch: 50,
             keep_analysis: true,
+            legacy_cn: LegacyCn::default(),
+            fetch: FetchOptions::default(),
         }
     }
 }
@@ -164,35 +175,39 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     let mut results: Vec<Vec<ObservationResult>> = vec![Vec::new(); bindings.len()];
     let mut findings = Vec::new();
     let mut revocations: HashMap<String, RevocationStatus> = HashMap::new();
+    let fetcher = Fetcher::new(options.fetch.clone());
+    let settings =
+        AnalysisSettings { trust: &options.trust, now, policy: &options.policy, legacy_cn: options.legacy_cn };
     let mut handle_batch = |batch: Vec<ProbeObservation>| {
-        // Analyse the batch's chains in parallel (pure, rayon).
+        // Analyse the batch's chains in parallel (pure, rayon), fetching
+        // missing issuers where the analysis asks for them.
         let chains: Vec<Vec<Vec<u8>>> = batch
             .iter()
             .map(|o| o.tls().map(|tls| tls.chain.iter().map(|c| c.0.clone()).collect()).unwrap_or_default())
             .collect();
-        let inputs: Vec<AnalysisInput<'_>> = batch
+        let to_analyse: Vec<ChainToAnalyse<'_>> = batch
             .iter()
             .zip(&chains)
             .filter(|(o, _)| o.tls().is_some())
-            .map(|(o, chain)| AnalysisInput {
-                chain,
-                host: Some(plan.reference_names[o.target_index].as_str()),
-                trust: &options.trust,
-                now_unix: now,
-                policy: &options.policy,
-            })
+            .map(|(o, chain)| ChainToAnalyse { chain, host: plan.reference_names[o.target_index].as_str() })
             .collect();
-        let mut analysed = analyze_many(&inputs).into_iter();
-        let analyses: Vec<Option<ChainAnalysis>> =
-            batch.iter().map(|o| o.tls().and_then(|_| analysed.next())).collect();
+        let mut analysed = analyse_chains(&to_analyse, &settings, &fetcher).into_iter();
+        let (analyses, issuer_fetches): (Vec<Option<ChainAnalysis>>, Vec<Vec<IssuerFetch>>) = batch
+            .iter()
+            .map(|o| match o.tls().and_then(|_| analysed.next()) {
+                Some((analysis, fetches)) => (Some(analysis), fetches),
+                None => (None, Vec::new()),
+            })
+            .unzip();
         lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch, &mut revocations);
 
-        for (observation, analysis) in batch.iter().zip(&analyses) {
+        for ((observation, analysis), fetches) in batch.iter().zip(&analyses).zip(&issuer_fetches) {
             let reference_name = &plan.reference_names[observation.target_index];
             for &binding_index in &bindings_of_target[observation.target_index] {
                 let binding = &bindings[binding_index];
-                let result =
+                let mut result =
                     observe(binding, observation, analysis.as_ref(), &known, &revocations, options.keep_analysis);
+                result.issuer_fetches = fetches.clone();
                 let found: Vec<Finding> = observation_findings(binding, &result, analysis.as_ref(), reference_name)
                     .into_iter()
                     .map(|f| f.at_binding(binding_index).at_address(result.address.clone()))

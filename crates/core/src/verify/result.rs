@@ -72,6 +72,7 @@ pub(crate) fn observe(
         analysis: analysis.filter(|_| keep_analysis).cloned().map(Box::new),
         revocation,
         error: observation.error().cloned(),
+        issuer_fetches: Vec::new(),
         timings: observation.timings,
     }
 }

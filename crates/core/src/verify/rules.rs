@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 
-use certinspect_analysis::{ChainAnalysis, ExpiryState, ExpirySubject, NameMatch, Policy, TrustVerdict, WeaknessKind};
+use certinspect_analysis::{
+    describe_remaining, ChainAnalysis, ExpiryState, ExpirySubject, NameMatch, Policy, TrustVerdict, WeaknessKind,
+};
 use certinspect_probe::ProbeErrorKind;
 use certinspect_protocol::{Binding, DeclaredCertificate, RevocationState, Tristate};
 use serde_json::json;
@@ -34,17 +36,6 @@ pub fn place_of(binding: &Binding) -> String {
         place
     } else {
         format!("{} {place}", location.service)
-    }
-}
-
-/// "expires in 3 days", "expires today", "expired 11 days ago".
-pub(crate) fn expiry_phrase(days_remaining: i64) -> String {
-    match days_remaining {
-        0 => "expires today".to_owned(),
-        1 => "expires in 1 day".to_owned(),
-        -1 => "expired 1 day ago".to_owned(),
-        d if d > 0 => format!("expires in {d} days"),
-        d => format!("expired {} days ago", -d),
     }
 }
 
@@ -86,7 +77,7 @@ pub(crate) fn observation_findings(
         _ => {}
     }
     if let Some(analysis) = analysis {
-        chain_findings(analysis, served, reference_name, &mut out);
+        chain_findings(analysis, result, reference_name, &mut out);
     }
     if let Some(revocation) = result.revocation.as_ref().filter(|r| r.status == RevocationState::Revoked) {
         out.push(
@@ -102,12 +93,8 @@ pub(crate) fn observation_findings(
 }
 
 /// Expiry, names, trust and weaknesses of an analysed chain.
-fn chain_findings(
-    analysis: &ChainAnalysis,
-    served: Option<&crate::report::ServedSummary>,
-    reference_name: &str,
-    out: &mut Vec<Finding>,
-) {
+fn chain_findings(analysis: &ChainAnalysis, result: &ObservationResult, reference_name: &str, out: &mut Vec<Finding>) {
+    let served = result.served.as_ref();
     if let Some(leaf) = &analysis.expiry.leaf {
         let graded = match leaf.state {
             ExpiryState::Expired => Some((FindingCode::CertExpired, Severity::Critical)),
@@ -117,13 +104,8 @@ fn chain_findings(
             ExpiryState::Ok => None,
         };
         if let Some((code, severity)) = graded {
-            let what = if leaf.state == ExpiryState::NotYetValid {
-                "is not valid yet".to_owned()
-            } else {
-                expiry_phrase(leaf.days_remaining)
-            };
             out.push(
-                Finding::with_severity(code, severity, format!("served certificate {what}"))
+                Finding::with_severity(code, severity, format!("served certificate {}", leaf.describe()))
                     .with_evidence(json!({ "expiry": leaf })),
             );
         }
@@ -141,7 +123,7 @@ fn chain_findings(
                 Finding::with_severity(
                     FindingCode::ChainExpiring,
                     severity,
-                    format!("chain certificate '{}' {}", fact.subject, expiry_phrase(fact.days_remaining)),
+                    format!("chain certificate '{}' {}", fact.subject, fact.describe()),
                 )
                 .with_evidence(json!({ "expiry": fact })),
             );
@@ -149,31 +131,69 @@ fn chain_findings(
     }
     match &analysis.name_match {
         Some(NameMatch::NoMatch { reason }) => out.push(
-            Finding::new(FindingCode::NameMismatch, format!("served certificate is not valid for '{reference_name}'"))
+            Finding::new(
+                FindingCode::NameMismatch,
+                format!("served certificate is not valid for '{reference_name}': {reason}"),
+            )
                 .with_evidence(json!({ "name": reference_name, "reason": reason, "served": served })),
         ),
         Some(NameMatch::MatchedLegacyCnOnly { common_name }) => out.push(
             Finding::new(
                 FindingCode::NameLegacyCnOnly,
-                format!("'{reference_name}' matches only the subject CN '{common_name}' (no SAN extension); modern clients reject this"),
+                format!("'{reference_name}' matches only the subject CN '{common_name}' (no SAN extension); accepted by `legacy_cn = \"accept\"`, but browsers and current TLS clients reject it"),
             )
             .with_evidence(json!({ "name": reference_name })),
         ),
         _ => {}
     }
     match &analysis.trust.verdict {
-        TrustVerdict::Trusted | TrustVerdict::Expired | TrustVerdict::NotYetValid => {}
+        // Expiry has findings of its own (cert-expired, chain-expiring).
+        TrustVerdict::Trusted | TrustVerdict::Expired { .. } | TrustVerdict::NotYetValid { .. } => {}
         TrustVerdict::Incomplete => out.push(
             Finding::new(
                 FindingCode::ChainIncomplete,
-                "the served chain does not reach a trusted root (missing intermediate)",
+                "the served chain is incomplete: with the intermediate its AIA URL names it reaches a trusted \
+                 root, but clients that do not fetch intermediates fail",
             )
-            .with_evidence(json!({ "completeness": analysis.completeness })),
+            .with_evidence(json!({
+                "completeness": analysis.completeness,
+                "missing_intermediates": analysis.trust.missing_intermediates,
+            })),
         ),
+        TrustVerdict::Untrusted { reason } => {
+            // Say what completing the chain through its AIA URL gave, so
+            // "unknown" never hides "could not look".
+            let fetched: Vec<String> = result
+                .issuer_fetches
+                .iter()
+                .map(|f| match &f.error {
+                    Some(error) => format!("fetching its issuer from {} failed: {error}", f.url),
+                    None => format!("the issuer fetched from {} leads to no trusted root", f.url),
+                })
+                .collect();
+            let after = if fetched.is_empty() { String::new() } else { format!("; {}", fetched.join("; ")) };
+            out.push(
+                Finding::new(FindingCode::Untrusted, format!("the served chain is not trusted: {reason}{after}"))
+                    .with_evidence(json!({ "trust": analysis.trust, "issuer_fetches": result.issuer_fetches })),
+            );
+        }
         other => out.push(
-            Finding::new(FindingCode::Untrusted, format!("the served chain is not trusted ({})", trust_reason(other)))
+            Finding::new(FindingCode::Untrusted, format!("the served chain is not trusted: {other}"))
                 .with_evidence(json!({ "trust": analysis.trust })),
         ),
+    }
+    for (index, certificate) in analysis.certificates.iter().enumerate() {
+        if let Some(reason) = certificate.malformed() {
+            let which = if index == 0 {
+                "the leaf certificate".to_owned()
+            } else {
+                format!("certificate {index} of the chain")
+            };
+            out.push(
+                Finding::new(FindingCode::MalformedCertificate, format!("{which} is malformed: {reason}"))
+                    .with_evidence(json!({ "index": index, "error": reason.to_string(), "reason": reason })),
+            );
+        }
     }
     for weakness in &analysis.weaknesses {
         let what = match &weakness.kind {
@@ -229,7 +249,7 @@ pub(crate) fn binding_findings(
     let served_seen = results.iter().any(|r| r.served.is_some());
     if let (false, Some(not_after)) = (served_seen, binding.declared.not_after) {
         let days = (not_after - now).div_euclid(86_400);
-        let what = format!("the declared certificate {}", expiry_phrase(days));
+        let what = format!("the declared certificate {}", describe_remaining(not_after - now));
         if not_after <= now {
             out.push(Finding::new(FindingCode::DeclaredExpired, what));
         } else if days < i64::from(policy.warn_days) {
@@ -298,18 +318,6 @@ fn names_of(declared: &DeclaredCertificate) -> Vec<String> {
     names
 }
 
-fn trust_reason(verdict: &TrustVerdict) -> String {
-    match verdict {
-        TrustVerdict::UntrustedIssuer => "issued by an unknown CA".into(),
-        TrustVerdict::SelfSigned => "self-signed".into(),
-        TrustVerdict::Invalid(reason) => reason.clone(),
-        TrustVerdict::Trusted => "trusted".into(),
-        TrustVerdict::Expired => "a certificate in the path has expired".into(),
-        TrustVerdict::NotYetValid => "a certificate in the path is not valid yet".into(),
-        TrustVerdict::Incomplete => "the chain is incomplete".into(),
-    }
-}
-
 pub(crate) fn declared_evidence(declared: &DeclaredCertificate) -> serde_json::Value {
     json!({
         "id": declared.provider_id,
@@ -331,7 +339,7 @@ mod tests {
     use certinspect_analysis::{analyze, AnalysisInput, TrustStore};
     use certinspect_probe::{ProbeError, Timings};
     use certinspect_protocol::{Binding, RevocationStatus};
-    use certinspect_tls_farm::pki::{self_signed, TestCa, Validity};
+    use certinspect_tls_farm::pki::{self_signed, LeafOptions, TestCa, Validity};
 
     use super::*;
     use crate::reconcile::IdentityBasis;
@@ -356,9 +364,14 @@ mod tests {
             analysis: None,
             revocation: None,
             error,
+            issuer_fetches: Vec::new(),
             timings: Timings::default(),
         }
     }
+
+    /// name, served chain, verdict, probe error, binding, expected findings.
+    type Row<'a> =
+        (&'a str, Option<Vec<Vec<u8>>>, Verdict, Option<ProbeError>, &'a Binding, Vec<(FindingCode, Severity)>);
 
     fn findings_of(
         chain: Option<Vec<Vec<u8>>>,
@@ -368,9 +381,9 @@ mod tests {
         binding: &Binding,
     ) -> Vec<(FindingCode, Severity)> {
         let policy = Policy::default();
-        let analysis = chain.as_ref().map(|chain| {
-            analyze(&AnalysisInput { chain, host: Some("a.test"), trust, now_unix: now(), policy: &policy })
-        });
+        let analysis = chain
+            .as_ref()
+            .map(|chain| analyze(&AnalysisInput::new(chain, trust, now(), &policy).with_host(Some("a.test"))));
         let result = result(verdict, error);
         let mut found: Vec<(FindingCode, Severity)> =
             observation_findings(binding, &result, analysis.as_ref(), "a.test")
@@ -387,6 +400,11 @@ mod tests {
         let trust = TrustStore::from_der(vec![ca.der().to_vec()]).unwrap();
         let chain = |names: &[&str], validity| Some(ca.issue(names, validity).unwrap().chain);
         let healthy = || chain(&["a.test"], Validity::days_from_now(200));
+        let stranger =
+            TestCa::new("Nobody's CA").unwrap().intermediate("Nobody's Issuing CA", Validity::days_from_now(900));
+        let unknown_ca = Some(stranger.unwrap().issue(&["a.test"], Validity::days_from_now(200)).unwrap().chain);
+        let cn_only = LeafOptions { common_name_only: true, ..LeafOptions::default() };
+        let legacy = Some(ca.issue_with(&["a.test"], Validity::days_from_now(200), &cn_only).unwrap().chain);
         let endpoint = bare_endpoint("a.test", 443, Some("a.test".into()));
         let mut says_ok = endpoint.clone();
         says_ok.declared.provider_status = Some("ok".into());
@@ -394,7 +412,7 @@ mod tests {
         use FindingCode::*;
         use Severity::*;
         #[rustfmt::skip]
-        let cases: Vec<(&str, Option<Vec<Vec<u8>>>, Verdict, Option<ProbeError>, &Binding, Vec<(FindingCode, Severity)>)> = vec![
+        let cases: Vec<Row<'_>> = vec![
             ("healthy", healthy(), Verdict::Match, None, &endpoint, vec![]),
             ("expired", chain(&["a.test"], Validity::expired(3)), Verdict::Match, None, &endpoint,
                 vec![(CertExpired, Critical)]),
@@ -406,6 +424,8 @@ mod tests {
                 vec![(NameMismatch, High)]),
             ("self-signed", Some(self_signed(&["a.test"], Validity::days_from_now(200)).unwrap().chain),
                 Verdict::Match, None, &endpoint, vec![(Untrusted, High)]),
+            ("unknown CA, root omitted", unknown_ca, Verdict::Match, None, &endpoint, vec![(Untrusted, High)]),
+            ("name only in the legacy CN", legacy, Verdict::Match, None, &endpoint, vec![(NameMismatch, High)]),
             ("foreign", healthy(), Verdict::Foreign, None, &endpoint, vec![(ServedNotDeclared, Critical)]),
             ("stale", healthy(), Verdict::Stale, None, &endpoint, vec![(StaleCertificate, Critical)]),
             ("provider says ok, but foreign", healthy(), Verdict::Foreign, None, &says_ok,
@@ -486,19 +506,5 @@ mod tests {
         binding.location.service = "cdn".into();
         assert_eq!(place_of(&binding), "cdn a.test:443 (SNI b.test)");
         assert_eq!(place_of(&bare_endpoint("::1", 8443, None)), "[::1]:8443");
-    }
-
-    #[test]
-    fn expiry_phrases_never_say_minus() {
-        let cases = [
-            (11, "expires in 11 days"),
-            (1, "expires in 1 day"),
-            (0, "expires today"),
-            (-1, "expired 1 day ago"),
-            (-11, "expired 11 days ago"),
-        ];
-        for (days, phrase) in cases {
-            assert_eq!(expiry_phrase(days), phrase);
-        }
     }
 }
