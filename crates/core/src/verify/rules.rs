@@ -360,6 +360,10 @@ mod tests {
         }
     }
 
+    /// name, served chain, verdict, probe error, binding, expected findings.
+    type Row<'a> =
+        (&'a str, Option<Vec<Vec<u8>>>, Verdict, Option<ProbeError>, &'a Binding, Vec<(FindingCode, Severity)>);
+
     fn findings_of(
         chain: Option<Vec<Vec<u8>>>,
         trust: &TrustStore,
@@ -394,7 +398,7 @@ mod tests {
         use FindingCode::*;
         use Severity::*;
         #[rustfmt::skip]
-        let cases: Vec<(&str, Option<Vec<Vec<u8>>>, Verdict, Option<ProbeError>, &Binding, Vec<(FindingCode, Severity)>)> = vec![
+        let cases: Vec<Row<'_>> = vec![
             ("healthy", healthy(), Verdict::Match, None, &endpoint, vec![]),
             ("expired", chain(&["a.test"], Validity::expired(3)), Verdict::Match, None, &endpoint,
                 vec![(CertExpired, Critical)]),
