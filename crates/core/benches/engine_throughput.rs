@@ -191,15 +191,13 @@ fn client_role(o: &Opts) -> Result<(), String> {
     let connect_to = (0..o.endpoints)
         .map(|i| {
             let ep = if o.sni_mode { &eps[0] } else { &eps[i] };
-            ConnectTo { host: host(i), port: 443, to: ep.addr() }
+            ConnectTo::new(&host(i), 443, ep.addr())
         })
         .collect();
-    let mut options = VerifyOptions {
-        trust: std::sync::Arc::new(TrustStore::from_der(vec![ca_der]).map_err(|e| e.to_string())?),
-        connect_to,
-        keep_analysis: false,
-        ..VerifyOptions::default()
-    };
+    let mut options = VerifyOptions::default();
+    options.trust = std::sync::Arc::new(TrustStore::from_der(vec![ca_der]).map_err(|e| e.to_string())?);
+    options.connect_to = connect_to;
+    options.keep_analysis = false;
     options.probe.max_concurrency = o.concurrency;
     // Every endpoint is on 127.0.0.1: the per-address limit would otherwise
     // be the bottleneck being measured.
@@ -209,7 +207,7 @@ fn client_role(o: &Opts) -> Result<(), String> {
     let rss_before = current_rss_kib();
     let (cpu0, _) = rusage(libc::RUSAGE_SELF);
     let t0 = Instant::now();
-    let report = verify(VerifyInput { bindings, ..VerifyInput::default() }, &options);
+    let report = verify(VerifyInput::bindings(bindings), &options);
     let wall = t0.elapsed();
     let (cpu1, peak_rss) = rusage(libc::RUSAGE_SELF);
     let peak_rss = peak_rss_kib().unwrap_or(peak_rss);

@@ -51,12 +51,15 @@ pub enum FetchError {
     Status(u16),
 }
 
+/// What fetching one URL gave.
+type Fetched = Result<Arc<[u8]>, FetchError>;
+
 /// Fetches each URL at most once per run; failures are remembered too, so
 /// a responder that is down costs one timeout, not one per endpoint.
 pub struct Fetcher {
     options: FetchOptions,
     transport: Option<HttpTransport>,
-    cache: Mutex<HashMap<String, Result<Arc<[u8]>, FetchError>>>,
+    cache: Mutex<HashMap<String, Fetched>>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -86,7 +89,7 @@ impl Fetcher {
     }
 
     /// The body at `url`.
-    pub fn get(&self, url: &str) -> Result<Arc<[u8]>, FetchError> {
+    pub fn get(&self, url: &str) -> Fetched {
         if let Some(known) = self.cache.lock().ok().and_then(|c| c.get(url).cloned()) {
             return known;
         }
@@ -97,7 +100,7 @@ impl Fetcher {
         answer
     }
 
-    fn fetch(&self, url: &str) -> Result<Arc<[u8]>, FetchError> {
+    fn fetch(&self, url: &str) -> Fetched {
         let Some(transport) = &self.transport else { return Err(FetchError::Disabled) };
         if !url.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://")) {
             return Err(FetchError::NotHttp(url.to_owned()));

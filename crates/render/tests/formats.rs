@@ -343,7 +343,8 @@ fn prometheus_text_parses_with_the_reference_parser() {
         let verdict = family("certinspect_binding_verdict");
         let ones: Vec<&ParsedSample> = verdict.samples.iter().filter(|s| s.value == 1.0).collect();
         assert_eq!(ones.len(), report.summary.results, "{name}");
-        assert_eq!(verdict.samples.len(), report.summary.results * 6);
+        // One series per verdict (MATCH ... OBSERVED: seven) for each observation.
+        assert_eq!(verdict.samples.len(), report.summary.results * 7);
         for (verdict_name, count) in &report.summary.verdicts {
             assert_eq!(ones.iter().filter(|s| &s.labels["verdict"] == verdict_name).count(), *count);
         }

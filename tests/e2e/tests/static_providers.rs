@@ -54,15 +54,23 @@ fn a_provider_gives_the_same_bindings_linked_statically_and_loaded_dynamically()
 }
 
 #[test]
-fn a_static_provider_and_a_dynamic_one_with_the_same_name_conflict_visibly() {
+fn a_library_replaces_the_built_in_provider_of_the_same_name_visibly() {
     let mut registry = PluginRegistry::new();
     registry.add_static(certinspect_sdk::static_module::<static_provider_alpha::Alpha>());
     let artifacts = certinspect_e2e::workspace_artifacts();
     registry.load_search_path(&PluginSearchPath::new(vec![artifacts.to_owned()]));
-    let alpha_failure = registry
-        .failures()
-        .iter()
-        .find(|f| f.reason.contains("duplicate plugin name 'test-alpha' (already loaded from (built in))"));
-    assert!(alpha_failure.is_some(), "{:?}", registry.failures());
+    assert!(registry.failures().iter().all(|f| !f.reason.contains("test-alpha")), "{:?}", registry.failures());
+    let alpha = registry.get("test-alpha").expect("test-alpha is loaded");
+    assert!(matches!(alpha.origin(), PluginOrigin::File(_)), "{}", alpha.origin());
+    let replaced = registry.replaced();
+    assert_eq!(replaced.len(), 1);
+    assert_eq!(replaced[0].info.name, "test-alpha");
     assert!(registry.get("test-beta").is_some());
+
+    // Two built-in providers of one name are a conflict, reported.
+    let mut registry = PluginRegistry::new();
+    registry.add_static(certinspect_sdk::static_module::<static_provider_alpha::Alpha>());
+    registry.add_static(certinspect_sdk::static_module::<static_provider_alpha::Alpha>());
+    let failure = registry.failures().iter().find(|f| f.reason.contains("duplicate plugin name 'test-alpha'"));
+    assert!(failure.is_some(), "{:?}", registry.failures());
 }
