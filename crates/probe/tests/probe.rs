@@ -306,6 +306,19 @@ async fn hostile_endpoints_end_in_the_right_error_in_time() {
     // The 1 MB chain was refused by rustls's 64 KiB handshake-message limit,
     // not by reading it whole.
     assert!(obs[5].error().unwrap().message.contains("64 KiB"), "{:?}", obs[5].error());
+    // Sentences for people: the particulars, no debug text or byte lists.
+    let http = &obs[2].error().unwrap().message;
+    assert!(
+        http.starts_with("the server sent ")
+            && http.ends_with("bytes that are not TLS, starting with `HTTP/1.1 400 Bad`"),
+        "{http}"
+    );
+    for o in &obs {
+        let message = &o.error().unwrap().message;
+        for debug_syntax in ["[", "{", "Error(", "::", "0x"] {
+            assert!(!message.contains(debug_syntax), "{}: {message}", o.target);
+        }
+    }
     for o in &obs {
         assert_eq!(o.address, Some(SocketAddr::new(V4, o.target.port)));
     }
@@ -321,7 +334,7 @@ async fn read_cap_stops_a_chain_below_rustls_limit() {
         .await;
     let err = capped[0].error().expect("capped");
     assert_eq!(err.kind, ProbeErrorKind::TooLarge);
-    assert!(err.message.contains("read cap"), "{err}");
+    assert_eq!(err.message, "the server sent more than 16,384 bytes without finishing the handshake");
     let uncapped = Prober::new(quick()).probe_collect(vec![at("localhost", addr)]).await;
     assert_eq!(chain(&uncapped[0]).len(), 20);
 }
@@ -441,8 +454,16 @@ async fn a_chain_served_without_its_key_is_refused() {
     let obs = Prober::new(quick())
         .probe_collect(vec![at("a.test", farm.addr("forged13").unwrap()), at("a.test", farm.addr("forged12").unwrap())])
         .await;
-    for o in &obs {
+    for (o, version) in obs.iter().zip(["TLSv1.3", "TLSv1.2"]) {
         let err = o.error().expect("forged handshake must fail");
-        assert_eq!(err.kind, ProbeErrorKind::Tls, "{err}");
+        assert_eq!(err.kind, ProbeErrorKind::BadHandshakeSignature, "{err}");
+        assert!(err.message.contains("does not verify with the key in its certificate"), "{err}");
+        // Captured before the signature check, so the report can still
+        // show what was presented.
+        let partial = o.partial_tls.as_ref().expect("the chain is kept");
+        assert_eq!(partial.chain.len(), 1);
+        assert_eq!(o.leaf(), Some(a.leaf()));
+        assert_eq!(partial.version.as_deref(), Some(version));
+        assert!(partial.cipher_suite.as_ref().is_some_and(|s| s.starts_with("TLS")), "{partial:?}");
     }
 }
