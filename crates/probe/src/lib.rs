@@ -91,5 +91,6 @@ pub use prober::{
     probe_blocking, probe_blocking_each, AddressSelection, FamilyFilter, ObservationReceiver, ProbeConfig, Prober,
 };
 pub use target::{
-    apply_resolve_overrides, parse_resolve, ParseError, ProbeTarget, ResolveOverride, SniMode, DEFAULT_PORT,
+    apply_resolve_overrides, parse_resolve, parse_sni, parse_target_line, ParseError, ProbeTarget, ResolveOverride,
+    SniMode, TargetLine, DEFAULT_PORT,
 };

@@ -108,8 +108,20 @@ pub(crate) fn classify_connect(e: &io::Error, addr: SocketAddr) -> ProbeError {
     ProbeError::new(kind, message)
 }
 
+/// `5 s`, `1.5 s`, `250 ms`.
+pub(crate) fn duration_words(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
 /// An operating-system error's own text without the `(os error N)` tail.
-fn os_words(e: &io::Error) -> String {
+pub(crate) fn os_words(e: &io::Error) -> String {
     let text = e.to_string();
     match text.find(" (os error") {
         Some(i) => text[..i].to_owned(),
@@ -364,6 +376,18 @@ mod tests {
     fn numbers_get_thousands_separators() {
         for (n, expected) in [(0, "0"), (999, "999"), (1000, "1,000"), (4096, "4,096"), (1_234_567, "1,234,567")] {
             assert_eq!(thousands(n), expected);
+        }
+    }
+
+    #[test]
+    fn durations_read_as_words() {
+        use std::time::Duration;
+        for (d, expected) in [
+            (Duration::from_millis(250), "250 ms"),
+            (Duration::from_secs(5), "5 s"),
+            (Duration::from_millis(1500), "1.5 s"),
+        ] {
+            assert_eq!(duration_words(d), expected);
         }
     }
 

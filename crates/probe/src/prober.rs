@@ -14,12 +14,14 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsConnector;
 
 use crate::legacy;
-use crate::messages::{classify_connect, classify_handshake, classify_rustls, HandshakeContext};
+use crate::messages::{
+    classify_connect, classify_handshake, classify_rustls, duration_words, os_words, HandshakeContext,
+};
 use crate::model::{
     CaptureMethod, ClientCertificateRequest, FailedAttempt, IpFamily, PartialTls, Phase, ProbeError, ProbeErrorKind,
     ProbeObservation, ProbeOutcome, Resolution, Timings, TlsFacts,
 };
-use crate::target::{ProbeTarget, SniMode};
+use crate::target::{ascii_host, ProbeTarget, SniMode};
 use crate::tls::{take_captured, CaptureSlot, ClientTemplate, Watched};
 
 /// Which of a name's addresses to probe.
@@ -286,18 +288,21 @@ async fn bounded<F: Future>(
     };
     match tokio::time::timeout_at(deadline.into(), f).await {
         Ok(v) => Ok(v),
-        Err(_) if is_run => {
-            Err(ProbeError::new(ProbeErrorKind::Deadline(phase), format!("the run's deadline passed during {phase}")))
-        }
+        Err(_) if is_run => Err(ProbeError::new(
+            ProbeErrorKind::Deadline(phase),
+            format!("the run's deadline passed during the {}", phase.activity()),
+        )),
         Err(_) => Err(ProbeError::new(
             ProbeErrorKind::Timeout(phase),
-            format!("{phase} took longer than {:?}", per_phase.unwrap_or_default()),
+            format!("the {} took longer than {}", phase.activity(), duration_words(per_phase.unwrap_or_default())),
         )),
     }
 }
 
 /// The SNI to send and the name rustls is given. Without SNI rustls is
 /// given the IP address, for which it sends no server_name extension.
+/// Internationalized names are sent as A-labels; targets parsed from text
+/// are converted already, this covers those built in code.
 fn choose_sni(target: &ProbeTarget) -> Result<Option<DnsName<'static>>, ProbeError> {
     let name = match &target.sni {
         SniMode::None => return Ok(None),
@@ -307,13 +312,15 @@ fn choose_sni(target: &ProbeTarget) -> Result<Option<DnsName<'static>>, ProbeErr
             if n.parse::<IpAddr>().is_ok() {
                 return Err(ProbeError::new(
                     ProbeErrorKind::InvalidTarget,
-                    format!("SNI {n:?} is an IP address, which SNI cannot carry (RFC 6066); use SniMode::None"),
+                    format!("SNI {n:?} is an IP address, which SNI cannot carry (RFC 6066); send no SNI instead"),
                 ));
             }
             n.as_str()
         }
     };
-    DnsName::try_from(name.to_owned()).map(Some).map_err(|_| {
+    let ascii = ascii_host(name)
+        .map_err(|why| ProbeError::new(ProbeErrorKind::InvalidTarget, format!("cannot send SNI: {why}")))?;
+    DnsName::try_from(ascii).map(Some).map_err(|_| {
         ProbeError::new(ProbeErrorKind::InvalidTarget, format!("{name:?} is not a valid DNS name for SNI"))
     })
 }
@@ -430,7 +437,8 @@ impl Inner {
                 .expect("semaphores are never closed");
             timings.queue_us += micros(queued.elapsed());
             let t0 = Instant::now();
-            let host = base.target.host.trim().to_owned();
+            let host = ascii_host(&base.target.host)
+                .map_err(|why| ProbeError::new(ProbeErrorKind::InvalidTarget, format!("cannot resolve: {why}")))?;
             let res = bounded(
                 Phase::Resolve,
                 Some(self.config.resolve_timeout),
@@ -439,7 +447,9 @@ impl Inner {
             )
             .await;
             base.resolve_us = Some(micros(t0.elapsed()));
-            let found = res?.map_err(|e| ProbeError::new(ProbeErrorKind::Dns, format!("resolving {host:?}: {e}")))?;
+            let found = res?.map_err(|e| {
+                ProbeError::new(ProbeErrorKind::Dns, format!("the name {host} could not be resolved: {}", os_words(&e)))
+            })?;
             let mut ips: Vec<IpAddr> = Vec::new();
             for sa in found {
                 if !ips.contains(&sa.ip()) {
@@ -455,8 +465,13 @@ impl Inner {
             return Err(ProbeError::new(
                 ProbeErrorKind::Dns,
                 format!(
-                    "{} has no address to probe ({all} found, none of family {:?})",
-                    base.target.host, self.config.ip_family
+                    "{} has no {} address to probe ({all} found)",
+                    base.target.host,
+                    match self.config.ip_family {
+                        FamilyFilter::V4 => "IPv4",
+                        FamilyFilter::V6 => "IPv6",
+                        FamilyFilter::Any => "IPv4 or IPv6",
+                    }
                 ),
             ));
         }

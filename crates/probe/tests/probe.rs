@@ -467,3 +467,37 @@ async fn a_chain_served_without_its_key_is_refused() {
         assert!(partial.cipher_suite.as_ref().is_some_and(|s| s.starts_with("TLS")), "{partial:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn u_label_names_are_sent_as_a_labels() {
+    let ca = TestCa::new("IDN CA").unwrap();
+    let idn = ca.issue(&["xn--bcher-kva.example"], Validity::days_from_now(30)).unwrap();
+    let fallback = ca.issue(&["default.test"], Validity::days_from_now(30)).unwrap();
+    let farm = start(vec![EndpointSpec::new(
+        "idn",
+        EndpointMode::Tls(TlsEndpoint {
+            default: Some(fallback.source()),
+            sni: vec![SniEntry { names: vec!["xn--bcher-kva.example".into()], cert: idn.source() }],
+            ..TlsEndpoint::default()
+        }),
+    )]);
+    let addr = farm.addr("idn").unwrap();
+    let parsed: ProbeTarget = format!("bücher.example:{}", addr.port()).parse().unwrap();
+    let targets = vec![
+        // Typed by a user: converted when parsed.
+        parsed.with_resolve_override(vec![addr.ip()]),
+        // Built in code with U-labels: converted when probed.
+        at("bücher.example", addr),
+        at("127.0.0.1", addr).with_sni(SniMode::Name("BÜCHER.example".into())),
+        at("127.0.0.1", addr).with_sni(SniMode::Name("bü_cher.example".into())),
+    ];
+    let obs = Prober::new(quick()).probe_collect(targets).await;
+    for o in &obs[..3] {
+        assert_eq!(leaf(o), idn.leaf(), "{}", o.target);
+        assert_eq!(o.sni.as_deref(), Some("xn--bcher-kva.example"));
+    }
+    assert_eq!(obs[0].target.host, "xn--bcher-kva.example");
+    let err = obs[3].error().expect("an unconvertible name is refused");
+    assert_eq!(err.kind, ProbeErrorKind::InvalidTarget);
+    assert!(err.message.starts_with("cannot send SNI: \"bü_cher.example\" is not a valid internationalized"), "{err}");
+}
