@@ -66,6 +66,13 @@ pub(crate) fn client_hello(sni: Option<&str>, random: &[u8; 32]) -> Vec<u8> {
     push_extension(&mut extensions, 11, &[1, 0]); // ec_point_formats: uncompressed
     push_extension(&mut extensions, 13, &u16_list(OFFERED_SIGNATURE_ALGORITHMS));
     push_extension(&mut extensions, 23, &[]); // extended_master_secret
+                                              // Some old load balancers hang on a ClientHello of 256-511 bytes, the
+                                              // very servers this handshake is for; pad past it (RFC 7685).
+    let message_len = 4 + 2 + 32 + 1 + 2 + 2 * OFFERED_SUITES.len() + 2 + 2 + extensions.len();
+    if (256..512).contains(&message_len) {
+        let padding = (512 - message_len).saturating_sub(4);
+        push_extension(&mut extensions, 21, &vec![0; padding]);
+    }
     let hello = TlsClientHelloContents::new(
         0x0303,
         random,
@@ -473,7 +480,21 @@ mod tests {
         assert!(extensions.iter().any(|e| matches!(e, TlsExtension::EllipticCurves(_))));
 
         let without = client_hello(None, &[9; 32]);
-        assert!(without.len() < bytes.len(), "no SNI extension without a name");
+        let (_, record) = parse_tls_raw_record(&without).unwrap();
+        let (_, message) = parse_tls_message_handshake(record.data).unwrap();
+        let TlsMessage::Handshake(TlsMessageHandshake::ClientHello(hello)) = message else {
+            panic!("not a ClientHello");
+        };
+        let (_, extensions) = parse_tls_extensions(hello.ext.unwrap()).unwrap();
+        assert!(!extensions.iter().any(|e| matches!(e, TlsExtension::SNI(_))), "no SNI extension without a name");
+
+        // Never 256-511 bytes long, whatever the name's length.
+        for name_len in [1, 20, 63, 120, 200, 253] {
+            let name = "a".repeat(name_len);
+            let hello = client_hello(Some(&name), &[9; 32]);
+            let message_len = hello.len() - 5;
+            assert!(!(256..512).contains(&message_len), "{name_len}: {message_len} bytes");
+        }
     }
 
     /// Flights fed in pieces of every size give the same capture; the
