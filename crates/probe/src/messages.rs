@@ -82,17 +82,17 @@ pub(crate) fn thousands(n: u64) -> String {
     out
 }
 
-/// How the first bytes of a non-TLS answer read: "starting with `HTTP/1.1
-/// 400`" when they are text, "which are not text" otherwise. Never a byte
+/// How the first bytes of a non-TLS answer read: ", starting with
+/// `HTTP/1.1 400`" when they are text, " or text" otherwise. Never a byte
 /// dump.
 pub(crate) fn describe_start(head: &[u8]) -> String {
     const SHOWN: usize = 16;
     let text: String = head.iter().take_while(|b| (0x20..0x7f).contains(*b)).take(SHOWN).map(|&b| b as char).collect();
     let text = text.trim_end();
     if text.is_empty() {
-        "which are not text".to_owned()
+        " or text".to_owned()
     } else {
-        format!("starting with `{text}`")
+        format!(", starting with `{text}`")
     }
 }
 
@@ -189,7 +189,7 @@ pub(crate) fn not_tls_error(bytes_read: u64, head: &[u8]) -> ProbeError {
     let verb = if bytes_read == 1 { "is" } else { "are" };
     ProbeError::new(
         ProbeErrorKind::NotTls,
-        format!("the server sent {} {unit} that {verb} not TLS, {}", thousands(bytes_read), describe_start(head)),
+        format!("the server sent {} {unit} that {verb} not TLS{}", thousands(bytes_read), describe_start(head)),
     )
 }
 
@@ -400,7 +400,7 @@ mod tests {
                 "the server sent 4,096 bytes that are not TLS, starting with `HTTP/1.1 400 Bad`",
             ),
             (5, &b"HTTP/"[..], "the server sent 5 bytes that are not TLS, starting with `HTTP/`"),
-            (1, &[0xff][..], "the server sent 1 byte that is not TLS, which are not text"),
+            (1, &[0xff][..], "the server sent 1 byte that is not TLS or text"),
             (7, &b"SSH-2.0\xff"[..], "the server sent 7 bytes that are not TLS, starting with `SSH-2.0`"),
         ] {
             let e = not_tls_error(bytes_read, head);

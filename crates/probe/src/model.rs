@@ -429,7 +429,7 @@ pub struct Timings {
     pub resolve_us: Option<u64>,
     /// TCP connect to the address observed (the last attempt).
     pub connect_us: Option<u64>,
-    /// TLS handshake.
+    /// TLS handshake; with the legacy capture, both attempts together.
     pub handshake_us: Option<u64>,
     /// From the start of this target's probe to the observation.
     pub total_us: u64,

@@ -72,6 +72,9 @@ pub struct ProbeConfig {
     /// Limit for one TCP connect.
     pub connect_timeout: Duration,
     /// Limit for one TLS handshake (includes the server's think time).
+    /// The legacy capture, when it runs, gets the same limit again for its
+    /// own connection and handshake; a server that requested a client
+    /// certificate gets up to a second more to refuse the connection.
     pub handshake_timeout: Duration,
     /// Limit for a whole run (one `probe_*` call), from its start. Targets
     /// not finished by then are reported with [`ProbeErrorKind::Deadline`].
