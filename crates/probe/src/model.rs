@@ -331,9 +331,10 @@ pub struct ClientCertificateRequest {
     /// in its order (often empty: the list is optional).
     pub acceptable_ca_names: Vec<DistinguishedNameDer>,
     /// Whether the server then refused to continue without a certificate
-    /// (an alert after the probe's empty certificate). `false` when the
-    /// handshake went on, or, in TLS 1.3, when no refusal arrived within a
-    /// short wait after the handshake.
+    /// (an alert or a closed connection after the probe's empty
+    /// certificate). `false` when the handshake went on, in TLS 1.3 when no
+    /// refusal arrived within a short wait after the handshake, and always
+    /// with the legacy capture, which stops before a server could refuse.
     pub required: bool,
 }
 

@@ -306,6 +306,8 @@ pub fn parse_resolve(s: &str) -> Result<ResolveOverride, ParseError> {
         return Err(bad("'+', '-' and '*' forms are not supported"));
     }
     let port = parse_port(port, s)?;
+    // Targets carry A-labels, so the override must name the host likewise.
+    let host = ascii_host(host).map_err(|why| bad(&why))?;
     let addrs = addrs
         .split(',')
         .map(|a| {
@@ -317,7 +319,7 @@ pub fn parse_resolve(s: &str) -> Result<ResolveOverride, ParseError> {
     if addrs.is_empty() {
         return Err(bad("no address"));
     }
-    Ok(ResolveOverride { host: host.to_owned(), port, addrs })
+    Ok(ResolveOverride { host, port, addrs })
 }
 
 /// Sets `resolve_override` on every target an override applies to (the
@@ -493,5 +495,11 @@ mod tests {
         assert_eq!(ts[0].resolve_override, Some(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]));
         assert_eq!(ts[1].resolve_override, None);
         assert_eq!(ts[2].resolve_override, None);
+
+        // Written with U-labels on both sides, they still meet.
+        let mut ts = vec!["bücher.example".parse::<ProbeTarget>().unwrap()];
+        let os = [parse_resolve("Bücher.example:443:127.0.0.1").unwrap()];
+        assert_eq!(apply_resolve_overrides(&mut ts, &os), 1);
+        assert!(parse_resolve("bü_cher.example:443:127.0.0.1").unwrap_err().to_string().contains("UTS-46"));
     }
 }

@@ -227,3 +227,21 @@ fn servers_that_require_a_client_certificate_keep_their_chain_and_name_their_cas
     assert_eq!(request.acceptable_ca_names.len(), 1);
     assert_eq!(served_chain(optional), issued.chain);
 }
+
+#[test]
+fn a_certificate_that_is_not_der_is_reported_malformed_with_its_bytes() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let garbage = b"this is not a certificate".to_vec();
+    let source = CertSource::Der { chain: vec![Der(garbage.clone())], key: Der(key.serialize_der()) };
+    let farm = Farm::start(FarmSpec {
+        endpoints: vec![EndpointSpec::new("garbage-cert", EndpointMode::Tls(TlsEndpoint::single(source)))],
+        worker_threads: Some(1),
+        max_connection_secs: Some(30),
+    })
+    .unwrap();
+    let obs = probe(quick(), vec![at("garbage.test", farm.addr("garbage-cert").unwrap())]);
+    let err = obs[0].error().expect("the leaf cannot be used");
+    assert_eq!(err.kind, ProbeErrorKind::UnusableCertificate, "{err}");
+    assert_eq!(err.message, "the server's certificate is malformed: it is not valid DER");
+    assert_eq!(served_chain(&obs[0]), vec![garbage], "the bytes as served, for the analysis to report");
+}
