@@ -162,6 +162,14 @@ pub(crate) fn classify_handshake(e: &io::Error, ctx: &HandshakeContext<'_>) -> P
         {
             client_certificate_required("reset the connection")
         }
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe
+            if ctx.bytes_read == 0 =>
+        {
+            ProbeError::new(
+                ProbeErrorKind::Reset,
+                "the server reset the connection without answering the TLS ClientHello",
+            )
+        }
         io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
             ProbeError::new(
                 ProbeErrorKind::Reset,

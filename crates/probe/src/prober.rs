@@ -736,11 +736,14 @@ fn refusal_error(e: &io::Error, bytes_read: u64) -> ProbeError {
 
 /// Whether a failed full handshake is one the legacy capture can help
 /// with: nothing was negotiated (so no chain arrived) and the server
-/// refused the version or the algorithms offered.
+/// refused the version or the algorithms offered, or hung up on the
+/// ClientHello without a word (how version-intolerant old servers react to
+/// a TLS 1.3 ClientHello).
 fn wants_legacy_capture(kind: &ProbeErrorKind, partial: &PartialTls) -> bool {
     partial.chain.is_empty()
         && match kind {
             ProbeErrorKind::UnsupportedProtocol | ProbeErrorKind::NoCommonAlgorithms => true,
+            ProbeErrorKind::Closed | ProbeErrorKind::Reset => partial.handshake_bytes == 0,
             ProbeErrorKind::TlsAlert(alert) => {
                 matches!(alert.as_str(), "HandshakeFailure" | "InsufficientSecurity" | "IllegalParameter")
             }
