@@ -556,6 +556,44 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever a hostile server sends, in whatever pieces, the reader
+        /// neither panics nor keeps more than its cap, and it ends in a
+        /// capture, an error, or a wish for more.
+        #[test]
+        fn hostile_flights_are_bounded(
+            records in proptest::collection::vec(
+                (20u8..=24, 0u8..=4, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)),
+                0..12,
+            ),
+            piece in 1usize..700,
+        ) {
+            let mut flight = Vec::new();
+            for (kind, minor, payload) in &records {
+                flight.extend_from_slice(&[*kind, 3, *minor]);
+                flight.extend_from_slice(&u16_len(payload.len()));
+                flight.extend_from_slice(payload);
+            }
+            let cap = 2048;
+            let mut reader = Reader::new(cap);
+            for chunk in flight.chunks(piece) {
+                match reader.feed(chunk) {
+                    Ok(false) => {
+                        proptest::prop_assert!((reader.records.len() + reader.handshake.len()) as u64 <= cap);
+                    }
+                    Ok(true) => {
+                        proptest::prop_assert!(!reader.finish().chain.is_empty());
+                        break;
+                    }
+                    Err(e) => {
+                        proptest::prop_assert!(!e.message.is_empty());
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn refuses_more_than_the_cap() {
         let mut reader = Reader::new(1000);
