@@ -627,9 +627,11 @@ impl Inner {
             full_handshake_error: None,
             client_certificate_request: captured.client_certificate_request.map(request_of),
         };
-        if facts.client_certificate_request.is_some() {
+        if facts.client_certificate_request.is_some() && facts.version == "TLSv1.3" {
             // In TLS 1.3 the client finishes first: a server that insists on
             // a certificate says so only after. Wait briefly for that word.
+            // (In TLS 1.2 the refusal comes before the server's Finished, so
+            // the handshake itself fails.)
             let wait = self.config.handshake_timeout.min(CLIENT_CERTIFICATE_REFUSAL_WAIT);
             let mut byte = [0u8; 1];
             let refusal = match tokio::time::timeout(wait, tls.read(&mut byte)).await {
