@@ -6,17 +6,19 @@
 //! No key exchange happens and nothing is ever encrypted, so offering weak
 //! suites exposes nothing.
 //!
-//! Records and handshake messages are parsed with `tls-parser`; this module
-//! only joins record payloads into the handshake stream (a Certificate
-//! message often spans records) and bounds what it keeps. The pure part
+//! What the server sends is parsed with `tls-parser` (records, handshake
+//! messages, extensions, alerts); this module only joins record payloads
+//! into the handshake stream (a Certificate message often spans records)
+//! and bounds what it keeps. The one message it writes, the ClientHello,
+//! is assembled here (tls-parser's serializer would bring four more crates
+//! for a dozen lines) and checked in the tests by parsing it back. The pure part
 //! ([`client_hello`], [`Reader`], [`server_hello_in`]) is separate from the
 //! one async function that does I/O ([`capture`]).
 
 use tls_parser::nom::Err as NomErr;
 use tls_parser::{
-    parse_tls_extensions, parse_tls_message_alert, parse_tls_message_handshake, parse_tls_raw_record, Serialize as _,
-    TlsCipherSuite, TlsCipherSuiteID, TlsClientHelloContents, TlsCompressionID, TlsExtension, TlsMessage,
-    TlsMessageHandshake, TlsPlaintext, TlsRecordHeader, TlsRecordType, TlsServerHelloContents, TlsVersion,
+    parse_tls_extensions, parse_tls_message_alert, parse_tls_message_handshake, parse_tls_raw_record, TlsCipherSuite,
+    TlsCipherSuiteID, TlsExtension, TlsMessage, TlsMessageHandshake, TlsRecordType, TlsServerHelloContents,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -73,20 +75,22 @@ pub(crate) fn client_hello(sni: Option<&str>, random: &[u8; 32]) -> Vec<u8> {
         let padding = (512 - message_len).saturating_sub(4);
         push_extension(&mut extensions, 21, &vec![0; padding]);
     }
-    let hello = TlsClientHelloContents::new(
-        0x0303,
-        random,
-        None,
-        OFFERED_SUITES.iter().map(|&id| TlsCipherSuiteID(id)).collect(),
-        vec![TlsCompressionID(0)],
-        Some(&extensions),
-    );
+    let mut body = Vec::with_capacity(message_len + 512);
+    body.extend_from_slice(&[3, 3]); // highest version offered: TLS 1.2
+    body.extend_from_slice(random);
+    body.push(0); // no session id
+    body.extend_from_slice(&u16_list(OFFERED_SUITES));
+    body.extend_from_slice(&[1, 0]); // compression: null only
+    body.extend_from_slice(&u16_len(extensions.len()));
+    body.extend_from_slice(&extensions);
+    let body_len = u32::try_from(body.len()).expect("ClientHello fields are small").to_be_bytes();
+    let mut handshake = vec![1, body_len[1], body_len[2], body_len[3]]; // client_hello, u24 length
+    handshake.extend_from_slice(&body);
     // Record version 1.0: the most widely accepted for a first record.
-    let record = TlsPlaintext {
-        hdr: TlsRecordHeader { record_type: TlsRecordType::Handshake, version: TlsVersion(0x0301), len: 0 },
-        msg: vec![TlsMessage::Handshake(TlsMessageHandshake::ClientHello(hello))],
-    };
-    record.serialize().expect("a ClientHello with raw extensions always serializes")
+    let mut record = vec![22, 3, 1];
+    record.extend_from_slice(&u16_len(handshake.len()));
+    record.extend_from_slice(&handshake);
+    record
 }
 
 fn u16_len(n: usize) -> [u8; 2] {
@@ -463,13 +467,16 @@ mod tests {
         let bytes = client_hello(Some("xn--bcher-kva.example"), &[9; 32]);
         let (rest, record) = parse_tls_raw_record(&bytes).unwrap();
         assert!(rest.is_empty());
-        assert_eq!(record.hdr.version, TlsVersion(0x0301));
+        assert_eq!(record.hdr.version, tls_parser::TlsVersion(0x0301));
         let (_, message) = parse_tls_message_handshake(record.data).unwrap();
         let TlsMessage::Handshake(TlsMessageHandshake::ClientHello(hello)) = message else {
             panic!("not a ClientHello");
         };
-        assert_eq!(hello.version, TlsVersion(0x0303));
-        assert_eq!(hello.ciphers.len(), OFFERED_SUITES.len());
+        assert_eq!(hello.version, tls_parser::TlsVersion(0x0303));
+        assert_eq!(hello.random, &[9; 32]);
+        let suites: Vec<u16> = hello.ciphers.iter().map(|c| c.0).collect();
+        assert_eq!(suites, OFFERED_SUITES);
+        assert_eq!(hello.comp.len(), 1);
         let (_, extensions) = parse_tls_extensions(hello.ext.unwrap()).unwrap();
         let sni = extensions.iter().find_map(|e| match e {
             TlsExtension::SNI(names) => Some(names[0].1),
