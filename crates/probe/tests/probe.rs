@@ -10,7 +10,9 @@ use certinspect_probe::{
     ProbeConfig, ProbeErrorKind, ProbeObservation, ProbeTarget, Prober, Resolution, SniMode,
 };
 use certinspect_tls_farm::pki::{self, Issued, TestCa, Validity};
-use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmHandle, FarmSpec, SniEntry, TlsEndpoint};
+use certinspect_tls_farm::{
+    ClientAuth, Der, EndpointMode, EndpointSpec, Farm, FarmHandle, FarmSpec, SniEntry, TlsEndpoint,
+};
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
@@ -506,4 +508,49 @@ async fn u_label_names_are_sent_as_a_labels() {
     let err = obs[3].error().expect("an unconvertible name is refused");
     assert_eq!(err.kind, ProbeErrorKind::InvalidTarget);
     assert!(err.message.starts_with("cannot send SNI: \"bü_cher.example\" is not a valid internationalized"), "{err}");
+}
+
+/// rustls servers with a client-certificate verifier, as the farm runs
+/// them: the request and its CA names are recorded; a server that insists
+/// ends the connection, and the chain it served is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificate_requests_from_rustls_servers() {
+    let ca = TestCa::new("Server CA").unwrap();
+    let cert = ca.issue(&["mtls.test"], Validity::days_from_now(30)).unwrap();
+    let client_ca = TestCa::new("Client CA").unwrap();
+    let endpoint = |name: &str, version: &str, required: bool| {
+        EndpointSpec::new(
+            name,
+            EndpointMode::Tls(TlsEndpoint {
+                version: Some(version.into()),
+                client_auth: Some(ClientAuth { cas: vec![Der(client_ca.der().to_vec())], required }),
+                ..TlsEndpoint::single(cert.source())
+            }),
+        )
+    };
+    let farm = start(vec![
+        endpoint("required12", "1.2", true),
+        endpoint("required13", "1.3", true),
+        endpoint("optional12", "1.2", false),
+        endpoint("optional13", "1.3", false),
+    ]);
+    let names = ["required12", "required13", "optional12", "optional13"];
+    let targets = names.iter().map(|n| at("mtls.test", farm.addr(n).unwrap())).collect();
+    let obs = Prober::new(quick()).probe_collect(targets).await;
+    let (_, client_ca_cert) = x509_parser::parse_x509_certificate(client_ca.der()).unwrap();
+    let client_ca_name = client_ca_cert.tbs_certificate.subject.as_raw().to_vec();
+    for (o, name) in obs.iter().zip(names) {
+        let request = o.client_certificate_request().unwrap_or_else(|| panic!("{name}: request recorded"));
+        let cas: Vec<&[u8]> = request.acceptable_ca_names.iter().map(|n| n.as_bytes()).collect();
+        assert_eq!(cas, vec![client_ca_name.as_slice()], "{name}");
+        assert_eq!(o.served_chain().iter().map(|c| c.0.clone()).collect::<Vec<_>>(), cert.chain, "{name}");
+        let required = name.starts_with("required");
+        assert_eq!(request.required, required, "{name}");
+        if required {
+            let err = o.error().unwrap_or_else(|| panic!("{name}: refused"));
+            assert_eq!(err.kind, ProbeErrorKind::ClientCertificateRequired, "{name}: {err}");
+        } else {
+            assert!(o.tls().is_some(), "{name}: {:?}", o.error());
+        }
+    }
 }

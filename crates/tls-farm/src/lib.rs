@@ -3,7 +3,8 @@
 //! A [`Farm`] serves many endpoints from one process: each endpoint listens
 //! on its own port (on 127.0.0.1, `[::1]` or both) and either speaks TLS —
 //! choosing among several certificate chains by SNI, with a default for
-//! clients that send no or an unknown SNI — or misbehaves on purpose:
+//! clients that send no or an unknown SNI, optionally asking for a client
+//! certificate ([`ClientAuth`]) — or misbehaves on purpose:
 //! tarpit, garbage, plain HTTP, immediate close, TCP reset, or a chain of
 //! over a megabyte. Certificates come from PEM files, PEM text or DER bytes;
 //! [`pki`] makes throwaway ones.
@@ -33,7 +34,7 @@ pub mod pki;
 mod serve;
 mod spec;
 
-pub use spec::{CertSource, Der, EndpointMode, EndpointSpec, FarmSpec, SniEntry, TlsEndpoint};
+pub use spec::{CertSource, ClientAuth, Der, EndpointMode, EndpointSpec, FarmSpec, SniEntry, TlsEndpoint};
 
 use serve::{accept_loop, Behaviour, Counters};
 
