@@ -3,15 +3,13 @@
 //! 1.0, TLS 1.1), weak and DSA keys, malformed certificates, client
 //! certificates required. Each must yield its chain and a precise reason.
 
-mod openssl;
-
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use certinspect_probe::{CaptureMethod, ProbeConfig, ProbeErrorKind, ProbeObservation, ProbeTarget};
-use certinspect_tls_farm::pki::{Issued, TestCa, Validity};
-use certinspect_tls_farm::{CertSource, Der, EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
+use certinspect_tls_farm::openssl::{self, Server};
+use certinspect_tls_farm::pki::{self, TestCa, Validity};
+use certinspect_tls_farm::{CertSource, Der, EndpointMode, EndpointSpec, Farm, FarmError, FarmSpec, TlsEndpoint};
 
 /// A target for `host` that connects to `addr`.
 fn at(host: &str, addr: SocketAddr) -> ProbeTarget {
@@ -31,20 +29,10 @@ fn probe(config: ProbeConfig, targets: Vec<ProbeTarget>) -> Vec<ProbeObservation
     certinspect_probe::probe_blocking(config, targets).expect("runtime starts")
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|l| std::str::from_utf8(l).unwrap()).collect();
-    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
-}
-
-/// Writes `issued` as `NAME.pem` (leaf), `NAME-chain.pem` (the rest) and
-/// `NAME.key` for s_server.
-fn write_issued(dir: &Path, name: &str, issued: &Issued) {
-    openssl::write(dir, &format!("{name}.pem"), &pem("CERTIFICATE", issued.leaf()));
-    let rest: String = issued.chain[1..].iter().map(|c| pem("CERTIFICATE", c)).collect();
-    openssl::write(dir, &format!("{name}-chain.pem"), &rest);
-    openssl::write(dir, &format!("{name}.key"), &issued.key_pem());
+/// Fails the test with the farm's sentence (which says to install openssl
+/// when it is missing).
+fn ok<T>(result: Result<T, FarmError>) -> T {
+    result.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn served_chain(obs: &ProbeObservation) -> Vec<Vec<u8>> {
@@ -63,17 +51,17 @@ fn tls_1_0_and_1_1_only_servers_are_captured_by_the_legacy_handshake() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("Legacy CA").unwrap();
     let issued = ca.issue(&["legacy.test"], Validity::days_from_now(30)).unwrap();
-    write_issued(dir.path(), "legacy", &issued);
+    ok(openssl::write_issued(dir.path(), "legacy", &issued));
     let serve = |version: &str| {
-        openssl::Server::start(
+        ok(Server::start(
             dir.path(),
             "legacy.pem",
             "legacy.key",
             &["-cert_chain", "legacy-chain.pem", version, "-cipher", "DEFAULT:@SECLEVEL=0"],
-        )
+        ))
     };
     let (tls10, tls11) = (serve("-tls1"), serve("-tls1_1"));
-    let targets = vec![at("legacy.test", tls10.addr), at("legacy.test", tls11.addr)];
+    let targets = vec![at("legacy.test", tls10.addr()), at("legacy.test", tls11.addr())];
 
     let obs = probe(quick(), targets.clone());
     for (o, (version, words)) in obs.iter().zip([("TLSv1.0", "TLS 1.0"), ("TLSv1.1", "TLS 1.1")]) {
@@ -103,15 +91,15 @@ fn tls_1_0_and_1_1_only_servers_are_captured_by_the_legacy_handshake() {
 #[test]
 fn a_dsa_server_is_captured_by_the_legacy_handshake() {
     let dir = tempfile::tempdir().unwrap();
-    openssl::run(dir.path(), &["dsaparam", "-out", "dsa.params", "2048"]);
-    let der = openssl::self_signed_with_openssl(dir.path(), "dsa.test", "dsa:dsa.params");
-    let server = openssl::Server::start(
+    ok(openssl::run(dir.path(), &["dsaparam", "-out", "dsa.params", "2048"]));
+    let der = ok(openssl::self_signed(dir.path(), "dsa.test", "dsa:dsa.params"));
+    let server = ok(Server::start(
         dir.path(),
         "dsa.test.pem",
         "dsa.test.key",
         &["-tls1_2", "-cipher", "DHE-DSS-AES128-GCM-SHA256:DHE-DSS-AES128-SHA:@SECLEVEL=0"],
-    );
-    let obs = probe(quick(), vec![at("dsa.test", server.addr)]);
+    ));
+    let obs = probe(quick(), vec![at("dsa.test", server.addr())]);
     let tls = obs[0].tls().unwrap_or_else(|| panic!("{:?}", obs[0].error()));
     assert_eq!(tls.capture, CaptureMethod::LegacyHandshake);
     assert_eq!(tls.version, "TLSv1.2");
@@ -125,16 +113,15 @@ fn a_dsa_server_is_captured_by_the_legacy_handshake() {
 #[test]
 fn an_rsa_1024_leaf_keeps_its_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let der = openssl::self_signed_with_openssl(dir.path(), "weak.test", "rsa:1024");
-    let tls13 =
-        openssl::Server::start(dir.path(), "weak.test.pem", "weak.test.key", &["-cipher", "DEFAULT:@SECLEVEL=0"]);
-    let tls12 = openssl::Server::start(
+    let der = ok(openssl::self_signed(dir.path(), "weak.test", "rsa:1024"));
+    let tls13 = ok(Server::start(dir.path(), "weak.test.pem", "weak.test.key", &["-cipher", "DEFAULT:@SECLEVEL=0"]));
+    let tls12 = ok(Server::start(
         dir.path(),
         "weak.test.pem",
         "weak.test.key",
         &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0"],
-    );
-    let obs = probe(quick(), vec![at("weak.test", tls13.addr), at("weak.test", tls12.addr)]);
+    ));
+    let obs = probe(quick(), vec![at("weak.test", tls13.addr()), at("weak.test", tls12.addr())]);
     for (o, version) in obs.iter().zip(["TLSv1.3", "TLSv1.2"]) {
         let err = o.error().unwrap_or_else(|| panic!("{version}: a 1024-bit RSA handshake signature must be refused"));
         assert_eq!(err.kind, ProbeErrorKind::BadHandshakeSignature, "{version}: {err}");
@@ -188,13 +175,13 @@ fn servers_that_require_a_client_certificate_keep_their_chain_and_name_their_cas
     let dir = tempfile::tempdir().unwrap();
     let server_ca = TestCa::new("Server CA").unwrap();
     let issued = server_ca.issue(&["mtls.test"], Validity::days_from_now(30)).unwrap();
-    write_issued(dir.path(), "mtls", &issued);
+    ok(openssl::write_issued(dir.path(), "mtls", &issued));
     let client_ca = TestCa::new("Client CA For Probes").unwrap();
-    openssl::write(dir.path(), "client-ca.pem", &pem("CERTIFICATE", client_ca.der()));
+    ok(openssl::write(dir.path(), "client-ca.pem", &pki::pem("CERTIFICATE", client_ca.der())));
     let serve = |extra: &[&str]| {
         let mut args = vec!["-cert_chain", "mtls-chain.pem", "-CAfile", "client-ca.pem"];
         args.extend_from_slice(extra);
-        openssl::Server::start(dir.path(), "mtls.pem", "mtls.key", &args)
+        ok(Server::start(dir.path(), "mtls.pem", "mtls.key", &args))
     };
     let required12 = serve(&["-Verify", "1", "-tls1_2"]);
     let required13 = serve(&["-Verify", "1", "-tls1_3"]);
@@ -203,10 +190,10 @@ fn servers_that_require_a_client_certificate_keep_their_chain_and_name_their_cas
     let obs = probe(
         quick(),
         vec![
-            at("mtls.test", required12.addr),
-            at("mtls.test", required13.addr),
-            at("mtls.test", optional12.addr),
-            at("mtls.test", optional13.addr),
+            at("mtls.test", required12.addr()),
+            at("mtls.test", required13.addr()),
+            at("mtls.test", optional12.addr()),
+            at("mtls.test", optional13.addr()),
         ],
     );
     let client_ca_name = subject_der(client_ca.der());

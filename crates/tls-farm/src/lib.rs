@@ -7,7 +7,9 @@
 //! certificate ([`ClientAuth`]) — or misbehaves on purpose:
 //! tarpit, garbage, plain HTTP, immediate close, TCP reset, or a chain of
 //! over a megabyte. Certificates come from PEM files, PEM text or DER bytes;
-//! [`pki`] makes throwaway ones.
+//! [`pki`] makes throwaway ones. Servers rustls will not be (TLS 1.0/1.1
+//! only, RSA-1024 or DSA keys) run as real `openssl s_server` processes
+//! ([`openssl`]).
 //!
 //! [`Farm::start`] binds every socket before it returns (so errors are
 //! synchronous and the addresses are known) and runs the servers on a
@@ -30,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 
+pub mod openssl;
 pub mod pki;
 mod serve;
 mod spec;
@@ -50,6 +53,9 @@ pub enum FarmError {
     /// A certificate or key could not be loaded or generated.
     #[error("certificate: {0}")]
     Cert(String),
+    /// An `openssl` server or command ([`openssl`]) could not be run.
+    #[error("{0}")]
+    Openssl(String),
     /// Binding or the runtime failed.
     #[error("{context}: {source}")]
     Io {
