@@ -539,6 +539,101 @@ mod tests {
         }
     }
 
+    /// I/O failures during the handshake, by what the server had sent.
+    #[test]
+    fn handshake_io_errors_become_kinds_with_sentences() {
+        use io::ErrorKind as K;
+        let tls = [22u8, 3, 3];
+        let cases: Vec<(io::Error, u64, &[u8], bool, ProbeErrorKind, &str)> = vec![
+            (
+                K::ConnectionReset.into(),
+                0,
+                &[],
+                false,
+                ProbeErrorKind::Reset,
+                "the server reset the connection without answering the TLS ClientHello",
+            ),
+            (
+                K::ConnectionReset.into(),
+                5000,
+                &tls,
+                false,
+                ProbeErrorKind::Reset,
+                "the server reset the connection during the handshake, after sending 5,000 bytes",
+            ),
+            (
+                K::BrokenPipe.into(),
+                900,
+                &tls,
+                true,
+                ProbeErrorKind::ClientCertificateRequired,
+                "the server asked for a client certificate and reset the connection when the probe sent none",
+            ),
+            (
+                K::UnexpectedEof.into(),
+                0,
+                &[],
+                false,
+                ProbeErrorKind::Closed,
+                "the server closed the connection without answering the TLS ClientHello",
+            ),
+            (
+                K::UnexpectedEof.into(),
+                1200,
+                &tls,
+                false,
+                ProbeErrorKind::Closed,
+                "the server closed the connection during the handshake, after sending 1,200 bytes",
+            ),
+            (
+                K::UnexpectedEof.into(),
+                1200,
+                &tls,
+                true,
+                ProbeErrorKind::ClientCertificateRequired,
+                "the server asked for a client certificate and closed the connection when the probe sent none",
+            ),
+            (
+                K::UnexpectedEof.into(),
+                3,
+                b"SSH",
+                false,
+                ProbeErrorKind::NotTls,
+                "the server sent 3 bytes that are not TLS, starting with `SSH`",
+            ),
+            (
+                io::Error::other(ReadCapExceeded(16384)),
+                20000,
+                &tls,
+                false,
+                ProbeErrorKind::TooLarge,
+                "the server sent more than 16,384 bytes without finishing the handshake",
+            ),
+            (
+                io::Error::other(rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)),
+                7,
+                &[21, 3, 1],
+                false,
+                ProbeErrorKind::UnsupportedProtocol,
+                "the server refused TLS 1.2 and 1.3 (alert \"protocol version\")",
+            ),
+            (
+                io::Error::new(K::AddrNotAvailable, "no address"),
+                0,
+                &[],
+                false,
+                ProbeErrorKind::Io,
+                "a network error ended the handshake: no address",
+            ),
+        ];
+        for (error, bytes_read, head, requested, kind, sentence) in cases {
+            let ctx =
+                HandshakeContext { bytes_read, head, client_certificate_requested: requested, chain_captured: false };
+            let got = classify_handshake(&error, &ctx);
+            assert_eq!((got.kind, got.message.as_str()), (kind, sentence), "{error}");
+        }
+    }
+
     #[test]
     fn every_kind_has_a_sentence() {
         use crate::model::Phase;
