@@ -544,7 +544,9 @@ mod tests {
     fn handshake_io_errors_become_kinds_with_sentences() {
         use io::ErrorKind as K;
         let tls = [22u8, 3, 3];
-        let cases: Vec<(io::Error, u64, &[u8], bool, ProbeErrorKind, &str)> = vec![
+        // error, bytes read, first bytes, client certificate requested, kind, sentence
+        type Case<'a> = (io::Error, u64, &'a [u8], bool, ProbeErrorKind, &'a str);
+        let cases: Vec<Case<'_>> = vec![
             (
                 K::ConnectionReset.into(),
                 0,
