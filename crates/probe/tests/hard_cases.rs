@@ -78,6 +78,20 @@ fn tls_1_0_and_1_1_only_servers_are_captured_by_the_legacy_handshake() {
         assert_eq!(o.sni.as_deref(), Some("legacy.test"));
     }
 
+    // The classic of its kind: RSA key exchange, CBC, SHA-1, TLS 1.0.
+    let rsa = ok(openssl::self_signed(dir.path(), "rsa-legacy.test", "rsa:2048"));
+    let classic = ok(Server::start(
+        dir.path(),
+        "rsa-legacy.test.pem",
+        "rsa-legacy.test.key",
+        &["-tls1", "-cipher", "AES128-SHA:@SECLEVEL=0"],
+    ));
+    let obs = probe(quick(), vec![at("rsa-legacy.test", classic.addr())]);
+    let tls = obs[0].tls().unwrap_or_else(|| panic!("{:?}", obs[0].error()));
+    assert_eq!((tls.version.as_str(), tls.cipher_suite.as_str()), ("TLSv1.0", "TLS_RSA_WITH_AES_128_CBC_SHA"));
+    assert_eq!(tls.capture, CaptureMethod::LegacyHandshake);
+    assert_eq!(served_chain(&obs[0]), vec![rsa]);
+
     // Without the fallback: a precise reason and nothing else.
     let obs = probe(ProbeConfig { legacy_fallback: false, ..quick() }, targets);
     for o in &obs {
