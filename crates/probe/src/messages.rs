@@ -679,9 +679,16 @@ mod tests {
             "the server requires a client certificate",
             "the server broke the TLS protocol",
         ];
-        for (kind, sentence) in kinds.iter().zip(expected) {
+        // Whether the endpoint answered with TLS (the handshake failed) or
+        // was not reached at all.
+        let tls_failure = [
+            false, false, false, false, false, false, true, false, true, true, true, false, true, true, true, true,
+            true, true,
+        ];
+        for ((kind, sentence), tls_failure) in kinds.iter().zip(expected).zip(tls_failure) {
             assert_eq!(kind.to_string(), sentence);
             assert_eq!(ProbeError::of_kind(kind.clone()).to_string(), sentence);
+            assert_eq!(kind.is_tls_failure(), tls_failure, "{kind:?}");
         }
     }
 }
