@@ -325,7 +325,8 @@ impl Reader {
         Ok(())
     }
 
-    /// What was captured, once [`Reader::feed`] said done.
+    /// What was captured: all of it once [`Reader::feed`] said done, what
+    /// arrived so far otherwise.
     pub(crate) fn finish(mut self) -> LegacyCapture {
         if let Some(hello) = self.hello.take() {
             self.captured.version = hello.version_name;
@@ -379,6 +380,21 @@ fn alert_error(payload: &[u8]) -> ProbeError {
     }
 }
 
+/// A legacy capture that failed, with what it had learnt by then (a server
+/// may send its chain and fail after it).
+#[derive(Debug)]
+pub(crate) struct LegacyFailure {
+    pub(crate) error: ProbeError,
+    // Boxed: a chain's worth of bytes need not travel through every `?`.
+    pub(crate) so_far: Box<LegacyCapture>,
+}
+
+impl From<ProbeError> for LegacyFailure {
+    fn from(error: ProbeError) -> Self {
+        LegacyFailure { error, so_far: Box::default() }
+    }
+}
+
 /// Runs the legacy handshake on a connected stream: sends the ClientHello,
 /// reads to ServerHelloDone, then shuts the stream down. Time limits are the
 /// caller's.
@@ -387,7 +403,7 @@ pub(crate) async fn capture<S: AsyncRead + AsyncWrite + Unpin>(
     sni: Option<&str>,
     random: &[u8; 32],
     max_bytes: u64,
-) -> Result<LegacyCapture, ProbeError> {
+) -> Result<LegacyCapture, LegacyFailure> {
     let io_error = |e: std::io::Error| {
         let kind = match e.kind() {
             std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => ProbeErrorKind::Reset,
@@ -399,12 +415,15 @@ pub(crate) async fn capture<S: AsyncRead + AsyncWrite + Unpin>(
     let mut reader = Reader::new(max_bytes);
     let mut buf = vec![0u8; 8192];
     loop {
-        let n = stream.read(&mut buf).await.map_err(io_error)?;
-        if n == 0 {
-            return Err(reader.ended_early());
-        }
-        if reader.feed(&buf[..n])? {
-            break;
+        let step = match stream.read(&mut buf).await {
+            Ok(0) => Err(reader.ended_early()),
+            Ok(n) => reader.feed(&buf[..n]),
+            Err(e) => Err(io_error(e)),
+        };
+        match step {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(error) => return Err(LegacyFailure { error, so_far: Box::new(reader.finish()) }),
         }
     }
     // Nothing was negotiated that a close_notify could end; just close.
@@ -599,6 +618,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A flight cut off after the Certificate still yields the chain.
+    #[test]
+    fn a_flight_cut_short_keeps_what_arrived() {
+        let mut reader = Reader::new(1 << 20);
+        let flight = [record(22, &server_hello(0x0302, 0x002f)), record(22, &certificate(&[&[0x30; 40]]))].concat();
+        assert!(!reader.feed(&flight).unwrap());
+        let error = reader.ended_early();
+        assert_eq!(error.kind, ProbeErrorKind::Closed);
+        assert!(error.message.contains("before finishing its first flight"), "{}", error.message);
+        let so_far = reader.finish();
+        assert_eq!((so_far.version.as_str(), so_far.chain.len()), ("TLSv1.1", 1));
+        assert_eq!(so_far.cipher_suite, "TLS_RSA_WITH_AES_128_CBC_SHA");
     }
 
     #[test]

@@ -593,7 +593,10 @@ impl Inner {
                     timings.handshake_us = timings.handshake_us.map(|us| us + micros(t1.elapsed()));
                     return match outcome {
                         Ok(facts) => (ProbeOutcome::Tls(facts), None),
-                        Err(error) => (ProbeOutcome::Error(error), Some(partial).filter(|p| !p.is_empty())),
+                        Err((error, so_far)) => {
+                            keep_legacy_so_far(&mut partial, *so_far);
+                            (ProbeOutcome::Error(error), Some(partial).filter(|p| !p.is_empty()))
+                        }
                     };
                 }
                 return (ProbeOutcome::Error(error), Some(partial).filter(|p| !p.is_empty()));
@@ -665,27 +668,31 @@ impl Inner {
 
     /// The capture-only handshake on a new connection to `addr`, within
     /// the handshake timeout. `full_error` is why the full handshake
-    /// failed; it is kept in the facts, or returned (with what the legacy
-    /// attempt learnt added) when the capture fails too.
+    /// failed; it is kept in the facts, or returned (its message extended
+    /// by why the capture failed, with what the capture learnt) when the
+    /// capture fails too.
     async fn legacy_capture(
         &self,
         addr: SocketAddr,
         sni: Option<&str>,
         mut full_error: ProbeError,
         run_deadline: Option<Instant>,
-    ) -> Result<TlsFacts, ProbeError> {
+    ) -> Result<TlsFacts, (ProbeError, Box<legacy::LegacyCapture>)> {
         let mut random = [0u8; 32];
         if rustls::crypto::ring::default_provider().secure_random.fill(&mut random).is_err() {
-            return Err(full_error);
+            return Err((full_error, Box::default()));
         }
         let max_bytes = self.config.max_handshake_bytes;
         let attempt = async {
+            // `?` makes a connect error a failure that learnt nothing.
             let tcp = TcpStream::connect(addr).await.map_err(|e| classify_connect(&e, addr))?;
             let _ = tcp.set_nodelay(true);
             legacy::capture(tcp, sni, &random, max_bytes).await
         };
-        let result =
-            bounded(Phase::Handshake, Some(self.config.handshake_timeout), run_deadline, attempt).await.and_then(|r| r);
+        let result = bounded(Phase::Handshake, Some(self.config.handshake_timeout), run_deadline, attempt)
+            .await
+            .map_err(legacy::LegacyFailure::from)
+            .and_then(|r| r);
         match result {
             Ok(captured) => {
                 if full_error.kind == ProbeErrorKind::UnsupportedProtocol && captured.version_number < 0x0303 {
@@ -706,14 +713,30 @@ impl Inner {
                     client_certificate_request: captured.client_certificate_request.map(request_of),
                 })
             }
-            Err(legacy_error) => {
+            Err(failure) => {
                 full_error.message = format!(
                     "{}; a TLS 1.0-1.2 capture handshake failed too: {}",
-                    full_error.message, legacy_error.message
+                    full_error.message, failure.error.message
                 );
-                Err(full_error)
+                Err((full_error, failure.so_far))
             }
         }
+    }
+}
+
+/// Adds to a failed full handshake's partial facts what a failed legacy
+/// capture learnt (its chain, version and suite), where the full handshake
+/// learnt nothing of its own.
+fn keep_legacy_so_far(partial: &mut PartialTls, so_far: legacy::LegacyCapture) {
+    if partial.chain.is_empty() {
+        partial.chain = so_far.chain;
+    }
+    if partial.version.is_none() && !so_far.version.is_empty() {
+        partial.version = Some(so_far.version);
+        partial.cipher_suite = Some(so_far.cipher_suite);
+    }
+    if partial.client_certificate_request.is_none() {
+        partial.client_certificate_request = so_far.client_certificate_request.map(request_of);
     }
 }
 
@@ -782,4 +805,63 @@ pub fn probe_blocking_each(
     // lookups that timed out.
     rt.shutdown_background();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CertDer;
+
+    #[test]
+    fn legacy_capture_follows_refusals_of_what_was_offered() {
+        let nothing = PartialTls::default();
+        let answered = PartialTls { handshake_bytes: 7, ..PartialTls::default() };
+        let with_chain = PartialTls { chain: vec![CertDer(vec![1])], ..PartialTls::default() };
+        for (kind, partial, expected) in [
+            (ProbeErrorKind::UnsupportedProtocol, &nothing, true),
+            (ProbeErrorKind::NoCommonAlgorithms, &nothing, true),
+            (ProbeErrorKind::TlsAlert("IllegalParameter".into()), &nothing, true),
+            (ProbeErrorKind::TlsAlert("UnrecognisedName".into()), &nothing, false),
+            (ProbeErrorKind::Closed, &nothing, true),
+            (ProbeErrorKind::Reset, &nothing, true),
+            (ProbeErrorKind::Closed, &answered, false),
+            (ProbeErrorKind::NoCommonAlgorithms, &with_chain, false),
+            (ProbeErrorKind::BadHandshakeSignature, &with_chain, false),
+            (ProbeErrorKind::NotTls, &nothing, false),
+            (ProbeErrorKind::Timeout(Phase::Handshake), &nothing, false),
+        ] {
+            assert_eq!(wants_legacy_capture(&kind, partial), expected, "{kind:?} {partial:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_legacy_capture_adds_what_it_learnt() {
+        let so_far = || legacy::LegacyCapture {
+            version: "TLSv1.0".into(),
+            version_number: 0x0301,
+            cipher_suite: "TLS_RSA_WITH_AES_128_CBC_SHA".into(),
+            chain: vec![CertDer(vec![9])],
+            client_certificate_request: Some(vec![]),
+            bytes_read: 900,
+        };
+        let mut empty = PartialTls::default();
+        keep_legacy_so_far(&mut empty, so_far());
+        assert_eq!(empty.version.as_deref(), Some("TLSv1.0"));
+        assert_eq!(empty.cipher_suite.as_deref(), Some("TLS_RSA_WITH_AES_128_CBC_SHA"));
+        assert_eq!(empty.chain, vec![CertDer(vec![9])]);
+        assert!(empty.client_certificate_request.is_some());
+
+        let mut own = PartialTls {
+            version: Some("TLSv1.2".into()),
+            cipher_suite: Some("X".into()),
+            chain: vec![CertDer(vec![1])],
+            ..PartialTls::default()
+        };
+        keep_legacy_so_far(&mut own, so_far());
+        assert_eq!((own.version.as_deref(), own.chain.clone()), (Some("TLSv1.2"), vec![CertDer(vec![1])]));
+
+        let mut untouched = PartialTls::default();
+        keep_legacy_so_far(&mut untouched, legacy::LegacyCapture::default());
+        assert!(untouched.is_empty());
+    }
 }
