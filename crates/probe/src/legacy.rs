@@ -11,9 +11,10 @@
 //! into the handshake stream (a Certificate message often spans records)
 //! and bounds what it keeps. The one message it writes, the ClientHello,
 //! is assembled here (tls-parser's serializer would bring four more crates
-//! for a dozen lines) and checked in the tests by parsing it back. The pure part
-//! ([`client_hello`], [`Reader`], [`server_hello_in`]) is separate from the
-//! one async function that does I/O ([`capture`]).
+//! for a dozen lines) and checked in the tests by parsing it back.
+//!
+//! The pure part ([`client_hello`], [`Reader`], [`server_hello_in`]) is
+//! separate from the one async function that does I/O ([`capture`]).
 
 use tls_parser::nom::Err as NomErr;
 use tls_parser::{
