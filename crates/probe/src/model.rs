@@ -3,7 +3,6 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::target::ProbeTarget;
@@ -28,14 +27,60 @@ impl fmt::Debug for CertDer {
 
 impl Serialize for CertDer {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+        base64_bytes::serialize(&self.0, s)
     }
 }
 
 impl<'de> Deserialize<'de> for CertDer {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        base64_bytes::deserialize(d).map(CertDer)
+    }
+}
+
+/// A distinguished name (an X.501 `Name`) exactly as a server sent it,
+/// DER-encoded including its outer SEQUENCE: the bytes of a certificate's
+/// subject field. Serialized as standard base64. Rendering it for people
+/// (RFC 4514) is the analysis crate's job, like every other name.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DistinguishedNameDer(pub Vec<u8>);
+
+impl DistinguishedNameDer {
+    /// The DER bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DistinguishedNameDer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DistinguishedNameDer({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for DistinguishedNameDer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        base64_bytes::serialize(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for DistinguishedNameDer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        base64_bytes::deserialize(d).map(DistinguishedNameDer)
+    }
+}
+
+/// Binary values as standard base64 strings, for the DER newtypes above.
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map(CertDer).map_err(serde::de::Error::custom)
+        base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)
     }
 }
 
@@ -85,6 +130,19 @@ pub enum Phase {
     Handshake,
 }
 
+impl Phase {
+    /// The phase as an activity in a sentence ("the TLS handshake did not
+    /// finish in time").
+    pub fn activity(self) -> &'static str {
+        match self {
+            Phase::Queue => "wait for a free connection slot",
+            Phase::Resolve => "name resolution",
+            Phase::Connect => "TCP connect",
+            Phase::Handshake => "TLS handshake",
+        }
+    }
+}
+
 impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -97,8 +155,13 @@ impl fmt::Display for Phase {
 }
 
 /// Why a probe produced no handshake.
+///
+/// `Display` gives the kind's sentence for people ("the connection was
+/// refused"); [`ProbeError::message`] says the same about one probe with
+/// its particulars.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ProbeErrorKind {
     /// The target cannot be probed as given (for example an SNI name that
     /// is not a valid DNS name).
@@ -120,63 +183,170 @@ pub enum ProbeErrorKind {
     /// The peer answered with bytes that are not TLS records (an HTTP
     /// server, garbage).
     NotTls,
-    /// The peer sent a fatal TLS alert; the alert's description, as named
-    /// by rustls (`HandshakeFailure`, `UnrecognisedName`, ...).
+    /// The peer sent a fatal TLS alert not covered by a more precise kind;
+    /// the alert's description, as named by rustls (`HandshakeFailure`,
+    /// `UnrecognisedName`, ...).
     TlsAlert(String),
     /// The server's handshake was larger than the probe accepts: a single
     /// handshake message over 64 KiB (rustls's limit) or more bytes than
     /// `ProbeConfig::max_handshake_bytes` in total.
     TooLarge,
-    /// The peer spoke TLS but the handshake failed on our side (bad
-    /// handshake signature, no common version or cipher suite, protocol
-    /// violation).
+    /// The handshake failed on our side for a reason not covered by a more
+    /// precise kind.
     Tls,
     /// Any other I/O error (unreachable network, address not available).
     Io,
+    /// No protocol version in common: the server speaks only versions
+    /// older (TLS 1.0/1.1, SSL 3.0) or newer than the client offered. The
+    /// message names the server's version when the probe learnt it.
+    UnsupportedProtocol,
+    /// A version in common but no cipher suite, signature algorithm or key
+    /// exchange group the server accepts from the client (the server's
+    /// `handshake_failure` / `insufficient_security` answer to the hello).
+    NoCommonAlgorithms,
+    /// The server's certificate could not be used to check its handshake
+    /// signature: it does not parse (a malformed certificate, a duplicated
+    /// extension, bad DER) or carries a key type the client cannot use.
+    /// The chain is in [`ProbeObservation::partial_tls`].
+    UnusableCertificate,
+    /// The server's handshake signature does not verify with the key in
+    /// its certificate: a signature made with another key, or a key this
+    /// client refuses to verify with (RSA under 2048 bits). The chain is
+    /// in [`ProbeObservation::partial_tls`].
+    BadHandshakeSignature,
+    /// The server asked for a client certificate and ended the handshake
+    /// when none was sent. The chain it served first is in
+    /// [`ProbeObservation::partial_tls`].
+    ClientCertificateRequired,
+    /// The server broke the TLS protocol (a malformed or unexpected
+    /// message).
+    ProtocolViolation,
+}
+
+impl ProbeErrorKind {
+    /// Whether the peer was reached and answered with TLS, so the failure
+    /// is about the TLS conversation, not about reaching the endpoint.
+    pub fn is_tls_failure(&self) -> bool {
+        matches!(
+            self,
+            ProbeErrorKind::TlsAlert(_)
+                | ProbeErrorKind::TooLarge
+                | ProbeErrorKind::Tls
+                | ProbeErrorKind::Closed
+                | ProbeErrorKind::UnsupportedProtocol
+                | ProbeErrorKind::NoCommonAlgorithms
+                | ProbeErrorKind::UnusableCertificate
+                | ProbeErrorKind::BadHandshakeSignature
+                | ProbeErrorKind::ClientCertificateRequired
+                | ProbeErrorKind::ProtocolViolation
+        )
+    }
 }
 
 impl fmt::Display for ProbeErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProbeErrorKind::InvalidTarget => f.write_str("invalid target"),
-            ProbeErrorKind::Dns => f.write_str("dns"),
-            ProbeErrorKind::Refused => f.write_str("connection refused"),
-            ProbeErrorKind::Timeout(p) => write!(f, "{p} timeout"),
-            ProbeErrorKind::Deadline(p) => write!(f, "run deadline reached during {p}"),
-            ProbeErrorKind::Reset => f.write_str("connection reset"),
-            ProbeErrorKind::Closed => f.write_str("connection closed"),
-            ProbeErrorKind::NotTls => f.write_str("not TLS"),
-            ProbeErrorKind::TlsAlert(d) => write!(f, "TLS alert {d}"),
-            ProbeErrorKind::TooLarge => f.write_str("handshake too large"),
-            ProbeErrorKind::Tls => f.write_str("TLS error"),
-            ProbeErrorKind::Io => f.write_str("I/O error"),
+            ProbeErrorKind::InvalidTarget => f.write_str("the target cannot be probed as given"),
+            ProbeErrorKind::Dns => f.write_str("the name could not be resolved to an address to probe"),
+            ProbeErrorKind::Refused => f.write_str("the connection was refused"),
+            ProbeErrorKind::Timeout(p) => write!(f, "the {} did not finish in time", p.activity()),
+            ProbeErrorKind::Deadline(p) => write!(f, "the run's deadline passed during the {}", p.activity()),
+            ProbeErrorKind::Reset => f.write_str("the server reset the connection"),
+            ProbeErrorKind::Closed => f.write_str("the server closed the connection before the handshake finished"),
+            ProbeErrorKind::NotTls => f.write_str("the server answered with something that is not TLS"),
+            ProbeErrorKind::TlsAlert(d) => {
+                write!(f, "the server ended the handshake with the TLS alert \"{}\"", crate::messages::words(d))
+            }
+            ProbeErrorKind::TooLarge => f.write_str("the server's handshake is larger than the probe accepts"),
+            ProbeErrorKind::Tls => f.write_str("the TLS handshake failed"),
+            ProbeErrorKind::Io => f.write_str("a network error ended the probe"),
+            ProbeErrorKind::UnsupportedProtocol => {
+                f.write_str("the server offers no TLS version the probe's client supports (TLS 1.2 or 1.3)")
+            }
+            ProbeErrorKind::NoCommonAlgorithms => f.write_str(
+                "the server accepts none of the cipher suites, signature algorithms or key exchange groups offered",
+            ),
+            ProbeErrorKind::UnusableCertificate => {
+                f.write_str("the server's certificate cannot be used to check its handshake signature")
+            }
+            ProbeErrorKind::BadHandshakeSignature => {
+                f.write_str("the server's handshake signature does not verify with its certificate's key")
+            }
+            ProbeErrorKind::ClientCertificateRequired => f.write_str("the server requires a client certificate"),
+            ProbeErrorKind::ProtocolViolation => f.write_str("the server broke the TLS protocol"),
         }
     }
 }
 
-/// A failed probe: a machine-readable kind and a human-readable message.
+/// A failed probe: a machine-readable kind and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
-#[error("{kind}: {message}")]
+#[error("{message}")]
+#[non_exhaustive]
 pub struct ProbeError {
     /// What went wrong, for code.
     pub kind: ProbeErrorKind,
-    /// What went wrong, for people (the underlying error's text).
+    /// What went wrong, for people: one or more sentences without Rust
+    /// debug text or byte dumps, naming the particulars of this probe
+    /// ("the server sent 4,096 bytes that are not TLS, starting with
+    /// `HTTP/`"). Starts lowercase, ends without a full stop, so it can
+    /// follow a colon.
     pub message: String,
 }
 
 impl ProbeError {
-    pub(crate) fn new(kind: ProbeErrorKind, message: impl Into<String>) -> Self {
+    /// An error of `kind` with its own message.
+    pub fn new(kind: ProbeErrorKind, message: impl Into<String>) -> Self {
         ProbeError { kind, message: message.into() }
+    }
+
+    /// An error whose message is the kind's sentence.
+    pub fn of_kind(kind: ProbeErrorKind) -> Self {
+        let message = kind.to_string();
+        ProbeError { kind, message }
     }
 }
 
-/// What a completed handshake revealed.
+/// How the served chain was obtained.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CaptureMethod {
+    /// A full TLS 1.2/1.3 handshake (rustls) whose handshake signature was
+    /// verified with the leaf's key: the server holds that key.
+    #[default]
+    FullHandshake,
+    /// The capture-only handshake used when the full one could not be
+    /// negotiated: a plaintext TLS 1.0-1.2 ClientHello, the server's
+    /// ServerHello and Certificate read, then the connection closed. No key
+    /// exchange happens, so nothing proves the server holds the leaf's key.
+    LegacyHandshake,
+}
+
+/// A server's request for a client certificate (TLS 1.2 CertificateRequest
+/// or its TLS 1.3 equivalent). The probe never sends a certificate.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClientCertificateRequest {
+    /// The certificate authorities the server named as acceptable issuers,
+    /// in its order (often empty: the list is optional).
+    pub acceptable_ca_names: Vec<DistinguishedNameDer>,
+    /// Whether the server then refused to continue without a certificate
+    /// (an alert or a closed connection after the probe's empty
+    /// certificate). `false` when the handshake went on, in TLS 1.3 when no
+    /// refusal arrived within a short wait after the handshake, and always
+    /// with the legacy capture, which stops before a server could refuse.
+    pub required: bool,
+}
+
+/// What a completed handshake (or the legacy capture) revealed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TlsFacts {
-    /// Negotiated protocol version: `TLSv1.2` or `TLSv1.3`.
+    /// Negotiated protocol version: `TLSv1.3`, `TLSv1.2`, and through the
+    /// legacy capture also `TLSv1.1`, `TLSv1.0` or `SSLv3`.
     pub version: String,
-    /// Negotiated cipher suite, by its IANA-style name as rustls spells it
-    /// (`TLS13_AES_128_GCM_SHA256`, `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`).
+    /// Negotiated cipher suite, by its IANA name (`TLS13_AES_128_GCM_SHA256`
+    /// as rustls spells TLS 1.3 suites, `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`).
     pub cipher_suite: String,
     /// Negotiated key exchange group (`X25519`, `secp256r1`), when known.
     pub key_exchange_group: Option<String>,
@@ -186,15 +356,68 @@ pub struct TlsFacts {
     pub chain: Vec<CertDer>,
     /// Bytes read from the server until the handshake completed.
     pub handshake_bytes: u64,
+    /// How the chain was obtained. `LegacyHandshake` means a client that
+    /// supports only TLS 1.2 and 1.3 could not connect at all.
+    #[serde(default)]
+    pub capture: CaptureMethod,
+    /// Why the full handshake failed, when `capture` is `LegacyHandshake`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_handshake_error: Option<ProbeError>,
+    /// The server asked for a client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_request: Option<ClientCertificateRequest>,
+}
+
+impl TlsFacts {
+    /// Whether the negotiated protocol is older than TLS 1.2 (TLS 1.1,
+    /// TLS 1.0, SSL 3.0): what a `legacy-protocol` finding is about.
+    pub fn is_legacy_protocol(&self) -> bool {
+        matches!(self.version.as_str(), "TLSv1.1" | "TLSv1.0" | "SSLv3" | "SSLv2")
+    }
+}
+
+/// What the server revealed before a handshake failed: as much of
+/// [`TlsFacts`] as was known. The chain is captured before any check, so a
+/// handshake that failed after the server's Certificate message (weak or
+/// malformed leaf, bad handshake signature, missing client certificate)
+/// still carries the chain to analyse.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PartialTls {
+    /// Protocol version from the server's ServerHello, when it got that far.
+    pub version: Option<String>,
+    /// Cipher suite from the ServerHello, by IANA name.
+    pub cipher_suite: Option<String>,
+    /// The chain exactly as served, leaf first (empty when the server's
+    /// Certificate message never arrived).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<CertDer>,
+    /// The server asked for a client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_request: Option<ClientCertificateRequest>,
+    /// Bytes read from the server before the failure.
+    pub handshake_bytes: u64,
+}
+
+impl PartialTls {
+    /// Whether anything was learnt at all.
+    pub fn is_empty(&self) -> bool {
+        self.version.is_none()
+            && self.cipher_suite.is_none()
+            && self.chain.is_empty()
+            && self.client_certificate_request.is_none()
+    }
 }
 
 /// The outcome of one probe.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeOutcome {
-    /// The handshake completed.
+    /// The handshake completed, or the legacy capture got the chain (see
+    /// [`TlsFacts::capture`]).
     Tls(TlsFacts),
-    /// It did not.
+    /// It did not; what was learnt before the failure is in
+    /// [`ProbeObservation::partial_tls`].
     Error(ProbeError),
 }
 
@@ -207,7 +430,7 @@ pub struct Timings {
     pub resolve_us: Option<u64>,
     /// TCP connect to the address observed (the last attempt).
     pub connect_us: Option<u64>,
-    /// TLS handshake.
+    /// TLS handshake; with the legacy capture, both attempts together.
     pub handshake_us: Option<u64>,
     /// From the start of this target's probe to the observation.
     pub total_us: u64,
@@ -229,6 +452,7 @@ pub struct FailedAttempt {
 /// totals add up: one per address probed, or a single error observation
 /// when no address was reached (resolution failed, deadline passed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProbeObservation {
     /// Position of the target in the list given to the prober.
     pub target_index: usize,
@@ -252,10 +476,34 @@ pub struct ProbeObservation {
     /// Addresses tried before `address` that could not be connected to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_attempts: Vec<FailedAttempt>,
+    /// With an error outcome: what the server revealed before the failure
+    /// (chain, version, cipher suite, client-certificate request). `None`
+    /// with a `Tls` outcome, or when nothing was learnt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_tls: Option<PartialTls>,
 }
 
 impl ProbeObservation {
-    /// The handshake facts, if the handshake completed.
+    /// An observation of a target that was never connected to: what a
+    /// caller reports for a target it could not hand to the prober.
+    pub fn unreached(target_index: usize, target: ProbeTarget, error: ProbeError) -> Self {
+        ProbeObservation {
+            target_index,
+            target,
+            address: None,
+            ip_family: None,
+            sni: None,
+            resolution: None,
+            started_at_unix_ms: 0,
+            timings: Timings::default(),
+            outcome: ProbeOutcome::Error(error),
+            failed_attempts: Vec::new(),
+            partial_tls: None,
+        }
+    }
+
+    /// The handshake facts, if the handshake completed (or the legacy
+    /// capture got the chain).
     pub fn tls(&self) -> Option<&TlsFacts> {
         match &self.outcome {
             ProbeOutcome::Tls(t) => Some(t),
@@ -271,9 +519,39 @@ impl ProbeObservation {
         }
     }
 
-    /// The served leaf certificate's DER, if any.
+    /// The chain as served, leaf first, whether or not the handshake then
+    /// completed; empty when the server never sent one.
+    pub fn served_chain(&self) -> &[CertDer] {
+        match (&self.outcome, &self.partial_tls) {
+            (ProbeOutcome::Tls(t), _) => &t.chain,
+            (ProbeOutcome::Error(_), Some(p)) => &p.chain,
+            (ProbeOutcome::Error(_), None) => &[],
+        }
+    }
+
+    /// The served leaf certificate's DER, if any, whether or not the
+    /// handshake then completed.
     pub fn leaf(&self) -> Option<&[u8]> {
-        self.tls()?.chain.first().map(CertDer::as_bytes)
+        self.served_chain().first().map(CertDer::as_bytes)
+    }
+
+    /// The protocol version the server chose, if it got that far.
+    pub fn protocol_version(&self) -> Option<&str> {
+        match (&self.outcome, &self.partial_tls) {
+            (ProbeOutcome::Tls(t), _) => Some(&t.version),
+            (ProbeOutcome::Error(_), Some(p)) => p.version.as_deref(),
+            (ProbeOutcome::Error(_), None) => None,
+        }
+    }
+
+    /// The server's request for a client certificate, whether or not the
+    /// handshake then completed.
+    pub fn client_certificate_request(&self) -> Option<&ClientCertificateRequest> {
+        match (&self.outcome, &self.partial_tls) {
+            (ProbeOutcome::Tls(t), _) => t.client_certificate_request.as_ref(),
+            (ProbeOutcome::Error(_), Some(p)) => p.client_certificate_request.as_ref(),
+            (ProbeOutcome::Error(_), None) => None,
+        }
     }
 }
 
@@ -281,40 +559,109 @@ impl ProbeObservation {
 mod tests {
     use super::*;
 
-    #[test]
-    fn serde_round_trip_and_shape() {
-        let obs = ProbeObservation {
-            target_index: 3,
-            target: ProbeTarget::new("example.com", 443),
+    fn observation(outcome: ProbeOutcome, partial_tls: Option<PartialTls>) -> ProbeObservation {
+        ProbeObservation {
             address: Some("[::1]:443".parse().unwrap()),
             ip_family: Some(IpFamily::V6),
             sni: Some("example.com".into()),
             resolution: Some(Resolution::Override),
             started_at_unix_ms: 1,
-            timings: Timings::default(),
-            outcome: ProbeOutcome::Tls(TlsFacts {
+            outcome,
+            partial_tls,
+            ..ProbeObservation::unreached(
+                3,
+                ProbeTarget::new("example.com", 443),
+                ProbeError::of_kind(ProbeErrorKind::Io),
+            )
+        }
+    }
+
+    #[test]
+    fn serde_round_trip_and_shape() {
+        let obs = observation(
+            ProbeOutcome::Tls(TlsFacts {
                 version: "TLSv1.3".into(),
                 cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
                 key_exchange_group: Some("X25519".into()),
                 alpn: Some("h2".into()),
                 chain: vec![CertDer(vec![0x30, 0x82, 0xff])],
                 handshake_bytes: 10,
+                capture: CaptureMethod::FullHandshake,
+                full_handshake_error: None,
+                client_certificate_request: Some(ClientCertificateRequest {
+                    acceptable_ca_names: vec![DistinguishedNameDer(vec![0x30, 0x00])],
+                    required: false,
+                }),
             }),
-            failed_attempts: vec![],
-        };
+            None,
+        );
         let json = serde_json::to_value(&obs).unwrap();
         assert_eq!(json["outcome"]["tls"]["chain"][0], "MIL/");
+        assert_eq!(json["outcome"]["tls"]["capture"], "full_handshake");
+        assert_eq!(json["outcome"]["tls"]["client_certificate_request"]["acceptable_ca_names"][0], "MAA=");
         assert_eq!(json["ip_family"], "v6");
         assert!(json.get("failed_attempts").is_none());
+        assert!(json.get("partial_tls").is_none());
         let back: ProbeObservation = serde_json::from_value(json).unwrap();
         assert_eq!(back, obs);
+        assert_eq!(obs.leaf(), Some(&[0x30, 0x82, 0xff][..]));
+        assert_eq!(obs.protocol_version(), Some("TLSv1.3"));
+        assert!(obs.client_certificate_request().is_some());
 
-        let err = ProbeError::new(ProbeErrorKind::Timeout(Phase::Handshake), "slow");
+        let err = ProbeError::new(ProbeErrorKind::Timeout(Phase::Handshake), "the TLS handshake took longer than 5 s");
         let json = serde_json::to_value(&err).unwrap();
         assert_eq!(json["kind"]["timeout"], "handshake");
-        assert_eq!(err.to_string(), "handshake timeout: slow");
+        assert_eq!(err.to_string(), "the TLS handshake took longer than 5 s");
         let alert = serde_json::to_value(ProbeErrorKind::TlsAlert("HandshakeFailure".into())).unwrap();
         assert_eq!(alert["tls_alert"], "HandshakeFailure");
         assert_eq!(serde_json::to_value(ProbeErrorKind::NotTls).unwrap(), "not_tls");
+        assert_eq!(serde_json::to_value(ProbeErrorKind::UnusableCertificate).unwrap(), "unusable_certificate");
+    }
+
+    /// A failed handshake keeps what the server revealed, and the
+    /// accessors find it there.
+    #[test]
+    fn failed_observations_carry_the_partial_handshake() {
+        let partial = PartialTls {
+            version: Some("TLSv1.2".into()),
+            cipher_suite: Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into()),
+            chain: vec![CertDer(vec![1, 2]), CertDer(vec![3])],
+            client_certificate_request: None,
+            handshake_bytes: 900,
+        };
+        let obs =
+            observation(ProbeOutcome::Error(ProbeError::of_kind(ProbeErrorKind::BadHandshakeSignature)), Some(partial));
+        assert!(obs.tls().is_none());
+        assert_eq!(obs.leaf(), Some(&[1, 2][..]));
+        assert_eq!(obs.served_chain().len(), 2);
+        assert_eq!(obs.protocol_version(), Some("TLSv1.2"));
+        let json = serde_json::to_value(&obs).unwrap();
+        assert_eq!(json["partial_tls"]["chain"][1], "Aw==");
+        assert_eq!(json["outcome"]["error"]["kind"], "bad_handshake_signature");
+        let back: ProbeObservation = serde_json::from_value(json).unwrap();
+        assert_eq!(back, obs);
+
+        let bare = observation(ProbeOutcome::Error(ProbeError::of_kind(ProbeErrorKind::Refused)), None);
+        assert_eq!((bare.leaf(), bare.served_chain().len(), bare.protocol_version()), (None, 0, None));
+    }
+
+    #[test]
+    fn legacy_protocols_are_recognised() {
+        let facts = |version: &str| TlsFacts {
+            version: version.into(),
+            cipher_suite: String::new(),
+            key_exchange_group: None,
+            alpn: None,
+            chain: vec![],
+            handshake_bytes: 0,
+            capture: CaptureMethod::LegacyHandshake,
+            full_handshake_error: None,
+            client_certificate_request: None,
+        };
+        for (version, legacy) in
+            [("TLSv1.3", false), ("TLSv1.2", false), ("TLSv1.1", true), ("TLSv1.0", true), ("SSLv3", true)]
+        {
+            assert_eq!(facts(version).is_legacy_protocol(), legacy, "{version}");
+        }
     }
 }

@@ -8,18 +8,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustls::pki_types::{DnsName, ServerName};
-use rustls::ClientConfig;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsConnector;
 
-use crate::model::{
-    CertDer, FailedAttempt, IpFamily, Phase, ProbeError, ProbeErrorKind, ProbeObservation, ProbeOutcome, Resolution,
-    Timings, TlsFacts,
+use crate::legacy;
+use crate::messages::{
+    classify_connect, classify_handshake, classify_rustls, duration_words, os_words, HandshakeContext,
 };
-use crate::target::{ProbeTarget, SniMode};
-use crate::tls::{client_config, ReadCapExceeded, Watched};
+use crate::model::{
+    CaptureMethod, ClientCertificateRequest, FailedAttempt, IpFamily, PartialTls, Phase, ProbeError, ProbeErrorKind,
+    ProbeObservation, ProbeOutcome, Resolution, Timings, TlsFacts,
+};
+use crate::target::{ascii_host, ProbeTarget, SniMode};
+use crate::tls::{take_captured, CaptureSlot, ClientTemplate, Watched};
 
 /// Which of a name's addresses to probe.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -69,6 +72,9 @@ pub struct ProbeConfig {
     /// Limit for one TCP connect.
     pub connect_timeout: Duration,
     /// Limit for one TLS handshake (includes the server's think time).
+    /// The legacy capture, when it runs, gets the same limit again for its
+    /// own connection and handshake; a server that requested a client
+    /// certificate gets up to a second more to refuse the connection.
     pub handshake_timeout: Duration,
     /// Limit for a whole run (one `probe_*` call), from its start. Targets
     /// not finished by then are reported with [`ProbeErrorKind::Deadline`].
@@ -81,6 +87,12 @@ pub struct ProbeConfig {
     pub alpn: Vec<String>,
     /// Most bytes read from a server before its handshake completes.
     pub max_handshake_bytes: u64,
+    /// When the full handshake cannot be negotiated (the server speaks
+    /// only TLS 1.0/1.1, or shares no cipher suite or signature algorithm
+    /// with rustls), capture the chain with a second, capture-only TLS
+    /// 1.0-1.2 handshake on a new connection
+    /// ([`CaptureMethod::LegacyHandshake`]).
+    pub legacy_fallback: bool,
 }
 
 impl Default for ProbeConfig {
@@ -98,6 +110,7 @@ impl Default for ProbeConfig {
             // Ten times a long real chain; rustls separately refuses any
             // single handshake message over 64 KiB.
             max_handshake_bytes: 256 * 1024,
+            legacy_fallback: true,
         }
     }
 }
@@ -111,13 +124,13 @@ pub struct Prober {
 
 struct Inner {
     config: ProbeConfig,
-    connector: TlsConnector,
+    tls: ClientTemplate,
     global: Arc<Semaphore>,
     per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
 }
 
 impl std::fmt::Debug for Inner {
-    // TlsConnector has no Debug; the config says everything that varies.
+    // The TLS template is derived from the config.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prober").field("config", &self.config).finish_non_exhaustive()
     }
@@ -133,12 +146,12 @@ impl Prober {
     pub fn new(mut config: ProbeConfig) -> Self {
         config.max_concurrency = config.max_concurrency.max(1);
         config.per_address_concurrency = config.per_address_concurrency.max(1);
-        let tls: Arc<ClientConfig> = client_config(&config.alpn);
+        let tls = ClientTemplate::new(&config.alpn);
         Prober {
             inner: Arc::new(Inner {
                 global: Arc::new(Semaphore::new(config.max_concurrency)),
                 per_address: Mutex::new(HashMap::new()),
-                connector: TlsConnector::from(tls),
+                tls,
                 config,
             }),
         }
@@ -233,6 +246,7 @@ impl Base {
         address: Option<SocketAddr>,
         mut timings: Timings,
         outcome: ProbeOutcome,
+        partial_tls: Option<PartialTls>,
         failed_attempts: Vec<FailedAttempt>,
     ) -> ProbeObservation {
         timings.resolve_us = self.resolve_us;
@@ -248,11 +262,12 @@ impl Base {
             timings,
             outcome,
             failed_attempts,
+            partial_tls,
         }
     }
 
     fn fail(&self, timings: Timings, err: ProbeError) -> ProbeObservation {
-        self.observe(None, timings, ProbeOutcome::Error(err), Vec::new())
+        self.observe(None, timings, ProbeOutcome::Error(err), None, Vec::new())
     }
 }
 
@@ -276,18 +291,21 @@ async fn bounded<F: Future>(
     };
     match tokio::time::timeout_at(deadline.into(), f).await {
         Ok(v) => Ok(v),
-        Err(_) if is_run => {
-            Err(ProbeError::new(ProbeErrorKind::Deadline(phase), format!("the run's deadline passed during {phase}")))
-        }
+        Err(_) if is_run => Err(ProbeError::new(
+            ProbeErrorKind::Deadline(phase),
+            format!("the run's deadline passed during the {}", phase.activity()),
+        )),
         Err(_) => Err(ProbeError::new(
             ProbeErrorKind::Timeout(phase),
-            format!("{phase} took longer than {:?}", per_phase.unwrap_or_default()),
+            format!("the {} took longer than {}", phase.activity(), duration_words(per_phase.unwrap_or_default())),
         )),
     }
 }
 
 /// The SNI to send and the name rustls is given. Without SNI rustls is
 /// given the IP address, for which it sends no server_name extension.
+/// Internationalized names are sent as A-labels; targets parsed from text
+/// are converted already, this covers those built in code.
 fn choose_sni(target: &ProbeTarget) -> Result<Option<DnsName<'static>>, ProbeError> {
     let name = match &target.sni {
         SniMode::None => return Ok(None),
@@ -297,13 +315,15 @@ fn choose_sni(target: &ProbeTarget) -> Result<Option<DnsName<'static>>, ProbeErr
             if n.parse::<IpAddr>().is_ok() {
                 return Err(ProbeError::new(
                     ProbeErrorKind::InvalidTarget,
-                    format!("SNI {n:?} is an IP address, which SNI cannot carry (RFC 6066); use SniMode::None"),
+                    format!("SNI {n:?} is an IP address, which SNI cannot carry (RFC 6066); send no SNI instead"),
                 ));
             }
             n.as_str()
         }
     };
-    DnsName::try_from(name.to_owned()).map(Some).map_err(|_| {
+    let ascii = ascii_host(name)
+        .map_err(|why| ProbeError::new(ProbeErrorKind::InvalidTarget, format!("cannot send SNI: {why}")))?;
+    DnsName::try_from(ascii).map(Some).map_err(|_| {
         ProbeError::new(ProbeErrorKind::InvalidTarget, format!("{name:?} is not a valid DNS name for SNI"))
     })
 }
@@ -420,7 +440,8 @@ impl Inner {
                 .expect("semaphores are never closed");
             timings.queue_us += micros(queued.elapsed());
             let t0 = Instant::now();
-            let host = base.target.host.trim().to_owned();
+            let host = ascii_host(&base.target.host)
+                .map_err(|why| ProbeError::new(ProbeErrorKind::InvalidTarget, format!("cannot resolve: {why}")))?;
             let res = bounded(
                 Phase::Resolve,
                 Some(self.config.resolve_timeout),
@@ -429,7 +450,9 @@ impl Inner {
             )
             .await;
             base.resolve_us = Some(micros(t0.elapsed()));
-            let found = res?.map_err(|e| ProbeError::new(ProbeErrorKind::Dns, format!("resolving {host:?}: {e}")))?;
+            let found = res?.map_err(|e| {
+                ProbeError::new(ProbeErrorKind::Dns, format!("the name {host} could not be resolved: {}", os_words(&e)))
+            })?;
             let mut ips: Vec<IpAddr> = Vec::new();
             for sa in found {
                 if !ips.contains(&sa.ip()) {
@@ -445,8 +468,13 @@ impl Inner {
             return Err(ProbeError::new(
                 ProbeErrorKind::Dns,
                 format!(
-                    "{} has no address to probe ({all} found, none of family {:?})",
-                    base.target.host, self.config.ip_family
+                    "{} has no {} address to probe ({all} found)",
+                    base.target.host,
+                    match self.config.ip_family {
+                        FamilyFilter::V4 => "IPv4",
+                        FamilyFilter::V6 => "IPv6",
+                        FamilyFilter::Any => "IPv4 or IPv6",
+                    }
                 ),
             ));
         }
@@ -468,14 +496,14 @@ impl Inner {
             let queued = Instant::now();
             let permits = match self.permits(addr.ip(), run_deadline).await {
                 Ok(p) => p,
-                Err(e) => return base.observe(Some(addr), timings, ProbeOutcome::Error(e), failed),
+                Err(e) => return base.observe(Some(addr), timings, ProbeOutcome::Error(e), None, failed),
             };
             timings.queue_us += micros(queued.elapsed());
             let t0 = Instant::now();
             let connected =
                 bounded(Phase::Connect, Some(self.config.connect_timeout), run_deadline, TcpStream::connect(addr))
                     .await
-                    .and_then(|r| r.map_err(|e| classify_connect(&e)));
+                    .and_then(|r| r.map_err(|e| classify_connect(&e, addr)));
             timings.connect_us = Some(micros(t0.elapsed()));
             let tcp = match connected {
                 Ok(tcp) => tcp,
@@ -483,7 +511,7 @@ impl Inner {
                     let last = i + 1 == addrs.len();
                     let deadline = matches!(e.kind, ProbeErrorKind::Deadline(_));
                     if last || deadline {
-                        return base.observe(Some(addr), timings, ProbeOutcome::Error(e), failed);
+                        return base.observe(Some(addr), timings, ProbeOutcome::Error(e), None, failed);
                     }
                     failed.push(FailedAttempt { address: addr, error: e });
                     continue;
@@ -491,13 +519,16 @@ impl Inner {
             };
             // Handshake latency matters more than packet count here.
             let _ = tcp.set_nodelay(true);
-            let outcome = self.handshake(tcp, addr, sni.clone(), &mut timings, run_deadline).await;
+            let (outcome, partial) = self.handshake(tcp, addr, sni.clone(), &mut timings, run_deadline).await;
             drop(permits);
-            return base.observe(Some(addr), timings, outcome, failed);
+            return base.observe(Some(addr), timings, outcome, partial, failed);
         }
         unreachable!("resolve() never returns an empty address list")
     }
 
+    /// The full handshake and, when it cannot be negotiated, the legacy
+    /// capture. Returns the outcome and, with an error, what the server
+    /// revealed before it.
     async fn handshake(
         &self,
         tcp: TcpStream,
@@ -505,111 +536,244 @@ impl Inner {
         sni: Option<DnsName<'static>>,
         timings: &mut Timings,
         run_deadline: Option<Instant>,
-    ) -> ProbeOutcome {
+    ) -> (ProbeOutcome, Option<PartialTls>) {
+        let sni_text = sni.as_ref().map(|n| n.as_ref().to_owned());
         let name = match sni {
             Some(dns) => ServerName::DnsName(dns),
             None => ServerName::IpAddress(addr.ip().into()),
         };
+        let slot = CaptureSlot::default();
+        let connector = TlsConnector::from(self.tls.for_connection(&slot));
         let io = Watched::new(tcp, self.config.max_handshake_bytes);
         let t0 = Instant::now();
         let res = bounded(
             Phase::Handshake,
             Some(self.config.handshake_timeout),
             run_deadline,
-            self.connector.connect(name, io).into_fallible(),
+            connector.connect(name, io).into_fallible(),
         )
         .await;
         timings.handshake_us = Some(micros(t0.elapsed()));
         let mut tls = match res {
-            Err(timeout) => return ProbeOutcome::Error(timeout),
-            Ok(Err((err, io))) => return ProbeOutcome::Error(classify_handshake(&err, &io)),
+            Err(timeout) => {
+                // The stream went with the timed-out future; what the
+                // verifier recorded is still here.
+                let captured = take_captured(&slot);
+                let partial = PartialTls {
+                    chain: captured.chain,
+                    client_certificate_request: captured.client_certificate_request.map(request_of),
+                    ..PartialTls::default()
+                };
+                return (ProbeOutcome::Error(timeout), Some(partial).filter(|p| !p.is_empty()));
+            }
+            Ok(Err((err, io))) => {
+                let captured = take_captured(&slot);
+                let context = HandshakeContext {
+                    bytes_read: io.bytes_read,
+                    head: &io.head,
+                    client_certificate_requested: captured.client_certificate_request.is_some(),
+                    chain_captured: !captured.chain.is_empty(),
+                };
+                let error = classify_handshake(&err, &context);
+                let hello = legacy::server_hello_in(&io.head);
+                let mut partial = PartialTls {
+                    version: hello.as_ref().map(|h| h.version_name.clone()),
+                    cipher_suite: hello.map(|h| h.cipher_suite),
+                    chain: captured.chain,
+                    client_certificate_request: captured.client_certificate_request.map(request_of),
+                    handshake_bytes: io.bytes_read,
+                };
+                if let Some(request) = &mut partial.client_certificate_request {
+                    request.required = error.kind == ProbeErrorKind::ClientCertificateRequired;
+                }
+                drop(io);
+                if self.config.legacy_fallback && wants_legacy_capture(&error.kind, &partial) {
+                    let t1 = Instant::now();
+                    let outcome = self.legacy_capture(addr, sni_text.as_deref(), error, run_deadline).await;
+                    timings.handshake_us = timings.handshake_us.map(|us| us + micros(t1.elapsed()));
+                    return match outcome {
+                        Ok(facts) => (ProbeOutcome::Tls(facts), None),
+                        Err((error, so_far)) => {
+                            keep_legacy_so_far(&mut partial, *so_far);
+                            (ProbeOutcome::Error(error), Some(partial).filter(|p| !p.is_empty()))
+                        }
+                    };
+                }
+                return (ProbeOutcome::Error(error), Some(partial).filter(|p| !p.is_empty()));
+            }
             Ok(Ok(tls)) => tls,
         };
+        let captured = take_captured(&slot);
         let (io, conn) = tls.get_ref();
         let facts = TlsFacts {
             version: match conn.protocol_version() {
                 Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
                 Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),
-                other => format!("{other:?}"),
+                Some(other) => legacy::version_name(u16::from(other)),
+                None => String::new(),
             },
             cipher_suite: conn
                 .negotiated_cipher_suite()
                 .map(|s| {
                     let id = s.suite();
-                    id.as_str().map_or_else(|| format!("{id:?}"), str::to_owned)
+                    id.as_str().map_or_else(|| format!("unknown cipher suite {:#06x}", u16::from(id)), str::to_owned)
                 })
                 .unwrap_or_default(),
             key_exchange_group: conn.negotiated_key_exchange_group().map(|g| {
                 let id = g.name();
-                id.as_str().map_or_else(|| format!("{id:?}"), str::to_owned)
+                id.as_str().map_or_else(|| format!("unknown group {:#06x}", u16::from(id)), str::to_owned)
             }),
             alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
-            chain: conn.peer_certificates().unwrap_or_default().iter().map(|c| CertDer(c.as_ref().to_vec())).collect(),
+            chain: captured.chain,
             handshake_bytes: io.bytes_read,
+            capture: CaptureMethod::FullHandshake,
+            full_handshake_error: None,
+            client_certificate_request: captured.client_certificate_request.map(request_of),
         };
+        if facts.client_certificate_request.is_some() && facts.version == "TLSv1.3" {
+            // In TLS 1.3 the client finishes first: a server that insists on
+            // a certificate says so only after. Wait briefly for that word.
+            // (In TLS 1.2 the refusal comes before the server's Finished, so
+            // the handshake itself fails.)
+            let wait = self.config.handshake_timeout.min(CLIENT_CERTIFICATE_REFUSAL_WAIT);
+            let mut byte = [0u8; 1];
+            let refusal = match tokio::time::timeout(wait, tls.read(&mut byte)).await {
+                Err(_) | Ok(Ok(1..)) => None,
+                Ok(Ok(0)) => Some(ProbeError::new(
+                    ProbeErrorKind::ClientCertificateRequired,
+                    "the server asked for a client certificate and closed the connection when the probe sent none",
+                )),
+                Ok(Err(e)) => Some(refusal_error(&e, facts.handshake_bytes)),
+            };
+            if let Some(error) = refusal {
+                let mut partial = PartialTls {
+                    version: Some(facts.version),
+                    cipher_suite: Some(facts.cipher_suite),
+                    chain: facts.chain,
+                    client_certificate_request: facts.client_certificate_request,
+                    handshake_bytes: facts.handshake_bytes,
+                };
+                if let Some(request) = &mut partial.client_certificate_request {
+                    request.required = true;
+                }
+                return (ProbeOutcome::Error(error), Some(partial));
+            }
+        }
         // close_notify, then FIN; no application data is ever written. The
         // server's reaction does not matter, so it gets a short, fixed time.
         let close = self.config.handshake_timeout.min(Duration::from_secs(1));
         let _ = tokio::time::timeout(close, tls.shutdown()).await;
-        ProbeOutcome::Tls(facts)
+        (ProbeOutcome::Tls(facts), None)
+    }
+
+    /// The capture-only handshake on a new connection to `addr`, within
+    /// the handshake timeout. `full_error` is why the full handshake
+    /// failed; it is kept in the facts, or returned (its message extended
+    /// by why the capture failed, with what the capture learnt) when the
+    /// capture fails too.
+    async fn legacy_capture(
+        &self,
+        addr: SocketAddr,
+        sni: Option<&str>,
+        mut full_error: ProbeError,
+        run_deadline: Option<Instant>,
+    ) -> Result<TlsFacts, (ProbeError, Box<legacy::LegacyCapture>)> {
+        let mut random = [0u8; 32];
+        if rustls::crypto::ring::default_provider().secure_random.fill(&mut random).is_err() {
+            return Err((full_error, Box::default()));
+        }
+        let max_bytes = self.config.max_handshake_bytes;
+        let attempt = async {
+            // `?` makes a connect error a failure that learnt nothing.
+            let tcp = TcpStream::connect(addr).await.map_err(|e| classify_connect(&e, addr))?;
+            let _ = tcp.set_nodelay(true);
+            legacy::capture(tcp, sni, &random, max_bytes).await
+        };
+        let result = bounded(Phase::Handshake, Some(self.config.handshake_timeout), run_deadline, attempt)
+            .await
+            .map_err(legacy::LegacyFailure::from)
+            .and_then(|r| r);
+        match result {
+            Ok(captured) => {
+                if full_error.kind == ProbeErrorKind::UnsupportedProtocol && captured.version_number < 0x0303 {
+                    full_error.message = format!(
+                        "the server speaks only {}, which current clients refuse",
+                        legacy::version_words(&captured.version)
+                    );
+                }
+                Ok(TlsFacts {
+                    version: captured.version,
+                    cipher_suite: captured.cipher_suite,
+                    key_exchange_group: None,
+                    alpn: None,
+                    chain: captured.chain,
+                    handshake_bytes: captured.bytes_read,
+                    capture: CaptureMethod::LegacyHandshake,
+                    full_handshake_error: Some(full_error),
+                    client_certificate_request: captured.client_certificate_request.map(request_of),
+                })
+            }
+            Err(failure) => {
+                full_error.message = format!(
+                    "{}; a TLS 1.0-1.2 capture handshake failed too: {}",
+                    full_error.message, failure.error.message
+                );
+                Err((full_error, failure.so_far))
+            }
+        }
     }
 }
 
-fn classify_connect(e: &io::Error) -> ProbeError {
-    let kind = match e.kind() {
-        io::ErrorKind::ConnectionRefused => ProbeErrorKind::Refused,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => ProbeErrorKind::Reset,
-        _ => ProbeErrorKind::Io,
-    };
-    ProbeError::new(kind, format!("connect: {e}"))
+/// Adds to a failed full handshake's partial facts what a failed legacy
+/// capture learnt (its chain, version and suite), where the full handshake
+/// learnt nothing of its own.
+fn keep_legacy_so_far(partial: &mut PartialTls, so_far: legacy::LegacyCapture) {
+    if partial.chain.is_empty() {
+        partial.chain = so_far.chain;
+    }
+    if partial.version.is_none() && !so_far.version.is_empty() {
+        partial.version = Some(so_far.version);
+        partial.cipher_suite = Some(so_far.cipher_suite);
+    }
+    if partial.client_certificate_request.is_none() {
+        partial.client_certificate_request = so_far.client_certificate_request.map(request_of);
+    }
 }
 
-/// Names what went wrong during the handshake from the error and from what
-/// the server had sent (`io`'s first bytes and count).
-fn classify_handshake(e: &io::Error, io: &Watched<TcpStream>) -> ProbeError {
-    let not_tls = io.looks_like_tls() == Some(false);
-    let msg = |what: &str| {
-        let head = &io.head[..io.head_len];
-        format!("{what} ({e}; {} bytes read, starting {head:02x?})", io.bytes_read)
-    };
-    if let Some(inner) = e.get_ref() {
-        if inner.is::<ReadCapExceeded>() {
-            return ProbeError::new(ProbeErrorKind::TooLarge, msg("handshake exceeds the read cap"));
-        }
-        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-            return match tls {
-                rustls::Error::AlertReceived(desc) => {
-                    let d = desc.as_str().map_or_else(|| format!("{desc:?}"), str::to_owned);
-                    ProbeError::new(ProbeErrorKind::TlsAlert(d), msg("server sent a fatal alert"))
-                }
-                rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => {
-                    ProbeError::new(ProbeErrorKind::TooLarge, msg("a handshake message exceeds 64 KiB"))
-                }
-                _ if not_tls => ProbeError::new(ProbeErrorKind::NotTls, msg("server did not answer with TLS")),
-                _ => ProbeError::new(ProbeErrorKind::Tls, msg("handshake failed")),
-            };
-        }
-        // rustls's receive buffer refusing more (only reachable while a
-        // handshake message is being joined, so: too large).
-        if e.kind() == io::ErrorKind::InvalidData && inner.to_string() == "message buffer full" {
-            return ProbeError::new(ProbeErrorKind::TooLarge, msg("handshake overflows the receive buffer"));
-        }
+/// How long a server that requested a client certificate gets, after a
+/// TLS 1.3 handshake, to refuse the connection for want of one.
+const CLIENT_CERTIFICATE_REFUSAL_WAIT: Duration = Duration::from_secs(1);
+
+fn request_of(names: Vec<crate::model::DistinguishedNameDer>) -> ClientCertificateRequest {
+    ClientCertificateRequest { acceptable_ca_names: names, required: false }
+}
+
+/// A failure read right after a handshake in which the server requested
+/// a client certificate: its refusal, whatever alert it chose.
+fn refusal_error(e: &io::Error, bytes_read: u64) -> ProbeError {
+    let context =
+        HandshakeContext { bytes_read, head: &[22, 3], client_certificate_requested: true, chain_captured: true };
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(tls) => classify_rustls(tls, &context),
+        None => classify_handshake(e, &context),
     }
-    let kind = match e.kind() {
-        _ if not_tls => ProbeErrorKind::NotTls,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
-            ProbeErrorKind::Reset
+}
+
+/// Whether a failed full handshake is one the legacy capture can help
+/// with: nothing was negotiated (so no chain arrived) and the server
+/// refused the version or the algorithms offered, or hung up on the
+/// ClientHello without a word (how version-intolerant old servers react to
+/// a TLS 1.3 ClientHello).
+fn wants_legacy_capture(kind: &ProbeErrorKind, partial: &PartialTls) -> bool {
+    partial.chain.is_empty()
+        && match kind {
+            ProbeErrorKind::UnsupportedProtocol | ProbeErrorKind::NoCommonAlgorithms => true,
+            ProbeErrorKind::Closed | ProbeErrorKind::Reset => partial.handshake_bytes == 0,
+            ProbeErrorKind::TlsAlert(alert) => {
+                matches!(alert.as_str(), "HandshakeFailure" | "InsufficientSecurity" | "IllegalParameter")
+            }
+            _ => false,
         }
-        io::ErrorKind::UnexpectedEof => ProbeErrorKind::Closed,
-        _ => ProbeErrorKind::Io,
-    };
-    let what = match kind {
-        ProbeErrorKind::NotTls => "server did not answer with TLS",
-        ProbeErrorKind::Reset => "connection reset during the handshake",
-        ProbeErrorKind::Closed => "server closed the connection during the handshake",
-        _ => "I/O error during the handshake",
-    };
-    ProbeError::new(kind, msg(what))
 }
 
 /// Probes on a dedicated runtime like [`probe_blocking`], handing each
@@ -641,4 +805,63 @@ pub fn probe_blocking_each(
     // lookups that timed out.
     rt.shutdown_background();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CertDer;
+
+    #[test]
+    fn legacy_capture_follows_refusals_of_what_was_offered() {
+        let nothing = PartialTls::default();
+        let answered = PartialTls { handshake_bytes: 7, ..PartialTls::default() };
+        let with_chain = PartialTls { chain: vec![CertDer(vec![1])], ..PartialTls::default() };
+        for (kind, partial, expected) in [
+            (ProbeErrorKind::UnsupportedProtocol, &nothing, true),
+            (ProbeErrorKind::NoCommonAlgorithms, &nothing, true),
+            (ProbeErrorKind::TlsAlert("IllegalParameter".into()), &nothing, true),
+            (ProbeErrorKind::TlsAlert("UnrecognisedName".into()), &nothing, false),
+            (ProbeErrorKind::Closed, &nothing, true),
+            (ProbeErrorKind::Reset, &nothing, true),
+            (ProbeErrorKind::Closed, &answered, false),
+            (ProbeErrorKind::NoCommonAlgorithms, &with_chain, false),
+            (ProbeErrorKind::BadHandshakeSignature, &with_chain, false),
+            (ProbeErrorKind::NotTls, &nothing, false),
+            (ProbeErrorKind::Timeout(Phase::Handshake), &nothing, false),
+        ] {
+            assert_eq!(wants_legacy_capture(&kind, partial), expected, "{kind:?} {partial:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_legacy_capture_adds_what_it_learnt() {
+        let so_far = || legacy::LegacyCapture {
+            version: "TLSv1.0".into(),
+            version_number: 0x0301,
+            cipher_suite: "TLS_RSA_WITH_AES_128_CBC_SHA".into(),
+            chain: vec![CertDer(vec![9])],
+            client_certificate_request: Some(vec![]),
+            bytes_read: 900,
+        };
+        let mut empty = PartialTls::default();
+        keep_legacy_so_far(&mut empty, so_far());
+        assert_eq!(empty.version.as_deref(), Some("TLSv1.0"));
+        assert_eq!(empty.cipher_suite.as_deref(), Some("TLS_RSA_WITH_AES_128_CBC_SHA"));
+        assert_eq!(empty.chain, vec![CertDer(vec![9])]);
+        assert!(empty.client_certificate_request.is_some());
+
+        let mut own = PartialTls {
+            version: Some("TLSv1.2".into()),
+            cipher_suite: Some("X".into()),
+            chain: vec![CertDer(vec![1])],
+            ..PartialTls::default()
+        };
+        keep_legacy_so_far(&mut own, so_far());
+        assert_eq!((own.version.as_deref(), own.chain.clone()), (Some("TLSv1.2"), vec![CertDer(vec![1])]));
+
+        let mut untouched = PartialTls::default();
+        keep_legacy_so_far(&mut untouched, legacy::LegacyCapture::default());
+        assert!(untouched.is_empty());
+    }
 }

@@ -1,36 +1,64 @@
-//! The TLS client configuration: accept any certificate, verify the
+//! The TLS client configuration: record the served chain and any
+//! client-certificate request first, accept any certificate, verify the
 //! handshake signatures, never resume, and count what the server sends.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::Resumption;
+use rustls::client::{ResolvesClientCert, Resumption};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Accepts every certificate chain, because the probe observes and the
-/// analysis crate judges trust. Handshake signatures are still verified:
-/// otherwise anyone on the path could present someone else's certificate
-/// without its key, and we would report that chain as served.
-#[derive(Debug)]
-struct ObserveOnly {
-    algs: WebPkiSupportedAlgorithms,
+use crate::model::{CertDer, DistinguishedNameDer};
+
+/// What one connection's server revealed to the verifier and the client
+/// certificate resolver, recorded before any check so that it survives a
+/// handshake that then fails.
+#[derive(Debug, Default)]
+pub(crate) struct Captured {
+    /// The chain as served, leaf first.
+    pub(crate) chain: Vec<CertDer>,
+    /// The acceptable CA names of a CertificateRequest, if one came.
+    pub(crate) client_certificate_request: Option<Vec<DistinguishedNameDer>>,
 }
 
-impl ServerCertVerifier for ObserveOnly {
+/// One connection's record, shared by its verifier and resolver.
+pub(crate) type CaptureSlot = Arc<Mutex<Captured>>;
+
+/// Takes what was recorded (a poisoned lock still holds valid data).
+pub(crate) fn take_captured(slot: &CaptureSlot) -> Captured {
+    std::mem::take(&mut *slot.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Records the chain, then accepts it, because the probe observes and the
+/// analysis crate judges trust. Handshake signatures are still verified:
+/// otherwise anyone on the path could present someone else's certificate
+/// without its key, and we would report that chain as served. rustls calls
+/// `verify_server_cert` before checking the handshake signature (TLS 1.2
+/// and 1.3), so the chain is recorded even when that check fails.
+#[derive(Debug)]
+struct CaptureThenObserve {
+    algs: WebPkiSupportedAlgorithms,
+    slot: CaptureSlot,
+}
+
+impl ServerCertVerifier for CaptureThenObserve {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let chain = std::iter::once(end_entity).chain(intermediates).map(|c| CertDer(c.as_ref().to_vec())).collect();
+        self.slot.lock().unwrap_or_else(|e| e.into_inner()).chain = chain;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -57,23 +85,67 @@ impl ServerCertVerifier for ObserveOnly {
     }
 }
 
-/// Builds the client configuration. The ring provider is passed explicitly
-/// so that whatever process-wide default another crate installs (or fails
-/// to install) does not change what the probe negotiates.
-pub(crate) fn client_config(alpn: &[String]) -> Arc<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let algs = provider.signature_verification_algorithms;
-    let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider) as Arc<CryptoProvider>)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .expect("the ring provider supports TLS 1.2 and 1.3")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(ObserveOnly { algs }))
-        .with_no_client_auth();
-    // A resumed session carries no Certificate message: every probe must be
-    // a full handshake to capture what is served now.
-    config.resumption = Resumption::disabled();
-    config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-    Arc::new(config)
+/// Records the CA names of a server's certificate request and offers no
+/// certificate: the probe has none, and the server's reaction to an empty
+/// one (carry on or refuse) is itself worth reporting.
+#[derive(Debug)]
+struct RecordRequestOfferNothing {
+    slot: CaptureSlot,
+}
+
+impl ResolvesClientCert for RecordRequestOfferNothing {
+    fn resolve(&self, root_hint_subjects: &[&[u8]], _sigschemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        let names = root_hint_subjects.iter().map(|n| DistinguishedNameDer(n.to_vec())).collect();
+        self.slot.lock().unwrap_or_else(|e| e.into_inner()).client_certificate_request = Some(names);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        // rustls asks `resolve` on every request whatever this says; it
+        // consults this only for ECH, which the probe does not use.
+        false
+    }
+}
+
+/// The client configuration shared by every connection of a prober. The
+/// ring provider is passed explicitly so that whatever process-wide default
+/// another crate installs (or fails to install) does not change what the
+/// probe negotiates.
+#[derive(Debug)]
+pub(crate) struct ClientTemplate {
+    config: ClientConfig,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl ClientTemplate {
+    pub(crate) fn new(alpn: &[String]) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let algs = provider.signature_verification_algorithms;
+        let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider) as Arc<CryptoProvider>)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .expect("the ring provider supports TLS 1.2 and 1.3")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(CaptureThenObserve { algs, slot: CaptureSlot::default() }))
+            .with_no_client_auth();
+        // A resumed session carries no Certificate message: every probe must
+        // be a full handshake to capture what is served now.
+        config.resumption = Resumption::disabled();
+        config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+        ClientTemplate { config, algs }
+    }
+
+    /// A configuration for one connection, recording into `slot`. The
+    /// verifier and resolver are per connection because rustls gives them
+    /// no way to tell connections apart; cloning the configuration copies
+    /// a few `Arc`s and the ALPN list.
+    pub(crate) fn for_connection(&self, slot: &CaptureSlot) -> Arc<ClientConfig> {
+        let mut config = self.config.clone();
+        config
+            .dangerous()
+            .set_certificate_verifier(Arc::new(CaptureThenObserve { algs: self.algs, slot: Arc::clone(slot) }));
+        config.client_auth_cert_resolver = Arc::new(RecordRequestOfferNothing { slot: Arc::clone(slot) });
+        Arc::new(config)
+    }
 }
 
 /// Error payload for [`Watched`] refusing to read past its cap.
@@ -81,8 +153,9 @@ pub(crate) fn client_config(alpn: &[String]) -> Arc<ClientConfig> {
 #[error("server sent more than {0} bytes during the handshake")]
 pub(crate) struct ReadCapExceeded(pub u64);
 
-/// A TCP stream that counts the bytes read, keeps the first few (to tell a
-/// TLS peer from an HTTP server or garbage) and stops reading at a cap.
+/// A TCP stream that counts the bytes read, keeps the first record's worth
+/// (to tell a TLS peer from an HTTP server or garbage, and to read the
+/// ServerHello of a handshake that fails) and stops reading at a cap.
 ///
 /// rustls already bounds memory: a handshake message may not exceed 64 KiB
 /// (rustls 0.23 `MAX_HANDSHAKE_SIZE`; larger ones fail with
@@ -94,24 +167,18 @@ pub(crate) struct ReadCapExceeded(pub u64);
 pub(crate) struct Watched<S> {
     inner: S,
     pub(crate) bytes_read: u64,
-    pub(crate) head: [u8; 5],
-    pub(crate) head_len: usize,
+    /// The first bytes read, up to [`HEAD_CAP`].
+    pub(crate) head: Vec<u8>,
     cap: u64,
 }
 
+/// One largest plaintext TLS record with its header: enough for the
+/// ServerHello, which is the first thing a TLS server sends.
+pub(crate) const HEAD_CAP: usize = 5 + (1 << 14) + 256;
+
 impl<S> Watched<S> {
     pub(crate) fn new(inner: S, cap: u64) -> Self {
-        Watched { inner, bytes_read: 0, head: [0; 5], head_len: 0, cap }
-    }
-
-    /// Whether what was read so far starts like a TLS record: content type
-    /// 20..=24 and protocol major version 3. `None` when nothing was read.
-    pub(crate) fn looks_like_tls(&self) -> Option<bool> {
-        match self.head_len {
-            0 => None,
-            1 => Some((20..=24).contains(&self.head[0])),
-            _ => Some((20..=24).contains(&self.head[0]) && self.head[1] == 3),
-        }
+        Watched { inner, bytes_read: 0, head: Vec::new(), cap }
     }
 }
 
@@ -127,9 +194,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         let res = Pin::new(&mut this.inner).poll_read(cx, buf);
         let fresh = &buf.filled()[before..];
         if !fresh.is_empty() {
-            let take = fresh.len().min(this.head.len() - this.head_len);
-            this.head[this.head_len..this.head_len + take].copy_from_slice(&fresh[..take]);
-            this.head_len += take;
+            let take = fresh.len().min(HEAD_CAP - this.head.len());
+            this.head.extend_from_slice(&fresh[..take]);
             this.bytes_read += fresh.len() as u64;
         }
         res

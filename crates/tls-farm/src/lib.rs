@@ -3,10 +3,13 @@
 //! A [`Farm`] serves many endpoints from one process: each endpoint listens
 //! on its own port (on 127.0.0.1, `[::1]` or both) and either speaks TLS —
 //! choosing among several certificate chains by SNI, with a default for
-//! clients that send no or an unknown SNI — or misbehaves on purpose:
+//! clients that send no or an unknown SNI, optionally asking for a client
+//! certificate ([`ClientAuth`]) — or misbehaves on purpose:
 //! tarpit, garbage, plain HTTP, immediate close, TCP reset, or a chain of
 //! over a megabyte. Certificates come from PEM files, PEM text or DER bytes;
-//! [`pki`] makes throwaway ones.
+//! [`pki`] makes throwaway ones. Servers rustls will not be (TLS 1.0/1.1
+//! only, RSA-1024 or DSA keys) run as real `openssl s_server` processes
+//! ([`openssl`]).
 //!
 //! [`Farm::start`] binds every socket before it returns (so errors are
 //! synchronous and the addresses are known) and runs the servers on a
@@ -29,11 +32,12 @@ use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 
+pub mod openssl;
 pub mod pki;
 mod serve;
 mod spec;
 
-pub use spec::{CertSource, Der, EndpointMode, EndpointSpec, FarmSpec, SniEntry, TlsEndpoint};
+pub use spec::{CertSource, ClientAuth, Der, EndpointMode, EndpointSpec, FarmSpec, SniEntry, TlsEndpoint};
 
 use serve::{accept_loop, Behaviour, Counters};
 
@@ -49,6 +53,9 @@ pub enum FarmError {
     /// A certificate or key could not be loaded or generated.
     #[error("certificate: {0}")]
     Cert(String),
+    /// An `openssl` server or command ([`openssl`]) could not be run.
+    #[error("{0}")]
+    Openssl(String),
     /// Binding or the runtime failed.
     #[error("{context}: {source}")]
     Io {

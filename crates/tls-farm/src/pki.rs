@@ -65,7 +65,8 @@ impl Issued {
     }
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
+/// `der` as PEM text under `label`.
+pub fn pem(label: &str, der: &[u8]) -> String {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::spec::{CertSource, EndpointMode, TlsEndpoint};
+use crate::spec::{CertSource, ClientAuth, EndpointMode, TlsEndpoint};
 use crate::FarmError;
 
 /// Counters of one endpoint, shared with its connection tasks.
@@ -93,6 +93,24 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
+/// A verifier that names `auth.cas` in its certificate request and checks
+/// client chains against them, letting clients without one in unless
+/// `auth.required`.
+fn client_verifier(
+    auth: &ClientAuth,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, FarmError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in &auth.cas {
+        roots
+            .add(CertificateDer::from(ca.0.clone()))
+            .map_err(|e| FarmError::Cert(format!("client-auth CA certificate: {e}")))?;
+    }
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+    let builder = if auth.required { builder } else { builder.allow_unauthenticated() };
+    builder.build().map_err(|e| FarmError::Spec(format!("client-auth verifier: {e}")))
+}
+
 pub(crate) fn tls_acceptor(spec: &TlsEndpoint) -> Result<TlsAcceptor, FarmError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut by_name = HashMap::new();
@@ -112,11 +130,14 @@ pub(crate) fn tls_acceptor(spec: &TlsEndpoint) -> Result<TlsAcceptor, FarmError>
         Some("1.2") => &[&rustls::version::TLS12],
         Some(v) => return Err(FarmError::Spec(format!("unknown TLS version {v:?} (want \"1.2\" or \"1.3\")"))),
     };
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(versions)
-        .map_err(|e| FarmError::Spec(format!("TLS config: {e}")))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SniResolver { by_name, default }));
+        .map_err(|e| FarmError::Spec(format!("TLS config: {e}")))?;
+    let builder = match &spec.client_auth {
+        None => builder.with_no_client_auth(),
+        Some(auth) => builder.with_client_cert_verifier(client_verifier(auth, provider)?),
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(SniResolver { by_name, default }));
     config.alpn_protocols = spec.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     // Tickets would only be noise: the probe never resumes.
     config.send_tls13_tickets = 0;

@@ -144,6 +144,22 @@ pub struct TlsEndpoint {
     /// Restrict to one protocol version: `"1.2"` or `"1.3"` (default both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Ask clients for a certificate (default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// A TLS endpoint's request for client certificates.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAuth {
+    /// CA certificates (DER, base64 in JSON): the server names their
+    /// subjects as acceptable issuers and verifies client chains against
+    /// them.
+    pub cas: Vec<Der>,
+    /// Refuse clients that send no certificate (else they are let in).
+    #[serde(default)]
+    pub required: bool,
 }
 
 impl TlsEndpoint {
