@@ -3,7 +3,8 @@
 //! `ListCertificates` pages by `NextToken` and is sent with
 //! `Includes.keyTypes` naming every key type: without it ACM lists only
 //! RSA_1024 and RSA_2048 certificates, so ECDSA and larger RSA keys would
-//! silently vanish (moto ignores the filter, so a recorded-answer test
+//! silently vanish (moto lists every key type when no filter is sent, so
+//! it cannot show the loss; a recorded-answer test
 //! covers it). Each certificate is described (`DescribeCertificate`:
 //! names, status, type, renewal, `InUseBy`) and its PEM fetched
 //! (`GetCertificate`), from which the identity is computed.
