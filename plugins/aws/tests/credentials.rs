@@ -298,3 +298,85 @@ fn nothing_configured_and_no_metadata_services_is_a_clear_error() {
     let error = resolve(settings(), Environment::new(&[], None)).unwrap_err();
     assert!(error.starts_with("no AWS credentials found: set AWS_ACCESS_KEY_ID"), "{error}");
 }
+
+#[test]
+fn a_named_profile_wins_over_environment_keys_which_win_over_aws_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "credentials",
+        "[named]\naws_access_key_id = AKIANAMEDPROFILE0000\naws_secret_access_key = named-secret\n",
+    );
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIAENVKEY0000000000"),
+        ("AWS_SECRET_ACCESS_KEY", "env-secret"),
+        ("AWS_PROFILE", "named"),
+        ("AWS_SHARED_CREDENTIALS_FILE", file.to_str().unwrap()),
+    ];
+    let (_, _, _, source) = resolve(settings(), Environment::new(&env, None)).unwrap();
+    assert_eq!(source, "environment");
+    let mut named = settings();
+    named.profile = Some("named".into());
+    named.credentials_file = Some(file.clone());
+    named.config_file = Some(write(dir.path(), "config", ""));
+    let (id, _, _, source) = resolve(named, Environment::new(&env, None)).unwrap();
+    assert_eq!((id.as_str(), source.as_str()), ("AKIANAMEDPROFILE0000", "profile named"));
+}
+
+#[test]
+fn a_source_profile_loop_is_refused_before_any_sts_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "config",
+        "[profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n[profile b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = a\n",
+    );
+    let mut settings = settings();
+    settings.profile = Some("a".into());
+    settings.config_file = Some(config);
+    settings.credentials_file = Some(write(dir.path(), "credentials", ""));
+    let error = resolve(settings, Environment::new(&[], None)).unwrap_err();
+    assert!(error.contains("source_profile chain longer than 5 (a loop?)"), "{error}");
+}
+
+#[test]
+fn temporary_credentials_are_reused_until_close_to_expiry_then_refreshed() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("runs");
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let soon = soon.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let script = write(
+        dir.path(),
+        "helper.sh",
+        &format!(
+            "#!/bin/sh\necho run >> '{}'\necho '{{\"Version\": 1, \"AccessKeyId\": \"ASIAREFRESH000000000\", \"SecretAccessKey\": \"s\", \"SessionToken\": \"t\", \"Expiration\": \"'\"$1\"'\"}}'\n",
+            counter.display()
+        ),
+    );
+    let config = write(
+        dir.path(),
+        "config",
+        &format!(
+            "[profile later]\ncredential_process = sh '{0}' 2999-01-01T00:00:00Z\n[profile soon]\ncredential_process = sh '{0}' {soon}\n",
+            script.display()
+        ),
+    );
+    let runs = |profile: &str| {
+        let _ = std::fs::remove_file(&counter);
+        let mut settings = settings();
+        settings.profile = Some(profile.into());
+        settings.config_file = Some(config.clone());
+        settings.credentials_file = Some(write(dir.path(), "credentials", ""));
+        let provider = CredentialsProvider::chain(
+            settings,
+            Environment::new(&[], None),
+            Endpoints::Override("http://127.0.0.1:9".into()),
+        );
+        for _ in 0..3 {
+            provider.get(&host()).unwrap().unwrap();
+        }
+        std::fs::read_to_string(&counter).unwrap().lines().count()
+    };
+    assert_eq!(runs("later"), 1, "credentials valid for long are cached");
+    assert_eq!(runs("soon"), 3, "credentials expiring within five minutes are fetched again");
+}

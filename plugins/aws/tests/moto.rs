@@ -180,6 +180,21 @@ fn every_source_declares_what_was_seeded_and_the_join_links_them_by_arn() {
 }
 
 #[test]
+fn without_regions_every_region_ec2_reports_is_a_scope() {
+    let (_turn, url) = support::fresh_moto();
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = support::credentials_file(dir.path());
+    let source = support::open(&support::config(url, &credentials, json!({"services": ["acm", "cloudfront"]})));
+    let scopes = source.scopes().unwrap();
+    let ids: Vec<&str> = scopes.iter().map(|s| s.id.as_str()).collect();
+    assert!(ids.len() > 10, "{ids:?}");
+    for want in ["acm/us-east-1", "acm/eu-west-1", "acm/ap-southeast-2", "cloudfront"] {
+        assert!(ids.contains(&want), "{want} missing from {ids:?}");
+    }
+    assert!(!ids.iter().any(|id| id.starts_with("elbv2/") || *id == "iam"));
+}
+
+#[test]
 fn services_can_be_chosen_and_an_empty_account_lists_nothing() {
     let (_turn, url) = support::fresh_moto();
     let dir = tempfile::tempdir().unwrap();
@@ -219,4 +234,30 @@ fn load_balancers_page_by_marker_when_there_are_more_than_a_page() {
     seen.sort();
     assert_eq!(seen, names);
     assert_eq!(collected.stats[0].pages, 2, "{:?}", collected.stats[0]);
+}
+
+#[test]
+fn the_plugin_library_declares_exactly_what_the_linked_provider_declares() {
+    let (_turn, url) = support::fresh_moto();
+    let cert = support::certificate(&["both.example.test"], 90, true);
+    let plan = json!({
+        "acm": [{"name": "both", "region": "us-east-1", "pem": cert.pem, "key": cert.key}],
+        "iam": [],
+        "load_balancers": [{"name": "both", "region": "us-east-1", "type": "application",
+            "listeners": [{"protocol": "HTTPS", "port": 443, "default": "acm:both"}]}],
+        "distributions": [{"name": "both", "aliases": ["cdn.both.example.test"], "certificate": "acm:both"}],
+    });
+    support::seed(url, &plan);
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = support::credentials_file(dir.path());
+    let config = support::config(url, &credentials, json!({"regions": ["us-east-1"]}));
+    let sorted = |mut bindings: Vec<Binding>| {
+        bindings.sort_by_cached_key(|b| serde_json::to_string(b).unwrap());
+        bindings
+    };
+    let linked = support::collect_all(support::open(&config));
+    let loaded = support::collect_all(support::open_from(&support::dynamic_registry(), &config));
+    assert!(loaded.errors.is_empty() && loaded.warnings.is_empty(), "{:?} {:?}", loaded.errors, loaded.warnings);
+    assert_eq!(linked.bindings.len(), 3);
+    assert_eq!(sorted(loaded.bindings), sorted(linked.bindings));
 }

@@ -214,6 +214,34 @@ pub fn config(url: &str, credentials: &Path, extra: Value) -> Value {
 pub fn open(config: &Value) -> Arc<OpenedSource> {
     let mut registry = PluginRegistry::new();
     registry.add_static(static_module::<AwsProvider>());
+    open_from(&registry, config)
+}
+
+/// The plugin library (`certinspect-aws-dylib`), built with a nested cargo
+/// once per test process, loaded from its file.
+pub fn dynamic_registry() -> PluginRegistry {
+    static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+    let library = LIBRARY.get_or_init(|| {
+        let root = crate_dir().ancestors().nth(2).expect("plugins/aws").to_owned();
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+        check(Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).current_dir(&root).args([
+            "build",
+            "--quiet",
+            "-p",
+            "certinspect-aws-dylib",
+        ]));
+        let name = "certinspect_aws_plugin";
+        target.join("debug").join(format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX))
+    });
+    let mut registry = PluginRegistry::new();
+    registry.load_file(library);
+    assert!(registry.failures().is_empty(), "{:?}", registry.failures());
+    registry
+}
+
+/// Opens the plugin from `registry` with `config`, validating the config
+/// against the plugin's published schema first.
+pub fn open_from(registry: &PluginRegistry, config: &Value) -> Arc<OpenedSource> {
     let loaded = registry.get(PLUGIN_NAME).expect("registered");
     let errors = certinspect_core::schema::validate(&loaded.info().config_schema, config);
     assert!(errors.is_empty(), "config refused by the plugin's own schema: {errors:?}");
