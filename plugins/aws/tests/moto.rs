@@ -11,8 +11,16 @@ mod support;
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use certinspect_analysis::TrustStore;
 use certinspect_core::join::join;
+use certinspect_core::reconcile::Verdict;
+use certinspect_core::verify::{verify, ConnectTo, VerifyInput, VerifyOptions};
 use certinspect_sdk::Binding;
+use certinspect_tls_farm::pki::{Issued, TestCa, Validity};
+use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmSpec, SniEntry, TlsEndpoint};
 use serde_json::{json, Value};
 
 /// (service, resource name or id, port, role/alias) of a binding.
@@ -260,4 +268,102 @@ fn the_plugin_library_declares_exactly_what_the_linked_provider_declares() {
     assert!(loaded.errors.is_empty() && loaded.warnings.is_empty(), "{:?} {:?}", loaded.errors, loaded.warnings);
     assert_eq!(linked.bindings.len(), 3);
     assert_eq!(sorted(loaded.bindings), sorted(linked.bindings));
+}
+
+/// The leaf of an issued chain as PEM, and its key.
+fn leaf_and_key(issued: &Issued) -> (String, String) {
+    let chain = issued.chain_pem();
+    let end = "-----END CERTIFICATE-----";
+    let leaf = &chain[..chain.find(end).unwrap() + end.len()];
+    (format!("{leaf}\n"), issued.key_pem())
+}
+
+#[test]
+fn the_engine_finds_the_planted_aws_drift_on_real_tls_servers() {
+    let (_turn, url) = support::fresh_moto();
+    let ca = TestCa::new("certinspect AWS drift CA").unwrap();
+    let days = |from: i64, to: i64| {
+        let now = time::OffsetDateTime::now_utc();
+        Validity { not_before: now - time::Duration::days(from), not_after: now + time::Duration::days(to) }
+    };
+    let shop_old = ca.issue(&["shop.example.test"], days(300, 60)).unwrap();
+    let shop_new = ca.issue(&["shop.example.test"], days(1, 365)).unwrap();
+    let api = ca.issue(&["api.example.test"], days(1, 200)).unwrap();
+    let other = ca.issue(&["other.example.test"], days(1, 200)).unwrap();
+    let acm = |name: &str, issued: &Issued, reimport_of: Option<&str>| {
+        let (pem, key) = leaf_and_key(issued);
+        json!({"name": name, "region": "us-east-1", "pem": pem, "key": key, "reimport_of": reimport_of})
+    };
+    let plan = json!({
+        "acm": [acm("shop", &shop_old, None), acm("api", &api, None), acm("other", &other, None),
+                acm("shop-renewed", &shop_new, Some("shop"))],
+        "iam": [], "distributions": [],
+        "load_balancers": [
+            {"name": "web", "region": "us-east-1", "type": "application", "listeners": [
+                {"protocol": "HTTPS", "port": 443, "default": "acm:shop", "sni": ["acm:api"]}]},
+            {"name": "shop-nlb", "region": "us-east-1", "type": "network", "listeners": [
+                {"protocol": "TLS", "port": 8443, "default": "acm:other"}]},
+        ],
+    });
+    let seeded = support::seed(url, &plan);
+
+    // What is really served: the ALB still serves the certificate ACM's
+    // re-import replaced (STALE) and the right SNI certificate (MATCH); the
+    // NLB serves the shop certificate although it declares another (FOREIGN).
+    let farm = Farm::start(FarmSpec {
+        endpoints: vec![
+            EndpointSpec::new(
+                "web",
+                EndpointMode::Tls(TlsEndpoint {
+                    default: Some(shop_old.source()),
+                    sni: vec![SniEntry { names: vec!["api.example.test".into()], cert: api.source() }],
+                    ..TlsEndpoint::default()
+                }),
+            ),
+            EndpointSpec::new("nlb", EndpointMode::Tls(TlsEndpoint::single(shop_new.source()))),
+        ],
+        ..FarmSpec::default()
+    })
+    .unwrap();
+    let dns = |lb: &str| seeded["load_balancers"][lb]["dns_name"].as_str().unwrap().to_owned();
+    let connect_to = vec![
+        ConnectTo { host: dns("web"), port: 443, to: farm.addr("web").unwrap() },
+        ConnectTo { host: dns("shop-nlb"), port: 8443, to: farm.addr("nlb").unwrap() },
+    ];
+
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = support::credentials_file(dir.path());
+    let source = support::open(&support::config(
+        url,
+        &credentials,
+        json!({"regions": ["us-east-1"], "services": ["acm", "elbv2"]}),
+    ));
+    let collected = support::collect_all(source);
+    assert!(collected.errors.is_empty() && collected.warnings.is_empty(), "{:?}", collected.errors);
+    let mut options = VerifyOptions {
+        trust: Arc::new(TrustStore::from_der(vec![ca.der().to_vec()]).unwrap()),
+        connect_to,
+        ..VerifyOptions::default()
+    };
+    options.probe.connect_timeout = Duration::from_secs(2);
+    options.probe.handshake_timeout = Duration::from_secs(3);
+    let report = verify(VerifyInput { bindings: collected.bindings, ..VerifyInput::default() }, &options);
+    drop(farm);
+
+    let verdict = |lb: &str, role: &str| {
+        let found = report
+            .bindings
+            .iter()
+            .find(|b| {
+                b.binding.location.resource_name.as_deref() == Some(lb) && b.binding.extra["certificate_role"] == role
+            })
+            .unwrap_or_else(|| panic!("no {lb} {role} binding"));
+        assert_eq!(found.results.len(), 1, "{lb} {role}: {:?}", found.results);
+        found.results[0].verdict
+    };
+    assert_eq!(verdict("web", "default"), Verdict::Stale);
+    assert_eq!(verdict("web", "sni"), Verdict::Match);
+    assert_eq!(verdict("shop-nlb", "default"), Verdict::Foreign);
+    // ACM inventory bindings are not probed themselves.
+    assert!(report.bindings.iter().filter(|b| b.binding.location.service == "acm").all(|b| b.results.is_empty()));
 }
