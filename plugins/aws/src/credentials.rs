@@ -321,7 +321,7 @@ impl Chain<'_> {
             let answer = client
                 .query(&STS, &region, "AssumeRole", &params)
                 .map_err(|e| sts_failure(&format!("profile {name}: AssumeRole {role}"), &e))?;
-            return sts_credentials(&answer, &format!("assume-role via profile {name}"), "AssumeRoleResult");
+            return sts_credentials(&answer, &format!("assume-role via profile {name}"));
         }
         if let Some(command) = section.value("credential_process") {
             return self.process(name, command);
@@ -366,7 +366,7 @@ impl Chain<'_> {
             .sts_client(CredentialsProvider::anonymous())
             .query(&STS, &region, "AssumeRoleWithWebIdentity", &params)
             .map_err(|e| sts_failure(&format!("{source}: AssumeRoleWithWebIdentity {role}"), &e))?;
-        sts_credentials(&answer, source, "AssumeRoleWithWebIdentityResult")
+        sts_credentials(&answer, source)
     }
 
     fn process(&self, profile: &str, command: &str) -> Result<Resolved, CredentialsError> {
@@ -559,7 +559,8 @@ struct StsCredentials {
     expiration: String,
 }
 
-fn sts_credentials(body: &str, source: &str, _result: &str) -> Result<Resolved, CredentialsError> {
+/// The temporary credentials of an `AssumeRole` or `AssumeRoleWithWebIdentity` answer.
+fn sts_credentials(body: &str, source: &str) -> Result<Resolved, CredentialsError> {
     let answer: StsAnswer = xml::parse("STS", body)
         .map_err(|_| CredentialsError::Failed(format!("{source}: STS answered without credentials")))?;
     let c = answer.result.credentials;

@@ -123,6 +123,14 @@ pub fn list_page(context: &Context, region: &str, cursor: Option<&str>) -> Resul
     let mut page = Page { next_cursor: answer.result.next_marker.filter(|m| !m.is_empty()), ..Page::default() };
     let mut names = NameCache::default();
     for lb in &answer.result.load_balancers.member {
+        // Each load balancer costs several calls: stop between them when the host cancels.
+        if client.host().is_cancelled() {
+            return Err(AwsError::Transport {
+                operation: "ELBv2 listing".into(),
+                message: "cancelled by the host".into(),
+                cancelled: true,
+            });
+        }
         if let Err(e) = load_balancer_bindings(context, region, lb, &mut names, &mut page) {
             page.warnings.push(format!(
                 "load balancer {}: {e}; its listeners are not (all) listed",
