@@ -43,7 +43,12 @@ pub fn list_page(context: &Context, region: &str, cursor: Option<&str>) -> Resul
     for summary in answer["CertificateSummaryList"].as_array().into_iter().flatten() {
         let Some(arn) = summary["CertificateArn"].as_str() else { continue };
         match certificate_binding(context, client, region, arn) {
-            Ok(binding) => page.bindings.push(binding),
+            Ok((binding, problem)) => {
+                if let Some(problem) = problem {
+                    page.warnings.push(format!("ACM certificate {arn}: {problem}"));
+                }
+                page.bindings.push(binding);
+            }
             Err(e) => page.warnings.push(format!("ACM certificate {arn} is not listed: {e}")),
         }
     }
@@ -56,7 +61,14 @@ pub fn describe(client: &Client, region: &str, arn: &str) -> Result<Value, AwsEr
     Ok(answer["Certificate"].clone())
 }
 
-fn certificate_binding(context: &Context, client: &Client, region: &str, arn: &str) -> Result<Binding, AwsError> {
+/// The certificate's binding, and what went wrong reading its body (the
+/// binding then carries ACM's metadata only).
+fn certificate_binding(
+    context: &Context,
+    client: &Client,
+    region: &str,
+    arn: &str,
+) -> Result<(Binding, Option<String>), AwsError> {
     let detail = describe(client, region, arn)?;
     let status = detail["Status"].as_str().unwrap_or_default();
     // Only these states have a certificate body to get.
@@ -66,7 +78,7 @@ fn certificate_binding(context: &Context, client: &Client, region: &str, arn: &s
         match client.json(&ACM, region, "GetCertificate", &json!({ "CertificateArn": arn })) {
             Ok(answer) => answer["Certificate"].as_str().map(str::to_owned),
             Err(e) => {
-                note = Some(format!("GetCertificate failed, identity not known: {e}"));
+                note = Some(format!("{e}; declared from its metadata, without fingerprints"));
                 None
             }
         }
@@ -76,7 +88,7 @@ fn certificate_binding(context: &Context, client: &Client, region: &str, arn: &s
     let mut declared = match pem.as_deref().map(declared_from_pem) {
         Some(Ok(from_pem)) => from_pem,
         Some(Err(e)) => {
-            note = Some(format!("the certificate body could not be read: {e}"));
+            note = Some(format!("the certificate body could not be read ({e}); declared from its metadata"));
             from_metadata(&detail)
         }
         None => from_metadata(&detail),
@@ -90,7 +102,7 @@ fn certificate_binding(context: &Context, client: &Client, region: &str, arn: &s
         (Some("IMPORTED"), _) => Tristate::No,
         _ => Tristate::Unknown,
     };
-    Ok(Binding {
+    let binding = Binding {
         location: Location {
             provider: crate::PLUGIN_NAME.into(),
             service: "acm".into(),
@@ -113,7 +125,8 @@ fn certificate_binding(context: &Context, client: &Client, region: &str, arn: &s
             "imported_at": detail["ImportedAt"],
             "note": note,
         }),
-    })
+    };
+    Ok((binding, note))
 }
 
 /// What ACM's metadata says, when there is no PEM (a pending request).

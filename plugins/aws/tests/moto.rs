@@ -367,3 +367,62 @@ fn the_engine_finds_the_planted_aws_drift_on_real_tls_servers() {
     // ACM inventory bindings are not probed themselves.
     assert!(report.bindings.iter().filter(|b| b.binding.location.service == "acm").all(|b| b.results.is_empty()));
 }
+
+#[test]
+fn with_authentication_on_requests_verify_and_the_documented_policy_is_enough() {
+    let (_turn, url) = support::fresh_moto();
+    let cert = support::certificate(&["auth.example.test"], 90, true);
+    let legacy = support::certificate(&["legacy-auth.example.test"], 90, true);
+    let policy = support::documented_policy();
+    let mut without_get_certificate: Value = serde_json::from_str(&policy).unwrap();
+    without_get_certificate["Statement"][0]["Action"].as_array_mut().unwrap().retain(|a| a != "acm:GetCertificate");
+    let plan = json!({
+        "acm": [{"name": "auth", "region": "us-east-1", "pem": cert.pem, "key": cert.key}],
+        "iam": [{"name": "legacy-auth", "pem": legacy.pem, "key": legacy.key}],
+        "load_balancers": [{"name": "auth", "region": "us-east-1", "type": "application",
+            "listeners": [{"protocol": "HTTPS", "port": 443, "default": "acm:auth"}]}],
+        "users": [
+            {"name": "certinspect-reader", "policy": policy},
+            {"name": "almost-reader", "policy": without_get_certificate.to_string()},
+        ],
+    });
+    let seeded = support::seed(url, &plan);
+    support::set_authentication(url, true);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |user: &str, secret: Option<&str>| {
+        let keys = &seeded["users"][user];
+        let secret = secret.unwrap_or_else(|| keys["secret_access_key"].as_str().unwrap());
+        let credentials = support::credentials_for(dir.path(), "moto", keys["access_key_id"].as_str().unwrap(), secret);
+        // moto cannot check CloudFront signatures (boto3's own ListDistributions
+        // is refused there too), so CloudFront is left out of this test.
+        let config = support::config(
+            url,
+            &credentials,
+            json!({"regions": ["us-east-1"], "services": ["acm", "elbv2", "iam"], "max_attempts": 1}),
+        );
+        support::collect_all(support::open(&config))
+    };
+
+    // moto recomputes every signature with botocore and evaluates the
+    // user's policy: the documented policy lists everything the plugin calls.
+    let reader = run("certinspect-reader", None);
+    assert!(reader.errors.is_empty() && reader.warnings.is_empty(), "{:?} {:?}", reader.errors, reader.warnings);
+    assert_eq!(reader.bindings.len(), 3, "ACM, ELB listener, IAM");
+    assert!(reader.bindings.iter().any(|b| b.declared.fingerprint("sha256") == Some(cert.sha256.as_str())));
+
+    // Without acm:GetCertificate the certificate's identity is lost, and said so.
+    let almost = run("almost-reader", None);
+    assert!(almost.errors.is_empty(), "{:?}", almost.errors);
+    let warnings: Vec<&str> = almost.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert!(warnings.iter().any(|w| w.contains("GetCertificate") && w.contains("AccessDenied")), "{warnings:?}");
+
+    // A wrong secret is refused as a credentials problem, and never shown.
+    let wrong = run("certinspect-reader", Some("not-the-secret-at-all"));
+    support::set_authentication(url, false);
+    assert!(!wrong.errors.is_empty());
+    for error in &wrong.errors {
+        assert!(error.message.starts_with("credentials error:"), "{}", error.message);
+        assert!(error.message.contains("SignatureDoesNotMatch"), "{}", error.message);
+        assert!(!error.message.contains("not-the-secret-at-all"));
+    }
+}

@@ -2,6 +2,9 @@
 Rust test writes (certificates it generated, what to deploy where), and
 prints what moto assigned (ARNs, DNS names, ids) as JSON.
 
+Users in `plan["users"]` get an inline policy and an access key, printed
+under "users" (for tests that switch moto's request authentication on).
+
 Usage: seed.py ENDPOINT PLAN.json"""
 
 import json
@@ -25,6 +28,8 @@ def client(service, region="us-east-1"):
 
 
 out = {"acm": {}, "load_balancers": {}, "distributions": {}, "iam": {}}
+for section in ("acm", "iam", "load_balancers", "distributions"):
+    plan.setdefault(section, [])
 
 for cert in plan["acm"]:
     acm = client("acm", cert["region"])
@@ -122,5 +127,15 @@ for i, dist in enumerate(plan["distributions"]):
     }
     created = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]
     out["distributions"][dist["name"]] = {"id": created["Id"], "domain_name": created["DomainName"]}
+
+for user in plan.get("users", []):
+    iam = client("iam")
+    iam.create_user(UserName=user["name"])
+    iam.put_user_policy(UserName=user["name"], PolicyName="certinspect", PolicyDocument=user["policy"])
+    key = iam.create_access_key(UserName=user["name"])["AccessKey"]
+    out.setdefault("users", {})[user["name"]] = {
+        "access_key_id": key["AccessKeyId"],
+        "secret_access_key": key["SecretAccessKey"],
+    }
 
 print(json.dumps(out))

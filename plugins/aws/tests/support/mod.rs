@@ -108,18 +108,53 @@ pub fn fresh_moto() -> (MutexGuard<'static, ()>, &'static str) {
     static TURN: Mutex<()> = Mutex::new(());
     let guard = TURN.lock().unwrap_or_else(|p| p.into_inner());
     let moto = moto();
-    let client = reqwest_free_post(&format!("{}/moto-api/reset", moto.url));
-    assert!(client.contains("ok"), "moto reset answered {client}");
+    let answer = post(&format!("{}/moto-api/reset", moto.url), "");
+    assert!(answer.contains("ok"), "moto reset answered {answer}");
+    // A previous test may have switched request authentication on.
+    set_authentication(&moto.url, false);
     (guard, moto.url.as_str())
 }
 
-/// POST with an empty body through the host's own transport (no other HTTP client in the tests).
-fn reqwest_free_post(url: &str) -> String {
+/// Switches moto's request authentication (signature check against its
+/// IAM access keys, and IAM policy evaluation) on or off.
+pub fn set_authentication(url: &str, on: bool) {
+    let answer = post(&format!("{url}/moto-api/reset-auth"), if on { "0" } else { "inf" });
+    assert!(answer.contains("ok"), "moto reset-auth answered {answer}");
+}
+
+/// A POST through the host's own transport (no other HTTP client in the tests).
+fn post(url: &str, body: &str) -> String {
     let services = host().for_plugin("test");
     let response = services
-        .http(&certinspect_sdk::HttpRequest { method: "POST".into(), url: url.into(), ..Default::default() })
+        .http(&certinspect_sdk::HttpRequest {
+            method: "POST".into(),
+            url: url.into(),
+            body: body.as_bytes().to_vec(),
+            ..Default::default()
+        })
         .expect("moto answers");
     String::from_utf8_lossy(&response.body).into_owned()
+}
+
+/// The least-privilege policy documented in docs/AWS.md (the JSON block
+/// after its heading), so the tested policy is the published one.
+pub fn documented_policy() -> String {
+    let docs = std::fs::read_to_string(crate_dir().join("../../docs/AWS.md")).unwrap();
+    let section = &docs[docs.find("## Least-privilege IAM policy").expect("policy section")..];
+    let start = section.find("```json\n").expect("a JSON block") + "```json\n".len();
+    let end = start + section[start..].find("```").expect("block end");
+    let policy = section[start..end].to_owned();
+    serde_json::from_str::<Value>(&policy).expect("the documented policy is JSON");
+    policy
+}
+
+/// A credentials file with one static profile, `name`.
+pub fn credentials_for(dir: &Path, name: &str, access_key_id: &str, secret: &str) -> PathBuf {
+    std::fs::write(dir.join("config"), "").unwrap();
+    let path = dir.join("credentials");
+    std::fs::write(&path, format!("[{name}]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"))
+        .unwrap();
+    path
 }
 
 /// Seeds moto with `plan` (see tests/python/seed.py); returns what moto assigned.
