@@ -88,7 +88,7 @@ impl AwsConfig {
     /// Reads the configuration section; errors name the field.
     pub fn read(config: &Value) -> Result<Self, PluginError> {
         let mut fields = Fields::new(config)?;
-        let account = fields.string("account")?.unwrap_or_else(|| "default".into());
+        let account = fields.string("account")?;
         let regions = fields.strings("regions", None)?;
         if let Some(bad) = regions.iter().flatten().find(|r| !is_region_name(r)) {
             return Err(invalid("regions", &format!("expected region names such as us-east-1, found \"{bad}\"")));
@@ -123,6 +123,8 @@ impl AwsConfig {
             section.finish()?;
         }
         fields.finish()?;
+        // Like the Alibaba plugins: the profile names the account unless told otherwise.
+        let account = account.or_else(|| credentials.profile.clone()).unwrap_or_else(|| "default".into());
         Ok(Self { account, regions, services, endpoint, credentials, max_attempts, wildcard_label })
     }
 }
@@ -337,5 +339,7 @@ mod tests {
         let fine = AwsConfig::read(&json!({"regions": ["eu-west-1"], "credentials": {"profile": "p"}})).unwrap();
         assert_eq!(fine.services, SERVICES);
         assert_eq!(fine.credentials.profile.as_deref(), Some("p"));
+        assert_eq!(fine.account, "p", "the profile names the account by default");
+        assert_eq!(AwsConfig::read(&Value::Null).unwrap().account, "default");
     }
 }
