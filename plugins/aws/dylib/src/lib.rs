@@ -1,0 +1,5 @@
+//! Exports the `aws` provider as a plugin library. Nothing else lives here:
+//! a crate that exports cannot be linked next to another exporter, so the
+//! provider itself is the ordinary library `certinspect-aws`.
+
+certinspect_sdk::export_plugin!(certinspect_aws::AwsProvider);

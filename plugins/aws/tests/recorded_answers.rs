@@ -1,0 +1,265 @@
+//! What moto cannot show, replayed from answers shaped as real AWS sends
+//! them (ACM's JSON 1.1 documentation examples: epoch-second dates,
+//! colon-hex serials, `__type` error codes):
+//!
+//! - ACM `ListCertificates` without `Includes.keyTypes` lists only RSA_1024
+//!   and RSA_2048 certificates; the host below behaves that way, so an
+//!   ECDSA or RSA_4096 certificate is found only if the plugin asks for every
+//!   key type (moto 5.2.5 lists every key type when no filter is sent);
+//! - throttling (`ThrottlingException`, `Throttling`, `RequestLimitExceeded`)
+//!   and 5xx answers are retried, and a call gives up after its attempts;
+//! - secrets never appear in errors.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sigv4::SigningCredentials;
+use certinspect_aws::client::{AwsError, Client, Endpoints, RetryPolicy, ACM};
+use certinspect_aws::credentials::CredentialsProvider;
+use certinspect_aws::{acm, Context};
+use certinspect_sdk::{HostServices, HttpRequest, HttpResponse, LogLevel, TransportError};
+use serde_json::{json, Value};
+
+/// The answer to the n-th request (counting from 1).
+type Script = Box<dyn Fn(&HttpRequest, usize) -> HttpResponse + Send + Sync>;
+
+/// A host that answers from a script and records what it was asked.
+struct Replay {
+    answer: Script,
+    requests: Mutex<Vec<HttpRequest>>,
+}
+
+impl HostServices for Replay {
+    fn http(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let mut requests = self.requests.lock().unwrap();
+        requests.push(request.clone());
+        Ok((self.answer)(request, requests.len()))
+    }
+    fn log(&self, _: LogLevel, _: &str, _: &str) {}
+    fn now_unix_ms(&self) -> i64 {
+        1_765_000_000_000
+    }
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+    fn sleep(&self, _: std::time::Duration) {}
+}
+
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
+
+fn context(replay: Arc<Replay>) -> Context {
+    let credentials = CredentialsProvider::fixed(SigningCredentials {
+        access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+        secret_access_key: SECRET.into(),
+        session_token: Some("session-token-secret".into()),
+    });
+    Context {
+        client: Client::new(replay, Endpoints::Aws, credentials, RetryPolicy::default()),
+        account: "recorded".into(),
+        wildcard_label: None,
+    }
+}
+
+fn json_answer(status: u16, body: Value) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![("content-type".into(), "application/x-amz-json-1.1".into())],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+fn target(request: &HttpRequest) -> String {
+    request.headers.iter().find(|(n, _)| n == "x-amz-target").map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+fn pem(names: &[&str]) -> String {
+    let mut params = rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, names[0]);
+    params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap().pem()
+}
+
+/// Real ACM: three certificates, one RSA_2048 and two that the default
+/// filter hides (EC_prime256v1, RSA_4096).
+fn acm_like_aws(pems: Vec<(String, &'static str, String)>) -> impl Fn(&HttpRequest, usize) -> HttpResponse {
+    move |request, _| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        match target(request).as_str() {
+            "CertificateManager.ListCertificates" => {
+                let asked: Vec<&str> = body["Includes"]["keyTypes"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_else(|| vec!["RSA_1024", "RSA_2048"]);
+                let listed: Vec<Value> = pems
+                    .iter()
+                    .filter(|(_, key, _)| asked.contains(key))
+                    .map(|(arn, key, _)| {
+                        json!({"CertificateArn": arn, "DomainName": "x.example.test", "KeyAlgorithm": key,
+                               "Status": "ISSUED", "Type": "AMAZON_ISSUED", "NotAfter": 1.7980992E9, "InUse": true})
+                    })
+                    .collect();
+                json_answer(200, json!({ "CertificateSummaryList": listed }))
+            }
+            "CertificateManager.DescribeCertificate" => {
+                let arn = body["CertificateArn"].as_str().unwrap_or_default();
+                json_answer(
+                    200,
+                    json!({"Certificate": {"CertificateArn": arn, "DomainName": "x.example.test",
+                        "SubjectAlternativeNames": ["x.example.test"], "Serial": "0c:9f:33:aa", "Status": "ISSUED",
+                        "Type": "AMAZON_ISSUED", "RenewalEligibility": "ELIGIBLE", "NotBefore": 1.7660160E9,
+                        "NotAfter": 1.7980992E9, "InUseBy": ["arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/1"],
+                        "RenewalSummary": {"RenewalStatus": "SUCCESS", "DomainValidationOptions": []}}}),
+                )
+            }
+            "CertificateManager.GetCertificate" => {
+                let arn = body["CertificateArn"].as_str().unwrap_or_default();
+                let pem = pems.iter().find(|(a, _, _)| a == arn).map(|(_, _, p)| p.clone()).unwrap_or_default();
+                json_answer(200, json!({ "Certificate": pem }))
+            }
+            other => json_answer(400, json!({"__type": "UnknownOperationException", "message": other})),
+        }
+    }
+}
+
+#[test]
+fn acm_lists_ecdsa_and_large_rsa_certificates_because_it_asks_for_every_key_type() {
+    let arn = |n: u8| format!("arn:aws:acm:us-east-1:123456789012:certificate/0000000{n}-aaaa-bbbb-cccc-dddddddddddd");
+    let pems = vec![
+        (arn(1), "RSA_2048", pem(&["rsa.example.test"])),
+        (arn(2), "EC_prime256v1", pem(&["ec.example.test"])),
+        (arn(3), "RSA_4096", pem(&["big.example.test"])),
+    ];
+    let replay = Arc::new(Replay { answer: Box::new(acm_like_aws(pems)), requests: Mutex::new(Vec::new()) });
+    let page = acm::list_page(&context(replay.clone()), "us-east-1", None).unwrap();
+    assert!(page.warnings.is_empty(), "{:?}", page.warnings);
+    let mut listed: Vec<&str> = page.bindings.iter().map(|b| b.location.resource_id.as_str()).collect();
+    listed.sort_unstable();
+    assert_eq!(listed, [arn(1), arn(2), arn(3)]);
+    // The identity comes from the PEM, not from the metadata's serial.
+    let ec = page.bindings.iter().find(|b| b.location.resource_id == arn(2)).unwrap();
+    assert_eq!(ec.declared.common_name.as_deref(), Some("ec.example.test"));
+    assert_ne!(ec.declared.serial.as_deref(), Some("c9f33aa"));
+    assert_eq!(ec.declared.auto_managed, certinspect_sdk::Tristate::Yes);
+    assert_eq!(ec.extra["renewal_summary"]["RenewalStatus"], "SUCCESS");
+
+    // The request was signed for ACM in the region and asked for every key type.
+    let requests = replay.requests.lock().unwrap();
+    let list = &requests[0];
+    assert_eq!(list.url, "https://acm.us-east-1.amazonaws.com/");
+    let authorization = list.headers.iter().find(|(n, _)| n == "authorization").unwrap().1.clone();
+    assert!(authorization.contains("/us-east-1/acm/aws4_request"), "{authorization}");
+    let body: Value = serde_json::from_slice(&list.body).unwrap();
+    assert_eq!(body["Includes"]["keyTypes"].as_array().unwrap().len(), acm::ALL_KEY_TYPES.len());
+}
+
+#[test]
+fn the_same_account_without_the_key_type_filter_would_hide_two_of_three() {
+    // The recorded behaviour itself: proves the replay can fail the test above.
+    let replay = Arc::new(Replay {
+        answer: Box::new(acm_like_aws(vec![
+            ("a".into(), "RSA_2048", String::new()),
+            ("b".into(), "EC_prime256v1", String::new()),
+            ("c".into(), "RSA_4096", String::new()),
+        ])),
+        requests: Mutex::new(Vec::new()),
+    });
+    let client = context(replay).client;
+    let answer = client.json(&ACM, "us-east-1", "ListCertificates", &json!({"MaxItems": 100})).unwrap();
+    assert_eq!(answer["CertificateSummaryList"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried_then_given_up_with_a_clear_error() {
+    let throttles = [
+        json_answer(400, json!({"__type": "com.amazonaws.acm#ThrottlingException", "message": "Rate exceeded"})),
+        HttpResponse {
+            status: 400,
+            headers: Vec::new(),
+            body:
+                b"<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"
+                    .to_vec(),
+        },
+        HttpResponse {
+            status: 503,
+            headers: Vec::new(),
+            body: b"<Response><Errors><Error><Code>RequestLimitExceeded</Code></Error></Errors></Response>".to_vec(),
+        },
+        json_answer(500, json!({"__type": "InternalFailure"})),
+    ];
+    let replay = Arc::new(Replay {
+        answer: Box::new(move |_, n| {
+            throttles.get(n - 1).cloned().unwrap_or_else(|| json_answer(200, json!({"CertificateSummaryList": []})))
+        }),
+        requests: Mutex::new(Vec::new()),
+    });
+    let client = context(replay.clone()).client;
+    client.json(&ACM, "us-east-1", "ListCertificates", &acm::list_request(None)).unwrap();
+    assert_eq!(replay.requests.lock().unwrap().len(), 5, "four refusals, then the answer");
+
+    let always = Arc::new(Replay {
+        answer: Box::new(|_, _| json_answer(400, json!({"__type": "ThrottlingException", "message": "Rate exceeded"}))),
+        requests: Mutex::new(Vec::new()),
+    });
+    let error = context(always.clone()).client.json(&ACM, "us-east-1", "ListCertificates", &json!({})).unwrap_err();
+    assert_eq!(always.requests.lock().unwrap().len(), RetryPolicy::default().max_attempts as usize);
+    assert_eq!(error.to_string(), "ACM ListCertificates failed: ThrottlingException (HTTP 400): Rate exceeded");
+
+    let denied = Arc::new(Replay {
+        answer: Box::new(|_, _| {
+            json_answer(400, json!({"__type": "AccessDeniedException", "message": "User is not authorized"}))
+        }),
+        requests: Mutex::new(Vec::new()),
+    });
+    let error = context(denied.clone()).client.json(&ACM, "us-east-1", "ListCertificates", &json!({})).unwrap_err();
+    assert_eq!(denied.requests.lock().unwrap().len(), 1, "a refusal is not retried");
+    assert!(error.is_credentials_problem());
+}
+
+#[test]
+fn signature_errors_do_not_echo_secrets_or_the_string_to_sign() {
+    let replay = Arc::new(Replay {
+        answer: Box::new(|request, _| {
+            let authorization = request.headers.iter().find(|(n, _)| n == "authorization").unwrap().1.clone();
+            HttpResponse {
+                status: 403,
+                headers: Vec::new(),
+                body: format!(
+                    "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. The Canonical String for this request should have been\n'POST\n/\n{authorization}'</Message></Error></ErrorResponse>"
+                )
+                .into_bytes(),
+            }
+        }),
+        requests: Mutex::new(Vec::new()),
+    });
+    let error = context(replay)
+        .client
+        .query(&certinspect_aws::client::IAM, "us-east-1", "ListServerCertificates", &[])
+        .unwrap_err();
+    let shown = format!("{error} {error:?}");
+    for secret in [SECRET, "AKIAIOSFODNN7EXAMPLE", "session-token-secret", "Canonical String"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    assert!(matches!(error, AwsError::Service { ref code, .. } if code == "SignatureDoesNotMatch"));
+}
+
+#[test]
+fn acm_hands_its_next_token_to_the_host_as_the_cursor_and_sends_it_back() {
+    let replay = Arc::new(Replay {
+        answer: Box::new(|request, _| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            match (target(request).as_str(), body["NextToken"].as_str()) {
+                ("CertificateManager.ListCertificates", None) => {
+                    json_answer(200, json!({"CertificateSummaryList": [], "NextToken": "page-2-token"}))
+                }
+                ("CertificateManager.ListCertificates", Some("page-2-token")) => {
+                    json_answer(200, json!({"CertificateSummaryList": []}))
+                }
+                _ => json_answer(400, json!({"__type": "InvalidNextTokenException", "message": "bad token"})),
+            }
+        }),
+        requests: Mutex::new(Vec::new()),
+    });
+    let context = context(replay);
+    let first = acm::list_page(&context, "us-east-1", None).unwrap();
+    assert_eq!(first.next_cursor.as_deref(), Some("page-2-token"));
+    let second = acm::list_page(&context, "us-east-1", first.next_cursor.as_deref()).unwrap();
+    assert_eq!(second.next_cursor, None);
+}

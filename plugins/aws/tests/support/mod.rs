@@ -1,0 +1,292 @@
+//! Test support for the AWS plugin: a virtualenv with the pinned moto and
+//! boto3 (created once under the target directory, reused while the pins
+//! are unchanged), one real `moto_server` per test process on a free
+//! loopback port, seeding it with boto3 from a plan of certificates
+//! generated here, and the host the way `inspect` builds it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use certinspect_aws::{AwsProvider, PLUGIN_NAME};
+use certinspect_core::collect::{collect, CollectOptions, Collected};
+use certinspect_core::host::{CancelFlag, Host, HttpTransport, TransportConfig};
+use certinspect_core::plugins::{OpenedSource, PluginRegistry};
+use certinspect_sdk::static_module;
+use serde_json::{json, Value};
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn check(command: &mut Command) -> Output {
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The venv's python (moto, boto3), created aside and renamed into place
+/// on first use so a half-built venv never looks ready.
+pub fn python() -> PathBuf {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let requirements_path = crate_dir().join("tests/python/requirements.txt");
+        let requirements = std::fs::read_to_string(&requirements_path).unwrap();
+        // FNV-1a: stable across runs and Rust versions.
+        let key = requirements
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("certinspect-aws");
+        std::fs::create_dir_all(&work).unwrap();
+        let venv = work.join(format!("venv-{key:016x}"));
+        let python = venv.join("bin/python");
+        if python.exists() {
+            return python;
+        }
+        let building = work.join(format!("venv-building-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&building);
+        let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        check(Command::new(system).arg("-m").arg("venv").arg(&building));
+        check(
+            Command::new(building.join("bin/python"))
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r"])
+                .arg(&requirements_path),
+        );
+        if std::fs::rename(&building, &venv).is_err() {
+            let _ = std::fs::remove_dir_all(&building);
+        }
+        python
+    })
+    .clone()
+}
+
+/// The test process's moto_server.
+pub struct Moto {
+    pub url: String,
+    _child: Child,
+    /// Held open: when the test process ends, moto_host.py reads end-of-file and stops the server.
+    _stdin: ChildStdin,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let port = free_port();
+        let mut child = Command::new(python())
+            .arg(crate_dir().join("tests/python/moto_host.py"))
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .env("NO_PROXY", "127.0.0.1")
+            .spawn()
+            .expect("start moto_host.py");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "moto_server did not start");
+        let stdin = child.stdin.take().unwrap();
+        Moto { url: format!("http://127.0.0.1:{port}"), _child: child, _stdin: stdin }
+    })
+}
+
+/// The shared moto_server, reset, and held exclusively: tests of one
+/// process take turns, each starting from an empty moto.
+pub fn fresh_moto() -> (MutexGuard<'static, ()>, &'static str) {
+    static TURN: Mutex<()> = Mutex::new(());
+    let guard = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let moto = moto();
+    let answer = post(&format!("{}/moto-api/reset", moto.url), "");
+    assert!(answer.contains("ok"), "moto reset answered {answer}");
+    // A previous test may have switched request authentication on.
+    set_authentication(&moto.url, false);
+    (guard, moto.url.as_str())
+}
+
+/// Switches moto's request authentication (signature check against its
+/// IAM access keys, and IAM policy evaluation) on or off.
+pub fn set_authentication(url: &str, on: bool) {
+    let answer = post(&format!("{url}/moto-api/reset-auth"), if on { "0" } else { "inf" });
+    assert!(answer.contains("ok"), "moto reset-auth answered {answer}");
+}
+
+/// A POST through the host's own transport (no other HTTP client in the tests).
+fn post(url: &str, body: &str) -> String {
+    let services = host().for_plugin("test");
+    let response = services
+        .http(&certinspect_sdk::HttpRequest {
+            method: "POST".into(),
+            url: url.into(),
+            body: body.as_bytes().to_vec(),
+            ..Default::default()
+        })
+        .expect("moto answers");
+    String::from_utf8_lossy(&response.body).into_owned()
+}
+
+/// The least-privilege policy documented in docs/AWS.md (the JSON block
+/// after its heading), so the tested policy is the published one.
+pub fn documented_policy() -> String {
+    let docs = std::fs::read_to_string(crate_dir().join("../../docs/AWS.md")).unwrap();
+    let section = &docs[docs.find("## Least-privilege IAM policy").expect("policy section")..];
+    let start = section.find("```json\n").expect("a JSON block") + "```json\n".len();
+    let end = start + section[start..].find("```").expect("block end");
+    let policy = section[start..end].to_owned();
+    serde_json::from_str::<Value>(&policy).expect("the documented policy is JSON");
+    policy
+}
+
+/// A credentials file with one static profile, `name`.
+pub fn credentials_for(dir: &Path, name: &str, access_key_id: &str, secret: &str) -> PathBuf {
+    std::fs::write(dir.join("config"), "").unwrap();
+    let path = dir.join("credentials");
+    std::fs::write(&path, format!("[{name}]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"))
+        .unwrap();
+    path
+}
+
+/// Seeds moto with `plan` (see tests/python/seed.py); returns what moto assigned.
+pub fn seed(url: &str, plan: &Value) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    std::fs::write(&path, plan.to_string()).unwrap();
+    let output = check(
+        Command::new(python())
+            .arg(crate_dir().join("tests/python/seed.py"))
+            .arg(url)
+            .arg(&path)
+            .env("NO_PROXY", "127.0.0.1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY"),
+    );
+    serde_json::from_slice(&output.stdout).expect("seed.py prints JSON")
+}
+
+/// A generated certificate: PEM, key, and its DER's SHA-256.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub pem: String,
+    pub key: String,
+    pub sha256: String,
+}
+
+/// A self-signed certificate for `names` (the first is the CN), valid
+/// `days` from yesterday, with an ECDSA P-256 key when `ecdsa`, else RSA 2048.
+pub fn certificate(names: &[&str], days: i64, ecdsa: bool) -> Generated {
+    use sha2::Digest;
+    let mut params = rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, names[0]);
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(days);
+    let key = if ecdsa { rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap() } else { rsa_key() };
+    let cert = params.self_signed(&key).unwrap();
+    Generated { pem: cert.pem(), key: key.serialize_pem(), sha256: hex::encode(sha2::Sha256::digest(cert.der())) }
+}
+
+/// moto's ACM reads the key type from the certificate; ring cannot generate
+/// RSA keys, so the RSA key comes from the venv's `cryptography`.
+fn rsa_key() -> rcgen::KeyPair {
+    let output = check(Command::new(python()).args([
+        "-c",
+        "from cryptography.hazmat.primitives.asymmetric import rsa; from cryptography.hazmat.primitives import serialization as s; \
+         print(rsa.generate_private_key(65537, 2048).private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode())",
+    ]));
+    rcgen::KeyPair::from_pem(&String::from_utf8(output.stdout).unwrap()).unwrap()
+}
+
+/// The host's services, as `inspect` builds them.
+pub fn host() -> Host {
+    let transport =
+        HttpTransport::new(TransportConfig { timeout: Duration::from_secs(30), ..TransportConfig::default() })
+            .expect("transport");
+    Host::new(transport, CancelFlag::default())
+}
+
+/// A credentials file with one static profile `moto`, and an empty config
+/// file next to it, in `dir`.
+pub fn credentials_file(dir: &Path) -> PathBuf {
+    std::fs::write(dir.join("config"), "").unwrap();
+    let path = dir.join("credentials");
+    std::fs::write(&path, "[moto]\naws_access_key_id = AKIAMOTOTEST00000000\naws_secret_access_key = moto-secret\n")
+        .unwrap();
+    path
+}
+
+/// The plugin configuration for moto at `url`, with `extra` merged in.
+pub fn config(url: &str, credentials: &Path, extra: Value) -> Value {
+    let mut config = json!({
+        "account": "moto",
+        "endpoint": url,
+        "credentials": {
+            "profile": "moto",
+            "credentials_file": credentials.to_string_lossy(),
+            "config_file": credentials.with_file_name("config").to_string_lossy(),
+            "metadata_services": false,
+        },
+    });
+    if let (Some(all), Value::Object(extra)) = (config.as_object_mut(), extra) {
+        all.extend(extra);
+    }
+    config
+}
+
+/// Opens the statically linked provider with `config`, validating the
+/// config against its published schema first (as the CLI does).
+pub fn open(config: &Value) -> Arc<OpenedSource> {
+    let mut registry = PluginRegistry::new();
+    registry.add_static(static_module::<AwsProvider>());
+    open_from(&registry, config)
+}
+
+/// The plugin library (`certinspect-aws-dylib`), built with a nested cargo
+/// once per test process, loaded from its file.
+pub fn dynamic_registry() -> PluginRegistry {
+    static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+    let library = LIBRARY.get_or_init(|| {
+        let root = crate_dir().ancestors().nth(2).expect("plugins/aws").to_owned();
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+        check(Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).current_dir(&root).args([
+            "build",
+            "--quiet",
+            "-p",
+            "certinspect-aws-dylib",
+        ]));
+        let name = "certinspect_aws_plugin";
+        target.join("debug").join(format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX))
+    });
+    let mut registry = PluginRegistry::new();
+    registry.load_file(library);
+    assert!(registry.failures().is_empty(), "{:?}", registry.failures());
+    registry
+}
+
+/// Opens the plugin from `registry` with `config`, validating the config
+/// against the plugin's published schema first.
+pub fn open_from(registry: &PluginRegistry, config: &Value) -> Arc<OpenedSource> {
+    let loaded = registry.get(PLUGIN_NAME).expect("registered");
+    let errors = certinspect_core::schema::validate(&loaded.info().config_schema, config);
+    assert!(errors.is_empty(), "config refused by the plugin's own schema: {errors:?}");
+    Arc::new(loaded.open(config, host().for_plugin(PLUGIN_NAME)).unwrap_or_else(|e| panic!("open: {e}")))
+}
+
+/// Collects the way the host does: scopes, then pages until no cursor.
+pub fn collect_all(source: Arc<OpenedSource>) -> Collected {
+    collect(
+        &[source],
+        &CollectOptions { call_timeout: Duration::from_secs(120), parallelism: 4, max_pages_per_scope: 1000 },
+    )
+}
