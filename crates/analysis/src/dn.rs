@@ -18,6 +18,17 @@ pub(crate) fn rfc4514(name: &X509Name<'_>) -> String {
     rdns.join(",")
 }
 
+/// A DER-encoded `Name` (with its outer SEQUENCE, as TLS carries the
+/// acceptable CA names of a certificate request) as RFC 4514 text; `None`
+/// when the bytes are not a name.
+pub fn distinguished_name(der: &[u8]) -> Option<String> {
+    use x509_parser::prelude::FromDer;
+    match X509Name::from_der(der) {
+        Ok((rest, name)) if rest.is_empty() => Some(rfc4514(&name)),
+        _ => None,
+    }
+}
+
 fn attribute_to_string(atv: &AttributeTypeAndValue<'_>) -> String {
     let oid = atv.attr_type().to_id_string();
     match short_name(&oid) {

@@ -56,6 +56,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use aia::certificates_from_ca_issuers;
+pub use dn::distinguished_name;
 pub use expiry::{describe_remaining, ExpiryFact, ExpiryFacts, ExpiryState, ExpirySubject, Policy};
 pub use facts::{
     parse_certificate, CertificateFacts, EcCurve, KeyType, MalformedReason, PartialCertificateFacts,

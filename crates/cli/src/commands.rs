@@ -1,6 +1,7 @@
 //! `scan`, `probe`, `inventory` and `config check`.
 
 use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,7 +10,9 @@ use certinspect_core::findings::Severity;
 use certinspect_core::plugins::PluginRegistry;
 use certinspect_core::report::Report;
 use certinspect_core::scan::{outcome, OpenError, ScanOptions};
-use certinspect_core::verify::bare_endpoint;
+use certinspect_core::verify::{bare_endpoint, ConnectTo};
+use certinspect_probe::{parse_sni, parse_target_line, ProbeTarget};
+use certinspect_protocol::Binding;
 
 use crate::config::Config;
 use crate::exit;
@@ -34,7 +37,8 @@ pub struct ProbeArgs {
     /// Endpoints: HOST, HOST:PORT or [IPv6]:PORT (port 443 when omitted).
     #[arg(value_name = "HOST[:PORT]", required_unless_present_any = ["targets", "declared"])]
     endpoints: Vec<String>,
-    /// Read endpoints from FILE, one per line (# starts a comment).
+    /// Read endpoints from FILE, one per line: HOST[:PORT] [sni=NAME] [connect=ADDRESS[:PORT]]
+    /// (# starts a comment).
     #[arg(long, value_name = "FILE")]
     targets: Option<PathBuf>,
     /// Compare with what FILE declares (MATCH / STALE / FOREIGN): a JSON report, an
@@ -148,45 +152,22 @@ pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
 }
 
 pub fn probe(args: &ProbeArgs) -> u8 {
-    let mut endpoints = args.endpoints.clone();
-    if let Some(path) = &args.targets {
-        match std::fs::read_to_string(path) {
-            Ok(text) => endpoints.extend(
-                text.lines()
-                    .map(|l| l.split('#').next().unwrap_or("").trim())
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned),
-            ),
-            Err(e) => return usage_error(format!("{}: {e}", path.display())),
-        }
-    }
-    let mut bindings = Vec::new();
-    for (index, text) in endpoints.iter().enumerate() {
-        let (host, port) = match parse_endpoint(text) {
-            Ok(parsed) => parsed,
-            Err(message) => {
-                let place = args.targets.as_ref().filter(|_| index >= args.endpoints.len());
-                let place = place.map(|p| format!("{}: ", p.display())).unwrap_or_default();
-                return usage_error(format!("{place}'{text}': {message}"));
-            }
-        };
-        let sni = if args.no_sni {
-            None
-        } else {
-            args.sni.clone().or_else(|| host.parse::<std::net::IpAddr>().is_err().then(|| host.clone()))
-        };
-        bindings.push(bare_endpoint(&host, port, sni));
-    }
+    let (bindings, routes) = match probe_targets(args) {
+        Ok(targets) => targets,
+        Err(message) => return usage_error(message),
+    };
+    let mut bindings = bindings;
     if let Some(path) = &args.declared {
         match read_bindings(path) {
             Ok(declared) => bindings.extend(declared),
             Err(error) => return usage_error(error),
         }
     }
-    let options = match verify_options(&Default::default(), &args.verify) {
+    let mut options = match verify_options(&Default::default(), &args.verify) {
         Ok(options) => options,
         Err(message) => return usage_error(message),
     };
+    options.connect_to.extend(routes);
     let mut sink = match output::open(&args.output) {
         Ok(sink) => sink,
         Err(message) => return usage_error(message),
@@ -197,29 +178,37 @@ pub fn probe(args: &ProbeArgs) -> u8 {
     finish(&mut sink, &report, args.output.fail_on)
 }
 
-/// `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address.
-fn parse_endpoint(text: &str) -> Result<(String, u16), String> {
-    let bad_port = |p: &str| format!("'{p}' is not a port (1-65535)");
-    if let Some(rest) = text.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or("unclosed '[' (write IPv6 as [ADDRESS]:PORT)")?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().ok().filter(|p| *p > 0).ok_or_else(|| bad_port(p))?,
-            None if after.is_empty() => 443,
-            None => return Err("expected :PORT after ']'".into()),
-        };
-        return Ok((host.to_owned(), port));
-    }
-    if text.parse::<std::net::Ipv6Addr>().is_ok() {
-        return Ok((text.to_owned(), 443));
-    }
-    match text.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() => {
-            Ok((host.to_owned(), port.parse().ok().filter(|p| *p > 0).ok_or_else(|| bad_port(port))?))
+/// The endpoints to probe, from the command line and the targets file
+/// (`HOST[:PORT] [sni=NAME] [connect=ADDRESS[:PORT]]` per line), with the
+/// routes the file's `connect=` words ask for. Names become A-labels; a
+/// name that cannot is a usage error naming it.
+fn probe_targets(args: &ProbeArgs) -> Result<(Vec<Binding>, Vec<ConnectTo>), String> {
+    let flag_sni = args.sni.as_deref().map(parse_sni).transpose().map_err(|e| format!("--sni: {e}"))?;
+    let sni_for = |host: &str, named: Option<String>| {
+        if args.no_sni {
+            None
+        } else {
+            named.or_else(|| flag_sni.clone()).or_else(|| host.parse::<IpAddr>().is_err().then(|| host.to_owned()))
         }
-        Some(_) => Err("empty host".into()),
-        None if text.is_empty() => Err("empty host".into()),
-        None => Ok((text.to_owned(), 443)),
+    };
+    let mut bindings = Vec::new();
+    let mut routes = Vec::new();
+    for text in &args.endpoints {
+        let target: ProbeTarget = text.parse().map_err(|e| format!("'{text}': {e}"))?;
+        bindings.push(bare_endpoint(&target.host, target.port, sni_for(&target.host, None)));
     }
+    if let Some(path) = &args.targets {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (number, line) in text.lines().enumerate() {
+            let parsed = parse_target_line(line).map_err(|e| format!("{}:{}: {e}", path.display(), number + 1))?;
+            let Some(line) = parsed else { continue };
+            if let Some((address, port)) = line.connect {
+                routes.push(ConnectTo::new(&line.host, line.port, SocketAddr::new(address, port.unwrap_or(line.port))));
+            }
+            bindings.push(bare_endpoint(&line.host, line.port, sni_for(&line.host, line.sni)));
+        }
+    }
+    Ok((bindings, routes))
 }
 
 /// Write the report and decide the exit code.
@@ -277,23 +266,5 @@ pub fn config(command: &ConfigCommand, plugin_dirs: &[PathBuf]) -> u8 {
             }
             Err(code) => code,
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoints_parse_like_a_user_writes_them() {
-        assert_eq!(parse_endpoint("example.com").unwrap(), ("example.com".into(), 443));
-        assert_eq!(parse_endpoint("example.com:8443").unwrap(), ("example.com".into(), 8443));
-        assert_eq!(parse_endpoint("[::1]:9000").unwrap(), ("::1".into(), 9000));
-        assert_eq!(parse_endpoint("::1").unwrap(), ("::1".into(), 443));
-        assert_eq!(parse_endpoint("127.0.0.1:1").unwrap(), ("127.0.0.1".into(), 1));
-        assert!(parse_endpoint("example.com:http").unwrap_err().contains("not a port"));
-        assert!(parse_endpoint(":443").is_err());
-        assert!(parse_endpoint("[::1").is_err());
-        assert!(parse_endpoint("host:0").is_err());
     }
 }

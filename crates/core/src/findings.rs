@@ -149,6 +149,9 @@ catalogue! {
     /// The server asked for a client certificate.
     ClientCertificateRequested = "client-certificate-requested", Info, false,
         "The server asked for a client certificate (the acceptable CA names are in the evidence).";
+    /// The server sent its chain, but current clients cannot complete the handshake.
+    HandshakeRejected = "handshake-rejected", High, false,
+        "The server sent its certificates, but a current TLS client refuses the handshake (weak key, bad handshake signature, malformed certificate, no shared algorithms); the chain is analysed.";
     /// The TLS handshake failed.
     HandshakeFailed = "handshake-failed", High, true,
         "The TLS handshake failed (alert, protocol error, closed connection).";

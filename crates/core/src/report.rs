@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use certinspect_analysis::{ChainAnalysis, ExpiryState};
-use certinspect_probe::{ProbeError, Timings};
+use certinspect_probe::{CaptureMethod, ProbeError, Timings};
 use certinspect_protocol::{Binding, RevocationStatus};
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +109,9 @@ pub struct ObservationResult {
     pub revocation: Option<RevocationStatus>,
     /// The probe error, when the handshake did not complete.
     pub error: Option<ProbeError>,
+    /// The server asked for a client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_request: Option<ClientCertificateRequested>,
     /// Issuer certificates fetched from AIA `caIssuers` URLs for this
     /// chain, and what came of each; absent when nothing was fetched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -126,6 +129,25 @@ pub struct TlsSummary {
     pub cipher_suite: String,
     /// Negotiated ALPN protocol.
     pub alpn: Option<String>,
+    /// How the chain was read: a full, verified handshake, or the
+    /// capture-only legacy handshake (TLS 1.0-1.2 servers current clients
+    /// cannot talk to; nothing proves the server holds the key).
+    #[serde(default)]
+    pub capture: CaptureMethod,
+    /// Why the full handshake failed, when the legacy capture read the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_handshake_error: Option<ProbeError>,
+}
+
+/// A server's request for a client certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClientCertificateRequested {
+    /// The CAs the server accepts client certificates from, RFC 4514 (a
+    /// name that does not parse is given as hex).
+    pub acceptable_ca_names: Vec<String>,
+    /// Whether the server refused to go on without one.
+    pub required: bool,
 }
 
 /// The served leaf in brief.

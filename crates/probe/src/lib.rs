@@ -84,8 +84,8 @@ mod target;
 mod tls;
 
 pub use model::{
-    CaptureMethod, CertDer, ClientCertificateRequest, DistinguishedNameDer, FailedAttempt, IpFamily, PartialTls, Phase,
-    ProbeError, ProbeErrorKind, ProbeObservation, ProbeOutcome, Resolution, Timings, TlsFacts,
+    is_legacy_version, CaptureMethod, CertDer, ClientCertificateRequest, DistinguishedNameDer, FailedAttempt, IpFamily,
+    PartialTls, Phase, ProbeError, ProbeErrorKind, ProbeObservation, ProbeOutcome, Resolution, Timings, TlsFacts,
 };
 pub use prober::{
     probe_blocking, probe_blocking_each, AddressSelection, FamilyFilter, ObservationReceiver, ProbeConfig, Prober,

@@ -372,8 +372,14 @@ impl TlsFacts {
     /// Whether the negotiated protocol is older than TLS 1.2 (TLS 1.1,
     /// TLS 1.0, SSL 3.0): what a `legacy-protocol` finding is about.
     pub fn is_legacy_protocol(&self) -> bool {
-        matches!(self.version.as_str(), "TLSv1.1" | "TLSv1.0" | "SSLv3" | "SSLv2")
+        is_legacy_version(&self.version)
     }
+}
+
+/// Whether `version` (as [`TlsFacts::version`] names it) is older than
+/// TLS 1.2, which current clients no longer speak.
+pub fn is_legacy_version(version: &str) -> bool {
+    matches!(version, "TLSv1.1" | "TLSv1.0" | "SSLv3" | "SSLv2")
 }
 
 /// What the server revealed before a handshake failed: as much of

@@ -24,9 +24,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use certinspect_analysis::{ChainAnalysis, LegacyCn, Policy, TrustStore};
-use certinspect_probe::{
-    probe_blocking_each, ProbeConfig, ProbeErrorKind, ProbeObservation, ProbeOutcome, ProbeTarget,
-};
+use certinspect_probe::{probe_blocking_each, ProbeConfig, ProbeError, ProbeErrorKind, ProbeObservation, ProbeTarget};
 use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location, RevocationStatus};
 use serde_json::json;
 
@@ -181,20 +179,20 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     let mut handle_batch = |batch: Vec<ProbeObservation>| {
         // Analyse the batch's chains in parallel (pure, rayon), fetching
         // missing issuers where the analysis asks for them.
-        let chains: Vec<Vec<Vec<u8>>> = batch
-            .iter()
-            .map(|o| o.tls().map(|tls| tls.chain.iter().map(|c| c.0.clone()).collect()).unwrap_or_default())
-            .collect();
+        // Every chain the server sent is analysed, whether or not the
+        // handshake then completed.
+        let chains: Vec<Vec<Vec<u8>>> =
+            batch.iter().map(|o| o.served_chain().iter().map(|c| c.0.clone()).collect()).collect();
         let to_analyse: Vec<ChainToAnalyse<'_>> = batch
             .iter()
             .zip(&chains)
-            .filter(|(o, _)| o.tls().is_some())
+            .filter(|(_, chain)| !chain.is_empty())
             .map(|(o, chain)| ChainToAnalyse { chain, host: plan.reference_names[o.target_index].as_str() })
             .collect();
         let mut analysed = analyse_chains(&to_analyse, &settings, &fetcher).into_iter();
         let (analyses, issuer_fetches): (Vec<Option<ChainAnalysis>>, Vec<Vec<IssuerFetch>>) = batch
             .iter()
-            .map(|o| match o.tls().and_then(|_| analysed.next()) {
+            .map(|o| match (!o.served_chain().is_empty()).then(|| analysed.next()).flatten() {
                 Some((analysis, fetches)) => (Some(analysis), fetches),
                 None => (None, Vec::new()),
             })
@@ -308,21 +306,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
 const ANALYSIS_BATCH: usize = 256;
 
 fn failed_observation(index: usize, target: &ProbeTarget, message: &str) -> ProbeObservation {
-    ProbeObservation {
-        target_index: index,
-        target: target.clone(),
-        address: None,
-        ip_family: None,
-        sni: None,
-        resolution: None,
-        started_at_unix_ms: 0,
-        timings: Default::default(),
-        outcome: ProbeOutcome::Error(certinspect_probe::ProbeError {
-            kind: ProbeErrorKind::Io,
-            message: message.to_owned(),
-        }),
-        failed_attempts: Vec::new(),
-    }
+    ProbeObservation::unreached(index, target.clone(), ProbeError::new(ProbeErrorKind::Io, message))
 }
 
 fn unix_now() -> i64 {

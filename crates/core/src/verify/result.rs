@@ -6,12 +6,12 @@
 
 use std::collections::HashMap;
 
-use certinspect_analysis::ChainAnalysis;
+use certinspect_analysis::{distinguished_name, ChainAnalysis};
 use certinspect_probe::{ProbeErrorKind, ProbeObservation, ProbeOutcome};
 use certinspect_protocol::{normalize_serial, Binding, DeclaredCertificate, RevocationStatus};
 
 use crate::reconcile::{reconcile, IdentityBasis, Reconciliation, Verdict};
-use crate::report::{ObservationResult, ServedSummary, TlsSummary};
+use crate::report::{ClientCertificateRequested, ObservationResult, ServedSummary, TlsSummary};
 
 /// The result of `observation` for `binding`.
 pub(crate) fn observe(
@@ -23,23 +23,26 @@ pub(crate) fn observe(
     keep_analysis: bool,
 ) -> ObservationResult {
     let leaf = analysis.and_then(|a| a.certificates.first()).and_then(|c| c.facts());
+    // Whatever the handshake did afterwards, a served chain is judged: the
+    // verdict says what was served; the error says what failed.
+    let served_something = !observation.served_chain().is_empty();
     let reconciliation = match (&observation.outcome, leaf) {
-        (ProbeOutcome::Error(error), _) => Reconciliation {
-            verdict: if error.kind == ProbeErrorKind::NotTls { Verdict::NoTls } else { Verdict::Unreachable },
-            basis: IdentityBasis::None,
-            reason: error.message.clone(),
-        },
-        (ProbeOutcome::Tls(_), None) => Reconciliation {
-            verdict: Verdict::Indeterminate,
-            basis: IdentityBasis::None,
-            reason: "the served leaf could not be parsed".into(),
-        },
-        (ProbeOutcome::Tls(_), Some(_)) if binding.declared == DeclaredCertificate::default() => Reconciliation {
+        (_, Some(_)) if binding.declared == DeclaredCertificate::default() => Reconciliation {
             verdict: Verdict::Observed,
             basis: IdentityBasis::None,
             reason: "nothing was declared for this endpoint".into(),
         },
-        (ProbeOutcome::Tls(_), Some(facts)) => reconcile(&binding.declared, facts, known),
+        (_, Some(facts)) => reconcile(&binding.declared, facts, known),
+        (ProbeOutcome::Error(error), None) if !served_something => Reconciliation {
+            verdict: if error.kind == ProbeErrorKind::NotTls { Verdict::NoTls } else { Verdict::Unreachable },
+            basis: IdentityBasis::None,
+            reason: error.message.clone(),
+        },
+        (_, None) => Reconciliation {
+            verdict: Verdict::Indeterminate,
+            basis: IdentityBasis::None,
+            reason: "the served leaf could not be parsed".into(),
+        },
     };
     let revocation = leaf.and_then(|f| revocations.get(&normalize_serial(&f.serial_hex)).cloned()).or_else(|| {
         // The provider's own revocation record applies when it is the served certificate.
@@ -56,6 +59,18 @@ pub(crate) fn observe(
             version: tls.version.clone(),
             cipher_suite: tls.cipher_suite.clone(),
             alpn: tls.alpn.clone(),
+            capture: tls.capture,
+            full_handshake_error: tls.full_handshake_error.clone(),
+        }),
+        client_certificate_request: observation.client_certificate_request().map(|request| {
+            ClientCertificateRequested {
+                acceptable_ca_names: request
+                    .acceptable_ca_names
+                    .iter()
+                    .map(|name| distinguished_name(name.as_bytes()).unwrap_or_else(|| hex(name.as_bytes())))
+                    .collect(),
+                required: request.required,
+            }
         }),
         served: leaf.map(|facts| {
             let expiry = analysis.and_then(|a| a.expiry.leaf.as_ref());
@@ -75,4 +90,9 @@ pub(crate) fn observe(
         issuer_fetches: Vec::new(),
         timings: observation.timings,
     }
+}
+
+/// Lower-case hex, for bytes that have no better text.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

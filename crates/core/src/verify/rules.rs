@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use certinspect_analysis::{
     describe_remaining, ChainAnalysis, ExpiryState, ExpirySubject, NameMatch, Policy, TrustVerdict, WeaknessKind,
 };
-use certinspect_probe::ProbeErrorKind;
+use certinspect_probe::{is_legacy_version, CaptureMethod, ProbeErrorKind};
 use certinspect_protocol::{Binding, DeclaredCertificate, RevocationState, Tristate};
 use serde_json::json;
 
@@ -48,14 +48,58 @@ pub(crate) fn observation_findings(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     if let Some(error) = &result.error {
-        let (code, what) = match error.kind {
-            ProbeErrorKind::NotTls => (FindingCode::NoTls, "does not speak TLS"),
-            ProbeErrorKind::TlsAlert(_) | ProbeErrorKind::Tls | ProbeErrorKind::Closed | ProbeErrorKind::TooLarge => {
-                (FindingCode::HandshakeFailed, "TLS handshake failed")
-            }
-            _ => (FindingCode::Unreachable, "unreachable"),
+        let chain_served = analysis.is_some();
+        let finding = match &error.kind {
+            // Not a failure of the server: reported as a request below.
+            ProbeErrorKind::ClientCertificateRequired if chain_served => None,
+            ProbeErrorKind::NotTls => Some((FindingCode::NoTls, "does not speak TLS")),
+            // The server spoke TLS and sent its chain: what current clients
+            // refuse is a fact about the server, not a failure to look.
+            kind if kind.is_tls_failure() && chain_served => Some((
+                FindingCode::HandshakeRejected,
+                "sent its certificates, but current TLS clients refuse the handshake",
+            )),
+            kind if kind.is_tls_failure() => Some((FindingCode::HandshakeFailed, "TLS handshake failed")),
+            _ => Some((FindingCode::Unreachable, "unreachable")),
         };
-        out.push(Finding::new(code, format!("{what}: {}", error.message)).with_evidence(json!({ "error": error })));
+        if let Some((code, what)) = finding {
+            out.push(Finding::new(code, format!("{what}: {error}")).with_evidence(json!({ "error": error })));
+        }
+    }
+    if let Some(tls) = &result.tls {
+        if let (CaptureMethod::LegacyHandshake, Some(failed)) = (tls.capture, &tls.full_handshake_error) {
+            let evidence =
+                json!({ "version": tls.version, "cipher_suite": tls.cipher_suite, "full_handshake_error": failed });
+            let finding = if is_legacy_version(&tls.version) {
+                Finding::new(
+                    FindingCode::LegacyProtocol,
+                    format!("speaks only {} ({}), which current clients refuse", tls.version, tls.cipher_suite),
+                )
+            } else {
+                Finding::new(
+                    FindingCode::HandshakeRejected,
+                    format!(
+                        "current TLS clients refuse the handshake ({failed}); its chain was read with {}",
+                        tls.version
+                    ),
+                )
+            };
+            out.push(finding.with_evidence(evidence));
+        }
+    }
+    if let Some(request) = &result.client_certificate_request {
+        let names = if request.acceptable_ca_names.is_empty() {
+            "naming no CA".to_owned()
+        } else {
+            format!("accepting certificates from {}", request.acceptable_ca_names.join("; "))
+        };
+        let how = if request.required { "requires" } else { "asks for" };
+        out.push(
+            Finding::new(FindingCode::ClientCertificateRequested, format!("{how} a client certificate, {names}"))
+                .with_evidence(
+                    json!({ "acceptable_ca_names": request.acceptable_ca_names, "required": request.required }),
+                ),
+        );
     }
     let served = result.served.as_ref();
     let evidence = json!({ "served": served, "declared": declared_evidence(&binding.declared), "basis": result.basis });
