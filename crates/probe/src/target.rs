@@ -111,7 +111,14 @@ impl FromStr for ProbeTarget {
         let host = if host.parse::<IpAddr>().is_ok() {
             host.to_owned()
         } else {
-            ascii_host(host).map_err(|why| ParseError(format!("target {s:?}: {why}")))?
+            let ascii = ascii_host(host).map_err(|why| ParseError(format!("target {s:?}: {why}")))?;
+            // Refused here, before anything could send it to a resolver.
+            rustls::pki_types::DnsName::try_from(ascii.as_str()).map_err(|_| {
+                ParseError(format!(
+                    "target {s:?}: {ascii:?} is not a valid DNS name (letters, digits, hyphens and dots only)"
+                ))
+            })?;
+            ascii
         };
         Ok(ProbeTarget::new(host, port))
     }
