@@ -24,7 +24,7 @@ pub(crate) fn rfc4514(name: &X509Name<'_>) -> String {
 pub fn distinguished_name(der: &[u8]) -> Option<String> {
     use x509_parser::prelude::FromDer;
     match X509Name::from_der(der) {
-        Ok((rest, name)) if rest.is_empty() => Some(rfc4514(&name)),
+        Ok(([], name)) => Some(rfc4514(&name)),
         _ => None,
     }
 }

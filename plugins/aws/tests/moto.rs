@@ -327,8 +327,8 @@ fn the_engine_finds_the_planted_aws_drift_on_real_tls_servers() {
     .unwrap();
     let dns = |lb: &str| seeded["load_balancers"][lb]["dns_name"].as_str().unwrap().to_owned();
     let connect_to = vec![
-        ConnectTo { host: dns("web"), port: 443, to: farm.addr("web").unwrap() },
-        ConnectTo { host: dns("shop-nlb"), port: 8443, to: farm.addr("nlb").unwrap() },
+        ConnectTo::new(&dns("web"), 443, farm.addr("web").unwrap()),
+        ConnectTo::new(&dns("shop-nlb"), 8443, farm.addr("nlb").unwrap()),
     ];
 
     let dir = tempfile::tempdir().unwrap();
@@ -340,14 +340,12 @@ fn the_engine_finds_the_planted_aws_drift_on_real_tls_servers() {
     ));
     let collected = support::collect_all(source);
     assert!(collected.errors.is_empty() && collected.warnings.is_empty(), "{:?}", collected.errors);
-    let mut options = VerifyOptions {
-        trust: Arc::new(TrustStore::from_der(vec![ca.der().to_vec()]).unwrap()),
-        connect_to,
-        ..VerifyOptions::default()
-    };
+    let mut options = VerifyOptions::default();
+    options.trust = Arc::new(TrustStore::from_der(vec![ca.der().to_vec()]).unwrap());
+    options.connect_to = connect_to;
     options.probe.connect_timeout = Duration::from_secs(2);
     options.probe.handshake_timeout = Duration::from_secs(3);
-    let report = verify(VerifyInput { bindings: collected.bindings, ..VerifyInput::default() }, &options);
+    let report = verify(VerifyInput::bindings(collected.bindings), &options);
     drop(farm);
 
     let verdict = |lb: &str, role: &str| {

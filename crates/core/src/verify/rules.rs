@@ -408,6 +408,7 @@ mod tests {
             analysis: None,
             revocation: None,
             error,
+            client_certificate_request: None,
             issuer_fetches: Vec::new(),
             timings: Timings::default(),
         }
@@ -452,7 +453,7 @@ mod tests {
         let endpoint = bare_endpoint("a.test", 443, Some("a.test".into()));
         let mut says_ok = endpoint.clone();
         says_ok.declared.provider_status = Some("ok".into());
-        let error = |kind| Some(ProbeError { kind, message: "what happened".into() });
+        let error = |kind| Some(ProbeError::new(kind, "what happened"));
         use FindingCode::*;
         use Severity::*;
         #[rustfmt::skip]
@@ -480,6 +481,10 @@ mod tests {
                 vec![(Unreachable, High)]),
             ("alert", None, Verdict::Unreachable, error(ProbeErrorKind::TlsAlert("HandshakeFailure".into())),
                 &endpoint, vec![(HandshakeFailed, High)]),
+            ("refused after the chain was sent", healthy(), Verdict::Match, error(ProbeErrorKind::BadHandshakeSignature),
+                &endpoint, vec![(HandshakeRejected, High)]),
+            ("a client certificate required, the chain sent", healthy(), Verdict::Match,
+                error(ProbeErrorKind::ClientCertificateRequired), &endpoint, vec![]),
         ];
         for (name, chain, verdict, error, binding, expected) in cases {
             assert_eq!(findings_of(chain, &trust, verdict, error, binding), expected, "{name}");
