@@ -325,6 +325,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
             enabled: true,
             security_token: None,
             expiration: None,
+            permissions: None,
         }];
         if a == 0 {
             keys.push(AccessKey {
@@ -333,13 +334,14 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
                 enabled: false,
                 security_token: None,
                 expiration: None,
+                permissions: None,
             });
         }
         world.accounts.push(Account {
             id: uid,
             name: format!("account-{a}"),
             access_keys: keys,
-            roles: vec![Role { name: "certinspect-reader".into() }],
+            roles: vec![Role { name: "certinspect-reader".into(), permissions: None }],
             ..Account::default()
         });
     }
@@ -539,6 +541,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
                     .into(),
                     cert_status: status.into(),
                     cas_certificate_id: cas_id,
+                    https_off: false,
                     material: Some(mat.id.clone()),
                     serves,
                 });

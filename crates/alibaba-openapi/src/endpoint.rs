@@ -16,6 +16,8 @@ pub enum Product {
     CasPca,
     /// STS, API 2015-04-01 (used for `AssumeRole`).
     Sts,
+    /// Application Load Balancer, API 2020-06-16 (regional: `alb.<region>.aliyuncs.com`).
+    Alb,
 }
 
 impl Product {
@@ -27,6 +29,7 @@ impl Product {
             Product::Cas => "2020-04-07",
             Product::CasPca => "2020-06-30",
             Product::Sts => "2015-04-01",
+            Product::Alb => "2020-06-16",
         }
     }
 
@@ -37,12 +40,13 @@ impl Product {
             Product::Slb => "slb",
             Product::Cas | Product::CasPca => "cas",
             Product::Sts => "sts",
+            Product::Alb => "alb",
         }
     }
 
     /// Whether the endpoint depends on the region (and so needs one).
     pub fn is_regional(self) -> bool {
-        matches!(self, Product::Slb | Product::Cas | Product::CasPca)
+        matches!(self, Product::Slb | Product::Cas | Product::CasPca | Product::Alb)
     }
 }
 
@@ -125,6 +129,11 @@ pub fn resolve_endpoint(product: Product, region_id: Option<&str>) -> Result<Str
                 format!("slb.{region}.aliyuncs.com")
             }
         }
+        Product::Alb => {
+            let region =
+                region.ok_or_else(|| Error::Config("RegionId is empty (ALB endpoints are regional)".into()))?;
+            format!("alb.{region}.aliyuncs.com")
+        }
         Product::Cas | Product::CasPca => {
             let region =
                 region.ok_or_else(|| Error::Config("RegionId is empty (CAS endpoints are regional)".into()))?;
@@ -158,6 +167,7 @@ mod tests {
             (Product::Cas, Some("ap-southeast-1"), "cas.ap-southeast-1.aliyuncs.com"),
             (Product::CasPca, Some("eu-central-1"), "cas.eu-central-1.aliyuncs.com"),
             (Product::Sts, None, "sts.aliyuncs.com"),
+            (Product::Alb, Some("cn-hangzhou"), "alb.cn-hangzhou.aliyuncs.com"),
         ];
         for (product, region, expected) in cases {
             assert_eq!(resolve_endpoint(*product, *region).unwrap(), *expected, "{product:?} {region:?}");

@@ -192,3 +192,34 @@ fn throttling_storms_and_5xx_lose_no_certificate() {
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cas(&served.world));
     assert!(served.emulator.stats().faults_injected >= 10);
 }
+
+/// Order rows carry no `CertificateId` (the SDK documents it only for CERT and
+/// UPLOAD rows): renewals and trustee state are linked by `InstanceId`, so
+/// reading auto-management from the orders alone still finds them.
+#[test]
+fn orders_alone_still_link_renewals_by_instance() {
+    let served = support::served_world(120, 32, &["cn-hangzhou"], true);
+    let config = served.config(json!({ "auto_managed_sources": ["orders"] }));
+    let collected = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &config)]);
+    support::assert_complete(&collected);
+    let drift = served.world.manifest.iter().find(|d| d.kind == "auto_managed_not_deployed").unwrap();
+    let old = drift.cas_certificate_ids[0].to_string();
+    let binding = collected.bindings.iter().find(|b| b.location.resource_id == old).unwrap();
+    assert_eq!(binding.extra["superseded_by"], json!(drift.cas_certificate_ids[1]));
+    assert_eq!(binding.declared.auto_managed, Tristate::Yes);
+}
+
+/// CAS's `Fingerprint` is classified by its length, not assumed to be SHA-1.
+#[test]
+fn fingerprints_are_classified_by_length() {
+    let (dir, mut world) = support::world(10, 34, &["cn-hangzhou"], false);
+    let certificate = &mut world.accounts[0].cas.certificates[0];
+    certificate.fingerprint = certificate.sha2.clone();
+    let (id, sha256) = (certificate.certificate_id.to_string(), certificate.sha2.to_ascii_lowercase());
+    let served = support::serve(dir, world, alibaba_emulator::EmulatorConfig::default());
+    let collected = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &served.config(json!({})))]);
+    support::assert_complete(&collected);
+    let binding = collected.bindings.iter().find(|b| b.location.resource_id == id).unwrap();
+    assert_eq!(binding.declared.fingerprint("sha1"), None, "{:?}", binding.declared.fingerprints);
+    assert_eq!(binding.declared.fingerprint("sha256"), Some(sha256.as_str()));
+}
