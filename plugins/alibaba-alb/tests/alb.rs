@@ -1,0 +1,144 @@
+//! The ALB plugin against an emulated world: load balancers, HTTPS and QUIC
+//! listeners and their certificates, paged by `NextToken` the way the host
+//! pages (scopes, then `list_page` until no cursor).
+
+#[path = "../../alibaba-common/tests/support/mod.rs"]
+mod support;
+
+use alibaba_emulator::world::{AlbCertificate, AlbListener, AlbLoadBalancer, AlbRegion, World};
+use alibaba_emulator::EmulatorConfig;
+use certinspect_alibaba_alb::{AlibabaAlbProvider, PLUGIN_NAME};
+use certinspect_core::plugins::PluginRegistry;
+use certinspect_sdk::static_module;
+use serde_json::json;
+
+fn registry() -> PluginRegistry {
+    let mut registry = PluginRegistry::new();
+    registry.add_static(static_module::<AlibabaAlbProvider>());
+    registry
+}
+
+/// Adds `count` load balancers in `region`, each with an HTTPS listener
+/// (a default and an additional certificate), a QUIC listener and an HTTP
+/// listener; certificates are the account's CAS certificates in
+/// `CertIdentifier` form. Every third load balancer is intranet.
+fn add_albs(world: &mut World, region: &str, count: usize) {
+    let cas: Vec<i64> = world.accounts[0].cas.certificates.iter().map(|c| c.certificate_id).collect();
+    let certificate = |i: usize| format!("{}-cn-hangzhou", cas[i % cas.len()]);
+    let load_balancers = (0..count)
+        .map(|i| AlbLoadBalancer {
+            load_balancer_id: format!("alb-{i:04}"),
+            load_balancer_name: format!("alb {i}"),
+            dns_name: format!("alb-{i:04}.{region}.alb.aliyuncs.test"),
+            address: format!("127.11.0.{}", i + 1),
+            address_type: if i % 3 == 2 { "Intranet" } else { "Internet" }.into(),
+            load_balancer_status: "Active".into(),
+            listeners: vec![
+                AlbListener {
+                    listener_id: format!("lsn-{i:04}-443"),
+                    port: 443,
+                    protocol: "HTTPS".into(),
+                    status: "Running".into(),
+                    certificates: vec![
+                        AlbCertificate {
+                            certificate_id: certificate(2 * i),
+                            is_default: true,
+                            status: "Associated".into(),
+                            ..AlbCertificate::default()
+                        },
+                        AlbCertificate {
+                            certificate_id: certificate(2 * i + 1),
+                            is_default: false,
+                            status: "Associated".into(),
+                            ..AlbCertificate::default()
+                        },
+                    ],
+                },
+                AlbListener {
+                    listener_id: format!("lsn-{i:04}-quic"),
+                    port: 443,
+                    protocol: "QUIC".into(),
+                    status: "Running".into(),
+                    certificates: vec![AlbCertificate {
+                        certificate_id: certificate(2 * i),
+                        is_default: true,
+                        status: "Associated".into(),
+                        ..AlbCertificate::default()
+                    }],
+                },
+                AlbListener {
+                    listener_id: format!("lsn-{i:04}-80"),
+                    port: 80,
+                    protocol: "HTTP".into(),
+                    status: "Running".into(),
+                    certificates: Vec::new(),
+                },
+            ],
+        })
+        .collect();
+    world.accounts[0].alb.push(AlbRegion { region_id: region.into(), load_balancers });
+}
+
+#[test]
+fn every_listener_certificate_arrives_once_across_token_pages() {
+    let (dir, mut world) = support::world(20, 61, &["cn-hangzhou", "cn-shanghai"], false);
+    add_albs(&mut world, "cn-hangzhou", 45);
+    add_albs(&mut world, "cn-shanghai", 3);
+    let served = support::serve(dir, world, EmulatorConfig::default());
+    // Small pages, so listeners of 45 load balancers take several calls of each kind.
+    let config = served.config(json!({ "regions": ["cn-hangzhou", "cn-shanghai"], "page_size": 7 }));
+    let source = support::open(&registry(), PLUGIN_NAME, &config);
+    let collected = support::collect_all(&[source]);
+    support::assert_complete(&collected);
+    assert_eq!(collected.stats[0].scopes, 2);
+
+    let mut expected = Vec::new();
+    for region in &served.world.accounts[0].alb {
+        for lb in &region.load_balancers {
+            for listener in lb.listeners.iter().filter(|l| l.protocol != "HTTP") {
+                for c in &listener.certificates {
+                    expected.push((lb.load_balancer_id.clone(), listener.protocol.clone(), c.certificate_id.clone()));
+                }
+            }
+        }
+    }
+    let mut got: Vec<(String, String, String)> = collected
+        .bindings
+        .iter()
+        .map(|b| {
+            (
+                b.location.resource_id.clone(),
+                b.extra["listener_protocol"].as_str().unwrap().to_owned(),
+                b.declared.provider_id.clone().unwrap(),
+            )
+        })
+        .collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+
+    for binding in &collected.bindings {
+        let id = binding.declared.provider_id.as_deref().unwrap();
+        let cas = id.split('-').next().unwrap();
+        let xrefs: Vec<(&str, &str)> = binding.xrefs.iter().map(|x| (x.kind.as_str(), x.value.as_str())).collect();
+        assert_eq!(xrefs, [("cas-certificate-id", cas), ("cas-cert-identifier", id)]);
+        let lb = &binding.location.resource_id;
+        let role = binding.extra["certificate_role"].as_str().unwrap();
+        let protocol = binding.extra["listener_protocol"].as_str().unwrap();
+        match (protocol, role) {
+            ("HTTPS", "default") if binding.extra["address_type"] == "Internet" => {
+                let endpoint = binding.location.endpoint.as_ref().expect("the default certificate is probeable");
+                assert!(endpoint.host.starts_with(lb.as_str()) && endpoint.port == 443 && endpoint.sni.is_none());
+            }
+            ("HTTPS", "default") => {
+                assert!(binding.location.not_probeable.as_deref().unwrap().contains("intranet"));
+            }
+            ("QUIC", _) => assert!(binding.location.not_probeable.as_deref().unwrap().contains("QUIC")),
+            (_, "additional") => assert!(binding.location.not_probeable.as_deref().unwrap().contains("additional")),
+            other => panic!("unexpected binding {other:?}"),
+        }
+    }
+    let stats = served.emulator.stats();
+    assert!(stats.requests("ListLoadBalancers") >= 45 / 7, "paged by NextToken: {:?}", stats.by_action);
+    assert!(stats.requests.iter().any(|r| r.params.contains_key("NextToken")), "NextToken was followed");
+}
