@@ -16,6 +16,7 @@ pub const CAS: &str = "2020-04-07";
 pub const PCA: &str = "2020-06-30";
 pub const STS: &str = "2015-04-01";
 pub const ALB: &str = "2020-06-16";
+pub const DCDN: &str = "2018-01-15";
 
 /// Every emulated operation.
 pub const OPERATIONS: &[(&str, &str)] = &[
@@ -34,6 +35,8 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     (CAS, "ListCloudResources"),
     (PCA, "DescribeClientCertificateStatusForSerialNumber"),
     (STS, "AssumeRole"),
+    (DCDN, "DescribeDcdnHttpsDomainList"),
+    (DCDN, "DescribeDcdnDomainCertificateInfo"),
     (ALB, "ListLoadBalancers"),
     (ALB, "ListListeners"),
     (ALB, "ListListenerCertificates"),
@@ -47,6 +50,7 @@ pub fn ram_namespace(version: &str) -> &'static str {
         CAS | PCA => "yundun-cert",
         STS => "sts",
         ALB => "alb",
+        DCDN => "dcdn",
         _ => "unknown",
     }
 }
@@ -60,6 +64,7 @@ pub fn host_product(version: &str) -> &'static str {
         CAS | PCA => "cas",
         STS => "sts",
         ALB => "alb",
+        DCDN => "dcdn",
         _ => "unknown",
     }
 }
@@ -116,8 +121,10 @@ pub fn dispatch(
         .filter(|r| world.regions.iter().any(|x| &x.region_id == r));
     let ctx = Ctx { world, account, p, now, page_limits, action, host_region };
     match action {
-        "DescribeCdnHttpsDomainList" => ctx.cdn_https_domain_list().map(Into::into),
-        "DescribeDomainCertificateInfo" => ctx.cdn_domain_certificate_info().map(Into::into),
+        "DescribeCdnHttpsDomainList" => ctx.cdn_https_domain_list(false).map(Into::into),
+        "DescribeDomainCertificateInfo" => ctx.cdn_domain_certificate_info(false).map(Into::into),
+        "DescribeDcdnHttpsDomainList" => ctx.cdn_https_domain_list(true).map(Into::into),
+        "DescribeDcdnDomainCertificateInfo" => ctx.cdn_domain_certificate_info(true).map(Into::into),
         "DescribeRegions" => ctx.slb_regions().map(Into::into),
         "DescribeServerCertificates" => ctx.slb_server_certificates().map(Into::into),
         "DescribeLoadBalancers" => ctx.slb_load_balancers().map(Into::into),
@@ -261,14 +268,28 @@ impl<'a> Ctx<'a> {
 
     // ---------------------------------------------------------------- CDN
 
-    fn cdn_https_domain_list(&self) -> Result<Value, ApiError> {
+    /// CDN's or (`dcdn`) DCDN's domains: the two products answer in one shape.
+    fn domains(&self, dcdn: bool) -> &'a [crate::world::CdnDomain] {
+        if dcdn {
+            &self.account.dcdn_domains
+        } else {
+            &self.account.cdn_domains
+        }
+    }
+
+    /// `DescribeCdnHttpsDomainList`, or DCDN's `DescribeDcdnHttpsDomainList` (which
+    /// documents `PageSize` 1..=500 and `NoHttpsDomain` for an account without any).
+    fn cdn_https_domain_list(&self, dcdn: bool) -> Result<Value, ApiError> {
         let pn = self.p.int("PageNumber", 1, 100_000, 1)?;
         // Undocumented maximum for CDN (DCDN's identical operation documents 500) [unverified].
         let ps = self.page_size("PageSize", 500, 20)?;
         let kw = self.p.non_empty("Keyword");
+        if dcdn && self.domains(true).is_empty() {
+            // [status unverified]
+            return Err(ApiError::new(400, "NoHttpsDomain", "The user has no HTTPS domain."));
+        }
         let rows = self
-            .account
-            .cdn_domains
+            .domains(dcdn)
             .iter()
             .filter(|d| kw.is_none_or(|k| contains_ci(&d.domain_name, k) || contains_ci(&d.cert_name, k)));
         let (total, shown) = paged(rows, pn, ps, |d| {
@@ -289,22 +310,23 @@ impl<'a> Ctx<'a> {
         }))
     }
 
-    /// One domain's certificate (API reference "DescribeDomainCertificateInfo"; the SDK
+    /// One domain's certificate (API reference "DescribeDomainCertificateInfo", and DCDN's
+    /// "DescribeDcdnDomainCertificateInfo" when `dcdn`; the SDK
     /// model types every field as a string): `CertId` is the CAS certificate id for `cas`
     /// certificates, `ServerCertificateStatus` says whether HTTPS is on, times are
     /// ISO-8601 UTC (unlike the list's zone-less strings).
-    fn cdn_domain_certificate_info(&self) -> Result<Value, ApiError> {
+    fn cdn_domain_certificate_info(&self, dcdn: bool) -> Result<Value, ApiError> {
         let name = self.p.required("DomainName")?;
         // [unverified code] for a domain the account does not have.
         let d = self
-            .account
-            .cdn_domains
+            .domains(dcdn)
             .iter()
             .find(|d| d.domain_name == name)
             .ok_or_else(|| ApiError::not_found("InvalidDomain.NotFound", "domain"))?;
         let material = d.material.as_deref().and_then(|m| self.world.material(m));
         let iso_of = |t: Option<&str>| t.and_then(parse_time).map(iso);
-        Ok(json!({ "CertInfos": { "CertInfo": [{
+        let https = if d.https_off { "off" } else { "on" };
+        let mut info = json!({
             "DomainName": d.domain_name,
             "CertName": d.cert_name,
             "CertDomainName": d.cert_common_name,
@@ -316,10 +338,18 @@ impl<'a> Ctx<'a> {
             "CertType": d.cert_type,
             "CertRegion": "cn-hangzhou",
             "CertId": d.cas_certificate_id.map(|id| id.to_string()),
-            "ServerCertificateStatus": if d.https_off { "off" } else { "on" },
             "Status": "success",
-            "DomainCnameStatus": "online",
-        }] } }))
+        });
+        // The HTTPS switch: CDN's `ServerCertificateStatus`, DCDN's `SSLProtocol`
+        // (DescribeDcdnDomainCertificateInfo SDK model).
+        let fields = info.as_object_mut().expect("object");
+        if dcdn {
+            fields.insert("SSLProtocol".into(), json!(https));
+        } else {
+            fields.insert("ServerCertificateStatus".into(), json!(https));
+            fields.insert("DomainCnameStatus".into(), json!("online"));
+        }
+        Ok(json!({ "CertInfos": { "CertInfo": [info] } }))
     }
 
     // ---------------------------------------------------------------- SLB

@@ -89,6 +89,7 @@ impl EmulatorConfig {
             Some(v) => *v,
             None => match action {
                 "DescribeCdnHttpsDomainList" | "DescribeDomainCertificateInfo" => 100,
+                "DescribeDcdnHttpsDomainList" | "DescribeDcdnDomainCertificateInfo" => 100,
                 "ListUserCertificateOrder" => 10,
                 "DescribeClientCertificateStatusForSerialNumber" => 10,
                 // Other CAS operations publish no limit [unverified]; CAS's documented

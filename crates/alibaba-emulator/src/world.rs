@@ -73,6 +73,8 @@ pub struct Account {
     /// RAM roles that `AssumeRole` (and the ECS metadata service) can hand out.
     pub roles: Vec<Role>,
     pub cdn_domains: Vec<CdnDomain>,
+    /// DCDN HTTPS domains (`DescribeDcdnHttpsDomainList`, the CDN row shape).
+    pub dcdn_domains: Vec<CdnDomain>,
     /// SLB resources, one entry per region that has any.
     pub slb: Vec<SlbRegion>,
     /// ALB resources, one entry per region that has any.
@@ -490,7 +492,7 @@ impl World {
             fix(&mut m.key_pem);
         }
         for a in &mut self.accounts {
-            for d in &mut a.cdn_domains {
+            for d in a.cdn_domains.iter_mut().chain(&mut a.dcdn_domains) {
                 fix_served(&mut d.serves);
             }
             for r in &mut a.slb {
@@ -543,11 +545,12 @@ impl World {
     pub fn endpoints(&self) -> Vec<Endpoint> {
         let mut out = Vec::new();
         for a in &self.accounts {
-            for d in &a.cdn_domains {
+            let domains = a.cdn_domains.iter().map(|d| ("cdn", d)).chain(a.dcdn_domains.iter().map(|d| ("dcdn", d)));
+            for (service, d) in domains {
                 if let Some(s) = &d.serves {
                     out.push(Endpoint {
                         account_id: a.id.clone(),
-                        service: "cdn".into(),
+                        service: service.into(),
                         region_id: None,
                         resource: d.domain_name.clone(),
                         address: None,

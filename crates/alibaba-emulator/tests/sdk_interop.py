@@ -28,6 +28,8 @@ from alibabacloud_cas20200630.client import Client as PcaClient
 from alibabacloud_cas20200630 import models as pca
 from alibabacloud_sts20150401.client import Client as StsClient
 from alibabacloud_sts20150401 import models as sts
+from alibabacloud_dcdn20180115.client import Client as DcdnClient
+from alibabacloud_dcdn20180115 import models as dcdn
 from alibabacloud_alb20200616.client import Client as AlbClient
 from alibabacloud_alb20200616 import models as alb
 
@@ -148,6 +150,15 @@ def run_all(label, cfg):
         cdn.DescribeDomainCertificateInfoRequest(domain_name=F["cdn_cas_domain"])
     ).body).cert_infos.cert_info[0]
     check(info.cert_id == str(F["cdn_cas_cert_id"]) and info.server_certificate_status in ("on", "off"), label + " cdn info")
+    calls += 2
+
+    d = DcdnClient(cfg)
+    rows = check_model(label, d.describe_dcdn_https_domain_list(dcdn.DescribeDcdnHttpsDomainListRequest(page_size=500)).body)
+    check(rows.total_count == F["dcdn_total"] and len(rows.cert_infos.cert_info) == F["dcdn_total"], label + " dcdn rows")
+    dinfo = check_model(label, d.describe_dcdn_domain_certificate_info(
+        dcdn.DescribeDcdnDomainCertificateInfoRequest(domain_name=F["dcdn_domain"])
+    ).body).cert_infos.cert_info[0]
+    check(dinfo.sslprotocol in ("on", "off") and dinfo.cert_domain_name, label + " dcdn info")
     calls += 2
 
     s = SlbClient(cfg)

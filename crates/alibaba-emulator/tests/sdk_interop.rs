@@ -22,6 +22,7 @@ const PINS: &[&str] = &[
     "alibabacloud-tea-openapi==0.4.6",
     "alibabacloud-sts20150401==1.2.0",
     "alibabacloud-alb20200616==1.3.3",
+    "alibabacloud-dcdn20180115==3.1.0",
 ];
 
 fn run(cmd: &mut Command) -> std::process::Output {
@@ -115,6 +116,8 @@ fn official_python_sdks_call_every_operation_with_v3_v1_and_sts() {
         })
         .collect();
     acct.alb.push(AlbRegion { region_id: "cn-hangzhou".into(), load_balancers });
+    // DCDN answers in CDN's shape: a few of the CDN domains, served by DCDN too.
+    acct.dcdn_domains = acct.cdn_domains.iter().take(4).cloned().collect();
     let acct = &w.accounts[0];
     let alb_listener = &acct.alb[0].load_balancers[0].listeners[0];
     let now = time::OffsetDateTime::now_utc();
@@ -150,6 +153,8 @@ fn official_python_sdks_call_every_operation_with_v3_v1_and_sts() {
         "deployed_cert_id": acct.cas.deployments[0].cert_id,
         "cdn_cas_domain": cdn_cas.domain_name,
         "alb_lbs": acct.alb[0].load_balancers.len(),
+        "dcdn_total": acct.dcdn_domains.len(),
+        "dcdn_domain": acct.dcdn_domains[0].domain_name,
         "alb_lb_id": acct.alb[0].load_balancers[0].load_balancer_id,
         "alb_listener_id": alb_listener.listener_id,
         "alb_certificates": alb_listener.certificates.iter().map(|c| json!([c.certificate_id, c.is_default])).collect::<Vec<_>>(),

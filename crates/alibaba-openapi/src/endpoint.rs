@@ -18,6 +18,8 @@ pub enum Product {
     Sts,
     /// Application Load Balancer, API 2020-06-16 (regional: `alb.<region>.aliyuncs.com`).
     Alb,
+    /// DCDN (Dynamic Route for CDN / Edge Security Acceleration), API 2018-01-15 (central).
+    Dcdn,
 }
 
 impl Product {
@@ -30,6 +32,7 @@ impl Product {
             Product::CasPca => "2020-06-30",
             Product::Sts => "2015-04-01",
             Product::Alb => "2020-06-16",
+            Product::Dcdn => "2018-01-15",
         }
     }
 
@@ -41,6 +44,7 @@ impl Product {
             Product::Cas | Product::CasPca => "cas",
             Product::Sts => "sts",
             Product::Alb => "alb",
+            Product::Dcdn => "dcdn",
         }
     }
 
@@ -120,6 +124,7 @@ pub fn resolve_endpoint(product: Product, region_id: Option<&str>) -> Result<Str
             _ => "cdn.aliyuncs.com".to_string(),
         },
         Product::Sts => "sts.aliyuncs.com".to_string(),
+        Product::Dcdn => "dcdn.aliyuncs.com".to_string(),
         Product::Slb => {
             let region =
                 region.ok_or_else(|| Error::Config("RegionId is empty (SLB endpoints are regional)".into()))?;
@@ -168,6 +173,7 @@ mod tests {
             (Product::CasPca, Some("eu-central-1"), "cas.eu-central-1.aliyuncs.com"),
             (Product::Sts, None, "sts.aliyuncs.com"),
             (Product::Alb, Some("cn-hangzhou"), "alb.cn-hangzhou.aliyuncs.com"),
+            (Product::Dcdn, Some("eu-central-1"), "dcdn.aliyuncs.com"),
         ];
         for (product, region, expected) in cases {
             assert_eq!(resolve_endpoint(*product, *region).unwrap(), *expected, "{product:?} {region:?}");

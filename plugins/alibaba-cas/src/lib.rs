@@ -23,7 +23,12 @@
 //!    `cas-certificate-name` and (when known) `cas-cert-identifier`.
 //!
 //! A certificate is an inventory record (no endpoint): the deployments come
-//! from the CDN and SLB plugins, and the core joins them with these records.
+//! from the CDN, SLB and ALB plugins, and the core joins them with these
+//! records. Deployments on products without a plugin of their own (WAF, API
+//! Gateway, OSS, FC, GA, Live, VOD, ...: every `ListCloudResources` row with a
+//! domain, `deployment_bindings`) become probeable bindings of their own —
+//! `Domain:ListenerPort` (443 without a port), SNI = the domain — so
+//! CAS-managed certificates are verified on every product.
 //! A renewed auto-managed certificate is an ordinary record with a later
 //! validity start and the same names, so the core sees that a deployment of
 //! the older one is stale; `extra.superseded_by` says the same from CAS's side.
@@ -50,14 +55,16 @@ use certinspect_alibaba_common::config::{self, schema_json};
 use certinspect_alibaba_common::context::{api_names, documented_rate_limits};
 use certinspect_alibaba_common::errors::failure;
 use certinspect_alibaba_common::fingerprint::fingerprint_by_length;
+use certinspect_alibaba_common::names::is_plain_hostname;
 use certinspect_alibaba_common::paging::{fetch_page, read_i64, text, ListRequest, PageStyle, Pager};
 use certinspect_alibaba_common::state::{decode_cursor, encode_cursor, ListingStore};
 use certinspect_alibaba_common::time::{parse_day, seconds_by_magnitude};
 use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
 use certinspect_sdk::serde_json::{json, Value};
 use certinspect_sdk::{
-    capability, normalize_hex, normalize_serial, Binding, CrossRef, DeclaredCertificate, Host, Location, Page,
-    PluginError, PluginInfo, Provider, RevocationState, RevocationStatus, Scope, Source, Tristate, PROTOCOL_VERSION,
+    capability, normalize_hex, normalize_serial, Binding, CrossRef, DeclaredCertificate, Endpoint, Host, Location,
+    Page, PluginError, PluginInfo, Provider, RevocationState, RevocationStatus, Scope, Source, Tristate,
+    PROTOCOL_VERSION,
 };
 use serde::{Deserialize, Serialize};
 
@@ -146,6 +153,7 @@ pub fn config_schema() -> Value {
             "page_size": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "Rows per CAS list call (ShowSize) for every list. Default: each API's documented value (50 orders and certificates, 100 instances, 20 cloud resources); a size the service refuses is stepped down." },
             "auto_managed_sources": { "type": "array", "items": { "type": "string", "enum": ["orders", "instances"] }, "minItems": 1, "description": "Where auto-management is read: orders (TrusteeStatus of CPACK/BUY orders), instances (ListInstances AutoReissue). Default both." },
             "deployments": { "type": "boolean", "description": "Read ListCloudResources (where CAS says certificates are deployed), default true." },
+            "deployment_bindings": { "type": "string", "enum": ["uncovered", "all", "none"], "description": "Which ListCloudResources rows with a domain become probeable bindings: uncovered (default: products without their own plugin, i.e. not CDN, DCDN, SLB, ALB), all, or none." },
             "revocation_batch_size": { "type": "integer", "minimum": 1, "maximum": 100, "description": "Serial numbers per DescribeClientCertificateStatusForSerialNumber call, default 20." }
         }),
         &api_names(APIS),
@@ -161,6 +169,7 @@ struct CasConfig {
     from_orders: bool,
     from_instances: bool,
     deployments: bool,
+    deployment_bindings: DeploymentBindings,
     revocation_batch: usize,
 }
 
@@ -179,6 +188,12 @@ impl CasConfig {
             .strings("auto_managed_sources", Some(&["orders", "instances"]))?
             .unwrap_or_else(|| vec!["orders".into(), "instances".into()]);
         let deployments = fields.boolean("deployments")?.unwrap_or(true);
+        let deployment_bindings = match fields.choice("deployment_bindings", &["uncovered", "all", "none"])?.as_deref()
+        {
+            Some("all") => DeploymentBindings::All,
+            Some("none") => DeploymentBindings::None,
+            _ => DeploymentBindings::Uncovered,
+        };
         let revocation_batch = fields.integer("revocation_batch_size", 1, 100)?.unwrap_or(20) as usize;
         fields.finish()?;
         Ok(Self {
@@ -188,10 +203,23 @@ impl CasConfig {
             from_orders: sources.iter().any(|s| s == "orders"),
             from_instances: sources.iter().any(|s| s == "instances"),
             deployments,
+            deployment_bindings,
             revocation_batch,
         })
     }
 }
+
+/// Which `ListCloudResources` rows with a domain become bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeploymentBindings {
+    /// Products no other Alibaba plugin lists.
+    Uncovered,
+    All,
+    None,
+}
+
+/// `CloudProduct` values whose deployments the CDN, SLB and ALB plugins list themselves.
+const COVERED_PRODUCTS: &[&str] = &["CDN", "DCDN", "SLB", "CLB", "ALB"];
 
 struct CasSource {
     context: Arc<AlibabaContext>,
@@ -507,9 +535,52 @@ impl CasSource {
                 listing.duplicates += 1;
                 continue;
             }
-            page.bindings.push(self.binding(listing, id, row));
+            let binding = self.binding(listing, id, row);
+            for deployment in listing.deployments.get(&id).into_iter().flatten() {
+                if let Some(deployed) = self.deployment_binding(&binding, deployment) {
+                    page.bindings.push(deployed);
+                }
+            }
+            page.bindings.push(binding);
         }
         Ok(page)
+    }
+
+    /// A probeable binding for one `ListCloudResources` row (as summarised by
+    /// `merge_resource`) with a domain, when the setting selects its product.
+    fn deployment_binding(&self, certificate: &Binding, deployment: &Value) -> Option<Binding> {
+        let domain = text(&deployment["domain"])?;
+        let product = text(&deployment["product"]).unwrap_or_else(|| "unknown".to_owned());
+        let covered = COVERED_PRODUCTS.iter().any(|p| p.eq_ignore_ascii_case(&product));
+        match self.settings.deployment_bindings {
+            DeploymentBindings::None => return None,
+            DeploymentBindings::Uncovered if covered => return None,
+            _ => {}
+        }
+        let port = text(&deployment["listener_port"]).and_then(|p| p.parse::<u16>().ok()).unwrap_or(443);
+        let (endpoint, not_probeable) = if deployment["enable_https"] == json!(false) {
+            (None, Some(format!("HTTPS is off for {domain} on {product} (ListCloudResources EnableHttps 0)")))
+        } else if !is_plain_hostname(&domain) {
+            (None, Some(format!("{domain} is no single host name to connect to")))
+        } else {
+            (Some(Endpoint { host: domain.clone(), port, sni: Some(domain.clone()), addresses: Vec::new() }), None)
+        };
+        Some(Binding {
+            location: Location {
+                provider: PLUGIN_NAME.into(),
+                service: product.to_ascii_lowercase(),
+                account: self.context.account().to_owned(),
+                region: text(&deployment["region"]).or_else(|| certificate.location.region.clone()),
+                resource_id: text(&deployment["instance_id"]).unwrap_or_else(|| domain.clone()),
+                resource_name: Some(domain.clone()),
+                listener_port: Some(port),
+                endpoint,
+                not_probeable,
+            },
+            declared: certificate.declared.clone(),
+            xrefs: certificate.xrefs.clone(),
+            extra: json!({ "source": "ListCloudResources", "deployment": deployment }),
+        })
     }
 
     fn binding(&self, listing: &Listing, id: i64, row: &Value) -> Binding {

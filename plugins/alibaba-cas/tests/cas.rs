@@ -223,3 +223,57 @@ fn fingerprints_are_classified_by_length() {
     assert_eq!(binding.declared.fingerprint("sha1"), None, "{:?}", binding.declared.fingerprints);
     assert_eq!(binding.declared.fingerprint("sha256"), Some(sha256.as_str()));
 }
+
+/// Deployments on products without a plugin of their own (here WAF and API
+/// Gateway) are probeable bindings of the CAS plugin: `Domain:ListenerPort`,
+/// SNI = the domain, declaring the deployed certificate; HTTPS off is said,
+/// not probed; CDN/SLB rows are left to their plugins unless asked for.
+#[test]
+fn deployments_on_products_without_a_plugin_are_probeable_bindings() {
+    use alibaba_emulator::world::CloudResource;
+    let (dir, mut world) = support::world(12, 35, &["cn-hangzhou"], false);
+    let cas = &mut world.accounts[0].cas;
+    let certificate = cas.certificates[0].certificate_id;
+    let row = |id: i64, product: &str, domain: &str, port: &str, https: i32| CloudResource {
+        id,
+        cert_id: certificate,
+        cert_name: "deployed".into(),
+        cloud_name: "aliyun".into(),
+        cloud_product: product.into(),
+        region_id: "cn-hangzhou".into(),
+        domain: domain.into(),
+        instance_id: format!("{}-{id}", product.to_ascii_lowercase()),
+        listener_port: port.into(),
+        enable_https: https,
+        status: "normal".into(),
+        ..CloudResource::default()
+    };
+    cas.deployments.push(row(9001, "WAF", "shop.example.test", "8443", 1));
+    cas.deployments.push(row(9002, "APIGateway", "api.example.test", "", 0));
+    let served = support::serve(dir, world, EmulatorConfig::default());
+
+    let collected = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &served.config(json!({})))]);
+    support::assert_complete(&collected);
+    let deployed: Vec<_> = collected.bindings.iter().filter(|b| b.extra["source"] == "ListCloudResources").collect();
+    assert_eq!(deployed.len(), 2, "{:?}", deployed.iter().map(|b| &b.location).collect::<Vec<_>>());
+    let waf = deployed.iter().find(|b| b.location.service == "waf").unwrap();
+    let endpoint = waf.location.endpoint.as_ref().unwrap();
+    assert_eq!(
+        (endpoint.host.as_str(), endpoint.port, endpoint.sni.as_deref()),
+        ("shop.example.test", 8443, Some("shop.example.test"))
+    );
+    assert_eq!(waf.declared.provider_id, Some(certificate.to_string()));
+    assert_eq!(waf.xrefs[0].value, certificate.to_string());
+    let gateway = deployed.iter().find(|b| b.location.service == "apigateway").unwrap();
+    assert!(gateway.location.not_probeable.as_deref().unwrap().contains("HTTPS is off"));
+
+    let all = support::collect_all(&[support::open(
+        &registry(),
+        PLUGIN_NAME,
+        &served.config(json!({ "deployment_bindings": "all" })),
+    )]);
+    let every = all.bindings.iter().filter(|b| b.extra["source"] == "ListCloudResources").count();
+    let rows_with_domains = served.world.accounts[0].cas.deployments.iter().filter(|d| !d.domain.is_empty()).count();
+    assert!(rows_with_domains > 2, "the generated world has CDN/SLB deployments too");
+    assert_eq!(every, rows_with_domains, "all: every row with a domain");
+}

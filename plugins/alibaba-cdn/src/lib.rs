@@ -16,6 +16,11 @@
 //! `wildcard_probe_label` when configured, else reported as not probeable —
 //! never dropped.
 //!
+//! DCDN (`products = ["cdn", "dcdn"]`) answers in the same shape
+//! (`DescribeDcdnHttpsDomainList`, `DescribeDcdnDomainCertificateInfo`, whose
+//! HTTPS switch is `SSLProtocol`) and goes through the same code, as its own
+//! scope; its bindings have service `dcdn`.
+//!
 //! What it is not: an exporter (the `cdylib` is
 //! `certinspect-alibaba-cdn-dylib`), a prober, or a client of its own: all
 //! calls go through `alibaba-openapi` over the host's transport.
@@ -44,12 +49,52 @@ pub const PLUGIN_NAME: &str = "alibaba-cdn";
 /// The listing, and the per-domain certificate detail (CAS id, HTTPS switch).
 const LIST: Api = Api::new(Product::Cdn, "DescribeCdnHttpsDomainList");
 const INFO: Api = Api::new(Product::Cdn, "DescribeDomainCertificateInfo");
-const APIS: &[Api] = &[LIST, INFO];
-/// How `LIST` pages. The pager asks for its own page size (the setting);
-/// DCDN documents `NoHttpsDomain` for an account without HTTPS domains.
-fn list_request() -> ListRequest<'static> {
-    ListRequest::new(LIST.spec(), PageStyle::PageNumber { page_size: MAX_PAGE_SIZE as u32 }, &["CertInfos", "CertInfo"])
-        .empty_codes(&["NoHttpsDomain"])
+const DCDN_LIST: Api = Api::new(Product::Dcdn, "DescribeDcdnHttpsDomainList");
+const DCDN_INFO: Api = Api::new(Product::Dcdn, "DescribeDcdnDomainCertificateInfo");
+const APIS: &[Api] = &[LIST, INFO, DCDN_LIST, DCDN_INFO];
+
+/// One of the two products that answer in the CDN shape.
+#[derive(Debug, Clone, Copy)]
+struct Flavor {
+    /// Scope id (`global` is CDN's, kept from before DCDN).
+    scope: &'static str,
+    /// Product name in labels and messages.
+    label: &'static str,
+    /// `Location::service` and the `products` setting value.
+    service: &'static str,
+    list: Api,
+    info: Api,
+    /// The detail field saying whether HTTPS is on.
+    https_field: &'static str,
+}
+
+const CDN: Flavor = Flavor {
+    scope: "global",
+    label: "CDN",
+    service: "cdn",
+    list: LIST,
+    info: INFO,
+    https_field: "ServerCertificateStatus",
+};
+const DCDN: Flavor = Flavor {
+    scope: "dcdn",
+    label: "DCDN",
+    service: "dcdn",
+    list: DCDN_LIST,
+    info: DCDN_INFO,
+    https_field: "SSLProtocol",
+};
+const FLAVORS: &[Flavor] = &[CDN, DCDN];
+
+/// How a flavor's list pages. The pager asks for its own page size (the
+/// setting); DCDN documents `NoHttpsDomain` for an account without HTTPS domains.
+fn list_request(flavor: Flavor) -> ListRequest<'static> {
+    ListRequest::new(
+        flavor.list.spec(),
+        PageStyle::PageNumber { page_size: MAX_PAGE_SIZE as u32 },
+        &["CertInfos", "CertInfo"],
+    )
+    .empty_codes(&["NoHttpsDomain"])
 }
 /// The largest page size the setting accepts: the identical DCDN operation
 /// documents 500 as its maximum; CDN documents none (a refused size is
@@ -73,7 +118,7 @@ impl Provider for AlibabaCdnProvider {
             protocol_version: PROTOCOL_VERSION,
             description: "Alibaba Cloud CDN: HTTPS domains and the certificates CDN declares for them".into(),
             provider: "alibaba".into(),
-            services: vec!["cdn".into()],
+            services: vec!["cdn".into(), "dcdn".into()],
             capabilities: vec![capability::INVENTORY.into()],
             config_schema: config_schema(),
             rate_limits: documented_rate_limits(APIS),
@@ -94,6 +139,7 @@ pub fn config_schema() -> Value {
         schema_json!({
             "region": { "type": "string", "minLength": 1, "description": "Region deciding the CDN endpoint (international-site regions use cdn.ap-southeast-1.aliyuncs.com). Default: cdn.aliyuncs.com." },
             "page_size": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "Domains per DescribeCdnHttpsDomainList page (default 20, the documented default; a size the service refuses is stepped down)." },
+            "products": { "type": "array", "items": { "type": "string", "enum": ["cdn", "dcdn"] }, "minItems": 1, "description": "Which products to list, one scope each: cdn (DescribeCdnHttpsDomainList) and/or dcdn (DescribeDcdnHttpsDomainList, the same shape). Default [\"cdn\"]." },
             "certificate_info": { "type": "string", "enum": ["all", "cas", "none"], "description": "Which domains DescribeDomainCertificateInfo is asked about (CAS certificate id, HTTPS on/off): all (default), only those with CAS certificates, or none (then CAS is joined by certificate name)." },
             "cdn_time_zone": { "type": "string", "minLength": 1, "description": "UTC offset of CDN's zone-less date strings, e.g. +08:00 (default, as Alibaba's consoles) or UTC." },
             "wildcard_probe_label": { "type": "string", "minLength": 1, "description": "Probe wildcard domains *.example.com as <label>.example.com; without it they are reported as not probeable." }
@@ -111,6 +157,8 @@ struct CdnConfig {
     time_zone: UtcOffset,
     wildcard_label: Option<String>,
     certificate_info: CertificateInfo,
+    /// The products listed, in `FLAVORS` order.
+    flavors: Vec<Flavor>,
 }
 
 /// Which domains `DescribeDomainCertificateInfo` is asked about.
@@ -145,8 +193,10 @@ impl CdnConfig {
             Some("none") => CertificateInfo::None,
             _ => CertificateInfo::All,
         };
+        let products = fields.strings("products", Some(&["cdn", "dcdn"]))?.unwrap_or_else(|| vec!["cdn".into()]);
+        let flavors = FLAVORS.iter().copied().filter(|f| products.iter().any(|p| p == f.service)).collect();
         fields.finish()?;
-        Ok(Self { common, region, page_size, time_zone, wildcard_label, certificate_info })
+        Ok(Self { common, region, page_size, time_zone, wildcard_label, certificate_info, flavors })
     }
 }
 
@@ -154,9 +204,6 @@ struct CdnSource {
     context: Arc<AlibabaContext>,
     settings: CdnConfig,
 }
-
-/// CDN is global: one scope per account.
-const SCOPE: &str = "global";
 
 /// Where the listing stands; the whole state travels in the cursor.
 #[derive(Debug, Serialize, Deserialize)]
@@ -166,22 +213,28 @@ struct Cursor {
 
 impl Source for CdnSource {
     fn scopes(&self) -> Result<Vec<Scope>, PluginError> {
-        Ok(vec![Scope { id: SCOPE.into(), label: format!("CDN, account {}", self.context.account()) }])
+        // CDN and DCDN are global: one scope per product and account.
+        Ok(self
+            .settings
+            .flavors
+            .iter()
+            .map(|f| Scope { id: f.scope.into(), label: format!("{}, account {}", f.label, self.context.account()) })
+            .collect())
     }
 
     fn list_page(&self, scope: &str, cursor: Option<&str>) -> Result<Page, PluginError> {
-        if scope != SCOPE {
-            return Err(PluginError::protocol(format!("unknown scope {scope:?}; this source has only {SCOPE:?}")));
-        }
+        let Some(flavor) = self.settings.flavors.iter().copied().find(|f| f.scope == scope) else {
+            return Err(PluginError::protocol(format!("unknown scope {scope:?}")));
+        };
         let mut pager = match cursor {
             None => Pager::new(self.settings.page_size),
             Some(text) => decode_cursor::<Cursor>(text)?.pager,
         };
         let client = self.context.client(self.settings.region.as_deref());
-        let what = format!("CDN (account {})", self.context.account());
-        let rows = fetch_page(&mut pager, &client, &list_request(), &what)?;
+        let what = format!("{} (account {})", flavor.label, self.context.account());
+        let rows = fetch_page(&mut pager, &client, &list_request(flavor), &what)?;
         let mut page = Page::default();
-        let details = self.certificate_details(&client, &rows);
+        let details = self.certificate_details(flavor, &client, &rows);
         // Refused credentials or a missing RAM permission would fail every
         // domain alike: one error for the scope, not a warning per domain.
         if let Some(refused) =
@@ -201,7 +254,7 @@ impl Source for CdnSource {
                     None
                 }
             };
-            match self.binding(row, detail.as_ref()) {
+            match self.binding(flavor, row, detail.as_ref()) {
                 Some(binding) => page.bindings.push(binding),
                 None => page.warnings.push(format!("{what}: a domain row without DomainName was skipped: {row}")),
             }
@@ -221,12 +274,12 @@ struct CertificateDetail {
 }
 
 impl CertificateDetail {
-    fn from_answer(answer: &Value) -> Self {
+    fn from_answer(answer: &Value, https_field: &str) -> Self {
         let info = rows_at(answer, &["CertInfos", "CertInfo"]).unwrap_or_default().into_iter().next();
         let field = |name: &str| info.as_ref().and_then(|i| text(&i[name]));
         CertificateDetail {
             cas_certificate_id: field("CertId").filter(|id| id != "0"),
-            https: field("ServerCertificateStatus").map(|s| s.to_ascii_lowercase()),
+            https: field(https_field).map(|s| s.to_ascii_lowercase()),
         }
     }
 }
@@ -236,6 +289,7 @@ impl CdnSource {
     /// few at a time, in row order. A failed call is a warning for its row.
     fn certificate_details(
         &self,
+        flavor: Flavor,
         client: &Client,
         rows: &[Value],
     ) -> Vec<Result<Option<CertificateDetail>, PluginError>> {
@@ -252,9 +306,9 @@ impl CdnSource {
             let Some(row) = rows.get(index) else { break };
             let Some(domain) = text(&row["DomainName"]).filter(|_| wanted(row)) else { continue };
             let result = client
-                .call(&INFO.spec(), &[("DomainName".into(), domain.clone())])
-                .map(|answer| Some(CertificateDetail::from_answer(&answer)))
-                .map_err(|e| failure(&format!("domain {domain}: {}", INFO.action), &e));
+                .call(&flavor.info.spec(), &[("DomainName".into(), domain.clone())])
+                .map(|answer| Some(CertificateDetail::from_answer(&answer, flavor.https_field)))
+                .map_err(|e| failure(&format!("domain {domain}: {}", flavor.info.action), &e));
             results.lock().unwrap_or_else(|p| p.into_inner())[index] = result;
         };
         let threads = INFO_CONCURRENCY.min(rows.len()).max(1);
@@ -268,7 +322,7 @@ impl CdnSource {
     }
 
     /// The binding for one `CertInfo` row and its certificate detail.
-    fn binding(&self, row: &Value, detail: Option<&CertificateDetail>) -> Option<Binding> {
+    fn binding(&self, flavor: Flavor, row: &Value, detail: Option<&CertificateDetail>) -> Option<Binding> {
         let domain = text(&row["DomainName"])?;
         let cert_type = text(&row["CertType"]);
         let name = text(&row["CertName"]);
@@ -277,7 +331,10 @@ impl CdnSource {
         let (endpoint, not_probeable) = match wildcard_base(&domain) {
             _ if https.as_deref() == Some("off") => (
                 None,
-                Some(format!("HTTPS is off for {domain} (DescribeDomainCertificateInfo ServerCertificateStatus off); the certificate is configured but not served")),
+                Some(format!(
+                    "HTTPS is off for {domain} ({} {} off); the certificate is configured but not served",
+                    flavor.info.action, flavor.https_field
+                )),
             ),
             None => (Some(endpoint(&domain)), None),
             Some(base) => match &self.settings.wildcard_label {
@@ -302,7 +359,7 @@ impl CdnSource {
         Some(Binding {
             location: Location {
                 provider: PLUGIN_NAME.into(),
-                service: "cdn".into(),
+                service: flavor.service.into(),
                 account: self.context.account().to_owned(),
                 region: None,
                 resource_id: domain.clone(),
@@ -368,7 +425,7 @@ mod tests {
             (json!({}), None, None),
         ];
         for (answer, id, https) in cases {
-            let detail = CertificateDetail::from_answer(&answer);
+            let detail = CertificateDetail::from_answer(&answer, "ServerCertificateStatus");
             assert_eq!((detail.cas_certificate_id.as_deref(), detail.https.as_deref()), (id, https), "{answer}");
         }
     }

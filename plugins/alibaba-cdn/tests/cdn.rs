@@ -195,3 +195,56 @@ fn the_documented_default_page_size_is_asked_for_and_a_refused_one_stepped_down(
         assert_eq!(first.params.get("PageSize").map(String::as_str), Some(asked), "{settings}");
     }
 }
+
+/// DCDN answers in CDN's shape and goes through the same code, as its own
+/// scope; its HTTPS switch is `SSLProtocol`.
+#[test]
+fn dcdn_domains_come_through_the_same_code_as_their_own_scope() {
+    let (dir, mut world) = support::world(30, 16, &["cn-hangzhou"], false);
+    let account = &mut world.accounts[0];
+    // Half the CDN domains move to DCDN; one of them has HTTPS off.
+    let moved = account.cdn_domains.len() / 2;
+    account.dcdn_domains = account.cdn_domains.split_off(moved);
+    account.dcdn_domains[0].https_off = true;
+    let off = account.dcdn_domains[0].domain_name.clone();
+    let served = support::serve(dir, world, EmulatorConfig::default());
+
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "products": ["cdn", "dcdn"] })));
+    let collected = support::collect_all(&[source]);
+    support::assert_complete(&collected);
+    assert_eq!(collected.stats[0].scopes, 2);
+    let account = &served.world.accounts[0];
+    for (service, domains) in [("cdn", &account.cdn_domains), ("dcdn", &account.dcdn_domains)] {
+        let mut expected: Vec<&str> = domains.iter().map(|d| d.domain_name.as_str()).collect();
+        let mut got: Vec<&str> = collected
+            .bindings
+            .iter()
+            .filter(|b| b.location.service == service)
+            .map(|b| b.location.resource_id.as_str())
+            .collect();
+        expected.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, expected, "{service}");
+        for domain in domains.iter() {
+            let binding = collected.bindings.iter().find(|b| b.location.resource_id == domain.domain_name).unwrap();
+            if let Some(id) = domain.cas_certificate_id {
+                assert_eq!(binding.xrefs[0].value, id.to_string(), "{}", domain.domain_name);
+            }
+        }
+    }
+    let dcdn_off = collected.bindings.iter().find(|b| b.location.resource_id == off).unwrap();
+    assert!(dcdn_off.location.not_probeable.as_deref().unwrap().contains("SSLProtocol off"));
+
+    // Without the setting only CDN is listed; an account without DCDN domains is an empty scope.
+    let cdn_only = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &served.config(json!({})))]);
+    assert!(cdn_only.bindings.iter().all(|b| b.location.service == "cdn") && cdn_only.stats[0].scopes == 1);
+    let (dir, world) = support::world(4, 17, &["cn-hangzhou"], false);
+    let empty = support::serve(dir, world, EmulatorConfig::default());
+    let collected = support::collect_all(&[support::open(
+        &registry(),
+        PLUGIN_NAME,
+        &empty.config(json!({ "products": ["dcdn"] })),
+    )]);
+    support::assert_complete(&collected);
+    assert!(collected.bindings.is_empty());
+}
