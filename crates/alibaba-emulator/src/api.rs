@@ -17,6 +17,7 @@ pub const PCA: &str = "2020-06-30";
 pub const STS: &str = "2015-04-01";
 pub const ALB: &str = "2020-06-16";
 pub const DCDN: &str = "2018-01-15";
+pub const NLB: &str = "2022-04-30";
 
 /// Every emulated operation.
 pub const OPERATIONS: &[(&str, &str)] = &[
@@ -40,6 +41,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     (ALB, "ListLoadBalancers"),
     (ALB, "ListListeners"),
     (ALB, "ListListenerCertificates"),
+    (NLB, "ListLoadBalancers"),
+    (NLB, "ListListeners"),
+    (NLB, "ListListenerCertificates"),
 ];
 
 /// The RAM namespace of an API version's actions (`cdn:…`, `slb:…`, CAS's `yundun-cert:…`).
@@ -51,6 +55,7 @@ pub fn ram_namespace(version: &str) -> &'static str {
         STS => "sts",
         ALB => "alb",
         DCDN => "dcdn",
+        NLB => "nlb",
         _ => "unknown",
     }
 }
@@ -65,6 +70,7 @@ pub fn host_product(version: &str) -> &'static str {
         STS => "sts",
         ALB => "alb",
         DCDN => "dcdn",
+        NLB => "nlb",
         _ => "unknown",
     }
 }
@@ -103,23 +109,40 @@ impl From<Value> for Answer {
     }
 }
 
+/// One authenticated call as the handlers see it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Call<'a> {
+    /// API version (ALB and NLB share action names).
+    pub version: &'a str,
+    pub action: &'a str,
+    pub params: &'a Params,
+    /// The `host` header, without port (product and region routing).
+    pub host: &'a str,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(version: &'a str, action: &'a str, params: &'a Params, host: &'a str) -> Self {
+        Call { version, action, params, host }
+    }
+}
+
 /// Runs a world-reading operation for `account`. (`AssumeRole` is handled by the server.)
 pub fn dispatch(
-    action: &str,
+    call: Call<'_>,
     world: &World,
     account: &Account,
-    p: &Params,
     now: OffsetDateTime,
     page_limits: &BTreeMap<String, i64>,
-    host: &str,
 ) -> Result<Answer, ApiError> {
+    let Call { version, action, params: p, host } = call;
     // `<product>.<region>.aliyuncs.com`: the region label, when the host has one.
     let host_region = host
         .strip_suffix(".aliyuncs.com")
         .and_then(|h| h.split_once('.'))
         .map(|(_, region)| region.to_owned())
         .filter(|r| world.regions.iter().any(|x| &x.region_id == r));
-    let ctx = Ctx { world, account, p, now, page_limits, action, host_region };
+    let ctx = Ctx { world, account, p, now, page_limits, action, version, host_region };
     match action {
         "DescribeCdnHttpsDomainList" => ctx.cdn_https_domain_list(false).map(Into::into),
         "DescribeDomainCertificateInfo" => ctx.cdn_domain_certificate_info(false).map(Into::into),
@@ -152,6 +175,8 @@ struct Ctx<'a> {
     /// Page-size maxima replacing the ones below, by action (see `EmulatorConfig::page_limits`).
     page_limits: &'a BTreeMap<String, i64>,
     action: &'a str,
+    /// The API version called (ALB and NLB share action names).
+    version: &'a str,
     /// The region in the request's host name (`alb.cn-hangzhou.aliyuncs.com`), if any.
     host_region: Option<String>,
 }
@@ -949,8 +974,8 @@ impl<'a> Ctx<'a> {
     /// region in the host name (`alb.<region>.aliyuncs.com`), else every region.
     fn alb_balancers(&self) -> Vec<&'a crate::world::AlbLoadBalancer> {
         let region = self.p.non_empty("RegionId").map(str::to_owned).or_else(|| self.host_region.clone());
-        self.account
-            .alb
+        let regions = if self.version == NLB { &self.account.nlb } else { &self.account.alb };
+        regions
             .iter()
             .filter(|r| region.as_deref().is_none_or(|want| want == r.region_id))
             .flat_map(|r| &r.load_balancers)
@@ -963,7 +988,17 @@ impl<'a> Ctx<'a> {
         rows: &[T],
         render: impl Fn(&T) -> Value,
     ) -> Result<(Vec<Value>, Option<String>, i64), ApiError> {
-        let size = self.page_size("MaxResults", 100, 20)?;
+        self.token_page_max(rows, 100, render)
+    }
+
+    /// [`Ctx::token_page`] with `max` as the documented `MaxResults` maximum.
+    fn token_page_max<T>(
+        &self,
+        rows: &[T],
+        max: i64,
+        render: impl Fn(&T) -> Value,
+    ) -> Result<(Vec<Value>, Option<String>, i64), ApiError> {
+        let size = self.page_size("MaxResults", max, 20)?;
         let start = match self.p.non_empty("NextToken") {
             None => 0,
             Some(token) => token
@@ -1007,7 +1042,9 @@ impl<'a> Ctx<'a> {
 
     fn alb_listeners(&self) -> Result<Value, ApiError> {
         let ids = self.list_param("LoadBalancerIds", 20)?;
-        let protocol = self.p.one_of("ListenerProtocol", &["HTTP", "HTTPS", "QUIC"])?;
+        let protocols: &[&str] =
+            if self.version == NLB { &["TCP", "UDP", "TCPSSL"] } else { &["HTTP", "HTTPS", "QUIC"] };
+        let protocol = self.p.one_of("ListenerProtocol", protocols)?;
         let rows: Vec<(&crate::world::AlbLoadBalancer, &crate::world::AlbListener)> = self
             .alb_balancers()
             .into_iter()
@@ -1034,8 +1071,14 @@ impl<'a> Ctx<'a> {
     }
 
     fn alb_listener_certificates(&self) -> Result<Value, ApiError> {
+        let nlb = self.version == NLB;
         let id = self.p.required("ListenerId")?;
-        let kind = self.p.one_of("CertificateType", &["Ca", "Server"])?;
+        // NLB names the filter CertType and requires it; ALB's CertificateType is optional.
+        let type_param = if nlb { "CertType" } else { "CertificateType" };
+        if nlb {
+            self.p.required(type_param)?;
+        }
+        let kind = self.p.one_of(type_param, &["Ca", "Server"])?;
         let listener = self
             .alb_balancers()
             .into_iter()
@@ -1043,7 +1086,7 @@ impl<'a> Ctx<'a> {
             .find(|l| l.listener_id == id)
             // [unverified code]
             .ok_or_else(|| ApiError::not_found("ResourceNotFound.Listener", "listener"))?;
-        if listener.protocol == "HTTP" {
+        if matches!(listener.protocol.as_str(), "HTTP" | "TCP" | "UDP") {
             // [unverified code] "You must specify the ID of an HTTPS listener or a QUIC listener."
             return Err(ApiError::new(
                 400,
@@ -1054,7 +1097,8 @@ impl<'a> Ctx<'a> {
         // The world has server certificates only.
         let rows: Vec<&crate::world::AlbCertificate> =
             if kind.as_deref() == Some("Ca") { Vec::new() } else { listener.certificates.iter().collect() };
-        let (shown, next, size) = self.token_page(&rows, |c| {
+        // NLB: "Valid values: 1 to 50" for this list's MaxResults.
+        let (shown, next, size) = self.token_page_max(&rows, if nlb { 50 } else { 100 }, |c| {
             json!({
                 "CertificateId": c.certificate_id,
                 "IsDefault": c.is_default,

@@ -96,7 +96,8 @@ impl EmulatorConfig {
                 // ones are 10/s, so assume the same.
                 "GetUserCertificateDetail" | "ListInstances" | "GetInstanceDetail" | "ListCloudResources" => 10,
                 "AssumeRole" => 100,
-                // ALB publishes no QPS for its list operations [unverified].
+                // ALB and NLB publish no QPS for their list operations [unverified]; the
+                // two share action names, and so here one budget.
                 "ListLoadBalancers" | "ListListeners" | "ListListenerCertificates" => 50,
                 _ if api::OPERATIONS.iter().any(|(v, a)| *v == api::SLB && *a == action) => self.slb_qps,
                 _ => 0,
@@ -618,9 +619,8 @@ impl State {
                 .iter()
                 .find(|a| a.id == account_id)
                 .ok_or_else(|| (ApiError::access_key_not_found(), delay))?;
-            let ans =
-                api::dispatch(&claimed.action, &world, account, &params, now, &self.config.page_limits, &host_name)
-                    .map_err(|e| (e, delay))?;
+            let call = api::Call::new(&claimed.api_version, &claimed.action, &params, &host_name);
+            let ans = api::dispatch(call, &world, account, now, &self.config.page_limits).map_err(|e| (e, delay))?;
             trace.key_material = ans.key_material;
             ans.body
         };

@@ -79,6 +79,8 @@ pub struct Account {
     pub slb: Vec<SlbRegion>,
     /// ALB resources, one entry per region that has any.
     pub alb: Vec<AlbRegion>,
+    /// NLB resources (same shapes as ALB; listeners TCP | UDP | TCPSSL).
+    pub nlb: Vec<AlbRegion>,
     pub cas: Cas,
     /// Private-CA revocation status per serial (CAS 2020-06-30).
     pub pca: Vec<PcaStatus>,
@@ -505,7 +507,7 @@ impl World {
                     }
                 }
             }
-            for r in &mut a.alb {
+            for r in a.alb.iter_mut().chain(&mut a.nlb) {
                 for c in r.load_balancers.iter_mut().flat_map(|lb| &mut lb.listeners).flat_map(|l| &mut l.certificates)
                 {
                     fix_served(&mut c.serves);
@@ -592,14 +594,15 @@ impl World {
                     }
                 }
             }
-            for r in &a.alb {
+            let balancers = a.alb.iter().map(|r| ("alb", r)).chain(a.nlb.iter().map(|r| ("nlb", r)));
+            for (service, r) in balancers {
                 for lb in &r.load_balancers {
-                    for l in lb.listeners.iter().filter(|l| l.protocol == "HTTPS") {
+                    for l in lb.listeners.iter().filter(|l| l.protocol == "HTTPS" || l.protocol == "TCPSSL") {
                         for c in &l.certificates {
                             if let Some(s) = &c.serves {
                                 out.push(Endpoint {
                                     account_id: a.id.clone(),
-                                    service: "alb".into(),
+                                    service: service.into(),
                                     region_id: Some(r.region_id.clone()),
                                     resource: lb.load_balancer_id.clone(),
                                     address: Some(lb.address.clone()),

@@ -30,6 +30,8 @@ from alibabacloud_sts20150401.client import Client as StsClient
 from alibabacloud_sts20150401 import models as sts
 from alibabacloud_dcdn20180115.client import Client as DcdnClient
 from alibabacloud_dcdn20180115 import models as dcdn
+from alibabacloud_nlb20220430.client import Client as NlbClient
+from alibabacloud_nlb20220430 import models as nlb
 from alibabacloud_alb20200616.client import Client as AlbClient
 from alibabacloud_alb20200616 import models as alb
 
@@ -227,6 +229,19 @@ def run_all(label, cfg):
     ).body).certificates
     check([(x.certificate_id, x.is_default) for x in certs] == [tuple(c) for c in F["alb_certificates"]], label + " alb certificates")
     calls += 4
+
+    n = NlbClient(cfg)
+    nlbs = check_model(label, n.list_load_balancers(nlb.ListLoadBalancersRequest(max_results=100, region_id=F["region"])).body)
+    check(nlbs.total_count == F["nlb_lbs"] and len(nlbs.load_balancers) == F["nlb_lbs"], label + " nlb lbs")
+    nl = check_model(label, n.list_listeners(
+        nlb.ListListenersRequest(load_balancer_ids=[F["nlb_lb_id"]], listener_protocol="TCPSSL", region_id=F["region"])
+    ).body).listeners
+    check([x.listener_id for x in nl] == [F["nlb_listener_id"]], label + " nlb listeners")
+    nc = check_model(label, n.list_listener_certificates(
+        nlb.ListListenerCertificatesRequest(listener_id=F["nlb_listener_id"], cert_type="Server", region_id=F["region"])
+    ).body).certificates
+    check(len(nc) == F["nlb_certificates"] and all(x.certificate_id for x in nc), label + " nlb certificates")
+    calls += 3
 
     p = PcaClient(cfg)
     st = check_model(label, p.describe_client_certificate_status_for_serial_number(

@@ -23,6 +23,7 @@ const PINS: &[&str] = &[
     "alibabacloud-sts20150401==1.2.0",
     "alibabacloud-alb20200616==1.3.3",
     "alibabacloud-dcdn20180115==3.1.0",
+    "alibabacloud-nlb20220430==4.1.3",
 ];
 
 fn run(cmd: &mut Command) -> std::process::Output {
@@ -116,6 +117,16 @@ fn official_python_sdks_call_every_operation_with_v3_v1_and_sts() {
         })
         .collect();
     acct.alb.push(AlbRegion { region_id: "cn-hangzhou".into(), load_balancers });
+    // NLB: the same shapes, TLS listeners TCPSSL.
+    let mut nlb = acct.alb[0].clone();
+    for lb in &mut nlb.load_balancers {
+        lb.load_balancer_id = lb.load_balancer_id.replace("alb-", "nlb-");
+        for listener in &mut lb.listeners {
+            listener.listener_id = listener.listener_id.replace("lsn-", "nlsn-");
+            listener.protocol = "TCPSSL".into();
+        }
+    }
+    acct.nlb.push(nlb);
     // DCDN answers in CDN's shape: a few of the CDN domains, served by DCDN too.
     acct.dcdn_domains = acct.cdn_domains.iter().take(4).cloned().collect();
     let acct = &w.accounts[0];
@@ -154,6 +165,10 @@ fn official_python_sdks_call_every_operation_with_v3_v1_and_sts() {
         "cdn_cas_domain": cdn_cas.domain_name,
         "alb_lbs": acct.alb[0].load_balancers.len(),
         "dcdn_total": acct.dcdn_domains.len(),
+        "nlb_lbs": acct.nlb[0].load_balancers.len(),
+        "nlb_lb_id": acct.nlb[0].load_balancers[0].load_balancer_id,
+        "nlb_listener_id": acct.nlb[0].load_balancers[0].listeners[0].listener_id,
+        "nlb_certificates": acct.nlb[0].load_balancers[0].listeners[0].certificates.len(),
         "dcdn_domain": acct.dcdn_domains[0].domain_name,
         "alb_lb_id": acct.alb[0].load_balancers[0].load_balancer_id,
         "alb_listener_id": alb_listener.listener_id,

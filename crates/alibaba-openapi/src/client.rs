@@ -339,10 +339,11 @@ impl Client {
             return Err(Error::Config(format!("parameter {name:?} is set by the client, not the caller")));
         }
         let mut params = params.to_vec();
-        // SLB requires RegionId; ALB names its region by endpoint, and the
+        // SLB requires RegionId; ALB and NLB name their region by endpoint, and the
         // gateway takes RegionId as a common parameter (so an endpoint override,
         // as in tests, still says which region is meant).
-        if matches!(spec.product, Product::Slb | Product::Alb) && !params.iter().any(|(n, _)| n == "RegionId") {
+        let takes_region = matches!(spec.product, Product::Slb | Product::Alb | Product::Nlb);
+        if takes_region && !params.iter().any(|(n, _)| n == "RegionId") {
             if let Some(region) = &self.config.region_id {
                 params.push(("RegionId".to_string(), region.clone()));
             }

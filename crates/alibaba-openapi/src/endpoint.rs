@@ -18,6 +18,8 @@ pub enum Product {
     Sts,
     /// Application Load Balancer, API 2020-06-16 (regional: `alb.<region>.aliyuncs.com`).
     Alb,
+    /// Network Load Balancer, API 2022-04-30 (regional: `nlb.<region>.aliyuncs.com`).
+    Nlb,
     /// DCDN (Dynamic Route for CDN / Edge Security Acceleration), API 2018-01-15 (central).
     Dcdn,
 }
@@ -32,6 +34,7 @@ impl Product {
             Product::CasPca => "2020-06-30",
             Product::Sts => "2015-04-01",
             Product::Alb => "2020-06-16",
+            Product::Nlb => "2022-04-30",
             Product::Dcdn => "2018-01-15",
         }
     }
@@ -44,13 +47,14 @@ impl Product {
             Product::Cas | Product::CasPca => "cas",
             Product::Sts => "sts",
             Product::Alb => "alb",
+            Product::Nlb => "nlb",
             Product::Dcdn => "dcdn",
         }
     }
 
     /// Whether the endpoint depends on the region (and so needs one).
     pub fn is_regional(self) -> bool {
-        matches!(self, Product::Slb | Product::Cas | Product::CasPca | Product::Alb)
+        matches!(self, Product::Slb | Product::Cas | Product::CasPca | Product::Alb | Product::Nlb)
     }
 }
 
@@ -134,10 +138,12 @@ pub fn resolve_endpoint(product: Product, region_id: Option<&str>) -> Result<Str
                 format!("slb.{region}.aliyuncs.com")
             }
         }
-        Product::Alb => {
-            let region =
-                region.ok_or_else(|| Error::Config("RegionId is empty (ALB endpoints are regional)".into()))?;
-            format!("alb.{region}.aliyuncs.com")
+        Product::Alb | Product::Nlb => {
+            let code = product.code();
+            let region = region.ok_or_else(|| {
+                Error::Config(format!("RegionId is empty ({} endpoints are regional)", code.to_ascii_uppercase()))
+            })?;
+            format!("{code}.{region}.aliyuncs.com")
         }
         Product::Cas | Product::CasPca => {
             let region =
@@ -173,6 +179,7 @@ mod tests {
             (Product::CasPca, Some("eu-central-1"), "cas.eu-central-1.aliyuncs.com"),
             (Product::Sts, None, "sts.aliyuncs.com"),
             (Product::Alb, Some("cn-hangzhou"), "alb.cn-hangzhou.aliyuncs.com"),
+            (Product::Nlb, Some("cn-shanghai"), "nlb.cn-shanghai.aliyuncs.com"),
             (Product::Dcdn, Some("eu-central-1"), "dcdn.aliyuncs.com"),
         ];
         for (product, region, expected) in cases {

@@ -24,6 +24,11 @@
 //! fingerprints and validity from `alibaba-cas`. Intranet load balancers are
 //! not probeable unless `probe_intranet` is set.
 //!
+//! NLB (API 2022-04-30, `products = ["alb", "nlb"]`) has the same three
+//! operations and shapes; its TLS listeners are `TCPSSL`, listed through the
+//! same code. Scopes are `<product>:<region>` (`alb:cn-hangzhou`,
+//! `nlb:cn-hangzhou`); bindings have service `alb` or `nlb`.
+//!
 //! What it is not: an exporter (see `certinspect-alibaba-alb-dylib`), a
 //! prober, or an HTTP client: every call goes through `alibaba-openapi`.
 
@@ -51,7 +56,50 @@ pub const PLUGIN_NAME: &str = "alibaba-alb";
 const LOAD_BALANCERS: Api = Api::assumed(Product::Alb, "ListLoadBalancers", 50.0);
 const LISTENERS: Api = Api::assumed(Product::Alb, "ListListeners", 50.0);
 const CERTIFICATES: Api = Api::assumed(Product::Alb, "ListListenerCertificates", 50.0);
-const APIS: &[Api] = &[LOAD_BALANCERS, LISTENERS, CERTIFICATES];
+const NLB_LOAD_BALANCERS: Api = Api::assumed(Product::Nlb, "ListLoadBalancers", 50.0);
+const NLB_LISTENERS: Api = Api::assumed(Product::Nlb, "ListListeners", 50.0);
+const NLB_CERTIFICATES: Api = Api::assumed(Product::Nlb, "ListListenerCertificates", 50.0);
+// The NLB operations share the ALB names, so `rate_limits` (keyed by name) sets both.
+const APIS: &[Api] = &[LOAD_BALANCERS, LISTENERS, CERTIFICATES, NLB_LOAD_BALANCERS, NLB_LISTENERS, NLB_CERTIFICATES];
+
+/// ALB or NLB: the same three operations and shapes.
+#[derive(Debug, Clone, Copy)]
+struct Flavor {
+    /// `products` value, scope prefix and `Location::service`.
+    service: &'static str,
+    label: &'static str,
+    load_balancers: Api,
+    listeners: Api,
+    certificates: Api,
+    /// Listener protocols that carry certificates.
+    tls_protocols: &'static [&'static str],
+    /// `ListListenerCertificates` `MaxResults` maximum ("1 to 100" ALB, "1 to 50" NLB).
+    max_certificate_page: u64,
+    /// `ListListenerCertificates`' certificate type filter: ALB `CertificateType`, NLB `CertType`.
+    certificate_type_param: &'static str,
+}
+
+const ALB: Flavor = Flavor {
+    service: "alb",
+    label: "ALB",
+    load_balancers: LOAD_BALANCERS,
+    listeners: LISTENERS,
+    certificates: CERTIFICATES,
+    tls_protocols: &["HTTPS", "QUIC"],
+    max_certificate_page: 100,
+    certificate_type_param: "CertificateType",
+};
+const NLB: Flavor = Flavor {
+    service: "nlb",
+    label: "NLB",
+    load_balancers: NLB_LOAD_BALANCERS,
+    listeners: NLB_LISTENERS,
+    certificates: NLB_CERTIFICATES,
+    tls_protocols: &["TCPSSL"],
+    max_certificate_page: 50,
+    certificate_type_param: "CertType",
+};
+const FLAVORS: &[Flavor] = &[ALB, NLB];
 
 /// "Valid values: 1 to 100" (`MaxResults` of all three list operations).
 const MAX_PAGE_SIZE: u64 = 100;
@@ -69,9 +117,10 @@ impl Provider for AlibabaAlbProvider {
             name: PLUGIN_NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             protocol_version: PROTOCOL_VERSION,
-            description: "Alibaba Cloud ALB: HTTPS and QUIC listeners and their server certificates".into(),
+            description: "Alibaba Cloud ALB (HTTPS, QUIC) and NLB (TCPSSL) listeners and their server certificates"
+                .into(),
             provider: "alibaba".into(),
-            services: vec!["alb".into()],
+            services: vec!["alb".into(), "nlb".into()],
             capabilities: vec![capability::INVENTORY.into()],
             config_schema: config_schema(),
             rate_limits: documented_rate_limits(APIS),
@@ -92,6 +141,7 @@ pub fn config_schema() -> Value {
         schema_json!({
             "regions": { "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1, "description": "Regions to list, one scope each (ALB endpoints are regional: alb.<region>.aliyuncs.com). Default [\"cn-hangzhou\"]." },
             "page_size": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "MaxResults of each list call, default 100 (documented maximum)." },
+            "products": { "type": "array", "items": { "type": "string", "enum": ["alb", "nlb"] }, "minItems": 1, "description": "alb and/or nlb (the same operations; NLB's TLS listeners are TCPSSL). One scope per product and region. Default [\"alb\"]." },
             "probe_intranet": { "type": "boolean", "description": "Probe load balancers with AddressType Intranet (set when inspect runs inside the VPC). Default false." }
         }),
         &api_names(APIS),
@@ -104,6 +154,7 @@ struct AlbConfig {
     regions: Vec<String>,
     page_size: u64,
     probe_intranet: bool,
+    flavors: Vec<Flavor>,
 }
 
 impl AlbConfig {
@@ -118,8 +169,10 @@ impl AlbConfig {
         }
         let page_size = fields.integer("page_size", 1, MAX_PAGE_SIZE)?.unwrap_or(MAX_PAGE_SIZE);
         let probe_intranet = fields.boolean("probe_intranet")?.unwrap_or(false);
+        let products = fields.strings("products", Some(&["alb", "nlb"]))?.unwrap_or_else(|| vec!["alb".into()]);
+        let flavors = FLAVORS.iter().copied().filter(|f| products.iter().any(|p| p == f.service)).collect();
         fields.finish()?;
-        Ok(Self { common, regions, page_size, probe_intranet })
+        Ok(Self { common, regions, page_size, probe_intranet, flavors })
     }
 }
 
@@ -128,9 +181,10 @@ struct AlbSource {
     settings: AlbConfig,
 }
 
-/// Where a region's listing stands; the whole state travels in the cursor.
+/// Where a scope's listing stands; the whole state travels in the cursor.
 #[derive(Debug, Serialize, Deserialize)]
 struct Cursor {
+    /// The scope (`alb:cn-hangzhou`).
     region: String,
     pager: Pager,
 }
@@ -142,47 +196,54 @@ fn token_request(api: Api, rows: &'static [&'static str], size: u64) -> ListRequ
 
 impl Source for AlbSource {
     fn scopes(&self) -> Result<Vec<Scope>, PluginError> {
+        let account = self.context.account();
         Ok(self
             .settings
-            .regions
+            .flavors
             .iter()
-            .map(|region| Scope {
-                id: region.clone(),
-                label: format!("ALB {region}, account {}", self.context.account()),
+            .flat_map(|f| {
+                self.settings.regions.iter().map(move |region| Scope {
+                    id: format!("{}:{region}", f.service),
+                    label: format!("{} {region}, account {account}", f.label),
+                })
             })
             .collect())
     }
 
     fn list_page(&self, scope: &str, cursor: Option<&str>) -> Result<Page, PluginError> {
-        if !self.settings.regions.iter().any(|r| r == scope) {
+        let known = scope.split_once(':').and_then(|(product, region)| {
+            let flavor = self.settings.flavors.iter().copied().find(|f| f.service == product)?;
+            self.settings.regions.iter().any(|r| r == region).then_some((flavor, region))
+        });
+        let Some((flavor, region)) = known else {
             return Err(PluginError::protocol(format!("unknown scope {scope:?}")));
-        }
+        };
         let mut pager = match cursor {
             None => Pager::new(self.settings.page_size),
             Some(text) => {
                 let cursor = decode_cursor::<Cursor>(text)?;
                 if cursor.region != scope {
                     return Err(PluginError::protocol(format!(
-                        "cursor belongs to region {}, not {scope}",
+                        "cursor belongs to scope {}, not {scope}",
                         cursor.region
                     )));
                 }
                 cursor.pager
             }
         };
-        let client = self.context.client(Some(scope));
-        let what = format!("ALB {scope} (account {})", self.context.account());
-        let request = token_request(LOAD_BALANCERS, &["LoadBalancers"], self.settings.page_size);
+        let client = self.context.client(Some(region));
+        let what = format!("{} {region} (account {})", flavor.label, self.context.account());
+        let request = token_request(flavor.load_balancers, &["LoadBalancers"], self.settings.page_size);
         let load_balancers = fetch_page(&mut pager, &client, &request, &what)?;
         let mut page = Page::default();
         for chunk in load_balancers.chunks(IDS_PER_LISTENER_CALL) {
-            for listener in self.listeners(&client, chunk, &what)? {
+            for listener in self.listeners(flavor, &client, chunk, &what)? {
                 let Some(lb) = chunk.iter().find(|lb| text(&lb["LoadBalancerId"]) == text(&listener["LoadBalancerId"]))
                 else {
                     continue;
                 };
-                for certificate in self.certificates(&client, &listener, &what)? {
-                    page.bindings.push(self.binding(scope, lb, &listener, &certificate));
+                for certificate in self.certificates(flavor, &client, &listener, &what)? {
+                    page.bindings.push(self.binding(flavor, region, lb, &listener, &certificate));
                 }
             }
         }
@@ -192,9 +253,15 @@ impl Source for AlbSource {
 }
 
 impl AlbSource {
-    /// The HTTPS and QUIC listeners of `load_balancers` (at most 20).
-    fn listeners(&self, client: &Client, load_balancers: &[Value], what: &str) -> Result<Vec<Value>, PluginError> {
-        let mut request = token_request(LISTENERS, &["Listeners"], self.settings.page_size);
+    /// The TLS listeners (ALB: HTTPS and QUIC; NLB: TCPSSL) of `load_balancers` (at most 20).
+    fn listeners(
+        &self,
+        flavor: Flavor,
+        client: &Client,
+        load_balancers: &[Value],
+        what: &str,
+    ) -> Result<Vec<Value>, PluginError> {
+        let mut request = token_request(flavor.listeners, &["Listeners"], self.settings.page_size);
         for (index, id) in load_balancers.iter().filter_map(|lb| text(&lb["LoadBalancerId"])).enumerate() {
             request = request.param(&format!("LoadBalancerIds.{}", index + 1), &id);
         }
@@ -204,23 +271,30 @@ impl AlbSource {
             .into_iter()
             .filter(|l| {
                 text(&l["ListenerProtocol"])
-                    .is_some_and(|p| p.eq_ignore_ascii_case("https") || p.eq_ignore_ascii_case("quic"))
+                    .is_some_and(|p| flavor.tls_protocols.iter().any(|t| t.eq_ignore_ascii_case(&p)))
             })
             .collect())
     }
 
     /// The server certificates of one listener.
-    fn certificates(&self, client: &Client, listener: &Value, what: &str) -> Result<Vec<Value>, PluginError> {
+    fn certificates(
+        &self,
+        flavor: Flavor,
+        client: &Client,
+        listener: &Value,
+        what: &str,
+    ) -> Result<Vec<Value>, PluginError> {
         let id = text(&listener["ListenerId"]).unwrap_or_default();
-        let request = token_request(CERTIFICATES, &["Certificates"], self.settings.page_size)
+        let size = self.settings.page_size.min(flavor.max_certificate_page);
+        let request = token_request(flavor.certificates, &["Certificates"], size)
             .param("ListenerId", &id)
-            .param("CertificateType", "Server");
+            .param(flavor.certificate_type_param, "Server");
         let listing = list_all(client, &request)
             .map_err(|e| paging_failure(&format!("{what} listener {id} certificates"), &e))?;
         Ok(listing.rows)
     }
 
-    fn binding(&self, region: &str, lb: &Value, listener: &Value, certificate: &Value) -> Binding {
+    fn binding(&self, flavor: Flavor, region: &str, lb: &Value, listener: &Value, certificate: &Value) -> Binding {
         let certificate_id = text(&certificate["CertificateId"]).unwrap_or_default();
         let is_default = certificate["IsDefault"].as_bool().unwrap_or(false);
         let protocol = text(&listener["ListenerProtocol"]).unwrap_or_default().to_ascii_uppercase();
@@ -236,7 +310,10 @@ impl AlbSource {
         } else if protocol == "QUIC" {
             Some("QUIC listener: TLS over UDP, which the prober does not speak".to_owned())
         } else if !is_default {
-            Some("additional certificate: ALB does not say which host names select it; alibaba-cas deployment rows (ListCloudResources) name its domains".to_owned())
+            Some(format!(
+                "additional certificate: {} does not say which host names select it; alibaba-cas deployment rows (ListCloudResources) name its domains",
+                flavor.label
+            ))
         } else if address_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("intranet"))
             && !self.settings.probe_intranet
         {
@@ -254,7 +331,7 @@ impl AlbSource {
         Binding {
             location: Location {
                 provider: PLUGIN_NAME.into(),
-                service: "alb".into(),
+                service: flavor.service.into(),
                 account: self.context.account().to_owned(),
                 region: Some(region.to_owned()),
                 resource_id: text(&lb["LoadBalancerId"]).unwrap_or_default(),

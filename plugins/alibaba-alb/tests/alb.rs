@@ -91,6 +91,7 @@ fn every_listener_certificate_arrives_once_across_token_pages() {
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     assert_eq!(collected.stats[0].scopes, 2);
+    assert!(collected.bindings.iter().all(|b| b.location.service == "alb"));
 
     let mut expected = Vec::new();
     for region in &served.world.accounts[0].alb {
@@ -141,4 +142,36 @@ fn every_listener_certificate_arrives_once_across_token_pages() {
     let stats = served.emulator.stats();
     assert!(stats.requests("ListLoadBalancers") >= 45 / 7, "paged by NextToken: {:?}", stats.by_action);
     assert!(stats.requests.iter().any(|r| r.params.contains_key("NextToken")), "NextToken was followed");
+}
+
+/// NLB has the same operations and shapes; its TLS listeners are TCPSSL.
+#[test]
+fn nlb_tcpssl_listeners_come_through_the_same_code() {
+    let (dir, mut world) = support::world(10, 62, &["cn-hangzhou"], false);
+    add_albs(&mut world, "cn-hangzhou", 4);
+    // The same load balancers as NLBs: HTTPS becomes TCPSSL, HTTP becomes TCP, no QUIC.
+    let mut nlb = world.accounts[0].alb[0].clone();
+    for lb in &mut nlb.load_balancers {
+        lb.load_balancer_id = lb.load_balancer_id.replace("alb-", "nlb-");
+        lb.listeners.retain(|l| l.protocol != "QUIC");
+        for listener in &mut lb.listeners {
+            listener.protocol = if listener.protocol == "HTTPS" { "TCPSSL" } else { "TCP" }.into();
+        }
+    }
+    world.accounts[0].nlb.push(nlb);
+    let served = support::serve(dir, world, EmulatorConfig::default());
+    let config = served.config(json!({ "regions": ["cn-hangzhou"], "products": ["alb", "nlb"], "page_size": 3 }));
+    let collected = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &config)]);
+    support::assert_complete(&collected);
+    assert_eq!(collected.stats[0].scopes, 2);
+    let nlb: Vec<_> = collected.bindings.iter().filter(|b| b.location.service == "nlb").collect();
+    // Four load balancers, one TCPSSL listener each with a default and an additional certificate.
+    assert_eq!(nlb.len(), 8);
+    for binding in &nlb {
+        assert!(binding.location.resource_id.starts_with("nlb-"));
+        assert_eq!(binding.extra["listener_protocol"], "TCPSSL");
+        let probeable = binding.extra["certificate_role"] == "default" && binding.extra["address_type"] == "Internet";
+        assert_eq!(binding.location.endpoint.is_some(), probeable, "{:?}", binding.location);
+    }
+    assert_eq!(collected.bindings.iter().filter(|b| b.location.service == "alb").count(), 4 * 3);
 }
