@@ -13,9 +13,10 @@
 //! - the default certificate (`IsDefault`): endpoint `DNSName:ListenerPort`
 //!   without SNI — what a client that names no host (or no configured one)
 //!   gets;
-//! - an additional certificate: not probeable from here, because ALB does not
-//!   say which host names select it (CAS's `ListCloudResources` rows, read
-//!   by `alibaba-cas`, name the domains it is deployed for);
+//! - an additional certificate: one binding per domain CAS names for it
+//!   (`ListCloudResources` rows of the product with this load balancer,
+//!   listener and certificate; `sni_from_cas`), SNI = the domain; without
+//!   such a row it is not probeable (ALB does not say which names select it);
 //! - QUIC listeners: not probeable (TLS over UDP; the prober speaks TCP).
 //!
 //! Certificates are CAS certificates named in `CertIdentifier` form
@@ -32,7 +33,8 @@
 //! What it is not: an exporter (see `certinspect-alibaba-alb-dylib`), a
 //! prober, or an HTTP client: every call goes through `alibaba-openapi`.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use alibaba_openapi::{list_all, Client, Product};
 use certinspect_alibaba_common::config::{self, schema_json};
@@ -60,7 +62,8 @@ const NLB_LOAD_BALANCERS: Api = Api::assumed(Product::Nlb, "ListLoadBalancers", 
 const NLB_LISTENERS: Api = Api::assumed(Product::Nlb, "ListListeners", 50.0);
 const NLB_CERTIFICATES: Api = Api::assumed(Product::Nlb, "ListListenerCertificates", 50.0);
 // The NLB operations share the ALB names, so `rate_limits` (keyed by name) sets both.
-const APIS: &[Api] = &[LOAD_BALANCERS, LISTENERS, CERTIFICATES, NLB_LOAD_BALANCERS, NLB_LISTENERS, NLB_CERTIFICATES];
+const APIS: &[Api] =
+    &[LOAD_BALANCERS, LISTENERS, CERTIFICATES, NLB_LOAD_BALANCERS, NLB_LISTENERS, NLB_CERTIFICATES, CAS_RESOURCES];
 
 /// ALB or NLB: the same three operations and shapes.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +104,9 @@ const NLB: Flavor = Flavor {
 };
 const FLAVORS: &[Flavor] = &[ALB, NLB];
 
+/// Where CAS says certificates are deployed (the SNI names of additional certificates).
+const CAS_RESOURCES: Api = Api::assumed(Product::Cas, "ListCloudResources", 10.0);
+
 /// "Valid values: 1 to 100" (`MaxResults` of all three list operations).
 const MAX_PAGE_SIZE: u64 = 100;
 /// "A maximum of 20 instance IDs are supported" (`ListListeners` `LoadBalancerIds`).
@@ -130,7 +136,7 @@ impl Provider for AlibabaAlbProvider {
     fn open(config: Value, host: Host) -> Result<Box<dyn Source>, PluginError> {
         let settings = AlbConfig::read(&config)?;
         let context = AlibabaContext::new(settings.common.clone(), APIS, host)?;
-        Ok(Box::new(AlbSource { context: Arc::new(context), settings }))
+        Ok(Box::new(AlbSource { context: Arc::new(context), settings, domains: Mutex::new(BTreeMap::new()) }))
     }
 }
 
@@ -142,6 +148,7 @@ pub fn config_schema() -> Value {
             "regions": { "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1, "description": "Regions to list, one scope each (ALB endpoints are regional: alb.<region>.aliyuncs.com). Default [\"cn-hangzhou\"]." },
             "page_size": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "MaxResults of each list call, default 100 (documented maximum)." },
             "products": { "type": "array", "items": { "type": "string", "enum": ["alb", "nlb"] }, "minItems": 1, "description": "alb and/or nlb (the same operations; NLB's TLS listeners are TCPSSL). One scope per product and region. Default [\"alb\"]." },
+            "sni_from_cas": { "type": "boolean", "description": "Ask CAS ListCloudResources which domains each additional (SNI) certificate is deployed for, and probe it under each. Default true (needs yundun-cert:ListCloudResources)." },
             "probe_intranet": { "type": "boolean", "description": "Probe load balancers with AddressType Intranet (set when inspect runs inside the VPC). Default false." }
         }),
         &api_names(APIS),
@@ -155,6 +162,7 @@ struct AlbConfig {
     page_size: u64,
     probe_intranet: bool,
     flavors: Vec<Flavor>,
+    sni_from_cas: bool,
 }
 
 impl AlbConfig {
@@ -171,15 +179,22 @@ impl AlbConfig {
         let probe_intranet = fields.boolean("probe_intranet")?.unwrap_or(false);
         let products = fields.strings("products", Some(&["alb", "nlb"]))?.unwrap_or_else(|| vec!["alb".into()]);
         let flavors = FLAVORS.iter().copied().filter(|f| products.iter().any(|p| p == f.service)).collect();
+        let sni_from_cas = fields.boolean("sni_from_cas")?.unwrap_or(true);
         fields.finish()?;
-        Ok(Self { common, regions, page_size, probe_intranet, flavors })
+        Ok(Self { common, regions, page_size, probe_intranet, flavors, sni_from_cas })
     }
 }
 
 struct AlbSource {
     context: Arc<AlibabaContext>,
     settings: AlbConfig,
+    /// Domains by (load balancer, listener, CAS certificate id), per scope,
+    /// read once at a scope's first page.
+    domains: Mutex<BTreeMap<String, Arc<DomainMap>>>,
 }
+
+/// (load balancer id, listener id, CAS certificate id) -> domains.
+type DomainMap = BTreeMap<(String, String, String), Vec<String>>;
 
 /// Where a scope's listing stands; the whole state travels in the cursor.
 #[derive(Debug, Serialize, Deserialize)]
@@ -236,6 +251,7 @@ impl Source for AlbSource {
         let request = token_request(flavor.load_balancers, &["LoadBalancers"], self.settings.page_size);
         let load_balancers = fetch_page(&mut pager, &client, &request, &what)?;
         let mut page = Page::default();
+        let domains = self.domains(flavor, scope, region, cursor.is_none(), &mut page);
         for chunk in load_balancers.chunks(IDS_PER_LISTENER_CALL) {
             for listener in self.listeners(flavor, &client, chunk, &what)? {
                 let Some(lb) = chunk.iter().find(|lb| text(&lb["LoadBalancerId"]) == text(&listener["LoadBalancerId"]))
@@ -243,7 +259,7 @@ impl Source for AlbSource {
                     continue;
                 };
                 for certificate in self.certificates(flavor, &client, &listener, &what)? {
-                    page.bindings.push(self.binding(flavor, region, lb, &listener, &certificate));
+                    page.bindings.extend(self.bindings(flavor, region, lb, &listener, &certificate, &domains));
                 }
             }
         }
@@ -253,6 +269,78 @@ impl Source for AlbSource {
 }
 
 impl AlbSource {
+    /// The scope's domain map: fetched at its first page (and kept for the
+    /// others). A refusal is one warning: additional certificates then stay
+    /// not probeable.
+    fn domains(&self, flavor: Flavor, scope: &str, region: &str, first: bool, page: &mut Page) -> Arc<DomainMap> {
+        let mut cache = self.domains.lock().unwrap_or_else(|p| p.into_inner());
+        if !first {
+            if let Some(map) = cache.get(scope) {
+                return Arc::clone(map);
+            }
+        }
+        let mut map = DomainMap::new();
+        if self.settings.sni_from_cas {
+            let client = self.context.client(Some(region));
+            let request = ListRequest::new(CAS_RESOURCES.spec(), PageStyle::CurrentPage { show_size: 100 }, &["Data"])
+                .total_field("Total")
+                .param("CloudProduct", flavor.label);
+            match list_all(&client, &request) {
+                Ok(listing) => {
+                    for row in listing.rows {
+                        let product = text(&row["CloudProduct"]).unwrap_or_default();
+                        let (Some(lb), Some(listener), Some(cert), Some(domain)) = (
+                            text(&row["InstanceId"]),
+                            text(&row["ListenerId"]),
+                            text(&row["CertId"]),
+                            text(&row["Domain"]),
+                        ) else {
+                            continue;
+                        };
+                        if product.eq_ignore_ascii_case(flavor.label) {
+                            map.entry((lb, listener, cert)).or_default().push(domain);
+                        }
+                    }
+                }
+                Err(error) => page.warnings.push(format!(
+                    "{} {region}: {}; additional certificates are not probeable (grant yundun-cert:ListCloudResources or set sni_from_cas = false)",
+                    flavor.label,
+                    paging_failure("CAS ListCloudResources", &error).message
+                )),
+            }
+        }
+        let map = Arc::new(map);
+        cache.insert(scope.to_owned(), Arc::clone(&map));
+        map
+    }
+
+    /// The bindings of one listener certificate: one, or for an additional
+    /// certificate one per domain CAS names for it.
+    fn bindings(
+        &self,
+        flavor: Flavor,
+        region: &str,
+        lb: &Value,
+        listener: &Value,
+        certificate: &Value,
+        domains: &DomainMap,
+    ) -> Vec<Binding> {
+        let is_default = certificate["IsDefault"].as_bool().unwrap_or(false);
+        let certificate_id = text(&certificate["CertificateId"]).unwrap_or_default();
+        let cas_id = certificate_id.split_once('-').map_or(certificate_id.as_str(), |(d, _)| d).to_owned();
+        let key = (
+            text(&lb["LoadBalancerId"]).unwrap_or_default(),
+            text(&listener["ListenerId"]).unwrap_or_default(),
+            cas_id,
+        );
+        match domains.get(&key).filter(|_| !is_default) {
+            Some(names) => {
+                names.iter().map(|name| self.binding(flavor, region, lb, listener, certificate, Some(name))).collect()
+            }
+            None => vec![self.binding(flavor, region, lb, listener, certificate, None)],
+        }
+    }
+
     /// The TLS listeners (ALB: HTTPS and QUIC; NLB: TCPSSL) of `load_balancers` (at most 20).
     fn listeners(
         &self,
@@ -294,7 +382,16 @@ impl AlbSource {
         Ok(listing.rows)
     }
 
-    fn binding(&self, flavor: Flavor, region: &str, lb: &Value, listener: &Value, certificate: &Value) -> Binding {
+    /// One binding; `sni` is the domain CAS names for an additional certificate.
+    fn binding(
+        &self,
+        flavor: Flavor,
+        region: &str,
+        lb: &Value,
+        listener: &Value,
+        certificate: &Value,
+        sni: Option<&str>,
+    ) -> Binding {
         let certificate_id = text(&certificate["CertificateId"]).unwrap_or_default();
         let is_default = certificate["IsDefault"].as_bool().unwrap_or(false);
         let protocol = text(&listener["ListenerProtocol"]).unwrap_or_default().to_ascii_uppercase();
@@ -309,7 +406,7 @@ impl AlbSource {
             Some("listener is stopped".to_owned())
         } else if protocol == "QUIC" {
             Some("QUIC listener: TLS over UDP, which the prober does not speak".to_owned())
-        } else if !is_default {
+        } else if !is_default && sni.is_none() {
             Some(format!(
                 "additional certificate: {} does not say which host names select it; alibaba-cas deployment rows (ListCloudResources) name its domains",
                 flavor.label
@@ -324,7 +421,7 @@ impl AlbSource {
         let (endpoint, not_probeable) = match (blocked, &dns_name, port) {
             (Some(reason), _, _) => (None, Some(reason)),
             (None, Some(host), Some(port)) => {
-                (Some(Endpoint { host: host.clone(), port, sni: None, addresses: Vec::new() }), None)
+                (Some(Endpoint { host: host.clone(), port, sni: sni.map(str::to_owned), addresses: Vec::new() }), None)
             }
             (None, _, _) => (None, Some("the load balancer has no DNS name or the listener no port".to_owned())),
         };
@@ -353,6 +450,7 @@ impl AlbSource {
                 "listener_status": listener_status,
                 "load_balancer_status": lb_status,
                 "address_type": address_type,
+                "sni_source": sni.map(|_| "CAS ListCloudResources"),
             }),
         }
     }

@@ -175,3 +175,94 @@ fn nlb_tcpssl_listeners_come_through_the_same_code() {
     }
     assert_eq!(collected.bindings.iter().filter(|b| b.location.service == "alb").count(), 4 * 3);
 }
+
+/// ALB (with SNI names from CAS), NLB, DCDN and CAS deployment rows of a
+/// product without a plugin, collected together and joined to CAS: every
+/// deployment gets the CAS certificate's identity.
+#[test]
+fn alb_nlb_dcdn_and_cas_deployments_are_joined_to_cas() {
+    use alibaba_emulator::world::CloudResource;
+    use certinspect_alibaba_cas::AlibabaCasProvider;
+    use certinspect_alibaba_cdn::AlibabaCdnProvider;
+
+    let (dir, mut world) = support::world(30, 63, &["cn-hangzhou"], false);
+    add_albs(&mut world, "cn-hangzhou", 3);
+    let mut nlb = world.accounts[0].alb[0].clone();
+    for lb in &mut nlb.load_balancers {
+        lb.load_balancer_id = lb.load_balancer_id.replace("alb-", "nlb-");
+        lb.listeners.retain(|l| l.protocol == "HTTPS");
+        lb.listeners[0].protocol = "TCPSSL".into();
+    }
+    world.accounts[0].nlb.push(nlb);
+    let account = &mut world.accounts[0];
+    let moved = account.cdn_domains.len() / 2;
+    account.dcdn_domains = account.cdn_domains.split_off(moved);
+    // CAS knows where the first ALB's additional certificate is deployed, and a WAF site.
+    let lb = &account.alb[0].load_balancers[0];
+    let listener = &lb.listeners[0];
+    let additional = listener.certificates.iter().find(|c| !c.is_default).unwrap();
+    let additional_id: i64 = additional.certificate_id.split('-').next().unwrap().parse().unwrap();
+    let (lb_id, listener_id) = (lb.load_balancer_id.clone(), listener.listener_id.clone());
+    let row = |id: i64, product: &str, domain: &str, instance: &str, listener: &str| CloudResource {
+        id,
+        cert_id: additional_id,
+        cloud_name: "aliyun".into(),
+        cloud_product: product.into(),
+        region_id: "cn-hangzhou".into(),
+        domain: domain.into(),
+        instance_id: instance.into(),
+        listener_id: listener.into(),
+        listener_port: "443".into(),
+        enable_https: 1,
+        status: "normal".into(),
+        ..CloudResource::default()
+    };
+    account.cas.deployments.push(row(9101, "ALB", "shop.alb.example.test", &lb_id, &listener_id));
+    account.cas.deployments.push(row(9102, "WAF", "waf.example.test", "waf-1", ""));
+    let served = support::serve(dir, world, EmulatorConfig::default());
+
+    let mut registry = registry();
+    registry.add_static(static_module::<AlibabaCdnProvider>());
+    registry.add_static(static_module::<AlibabaCasProvider>());
+    let mut collected = support::collect_all(&[
+        support::open(&registry, PLUGIN_NAME, &served.config(json!({ "products": ["alb", "nlb"] }))),
+        support::open(&registry, "alibaba-cdn", &served.config(json!({ "products": ["cdn", "dcdn"] }))),
+        support::open(&registry, "alibaba-cas", &served.config(json!({}))),
+    ]);
+    support::assert_complete(&collected);
+    let outcome = certinspect_core::join::join(&mut collected.bindings);
+    assert!(outcome.issues.is_empty(), "{:?}", outcome.issues);
+
+    let cas = &served.world.accounts[0].cas;
+    let serial_of = |cas_id: &str| {
+        let certificate = cas.certificates.iter().find(|c| c.certificate_id.to_string() == cas_id).unwrap();
+        served.world.material(certificate.material.as_deref().unwrap()).unwrap().serial.clone()
+    };
+    let mut joined = std::collections::BTreeMap::<&str, usize>::new();
+    for binding in collected
+        .bindings
+        .iter()
+        .filter(|b| b.location.provider != "alibaba-cas" || b.extra["source"] == "ListCloudResources")
+    {
+        let Some(cas_id) = binding.xrefs.iter().find(|x| x.kind == "cas-certificate-id") else { continue };
+        assert_eq!(
+            binding.declared.serial.as_deref(),
+            Some(serial_of(&cas_id.value).as_str()),
+            "{:?}",
+            binding.location
+        );
+        assert!(binding.declared.fingerprint("sha256").is_some(), "{:?}", binding.location);
+        *joined.entry(binding.location.service.as_str()).or_default() += 1;
+    }
+    for service in ["alb", "nlb", "cdn", "dcdn", "waf"] {
+        assert!(joined.get(service).copied().unwrap_or(0) > 0, "{service} joined: {joined:?}");
+    }
+    // The additional certificate CAS names a domain for is probed under it.
+    let sni = collected
+        .bindings
+        .iter()
+        .find(|b| b.location.resource_id == lb_id && b.extra["certificate_role"] == "additional")
+        .and_then(|b| b.location.endpoint.as_ref())
+        .and_then(|e| e.sni.clone());
+    assert_eq!(sni.as_deref(), Some("shop.alb.example.test"));
+}
