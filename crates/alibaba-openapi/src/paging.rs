@@ -670,6 +670,32 @@ mod tests {
 
     const CAS_LIST: ActionSpec = ActionSpec::new(Product::Cas, "ListUserCertificateOrder");
 
+    /// (style, size, next page) before -> (size, next page) after a refused size:
+    /// rows already fetched keep their place ((next page - 1) * size is unchanged).
+    #[test]
+    fn stepping_down_keeps_the_offset_reached() {
+        let numbered = PageStyle::CurrentPage { show_size: 100 };
+        let token = PageStyle::NextToken { max_results: 100 };
+        let cases = [
+            (numbered, 100, 1, Some((50, 1))),
+            (numbered, 100, 3, Some((50, 5))),
+            (numbered, 30, 4, Some((15, 7))),
+            (numbered, 7, 2, Some((1, 8))),
+            (numbered, 1, 5, None),
+            (token, 100, 4, Some((50, 4))),
+        ];
+        for (style, size, next_page, expected) in cases {
+            let mut pager = Pager::new(size);
+            pager.next_page = next_page;
+            let stepped = pager.step_down(style);
+            let after = stepped.then_some((pager.size, pager.next_page));
+            assert_eq!(after, expected, "{style:?} size {size} page {next_page}");
+            if let (Some(_), false) = (after, matches!(style, PageStyle::NextToken { .. })) {
+                assert_eq!((pager.next_page - 1) * pager.size, (next_page - 1) * size);
+            }
+        }
+    }
+
     fn param(request: &HttpRequest, name: &str) -> Option<String> {
         let (_, query) = request.url.split_once('?')?;
         alibaba_signing::parse_form_query(query).ok()?.into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
