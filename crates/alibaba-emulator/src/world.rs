@@ -556,6 +556,7 @@ impl World {
                         region_id: None,
                         resource: d.domain_name.clone(),
                         address: None,
+                        host_name: None,
                         port: 443,
                         sni: Some(d.domain_name.clone()),
                         serves: s.clone(),
@@ -572,6 +573,7 @@ impl World {
                                 region_id: Some(r.region_id.clone()),
                                 resource: lb.load_balancer_id.clone(),
                                 address: Some(lb.address.clone()),
+                                host_name: None,
                                 port: l.port,
                                 sni: None,
                                 serves: s.clone(),
@@ -585,6 +587,7 @@ impl World {
                                     region_id: Some(r.region_id.clone()),
                                     resource: lb.load_balancer_id.clone(),
                                     address: Some(lb.address.clone()),
+                                    host_name: None,
                                     port: l.port,
                                     sni: Some(e.domain.clone()),
                                     serves: s.clone(),
@@ -606,6 +609,7 @@ impl World {
                                     region_id: Some(r.region_id.clone()),
                                     resource: lb.load_balancer_id.clone(),
                                     address: Some(lb.address.clone()),
+                                    host_name: Some(lb.dns_name.clone()),
                                     port: l.port,
                                     sni: if c.is_default { None } else { c.domain.clone() },
                                     serves: s.clone(),
@@ -631,6 +635,9 @@ pub struct Endpoint {
     pub resource: String,
     /// SLB service address; CDN has none (resolved by name).
     pub address: Option<String>,
+    /// The name clients connect to when it is not the address (ALB/NLB `DNSName`).
+    #[serde(default)]
+    pub host_name: Option<String>,
     pub port: u16,
     /// SNI name this entry answers; `None` = the listener's default certificate.
     pub sni: Option<String>,

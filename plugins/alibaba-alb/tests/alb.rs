@@ -266,3 +266,47 @@ fn alb_nlb_dcdn_and_cas_deployments_are_joined_to_cas() {
         .and_then(|e| e.sni.clone());
     assert_eq!(sni.as_deref(), Some("shop.alb.example.test"));
 }
+
+/// The generator's ALB case (`GenerateOptions::alb`, for the demo): the
+/// additional certificate is probed under the domain CAS names and, joined
+/// to CAS, declares the renewed certificate while the listener serves the old
+/// one — what the engine reports as STALE.
+#[test]
+fn the_generated_alb_case_declares_the_renewed_sni_certificate() {
+    use alibaba_emulator::generate::{generate, GenerateOptions};
+    use certinspect_alibaba_cas::AlibabaCasProvider;
+
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate(&GenerateOptions {
+        domains: 6,
+        accounts: 1,
+        regions: vec!["cn-hangzhou".into()],
+        out_dir: dir.path().join("world"),
+        alb: true,
+        ..GenerateOptions::default()
+    })
+    .unwrap();
+    let served = support::serve(dir, generated.world, EmulatorConfig::default());
+    let mut registry = registry();
+    registry.add_static(static_module::<AlibabaCasProvider>());
+    let mut collected = support::collect_all(&[
+        support::open(&registry, PLUGIN_NAME, &served.config(json!({}))),
+        support::open(&registry, "alibaba-cas", &served.config(json!({}))),
+    ]);
+    support::assert_complete(&collected);
+    certinspect_core::join::join(&mut collected.bindings);
+    let drift = served.world.manifest.iter().find(|d| d.service == "alb").unwrap();
+    let binding = collected
+        .bindings
+        .iter()
+        .find(|b| {
+            b.location.provider == PLUGIN_NAME
+                && b.location.endpoint.as_ref().and_then(|e| e.sni.as_deref()) == Some(drift.sni.as_str())
+        })
+        .expect("the SNI certificate is probed under the domain CAS names");
+    let declared = served.world.material(&drift.declared_material).unwrap();
+    let stale = served.world.material(&drift.served_material).unwrap();
+    assert_eq!(binding.declared.serial.as_deref(), Some(declared.serial.as_str()));
+    assert_ne!(declared.serial, stale.serial);
+    assert_eq!(binding.location.listener_port, drift.port);
+}
