@@ -96,8 +96,8 @@ impl EmulatorConfig {
                 // ones are 10/s, so assume the same.
                 "GetUserCertificateDetail" | "ListInstances" | "GetInstanceDetail" | "ListCloudResources" => 10,
                 "AssumeRole" => 100,
-                // ALB and NLB publish no QPS for their list operations [unverified]; the
-                // two share action names, and so here one budget.
+                // ALB and NLB publish no QPS for their list operations [unverified]; each
+                // product has its own budget (the buckets are keyed by version).
                 "ListLoadBalancers" | "ListListeners" | "ListListenerCertificates" => 50,
                 _ if api::OPERATIONS.iter().any(|(v, a)| *v == api::SLB && *a == action) => self.slb_qps,
                 _ => 0,
@@ -349,13 +349,15 @@ impl State {
         Err(ApiError::access_key_not_found())
     }
 
-    fn throttle(&self, account: &str, action: &str) -> Result<(), ApiError> {
+    /// Per account and API: ALB and NLB share action names, so the bucket is
+    /// keyed by version and action (the limit is looked up by action).
+    fn throttle(&self, account: &str, version: &str, action: &str) -> Result<(), ApiError> {
         let Some(limit) = self.config.qps_limit(action) else {
             return Ok(());
         };
         let now = self.now_ms();
         let mut t = self.throttle.lock();
-        let q = t.entry((account.to_string(), action.to_string())).or_default();
+        let q = t.entry((account.to_string(), format!("{version}/{action}"))).or_default();
         while q.front().is_some_and(|&t0| t0 <= now - 1000 || t0 > now + 1000) {
             q.pop_front();
         }
@@ -581,7 +583,7 @@ impl State {
                 return Err(plain(ApiError::not_authorized(namespace, &claimed.action)));
             }
         }
-        self.throttle(&account_id, &claimed.action).map_err(plain)?;
+        self.throttle(&account_id, &claimed.api_version, &claimed.action).map_err(plain)?;
 
         let faults = self.faults.lock().decide(&claimed.action);
         let mut delay = 0u64;

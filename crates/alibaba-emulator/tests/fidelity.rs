@@ -162,3 +162,17 @@ fn a_page_size_above_the_limit_is_refused_as_invalid_parameter() {
     let v = ok(&h, Req::new("DescribeCdnHttpsDomainList", CDN).p("PageSize", "10"));
     assert_eq!(v["CertInfos"]["CertInfo"].as_array().unwrap().len(), 10);
 }
+
+#[test]
+fn alb_and_nlb_share_action_names_but_not_their_qps_budget() {
+    let h = start_with(small_world(1), |c| {
+        c.clock = fixed_clock();
+        c.qps.insert("ListLoadBalancers".into(), 1);
+    });
+    const ALB: &str = "2020-06-16";
+    const NLB: &str = "2022-04-30";
+    assert_eq!(v3(&h, &Req::new("ListLoadBalancers", ALB)).status, 200);
+    assert_eq!(v3(&h, &Req::new("ListLoadBalancers", NLB)).status, 200, "NLB has its own budget");
+    let again = v3(&h, &Req::new("ListLoadBalancers", ALB));
+    assert_eq!((again.status, again.code()), (400, "Throttling.User"), "{}", again.text);
+}
