@@ -48,6 +48,7 @@ pub const PLUGIN_PACKAGES: &[(&str, &str)] = &[
     ("certinspect-alibaba-cdn-dylib", "certinspect_alibaba_cdn_plugin"),
     ("certinspect-alibaba-slb-dylib", "certinspect_alibaba_slb_plugin"),
     ("certinspect-alibaba-cas-dylib", "certinspect_alibaba_cas_plugin"),
+    ("certinspect-alibaba-alb-dylib", "certinspect_alibaba_alb_plugin"),
     ("certinspect-aws-dylib", "certinspect_aws_plugin"),
 ];
 

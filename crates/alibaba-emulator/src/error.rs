@@ -8,11 +8,28 @@ pub struct ApiError {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// Sent as `x-acs-retry-after` (milliseconds), the hint the SDK runtimes read.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError { status, code: code.into(), message: message.into() }
+        ApiError { status, code: code.into(), message: message.into(), retry_after_ms: None }
+    }
+
+    /// The same error with a retry-after hint.
+    pub fn with_retry_after(mut self, ms: Option<u64>) -> Self {
+        self.retry_after_ms = ms;
+        self
+    }
+
+    /// `InvalidParameter` for a page size above what the operation accepts.
+    pub fn page_size_too_large(name: &str, max: i64) -> Self {
+        Self::new(
+            400,
+            "InvalidParameter",
+            format!("The specified parameter \"{name}\" is not valid: the maximum is {max}."),
+        )
     }
 
     /// `MissingParameter` for an operation parameter.
@@ -112,6 +129,23 @@ impl ApiError {
 
     pub fn security_token_expired() -> Self {
         Self::new(400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
+    }
+
+    /// The gateway's refusal of an action the caller's RAM policy does not allow. CAS
+    /// answers `NoPermission` [code per CAS error list; status unverified].
+    pub fn not_authorized(namespace: &str, action: &str) -> Self {
+        let code = if namespace == "yundun-cert" { "NoPermission" } else { "Forbidden.RAM" };
+        Self::new(
+            403,
+            code,
+            format!("User not authorized to operate on the specified resource, or this API doesn't support RAM. (action {namespace}:{action})"),
+        )
+    }
+
+    /// An action sent to another product's host [unverified code: the gateway does
+    /// not know the version on that product].
+    pub fn wrong_product_host(host: &str) -> Self {
+        Self::new(400, "InvalidVersion", format!("Specified parameter Version is not valid for the endpoint {host}."))
     }
 
     /// A product "resource not found" error [code per product docs; unverified status].

@@ -27,6 +27,15 @@ pub enum FaultKind {
     TruncatedBody,
     /// HTTP 502 with an HTML page, as a load balancer in front of the API would answer.
     HtmlErrorPage,
+    /// Any API error answer, e.g. `ServiceBusy` (400) or `FlowControlError` (400), with an
+    /// optional `x-acs-retry-after` hint (milliseconds), so every code a client must retry
+    /// can be produced.
+    Refuse {
+        code: String,
+        status: u16,
+        #[serde(default)]
+        retry_after_ms: Option<u64>,
+    },
 }
 
 /// One rule.
@@ -147,6 +156,12 @@ mod tests {
         assert_eq!(rules[0].every_nth, Some(3));
         assert_eq!(rules[1].kind, FaultKind::Latency { ms: 200 });
         assert_eq!((rules[1].action.as_deref(), rules[1].count), (None, Some(4)));
+        let refuse: FaultRule =
+            serde_json::from_str(r#"{"kind":"refuse","code":"ServiceBusy","status":400,"retry_after_ms":50}"#).unwrap();
+        assert_eq!(
+            refuse.kind,
+            FaultKind::Refuse { code: "ServiceBusy".into(), status: 400, retry_after_ms: Some(50) }
+        );
         let mut e = FaultEngine::new(rules, 1);
         let got: Vec<usize> = (0..6)
             .map(|_| {

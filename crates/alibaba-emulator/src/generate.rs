@@ -41,6 +41,11 @@ pub struct GenerateOptions {
     pub now: OffsetDateTime,
     /// Leaf keys to generate and share.
     pub leaf_key_pool: usize,
+    /// Plant an ALB load balancer in the first account and region: an HTTPS listener
+    /// whose additional (SNI) certificate is declared renewed while the old one is
+    /// still served (a `stale` drift with service `alb`), with the CAS deployment
+    /// row naming its domain. Off by default, so existing worlds stay as they were.
+    pub alb: bool,
 }
 
 impl Default for GenerateOptions {
@@ -54,6 +59,7 @@ impl Default for GenerateOptions {
             drift: false,
             now: OffsetDateTime::now_utc(),
             leaf_key_pool: 8,
+            alb: false,
         }
     }
 }
@@ -286,6 +292,107 @@ enum Source {
 
 /// SLB endpoint of a region, by the client's endpoint rules (reference §2),
 /// so what `DescribeRegions` answers and what clients resolve cannot drift.
+/// The ALB case of [`GenerateOptions::alb`].
+fn plant_alb(g: &mut Gen, world: &mut World, region: &str) -> Result<(), GenerateError> {
+    let now = g.now;
+    let account = &world.accounts[0];
+    let (account_id, lb_id, listener_id) = (account.id.clone(), "alb-demo0001".to_owned(), "lsn-demo0001".to_owned());
+    let default_name = "alb-default.acct0.certinspect.test".to_owned();
+    let sni_name = "alb-sni.acct0.certinspect.test".to_owned();
+    let default = g.leaf(
+        "alb-default",
+        &default_name,
+        std::slice::from_ref(&default_name),
+        now - Duration::days(10),
+        now + Duration::days(355),
+    )?;
+    let renewed = g.leaf(
+        "alb-sni",
+        &sni_name,
+        std::slice::from_ref(&sni_name),
+        now - Duration::days(10),
+        now + Duration::days(355),
+    )?;
+    let old = g.leaf(
+        "alb-sni-old",
+        &sni_name,
+        std::slice::from_ref(&sni_name),
+        now - Duration::days(310),
+        now + Duration::days(20),
+    )?;
+    let default_cas = g.cas_cert(default, true, "", None);
+    let renewed_cas = g.cas_cert(renewed, true, "", None);
+    let old_cas = g.cas_cert(old, true, "", None);
+    let identifier = |c: &CasCertificate| format!("{}-cn-hangzhou", c.certificate_id);
+    let certificates = vec![
+        AlbCertificate {
+            certificate_id: identifier(&default_cas),
+            is_default: true,
+            status: "Associated".into(),
+            domain: None,
+            serves: Some(g.served(default)),
+        },
+        AlbCertificate {
+            certificate_id: identifier(&renewed_cas),
+            is_default: false,
+            status: "Associated".into(),
+            domain: Some(sni_name.clone()),
+            serves: Some(g.served(old)),
+        },
+    ];
+    let deployment = CloudResource {
+        id: 990_001,
+        cert_id: renewed_cas.certificate_id,
+        cert_name: renewed_cas.name.clone(),
+        cloud_name: "aliyun".into(),
+        cloud_product: "ALB".into(),
+        region_id: region.to_owned(),
+        domain: sni_name.clone(),
+        instance_id: lb_id.clone(),
+        listener_id: listener_id.clone(),
+        listener_port: "443".into(),
+        enable_https: 1,
+        default_resource: 0,
+        status: "normal".into(),
+    };
+    world.manifest.push(PlantedDrift {
+        kind: "stale".into(),
+        account_id,
+        service: "alb".into(),
+        region_id: Some(region.to_owned()),
+        resource: lb_id.clone(),
+        port: Some(443),
+        sni: sni_name,
+        declared_material: g.materials[renewed].id.clone(),
+        served_material: g.materials[old].id.clone(),
+        cas_certificate_ids: vec![renewed_cas.certificate_id, old_cas.certificate_id],
+        note: "ALB declares the renewed SNI certificate; the listener still serves the previous one (same names)."
+            .into(),
+    });
+    let account = &mut world.accounts[0];
+    account.cas.certificates.extend([default_cas, renewed_cas, old_cas]);
+    account.cas.deployments.push(deployment);
+    account.alb.push(AlbRegion {
+        region_id: region.to_owned(),
+        load_balancers: vec![AlbLoadBalancer {
+            load_balancer_id: lb_id.clone(),
+            load_balancer_name: "demo ALB".into(),
+            dns_name: format!("{lb_id}.{region}.alb.certinspect.test"),
+            address: "127.12.0.1".into(),
+            address_type: "Internet".into(),
+            load_balancer_status: "Active".into(),
+            listeners: vec![AlbListener {
+                listener_id,
+                port: 443,
+                protocol: "HTTPS".into(),
+                status: "Running".into(),
+                certificates,
+            }],
+        }],
+    });
+    Ok(())
+}
+
 pub fn slb_endpoint(region: &str) -> String {
     alibaba_openapi::resolve_endpoint(alibaba_openapi::Product::Slb, Some(region))
         .unwrap_or_else(|_| format!("slb.{region}.aliyuncs.com"))
@@ -325,6 +432,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
             enabled: true,
             security_token: None,
             expiration: None,
+            permissions: None,
         }];
         if a == 0 {
             keys.push(AccessKey {
@@ -333,13 +441,14 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
                 enabled: false,
                 security_token: None,
                 expiration: None,
+                permissions: None,
             });
         }
         world.accounts.push(Account {
             id: uid,
             name: format!("account-{a}"),
             access_keys: keys,
-            roles: vec![Role { name: "certinspect-reader".into() }],
+            roles: vec![Role { name: "certinspect-reader".into(), permissions: None }],
             ..Account::default()
         });
     }
@@ -539,6 +648,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
                     .into(),
                     cert_status: status.into(),
                     cas_certificate_id: cas_id,
+                    https_off: false,
                     material: Some(mat.id.clone()),
                     serves,
                 });
@@ -691,6 +801,10 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
                 note,
             });
         }
+    }
+
+    if opts.alb {
+        plant_alb(&mut g, &mut world, &opts.regions[0])?;
     }
 
     let certificates = g.materials.len();

@@ -43,6 +43,9 @@ pub struct EmulatorConfig {
     pub slb_qps: u32,
     /// Turns every QPS limit off (for load measurements).
     pub qps_enabled: bool,
+    /// Page-size maxima by action, replacing the emulator's own (a larger size is
+    /// refused with `InvalidParameter`): for testing clients that step down.
+    pub page_limits: BTreeMap<String, i64>,
     /// Rules added to the world's own.
     pub faults: Vec<FaultRule>,
     /// Seed of the fault generator.
@@ -65,6 +68,7 @@ impl Default for EmulatorConfig {
             qps: BTreeMap::new(),
             slb_qps: 100,
             qps_enabled: true,
+            page_limits: BTreeMap::new(),
             faults: Vec::new(),
             fault_seed: 0,
             nonce_capacity: 1_000_000,
@@ -84,13 +88,17 @@ impl EmulatorConfig {
         let limit = match self.qps.get(action) {
             Some(v) => *v,
             None => match action {
-                "DescribeCdnHttpsDomainList" => 100,
+                "DescribeCdnHttpsDomainList" | "DescribeDomainCertificateInfo" => 100,
+                "DescribeDcdnHttpsDomainList" | "DescribeDcdnDomainCertificateInfo" => 100,
                 "ListUserCertificateOrder" => 10,
                 "DescribeClientCertificateStatusForSerialNumber" => 10,
                 // Other CAS operations publish no limit [unverified]; CAS's documented
                 // ones are 10/s, so assume the same.
                 "GetUserCertificateDetail" | "ListInstances" | "GetInstanceDetail" | "ListCloudResources" => 10,
                 "AssumeRole" => 100,
+                // ALB and NLB publish no QPS for their list operations [unverified]; each
+                // product has its own budget (the buckets are keyed by version).
+                "ListLoadBalancers" | "ListListeners" | "ListListenerCertificates" => 50,
                 _ if api::OPERATIONS.iter().any(|(v, a)| *v == api::SLB && *a == action) => self.slb_qps,
                 _ => 0,
             },
@@ -168,6 +176,18 @@ struct DynKey {
     secret: String,
     token: String,
     expires_ms: i64,
+    /// The role's RAM actions (`None`: all).
+    permissions: Option<Vec<String>>,
+}
+
+/// A key as looked up: its account, secret, required token, expiry and RAM actions.
+#[derive(Debug)]
+struct KeyRecord {
+    account_id: String,
+    secret: String,
+    token: Option<String>,
+    expires_ms: Option<i64>,
+    permissions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -205,6 +225,8 @@ struct Outcome {
     request_id: String,
     delay_ms: u64,
     truncate: bool,
+    /// `x-acs-retry-after`, milliseconds.
+    retry_after_ms: Option<u64>,
 }
 
 fn request_id() -> String {
@@ -248,7 +270,15 @@ impl State {
         } else {
             ("application/json;charset=utf-8", serde_json::to_vec(&v).expect("json"))
         };
-        Outcome { status: e.status, content_type, body, request_id: rid, delay_ms: 0, truncate: false }
+        Outcome {
+            status: e.status,
+            content_type,
+            body,
+            request_id: rid,
+            delay_ms: 0,
+            truncate: false,
+            retry_after_ms: e.retry_after_ms,
+        }
     }
 
     fn record(&self, t: Trace, status: u16, code: Option<String>) {
@@ -286,8 +316,8 @@ impl State {
         }
     }
 
-    /// Looks up a key: (account id, secret, required token, expiry ms).
-    fn lookup_key(&self, world: &World, id: &str) -> Result<(String, String, Option<String>, Option<i64>), ApiError> {
+    /// Looks up a key.
+    fn lookup_key(&self, world: &World, id: &str) -> Result<KeyRecord, ApiError> {
         for a in &world.accounts {
             if let Some(k) = a.access_keys.iter().find(|k| k.id == id) {
                 if !k.enabled {
@@ -298,22 +328,36 @@ impl State {
                     .as_deref()
                     .and_then(|e| auth::parse_timestamp(e).ok())
                     .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64);
-                return Ok((a.id.clone(), k.secret.clone(), k.security_token.clone(), exp));
+                return Ok(KeyRecord {
+                    account_id: a.id.clone(),
+                    secret: k.secret.clone(),
+                    token: k.security_token.clone(),
+                    expires_ms: exp,
+                    permissions: k.permissions.clone(),
+                });
             }
         }
         if let Some(k) = self.dyn_keys.lock().get(id) {
-            return Ok((k.account_id.clone(), k.secret.clone(), Some(k.token.clone()), Some(k.expires_ms)));
+            return Ok(KeyRecord {
+                account_id: k.account_id.clone(),
+                secret: k.secret.clone(),
+                token: Some(k.token.clone()),
+                expires_ms: Some(k.expires_ms),
+                permissions: k.permissions.clone(),
+            });
         }
         Err(ApiError::access_key_not_found())
     }
 
-    fn throttle(&self, account: &str, action: &str) -> Result<(), ApiError> {
+    /// Per account and API: ALB and NLB share action names, so the bucket is
+    /// keyed by version and action (the limit is looked up by action).
+    fn throttle(&self, account: &str, version: &str, action: &str) -> Result<(), ApiError> {
         let Some(limit) = self.config.qps_limit(action) else {
             return Ok(());
         };
         let now = self.now_ms();
         let mut t = self.throttle.lock();
-        let q = t.entry((account.to_string(), action.to_string())).or_default();
+        let q = t.entry((account.to_string(), format!("{version}/{action}"))).or_default();
         while q.front().is_some_and(|&t0| t0 <= now - 1000 || t0 > now + 1000) {
             q.pop_front();
         }
@@ -324,7 +368,12 @@ impl State {
         Ok(())
     }
 
-    fn issue_sts(&self, account_id: &str, duration_s: i64) -> (String, String, String, String) {
+    fn issue_sts(
+        &self,
+        account_id: &str,
+        duration_s: i64,
+        permissions: Option<Vec<String>>,
+    ) -> (String, String, String, String) {
         let mut rng = rand::thread_rng();
         let id = format!("STS.{}", random_alnum(&mut rng, 24));
         let secret = random_alnum(&mut rng, 40);
@@ -343,6 +392,7 @@ impl State {
                 secret: secret.clone(),
                 token: token.clone(),
                 expires_ms: (expires.unix_timestamp_nanos() / 1_000_000) as i64,
+                permissions,
             },
         );
         (id, secret, token, api::iso(expires))
@@ -361,11 +411,10 @@ impl State {
         let rest = arn.strip_prefix("acs:ram::").ok_or_else(|| ApiError::invalid_parameter("RoleArn"))?;
         let (uid, role) = rest.split_once(":role/").ok_or_else(|| ApiError::invalid_parameter("RoleArn"))?;
         let account = world.accounts.iter().find(|a| a.id == uid && a.id == account_id);
-        let found = account.is_some_and(|a| a.roles.iter().any(|r| r.name.eq_ignore_ascii_case(role)));
-        if !found {
+        let Some(found) = account.and_then(|a| a.roles.iter().find(|r| r.name.eq_ignore_ascii_case(role))) else {
             return Err(ApiError::new(404, "EntityNotExist.Role", format!("The role not exists: {arn}.")));
-        }
-        let (id, secret, token, expiration) = self.issue_sts(account_id, duration);
+        };
+        let (id, secret, token, expiration) = self.issue_sts(account_id, duration, found.permissions.clone());
         Ok(json!({
             "AssumedRoleUser": {
                 "Arn": format!("acs:ram::{uid}:role/{role}/{session}"),
@@ -400,6 +449,7 @@ impl State {
                             request_id: rid,
                             delay_ms,
                             truncate: false,
+                            retry_after_ms: None,
                         }
                     }
                     Some(FaultKind::TruncatedBody) => {
@@ -413,6 +463,7 @@ impl State {
                             request_id: rid,
                             delay_ms,
                             truncate: true,
+                            retry_after_ms: None,
                         }
                     }
                     Some(FaultKind::HtmlErrorPage) => {
@@ -424,6 +475,7 @@ impl State {
                             request_id: rid,
                             delay_ms,
                             truncate: false,
+                            retry_after_ms: None,
                         }
                     }
                     _ => {
@@ -438,7 +490,15 @@ impl State {
                             ("application/json;charset=utf-8", serde_json::to_vec(&v).expect("json"))
                         };
                         self.record(trace, 200, None);
-                        Outcome { status: 200, content_type, body: bytes, request_id: rid, delay_ms, truncate: false }
+                        Outcome {
+                            status: 200,
+                            content_type,
+                            body: bytes,
+                            request_id: rid,
+                            delay_ms,
+                            truncate: false,
+                            retry_after_ms: None,
+                        }
                     }
                 }
             }
@@ -489,7 +549,8 @@ impl State {
         let now = self.config.clock.now();
         auth::check_timestamp(ts, now).map_err(plain)?;
         let world = self.world.read().clone();
-        let (account_id, secret, token, expires) = self.lookup_key(&world, &claimed.access_key_id).map_err(plain)?;
+        let key = self.lookup_key(&world, &claimed.access_key_id).map_err(plain)?;
+        let KeyRecord { account_id, secret, token, expires_ms: expires, permissions } = key;
         trace.account_id = account_id.clone();
         match (&token, &claimed.security_token) {
             (Some(_), None) => return Err(plain(ApiError::security_token_missing())),
@@ -506,7 +567,23 @@ impl State {
             .lock()
             .check_and_insert(format!("{}\n{}", claimed.access_key_id, claimed.nonce), until, self.now_ms())
             .map_err(plain)?;
-        self.throttle(&account_id, &claimed.action).map_err(plain)?;
+        // The gateway routes by host: another product's host does not know this API.
+        let host_name = req.header("host").unwrap_or_default();
+        let host_name = host_name.rsplit_once(':').map_or(host_name.as_str(), |(h, _)| h).to_ascii_lowercase();
+        if let Some(product) = host_name.strip_suffix(".aliyuncs.com").map(|h| h.split(['.', '-']).next().unwrap_or(h))
+        {
+            if product != api::host_product(&claimed.api_version) {
+                return Err(plain(ApiError::wrong_product_host(&host_name)));
+            }
+        }
+        // RAM: what the key's user (or the assumed role) may call.
+        let namespace = api::ram_namespace(&claimed.api_version);
+        if let Some(allowed) = permissions.as_deref() {
+            if claimed.action != "AssumeRole" && !api::permits(allowed, namespace, &claimed.action) {
+                return Err(plain(ApiError::not_authorized(namespace, &claimed.action)));
+            }
+        }
+        self.throttle(&account_id, &claimed.api_version, &claimed.action).map_err(plain)?;
 
         let faults = self.faults.lock().decide(&claimed.action);
         let mut delay = 0u64;
@@ -523,6 +600,13 @@ impl State {
                 FaultKind::ServiceUnavailable => return Err((ApiError::service_unavailable(), delay)),
                 FaultKind::InternalError => return Err((ApiError::internal_error(), delay)),
                 FaultKind::Throttling => return Err((ApiError::throttling_user(), delay)),
+                FaultKind::Refuse { code, status, retry_after_ms } => {
+                    let message = format!("Injected {code}: the service is busy, try again later.");
+                    return Err((
+                        ApiError::new(*status, code.clone(), message).with_retry_after(*retry_after_ms),
+                        delay,
+                    ));
+                }
                 _ => {}
             }
         } else if delay > 0 {
@@ -537,7 +621,8 @@ impl State {
                 .iter()
                 .find(|a| a.id == account_id)
                 .ok_or_else(|| (ApiError::access_key_not_found(), delay))?;
-            let ans = api::dispatch(&claimed.action, &world, account, &params, now).map_err(|e| (e, delay))?;
+            let call = api::Call::new(&claimed.api_version, &claimed.action, &params, &host_name);
+            let ans = api::dispatch(call, &world, account, now, &self.config.page_limits).map_err(|e| (e, delay))?;
             trace.key_material = ans.key_material;
             ans.body
         };
@@ -553,6 +638,7 @@ impl State {
             request_id: request_id(),
             delay_ms: 0,
             truncate: false,
+            retry_after_ms: None,
         };
         let world = self.world.read().clone();
         let Some(md) = world.ecs_metadata.clone() else {
@@ -589,7 +675,13 @@ impl State {
         }
         match req.path.strip_prefix(CREDS) {
             Some(role) if role == md.role_name => {
-                let (id, secret, token, expiration) = self.issue_sts(&md.account_id, 21_600);
+                let permissions = world
+                    .accounts
+                    .iter()
+                    .find(|a| a.id == md.account_id)
+                    .and_then(|a| a.roles.iter().find(|r| r.name == md.role_name))
+                    .and_then(|r| r.permissions.clone());
+                let (id, secret, token, expiration) = self.issue_sts(&md.account_id, 21_600, permissions);
                 let body = json!({
                     "AccessKeyId": id,
                     "AccessKeySecret": secret,
@@ -605,6 +697,7 @@ impl State {
                     request_id: request_id(),
                     delay_ms: 0,
                     truncate: false,
+                    retry_after_ms: None,
                 }
             }
             _ => text(404, "Not Found".into()),
@@ -707,6 +800,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Re
     h.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(outcome.content_type));
     if let Ok(v) = hyper::header::HeaderValue::from_str(&outcome.request_id) {
         h.insert("x-acs-request-id", v);
+    }
+    if let Some(ms) = outcome.retry_after_ms {
+        h.insert("x-acs-retry-after", hyper::header::HeaderValue::from(ms));
     }
     if outcome.truncate {
         h.insert(hyper::header::CONTENT_LENGTH, hyper::header::HeaderValue::from(len));

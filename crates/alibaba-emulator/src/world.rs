@@ -38,6 +38,19 @@ pub struct World {
     pub ecs_metadata: Option<EcsMetadata>,
     /// Drift cases planted by the generator, so tests know what must be found.
     pub manifest: Vec<PlantedDrift>,
+    /// Answer shapes that differ between what Alibaba documents and what its own
+    /// examples show; a world picks one so clients are tested against both.
+    pub quirks: Quirks,
+}
+
+/// Documented-versus-example answer shapes (see [`World::quirks`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Quirks {
+    /// SLB `DescribeServerCertificates`: send `SubjectAlternativeName` as one string
+    /// holding a JSON array (`["[\"a.example\",\"b.example\"]"]`), as the API
+    /// reference's example does, instead of one element per name.
+    pub slb_sans_as_json_string: bool,
 }
 
 /// An SLB region (`DescribeRegions`).
@@ -60,8 +73,14 @@ pub struct Account {
     /// RAM roles that `AssumeRole` (and the ECS metadata service) can hand out.
     pub roles: Vec<Role>,
     pub cdn_domains: Vec<CdnDomain>,
+    /// DCDN HTTPS domains (`DescribeDcdnHttpsDomainList`, the CDN row shape).
+    pub dcdn_domains: Vec<CdnDomain>,
     /// SLB resources, one entry per region that has any.
     pub slb: Vec<SlbRegion>,
+    /// ALB resources, one entry per region that has any.
+    pub alb: Vec<AlbRegion>,
+    /// NLB resources (same shapes as ALB; listeners TCP | UDP | TCPSSL).
+    pub nlb: Vec<AlbRegion>,
     pub cas: Cas,
     /// Private-CA revocation status per serial (CAS 2020-06-30).
     pub pca: Vec<PcaStatus>,
@@ -78,6 +97,10 @@ pub struct AccessKey {
     pub security_token: Option<String>,
     /// For STS keys: ISO-8601 UTC expiration; after it the token is refused.
     pub expiration: Option<String>,
+    /// RAM actions the key's user may call (`cdn:DescribeCdnHttpsDomainList`,
+    /// `slb:*`, `*`); `None` allows everything (an account owner's key). Others are
+    /// refused with `Forbidden.RAM` (CAS: `NoPermission`).
+    pub permissions: Option<Vec<String>>,
 }
 
 /// A RAM role, addressed as `acs:ram::<account id>:role/<name>`.
@@ -85,6 +108,8 @@ pub struct AccessKey {
 #[serde(default)]
 pub struct Role {
     pub name: String,
+    /// RAM actions the role's credentials may call, as [`AccessKey::permissions`].
+    pub permissions: Option<Vec<String>>,
 }
 
 /// The ECS instance metadata service: one attached RAM role.
@@ -146,6 +171,9 @@ pub struct CdnDomain {
     pub cert_status: String,
     /// CAS certificate id when `cert_type` is cas.
     pub cas_certificate_id: Option<i64>,
+    /// HTTPS switched off for the domain (`DescribeDomainCertificateInfo`
+    /// `ServerCertificateStatus` = off) while the certificate stays configured.
+    pub https_off: bool,
     /// Declared certificate material, when known.
     pub material: Option<String>,
     pub serves: Option<Served>,
@@ -228,6 +256,60 @@ pub struct DomainExtension {
     pub domain_extension_id: String,
     pub server_certificate_id: String,
     /// What the listener serves for this SNI name.
+    pub serves: Option<Served>,
+}
+
+/// ALB resources of one region.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AlbRegion {
+    pub region_id: String,
+    pub load_balancers: Vec<AlbLoadBalancer>,
+}
+
+/// An Application Load Balancer (`ListLoadBalancers` row).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AlbLoadBalancer {
+    pub load_balancer_id: String,
+    pub load_balancer_name: String,
+    /// `DNSName`, where clients connect.
+    pub dns_name: String,
+    /// The loopback address the TLS farm serves the DNS name on (world only).
+    pub address: String,
+    /// Internet | Intranet
+    pub address_type: String,
+    /// Active | Inactive | Provisioning | Configuring | CreateFailed
+    pub load_balancer_status: String,
+    pub listeners: Vec<AlbListener>,
+}
+
+/// An ALB listener (`ListListeners` row) and its certificates.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AlbListener {
+    pub listener_id: String,
+    pub port: u16,
+    /// HTTP | HTTPS | QUIC
+    pub protocol: String,
+    /// Running | Stopped | Provisioning | Configuring
+    pub status: String,
+    /// `ListListenerCertificates` rows.
+    pub certificates: Vec<AlbCertificate>,
+}
+
+/// A certificate on an ALB listener.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AlbCertificate {
+    /// CAS `CertIdentifier` form, `123-cn-hangzhou`.
+    pub certificate_id: String,
+    pub is_default: bool,
+    /// Associating | Associated | Diassociating
+    pub status: String,
+    /// The SNI name the farm serves this certificate for (world only; ALB does not say).
+    pub domain: Option<String>,
+    /// What the listener serves for `domain` (or without SNI, for the default).
     pub serves: Option<Served>,
 }
 
@@ -412,7 +494,7 @@ impl World {
             fix(&mut m.key_pem);
         }
         for a in &mut self.accounts {
-            for d in &mut a.cdn_domains {
+            for d in a.cdn_domains.iter_mut().chain(&mut a.dcdn_domains) {
                 fix_served(&mut d.serves);
             }
             for r in &mut a.slb {
@@ -423,6 +505,12 @@ impl World {
                             fix_served(&mut e.serves);
                         }
                     }
+                }
+            }
+            for r in a.alb.iter_mut().chain(&mut a.nlb) {
+                for c in r.load_balancers.iter_mut().flat_map(|lb| &mut lb.listeners).flat_map(|l| &mut l.certificates)
+                {
+                    fix_served(&mut c.serves);
                 }
             }
         }
@@ -459,14 +547,16 @@ impl World {
     pub fn endpoints(&self) -> Vec<Endpoint> {
         let mut out = Vec::new();
         for a in &self.accounts {
-            for d in &a.cdn_domains {
+            let domains = a.cdn_domains.iter().map(|d| ("cdn", d)).chain(a.dcdn_domains.iter().map(|d| ("dcdn", d)));
+            for (service, d) in domains {
                 if let Some(s) = &d.serves {
                     out.push(Endpoint {
                         account_id: a.id.clone(),
-                        service: "cdn".into(),
+                        service: service.into(),
                         region_id: None,
                         resource: d.domain_name.clone(),
                         address: None,
+                        host_name: None,
                         port: 443,
                         sni: Some(d.domain_name.clone()),
                         serves: s.clone(),
@@ -483,6 +573,7 @@ impl World {
                                 region_id: Some(r.region_id.clone()),
                                 resource: lb.load_balancer_id.clone(),
                                 address: Some(lb.address.clone()),
+                                host_name: None,
                                 port: l.port,
                                 sni: None,
                                 serves: s.clone(),
@@ -496,8 +587,31 @@ impl World {
                                     region_id: Some(r.region_id.clone()),
                                     resource: lb.load_balancer_id.clone(),
                                     address: Some(lb.address.clone()),
+                                    host_name: None,
                                     port: l.port,
                                     sni: Some(e.domain.clone()),
+                                    serves: s.clone(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            let balancers = a.alb.iter().map(|r| ("alb", r)).chain(a.nlb.iter().map(|r| ("nlb", r)));
+            for (service, r) in balancers {
+                for lb in &r.load_balancers {
+                    for l in lb.listeners.iter().filter(|l| l.protocol == "HTTPS" || l.protocol == "TCPSSL") {
+                        for c in &l.certificates {
+                            if let Some(s) = &c.serves {
+                                out.push(Endpoint {
+                                    account_id: a.id.clone(),
+                                    service: service.into(),
+                                    region_id: Some(r.region_id.clone()),
+                                    resource: lb.load_balancer_id.clone(),
+                                    address: Some(lb.address.clone()),
+                                    host_name: Some(lb.dns_name.clone()),
+                                    port: l.port,
+                                    sni: if c.is_default { None } else { c.domain.clone() },
                                     serves: s.clone(),
                                 });
                             }
@@ -514,13 +628,16 @@ impl World {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub account_id: String,
-    /// cdn | slb
+    /// cdn | slb | alb
     pub service: String,
     pub region_id: Option<String>,
-    /// CDN domain or SLB load balancer id.
+    /// CDN domain, or SLB / ALB load balancer id.
     pub resource: String,
     /// SLB service address; CDN has none (resolved by name).
     pub address: Option<String>,
+    /// The name clients connect to when it is not the address (ALB/NLB `DNSName`).
+    #[serde(default)]
+    pub host_name: Option<String>,
     pub port: u16,
     /// SNI name this entry answers; `None` = the listener's default certificate.
     pub sni: Option<String>,

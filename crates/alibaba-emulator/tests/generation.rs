@@ -236,3 +236,38 @@ fn same_seed_same_structure() {
         b.manifest.iter().map(|m| &m.resource).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn the_alb_option_plants_a_stale_sni_certificate_on_a_named_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = generate(&GenerateOptions {
+        domains: 6,
+        out_dir: dir.path().to_path_buf(),
+        alb: true,
+        ..GenerateOptions::default()
+    })
+    .unwrap();
+    let w = &g.world;
+    let drift = w.manifest.iter().find(|d| d.service == "alb").expect("the ALB drift is in the manifest");
+    assert_eq!(drift.kind, "stale");
+    let lb = &w.accounts[0].alb[0].load_balancers[0];
+    assert_eq!(lb.load_balancer_id, drift.resource);
+    let endpoints: Vec<_> = w.endpoints().into_iter().filter(|e| e.service == "alb").collect();
+    assert_eq!(endpoints.len(), 2, "default and SNI certificate");
+    for endpoint in &endpoints {
+        assert_eq!(endpoint.host_name.as_deref(), Some(lb.dns_name.as_str()));
+    }
+    let sni = endpoints.iter().find(|e| e.sni.as_deref() == Some(drift.sni.as_str())).unwrap();
+    assert_eq!(sni.serves.material, drift.served_material);
+    let declared = w.material(&drift.declared_material).unwrap();
+    let served = w.material(&drift.served_material).unwrap();
+    assert_eq!((declared.common_name.as_str(), &declared.sans), (served.common_name.as_str(), &served.sans));
+    assert!(served.not_before < declared.not_before, "the served one is the older certificate");
+    let deployment = w.accounts[0].cas.deployments.iter().find(|d| d.cloud_product == "ALB").unwrap();
+    assert_eq!((deployment.domain.as_str(), deployment.cert_id), (drift.sni.as_str(), drift.cas_certificate_ids[0]));
+    // Without the option nothing changes.
+    let plain =
+        generate(&GenerateOptions { domains: 6, out_dir: dir.path().join("plain"), ..GenerateOptions::default() })
+            .unwrap();
+    assert!(plain.world.accounts.iter().all(|a| a.alb.is_empty()));
+}

@@ -8,10 +8,13 @@ models, and that a wrong secret is refused with the code and status the SDK expe
 Prints one JSON summary line; exits non-zero on the first mismatch.
 """
 
+import inspect
 import json
 import os
+import re
 import sys
 import time
+import typing
 
 from alibabacloud_tea_openapi.utils_models import Config
 from alibabacloud_tea_openapi import exceptions as oa_exceptions
@@ -25,6 +28,12 @@ from alibabacloud_cas20200630.client import Client as PcaClient
 from alibabacloud_cas20200630 import models as pca
 from alibabacloud_sts20150401.client import Client as StsClient
 from alibabacloud_sts20150401 import models as sts
+from alibabacloud_dcdn20180115.client import Client as DcdnClient
+from alibabacloud_dcdn20180115 import models as dcdn
+from alibabacloud_nlb20220430.client import Client as NlbClient
+from alibabacloud_nlb20220430 import models as nlb
+from alibabacloud_alb20200616.client import Client as AlbClient
+from alibabacloud_alb20200616 import models as alb
 
 F = json.load(open(os.environ["EMU_FACTS"]))
 ENDPOINT = F["endpoint"]
@@ -52,6 +61,79 @@ def check(cond, what):
         sys.exit(1)
 
 
+SECONDS_CEILING = 100_000_000_000  # below: seconds; above: milliseconds
+_UNITS = {}
+
+
+def _units_of(cls):
+    """Documented time units by attribute, from the comments the SDK generator writes
+    above each `self.<field> = <field>` in the model's __init__."""
+    if cls not in _UNITS:
+        units, comment = {}, []
+        for line in inspect.getsource(cls.__init__).splitlines():
+            line = line.strip()
+            if line.startswith("#"):
+                comment.append(line[1:].strip().lower())
+                continue
+            m = re.match(r"self\.(\w+) = ", line)
+            if m:
+                text = " ".join(comment)
+                if re.search(r"unit: milliseconds|in milliseconds|timestamp in milliseconds", text):
+                    units[m.group(1)] = "ms"
+                elif re.search(r"unit: seconds|in seconds|accurate to seconds|timestamp in seconds", text):
+                    units[m.group(1)] = "s"
+            comment = []
+        _UNITS[cls] = units
+    return _UNITS[cls]
+
+
+def _type_ok(value, hint):
+    origin = typing.get_origin(hint)
+    if origin in (list, typing.List):
+        (inner,) = typing.get_args(hint) or (typing.Any,)
+        return isinstance(value, list) and all(v is None or _type_ok(v, inner) for v in value)
+    if origin in (dict, typing.Dict):
+        return isinstance(value, dict)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if inspect.isclass(hint) and hasattr(hint, "from_map"):
+        return hasattr(value, "to_map")
+    return True
+
+
+def check_model(label, model, path=""):
+    """Every parsed field has the JSON type its SDK annotation names (from_map accepts
+    anything, so the SDK parse alone cannot tell), and every timestamp the model
+    documents in seconds or milliseconds has that magnitude."""
+    cls = type(model)
+    module = sys.modules[cls.__module__]
+    hints = typing.get_type_hints(cls.__init__, vars(module))
+    units = _units_of(cls)
+    for name, hint in hints.items():
+        if name == "return":
+            continue
+        value = getattr(model, name, None)
+        if value is None:
+            continue
+        where = "%s %s%s.%s" % (label, path, cls.__name__, name)
+        check(_type_ok(value, hint), "%s is %r, the SDK model says %r" % (where, value, hint))
+        unit = units.get(name)
+        if unit and not isinstance(value, bool) and str(value).lstrip("-").isdigit() and int(value) != 0:
+            magnitude_ok = int(value) >= SECONDS_CEILING if unit == "ms" else int(value) < SECONDS_CEILING
+            check(magnitude_ok, "%s = %r is documented in %s" % (where, value, "milliseconds" if unit == "ms" else "seconds"))
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if hasattr(item, "to_map") and hasattr(item, "from_map"):
+                check_model(label, item, path + cls.__name__ + ".")
+    return model
+
+
 def run_all(label, cfg):
     """Every operation once; asserts on parsed SDK models, not on raw JSON."""
     # CAS allows 10 calls/s per account and each pass makes 3 ListUserCertificateOrder
@@ -60,69 +142,111 @@ def run_all(label, cfg):
     calls = 0
     c = CdnClient(cfg)
     r = c.describe_cdn_https_domain_list(cdn.DescribeCdnHttpsDomainListRequest(page_number=1, page_size=500))
-    b = r.body
+    b = check_model(label, r.body)
     check(r.status_code == 200, label + " cdn status")
     check(b.total_count == F["cdn_total"], label + " cdn total %r" % b.total_count)
     check(len(b.cert_infos.cert_info) == F["cdn_total"], label + " cdn rows")
     row = b.cert_infos.cert_info[0]
     check(isinstance(row.domain_name, str) and isinstance(row.cert_expire_time, str), label + " cdn row")
-    calls += 1
+    info = check_model(label, c.describe_domain_certificate_info(
+        cdn.DescribeDomainCertificateInfoRequest(domain_name=F["cdn_cas_domain"])
+    ).body).cert_infos.cert_info[0]
+    check(info.cert_id == str(F["cdn_cas_cert_id"]) and info.server_certificate_status in ("on", "off"), label + " cdn info")
+    calls += 2
+
+    d = DcdnClient(cfg)
+    rows = check_model(label, d.describe_dcdn_https_domain_list(dcdn.DescribeDcdnHttpsDomainListRequest(page_size=500)).body)
+    check(rows.total_count == F["dcdn_total"] and len(rows.cert_infos.cert_info) == F["dcdn_total"], label + " dcdn rows")
+    dinfo = check_model(label, d.describe_dcdn_domain_certificate_info(
+        dcdn.DescribeDcdnDomainCertificateInfoRequest(domain_name=F["dcdn_domain"])
+    ).body).cert_infos.cert_info[0]
+    check(dinfo.sslprotocol in ("on", "off") and dinfo.cert_domain_name, label + " dcdn info")
+    calls += 2
 
     s = SlbClient(cfg)
-    regions = s.describe_regions(slb.DescribeRegionsRequest()).body.regions.region
+    regions = check_model(label, s.describe_regions(slb.DescribeRegionsRequest()).body).regions.region
     check(any(x.region_id == F["region"] for x in regions), label + " regions")
-    certs = s.describe_server_certificates(
+    certs = check_model(label, s.describe_server_certificates(
         slb.DescribeServerCertificatesRequest(region_id=F["region"])
-    ).body.server_certificates.server_certificate
+    ).body).server_certificates.server_certificate
     check(len(certs) == F["slb_certs"], label + " slb certs %d" % len(certs))
     check(all(len(x.fingerprint) == 59 and isinstance(x.expire_time_stamp, int) for x in certs), label + " slb cert fields")
     check(isinstance(certs[0].subject_alternative_names.subject_alternative_name, list), label + " sans")
-    lbs = s.describe_load_balancers(
+    lbs = check_model(label, s.describe_load_balancers(
         slb.DescribeLoadBalancersRequest(region_id=F["region"], page_number=1, page_size=100)
-    ).body
+    ).body)
     check(lbs.total_count == F["slb_lbs"], label + " lbs")
     lb_id = F["lb_id"]
-    attr = s.describe_load_balancer_attribute(
+    attr = check_model(label, s.describe_load_balancer_attribute(
         slb.DescribeLoadBalancerAttributeRequest(region_id=F["region"], load_balancer_id=lb_id)
-    ).body
+    ).body)
     ports = attr.listener_ports_and_protocol.listener_port_and_protocol
     check(any(p.listener_protocol == "https" and p.listener_port == 443 for p in ports), label + " lb attr")
-    https = s.describe_load_balancer_httpslistener_attribute(
+    https = check_model(label, s.describe_load_balancer_httpslistener_attribute(
         slb.DescribeLoadBalancerHTTPSListenerAttributeRequest(region_id=F["region"], load_balancer_id=lb_id, listener_port=443)
-    ).body
+    ).body)
     check(https.server_certificate_id == F["lb_default_cert"], label + " https listener")
     check(len(https.domain_extensions.domain_extension) == F["lb_extensions"], label + " https extensions")
-    ext = s.describe_domain_extensions(
+    ext = check_model(label, s.describe_domain_extensions(
         slb.DescribeDomainExtensionsRequest(region_id=F["region"], load_balancer_id=lb_id, listener_port=443)
-    ).body.domain_extensions.domain_extension
+    ).body).domain_extensions.domain_extension
     check(len(ext) == F["lb_extensions"], label + " domain extensions")
     calls += 6
 
     k = CasClient(cfg)
-    orders = k.list_user_certificate_order(cas.ListUserCertificateOrderRequest(order_type="CERT", show_size=100)).body
+    orders = check_model(label, k.list_user_certificate_order(cas.ListUserCertificateOrderRequest(order_type="CERT", show_size=100)).body)
     check(orders.total_count == F["cas_valid"], label + " cas CERT total %r" % orders.total_count)
     row = orders.certificate_order_list[0]
     check(isinstance(row.certificate_id, int) and len(row.fingerprint) == 40, label + " cas row")
-    expired = k.list_user_certificate_order(cas.ListUserCertificateOrderRequest(order_type="CERT", status="EXPIRED", show_size=100)).body
+    expired = check_model(label, k.list_user_certificate_order(cas.ListUserCertificateOrderRequest(order_type="CERT", status="EXPIRED", show_size=100)).body)
     check(expired.total_count == F["cas_expired"], label + " cas EXPIRED total")
-    cpack = k.list_user_certificate_order(cas.ListUserCertificateOrderRequest()).body
+    cpack = check_model(label, k.list_user_certificate_order(cas.ListUserCertificateOrderRequest()).body)
+    check(all(x.certificate_id is None for x in cpack.certificate_order_list), label + " no CertificateId on CPACK rows")
     check(all(x.trustee_status in ("trustee", "unTrustee") for x in cpack.certificate_order_list), label + " trustee")
-    det = k.get_user_certificate_detail(cas.GetUserCertificateDetailRequest(cert_id=F["cas_cert_id"], cert_filter=True)).body
+    det = check_model(label, k.get_user_certificate_detail(cas.GetUserCertificateDetailRequest(cert_id=F["cas_cert_id"], cert_filter=True)).body)
     check(det.id == F["cas_cert_id"] and det.key is None and det.cert is None, label + " detail")
     check(isinstance(det.not_after, int) and det.cert_identifier.endswith("-cn-hangzhou"), label + " detail fields")
-    inst = k.list_instances(cas.ListInstancesRequest(show_size=100)).body
+    inst = check_model(label, k.list_instances(cas.ListInstancesRequest(show_size=100)).body)
     check(inst.total_count == F["cas_instances"], label + " instances")
     check(all(x.auto_reissue in ("enable", "disable") for x in inst.instance_list), label + " auto reissue")
-    one = k.get_instance_detail(cas.GetInstanceDetailRequest(instance_id=F["instance_id"])).body
+    one = check_model(label, k.get_instance_detail(cas.GetInstanceDetailRequest(instance_id=F["instance_id"])).body)
     check(one.instance_id == F["instance_id"] and one.auto_reissue_flag == 1, label + " instance detail")
-    res = k.list_cloud_resources(cas.ListCloudResourcesRequest(cert_ids=[F["deployed_cert_id"]])).body
+    res = check_model(label, k.list_cloud_resources(cas.ListCloudResourcesRequest(cert_ids=[F["deployed_cert_id"]])).body)
     check(res.total >= 1 and res.data[0].cert_id == F["deployed_cert_id"], label + " cloud resources")
     calls += 7
 
+    a = AlbClient(cfg)
+    lbs = check_model(label, a.list_load_balancers(alb.ListLoadBalancersRequest(max_results=2)).body)
+    check(lbs.total_count == F["alb_lbs"] and len(lbs.load_balancers) == 2 and lbs.next_token, label + " alb page 1")
+    rest = check_model(label, a.list_load_balancers(alb.ListLoadBalancersRequest(max_results=100, next_token=lbs.next_token)).body)
+    check(len(rest.load_balancers) == F["alb_lbs"] - 2 and not rest.next_token, label + " alb page 2")
+    listeners = check_model(label, a.list_listeners(
+        alb.ListListenersRequest(load_balancer_ids=[F["alb_lb_id"]], listener_protocol="HTTPS")
+    ).body).listeners
+    check([x.listener_id for x in listeners] == [F["alb_listener_id"]], label + " alb listeners")
+    certs = check_model(label, a.list_listener_certificates(
+        alb.ListListenerCertificatesRequest(listener_id=F["alb_listener_id"], certificate_type="Server")
+    ).body).certificates
+    check([(x.certificate_id, x.is_default) for x in certs] == [tuple(c) for c in F["alb_certificates"]], label + " alb certificates")
+    calls += 4
+
+    n = NlbClient(cfg)
+    nlbs = check_model(label, n.list_load_balancers(nlb.ListLoadBalancersRequest(max_results=100, region_id=F["region"])).body)
+    check(nlbs.total_count == F["nlb_lbs"] and len(nlbs.load_balancers) == F["nlb_lbs"], label + " nlb lbs")
+    nl = check_model(label, n.list_listeners(
+        nlb.ListListenersRequest(load_balancer_ids=[F["nlb_lb_id"]], listener_protocol="TCPSSL", region_id=F["region"])
+    ).body).listeners
+    check([x.listener_id for x in nl] == [F["nlb_listener_id"]], label + " nlb listeners")
+    nc = check_model(label, n.list_listener_certificates(
+        nlb.ListListenerCertificatesRequest(listener_id=F["nlb_listener_id"], cert_type="Server", region_id=F["region"])
+    ).body).certificates
+    check(len(nc) == F["nlb_certificates"] and all(x.certificate_id for x in nc), label + " nlb certificates")
+    calls += 3
+
     p = PcaClient(cfg)
-    st = p.describe_client_certificate_status_for_serial_number(
+    st = check_model(label, p.describe_client_certificate_status_for_serial_number(
         pca.DescribeClientCertificateStatusForSerialNumberRequest(serial_number=",".join(F["serials"]))
-    ).body.certificate_status
+    ).body).certificate_status
     check([x.status for x in st] == F["serial_statuses"], label + " pca %r" % [x.status for x in st])
     revoked = [x for x in st if x.status == "revoked"]
     check(all(isinstance(x.revoke_time, int) for x in revoked), label + " revoke time")

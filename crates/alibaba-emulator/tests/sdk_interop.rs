@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use alibaba_emulator::generate::{generate, GenerateOptions};
-use alibaba_emulator::world::AccessKey;
+use alibaba_emulator::world::{AccessKey, AlbCertificate, AlbListener, AlbLoadBalancer, AlbRegion};
 use alibaba_emulator::{api, Emulator, EmulatorConfig};
 use common::*;
 use serde_json::json;
@@ -21,6 +21,9 @@ const PINS: &[&str] = &[
     "alibabacloud-cas20200630==2.1.4",
     "alibabacloud-tea-openapi==0.4.6",
     "alibabacloud-sts20150401==1.2.0",
+    "alibabacloud-alb20200616==1.3.3",
+    "alibabacloud-dcdn20180115==3.1.0",
+    "alibabacloud-nlb20220430==4.1.3",
 ];
 
 fn run(cmd: &mut Command) -> std::process::Output {
@@ -79,8 +82,55 @@ fn official_python_sdks_call_every_operation_with_v3_v1_and_sts() {
         enabled: true,
         security_token: Some(STS_TOKEN.into()),
         expiration: Some("2999-01-01T00:00:00Z".into()),
+        permissions: None,
     });
+    // A few ALB load balancers (the generator plants none), to page by NextToken.
+    let cas_ids: Vec<i64> = acct.cas.certificates.iter().map(|c| c.certificate_id).collect();
+    let load_balancers = (0..5)
+        .map(|i| AlbLoadBalancer {
+            load_balancer_id: format!("alb-sdk{i}"),
+            load_balancer_name: format!("sdk {i}"),
+            dns_name: format!("alb-sdk{i}.cn-hangzhou.alb.aliyuncs.test"),
+            address: format!("127.11.1.{}", i + 1),
+            address_type: "Internet".into(),
+            load_balancer_status: "Active".into(),
+            listeners: vec![AlbListener {
+                listener_id: format!("lsn-sdk{i}"),
+                port: 443,
+                protocol: "HTTPS".into(),
+                status: "Running".into(),
+                certificates: vec![
+                    AlbCertificate {
+                        certificate_id: format!("{}-cn-hangzhou", cas_ids[i]),
+                        is_default: true,
+                        status: "Associated".into(),
+                        ..AlbCertificate::default()
+                    },
+                    AlbCertificate {
+                        certificate_id: format!("{}-cn-hangzhou", cas_ids[i + 1]),
+                        is_default: false,
+                        status: "Associated".into(),
+                        ..AlbCertificate::default()
+                    },
+                ],
+            }],
+        })
+        .collect();
+    acct.alb.push(AlbRegion { region_id: "cn-hangzhou".into(), load_balancers });
+    // NLB: the same shapes, TLS listeners TCPSSL.
+    let mut nlb = acct.alb[0].clone();
+    for lb in &mut nlb.load_balancers {
+        lb.load_balancer_id = lb.load_balancer_id.replace("alb-", "nlb-");
+        for listener in &mut lb.listeners {
+            listener.listener_id = listener.listener_id.replace("lsn-", "nlsn-");
+            listener.protocol = "TCPSSL".into();
+        }
+    }
+    acct.nlb.push(nlb);
+    // DCDN answers in CDN's shape: a few of the CDN domains, served by DCDN too.
+    acct.dcdn_domains = acct.cdn_domains.iter().take(4).cloned().collect();
     let acct = &w.accounts[0];
+    let alb_listener = &acct.alb[0].load_balancers[0].listeners[0];
     let now = time::OffsetDateTime::now_utc();
     let expired = |c: &alibaba_emulator::world::CasCertificate| {
         time::OffsetDateTime::parse(&c.not_after, &time::format_description::well_known::Rfc3339).unwrap() < now
@@ -94,6 +144,7 @@ fn official_python_sdks_call_every_operation_with_v3_v1_and_sts() {
     let https = lb.listeners.iter().find(|l| l.protocol == "https").unwrap();
     let revoked = acct.pca.iter().find(|p| p.status == "revoked").unwrap();
     let good = acct.pca.iter().find(|p| p.status == "good").unwrap();
+    let cdn_cas = acct.cdn_domains.iter().find(|d| d.cas_certificate_id.is_some()).unwrap();
     let facts = json!({
         "region": "cn-hangzhou",
         "ak": AK, "secret": SECRET,
@@ -111,6 +162,18 @@ fn official_python_sdks_call_every_operation_with_v3_v1_and_sts() {
         "cas_instances": acct.cas.orders.len(),
         "instance_id": acct.cas.orders[0].instance_id,
         "deployed_cert_id": acct.cas.deployments[0].cert_id,
+        "cdn_cas_domain": cdn_cas.domain_name,
+        "alb_lbs": acct.alb[0].load_balancers.len(),
+        "dcdn_total": acct.dcdn_domains.len(),
+        "nlb_lbs": acct.nlb[0].load_balancers.len(),
+        "nlb_lb_id": acct.nlb[0].load_balancers[0].load_balancer_id,
+        "nlb_listener_id": acct.nlb[0].load_balancers[0].listeners[0].listener_id,
+        "nlb_certificates": acct.nlb[0].load_balancers[0].listeners[0].certificates.len(),
+        "dcdn_domain": acct.dcdn_domains[0].domain_name,
+        "alb_lb_id": acct.alb[0].load_balancers[0].load_balancer_id,
+        "alb_listener_id": alb_listener.listener_id,
+        "alb_certificates": alb_listener.certificates.iter().map(|c| json!([c.certificate_id, c.is_default])).collect::<Vec<_>>(),
+        "cdn_cas_cert_id": cdn_cas.cas_certificate_id,
         "serials": [good.serial_number, revoked.serial_number, "00aa"],
         "serial_statuses": ["good", "revoked", "unknown"],
     });

@@ -233,11 +233,15 @@ impl From<Error> for AttemptFailure {
     }
 }
 
-/// `x-acs-retry-after`: a positive integer number of milliseconds (the
-/// unit the Darabonba SDK runtimes use).
+/// The server's hint of how long to wait: `x-acs-retry-after`, a positive
+/// integer number of milliseconds (what tea-openapi 0.4's
+/// `get_throttling_time_left` reads), else HTTP's own `Retry-After` in
+/// seconds (sent by proxies in front of the gateway with a 503 or 429).
 fn retry_after(response: &HttpResponse) -> Option<Duration> {
-    let millis: u64 = response.header("x-acs-retry-after")?.trim().parse().ok()?;
-    (millis > 0).then(|| Duration::from_millis(millis))
+    let positive = |name: &str| response.header(name)?.trim().parse::<u64>().ok().filter(|n| *n > 0);
+    positive("x-acs-retry-after")
+        .map(Duration::from_millis)
+        .or_else(|| positive("retry-after").map(Duration::from_secs))
 }
 
 /// Turns an HTTP answer into the JSON object or an error. Credentials are
@@ -335,7 +339,11 @@ impl Client {
             return Err(Error::Config(format!("parameter {name:?} is set by the client, not the caller")));
         }
         let mut params = params.to_vec();
-        if spec.product == Product::Slb && !params.iter().any(|(n, _)| n == "RegionId") {
+        // SLB requires RegionId; ALB and NLB name their region by endpoint, and the
+        // gateway takes RegionId as a common parameter (so an endpoint override,
+        // as in tests, still says which region is meant).
+        let takes_region = matches!(spec.product, Product::Slb | Product::Alb | Product::Nlb);
+        if takes_region && !params.iter().any(|(n, _)| n == "RegionId") {
             if let Some(region) = &self.config.region_id {
                 params.push(("RegionId".to_string(), region.clone()));
             }
@@ -575,6 +583,27 @@ mod tests {
         let error = client(host.clone(), SignatureVersion::V3).call(&CAS_LIST, &[]).unwrap_err();
         assert!(matches!(error, Error::Cancelled), "{error}");
         assert_eq!(host.request_count(), 1);
+    }
+
+    #[test]
+    fn retry_after_hints_are_read_in_their_units() {
+        type Headers = &'static [(&'static str, &'static str)];
+        let cases: &[(Headers, Option<Duration>)] = &[
+            (&[("x-acs-retry-after", "1500")], Some(Duration::from_millis(1500))),
+            (&[("Retry-After", "3")], Some(Duration::from_secs(3))),
+            (&[("x-acs-retry-after", "250"), ("retry-after", "9")], Some(Duration::from_millis(250))),
+            (&[("x-acs-retry-after", "0"), ("retry-after", "2")], Some(Duration::from_secs(2))),
+            (&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], None),
+            (&[], None),
+        ];
+        for (headers, expected) in cases {
+            let response = HttpResponse {
+                status: 503,
+                headers: headers.iter().map(|(n, v)| ((*n).into(), (*v).into())).collect(),
+                body: Vec::new(),
+            };
+            assert_eq!(retry_after(&response), *expected, "{headers:?}");
+        }
     }
 
     #[test]

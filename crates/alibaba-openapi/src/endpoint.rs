@@ -16,6 +16,12 @@ pub enum Product {
     CasPca,
     /// STS, API 2015-04-01 (used for `AssumeRole`).
     Sts,
+    /// Application Load Balancer, API 2020-06-16 (regional: `alb.<region>.aliyuncs.com`).
+    Alb,
+    /// Network Load Balancer, API 2022-04-30 (regional: `nlb.<region>.aliyuncs.com`).
+    Nlb,
+    /// DCDN (Dynamic Route for CDN / Edge Security Acceleration), API 2018-01-15 (central).
+    Dcdn,
 }
 
 impl Product {
@@ -27,6 +33,9 @@ impl Product {
             Product::Cas => "2020-04-07",
             Product::CasPca => "2020-06-30",
             Product::Sts => "2015-04-01",
+            Product::Alb => "2020-06-16",
+            Product::Nlb => "2022-04-30",
+            Product::Dcdn => "2018-01-15",
         }
     }
 
@@ -37,12 +46,15 @@ impl Product {
             Product::Slb => "slb",
             Product::Cas | Product::CasPca => "cas",
             Product::Sts => "sts",
+            Product::Alb => "alb",
+            Product::Nlb => "nlb",
+            Product::Dcdn => "dcdn",
         }
     }
 
     /// Whether the endpoint depends on the region (and so needs one).
     pub fn is_regional(self) -> bool {
-        matches!(self, Product::Slb | Product::Cas | Product::CasPca)
+        matches!(self, Product::Slb | Product::Cas | Product::CasPca | Product::Alb | Product::Nlb)
     }
 }
 
@@ -116,6 +128,7 @@ pub fn resolve_endpoint(product: Product, region_id: Option<&str>) -> Result<Str
             _ => "cdn.aliyuncs.com".to_string(),
         },
         Product::Sts => "sts.aliyuncs.com".to_string(),
+        Product::Dcdn => "dcdn.aliyuncs.com".to_string(),
         Product::Slb => {
             let region =
                 region.ok_or_else(|| Error::Config("RegionId is empty (SLB endpoints are regional)".into()))?;
@@ -124,6 +137,13 @@ pub fn resolve_endpoint(product: Product, region_id: Option<&str>) -> Result<Str
             } else {
                 format!("slb.{region}.aliyuncs.com")
             }
+        }
+        Product::Alb | Product::Nlb => {
+            let code = product.code();
+            let region = region.ok_or_else(|| {
+                Error::Config(format!("RegionId is empty ({} endpoints are regional)", code.to_ascii_uppercase()))
+            })?;
+            format!("{code}.{region}.aliyuncs.com")
         }
         Product::Cas | Product::CasPca => {
             let region =
@@ -158,6 +178,9 @@ mod tests {
             (Product::Cas, Some("ap-southeast-1"), "cas.ap-southeast-1.aliyuncs.com"),
             (Product::CasPca, Some("eu-central-1"), "cas.eu-central-1.aliyuncs.com"),
             (Product::Sts, None, "sts.aliyuncs.com"),
+            (Product::Alb, Some("cn-hangzhou"), "alb.cn-hangzhou.aliyuncs.com"),
+            (Product::Nlb, Some("cn-shanghai"), "nlb.cn-shanghai.aliyuncs.com"),
+            (Product::Dcdn, Some("eu-central-1"), "dcdn.aliyuncs.com"),
         ];
         for (product, region, expected) in cases {
             assert_eq!(resolve_endpoint(*product, *region).unwrap(), *expected, "{product:?} {region:?}");

@@ -32,9 +32,13 @@ impl fmt::Display for ApiError {
 }
 
 impl ApiError {
-    /// Throttling of any kind (`Throttling`, `Throttling.User`, `Throttling.Api`, ...).
+    /// Throttling of any kind (`Throttling`, `Throttling.User`, `Throttling.Api`,
+    /// CDN's `FlowControlError`, `Rejected.Throttling`, ...).
     pub fn is_throttling(&self) -> bool {
-        self.code == "Throttling" || self.code.starts_with("Throttling.")
+        self.code == "Throttling"
+            || self.code.starts_with("Throttling.")
+            || self.code == "FlowControlError"
+            || self.code == "Rejected.Throttling"
     }
 }
 
@@ -114,8 +118,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether a new attempt of the same request may succeed: throttling,
-    /// `ServiceUnavailable`, `SystemBusy`, 5xx, timeouts, dropped connections,
+    /// Whether a new attempt of the same request may succeed: the
+    /// [`RETRYABLE_CODES`], any throttling code, 5xx, timeouts, dropped connections,
     /// unreadable bodies. Signature, credential and parameter errors never are.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -169,11 +173,28 @@ fn is_permanent_code(code: &str) -> bool {
     PERMANENT_PREFIXES.iter().any(|prefix| code.starts_with(prefix))
 }
 
+/// Codes Alibaba answers under load or during a brief outage, whatever the
+/// HTTP status (most are 400 or 503): throttling by the gateway, the user or
+/// the API; a busy or unavailable backend; CDN's `FlowControlError`;
+/// `Rejected.Throttling` from products that reject rather than throttle.
+/// The emulator's fault injection (`FaultKind::Refuse`) produces each of
+/// them, and the client's emulator test retries each.
+pub const RETRYABLE_CODES: &[&str] = &[
+    "Throttling",
+    "Throttling.User",
+    "Throttling.Api",
+    "ServiceUnavailable",
+    "SystemBusy",
+    "ServiceBusy",
+    "FlowControlError",
+    "Rejected.Throttling",
+];
+
 fn api_error_is_retryable(api: &ApiError) -> bool {
     if is_permanent_code(&api.code) {
         return false;
     }
-    api.is_throttling() || api.code == "ServiceUnavailable" || api.code == "SystemBusy" || api.http_status >= 500
+    api.is_throttling() || RETRYABLE_CODES.contains(&api.code.as_str()) || api.http_status >= 500
 }
 
 /// Removes the string to sign that gateways echo in signature errors
@@ -235,6 +256,9 @@ mod tests {
             api("Throttling", 400),
             api("ServiceUnavailable", 503),
             api("SystemBusy", 400),
+            api("ServiceBusy", 400),
+            api("FlowControlError", 400),
+            api("Rejected.Throttling", 400),
             api("InternalError", 500),
             Error::MalformedResponse { http_status: 200, detail: "eof".into() },
             Error::MalformedResponse { http_status: 502, detail: "html".into() },

@@ -42,7 +42,7 @@ mod test_support;
 pub use client::{Client, ClientConfig, RetryPolicy, SignatureVersion};
 pub use credentials::{CredentialEndpoints, CredentialEnv, Credentials, CredentialsProvider};
 pub use endpoint::{resolve_endpoint, ActionSpec, Product};
-pub use error::{redact_server_message, ApiError, CredentialError, Error, RetryStop};
+pub use error::{redact_server_message, ApiError, CredentialError, Error, RetryStop, RETRYABLE_CODES};
 pub use paging::{field_key, list_all, ListRequest, Listing, PageRequest, PageStyle, Pager, PagingError};
 pub use ratelimit::{QpsTable, RateLimiter, DEFAULT_SPACING_MARGIN, DOCUMENTED_QPS};
 pub use time::{format_iso8601_utc, parse_iso8601_utc};

@@ -406,9 +406,40 @@ impl Pager {
 
     /// Fetches the next page and returns its rows, after the per-page
     /// checks; at the last page, also checks that the rows add up to the total.
+    ///
+    /// A page size the service refuses (`InvalidParameter` naming the size
+    /// parameter: most maxima are undocumented) is stepped down and the same
+    /// rows asked for again, so a guess that is too large costs a call, not
+    /// the listing.
     pub fn fetch_next(&mut self, client: &Client, request: &PageRequest<'_>) -> Result<Vec<Value>, PagingError> {
-        let answer = client.call(&request.spec, &self.params(request, self.next_page));
-        self.accept(request, answer)
+        loop {
+            let answer = client.call(&request.spec, &self.params(request, self.next_page));
+            match answer {
+                Err(error) if refuses_page_size(&error, request.style) && self.step_down(request.style) => continue,
+                answer => return self.accept(request, answer),
+            }
+        }
+    }
+
+    /// Makes pages smaller while keeping the rows already fetched where they
+    /// are: numbered pages need a size that divides the offset reached, so
+    /// the new size is the largest proper divisor of the old one (any smaller
+    /// size before the first page). `false` when no smaller size is left.
+    fn step_down(&mut self, style: PageStyle) -> bool {
+        if self.size <= 1 {
+            return false;
+        }
+        let offset = (self.next_page - 1) * self.size;
+        let smaller = match style {
+            PageStyle::NextToken { .. } => self.size / 2,
+            _ if offset == 0 => self.size / 2,
+            _ => (2..=self.size).find(|d| self.size % d == 0).map_or(1, |d| self.size / d),
+        };
+        self.size = smaller.max(1);
+        if !matches!(style, PageStyle::NextToken { .. }) {
+            self.next_page = offset / self.size + 1;
+        }
+        true
     }
 
     /// The per-page step: takes the answer to page `next_page` (fetched by
@@ -501,6 +532,16 @@ impl Pager {
         }
         Ok(rows)
     }
+}
+
+/// Whether `error` is the service refusing the page size: an
+/// `InvalidParameter...` (or `Invalid<Size>`) answer whose code or message
+/// names the size parameter.
+fn refuses_page_size(error: &Error, style: PageStyle) -> bool {
+    let Some(api) = error.api_error() else { return false };
+    let name = style.size_param();
+    let invalid = api.code.starts_with("InvalidParameter") || api.code.starts_with("Invalid");
+    invalid && (api.code.contains(name) || api.message.contains(name))
 }
 
 /// Lists every row (see the module docs for the guarantees).
@@ -628,6 +669,32 @@ mod tests {
     use std::time::Duration;
 
     const CAS_LIST: ActionSpec = ActionSpec::new(Product::Cas, "ListUserCertificateOrder");
+
+    /// (style, size, next page) before -> (size, next page) after a refused size:
+    /// rows already fetched keep their place ((next page - 1) * size is unchanged).
+    #[test]
+    fn stepping_down_keeps_the_offset_reached() {
+        let numbered = PageStyle::CurrentPage { show_size: 100 };
+        let token = PageStyle::NextToken { max_results: 100 };
+        let cases = [
+            (numbered, 100, 1, Some((50, 1))),
+            (numbered, 100, 3, Some((50, 5))),
+            (numbered, 30, 4, Some((15, 7))),
+            (numbered, 7, 2, Some((1, 8))),
+            (numbered, 1, 5, None),
+            (token, 100, 4, Some((50, 4))),
+        ];
+        for (style, size, next_page, expected) in cases {
+            let mut pager = Pager::new(size);
+            pager.next_page = next_page;
+            let stepped = pager.step_down(style);
+            let after = stepped.then_some((pager.size, pager.next_page));
+            assert_eq!(after, expected, "{style:?} size {size} page {next_page}");
+            if let (Some(_), false) = (after, matches!(style, PageStyle::NextToken { .. })) {
+                assert_eq!((pager.next_page - 1) * pager.size, (next_page - 1) * size);
+            }
+        }
+    }
 
     fn param(request: &HttpRequest, name: &str) -> Option<String> {
         let (_, query) = request.url.split_once('?')?;

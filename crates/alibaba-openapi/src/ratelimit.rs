@@ -25,6 +25,8 @@ pub const DOCUMENTED_QPS: &[(Product, &str, f64)] = &[
     (Product::Cdn, "DescribeDomainCertificateInfo", 100.0),
     (Product::Cdn, "DescribeCdnDomainByCertificate", 100.0),
     (Product::Cdn, "DescribeCdnCertificateList", 30.0),
+    (Product::Dcdn, "DescribeDcdnHttpsDomainList", 100.0),
+    (Product::Dcdn, "DescribeDcdnDomainCertificateInfo", 100.0),
     (Product::Cas, "ListUserCertificateOrder", 10.0),
     (Product::Cas, "ListCert", 10.0),
     (Product::CasPca, "DescribeClientCertificateStatusForSerialNumber", 10.0),

@@ -340,3 +340,130 @@ fn cdn_listing_in_v1_pages_with_page_number() {
     let listing = list_all(&client, &request).expect("an empty listing");
     assert_eq!((listing.rows.len(), listing.total_count, listing.pages), (0, Some(0), 1));
 }
+
+/// Each code Alibaba answers under load is retried, and the server's
+/// `x-acs-retry-after` hint sets the wait (instead of the backoff).
+#[test]
+fn every_retryable_code_is_retried_and_the_retry_after_hint_is_honoured() {
+    // (code, HTTP status) as the services send them.
+    const REFUSALS: &[(&str, u16)] = &[
+        ("Throttling", 400),
+        ("Throttling.User", 400),
+        ("Throttling.Api", 400),
+        ("ServiceUnavailable", 503),
+        ("SystemBusy", 400),
+        ("ServiceBusy", 400),
+        ("FlowControlError", 400),
+        ("Rejected.Throttling", 400),
+        ("InternalError", 500),
+        ("BadGateway", 502),
+    ];
+    const HINT_MS: u64 = 250;
+    let emulator = start(3, EmulatorConfig::default());
+    let host = Arc::new(LoopbackHost::new());
+    let mut client = client_for(host.clone(), &emulator, SignatureVersion::V3, SECRET);
+    // A backoff far longer than the hint: only the hint can make the retry quick.
+    client = Client::new(
+        host.clone(),
+        Arc::new(CredentialsProvider::fixed(Credentials::new(KEY_ID, SECRET))),
+        ClientConfig {
+            retry: alibaba_openapi::RetryPolicy {
+                base_delay: Duration::from_secs(30),
+                max_delay: Duration::from_secs(30),
+                ..alibaba_openapi::RetryPolicy::default()
+            },
+            ..client.config().clone()
+        },
+    );
+    for (code, status) in REFUSALS {
+        emulator.set_faults(vec![FaultRule {
+            count: Some(1),
+            ..FaultRule::always(
+                None,
+                FaultKind::Refuse { code: (*code).into(), status: *status, retry_after_ms: Some(HINT_MS) },
+            )
+        }]);
+        let before = host.request_count();
+        let started = Instant::now();
+        let answer = client.call(&actions::CAS_LIST_USER_CERTIFICATE_ORDER, &[("OrderType".into(), "CERT".into())]);
+        let waited = started.elapsed();
+        assert!(answer.is_ok(), "{code}: {:?}", answer.err().map(|e| e.to_string()));
+        assert_eq!(host.request_count() - before, 2, "{code}: one refusal, one retry");
+        assert!(
+            waited >= Duration::from_millis(HINT_MS) && waited < Duration::from_secs(10),
+            "{code}: waited {waited:?}, the hint says {HINT_MS} ms"
+        );
+        emulator.reset_throttle();
+    }
+}
+
+/// A page size the service refuses (`InvalidParameter` naming it) is stepped
+/// down and the listing goes on, for whole listings and one page per call.
+#[test]
+fn a_refused_page_size_is_stepped_down_and_the_listing_completes() {
+    const CERTIFICATES: i64 = 230;
+    let mut config = EmulatorConfig::default();
+    config.page_limits.insert("ListUserCertificateOrder".into(), 30);
+    config.qps.insert("ListUserCertificateOrder".into(), 0);
+    let emulator = start(CERTIFICATES, config);
+    let host = Arc::new(LoopbackHost::new());
+    let mut table = QpsTable::documented();
+    table.set(Product::Cas, "ListUserCertificateOrder", None);
+    let client = client_for(host.clone(), &emulator, SignatureVersion::V3, SECRET)
+        .with_rate_limiter(Arc::new(RateLimiter::new(table)));
+    let request = ListRequest::new(
+        actions::CAS_LIST_USER_CERTIFICATE_ORDER,
+        PageStyle::CurrentPage { show_size: 100 },
+        &["CertificateOrderList"],
+    )
+    .param("OrderType", "CERT")
+    .row_key(field_key("CertificateId"));
+    let listing = list_all(&client, &request).expect("the listing completes with a smaller page size");
+    assert_every_certificate_once(&listing.rows, CERTIFICATES);
+
+    let mut pager = alibaba_openapi::Pager::new(100);
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows.extend(pager.fetch_next(&client, &request).expect("page"));
+        if pager.done() {
+            break;
+        }
+    }
+    assert_every_certificate_once(&rows, CERTIFICATES);
+    assert!(pager.size <= 30, "the pager remembers the size that worked: {}", pager.size);
+}
+
+/// Endpoint resolution end to end: the client resolves each product's host
+/// (`cdn.aliyuncs.com`, `slb.aliyuncs.com`, `cas.aliyuncs.com`) and the
+/// emulator, routing by host as the gateway does, refuses an action sent to
+/// another product's host.
+#[test]
+fn resolved_endpoints_reach_their_product_and_a_wrong_host_is_refused() {
+    let emulator = start(3, EmulatorConfig::default());
+    let host = Arc::new(LoopbackHost::connecting_to(emulator.addr()));
+    let credentials = Arc::new(CredentialsProvider::fixed(Credentials::new(KEY_ID, SECRET)));
+    let resolved = Client::new(
+        host.clone(),
+        credentials.clone(),
+        ClientConfig { region_id: Some("cn-hangzhou".into()), ..ClientConfig::default() },
+    );
+    for spec in [
+        actions::CDN_DESCRIBE_CDN_HTTPS_DOMAIN_LIST,
+        actions::SLB_DESCRIBE_SERVER_CERTIFICATES,
+        actions::CAS_LIST_USER_CERTIFICATE_ORDER,
+    ] {
+        let answer = resolved.call(&spec, &[]);
+        assert!(answer.is_ok(), "{}: {:?}", spec.action, answer.err().map(|e| e.to_string()));
+    }
+    // The CDN action sent to the SLB host, as a wrong endpoint setting would.
+    let misrouted = Client::new(
+        host,
+        credentials,
+        ClientConfig {
+            endpoint_override: Some("https://slb.cn-hangzhou.aliyuncs.com".into()),
+            ..ClientConfig::default()
+        },
+    );
+    let error = misrouted.call(&actions::CDN_DESCRIBE_CDN_HTTPS_DOMAIN_LIST, &[]).unwrap_err();
+    assert_eq!(error.api_error().map(|a| a.code.as_str()), Some("InvalidVersion"), "{error}");
+}

@@ -89,14 +89,17 @@ impl Testbed {
                 CertSource::Files { chain: endpoint.serves.chain_pem.clone(), key: endpoint.serves.key_pem.clone() };
             let tls = groups.entry(group.clone()).or_default();
             let hosts = hosts_of_group.entry(group).or_default();
+            // Clients reach an address-bound endpoint by its address, or by the
+            // name the world gives it (ALB/NLB `DNSName`).
+            let reach = |address: &String| endpoint.host_name.clone().unwrap_or_else(|| address.clone());
             match (&endpoint.address, &endpoint.sni) {
                 (Some(address), None) => {
                     tls.default = Some(cert);
-                    hosts.push(address.clone());
+                    hosts.push(reach(address));
                 }
                 (Some(address), Some(name)) => {
                     tls.sni.push(SniEntry { names: vec![name.clone()], cert });
-                    hosts.push(address.clone());
+                    hosts.push(reach(address));
                 }
                 (None, Some(name)) => {
                     tls.sni.push(SniEntry { names: vec![name.clone()], cert });
@@ -197,13 +200,16 @@ fn config_text(testbed: &Testbed) -> String {
          # routes, and name your own aliyun CLI profiles.\n\n",
     );
     for account in &world.accounts {
-        for plugin in ["alibaba-cdn", "alibaba-slb", "alibaba-cas"] {
+        // ALB/NLB only for accounts whose world has them (GenerateOptions::alb).
+        let balancers = !account.alb.is_empty() || !account.nlb.is_empty();
+        let plugins = ["alibaba-cdn", "alibaba-slb", "alibaba-cas", "alibaba-alb"];
+        for plugin in plugins.into_iter().filter(|p| *p != "alibaba-alb" || balancers) {
             text.push_str(&format!(
                 "[[source]]\nplugin = \"{plugin}\"\n[source.config]\nendpoint = \"{}\"\ncredentials = {{ profile = \"{}\" }}\n",
                 testbed.api_url(),
                 account.name
             ));
-            if plugin == "alibaba-slb" {
+            if plugin == "alibaba-slb" || plugin == "alibaba-alb" {
                 text.push_str(&format!("regions = [{}]\n", regions.join(", ")));
             }
             text.push('\n');

@@ -10,7 +10,10 @@
 //!    `ListUserCertificateOrder` with `OrderType=CPACK` and `BUY`
 //!    (`TrusteeStatus`) and `ListInstances` (`AutoReissue`) — and through
 //!    `ListCloudResources` (where CAS says each certificate is deployed);
-//!    these pages carry no bindings;
+//!    these pages carry no bindings. Order rows carry no `CertificateId`
+//!    (the SDK documents it for CERT/UPLOAD rows only), so they are linked
+//!    by `InstanceId`; `ListInstances` (always read) names each instance's
+//!    current certificate, which is how renewals are found;
 //! 2. then `ListUserCertificateOrder` with `OrderType=CERT`, once without a
 //!    status (the API then hides expired certificates) and once with
 //!    `Status=EXPIRED`, one page per call, one binding per certificate:
@@ -20,7 +23,12 @@
 //!    `cas-certificate-name` and (when known) `cas-cert-identifier`.
 //!
 //! A certificate is an inventory record (no endpoint): the deployments come
-//! from the CDN and SLB plugins, and the core joins them with these records.
+//! from the CDN, SLB and ALB plugins, and the core joins them with these
+//! records. Deployments on products without a plugin of their own (WAF, API
+//! Gateway, OSS, FC, GA, Live, VOD, ...: every `ListCloudResources` row with a
+//! domain, `deployment_bindings`) become probeable bindings of their own —
+//! `Domain:ListenerPort` (443 without a port), SNI = the domain — so
+//! CAS-managed certificates are verified on every product.
 //! A renewed auto-managed certificate is an ordinary record with a later
 //! validity start and the same names, so the core sees that a deployment of
 //! the older one is stale; `extra.superseded_by` says the same from CAS's side.
@@ -46,13 +54,15 @@ use alibaba_openapi::{Client, Product};
 use certinspect_alibaba_common::config::{self, schema_json};
 use certinspect_alibaba_common::context::{api_names, documented_rate_limits};
 use certinspect_alibaba_common::errors::failure;
+use certinspect_alibaba_common::fingerprint::fingerprint_by_length;
+use certinspect_alibaba_common::names::is_plain_hostname;
 use certinspect_alibaba_common::paging::{fetch_page, read_i64, text, ListRequest, PageStyle, Pager};
 use certinspect_alibaba_common::state::{decode_cursor, encode_cursor, ListingStore};
 use certinspect_alibaba_common::time::{parse_day, seconds_by_magnitude};
 use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
 use certinspect_sdk::serde_json::{json, Value};
 use certinspect_sdk::{
-    capability, normalize_hex, normalize_serial, Binding, CrossRef, DeclaredCertificate, Fingerprint, Host, Location,
+    capability, normalize_hex, normalize_serial, Binding, CrossRef, DeclaredCertificate, Endpoint, Host, Location,
     Page, PluginError, PluginInfo, Provider, RevocationState, RevocationStatus, Scope, Source, Tristate,
     PROTOCOL_VERSION,
 };
@@ -70,14 +80,27 @@ const REVOCATION: Api = Api::new(Product::CasPca, "DescribeClientCertificateStat
 const APIS: &[Api] = &[ORDERS, INSTANCES, RESOURCES, REVOCATION];
 
 /// A CAS list (`CurrentPage`/`ShowSize`) with its rows at `rows`; the pager
-/// asks for its own page size (the setting).
+/// asks for its own page size (the setting, or the API's documented value).
 fn cas_request(api: Api, rows: &'static [&'static str]) -> ListRequest<'static> {
-    ListRequest::new(api.spec(), PageStyle::CurrentPage { show_size: MAX_PAGE_SIZE as u32 }, rows)
+    ListRequest::new(api.spec(), PageStyle::CurrentPage { show_size: documented_page_size(api) as u32 }, rows)
 }
 const ORDER_ROWS: &[&str] = &["CertificateOrderList"];
-/// `ShowSize` maxima are undocumented; `ListInstances` documents 100, and
-/// 100 keeps the number of 10-QPS calls (the time floor) lowest.
-const MAX_PAGE_SIZE: u64 = 100;
+/// The largest `page_size` the setting accepts. Only `ListInstances`
+/// documents a maximum (100); a size a service refuses is stepped down by
+/// the pager, so a larger setting costs one call, not the listing.
+const MAX_PAGE_SIZE: u64 = 500;
+
+/// The documented `ShowSize` of each list (SDK request models,
+/// cas20200407): `ListUserCertificateOrder` "Default value: 50",
+/// `ListInstances` "Maximum value: 100", `ListCloudResources` "Default
+/// value: 20".
+fn documented_page_size(api: Api) -> u64 {
+    match api.action {
+        "ListInstances" => 100,
+        "ListCloudResources" => 20,
+        _ => 50,
+    }
+}
 const LISTINGS_KEPT: usize = 64;
 
 /// The provider type to register statically:
@@ -127,9 +150,10 @@ pub fn config_schema() -> Value {
         "alibaba-cas",
         schema_json!({
             "regions": { "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1, "description": "CAS sites by region (default [\"cn-hangzhou\"], the China site; ap-southeast-1 is the international site). Regions resolving to one endpoint are listed once." },
-            "page_size": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "Rows per CAS list call (ShowSize), default 100." },
+            "page_size": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "Rows per CAS list call (ShowSize) for every list. Default: each API's documented value (50 orders and certificates, 100 instances, 20 cloud resources); a size the service refuses is stepped down." },
             "auto_managed_sources": { "type": "array", "items": { "type": "string", "enum": ["orders", "instances"] }, "minItems": 1, "description": "Where auto-management is read: orders (TrusteeStatus of CPACK/BUY orders), instances (ListInstances AutoReissue). Default both." },
             "deployments": { "type": "boolean", "description": "Read ListCloudResources (where CAS says certificates are deployed), default true." },
+            "deployment_bindings": { "type": "string", "enum": ["uncovered", "all", "none"], "description": "Which ListCloudResources rows with a domain become probeable bindings: uncovered (default: products without their own plugin, i.e. not CDN, DCDN, SLB, ALB), all, or none." },
             "revocation_batch_size": { "type": "integer", "minimum": 1, "maximum": 100, "description": "Serial numbers per DescribeClientCertificateStatusForSerialNumber call, default 20." }
         }),
         &api_names(APIS),
@@ -140,10 +164,12 @@ pub fn config_schema() -> Value {
 struct CasConfig {
     common: CommonConfig,
     regions: Vec<String>,
-    page_size: u64,
+    /// `None`: each API's documented value.
+    page_size: Option<u64>,
     from_orders: bool,
     from_instances: bool,
     deployments: bool,
+    deployment_bindings: DeploymentBindings,
     revocation_batch: usize,
 }
 
@@ -157,11 +183,17 @@ impl CasConfig {
         {
             return Err(config::invalid("regions", &format!("expected region ids like cn-hangzhou, found \"{bad}\"")));
         }
-        let page_size = fields.integer("page_size", 1, MAX_PAGE_SIZE)?.unwrap_or(MAX_PAGE_SIZE);
+        let page_size = fields.integer("page_size", 1, MAX_PAGE_SIZE)?;
         let sources = fields
             .strings("auto_managed_sources", Some(&["orders", "instances"]))?
             .unwrap_or_else(|| vec!["orders".into(), "instances".into()]);
         let deployments = fields.boolean("deployments")?.unwrap_or(true);
+        let deployment_bindings = match fields.choice("deployment_bindings", &["uncovered", "all", "none"])?.as_deref()
+        {
+            Some("all") => DeploymentBindings::All,
+            Some("none") => DeploymentBindings::None,
+            _ => DeploymentBindings::Uncovered,
+        };
         let revocation_batch = fields.integer("revocation_batch_size", 1, 100)?.unwrap_or(20) as usize;
         fields.finish()?;
         Ok(Self {
@@ -171,10 +203,23 @@ impl CasConfig {
             from_orders: sources.iter().any(|s| s == "orders"),
             from_instances: sources.iter().any(|s| s == "instances"),
             deployments,
+            deployment_bindings,
             revocation_batch,
         })
     }
 }
+
+/// Which `ListCloudResources` rows with a domain become bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeploymentBindings {
+    /// Products no other Alibaba plugin lists.
+    Uncovered,
+    All,
+    None,
+}
+
+/// `CloudProduct` values whose deployments the CDN, SLB and ALB plugins list themselves.
+const COVERED_PRODUCTS: &[&str] = &["CDN", "DCDN", "SLB", "CLB", "ALB"];
 
 struct CasSource {
     context: Arc<AlibabaContext>,
@@ -242,6 +287,8 @@ struct Listing {
     region: String,
     /// Preparation lists still to page through, with their pagers.
     pending: Vec<(Aux, Pager)>,
+    /// Whether `ListInstances` `AutoReissue` counts as auto-management.
+    from_instances: bool,
     /// Certificate passes: without status (valid), then `Status=EXPIRED`.
     valid: Pager,
     expired: Pager,
@@ -254,6 +301,9 @@ struct Listing {
     identifiers: BTreeMap<i64, String>,
     /// Exact validity (UNIX seconds) by certificate id.
     validity: BTreeMap<i64, (Option<i64>, Option<i64>)>,
+    /// Exact validity of an order's (current) certificate, by instance id:
+    /// order rows give times but no certificate id.
+    order_validity: BTreeMap<String, (i64, i64)>,
     /// `ListInstances` certificate status by certificate id.
     statuses: BTreeMap<i64, String>,
     /// `ListCloudResources` rows by certificate id.
@@ -392,23 +442,25 @@ impl Source for CasSource {
 
 impl CasSource {
     fn new_listing(&self, region: &str) -> Listing {
-        let size = self.settings.page_size;
+        let size = |api: Api| self.settings.page_size.unwrap_or_else(|| documented_page_size(api));
         let mut pending = Vec::new();
         if self.settings.from_orders {
-            pending.push((Aux::Cpack, Pager::new(size)));
-            pending.push((Aux::Buy, Pager::new(size)));
+            pending.push((Aux::Cpack, Pager::new(size(ORDERS))));
+            pending.push((Aux::Buy, Pager::new(size(ORDERS))));
         }
-        if self.settings.from_instances {
-            pending.push((Aux::Instances, Pager::new(size)));
-        }
+        // Always read: it names each instance's current certificate (renewals)
+        // and exact validity; its AutoReissue counts only when configured.
+        pending.push((Aux::Instances, Pager::new(size(INSTANCES))));
         if self.settings.deployments {
-            pending.push((Aux::Resources, Pager::new(size)));
+            pending.push((Aux::Resources, Pager::new(size(RESOURCES))));
         }
         Listing {
             region: region.to_owned(),
             pending,
-            valid: Pager::new(size),
-            expired: Pager::new(size),
+            valid: Pager::new(size(ORDERS)),
+            expired: Pager::new(size(ORDERS)),
+            from_instances: self.settings.from_instances,
+            order_validity: BTreeMap::new(),
             by_instance: BTreeMap::new(),
             by_certificate: BTreeMap::new(),
             current: BTreeMap::new(),
@@ -483,9 +535,52 @@ impl CasSource {
                 listing.duplicates += 1;
                 continue;
             }
-            page.bindings.push(self.binding(listing, id, row));
+            let binding = self.binding(listing, id, row);
+            for deployment in listing.deployments.get(&id).into_iter().flatten() {
+                if let Some(deployed) = self.deployment_binding(&binding, deployment) {
+                    page.bindings.push(deployed);
+                }
+            }
+            page.bindings.push(binding);
         }
         Ok(page)
+    }
+
+    /// A probeable binding for one `ListCloudResources` row (as summarised by
+    /// `merge_resource`) with a domain, when the setting selects its product.
+    fn deployment_binding(&self, certificate: &Binding, deployment: &Value) -> Option<Binding> {
+        let domain = text(&deployment["domain"])?;
+        let product = text(&deployment["product"]).unwrap_or_else(|| "unknown".to_owned());
+        let covered = COVERED_PRODUCTS.iter().any(|p| p.eq_ignore_ascii_case(&product));
+        match self.settings.deployment_bindings {
+            DeploymentBindings::None => return None,
+            DeploymentBindings::Uncovered if covered => return None,
+            _ => {}
+        }
+        let port = text(&deployment["listener_port"]).and_then(|p| p.parse::<u16>().ok()).unwrap_or(443);
+        let (endpoint, not_probeable) = if deployment["enable_https"] == json!(false) {
+            (None, Some(format!("HTTPS is off for {domain} on {product} (ListCloudResources EnableHttps 0)")))
+        } else if !is_plain_hostname(&domain) {
+            (None, Some(format!("{domain} is no single host name to connect to")))
+        } else {
+            (Some(Endpoint { host: domain.clone(), port, sni: Some(domain.clone()), addresses: Vec::new() }), None)
+        };
+        Some(Binding {
+            location: Location {
+                provider: PLUGIN_NAME.into(),
+                service: product.to_ascii_lowercase(),
+                account: self.context.account().to_owned(),
+                region: text(&deployment["region"]).or_else(|| certificate.location.region.clone()),
+                resource_id: text(&deployment["instance_id"]).unwrap_or_else(|| domain.clone()),
+                resource_name: Some(domain.clone()),
+                listener_port: Some(port),
+                endpoint,
+                not_probeable,
+            },
+            declared: certificate.declared.clone(),
+            xrefs: certificate.xrefs.clone(),
+            extra: json!({ "source": "ListCloudResources", "deployment": deployment }),
+        })
     }
 
     fn binding(&self, listing: &Listing, id: i64, row: &Value) -> Binding {
@@ -503,26 +598,31 @@ impl CasSource {
         if auto_managed == Tristate::Unknown && upload == Some(true) {
             auto_managed = Tristate::No;
         }
-        let exact = listing.validity.get(&id).copied();
+        let days =
+            (text(&row["StartDate"]).and_then(|d| parse_day(&d)), text(&row["EndDate"]).and_then(|d| parse_day(&d)));
+        // An order's times belong to its current certificate: used only when
+        // they fall on this certificate's days.
+        let same_days =
+            |(nb, na): (i64, i64)| days == (Some(nb - nb.rem_euclid(86_400)), Some(na - na.rem_euclid(86_400)));
+        let exact = match listing.validity.get(&id).copied() {
+            Some((Some(nb), Some(na))) => Some((nb, na)),
+            _ => instance.as_ref().and_then(|i| listing.order_validity.get(i).copied()).filter(|v| same_days(*v)),
+        };
         let (not_before, not_after, precision) = match exact {
-            Some((Some(nb), Some(na))) => (Some(nb), Some(na), "second"),
-            _ => (
-                text(&row["StartDate"]).and_then(|d| parse_day(&d)),
-                text(&row["EndDate"]).and_then(|d| parse_day(&d)),
-                "day",
-            ),
+            Some((nb, na)) => (Some(nb), Some(na), "second"),
+            None => (days.0, days.1, "day"),
         };
         let mut sans: Vec<String> = text(&row["Sans"])
             .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
         sans.dedup();
-        let mut fingerprints = Vec::new();
-        if let Some(sha1) = text(&row["Fingerprint"]) {
-            fingerprints.push(Fingerprint::new("sha1", &sha1));
-        }
-        if let Some(sha256) = text(&row["Sha2"]) {
-            fingerprints.push(Fingerprint::new("sha256", &sha256));
-        }
+        // `Fingerprint` names no algorithm: told by length. `Sha2` is SHA-256.
+        let mut fingerprints: Vec<_> = [text(&row["Fingerprint"]), text(&row["Sha2"])]
+            .iter()
+            .flatten()
+            .filter_map(|f| fingerprint_by_length(f))
+            .collect();
+        fingerprints.dedup();
         let mut xrefs = vec![CrossRef { kind: "cas-certificate-id".into(), value: id.to_string() }];
         if let Some(name) = &name {
             xrefs.push(CrossRef { kind: "cas-certificate-name".into(), value: name.clone() });
@@ -577,8 +677,9 @@ impl CasSource {
 }
 
 impl Listing {
-    /// A CPACK/BUY order row: `TrusteeStatus` for its instance (and its
-    /// certificate, when the row names it).
+    /// A CPACK/BUY order row: `TrusteeStatus` and the certificate's exact
+    /// validity for its instance (and its certificate, should a row name one:
+    /// the SDK documents `CertificateId` for CERT/UPLOAD rows only).
     fn merge_order(&mut self, row: &Value) {
         let trustee = match text(&row["TrusteeStatus"]).as_deref() {
             Some("trustee") => Some(true),
@@ -586,16 +687,20 @@ impl Listing {
             _ => None,
         };
         let certificate = read_i64(&row["CertificateId"]);
+        // "Unit: milliseconds" (SDK model); read by magnitude all the same.
+        let start = read_i64(&row["CertStartTime"]).filter(|t| *t > 0).map(seconds_by_magnitude);
+        let end = read_i64(&row["CertEndTime"]).filter(|t| *t > 0).map(seconds_by_magnitude);
         if let Some(instance) = text(&row["InstanceId"]) {
             self.by_instance.entry(instance.clone()).or_default().record(trustee);
+            if let (Some(start), Some(end)) = (start, end) {
+                self.order_validity.entry(instance.clone()).or_insert((start, end));
+            }
             if let Some(certificate) = certificate {
                 self.current.entry(instance).or_insert(certificate);
             }
         }
         if let Some(certificate) = certificate {
             self.by_certificate.entry(certificate).or_default().record(trustee);
-            let start = read_i64(&row["CertStartTime"]).filter(|t| *t > 0).map(seconds_by_magnitude);
-            let end = read_i64(&row["CertEndTime"]).filter(|t| *t > 0).map(seconds_by_magnitude);
             if start.is_some() && end.is_some() {
                 self.validity.entry(certificate).or_insert((start, end));
             }
@@ -610,6 +715,7 @@ impl Listing {
             Some("disable") => Some(false),
             _ => None,
         };
+        let auto = auto.filter(|_| self.from_instances);
         let certificate = read_i64(&row["CertificateId"]);
         if let Some(instance) = text(&row["InstanceId"]) {
             self.by_instance.entry(instance.clone()).or_default().record(auto);
@@ -676,6 +782,16 @@ mod tests {
     }
 
     #[test]
+    fn order_rows_without_certificate_ids_link_by_instance() {
+        let mut listing = CasSource::empty_listing();
+        listing.merge_order(&json!({"InstanceId": "i-9", "TrusteeStatus": "trustee",
+            "CertStartTime": 1_700_000_000_000_i64, "CertEndTime": 1_731_536_000_000_i64}));
+        assert_eq!(listing.by_instance["i-9"].tristate(), Tristate::Yes);
+        assert_eq!(listing.order_validity["i-9"], (1_700_000_000, 1_731_536_000));
+        assert!(listing.by_certificate.is_empty() && listing.current.is_empty());
+    }
+
+    #[test]
     fn resource_times_are_read_by_magnitude() {
         let mut listing = CasSource::empty_listing();
         listing.merge_resource(&json!({"CertId": 5, "CertStartTime": "1737795520000", "CertEndTime": "1769331520",
@@ -694,6 +810,7 @@ mod tests {
         assert!(error(json!({"deployments": "yes"})).starts_with("deployments: expected true or false"));
         let ok = CasConfig::read(&json!({"auto_managed_sources": ["instances"]})).unwrap();
         assert!(ok.from_instances && !ok.from_orders && ok.deployments);
+        assert_eq!(ok.page_size, None);
         assert_eq!(ok.regions, ["cn-hangzhou"]);
     }
 
@@ -704,6 +821,8 @@ mod tests {
                 pending: Vec::new(),
                 valid: Pager::new(1),
                 expired: Pager::new(1),
+                from_instances: true,
+                order_validity: BTreeMap::new(),
                 by_instance: BTreeMap::new(),
                 by_certificate: BTreeMap::new(),
                 current: BTreeMap::new(),

@@ -192,3 +192,88 @@ fn throttling_storms_and_5xx_lose_no_certificate() {
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cas(&served.world));
     assert!(served.emulator.stats().faults_injected >= 10);
 }
+
+/// Order rows carry no `CertificateId` (the SDK documents it only for CERT and
+/// UPLOAD rows): renewals and trustee state are linked by `InstanceId`, so
+/// reading auto-management from the orders alone still finds them.
+#[test]
+fn orders_alone_still_link_renewals_by_instance() {
+    let served = support::served_world(120, 32, &["cn-hangzhou"], true);
+    let config = served.config(json!({ "auto_managed_sources": ["orders"] }));
+    let collected = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &config)]);
+    support::assert_complete(&collected);
+    let drift = served.world.manifest.iter().find(|d| d.kind == "auto_managed_not_deployed").unwrap();
+    let old = drift.cas_certificate_ids[0].to_string();
+    let binding = collected.bindings.iter().find(|b| b.location.resource_id == old).unwrap();
+    assert_eq!(binding.extra["superseded_by"], json!(drift.cas_certificate_ids[1]));
+    assert_eq!(binding.declared.auto_managed, Tristate::Yes);
+}
+
+/// CAS's `Fingerprint` is classified by its length, not assumed to be SHA-1.
+#[test]
+fn fingerprints_are_classified_by_length() {
+    let (dir, mut world) = support::world(10, 34, &["cn-hangzhou"], false);
+    let certificate = &mut world.accounts[0].cas.certificates[0];
+    certificate.fingerprint = certificate.sha2.clone();
+    let (id, sha256) = (certificate.certificate_id.to_string(), certificate.sha2.to_ascii_lowercase());
+    let served = support::serve(dir, world, alibaba_emulator::EmulatorConfig::default());
+    let collected = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &served.config(json!({})))]);
+    support::assert_complete(&collected);
+    let binding = collected.bindings.iter().find(|b| b.location.resource_id == id).unwrap();
+    assert_eq!(binding.declared.fingerprint("sha1"), None, "{:?}", binding.declared.fingerprints);
+    assert_eq!(binding.declared.fingerprint("sha256"), Some(sha256.as_str()));
+}
+
+/// Deployments on products without a plugin of their own (here WAF and API
+/// Gateway) are probeable bindings of the CAS plugin: `Domain:ListenerPort`,
+/// SNI = the domain, declaring the deployed certificate; HTTPS off is said,
+/// not probed; CDN/SLB rows are left to their plugins unless asked for.
+#[test]
+fn deployments_on_products_without_a_plugin_are_probeable_bindings() {
+    use alibaba_emulator::world::CloudResource;
+    let (dir, mut world) = support::world(12, 35, &["cn-hangzhou"], false);
+    let cas = &mut world.accounts[0].cas;
+    let certificate = cas.certificates[0].certificate_id;
+    let row = |id: i64, product: &str, domain: &str, port: &str, https: i32| CloudResource {
+        id,
+        cert_id: certificate,
+        cert_name: "deployed".into(),
+        cloud_name: "aliyun".into(),
+        cloud_product: product.into(),
+        region_id: "cn-hangzhou".into(),
+        domain: domain.into(),
+        instance_id: format!("{}-{id}", product.to_ascii_lowercase()),
+        listener_port: port.into(),
+        enable_https: https,
+        status: "normal".into(),
+        ..CloudResource::default()
+    };
+    cas.deployments.push(row(9001, "WAF", "shop.example.test", "8443", 1));
+    cas.deployments.push(row(9002, "APIGateway", "api.example.test", "", 0));
+    let served = support::serve(dir, world, EmulatorConfig::default());
+
+    let collected = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &served.config(json!({})))]);
+    support::assert_complete(&collected);
+    let deployed: Vec<_> = collected.bindings.iter().filter(|b| b.extra["source"] == "ListCloudResources").collect();
+    assert_eq!(deployed.len(), 2, "{:?}", deployed.iter().map(|b| &b.location).collect::<Vec<_>>());
+    let waf = deployed.iter().find(|b| b.location.service == "waf").unwrap();
+    let endpoint = waf.location.endpoint.as_ref().unwrap();
+    assert_eq!(
+        (endpoint.host.as_str(), endpoint.port, endpoint.sni.as_deref()),
+        ("shop.example.test", 8443, Some("shop.example.test"))
+    );
+    assert_eq!(waf.declared.provider_id, Some(certificate.to_string()));
+    assert_eq!(waf.xrefs[0].value, certificate.to_string());
+    let gateway = deployed.iter().find(|b| b.location.service == "apigateway").unwrap();
+    assert!(gateway.location.not_probeable.as_deref().unwrap().contains("HTTPS is off"));
+
+    let all = support::collect_all(&[support::open(
+        &registry(),
+        PLUGIN_NAME,
+        &served.config(json!({ "deployment_bindings": "all" })),
+    )]);
+    let every = all.bindings.iter().filter(|b| b.extra["source"] == "ListCloudResources").count();
+    let rows_with_domains = served.world.accounts[0].cas.deployments.iter().filter(|d| !d.domain.is_empty()).count();
+    assert!(rows_with_domains > 2, "the generated world has CDN/SLB deployments too");
+    assert_eq!(every, rows_with_domains, "all: every row with a domain");
+}

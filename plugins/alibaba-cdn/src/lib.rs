@@ -6,47 +6,104 @@
 //! the declared certificate's name, common name, validity (CDN date strings
 //! carry no zone: read in the configured `cdn_time_zone`, UTC+8 by
 //! default), `CertStatus` as `provider_status` and `CertType` in `extra`.
-//! CDN knows no fingerprint or serial; a `cas` certificate gets the
-//! cross-reference `cas-certificate-name`, through which the core fills
-//! those in from the `alibaba-cas` plugin. Wildcard domains are probed under
+//! CDN's list knows no fingerprint or serial; `DescribeDomainCertificateInfo`
+//! (one call per domain, `certificate_info`) gives the CAS certificate id
+//! (`CertId`), which becomes the cross-reference `cas-certificate-id`
+//! through which the core fills those in from the `alibaba-cas` plugin, and
+//! whether HTTPS is on (`ServerCertificateStatus`; a domain with HTTPS off is
+//! not probeable). Only a `cas` certificate without an id falls back to
+//! `cas-certificate-name` (names are not unique in CAS). Wildcard domains are probed under
 //! `wildcard_probe_label` when configured, else reported as not probeable —
 //! never dropped.
+//!
+//! DCDN (`products = ["cdn", "dcdn"]`) answers in the same shape
+//! (`DescribeDcdnHttpsDomainList`, `DescribeDcdnDomainCertificateInfo`, whose
+//! HTTPS switch is `SSLProtocol`) and goes through the same code, as its own
+//! scope; its bindings have service `dcdn`.
 //!
 //! What it is not: an exporter (the `cdylib` is
 //! `certinspect-alibaba-cdn-dylib`), a prober, or a client of its own: all
 //! calls go through `alibaba-openapi` over the host's transport.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use alibaba_openapi::Product;
+use alibaba_openapi::{Client, Product};
 use certinspect_alibaba_common::config::{self, schema_json};
 use certinspect_alibaba_common::context::{api_names, documented_rate_limits};
+use certinspect_alibaba_common::errors::failure;
 use certinspect_alibaba_common::names::{is_label, wildcard_base};
-use certinspect_alibaba_common::paging::{fetch_page, text, ListRequest, PageStyle, Pager};
+use certinspect_alibaba_common::paging::{fetch_page, rows_at, text, ListRequest, PageStyle, Pager};
 use certinspect_alibaba_common::state::{decode_cursor, encode_cursor};
 use certinspect_alibaba_common::time::{parse_local_datetime, UtcOffset};
 use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
 use certinspect_sdk::serde_json::{json, Value};
 use certinspect_sdk::{
-    capability, Binding, CrossRef, DeclaredCertificate, Endpoint, Host, Location, Page, PluginError, PluginInfo,
-    Provider, Scope, Source, PROTOCOL_VERSION,
+    capability, error_kind, Binding, CrossRef, DeclaredCertificate, Endpoint, Host, Location, Page, PluginError,
+    PluginInfo, Provider, Scope, Source, PROTOCOL_VERSION,
 };
 use serde::{Deserialize, Serialize};
 
 /// The plugin name.
 pub const PLUGIN_NAME: &str = "alibaba-cdn";
 
-/// The one API this plugin calls.
+/// The listing, and the per-domain certificate detail (CAS id, HTTPS switch).
 const LIST: Api = Api::new(Product::Cdn, "DescribeCdnHttpsDomainList");
-const APIS: &[Api] = &[LIST];
-/// How `LIST` pages. The pager asks for its own page size (the setting);
-/// DCDN documents `NoHttpsDomain` for an account without HTTPS domains.
-fn list_request() -> ListRequest<'static> {
-    ListRequest::new(LIST.spec(), PageStyle::PageNumber { page_size: MAX_PAGE_SIZE as u32 }, &["CertInfos", "CertInfo"])
-        .empty_codes(&["NoHttpsDomain"])
+const INFO: Api = Api::new(Product::Cdn, "DescribeDomainCertificateInfo");
+const DCDN_LIST: Api = Api::new(Product::Dcdn, "DescribeDcdnHttpsDomainList");
+const DCDN_INFO: Api = Api::new(Product::Dcdn, "DescribeDcdnDomainCertificateInfo");
+const APIS: &[Api] = &[LIST, INFO, DCDN_LIST, DCDN_INFO];
+
+/// One of the two products that answer in the CDN shape.
+#[derive(Debug, Clone, Copy)]
+struct Flavor {
+    /// Scope id (`global` is CDN's, kept from before DCDN).
+    scope: &'static str,
+    /// Product name in labels and messages.
+    label: &'static str,
+    /// `Location::service` and the `products` setting value.
+    service: &'static str,
+    list: Api,
+    info: Api,
+    /// The detail field saying whether HTTPS is on.
+    https_field: &'static str,
 }
-/// The identical DCDN operation documents 500 as the maximum page size.
+
+const CDN: Flavor = Flavor {
+    scope: "global",
+    label: "CDN",
+    service: "cdn",
+    list: LIST,
+    info: INFO,
+    https_field: "ServerCertificateStatus",
+};
+const DCDN: Flavor = Flavor {
+    scope: "dcdn",
+    label: "DCDN",
+    service: "dcdn",
+    list: DCDN_LIST,
+    info: DCDN_INFO,
+    https_field: "SSLProtocol",
+};
+const FLAVORS: &[Flavor] = &[CDN, DCDN];
+
+/// How a flavor's list pages. The pager asks for its own page size (the
+/// setting); DCDN documents `NoHttpsDomain` for an account without HTTPS domains.
+fn list_request(flavor: Flavor) -> ListRequest<'static> {
+    ListRequest::new(
+        flavor.list.spec(),
+        PageStyle::PageNumber { page_size: MAX_PAGE_SIZE as u32 },
+        &["CertInfos", "CertInfo"],
+    )
+    .empty_codes(&["NoHttpsDomain"])
+}
+/// The largest page size the setting accepts: the identical DCDN operation
+/// documents 500 as its maximum; CDN documents none (a refused size is
+/// stepped down by the pager).
 const MAX_PAGE_SIZE: u64 = 500;
+/// "Default value: 20" (DescribeCdnHttpsDomainList reference).
+const DEFAULT_PAGE_SIZE: u64 = 20;
+/// `DescribeDomainCertificateInfo` calls in flight per page (the rate limiter still applies).
+const INFO_CONCURRENCY: usize = 4;
 
 /// The provider type to register statically:
 /// `registry.add_static(certinspect_sdk::static_module::<AlibabaCdnProvider>())`.
@@ -61,7 +118,7 @@ impl Provider for AlibabaCdnProvider {
             protocol_version: PROTOCOL_VERSION,
             description: "Alibaba Cloud CDN: HTTPS domains and the certificates CDN declares for them".into(),
             provider: "alibaba".into(),
-            services: vec!["cdn".into()],
+            services: vec!["cdn".into(), "dcdn".into()],
             capabilities: vec![capability::INVENTORY.into()],
             config_schema: config_schema(),
             rate_limits: documented_rate_limits(APIS),
@@ -81,7 +138,9 @@ pub fn config_schema() -> Value {
         "alibaba-cdn",
         schema_json!({
             "region": { "type": "string", "minLength": 1, "description": "Region deciding the CDN endpoint (international-site regions use cdn.ap-southeast-1.aliyuncs.com). Default: cdn.aliyuncs.com." },
-            "page_size": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "Domains per DescribeCdnHttpsDomainList page (default 500)." },
+            "page_size": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "Domains per DescribeCdnHttpsDomainList page (default 20, the documented default; a size the service refuses is stepped down)." },
+            "products": { "type": "array", "items": { "type": "string", "enum": ["cdn", "dcdn"] }, "minItems": 1, "description": "Which products to list, one scope each: cdn (DescribeCdnHttpsDomainList) and/or dcdn (DescribeDcdnHttpsDomainList, the same shape). Default [\"cdn\"]." },
+            "certificate_info": { "type": "string", "enum": ["all", "cas", "none"], "description": "Which domains DescribeDomainCertificateInfo is asked about (CAS certificate id, HTTPS on/off): all (default), only those with CAS certificates, or none (then CAS is joined by certificate name)." },
             "cdn_time_zone": { "type": "string", "minLength": 1, "description": "UTC offset of CDN's zone-less date strings, e.g. +08:00 (default, as Alibaba's consoles) or UTC." },
             "wildcard_probe_label": { "type": "string", "minLength": 1, "description": "Probe wildcard domains *.example.com as <label>.example.com; without it they are reported as not probeable." }
         }),
@@ -97,6 +156,17 @@ struct CdnConfig {
     page_size: u64,
     time_zone: UtcOffset,
     wildcard_label: Option<String>,
+    certificate_info: CertificateInfo,
+    /// The products listed, in `FLAVORS` order.
+    flavors: Vec<Flavor>,
+}
+
+/// Which domains `DescribeDomainCertificateInfo` is asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CertificateInfo {
+    All,
+    Cas,
+    None,
 }
 
 impl CdnConfig {
@@ -104,7 +174,7 @@ impl CdnConfig {
         let mut fields = Fields::new(config)?;
         let common = CommonConfig::read(&mut fields, &api_names(APIS))?;
         let region = fields.string("region")?;
-        let page_size = fields.integer("page_size", 1, MAX_PAGE_SIZE)?.unwrap_or(MAX_PAGE_SIZE);
+        let page_size = fields.integer("page_size", 1, MAX_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
         let time_zone = match fields.string("cdn_time_zone")? {
             None => UtcOffset::CHINA,
             Some(zone) => UtcOffset::parse(&zone).ok_or_else(|| {
@@ -118,8 +188,15 @@ impl CdnConfig {
                 &format!("expected one DNS label like www, found \"{label}\""),
             ));
         }
+        let certificate_info = match fields.choice("certificate_info", &["all", "cas", "none"])?.as_deref() {
+            Some("cas") => CertificateInfo::Cas,
+            Some("none") => CertificateInfo::None,
+            _ => CertificateInfo::All,
+        };
+        let products = fields.strings("products", Some(&["cdn", "dcdn"]))?.unwrap_or_else(|| vec!["cdn".into()]);
+        let flavors = FLAVORS.iter().copied().filter(|f| products.iter().any(|p| p == f.service)).collect();
         fields.finish()?;
-        Ok(Self { common, region, page_size, time_zone, wildcard_label })
+        Ok(Self { common, region, page_size, time_zone, wildcard_label, certificate_info, flavors })
     }
 }
 
@@ -127,9 +204,6 @@ struct CdnSource {
     context: Arc<AlibabaContext>,
     settings: CdnConfig,
 }
-
-/// CDN is global: one scope per account.
-const SCOPE: &str = "global";
 
 /// Where the listing stands; the whole state travels in the cursor.
 #[derive(Debug, Serialize, Deserialize)]
@@ -139,23 +213,48 @@ struct Cursor {
 
 impl Source for CdnSource {
     fn scopes(&self) -> Result<Vec<Scope>, PluginError> {
-        Ok(vec![Scope { id: SCOPE.into(), label: format!("CDN, account {}", self.context.account()) }])
+        // CDN and DCDN are global: one scope per product and account.
+        Ok(self
+            .settings
+            .flavors
+            .iter()
+            .map(|f| Scope { id: f.scope.into(), label: format!("{}, account {}", f.label, self.context.account()) })
+            .collect())
     }
 
     fn list_page(&self, scope: &str, cursor: Option<&str>) -> Result<Page, PluginError> {
-        if scope != SCOPE {
-            return Err(PluginError::protocol(format!("unknown scope {scope:?}; this source has only {SCOPE:?}")));
-        }
+        let Some(flavor) = self.settings.flavors.iter().copied().find(|f| f.scope == scope) else {
+            return Err(PluginError::protocol(format!("unknown scope {scope:?}")));
+        };
         let mut pager = match cursor {
             None => Pager::new(self.settings.page_size),
             Some(text) => decode_cursor::<Cursor>(text)?.pager,
         };
         let client = self.context.client(self.settings.region.as_deref());
-        let what = format!("CDN (account {})", self.context.account());
-        let rows = fetch_page(&mut pager, &client, &list_request(), &what)?;
+        let what = format!("{} (account {})", flavor.label, self.context.account());
+        let rows = fetch_page(&mut pager, &client, &list_request(flavor), &what)?;
         let mut page = Page::default();
-        for row in &rows {
-            match self.binding(row) {
+        let details = self.certificate_details(flavor, &client, &rows);
+        // Refused credentials or a missing RAM permission would fail every
+        // domain alike: one error for the scope, not a warning per domain.
+        if let Some(refused) =
+            details.iter().find_map(|d| d.as_ref().err().filter(|e| e.kind == error_kind::CREDENTIALS))
+        {
+            return Err(PluginError::new(
+                refused.kind,
+                format!("{what}: {} (or set certificate_info = \"none\")", refused.message),
+            ));
+        }
+        for (row, detail) in rows.iter().zip(details) {
+            let detail = match detail {
+                Ok(detail) => detail,
+                Err(warning) => {
+                    page.warnings
+                        .push(format!("{what}: {}; the domain is joined to CAS by certificate name", warning.message));
+                    None
+                }
+            };
+            match self.binding(flavor, row, detail.as_ref()) {
                 Some(binding) => page.bindings.push(binding),
                 None => page.warnings.push(format!("{what}: a domain row without DomainName was skipped: {row}")),
             }
@@ -165,14 +264,78 @@ impl Source for CdnSource {
     }
 }
 
+/// What `DescribeDomainCertificateInfo` adds to a listed domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CertificateDetail {
+    /// `CertId`: the CAS certificate id (for `cas` certificates).
+    cas_certificate_id: Option<String>,
+    /// `ServerCertificateStatus`: `on` or `off`.
+    https: Option<String>,
+}
+
+impl CertificateDetail {
+    fn from_answer(answer: &Value, https_field: &str) -> Self {
+        let info = rows_at(answer, &["CertInfos", "CertInfo"]).unwrap_or_default().into_iter().next();
+        let field = |name: &str| info.as_ref().and_then(|i| text(&i[name]));
+        CertificateDetail {
+            cas_certificate_id: field("CertId").filter(|id| id != "0"),
+            https: field(https_field).map(|s| s.to_ascii_lowercase()),
+        }
+    }
+}
+
 impl CdnSource {
-    /// The binding for one `CertInfo` row.
-    fn binding(&self, row: &Value) -> Option<Binding> {
+    /// `DescribeDomainCertificateInfo` for the rows the setting selects, a
+    /// few at a time, in row order. A failed call is a warning for its row.
+    fn certificate_details(
+        &self,
+        flavor: Flavor,
+        client: &Client,
+        rows: &[Value],
+    ) -> Vec<Result<Option<CertificateDetail>, PluginError>> {
+        let wanted = |row: &Value| match self.settings.certificate_info {
+            CertificateInfo::All => true,
+            CertificateInfo::Cas => text(&row["CertType"]).as_deref() == Some("cas"),
+            CertificateInfo::None => false,
+        };
+        let results: Mutex<Vec<Result<Option<CertificateDetail>, PluginError>>> =
+            Mutex::new(rows.iter().map(|_| Ok(None)).collect());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let worker = || loop {
+            let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let Some(row) = rows.get(index) else { break };
+            let Some(domain) = text(&row["DomainName"]).filter(|_| wanted(row)) else { continue };
+            let result = client
+                .call(&flavor.info.spec(), &[("DomainName".into(), domain.clone())])
+                .map(|answer| Some(CertificateDetail::from_answer(&answer, flavor.https_field)))
+                .map_err(|e| failure(&format!("domain {domain}: {}", flavor.info.action), &e));
+            results.lock().unwrap_or_else(|p| p.into_inner())[index] = result;
+        };
+        let threads = INFO_CONCURRENCY.min(rows.len()).max(1);
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                scope.spawn(worker);
+            }
+            worker();
+        });
+        results.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The binding for one `CertInfo` row and its certificate detail.
+    fn binding(&self, flavor: Flavor, row: &Value, detail: Option<&CertificateDetail>) -> Option<Binding> {
         let domain = text(&row["DomainName"])?;
         let cert_type = text(&row["CertType"]);
         let name = text(&row["CertName"]);
+        let https = detail.and_then(|d| d.https.clone());
         let time = |field: &str| text(&row[field]).and_then(|t| parse_local_datetime(&t, self.settings.time_zone));
         let (endpoint, not_probeable) = match wildcard_base(&domain) {
+            _ if https.as_deref() == Some("off") => (
+                None,
+                Some(format!(
+                    "HTTPS is off for {domain} ({} {} off); the certificate is configured but not served",
+                    flavor.info.action, flavor.https_field
+                )),
+            ),
             None => (Some(endpoint(&domain)), None),
             Some(base) => match &self.settings.wildcard_label {
                 Some(label) => (Some(endpoint(&format!("{label}.{base}"))), None),
@@ -184,14 +347,19 @@ impl CdnSource {
                 ),
             },
         };
+        // The CAS id when CDN gives one; the name (not unique in CAS) only without it.
         let mut xrefs = Vec::new();
-        if let (Some("cas"), Some(name)) = (cert_type.as_deref(), &name) {
-            xrefs.push(CrossRef { kind: "cas-certificate-name".into(), value: name.clone() });
+        match (detail.and_then(|d| d.cas_certificate_id.clone()), cert_type.as_deref(), &name) {
+            (Some(id), _, _) => xrefs.push(CrossRef { kind: "cas-certificate-id".into(), value: id }),
+            (None, Some("cas"), Some(name)) => {
+                xrefs.push(CrossRef { kind: "cas-certificate-name".into(), value: name.clone() })
+            }
+            _ => {}
         }
         Some(Binding {
             location: Location {
                 provider: PLUGIN_NAME.into(),
-                service: "cdn".into(),
+                service: flavor.service.into(),
                 account: self.context.account().to_owned(),
                 region: None,
                 resource_id: domain.clone(),
@@ -213,6 +381,7 @@ impl CdnSource {
                 "cert_type": cert_type,
                 "cert_update_time": time("CertUpdateTime"),
                 "cdn_time_zone_offset_seconds": self.settings.time_zone.0,
+                "https": https,
             }),
         })
     }
@@ -235,8 +404,30 @@ mod tests {
             error(json!({"wildcard_probe_label": "a.b"})).starts_with("wildcard_probe_label: expected one DNS label")
         );
         assert!(error(json!({"regions": ["x"]})).starts_with("regions: unknown setting"));
+        assert!(
+            error(json!({"certificate_info": "some"})).starts_with("certificate_info: expected one of all, cas, none")
+        );
         let ok = CdnConfig::read(&json!({"cdn_time_zone": "UTC", "page_size": 20})).unwrap();
-        assert_eq!((ok.time_zone, ok.page_size), (UtcOffset(0), 20));
+        assert_eq!((ok.time_zone, ok.page_size, ok.certificate_info), (UtcOffset(0), 20, CertificateInfo::All));
+        assert_eq!(CdnConfig::read(&json!({})).unwrap().page_size, DEFAULT_PAGE_SIZE);
+    }
+
+    #[test]
+    fn certificate_details_read_the_cas_id_and_the_https_switch() {
+        let cases = [
+            (
+                json!({"CertInfos": {"CertInfo": [{"CertId": "12345", "ServerCertificateStatus": "on"}]}}),
+                Some("12345"),
+                Some("on"),
+            ),
+            (json!({"CertInfos": {"CertInfo": [{"CertId": "", "ServerCertificateStatus": "OFF"}]}}), None, Some("off")),
+            (json!({"CertInfos": {"CertInfo": [{"CertId": "0"}]}}), None, None),
+            (json!({}), None, None),
+        ];
+        for (answer, id, https) in cases {
+            let detail = CertificateDetail::from_answer(&answer, "ServerCertificateStatus");
+            assert_eq!((detail.cas_certificate_id.as_deref(), detail.https.as_deref()), (id, https), "{answer}");
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ fn a_one_certificate_world_yields_its_one_domain() {
 }
 
 #[test]
-fn dates_agree_with_the_generator_in_china_time_and_names_link_to_cas() {
+fn dates_agree_with_the_generator_in_china_time_and_ids_link_to_cas() {
     let served = support::served_world(60, 12, &["cn-hangzhou", "cn-beijing"], true);
     let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "page_size": 7 })));
     let collected = support::collect_all(&[source]);
@@ -50,8 +50,9 @@ fn dates_agree_with_the_generator_in_china_time_and_names_link_to_cas() {
         assert_eq!(binding.declared.name.as_deref(), Some(domain.cert_name.as_str()));
         assert_eq!(binding.extra["cert_type"], json!(domain.cert_type));
         let xref: Vec<(&str, &str)> = binding.xrefs.iter().map(|x| (x.kind.as_str(), x.value.as_str())).collect();
-        if domain.cert_type == "cas" {
-            assert_eq!(xref, [("cas-certificate-name", domain.cert_name.as_str())]);
+        if let Some(id) = domain.cas_certificate_id {
+            // DescribeDomainCertificateInfo names the CAS certificate (bought or uploaded) by id.
+            assert_eq!(xref, [("cas-certificate-id", id.to_string().as_str())]);
         } else {
             assert!(xref.is_empty(), "{xref:?}");
         }
@@ -141,4 +142,109 @@ fn a_fault_that_outlasts_the_retries_is_an_error_that_says_what_was_lost() {
         error.error.message
     );
     assert_eq!(error.error.kind, certinspect_sdk::error_kind::SERVICE);
+}
+
+#[test]
+fn domains_join_cas_by_certificate_id_not_by_name_and_say_when_https_is_off() {
+    let (dir, mut world) = support::world(40, 14, &["cn-hangzhou"], false);
+    let domains = &mut world.accounts[0].cdn_domains;
+    let cas: Vec<usize> = (0..domains.len()).filter(|i| domains[*i].cas_certificate_id.is_some()).collect();
+    assert!(cas.len() >= 3, "the world has CAS-backed domains");
+    // Names are not unique in CAS: two domains on different certificates of one name.
+    let shared_name = domains[cas[0]].cert_name.clone();
+    domains[cas[1]].cert_name = shared_name.clone();
+    domains[cas[2]].https_off = true;
+    let off = domains[cas[2]].domain_name.clone();
+    let served = support::serve(dir, world, EmulatorConfig::default());
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({})));
+    let collected = support::collect_all(&[source]);
+    support::assert_complete(&collected);
+    for domain in &served.world.accounts[0].cdn_domains {
+        let binding = collected.bindings.iter().find(|b| b.location.resource_id == domain.domain_name).unwrap();
+        let xref: Vec<(&str, &str)> = binding.xrefs.iter().map(|x| (x.kind.as_str(), x.value.as_str())).collect();
+        match domain.cas_certificate_id {
+            Some(id) => assert_eq!(xref, [("cas-certificate-id", id.to_string().as_str())], "{}", domain.domain_name),
+            None => assert!(xref.is_empty(), "{xref:?}"),
+        }
+        if domain.domain_name == off {
+            assert!(binding.location.endpoint.is_none(), "{:?}", binding.location);
+            assert!(binding.location.not_probeable.as_deref().unwrap().contains("HTTPS is off"));
+            assert_eq!(binding.extra["https"], json!("off"));
+        } else {
+            assert!(binding.location.not_probeable.is_none() || domain.domain_name.starts_with("*."));
+        }
+    }
+}
+
+#[test]
+fn the_documented_default_page_size_is_asked_for_and_a_refused_one_stepped_down() {
+    let (dir, world) = support::world(45, 15, &["cn-hangzhou"], false);
+    let mut config = EmulatorConfig::default();
+    config.page_limits.insert("DescribeCdnHttpsDomainList".into(), 8);
+    let served = support::serve(dir, world, config);
+    for settings in [json!({}), json!({ "page_size": 100 })] {
+        served.emulator.reset_stats();
+        let source = support::open(&registry(), PLUGIN_NAME, &served.config(settings.clone()));
+        let collected = support::collect_all(&[source]);
+        support::assert_complete(&collected);
+        assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world), "{settings}");
+        let stats = served.emulator.stats();
+        let first = stats.requests.iter().find(|r| r.action == "DescribeCdnHttpsDomainList").unwrap();
+        // "Default value: 20" (DescribeCdnHttpsDomainList reference); no maximum is documented.
+        let asked = if settings["page_size"].is_null() { "20" } else { "100" };
+        assert_eq!(first.params.get("PageSize").map(String::as_str), Some(asked), "{settings}");
+    }
+}
+
+/// DCDN answers in CDN's shape and goes through the same code, as its own
+/// scope; its HTTPS switch is `SSLProtocol`.
+#[test]
+fn dcdn_domains_come_through_the_same_code_as_their_own_scope() {
+    let (dir, mut world) = support::world(30, 16, &["cn-hangzhou"], false);
+    let account = &mut world.accounts[0];
+    // Half the CDN domains move to DCDN; one of them has HTTPS off.
+    let moved = account.cdn_domains.len() / 2;
+    account.dcdn_domains = account.cdn_domains.split_off(moved);
+    account.dcdn_domains[0].https_off = true;
+    let off = account.dcdn_domains[0].domain_name.clone();
+    let served = support::serve(dir, world, EmulatorConfig::default());
+
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "products": ["cdn", "dcdn"] })));
+    let collected = support::collect_all(&[source]);
+    support::assert_complete(&collected);
+    assert_eq!(collected.stats[0].scopes, 2);
+    let account = &served.world.accounts[0];
+    for (service, domains) in [("cdn", &account.cdn_domains), ("dcdn", &account.dcdn_domains)] {
+        let mut expected: Vec<&str> = domains.iter().map(|d| d.domain_name.as_str()).collect();
+        let mut got: Vec<&str> = collected
+            .bindings
+            .iter()
+            .filter(|b| b.location.service == service)
+            .map(|b| b.location.resource_id.as_str())
+            .collect();
+        expected.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, expected, "{service}");
+        for domain in domains.iter() {
+            let binding = collected.bindings.iter().find(|b| b.location.resource_id == domain.domain_name).unwrap();
+            if let Some(id) = domain.cas_certificate_id {
+                assert_eq!(binding.xrefs[0].value, id.to_string(), "{}", domain.domain_name);
+            }
+        }
+    }
+    let dcdn_off = collected.bindings.iter().find(|b| b.location.resource_id == off).unwrap();
+    assert!(dcdn_off.location.not_probeable.as_deref().unwrap().contains("SSLProtocol off"));
+
+    // Without the setting only CDN is listed; an account without DCDN domains is an empty scope.
+    let cdn_only = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &served.config(json!({})))]);
+    assert!(cdn_only.bindings.iter().all(|b| b.location.service == "cdn") && cdn_only.stats[0].scopes == 1);
+    let (dir, world) = support::world(4, 17, &["cn-hangzhou"], false);
+    let empty = support::serve(dir, world, EmulatorConfig::default());
+    let collected = support::collect_all(&[support::open(
+        &registry(),
+        PLUGIN_NAME,
+        &empty.config(json!({ "products": ["dcdn"] })),
+    )]);
+    support::assert_complete(&collected);
+    assert!(collected.bindings.is_empty());
 }

@@ -9,6 +9,7 @@
 //! - [`context`]: one credentials provider and one rate limiter per opened
 //!   source, and `alibaba_openapi::Client`s built from them;
 //! - [`errors`]: client and paging errors as the contract's `PluginError` kinds;
+//! - [`fingerprint`]: fingerprints whose algorithm is told by their length;
 //! - [`paging`]: one page per host call with `alibaba_openapi::Pager` (the
 //!   paging checks live there, shared with `list_all`), errors naming the scope;
 //! - [`state`]: per-listing state for cursors that cannot carry it all;
@@ -22,6 +23,7 @@
 pub mod config;
 pub mod context;
 pub mod errors;
+pub mod fingerprint;
 pub mod paging;
 pub mod state;
 pub mod time;

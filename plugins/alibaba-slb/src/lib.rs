@@ -21,11 +21,15 @@
 //!
 //! A load balancer whose calls fail (after the client's retries) becomes a
 //! page warning naming it and what was lost; the region goes on.
-//! Certificates from CAS carry the cross-reference `cas-certificate-id`.
+//! Certificates from CAS carry the cross-reference `cas-certificate-id` (and
+//! `cas-cert-identifier` when SLB names them `<id>-<region>`). Intranet load
+//! balancers are not probeable unless `probe_intranet` is set. SANs are read
+//! in both shapes SLB sends; expiry prefers `ExpireTime` and notes in
+//! `extra.expiry_note` when `ExpireTimeStamp` disagrees.
 //!
 //! What it is not: an exporter (see `certinspect-alibaba-slb-dylib`), a
 //! prober, or an HTTP client: every call goes through `alibaba-openapi`
-//! over the host's transport. ALB/NLB are not covered.
+//! over the host's transport. ALB/NLB are other plugins' work.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -42,8 +46,8 @@ use certinspect_alibaba_common::state::{decode_cursor, encode_cursor, ListingSto
 use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
 use certinspect_sdk::serde_json::{json, Value};
 use certinspect_sdk::{
-    capability, Binding, CrossRef, DeclaredCertificate, Endpoint, Fingerprint, Host, Location, Page, PluginError,
-    PluginInfo, Provider, Scope, Source, PROTOCOL_VERSION,
+    capability, error_kind, Binding, CrossRef, DeclaredCertificate, Endpoint, Fingerprint, Host, Location, Page,
+    PluginError, PluginInfo, Provider, Scope, Source, PROTOCOL_VERSION,
 };
 use serde::{Deserialize, Serialize};
 
@@ -108,7 +112,8 @@ pub fn config_schema() -> Value {
             "regions": { "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1, "description": "Regions to list (one scope each). Default: every region DescribeRegions returns." },
             "page_size": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "Load balancers per page (one host call), default 50." },
             "listener_concurrency": { "type": "integer", "minimum": 1, "maximum": 16, "description": "Load balancers read at once within a page, default 4 (the rate limiter still applies)." },
-            "wildcard_probe_label": { "type": "string", "minLength": 1, "description": "Probe wildcard SNI extension domains *.example.com as <label>.example.com; without it they are reported as not probeable." }
+            "wildcard_probe_label": { "type": "string", "minLength": 1, "description": "Probe wildcard SNI extension domains *.example.com as <label>.example.com; without it they are reported as not probeable." },
+            "probe_intranet": { "type": "boolean", "description": "Probe load balancers with AddressType intranet (private addresses, reachable only inside their VPC): set when inspect runs inside the VPC. Default false: they are reported as not probeable." }
         }),
         &api_names(APIS),
     )
@@ -121,6 +126,7 @@ struct SlbConfig {
     page_size: u64,
     concurrency: usize,
     wildcard_label: Option<String>,
+    probe_intranet: bool,
 }
 
 impl SlbConfig {
@@ -144,8 +150,9 @@ impl SlbConfig {
                 &format!("expected one DNS label like www, found \"{label}\""),
             ));
         }
+        let probe_intranet = fields.boolean("probe_intranet")?.unwrap_or(false);
         fields.finish()?;
-        Ok(Self { common, regions, page_size, concurrency, wildcard_label })
+        Ok(Self { common, regions, page_size, concurrency, wildcard_label, probe_intranet })
     }
 }
 
@@ -222,6 +229,11 @@ impl Source for SlbSource {
         };
         let mut page = Page::default();
         let outcomes = self.read_load_balancers(&client, region, &load_balancers);
+        if let Some(refused) = outcomes.iter().find_map(|o| o.refused.clone()) {
+            drop(listing);
+            self.listings.remove(id);
+            return Err(PluginError::new(refused.kind, format!("{what}: {}", refused.message)));
+        }
         let certificates = Arc::clone(&listing.certificates);
         for outcome in outcomes {
             for (lb, listener) in outcome.listeners {
@@ -307,6 +319,9 @@ struct LbOutcome {
     id: String,
     listeners: Vec<(Value, Listener)>,
     warning: Option<String>,
+    /// The credentials were refused or lack a RAM permission: every load
+    /// balancer would fail the same way, so the scope fails with this one error.
+    refused: Option<PluginError>,
 }
 
 impl SlbSource {
@@ -375,6 +390,7 @@ impl SlbSource {
         });
         let address = text(&lb["Address"]);
         let lb_status = text(&lb["LoadBalancerStatus"]);
+        let address_type = text(&lb["AddressType"]);
         let sni: Result<Option<String>, String> = match place {
             Place::Default => Ok(declared.common_name.clone().filter(|cn| is_plain_hostname(cn))),
             Place::Extension { domain, .. } => match (wildcard_base(domain), &self.settings.wildcard_label) {
@@ -391,6 +407,11 @@ impl SlbSource {
             Some(format!("listener {} is stopped", listener.port))
         } else if address.is_none() {
             Some("the load balancer has no address".to_owned())
+        } else if address_type.as_deref() == Some("intranet") && !self.settings.probe_intranet {
+            Some(format!(
+                "intranet load balancer: {} is a private address reachable only inside its VPC; set probe_intranet = true when inspect runs there",
+                address.clone().unwrap_or_default()
+            ))
         } else {
             None
         };
@@ -426,7 +447,8 @@ impl SlbSource {
                 "domain_extension_id": extension_id,
                 "listener_status": listener.status,
                 "load_balancer_status": lb_status,
-                "address_type": text(&lb["AddressType"]),
+                "address_type": address_type,
+                "expiry_note": row.and_then(|r| expiry(r).1),
                 "is_alicloud_certificate": row.and_then(|r| read_i64(&r["IsAliCloudCertificate"])),
                 "alicloud_certificate_name": row.and_then(|r| text(&r["AliCloudCertificateName"])),
             }),
@@ -449,6 +471,7 @@ impl SlbSource {
             xrefs: xrefs(row),
             extra: json!({
                 "certificate_role": "unbound",
+                "expiry_note": expiry(row).1,
                 "is_alicloud_certificate": read_i64(&row["IsAliCloudCertificate"]),
                 "alicloud_certificate_name": text(&row["AliCloudCertificateName"]),
             }),
@@ -460,13 +483,17 @@ impl SlbSource {
 /// load balancer (or one of its listeners) and says so.
 fn read_load_balancer(client: &Client, region: &str, lb: &Value) -> LbOutcome {
     let id = text(&lb["LoadBalancerId"]).unwrap_or_default();
-    let mut outcome = LbOutcome { id: id.clone(), listeners: Vec::new(), warning: None };
+    let mut outcome = LbOutcome { id: id.clone(), listeners: Vec::new(), warning: None, refused: None };
     let base = [("RegionId".to_owned(), region.to_owned()), ("LoadBalancerId".to_owned(), id.clone())];
     let attribute = match client.call(&ATTRIBUTE.spec(), &base) {
         Ok(answer) => answer,
         Err(e) => {
             let error = failure(&format!("load balancer {id}: DescribeLoadBalancerAttribute"), &e);
-            outcome.warning = Some(format!("{}; its listeners are not listed", error.message));
+            if error.kind == error_kind::CREDENTIALS {
+                outcome.refused = Some(error);
+            } else {
+                outcome.warning = Some(format!("{}; its listeners are not listed", error.message));
+            }
             return outcome;
         }
     };
@@ -495,7 +522,17 @@ fn read_load_balancer(client: &Client, region: &str, lb: &Value) -> LbOutcome {
                 };
                 outcome.listeners.push((lb.clone(), listener));
             }
-            Err(e) => failed.push(failure(&format!("port {port}"), &e).message),
+            Err(e) => {
+                let error = failure(&format!("port {port}"), &e);
+                if error.kind == error_kind::CREDENTIALS {
+                    outcome.refused = Some(failure(
+                        &format!("load balancer {id} port {port}: DescribeLoadBalancerHTTPSListenerAttribute"),
+                        &e,
+                    ));
+                    return outcome;
+                }
+                failed.push(error.message)
+            }
         }
     }
     if !failed.is_empty() {
@@ -529,16 +566,56 @@ fn https_ports(attribute: &Value) -> Vec<u16> {
     ports
 }
 
+/// `SubjectAlternativeName` elements as names. The SDK model has a list of
+/// strings, one per name; the API reference's example sends one element
+/// holding all names as a JSON array text (`["[\"a\",\"b\"]"]`). Both are read.
+fn subject_alternative_names(row: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for element in rows_at(row, &["SubjectAlternativeNames", "SubjectAlternativeName"]).unwrap_or_default() {
+        let Some(element) = text(&element) else { continue };
+        let embedded = element
+            .starts_with('[')
+            .then(|| certinspect_sdk::serde_json::from_str::<Vec<String>>(&element).ok())
+            .flatten();
+        match embedded {
+            Some(list) => names.extend(list.into_iter().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())),
+            None => names.push(element),
+        }
+    }
+    names
+}
+
+/// Expiry tolerance between `ExpireTime` (seconds) and `ExpireTimeStamp`.
+const EXPIRY_TOLERANCE_SECONDS: i64 = 1;
+
+/// The expiry (UNIX seconds) and, when the two fields disagree, a note
+/// saying so. `ExpireTime` (ISO-8601 UTC) is preferred: the API reference's
+/// own example pairs a correct `ExpireTime` with an `ExpireTimeStamp` of
+/// 15041477450, which is neither seconds nor milliseconds. The timestamp is
+/// read by magnitude (milliseconds from 10^11 on) and only used alone.
+fn expiry(row: &Value) -> (Option<i64>, Option<String>) {
+    let iso_text = text(&row["ExpireTime"]);
+    let iso = iso_text.as_deref().and_then(alibaba_openapi::parse_iso8601_utc).map(|ms| ms.div_euclid(1000));
+    let stamp = read_i64(&row["ExpireTimeStamp"]).filter(|t| *t != 0);
+    let stamp_seconds = stamp.map(certinspect_alibaba_common::time::seconds_by_magnitude);
+    match (iso, stamp, stamp_seconds) {
+        (Some(iso), Some(raw), Some(seconds)) if (iso - seconds).abs() > EXPIRY_TOLERANCE_SECONDS => {
+            let read_as = alibaba_openapi::format_iso8601_utc(seconds.saturating_mul(1000));
+            let note = format!(
+                "DescribeServerCertificates disagrees with itself: ExpireTime {} but ExpireTimeStamp {raw} (read as {read_as}); ExpireTime is used",
+                iso_text.unwrap_or_default()
+            );
+            (Some(iso), Some(note))
+        }
+        (Some(iso), _, _) => (Some(iso), None),
+        (None, _, seconds) => (seconds, None),
+    }
+}
+
 /// The declared certificate from a `DescribeServerCertificates` row.
 fn declared(row: &Value) -> DeclaredCertificate {
-    let sans = rows_at(row, &["SubjectAlternativeNames", "SubjectAlternativeName"])
-        .unwrap_or_default()
-        .iter()
-        .filter_map(text)
-        .collect();
-    let not_after = read_i64(&row["ExpireTimeStamp"]).map(|ms| ms.div_euclid(1000)).or_else(|| {
-        text(&row["ExpireTime"]).and_then(|t| alibaba_openapi::parse_iso8601_utc(&t)).map(|ms| ms.div_euclid(1000))
-    });
+    let sans = subject_alternative_names(row);
+    let (not_after, _) = expiry(row);
     DeclaredCertificate {
         provider_id: text(&row["ServerCertificateId"]),
         name: text(&row["ServerCertificateName"]),
@@ -550,11 +627,28 @@ fn declared(row: &Value) -> DeclaredCertificate {
     }
 }
 
+/// The CAS cross-references of a certificate from CAS. `AliCloudCertificateId`
+/// is a CAS certificate id, or the CAS `CertIdentifier` form `<id>-<region>`
+/// (`12345-cn-hangzhou`); both give the CAS id, the latter also the identifier.
 fn xrefs(row: &Value) -> Vec<CrossRef> {
-    match (read_i64(&row["IsAliCloudCertificate"]), text(&row["AliCloudCertificateId"])) {
-        (Some(1), Some(id)) => vec![CrossRef { kind: "cas-certificate-id".into(), value: id }],
-        _ => Vec::new(),
+    let (Some(1), Some(id)) = (read_i64(&row["IsAliCloudCertificate"]), text(&row["AliCloudCertificateId"])) else {
+        return Vec::new();
+    };
+    match cas_id_of_identifier(&id) {
+        Some(digits) => vec![
+            CrossRef { kind: "cas-certificate-id".into(), value: digits.to_owned() },
+            CrossRef { kind: "cas-cert-identifier".into(), value: id.clone() },
+        ],
+        None => vec![CrossRef { kind: "cas-certificate-id".into(), value: id }],
     }
+}
+
+/// `12345-cn-hangzhou` -> `12345`: digits, a hyphen, a region id.
+fn cas_id_of_identifier(id: &str) -> Option<&str> {
+    let (digits, region) = id.split_once('-')?;
+    let is_region =
+        !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && is_region).then_some(digits)
 }
 
 #[cfg(test)]
@@ -582,6 +676,59 @@ mod tests {
         assert_eq!(d.sans.len(), 2);
         assert_eq!(xrefs(&row), vec![CrossRef { kind: "cas-certificate-id".into(), value: "123".into() }]);
         assert!(xrefs(&json!({"IsAliCloudCertificate": 0, "AliCloudCertificateId": ""})).is_empty());
+    }
+
+    /// The example answer of the API reference ("DescribeServerCertificates"): the SANs
+    /// as one JSON-array string, and an `ExpireTimeStamp` that is neither seconds nor
+    /// milliseconds next to a correct `ExpireTime`.
+    fn reference_example() -> Value {
+        json!({"ServerCertificateId": "idkp-123-cn-test", "CommonName": "www.example.com",
+            "SubjectAlternativeNames": {"SubjectAlternativeName": ["[\"demo.aliyundoc.com\",\"example.aliyundoc.com\"]"]},
+            "ExpireTime": "2023-01-26T23:59:59Z", "ExpireTimeStamp": 15_041_477_450_i64,
+            "Fingerprint": "68:08:1a:f8:2c:97:69:a3:a1:e4:6f:7a:e4:b6:e9:2d:ad:86:ad:7b",
+            "IsAliCloudCertificate": 0})
+    }
+
+    #[test]
+    fn sans_sent_as_one_json_array_string_are_read_as_names() {
+        assert_eq!(declared(&reference_example()).sans, ["demo.aliyundoc.com", "example.aliyundoc.com"]);
+    }
+
+    #[test]
+    fn expiry_prefers_the_iso_string_over_an_implausible_timestamp() {
+        // 2023-01-26T23:59:59Z
+        assert_eq!(declared(&reference_example()).not_after, Some(1_674_777_599));
+    }
+
+    #[test]
+    fn expiry_disagreements_are_noted_and_agreement_is_silent() {
+        let (_, note) = expiry(&reference_example());
+        let note = note.unwrap();
+        assert!(note.contains("2023-01-26T23:59:59Z") && note.contains("15041477450"), "{note}");
+        let cases = [
+            (
+                json!({"ExpireTime": "2024-11-21T06:04:25Z", "ExpireTimeStamp": 1_732_169_065_000_i64}),
+                Some(1_732_169_065),
+            ),
+            (json!({"ExpireTime": "2024-11-21T06:04:25Z", "ExpireTimeStamp": 1_732_169_065_i64}), Some(1_732_169_065)),
+            (json!({"ExpireTimeStamp": 1_732_169_065_000_i64}), Some(1_732_169_065)),
+            (json!({"ExpireTime": "2024-11-21T06:04:25Z"}), Some(1_732_169_065)),
+            (json!({}), None),
+        ];
+        for (row, expected) in cases {
+            assert_eq!(expiry(&row), (expected, None), "{row}");
+        }
+    }
+
+    #[test]
+    fn cas_ids_in_cert_identifier_form_are_normalised() {
+        let row = json!({"IsAliCloudCertificate": 1, "AliCloudCertificateId": "12345-cn-hangzhou"});
+        let kinds: Vec<(String, String)> = xrefs(&row).into_iter().map(|x| (x.kind, x.value)).collect();
+        assert!(kinds.contains(&("cas-certificate-id".into(), "12345".into())), "{kinds:?}");
+        assert!(kinds.contains(&("cas-cert-identifier".into(), "12345-cn-hangzhou".into())), "{kinds:?}");
+        for not_an_identifier in ["12345", "abc-cn-hangzhou", "12345-", "-cn-hangzhou", "12-CN"] {
+            assert_eq!(cas_id_of_identifier(not_an_identifier), None, "{not_an_identifier}");
+        }
     }
 
     #[test]

@@ -188,3 +188,73 @@ fn throttling_storms_and_5xx_lose_no_listener() {
     assert_eq!(keys(&collected), support::expected_slb(&served.world));
     assert!(served.emulator.stats().faults_injected >= 10);
 }
+
+#[test]
+fn sans_sent_as_one_json_string_are_the_certificates_names() {
+    let (dir, mut world) = support::world(20, 25, &["cn-hangzhou"], false);
+    world.quirks.slb_sans_as_json_string = true;
+    let served = support::serve(dir, world, EmulatorConfig::default());
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "regions": ["cn-hangzhou"] })));
+    let collected = support::collect_all(&[source]);
+    support::assert_complete(&collected);
+    let region = &served.world.accounts[0].slb[0];
+    assert!(!collected.bindings.is_empty());
+    for binding in &collected.bindings {
+        let id = binding.declared.provider_id.as_ref().unwrap();
+        let certificate = region.server_certificates.iter().find(|c| &c.server_certificate_id == id).unwrap();
+        assert_eq!(binding.declared.sans, certificate.subject_alternative_names, "{id}");
+    }
+}
+
+#[test]
+fn an_implausible_expiry_timestamp_loses_to_the_iso_string_and_says_so() {
+    let (dir, mut world) = support::world(20, 26, &["cn-hangzhou"], false);
+    let certificate = &mut world.accounts[0].slb[0].server_certificates[0];
+    // The API reference example's value: neither seconds nor milliseconds.
+    certificate.expire_time_stamp = 15_041_477_450;
+    let (id, expire_time) = (certificate.server_certificate_id.clone(), certificate.expire_time.clone());
+    let served = support::serve(dir, world, EmulatorConfig::default());
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "regions": ["cn-hangzhou"] })));
+    let collected = support::collect_all(&[source]);
+    support::assert_complete(&collected);
+    let expected = support::unix(&expire_time);
+    for binding in &collected.bindings {
+        let note = binding.extra["expiry_note"].as_str();
+        if binding.declared.provider_id.as_ref() == Some(&id) {
+            assert_eq!(binding.declared.not_after, Some(expected));
+            let note = note.expect("the disagreement is noted");
+            assert!(note.contains("15041477450") && note.contains(&expire_time), "{note}");
+        } else {
+            assert_eq!(note, None, "{:?}", binding.location);
+        }
+    }
+}
+
+#[test]
+fn intranet_load_balancers_are_probed_only_when_asked() {
+    let (dir, mut world) = support::world(20, 27, &["cn-hangzhou"], false);
+    let lb = &mut world.accounts[0].slb[0].load_balancers[0];
+    lb.address_type = "intranet".into();
+    let intranet = lb.load_balancer_id.clone();
+    let served = support::serve(dir, world, EmulatorConfig::default());
+    for probe_intranet in [false, true] {
+        let settings = json!({ "regions": ["cn-hangzhou"], "probe_intranet": probe_intranet });
+        let source = support::open(&registry(), PLUGIN_NAME, &served.config(settings));
+        let collected = support::collect_all(&[source]);
+        support::assert_complete(&collected);
+        let mut seen = 0;
+        for binding in collected.bindings.iter().filter(|b| b.extra["certificate_role"] != "unbound") {
+            let location = &binding.location;
+            if location.resource_id == intranet && !probe_intranet {
+                seen += 1;
+                assert!(location.endpoint.is_none(), "{location:?}");
+                let reason = location.not_probeable.as_deref().unwrap();
+                assert!(reason.contains("intranet") && reason.contains("probe_intranet"), "{reason}");
+            } else {
+                seen += usize::from(location.resource_id == intranet);
+                assert!(location.endpoint.is_some() && location.not_probeable.is_none(), "{location:?}");
+            }
+        }
+        assert!(seen > 0, "the intranet load balancer has listeners");
+    }
+}

@@ -45,9 +45,10 @@ pub fn small_world(n_cdn: usize) -> World {
                 enabled: true,
                 security_token: Some(STS_TOKEN.into()),
                 expiration: Some("2999-01-01T00:00:00Z".into()),
+                permissions: None,
             },
         ],
-        roles: vec![Role { name: "reader".into() }],
+        roles: vec![Role { name: "reader".into(), permissions: None }],
         ..Default::default()
     };
     for i in 0..n_cdn {

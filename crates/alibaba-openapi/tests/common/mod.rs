@@ -19,6 +19,11 @@ const MAX_RESPONSE_BYTES: usize = 64 << 20;
 pub struct LoopbackHost {
     pub logs: Mutex<Vec<String>>,
     pub requests: AtomicUsize,
+    /// Like curl's `--connect-to`: every request, whatever its URL's host and
+    /// scheme, goes over plain HTTP to this loopback address, keeping its
+    /// `host` header (so resolved endpoints like `https://cdn.aliyuncs.com`
+    /// reach the emulator without leaving loopback).
+    pub connect_to: Mutex<Option<SocketAddr>>,
 }
 
 fn transport(kind: TransportErrorKind, message: impl Into<String>) -> TransportError {
@@ -28,6 +33,13 @@ fn transport(kind: TransportErrorKind, message: impl Into<String>) -> TransportE
 impl LoopbackHost {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A host that sends every request to `addr` (see [`LoopbackHost::connect_to`]).
+    pub fn connecting_to(addr: SocketAddr) -> Self {
+        let host = Self::default();
+        *host.connect_to.lock().unwrap() = Some(addr);
+        host
     }
 
     pub fn request_count(&self) -> usize {
@@ -93,7 +105,15 @@ fn decode_chunked(mut data: &[u8]) -> Result<Vec<u8>, TransportError> {
 impl HostServices for LoopbackHost {
     fn http(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         self.requests.fetch_add(1, Ordering::SeqCst);
-        let (addr, authority, target) = split_url(&request.url)?;
+        let connect_to = *self.connect_to.lock().unwrap();
+        let (addr, authority, target) = match connect_to {
+            Some(addr) => {
+                let rest = request.url.split_once("://").map_or(request.url.as_str(), |(_, rest)| rest);
+                let (authority, target) = rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
+                (addr, authority.to_string(), target.to_string())
+            }
+            None => split_url(&request.url)?,
+        };
         let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(30_000));
         let mut stream = TcpStream::connect_timeout(&addr, timeout)
             .map_err(|e| transport(TransportErrorKind::Connect, e.to_string()))?;
@@ -206,7 +226,7 @@ pub mod fixtures {
                 enabled: true,
                 ..AccessKey::default()
             }],
-            roles: vec![Role { name: ROLE.into() }],
+            roles: vec![Role { name: ROLE.into(), permissions: None }],
             ..Account::default()
         };
         account.cas.certificates = (1..=certificates).map(|i| certificate(1_000_000 + i)).collect();
