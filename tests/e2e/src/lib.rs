@@ -164,3 +164,19 @@ pub fn normalized_report(report: &serde_json::Value) -> serde_json::Value {
     findings.sort();
     serde_json::json!({ "summary": report["summary"], "bindings": rows, "findings": findings })
 }
+
+/// `inspect probe --format json`, trusting only the roots in `ca_file`, with
+/// `args`, run in `dir`: the process's output and the report it wrote.
+pub fn probe_json(dir: &Path, ca_file: &Path, args: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let output = Command::new(inspect_binary())
+        .args(["probe", "--format", "json", "--trust", "none", "--ca-file"])
+        .arg(ca_file)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CERTINSPECT_PLUGIN_PATH")
+        .output()
+        .expect("inspect runs");
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&output.stderr)));
+    (output, report)
+}

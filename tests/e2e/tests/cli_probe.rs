@@ -2,27 +2,12 @@
 //! read as OBSERVED, and `--declared FILE` (CSV, or a report written
 //! earlier) turns the same probes into MATCH / FOREIGN verdicts.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use certinspect_e2e::{inspect_binary, target_dir};
+use certinspect_e2e::{inspect_binary, probe_json, target_dir};
 use certinspect_tls_farm::pki::{TestCa, Validity};
 use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
 use serde_json::Value;
-
-fn probe(dir: &Path, ca: &Path, args: &[&str]) -> (Output, Value) {
-    let output = Command::new(inspect_binary())
-        .args(["probe", "--format", "json", "--trust", "none", "--ca-file"])
-        .arg(ca)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CERTINSPECT_PLUGIN_PATH")
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stderr)));
-    (output, report)
-}
 
 fn verdicts(report: &Value) -> Vec<String> {
     report["bindings"]
@@ -53,7 +38,7 @@ fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
     let target = format!("127.0.0.1:{port}");
     let sha256 = |der: &[u8]| certinspect_analysis::parse_certificate(der).unwrap().sha256_fingerprint;
 
-    let (output, bare) = probe(&dir, &ca_file, &[&target, "--sni", "localhost"]);
+    let (output, bare) = probe_json(&dir, &ca_file, &[&target, "--sni", "localhost"]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(verdicts(&bare), ["OBSERVED"]);
 
@@ -63,7 +48,7 @@ fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
         sha256(other.leaf())
     );
     std::fs::write(dir.join("declared.csv"), csv).unwrap();
-    let (output, report) = probe(&dir, &ca_file, &["--declared", "declared.csv"]);
+    let (output, report) = probe_json(&dir, &ca_file, &["--declared", "declared.csv"]);
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(verdicts(&report), ["MATCH", "FOREIGN"]);
     let codes: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
@@ -71,7 +56,7 @@ fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
 
     // Last run's report is a declaration too: what was served then is expected now.
     std::fs::write(dir.join("last.json"), serde_json::to_string(&report).unwrap()).unwrap();
-    let (_, again) = probe(&dir, &ca_file, &["--declared", "last.json"]);
+    let (_, again) = probe_json(&dir, &ca_file, &["--declared", "last.json"]);
     assert_eq!(verdicts(&again), ["MATCH", "FOREIGN"]);
 
     let bad =

@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use certinspect_e2e::{inspect_binary, target_dir};
+use certinspect_e2e::{inspect_binary, probe_json, target_dir};
 use certinspect_tls_farm::openssl::{self, Server};
 use certinspect_tls_farm::pki::{self_signed, Issued, LeafOptions, TestCa, Validity};
 use certinspect_tls_farm::{CertSource, ClientAuth, Der, EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
@@ -56,16 +56,7 @@ impl Said {
 
 /// `inspect probe --format json` trusting only `ca_file`, with `args`.
 fn probe(dir: &Path, ca_file: &Path, args: &[&str]) -> Said {
-    let output = Command::new(inspect_binary())
-        .args(["probe", "--format", "json", "--trust", "none", "--ca-file"])
-        .arg(ca_file)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CERTINSPECT_PLUGIN_PATH")
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&output.stderr)));
+    let (output, report) = probe_json(dir, ca_file, args);
     Said { exit: output.status.code().unwrap_or(-1), report }
 }
 
