@@ -81,8 +81,14 @@ fn scripts() -> PathBuf {
 /// The last non-empty line of a process's stderr (else stdout), for a
 /// one-sentence error.
 fn last_words(output: &Output) -> String {
-    let text =
-        |bytes: &[u8]| String::from_utf8_lossy(bytes).lines().rev().find(|l| !l.trim().is_empty()).map(str::to_owned);
+    // pip prefixes its messages with "ERROR: "; the message is what a person needs.
+    let text = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.trim().trim_start_matches("ERROR: ").to_owned())
+    };
     text(&output.stderr).or_else(|| text(&output.stdout)).unwrap_or_else(|| format!("it exited with {}", output.status))
 }
 
@@ -91,11 +97,14 @@ fn last_words(output: &Output) -> String {
 /// [`MotoError::PythonUnavailable`]; a failed pip install (offline) is
 /// [`MotoError::InstallFailed`].
 pub fn python(work: &Path) -> Result<PathBuf, MotoError> {
+    venv(&std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()), work, &[])
+}
+
+/// [`python`] with the system interpreter `system`, and `pip_env` added to
+/// pip's environment (the tests point pip at an unreachable index).
+fn venv(system: &str, work: &Path, pip_env: &[(&str, &str)]) -> Result<PathBuf, MotoError> {
     let requirements_path = scripts().join("requirements.txt");
-    let unavailable = |reason: String| MotoError::PythonUnavailable {
-        python: std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()),
-        reason,
-    };
+    let unavailable = |reason: String| MotoError::PythonUnavailable { python: system.to_owned(), reason };
     let requirements = std::fs::read_to_string(&requirements_path)
         .map_err(|e| unavailable(format!("cannot read {}: {e}", requirements_path.display())))?;
     // FNV-1a of the pins: stable across runs and Rust versions, so a venv
@@ -110,8 +119,7 @@ pub fn python(work: &Path) -> Result<PathBuf, MotoError> {
     std::fs::create_dir_all(work).map_err(|e| unavailable(format!("cannot create {}: {e}", work.display())))?;
     let building = work.join(format!("venv-building-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&building);
-    let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let created = Command::new(&system)
+    let created = Command::new(system)
         .arg("-m")
         .arg("venv")
         .arg(&building)
@@ -124,6 +132,7 @@ pub fn python(work: &Path) -> Result<PathBuf, MotoError> {
     let installed = Command::new(building.join("bin/python"))
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r"])
         .arg(&requirements_path)
+        .envs(pip_env.iter().copied())
         .output()
         .map_err(|e| MotoError::InstallFailed { reason: format!("cannot run pip: {e}") })?;
     if !installed.status.success() {
@@ -281,5 +290,59 @@ impl Drop for Moto {
             control.stdin = None;
         }
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What the demo treats as "no AWS part here": no Python, or pip unable
+    //! to install (offline). Both leave no venv behind that looks ready.
+    use super::*;
+
+    fn venvs_in(work: &Path) -> Vec<String> {
+        std::fs::read_dir(work)
+            .map(|dir| dir.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_missing_interpreter_is_python_unavailable() {
+        let work = tempfile::tempdir().unwrap();
+        let error = venv("/nonexistent/python3", work.path(), &[]).unwrap_err();
+        assert!(matches!(error, MotoError::PythonUnavailable { .. }), "{error:?}");
+        assert!(error.is_unavailable());
+        let message = error.to_string();
+        assert!(
+            message.starts_with("cannot create a Python virtualenv with /nonexistent/python3: cannot run it:"),
+            "{message}"
+        );
+        assert!(venvs_in(work.path()).is_empty(), "{:?}", venvs_in(work.path()));
+    }
+
+    #[test]
+    fn an_unreachable_package_index_is_a_failed_install_and_leaves_no_venv() {
+        let work = tempfile::tempdir().unwrap();
+        // The discard port on loopback: refused at once, no retries, no
+        // cached wheels, no pip configuration of this machine.
+        let offline = [
+            ("PIP_INDEX_URL", "http://127.0.0.1:9/simple"),
+            ("PIP_RETRIES", "0"),
+            ("PIP_TIMEOUT", "2"),
+            ("PIP_NO_CACHE_DIR", "1"),
+            ("PIP_CONFIG_FILE", "/dev/null"),
+            ("NO_PROXY", "127.0.0.1"),
+        ];
+        let error = venv("python3", work.path(), &offline).unwrap_err();
+        assert!(matches!(error, MotoError::InstallFailed { .. }), "{error:?}");
+        assert!(error.is_unavailable());
+        assert!(error.to_string().starts_with("pip could not install moto: No matching distribution"), "{error}");
+        assert!(venvs_in(work.path()).is_empty(), "{:?}", venvs_in(work.path()));
+    }
+
+    #[test]
+    fn server_and_seed_failures_are_not_unavailability() {
+        for error in [MotoError::Server { reason: "it did not start".into() }, MotoError::Seed { reason: "x".into() }] {
+            assert!(!error.is_unavailable(), "{error}");
+        }
     }
 }

@@ -80,7 +80,12 @@ fn the_alibaba_providers_are_built_in_and_a_library_of_the_same_name_replaces_on
     let _ = std::fs::remove_dir_all(&prefix);
 
     let json = installed_plugins_json(&prefix, &[]);
-    let built_in = [("alibaba-cdn", "(built in)"), ("alibaba-slb", "(built in)"), ("alibaba-cas", "(built in)")];
+    let built_in = [
+        ("alibaba-cdn", "(built in)"),
+        ("alibaba-slb", "(built in)"),
+        ("alibaba-cas", "(built in)"),
+        ("aws", "(built in)"),
+    ];
     let expected: Vec<(String, String)> = built_in.iter().map(|(n, o)| ((*n).to_owned(), (*o).to_owned())).collect();
     assert_eq!(origins(&json), expected);
     assert!(json["failures"].as_array().unwrap().is_empty(), "{json}");
@@ -94,7 +99,7 @@ fn the_alibaba_providers_are_built_in_and_a_library_of_the_same_name_replaces_on
     let json = installed_plugins_json(&prefix, &[]);
     let used: Vec<(String, String)> = origins(&json);
     assert!(used.iter().any(|(name, origin)| name == "alibaba-cdn" && origin.ends_with(&cdn)), "{used:?}");
-    assert_eq!(used.iter().filter(|(_, origin)| origin == "(built in)").count(), 2, "{used:?}");
+    assert_eq!(used.iter().filter(|(_, origin)| origin == "(built in)").count(), 3, "{used:?}");
     let replaced = &json["replaced"][0];
     assert_eq!(replaced["name"], "alibaba-cdn");
     assert!(replaced["by"].as_str().unwrap().ends_with(&cdn), "{replaced}");
