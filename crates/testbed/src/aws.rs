@@ -239,6 +239,11 @@ impl AwsWorld {
         &self.routes
     }
 
+    /// The routes as `HOST:PORT:ADDRESS:PORT` strings (`--connect-to`).
+    pub fn connect_to(&self) -> Vec<String> {
+        self.routes.iter().map(Route::connect_to).collect()
+    }
+
     /// The CA that issued every certificate of this world, as PEM.
     pub fn ca_pem(&self) -> String {
         self.ca.pem()

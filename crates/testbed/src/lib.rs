@@ -71,6 +71,13 @@ pub struct Route {
     pub to: SocketAddr,
 }
 
+impl Route {
+    /// As a `--connect-to` value: `HOST:PORT:ADDRESS:PORT`.
+    pub fn connect_to(&self) -> String {
+        format!("{}:{}:{}", self.host, self.port, self.to)
+    }
+}
+
 impl Testbed {
     /// Generate the world and start everything serving it.
     pub fn start(options: &TestbedOptions) -> Result<Self, String> {
@@ -142,7 +149,7 @@ impl Testbed {
 
     /// The routes as `HOST:PORT:ADDRESS:PORT` strings (`--connect-to`).
     pub fn connect_to(&self) -> Vec<String> {
-        self.routes.iter().map(|r| format!("{}:{}:{}", r.host, r.port, r.to)).collect()
+        self.routes.iter().map(Route::connect_to).collect()
     }
 
     /// The emulator's base URL.
@@ -248,7 +255,7 @@ fn config_text(testbed: &Testbed, ca_file: &Path, aws: Option<(String, &[Route])
         );
         text.push_str(&source);
         text.push('\n');
-        routes.extend(aws_routes.iter().map(|r| format!("{}:{}:{}", r.host, r.port, r.to)));
+        routes.extend(aws_routes.iter().map(Route::connect_to));
     }
     text.push_str(&format!(
         "[verify]\ntrust = \"none\"\nca_file = {:?}\nconnect_to = [\n",
