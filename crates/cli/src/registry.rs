@@ -23,6 +23,7 @@ fn add_bundled(registry: &mut PluginRegistry) {
     registry.add_static(static_module::<certinspect_alibaba_slb::AlibabaSlbProvider>());
     registry.add_static(static_module::<certinspect_alibaba_cas::AlibabaCasProvider>());
     registry.add_static(static_module::<certinspect_alibaba_alb::AlibabaAlbProvider>());
+    registry.add_static(static_module::<certinspect_aws::AwsProvider>());
 }
 
 #[cfg(not(feature = "bundled-providers"))]

@@ -1,4 +1,4 @@
-//! An emulated Alibaba Cloud world, served end to end on loopback.
+//! Emulated cloud worlds, served end to end on loopback.
 //!
 //! [`Testbed::start`] generates a world with real certificates (optionally
 //! with planted drift), starts `alibaba-emulator` for its API and a TLS farm
@@ -7,8 +7,16 @@
 //! `HOST:PORT:ADDRESS:PORT` routes that send each declared endpoint to the
 //! farm, so nothing ever leaves 127.0.0.1.
 //!
+//! [`aws::AwsWorld`] is the AWS half: the real `moto_server` ([`moto`],
+//! also what the AWS plugin's tests run against) seeded with planted drift,
+//! and its own TLS endpoints. [`Testbed::write_inspect_config_with`] writes
+//! one configuration checking both clouds.
+//!
 //! Used by the offline demo (`cargo xtask demo`), the end-to-end tests and
 //! benchmarks. What it is not: product code; `inspect` never links it.
+
+pub mod aws;
+pub mod moto;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use alibaba_emulator::generate::{generate, GenerateOptions, GeneratedWorld};
 use alibaba_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use aws::AwsWorld;
 use certinspect_tls_farm::{CertSource, EndpointMode, EndpointSpec, Farm, FarmHandle, FarmSpec, SniEntry, TlsEndpoint};
 
 /// What to generate.
@@ -60,6 +69,13 @@ pub struct Route {
     pub port: u16,
     /// Where the farm serves it.
     pub to: SocketAddr,
+}
+
+impl Route {
+    /// As a `--connect-to` value: `HOST:PORT:ADDRESS:PORT`.
+    pub fn connect_to(&self) -> String {
+        format!("{}:{}:{}", self.host, self.port, self.to)
+    }
 }
 
 impl Testbed {
@@ -136,7 +152,7 @@ impl Testbed {
 
     /// The routes as `HOST:PORT:ADDRESS:PORT` strings (`--connect-to`).
     pub fn connect_to(&self) -> Vec<String> {
-        self.routes.iter().map(|r| format!("{}:{}:{}", r.host, r.port, r.to)).collect()
+        self.routes.iter().map(Route::connect_to).collect()
     }
 
     /// The emulator's base URL.
@@ -154,10 +170,31 @@ impl Testbed {
     /// under `DIR/home` (run `inspect` with `HOME` set to it). Returns both
     /// paths.
     pub fn write_inspect_config(&self, dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+        self.write_inspect_config_with(dir, None)
+    }
+
+    /// [`Testbed::write_inspect_config`], checking `aws` too when given:
+    /// its `[[source]]` (credentials in `DIR/aws`), its routes, and a trust
+    /// bundle `DIR/trust.pem` with both worlds' CAs.
+    pub fn write_inspect_config_with(&self, dir: &Path, aws: Option<&AwsWorld>) -> Result<(PathBuf, PathBuf), String> {
         let home = dir.join("home");
         write_credentials(self, &home)?;
+        let world_ca = self.generated.world.ca_pem.clone().unwrap_or_else(|| PathBuf::from("ca.pem"));
+        let (ca_file, aws_part) = match aws {
+            None => (world_ca, None),
+            Some(aws) => {
+                let source = aws.write_source(&dir.join("aws")).map_err(|e| e.to_string())?;
+                let bundle = dir.join("trust.pem");
+                let world_pem = std::fs::read_to_string(&world_ca)
+                    .map_err(|e| format!("cannot read {}: {e}", world_ca.display()))?;
+                std::fs::write(&bundle, format!("{world_pem}{}", aws.ca_pem()))
+                    .map_err(|e| format!("cannot write {}: {e}", bundle.display()))?;
+                (bundle, Some((source, aws.routes())))
+            }
+        };
         let config = dir.join("inspect.toml");
-        std::fs::write(&config, config_text(self)).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+        std::fs::write(&config, config_text(self, &ca_file, aws_part))
+            .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
         Ok((config, home))
     }
 }
@@ -189,9 +226,10 @@ fn write_credentials(testbed: &Testbed, home: &Path) -> Result<(), String> {
 }
 
 /// The configuration file: one source per plugin and account, the
-/// emulator as the API endpoint, the world's CA as the only trust anchor,
-/// and routes from every declared endpoint to the loopback TLS farm.
-fn config_text(testbed: &Testbed) -> String {
+/// emulator as the API endpoint, the world's CA (`ca_file`) as the only
+/// trust anchor, and routes from every declared endpoint to the loopback
+/// TLS farm; with `aws`, its `[[source]]` section and routes as well.
+fn config_text(testbed: &Testbed, ca_file: &Path, aws: Option<(String, &[Route])>) -> String {
     let world = &testbed.generated.world;
     let regions: Vec<String> = world.regions.iter().map(|r| format!("{:?}", r.region_id)).collect();
     let mut text = String::from(
@@ -215,9 +253,21 @@ fn config_text(testbed: &Testbed) -> String {
             text.push('\n');
         }
     }
-    let ca = world.ca_pem.clone().unwrap_or_else(|| PathBuf::from("ca.pem"));
-    text.push_str(&format!("[verify]\ntrust = \"none\"\nca_file = {:?}\nconnect_to = [\n", ca.display().to_string()));
-    for route in testbed.connect_to() {
+    let mut routes = testbed.connect_to();
+    if let Some((source, aws_routes)) = aws {
+        text.push_str(
+            "# The AWS account, emulated by moto: against real AWS, drop `endpoint`, the\n\
+             # credentials file settings and `metadata_services`, and name your own profile.\n",
+        );
+        text.push_str(&source);
+        text.push('\n');
+        routes.extend(aws_routes.iter().map(Route::connect_to));
+    }
+    text.push_str(&format!(
+        "[verify]\ntrust = \"none\"\nca_file = {:?}\nconnect_to = [\n",
+        ca_file.display().to_string()
+    ));
+    for route in routes {
         text.push_str(&format!("    {route:?},\n"));
     }
     text.push_str("]\n");

@@ -1,5 +1,5 @@
 //! The AWS plugin against the real `moto_server` (pinned in
-//! tests/python/requirements.txt), seeded through its API with boto3:
+//! crates/testbed/python/requirements.txt), seeded through its API with boto3:
 //! every source returns the bindings the seed implies, the core's join
 //! links ELB listeners and CloudFront aliases to ACM and IAM by ARN and id,
 //! a re-imported ACM ARN declares the new certificate, and a listener
@@ -75,7 +75,7 @@ fn every_source_declares_what_was_seeded_and_the_join_links_them_by_arn() {
             {"name": "plain-cdn", "aliases": []},
         ],
     });
-    let seeded = support::seed(url, &plan);
+    let seeded = support::seed(&plan);
     let dir = tempfile::tempdir().unwrap();
     let credentials = support::credentials_file(dir.path());
     let source = support::open(&support::config(url, &credentials, json!({"regions": ["us-east-1", "eu-west-1"]})));
@@ -231,7 +231,7 @@ fn load_balancers_page_by_marker_when_there_are_more_than_a_page() {
         "load_balancers": names.iter().map(|name| json!({"name": name, "region": "us-east-1", "type": "application",
             "listeners": [{"protocol": "HTTPS", "port": 443, "default": "acm:shared"}]})).collect::<Vec<Value>>(),
     });
-    support::seed(url, &plan);
+    support::seed(&plan);
     let dir = tempfile::tempdir().unwrap();
     let credentials = support::credentials_file(dir.path());
     let source =
@@ -255,7 +255,7 @@ fn the_plugin_library_declares_exactly_what_the_linked_provider_declares() {
             "listeners": [{"protocol": "HTTPS", "port": 443, "default": "acm:both"}]}],
         "distributions": [{"name": "both", "aliases": ["cdn.both.example.test"], "certificate": "acm:both"}],
     });
-    support::seed(url, &plan);
+    support::seed(&plan);
     let dir = tempfile::tempdir().unwrap();
     let credentials = support::credentials_file(dir.path());
     let config = support::config(url, &credentials, json!({"regions": ["us-east-1"]}));
@@ -305,7 +305,7 @@ fn the_engine_finds_the_planted_aws_drift_on_real_tls_servers() {
                 {"protocol": "TLS", "port": 8443, "default": "acm:other"}]},
         ],
     });
-    let seeded = support::seed(url, &plan);
+    let seeded = support::seed(&plan);
 
     // What is really served: the ALB still serves the certificate ACM's
     // re-import replaced (STALE) and the right SNI certificate (MATCH); the
@@ -384,8 +384,8 @@ fn with_authentication_on_requests_verify_and_the_documented_policy_is_enough() 
             {"name": "almost-reader", "policy": without_get_certificate.to_string()},
         ],
     });
-    let seeded = support::seed(url, &plan);
-    support::set_authentication(url, true);
+    let seeded = support::seed(&plan);
+    support::set_authentication(true);
     let dir = tempfile::tempdir().unwrap();
     let run = |user: &str, secret: Option<&str>| {
         let keys = &seeded["users"][user];
@@ -416,7 +416,7 @@ fn with_authentication_on_requests_verify_and_the_documented_policy_is_enough() 
 
     // A wrong secret is refused as a credentials problem, and never shown.
     let wrong = run("certinspect-reader", Some("not-the-secret-at-all"));
-    support::set_authentication(url, false);
+    support::set_authentication(false);
     assert!(!wrong.errors.is_empty());
     for error in &wrong.errors {
         assert!(error.message.starts_with("credentials error:"), "{}", error.message);

@@ -47,7 +47,7 @@ fn a_wrong_flag_is_a_usage_error() {
 }
 
 /// The providers `inspect` is built with (feature `bundled-providers`).
-const BUILT_IN: [&str; 4] = ["alibaba-cdn", "alibaba-slb", "alibaba-cas", "alibaba-alb"];
+const BUILT_IN: [&str; 5] = ["alibaba-cdn", "alibaba-slb", "alibaba-cas", "alibaba-alb", "aws"];
 
 /// What `inspect plugins --format json` says, run with `args` from a copy of
 /// the binary at `PREFIX/bin/inspect` (an installed layout) in an empty

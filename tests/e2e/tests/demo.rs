@@ -1,5 +1,8 @@
-//! The offline demo, run as the README says (`cargo xtask demo`), finds
-//! exactly the drift the world planted and nothing else.
+//! The offline demo, run as the README says (`cargo xtask demo`), checks
+//! both clouds in one report (the Alibaba emulator's world and the AWS world
+//! seeded into moto) and finds exactly the drift each world planted and
+//! nothing else. The demo starts moto once; its venv is the one the AWS
+//! plugin's tests use (`target/tmp/certinspect-aws`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -31,28 +34,84 @@ fn the_demo_finds_exactly_the_planted_drift() {
         .arg(&report_path)
         .output()
         .unwrap();
-    assert!(output.status.success(), "the demo failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the demo failed:\n{stderr}");
+    assert!(!stderr.contains("no AWS part"), "the demo ran without its AWS part:\n{stderr}");
 
     let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
-    let world: Value =
-        serde_json::from_slice(&std::fs::read(target_dir().join("demo/world/world.json")).unwrap()).unwrap();
+    let read_world = |path: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(target_dir().join(path)).unwrap_or_else(|e| panic!("{path}: {e}")))
+            .unwrap()
+    };
+    let alibaba = read_world("demo/world/world.json");
+    let aws = read_world("demo/aws/world.json");
     assert_eq!(report["source_errors"], Value::Array(vec![]), "a source failed");
 
     // Where each drift was planted: (service, endpoint SNI) identifies the binding.
-    let planted: BTreeMap<(String, String), String> = world["manifest"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                (m["service"].as_str().unwrap().into(), m["sni"].as_str().unwrap().into()),
-                m["kind"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
-    assert_eq!(planted.len(), 6, "the demo world plants every drift kind once: {planted:?}");
+    let manifest = |world: &Value| -> BTreeMap<(String, String), String> {
+        world["manifest"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    (m["service"].as_str().unwrap().into(), m["sni"].as_str().unwrap().into()),
+                    m["kind"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    let mut planted = manifest(&alibaba);
+    assert_eq!(planted.len(), 6, "the Alibaba world plants every drift kind once: {planted:?}");
+    let aws_planted = manifest(&aws);
+    let aws_kinds: BTreeSet<&str> = aws_planted.values().map(String::as_str).collect();
+    assert_eq!(aws_kinds, BTreeSet::from(["foreign", "stale"]), "{aws_planted:?}");
+    planted.extend(aws_planted.clone());
 
     let bindings = report["bindings"].as_array().unwrap();
+
+    // One report, both clouds: every plugin's bindings are there, and every
+    // AWS service of the seed.
+    let plugins: BTreeSet<&str> =
+        bindings.iter().filter_map(|b| b["binding"]["location"]["provider"].as_str()).collect();
+    for plugin in ["alibaba-cdn", "alibaba-slb", "alibaba-cas", "aws"] {
+        assert!(plugins.contains(plugin), "no {plugin} bindings in the report: {plugins:?}");
+    }
+    let services: BTreeSet<&str> =
+        bindings.iter().filter_map(|b| b["binding"]["location"]["service"].as_str()).collect();
+    for service in ["acm", "elbv2", "cloudfront", "iam"] {
+        assert!(services.contains(service), "no AWS {service} bindings in the report: {services:?}");
+    }
+
+    // The AWS verdicts: the planted STALE and FOREIGN, every other probed
+    // AWS endpoint MATCH (ACM and IAM inventories are not probed).
+    let mut aws_verdicts: BTreeMap<(String, String), String> = BTreeMap::new();
+    for binding in bindings
+        .iter()
+        .filter(|b| ["elbv2", "cloudfront"].contains(&b["binding"]["location"]["service"].as_str().unwrap_or_default()))
+    {
+        let location = &binding["binding"]["location"];
+        let results = binding["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1, "{location}: {results:?}");
+        let key = (
+            location["service"].as_str().unwrap().to_owned(),
+            location["endpoint"]["sni"].as_str().unwrap().to_owned(),
+        );
+        aws_verdicts.insert(key, results[0]["verdict"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        aws_verdicts.len(),
+        5,
+        "ALB default and SNI, NLB, IAM-certificate ALB, CloudFront alias: {aws_verdicts:?}"
+    );
+    for (key, verdict) in &aws_verdicts {
+        let want = match aws_planted.get(key).map(String::as_str) {
+            Some("stale") => "STALE",
+            Some("foreign") => "FOREIGN",
+            _ => "MATCH",
+        };
+        assert_eq!(verdict, want, "AWS binding {key:?}");
+    }
     let key_of = |index: usize| -> (String, String) {
         let location = &bindings[index]["binding"]["location"];
         let sni = location["endpoint"]["sni"].as_str().or(location["resource_id"].as_str()).unwrap_or_default();

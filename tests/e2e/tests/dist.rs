@@ -68,7 +68,7 @@ fn the_release_archive_installs_and_scans() {
 
     let plugins = run(&["plugins"]);
     let listing = String::from_utf8_lossy(&plugins.stdout);
-    for name in ["alibaba-cdn", "alibaba-slb", "alibaba-cas", "alibaba-alb"] {
+    for name in ["alibaba-cdn", "alibaba-slb", "alibaba-cas", "alibaba-alb", "aws"] {
         assert!(listing.contains(&format!("{name} ")), "{listing}");
     }
     assert!(listing.contains("from:         (built in)"), "{listing}");

@@ -1,15 +1,14 @@
-//! Test support for the AWS plugin: a virtualenv with the pinned moto and
-//! boto3 (created once under the target directory, reused while the pins
-//! are unchanged), one real `moto_server` per test process on a free
-//! loopback port, seeding it with boto3 from a plan of certificates
-//! generated here, and the host the way `inspect` builds it.
+//! Test support for the AWS plugin: the real `moto_server` from the
+//! testbed (`certinspect_testbed::moto`: the pinned venv under the target
+//! directory, shared with the demo; one server per test process on a free
+//! loopback port; seeding with boto3), certificates generated here, and the
+//! host the way `inspect` builds it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::sync::{Arc, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use certinspect_aws::{AwsProvider, PLUGIN_NAME};
@@ -17,6 +16,7 @@ use certinspect_core::collect::{collect, CollectOptions, Collected};
 use certinspect_core::host::{CancelFlag, Host, HttpTransport, TransportConfig};
 use certinspect_core::plugins::{OpenedSource, PluginRegistry};
 use certinspect_sdk::static_module;
+use certinspect_testbed::moto::Moto;
 use serde_json::{json, Value};
 
 fn crate_dir() -> &'static Path {
@@ -35,71 +35,21 @@ fn check(command: &mut Command) -> Output {
     output
 }
 
-/// The venv's python (moto, boto3), created aside and renamed into place
-/// on first use so a half-built venv never looks ready.
+/// The venv's python (moto, boto3), created on first use.
 pub fn python() -> PathBuf {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let requirements_path = crate_dir().join("tests/python/requirements.txt");
-        let requirements = std::fs::read_to_string(&requirements_path).unwrap();
-        // FNV-1a: stable across runs and Rust versions.
-        let key = requirements
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("certinspect-aws");
-        std::fs::create_dir_all(&work).unwrap();
-        let venv = work.join(format!("venv-{key:016x}"));
-        let python = venv.join("bin/python");
-        if python.exists() {
-            return python;
-        }
-        let building = work.join(format!("venv-building-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&building);
-        let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        check(Command::new(system).arg("-m").arg("venv").arg(&building));
-        check(
-            Command::new(building.join("bin/python"))
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r"])
-                .arg(&requirements_path),
-        );
-        if std::fs::rename(&building, &venv).is_err() {
-            let _ = std::fs::remove_dir_all(&building);
-        }
-        python
-    })
-    .clone()
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("certinspect-aws");
+            certinspect_testbed::moto::python(&work).unwrap_or_else(|e| panic!("{e}"))
+        })
+        .clone()
 }
 
-/// The test process's moto_server.
-pub struct Moto {
-    pub url: String,
-    _child: Child,
-    /// Held open: when the test process ends, moto_host.py reads end-of-file and stops the server.
-    _stdin: ChildStdin,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
+/// The test process's moto_server (stopped when the process exits).
 fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
-        let port = free_port();
-        let mut child = Command::new(python())
-            .arg(crate_dir().join("tests/python/moto_host.py"))
-            .arg(port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .env("NO_PROXY", "127.0.0.1")
-            .spawn()
-            .expect("start moto_host.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "moto_server did not start");
-        let stdin = child.stdin.take().unwrap();
-        Moto { url: format!("http://127.0.0.1:{port}"), _child: child, _stdin: stdin }
-    })
+    MOTO.get_or_init(|| Moto::start(&python()).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// The shared moto_server, reset, and held exclusively: tests of one
@@ -108,32 +58,16 @@ pub fn fresh_moto() -> (MutexGuard<'static, ()>, &'static str) {
     static TURN: Mutex<()> = Mutex::new(());
     let guard = TURN.lock().unwrap_or_else(|p| p.into_inner());
     let moto = moto();
-    let answer = post(&format!("{}/moto-api/reset", moto.url), "");
-    assert!(answer.contains("ok"), "moto reset answered {answer}");
+    moto.reset().unwrap_or_else(|e| panic!("{e}"));
     // A previous test may have switched request authentication on.
-    set_authentication(&moto.url, false);
-    (guard, moto.url.as_str())
+    moto.set_authentication(false).unwrap_or_else(|e| panic!("{e}"));
+    (guard, moto.url())
 }
 
 /// Switches moto's request authentication (signature check against its
 /// IAM access keys, and IAM policy evaluation) on or off.
-pub fn set_authentication(url: &str, on: bool) {
-    let answer = post(&format!("{url}/moto-api/reset-auth"), if on { "0" } else { "inf" });
-    assert!(answer.contains("ok"), "moto reset-auth answered {answer}");
-}
-
-/// A POST through the host's own transport (no other HTTP client in the tests).
-fn post(url: &str, body: &str) -> String {
-    let services = host().for_plugin("test");
-    let response = services
-        .http(&certinspect_sdk::HttpRequest {
-            method: "POST".into(),
-            url: url.into(),
-            body: body.as_bytes().to_vec(),
-            ..Default::default()
-        })
-        .expect("moto answers");
-    String::from_utf8_lossy(&response.body).into_owned()
+pub fn set_authentication(on: bool) {
+    moto().set_authentication(on).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// The least-privilege policy documented in docs/AWS.md (the JSON block
@@ -157,22 +91,9 @@ pub fn credentials_for(dir: &Path, name: &str, access_key_id: &str, secret: &str
     path
 }
 
-/// Seeds moto with `plan` (see tests/python/seed.py); returns what moto assigned.
-pub fn seed(url: &str, plan: &Value) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("plan.json");
-    std::fs::write(&path, plan.to_string()).unwrap();
-    let output = check(
-        Command::new(python())
-            .arg(crate_dir().join("tests/python/seed.py"))
-            .arg(url)
-            .arg(&path)
-            .env("NO_PROXY", "127.0.0.1")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY"),
-    );
-    serde_json::from_slice(&output.stdout).expect("seed.py prints JSON")
+/// Seeds moto with `plan` (see the testbed's python/seed.py); returns what moto assigned.
+pub fn seed(plan: &Value) -> Value {
+    moto().seed(plan).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A generated certificate: PEM, key, and its DER's SHA-256.

@@ -1,11 +1,11 @@
 """Seeds a running moto_server through its API with boto3, from a plan the
-Rust test writes (certificates it generated, what to deploy where), and
+Rust caller writes (certificates it generated, what to deploy where), and
 prints what moto assigned (ARNs, DNS names, ids) as JSON.
 
 Users in `plan["users"]` get an inline policy and an access key, printed
 under "users" (for tests that switch moto's request authentication on).
 
-Usage: seed.py ENDPOINT PLAN.json"""
+Usage: seed.py ENDPOINT PLAN.json (or `-`: the plan on stdin)"""
 
 import json
 import sys
@@ -13,8 +13,11 @@ import sys
 import boto3
 
 endpoint, plan_path = sys.argv[1], sys.argv[2]
-with open(plan_path) as f:
-    plan = json.load(f)
+if plan_path == "-":
+    plan = json.load(sys.stdin)
+else:
+    with open(plan_path) as f:
+        plan = json.load(f)
 
 
 def client(service, region="us-east-1"):
