@@ -39,6 +39,7 @@ pub fn run(inspect_args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     eprintln!("demo: generating a world with planted drift and starting the emulated cloud...");
     let testbed = Testbed::start(&TestbedOptions {
+        alb: true,
         domains: 12,
         accounts: 1,
         regions: vec!["cn-hangzhou".into(), "cn-shanghai".into()],

@@ -340,6 +340,22 @@ fn plant_alb(g: &mut Gen, world: &mut World, region: &str) -> Result<(), Generat
             serves: Some(g.served(old)),
         },
     ];
+    // CAS lists the default certificate's deployment too (DefaultResource 1).
+    let default_deployment = CloudResource {
+        id: 990_000,
+        cert_id: default_cas.certificate_id,
+        cert_name: default_cas.name.clone(),
+        cloud_name: "aliyun".into(),
+        cloud_product: "ALB".into(),
+        region_id: region.to_owned(),
+        domain: default_name.clone(),
+        instance_id: lb_id.clone(),
+        listener_id: listener_id.clone(),
+        listener_port: "443".into(),
+        enable_https: 1,
+        default_resource: 1,
+        status: "normal".into(),
+    };
     let deployment = CloudResource {
         id: 990_001,
         cert_id: renewed_cas.certificate_id,
@@ -371,7 +387,7 @@ fn plant_alb(g: &mut Gen, world: &mut World, region: &str) -> Result<(), Generat
     });
     let account = &mut world.accounts[0];
     account.cas.certificates.extend([default_cas, renewed_cas, old_cas]);
-    account.cas.deployments.push(deployment);
+    account.cas.deployments.extend([default_deployment, deployment]);
     account.alb.push(AlbRegion {
         region_id: region.to_owned(),
         load_balancers: vec![AlbLoadBalancer {

@@ -263,7 +263,10 @@ fn the_alb_option_plants_a_stale_sni_certificate_on_a_named_endpoint() {
     let served = w.material(&drift.served_material).unwrap();
     assert_eq!((declared.common_name.as_str(), &declared.sans), (served.common_name.as_str(), &served.sans));
     assert!(served.not_before < declared.not_before, "the served one is the older certificate");
-    let deployment = w.accounts[0].cas.deployments.iter().find(|d| d.cloud_product == "ALB").unwrap();
+    // CAS lists both deployments: the default certificate's (DefaultResource 1) and the SNI one's.
+    let deployments: Vec<_> = w.accounts[0].cas.deployments.iter().filter(|d| d.cloud_product == "ALB").collect();
+    assert_eq!(deployments.iter().map(|d| d.default_resource).collect::<Vec<_>>(), [1, 0]);
+    let deployment = deployments[1];
     assert_eq!((deployment.domain.as_str(), deployment.cert_id), (drift.sni.as_str(), drift.cas_certificate_ids[0]));
     // Without the option nothing changes.
     let plain =

@@ -38,6 +38,9 @@ pub struct TestbedOptions {
     pub regions: Vec<String>,
     /// Plant the drift cases.
     pub drift: bool,
+    /// Give the accounts ALB load balancers, one with a stale SNI
+    /// certificate planted (with `drift`), and an `alibaba-alb` source.
+    pub alb: bool,
     /// Generator seed.
     pub seed: u64,
     /// Where the world's files go (created).
@@ -88,6 +91,7 @@ impl Testbed {
             drift: options.drift,
             seed: options.seed,
             out_dir: options.dir.clone(),
+            alb: options.alb,
             ..GenerateOptions::default()
         })
         .map_err(|e| format!("cannot generate the world: {e}"))?;

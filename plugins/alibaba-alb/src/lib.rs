@@ -10,9 +10,11 @@
 //! `ListListenerCertificates` (`CertificateType=Server`) each listener's
 //! certificates. Bindings, one per listener certificate:
 //!
-//! - the default certificate (`IsDefault`): endpoint `DNSName:ListenerPort`
-//!   without SNI — what a client that names no host (or no configured one)
-//!   gets;
+//! - the default certificate (`IsDefault`): one binding per domain CAS
+//!   names for it (its `ListCloudResources` rows, `DefaultResource: 1`),
+//!   SNI = the domain, as clients reach it through their own names; without
+//!   such a row, endpoint `DNSName:ListenerPort` without SNI — what a client
+//!   that names no host gets;
 //! - an additional certificate: one binding per domain CAS names for it
 //!   (`ListCloudResources` rows of the product with this load balancer,
 //!   listener and certificate; `sni_from_cas`), SNI = the domain; without
@@ -325,7 +327,6 @@ impl AlbSource {
         certificate: &Value,
         domains: &DomainMap,
     ) -> Vec<Binding> {
-        let is_default = certificate["IsDefault"].as_bool().unwrap_or(false);
         let certificate_id = text(&certificate["CertificateId"]).unwrap_or_default();
         let cas_id = certificate_id.split_once('-').map_or(certificate_id.as_str(), |(d, _)| d).to_owned();
         let key = (
@@ -333,7 +334,7 @@ impl AlbSource {
             text(&listener["ListenerId"]).unwrap_or_default(),
             cas_id,
         );
-        match domains.get(&key).filter(|_| !is_default) {
+        match domains.get(&key) {
             Some(names) => {
                 names.iter().map(|name| self.binding(flavor, region, lb, listener, certificate, Some(name))).collect()
             }

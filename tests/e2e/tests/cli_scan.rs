@@ -20,6 +20,7 @@ fn world(name: &str, drift: bool) -> World {
     let dir = target_dir().join("e2e-cli").join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let testbed = Testbed::start(&TestbedOptions {
+        alb: false,
         domains: 8,
         accounts: 1,
         regions: vec!["cn-hangzhou".into(), "cn-shanghai".into()],

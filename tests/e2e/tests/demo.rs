@@ -62,7 +62,9 @@ fn the_demo_finds_exactly_the_planted_drift() {
             .collect()
     };
     let mut planted = manifest(&alibaba);
-    assert_eq!(planted.len(), 6, "the Alibaba world plants every drift kind once: {planted:?}");
+    // Every drift kind once, and a stale SNI certificate on an ALB listener.
+    assert_eq!(planted.len(), 7, "the Alibaba world plants every drift kind once, plus the ALB one: {planted:?}");
+    assert_eq!(planted.iter().filter(|((service, _), kind)| service == "alb" && *kind == "stale").count(), 1);
     let aws_planted = manifest(&aws);
     let aws_kinds: BTreeSet<&str> = aws_planted.values().map(String::as_str).collect();
     assert_eq!(aws_kinds, BTreeSet::from(["foreign", "stale"]), "{aws_planted:?}");
@@ -74,7 +76,7 @@ fn the_demo_finds_exactly_the_planted_drift() {
     // AWS service of the seed.
     let plugins: BTreeSet<&str> =
         bindings.iter().filter_map(|b| b["binding"]["location"]["provider"].as_str()).collect();
-    for plugin in ["alibaba-cdn", "alibaba-slb", "alibaba-cas", "aws"] {
+    for plugin in ["alibaba-cdn", "alibaba-slb", "alibaba-cas", "alibaba-alb", "aws"] {
         assert!(plugins.contains(plugin), "no {plugin} bindings in the report: {plugins:?}");
     }
     let services: BTreeSet<&str> =

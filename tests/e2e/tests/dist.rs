@@ -75,6 +75,7 @@ fn the_release_archive_installs_and_scans() {
 
     // The demo's world and configuration, scanned with nothing but the archive.
     let testbed = Testbed::start(&TestbedOptions {
+        alb: false,
         domains: 4,
         accounts: 1,
         regions: vec!["cn-hangzhou".into()],

@@ -73,6 +73,7 @@ fn an_embedded_scan_reports_what_the_cli_reports() {
     let dir = target_dir().join("e2e-embed").join(std::process::id().to_string());
     let _ = std::fs::remove_dir_all(&dir);
     let testbed = Testbed::start(&TestbedOptions {
+        alb: false,
         domains: 6,
         accounts: 1,
         regions: vec!["cn-hangzhou".into()],
