@@ -6,6 +6,11 @@
 //! cross-reference key (`Binding::xrefs`) describe the same certificate, so
 //! the fields one lacks are filled from the others.
 //!
+//! A declared SHA-256 fingerprint is a key too (`sha256=<hex>`), implicit
+//! in every binding that has one: the same certificate declared by two
+//! services or two clouds (imported into AWS ACM and Alibaba CAS, say) is
+//! linked whatever the providers' own ids. Nothing here knows a provider.
+//!
 //! Pure: bindings in, enriched bindings and issues out. An ambiguous key
 //! (one key, several different certificates) is reported, never guessed.
 
@@ -44,11 +49,12 @@ pub struct JoinOutcome {
 /// Fill in each binding's declared certificate from bindings of *other*
 /// services that share a cross-reference key with it.
 pub fn join(bindings: &mut [Binding]) -> JoinOutcome {
+    let keys: Vec<Vec<CrossRef>> = bindings.iter().map(keys_of).collect();
     // key -> bindings under it that carry an identity (fingerprint or serial).
     let mut by_key: BTreeMap<&CrossRef, Vec<usize>> = BTreeMap::new();
     for (index, binding) in bindings.iter().enumerate() {
         if has_identity(&binding.declared) {
-            for xref in &binding.xrefs {
+            for xref in &keys[index] {
                 by_key.entry(xref).or_default().push(index);
             }
         }
@@ -59,7 +65,7 @@ pub fn join(bindings: &mut [Binding]) -> JoinOutcome {
     for (index, binding) in bindings.iter().enumerate() {
         let own = &binding.declared;
         let mut used = BTreeSet::new();
-        for xref in &binding.xrefs {
+        for xref in &keys[index] {
             let key = format!("{}={}", xref.kind, xref.value);
             let candidates: Vec<usize> = by_key
                 .get(xref)
@@ -112,6 +118,15 @@ pub fn join(bindings: &mut [Binding]) -> JoinOutcome {
         }
     }
     outcome
+}
+
+/// The binding's cross-reference keys, and its declared SHA-256 as one.
+fn keys_of(binding: &Binding) -> Vec<CrossRef> {
+    let mut keys = binding.xrefs.clone();
+    if let Some(sha256) = binding.declared.fingerprint("sha256") {
+        keys.push(CrossRef { kind: "sha256".into(), value: sha256.to_owned() });
+    }
+    keys
 }
 
 fn has_identity(declared: &DeclaredCertificate) -> bool {
@@ -266,5 +281,41 @@ mod tests {
         let outcome = join(&mut bindings);
         assert!(outcome.issues.is_empty());
         assert_eq!(bindings[0].declared.serial.as_deref(), Some("09"));
+    }
+
+    #[test]
+    fn one_certificate_in_two_clouds_is_joined_by_its_fingerprint() {
+        let sha256 = "ab".repeat(32);
+        // Imported into AWS ACM: an ARN, the fingerprint, its dates; no
+        // renewal or revocation knowledge.
+        let acm = Binding {
+            location: certinspect_protocol::Location {
+                provider: "aws".into(),
+                service: "acm".into(),
+                ..Default::default()
+            },
+            declared: DeclaredCertificate {
+                provider_id: Some("arn:aws:acm:us-east-1:1:certificate/x".into()),
+                fingerprints: vec![Fingerprint::new("sha256", &sha256)],
+                not_after: Some(2_000_000_000),
+                ..DeclaredCertificate::default()
+            },
+            xrefs: vec![xref("aws-certificate-arn", "arn:aws:acm:us-east-1:1:certificate/x")],
+            ..Binding::default()
+        };
+        // The same certificate in Alibaba CAS, which knows it is auto-managed.
+        let mut alibaba = cas("9", "shop", &sha256, "0a");
+        alibaba.location.provider = "alibaba-cas".into();
+        let other = cas("10", "other", &"cd".repeat(32), "0b");
+        let mut bindings = vec![acm, alibaba, other];
+        let outcome = join(&mut bindings);
+        assert!(outcome.issues.is_empty(), "{:?}", outcome.issues);
+        assert_eq!(outcome.notes[0].enriched_via, [format!("sha256={sha256}")]);
+        assert_eq!(bindings[0].declared.auto_managed, Tristate::Yes);
+        assert_eq!(bindings[0].declared.serial.as_deref(), Some("0a"));
+        // What ACM knew stays: a join fills gaps, it never overwrites.
+        assert_eq!(bindings[0].declared.provider_id.as_deref(), Some("arn:aws:acm:us-east-1:1:certificate/x"));
+        assert_eq!(bindings[1].declared.not_after, Some(2_000_000_000), "CAS gains ACM's dates");
+        assert!(outcome.notes[2].enriched_via.is_empty(), "a different fingerprint joins nothing");
     }
 }
