@@ -319,7 +319,10 @@ async fn hostile_endpoints_end_in_the_right_error_in_time() {
     // chokes on TLS 1.3; the legacy capture was tried, and failed too.
     for o in &obs[3..5] {
         let message = &o.error().unwrap().message;
-        assert!(message.contains("; a TLS 1.0-1.2 capture handshake failed too: "), "{message}");
+        // On a loaded machine the reset can reach connect() itself, before
+        // any ClientHello was sent: then there was nothing to retry.
+        let reset_while_opening = message.ends_with("reset the connection while it was being opened");
+        assert!(message.contains("; a TLS 1.0-1.2 capture handshake failed too: ") || reset_while_opening, "{message}");
     }
     for o in &obs {
         let message = &o.error().unwrap().message;
