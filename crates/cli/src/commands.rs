@@ -121,12 +121,16 @@ fn scan_options(config: &Config, verify: &VerifyArgs) -> Result<ScanOptions, u8>
 }
 
 /// A source error the engine returns before anything is scanned, placed in
-/// the configuration file.
+/// the configuration file: a usage error, except when the tool itself could
+/// not start its HTTP transport.
 fn open_error(config: &Config, error: &OpenError) -> u8 {
     for located in config.locate(error) {
         eprintln!("inspect: {located}");
     }
-    exit::USAGE
+    match error {
+        OpenError::Transport(_) => exit::OPERATIONAL,
+        _ => exit::USAGE,
+    }
 }
 
 pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
