@@ -10,52 +10,16 @@
 //! tests do.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use aws_sigv4::{sign, RequestParts, Scope, SigningCredentials};
 use serde_json::{json, Value};
 
-fn check(command: &mut Command) -> Output {
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// The venv's python, created (aside, then renamed into place so a half-built
-/// one never looks ready) when the pins are new.
+/// The venv's python (pinned botocore), created on first use.
 fn python() -> PathBuf {
-    let requirements_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt");
-    let requirements = std::fs::read_to_string(&requirements_path).unwrap();
-    // FNV-1a: stable across runs and Rust versions.
-    let key =
-        requirements.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt");
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aws-sigv4");
-    std::fs::create_dir_all(&work).unwrap();
-    let venv = work.join(format!("venv-{key:016x}"));
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return python;
-    }
-    let building = work.join(format!("venv-building-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&building);
-    check(
-        Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())).arg("-m").arg("venv").arg(&building),
-    );
-    check(
-        Command::new(building.join("bin/python"))
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r"])
-            .arg(&requirements_path),
-    );
-    if std::fs::rename(&building, &venv).is_err() {
-        let _ = std::fs::remove_dir_all(&building);
-    }
-    python
+    certinspect_testbed::python::pinned_venv(&work, &requirements).unwrap_or_else(|e| panic!("{e}"))
 }
 
 struct Case {

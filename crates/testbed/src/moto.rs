@@ -17,10 +17,14 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
 
 use serde_json::Value;
+
+#[cfg(test)]
+use crate::python::pinned_venv_with;
+use crate::python::{last_words, pinned_venv, VenvError};
 
 /// What can go wrong installing, starting or driving moto.
 #[derive(Debug)]
@@ -78,72 +82,21 @@ fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("python")
 }
 
-/// The last non-empty line of a process's stderr (else stdout), for a
-/// one-sentence error.
-fn last_words(output: &Output) -> String {
-    // pip prefixes its messages with "ERROR: "; the message is what a person needs.
-    let text = |bytes: &[u8]| {
-        String::from_utf8_lossy(bytes)
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| l.trim().trim_start_matches("ERROR: ").to_owned())
-    };
-    text(&output.stderr).or_else(|| text(&output.stdout)).unwrap_or_else(|| format!("it exited with {}", output.status))
-}
-
 /// The venv's interpreter (moto, Flask, boto3), created under `work` on
-/// first use. A missing `python3`, or one without `venv`, is
-/// [`MotoError::PythonUnavailable`]; a failed pip install (offline) is
-/// [`MotoError::InstallFailed`].
+/// first use (see [`crate::python`]). A missing `python3`, or one without
+/// `venv`, is [`MotoError::PythonUnavailable`]; a failed pip install
+/// (offline) is [`MotoError::InstallFailed`].
 pub fn python(work: &Path) -> Result<PathBuf, MotoError> {
-    venv(&std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()), work, &[])
+    pinned_venv(work, &scripts().join("requirements.txt")).map_err(MotoError::from)
 }
 
-/// [`python`] with the system interpreter `system`, and `pip_env` added to
-/// pip's environment (the tests point pip at an unreachable index).
-fn venv(system: &str, work: &Path, pip_env: &[(&str, &str)]) -> Result<PathBuf, MotoError> {
-    let requirements_path = scripts().join("requirements.txt");
-    let unavailable = |reason: String| MotoError::PythonUnavailable { python: system.to_owned(), reason };
-    let requirements = std::fs::read_to_string(&requirements_path)
-        .map_err(|e| unavailable(format!("cannot read {}: {e}", requirements_path.display())))?;
-    // FNV-1a of the pins: stable across runs and Rust versions, so a venv
-    // is reused exactly while the pins are unchanged.
-    let key =
-        requirements.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    let venv = work.join(format!("venv-{key:016x}"));
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return Ok(python);
+impl From<VenvError> for MotoError {
+    fn from(error: VenvError) -> Self {
+        match error {
+            VenvError::PythonUnavailable { python, reason } => MotoError::PythonUnavailable { python, reason },
+            VenvError::InstallFailed { reason } => MotoError::InstallFailed { reason },
+        }
     }
-    std::fs::create_dir_all(work).map_err(|e| unavailable(format!("cannot create {}: {e}", work.display())))?;
-    let building = work.join(format!("venv-building-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&building);
-    let created = Command::new(system)
-        .arg("-m")
-        .arg("venv")
-        .arg(&building)
-        .output()
-        .map_err(|e| unavailable(format!("cannot run it: {e}")))?;
-    if !created.status.success() {
-        let _ = std::fs::remove_dir_all(&building);
-        return Err(unavailable(last_words(&created)));
-    }
-    let installed = Command::new(building.join("bin/python"))
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r"])
-        .arg(&requirements_path)
-        .envs(pip_env.iter().copied())
-        .output()
-        .map_err(|e| MotoError::InstallFailed { reason: format!("cannot run pip: {e}") })?;
-    if !installed.status.success() {
-        let _ = std::fs::remove_dir_all(&building);
-        return Err(MotoError::InstallFailed { reason: last_words(&installed) });
-    }
-    // Another process may have finished the same venv first: keep theirs.
-    if std::fs::rename(&building, &venv).is_err() {
-        let _ = std::fs::remove_dir_all(&building);
-    }
-    Ok(python)
 }
 
 /// `python` with the environment moto's tools get: loopback never through
@@ -308,7 +261,9 @@ mod tests {
     #[test]
     fn a_missing_interpreter_is_python_unavailable() {
         let work = tempfile::tempdir().unwrap();
-        let error = venv("/nonexistent/python3", work.path(), &[]).unwrap_err();
+        let requirements = scripts().join("requirements.txt");
+        let error =
+            MotoError::from(pinned_venv_with("/nonexistent/python3", work.path(), &requirements, &[]).unwrap_err());
         assert!(matches!(error, MotoError::PythonUnavailable { .. }), "{error:?}");
         assert!(error.is_unavailable());
         let message = error.to_string();
@@ -332,7 +287,8 @@ mod tests {
             ("PIP_CONFIG_FILE", "/dev/null"),
             ("NO_PROXY", "127.0.0.1"),
         ];
-        let error = venv("python3", work.path(), &offline).unwrap_err();
+        let requirements = scripts().join("requirements.txt");
+        let error = MotoError::from(pinned_venv_with("python3", work.path(), &requirements, &offline).unwrap_err());
         assert!(matches!(error, MotoError::InstallFailed { .. }), "{error:?}");
         assert!(error.is_unavailable());
         assert!(error.to_string().starts_with("pip could not install moto: No matching distribution"), "{error}");

@@ -38,45 +38,12 @@ fn check(command: &mut Command) -> Output {
     output
 }
 
-/// Everything that makes a venv different: a new pin set gets a new venv.
-fn requirements_key(requirements: &str) -> String {
-    // FNV-1a: stable across runs and Rust versions, unlike DefaultHasher.
-    let hash =
-        requirements.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    format!("{hash:016x}")
-}
-
-/// The venv's python, creating the venv on first use.
+/// The venv's python (the pinned consumers), created on first use.
 pub fn python() -> PathBuf {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
-    static LOCK: Mutex<()> = Mutex::new(());
     VENV.get_or_init(|| {
-        let _guard = LOCK.lock().unwrap();
-        let requirements_path = super::crate_dir().join("tests/python/requirements.txt");
-        let requirements = std::fs::read_to_string(&requirements_path).unwrap();
-        let venv = work_dir().join(format!("venv-{}", requirements_key(&requirements)));
-        let python = venv.join("bin/python");
-        if python.exists() {
-            return python;
-        }
-        // Build aside and rename into place, so a run interrupted halfway
-        // (or a concurrent one) never leaves a half-installed venv that
-        // looks ready.
-        let building = work_dir().join(format!("venv-building-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&building);
-        check(Command::new("python3").arg("-m").arg("venv").arg(&building));
-        check(
-            Command::new(building.join("bin/python"))
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r"])
-                .arg(&requirements_path),
-        );
-        if std::fs::rename(&building, &venv).is_err() {
-            // Someone else finished first; theirs is as good.
-            let _ = std::fs::remove_dir_all(&building);
-        }
-        // A venv's scripts name their own path; ours are only ever run as
-        // `python -m`, which does not care where it was built.
-        python
+        let requirements = super::crate_dir().join("tests/python/requirements.txt");
+        certinspect_testbed::python::pinned_venv(&work_dir(), &requirements).unwrap_or_else(|e| panic!("{e}"))
     })
     .clone()
 }
