@@ -223,7 +223,7 @@ fn client_role(o: &Opts) -> Result<(), String> {
     let results: Vec<_> = report.bindings.iter().flat_map(|b| &b.results).collect();
     let ok = results.iter().filter(|r| r.tls.is_some()).count();
     let distinct: HashSet<&str> = results.iter().filter_map(|r| r.served.as_ref().map(|s| s.sha256.as_str())).collect();
-    let clean = report.findings.is_empty() && results.iter().all(|r| r.verdict == Verdict::Indeterminate);
+    let clean = report.findings.is_empty() && results.iter().all(|r| r.verdict == Verdict::Observed);
     let mut kinds: Vec<String> = results.iter().filter_map(|r| r.error.as_ref()).map(|e| e.kind.to_string()).collect();
     kinds.sort();
     kinds.dedup();
