@@ -34,6 +34,8 @@ mod endpoint;
 mod error;
 pub mod paging;
 mod ratelimit;
+mod request;
+mod secret;
 mod time;
 
 #[cfg(test)]
