@@ -302,9 +302,9 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{json_response, FakeHost};
     use alibaba_signing::{v1, v3};
     use certinspect_protocol::{TransportError, TransportErrorKind};
+    use certinspect_sdk::testing::{json_response, FakeHost};
     use std::sync::atomic::{AtomicU32, Ordering};
 
     const KEY_ID: &str = "LTAI5tFakeAccessKeyId01";
@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn v3_request_verifies_with_the_signing_crate() {
-        let host = FakeHost::with_responder(1_736_929_800_000, |request| {
+        let host = FakeHost::answering(1_736_929_800_000, |request| {
             let (_, query) = request.url.split_once('?').unwrap();
             let params = alibaba_signing::parse_form_query(query).unwrap();
             let header = |name: &str| {
@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn v1_request_carries_common_parameters_and_verifies() {
-        let host = FakeHost::with_responder(1_736_929_800_000, |request| {
+        let host = FakeHost::answering(1_736_929_800_000, |request| {
             let (_, query) = request.url.split_once('?').unwrap();
             let params = alibaba_signing::parse_form_query(query).unwrap();
             let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
@@ -371,7 +371,7 @@ mod tests {
     fn retries_retryable_errors_and_honours_retry_after() {
         let calls = Arc::new(AtomicU32::new(0));
         let counter = calls.clone();
-        let host = FakeHost::with_responder(0, move |_| match counter.fetch_add(1, Ordering::SeqCst) {
+        let host = FakeHost::answering(0, move |_| match counter.fetch_add(1, Ordering::SeqCst) {
             0 => {
                 let mut response = json_response(
                     400,
@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn never_retries_signature_errors_and_redacts_them() {
-        let host = FakeHost::with_responder(0, |_| {
+        let host = FakeHost::answering(0, |_| {
             Ok(json_response(
                 400,
                 r#"{"RequestId":"r9","Code":"SignatureDoesNotMatch","Message":"Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3DLTAI5tFakeAccessKeyId01"}"#,
@@ -415,7 +415,7 @@ mod tests {
 
     #[test]
     fn gives_up_after_max_attempts_with_the_last_error() {
-        let host = FakeHost::with_responder(0, |_| Ok(json_response(500, r#"{"Code":"InternalError","Message":"x"}"#)));
+        let host = FakeHost::answering(0, |_| Ok(json_response(500, r#"{"Code":"InternalError","Message":"x"}"#)));
         let mut client = client(host.clone(), SignatureVersion::V3);
         client.config.retry.max_attempts = 3;
         let error = client.call(&CAS_LIST, &[]).unwrap_err();
@@ -430,7 +430,7 @@ mod tests {
 
     #[test]
     fn gives_up_when_the_retry_time_budget_would_be_exceeded() {
-        let host = FakeHost::with_responder(0, |_| {
+        let host = FakeHost::answering(0, |_| {
             let mut response = json_response(400, r#"{"Code":"Throttling.User","Message":"x"}"#);
             response.headers.push(("x-acs-retry-after".into(), "40000".into()));
             Ok(response)
@@ -448,7 +448,7 @@ mod tests {
     fn cancellation_stops_retrying() {
         let slot: Arc<std::sync::OnceLock<Arc<FakeHost>>> = Arc::default();
         let handle = slot.clone();
-        let host = FakeHost::with_responder(0, move |_| {
+        let host = FakeHost::answering(0, move |_| {
             // The host cancels while the first attempt is in flight.
             handle.get().unwrap().cancel();
             Ok(json_response(503, r#"{"Code":"ServiceUnavailable","Message":"x"}"#))
@@ -500,7 +500,7 @@ mod tests {
 
     #[test]
     fn rejects_caller_supplied_common_parameters_and_bad_endpoints() {
-        let host = FakeHost::with_responder(0, |_| unreachable!("no request may be sent"));
+        let host = FakeHost::answering(0, |_| unreachable!("no request may be sent"));
         let c = client(host, SignatureVersion::V3);
         assert!(matches!(c.call(&CAS_LIST, &[("Signature".into(), "x".into())]), Err(Error::Config(_))));
         for bad in ["127.0.0.1:80", "ftp://x", "http://a/b", "http://user@host"] {

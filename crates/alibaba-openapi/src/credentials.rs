@@ -796,7 +796,7 @@ mod tests {
 
     #[test]
     fn temporary_credentials_are_cached_refreshed_and_kept_while_a_refresh_fails() {
-        use crate::test_support::{json_response, FakeHost};
+        use certinspect_sdk::testing::{json_response, FakeHost};
         use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
         use std::sync::Arc;
 
@@ -806,7 +806,7 @@ mod tests {
         let (counter, broken) = (fetches.clone(), failing.clone());
         // Every fetch hands out credentials valid for 10 minutes from the
         // fetch, numbered so refreshes are visible.
-        let host = FakeHost::with_responder(START_MS, move |request| {
+        let host = FakeHost::answering(START_MS, move |request| {
             assert_eq!(request.url, "http://127.0.0.1:9/creds");
             if broken.load(Ordering::SeqCst) {
                 return Ok(json_response(503, "{}"));
@@ -837,11 +837,11 @@ mod tests {
         failing.store(true, Ordering::SeqCst);
         advance(8 * 60_000 + 30_000); // key1 has 1.5 minutes left, the refresh fails
         assert_eq!(provider.get(&*host).unwrap().access_key_id(), "STS.key1");
-        assert!(host.logs.lock().unwrap().iter().any(|l| l.contains("still valid")));
+        assert!(host.logs().iter().any(|l| l.contains("still valid")));
 
         advance(2 * 60_000); // key1 expired and the refresh still fails
         assert!(matches!(provider.get(&*host), Err(CredentialError::Fetch { transient: true, .. })));
-        let logs = host.logs.lock().unwrap().join("\n");
+        let logs = host.logs().join("\n");
         assert!(!logs.contains("secret1") && !logs.contains("token1") && !logs.contains("STS.key1"), "{logs}");
     }
 

@@ -38,9 +38,6 @@ mod request;
 mod secret;
 mod time;
 
-#[cfg(test)]
-mod test_support;
-
 pub use client::{Client, ClientConfig, RetryPolicy, SignatureVersion};
 pub use credentials::{CredentialEndpoints, CredentialEnv, Credentials, CredentialsProvider};
 pub use endpoint::{resolve_endpoint, ActionSpec, Product};

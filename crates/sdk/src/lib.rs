@@ -35,6 +35,8 @@ mod entry;
 mod host;
 mod logging;
 pub mod names;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use certinspect_abi::StaticPlugin;
 pub use certinspect_protocol as protocol;
