@@ -68,7 +68,7 @@ pub use facts::{
     SignatureAlgorithm, SubjectAltName,
 };
 pub use names::{match_name, match_name_with, LegacyCn, NameMatch, NoMatchReason};
-pub use revocation::{must_staple, Crl, CrlAnswer, CrlError, CrlStatus};
+pub use revocation::{find_issuer, must_staple, Crl, CrlAnswer, CrlError, CrlStatus};
 pub use trust::{
     CertificateLocation, CertificateRef, ChainCompleteness, ChainEnd, PathCertificate, TrustAnalysis, TrustStore,
     TrustVerdict, UntrustedReason,

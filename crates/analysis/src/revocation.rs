@@ -113,6 +113,8 @@ pub enum CrlError {
 #[derive(Debug, Clone)]
 pub struct Crl {
     issuer_raw: Vec<u8>,
+    /// The key the signature was checked with.
+    issuer_key_raw: Vec<u8>,
     issuer: String,
     this_update: i64,
     next_update: Option<i64>,
@@ -175,6 +177,7 @@ impl Crl {
             .collect();
         Ok(Crl {
             issuer_raw: crl.issuer().as_raw().to_vec(),
+            issuer_key_raw: issuer.public_key().raw.to_vec(),
             issuer: crl.issuer().to_string(),
             this_update: crl.last_update().timestamp(),
             next_update: crl.next_update().map(|t| t.timestamp()),
@@ -188,14 +191,20 @@ impl Crl {
         !self.scope.published_at.is_empty()
     }
 
-    /// What the list, fetched from `url`, says about `cert_der` at `now`.
-    pub fn status_of(&self, cert_der: &[u8], url: &str, now: i64) -> Result<CrlAnswer, CrlError> {
+    /// What the list, fetched from `url`, says about `cert_der` (issued by
+    /// `issuer_der`, see [`find_issuer`]) at `now`.
+    pub fn status_of(&self, cert_der: &[u8], issuer_der: &[u8], url: &str, now: i64) -> Result<CrlAnswer, CrlError> {
         let (_, cert) = X509Certificate::from_der(cert_der).map_err(|e| CrlError::Malformed(e.to_string()))?;
+        let (_, issuer) = X509Certificate::from_der(issuer_der).map_err(|e| CrlError::Malformed(e.to_string()))?;
         if cert.issuer().as_raw() != self.issuer_raw.as_slice() {
             return Err(CrlError::WrongIssuer {
                 crl_issuer: self.issuer.clone(),
                 cert_issuer: cert.issuer().to_string(),
             });
+        }
+        // Same name, another key: the list was not signed by this issuer.
+        if issuer.public_key().raw != self.issuer_key_raw.as_slice() {
+            return Err(CrlError::BadSignature(issuer.subject().to_string()));
         }
         let is_ca = cert.basic_constraints().ok().flatten().is_some_and(|b| b.value.ca);
         let scope = &self.scope;
@@ -232,6 +241,20 @@ impl Crl {
             partitioned: self.partitioned(),
         })
     }
+}
+
+/// The certificate among `candidates` (served or fetched with it) that
+/// issued `cert_der`: its subject is the certificate's issuer and its key
+/// verifies the certificate's signature. `None` when none does, or when
+/// `cert_der` does not parse.
+pub fn find_issuer<'a>(cert_der: &[u8], candidates: &[&'a [u8]]) -> Option<&'a [u8]> {
+    let (_, cert) = X509Certificate::from_der(cert_der).ok()?;
+    candidates.iter().copied().find(|candidate| {
+        X509Certificate::from_der(candidate).is_ok_and(|(_, issuer)| {
+            issuer.subject().as_raw() == cert.issuer().as_raw()
+                && cert.verify_signature(Some(issuer.public_key())).is_ok()
+        })
+    })
 }
 
 /// RFC 5280 CRLReason names, snake_case.
@@ -317,11 +340,11 @@ mod tests {
     fn a_listed_serial_is_revoked_with_its_time_and_reason_others_are_good() {
         let ca = ca("CRL Test CA");
         let list = Crl::read(&crl(&ca, &[7, 9], (-1, 6), None), ca.cert.der()).unwrap();
-        let answer = list.status_of(&leaf(&ca, 9, vec![]), URL, now()).unwrap();
+        let answer = list.status_of(&leaf(&ca, 9, vec![]), ca.cert.der(), URL, now()).unwrap();
         let CrlStatus::Revoked { revoked_at, reason } = answer.status else { panic!("{answer:?}") };
         assert!((now() - 2 * 86_400 - revoked_at).abs() < 60);
         assert_eq!(reason.as_deref(), Some("key_compromise"));
-        assert_eq!(list.status_of(&leaf(&ca, 8, vec![]), URL, now()).unwrap().status, CrlStatus::Good);
+        assert_eq!(list.status_of(&leaf(&ca, 8, vec![]), ca.cert.der(), URL, now()).unwrap().status, CrlStatus::Good);
     }
 
     #[test]
@@ -349,7 +372,7 @@ mod tests {
             ("garbage", Crl::read(b"not a crl", ca.cert.der())),
         ];
         for (case, read) in cases {
-            let answer = read.and_then(|list| list.status_of(&cert, URL, now()));
+            let answer = read.and_then(|list| list.status_of(&cert, ca.cert.der(), URL, now()));
             let error = answer.expect_err(case);
             let expected = match case {
                 "wrong signer" => matches!(error, CrlError::BadSignature(_)),
@@ -362,8 +385,22 @@ mod tests {
             assert!(expected, "{case}: {error}");
         }
         let partition = Crl::read(&crl(&ca, &[], (-1, 6), scoped(vec![URL])), ca.cert.der()).unwrap();
-        let answer = partition.status_of(&cert, URL, now()).unwrap();
+        let answer = partition.status_of(&cert, ca.cert.der(), URL, now()).unwrap();
         assert!(answer.partitioned && answer.status == CrlStatus::Good, "{answer:?}");
+    }
+
+    #[test]
+    fn the_issuer_is_the_candidate_whose_key_signed_the_certificate() {
+        let ca = ca("Issuer CA");
+        let impostor = self::ca("Issuer CA");
+        let cert = leaf(&ca, 4, vec![]);
+        let candidates = [impostor.cert.der().as_ref(), ca.cert.der().as_ref()];
+        assert_eq!(find_issuer(&cert, &candidates), Some(ca.cert.der().as_ref()));
+        assert_eq!(find_issuer(&cert, &candidates[..1]), None);
+        // A list read with one key does not answer for the same name's other key.
+        let list = Crl::read(&crl(&impostor, &[], (-1, 6), None), impostor.cert.der()).unwrap();
+        let error = list.status_of(&cert, ca.cert.der(), URL, now()).unwrap_err();
+        assert!(matches!(error, CrlError::BadSignature(_)), "{error}");
     }
 
     #[test]
