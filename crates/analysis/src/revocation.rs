@@ -85,9 +85,6 @@ pub enum CrlError {
     /// The signature does not verify with the issuer's key.
     #[error("the CRL's signature does not verify with the key of '{0}'")]
     BadSignature(String),
-    /// No certificate of the issuer was at hand to check the signature.
-    #[error("the certificate of the issuer '{0}' was not served or fetched, so the CRL's signature cannot be checked")]
-    NoIssuerCertificate(String),
     /// The list's nextUpdate has passed.
     #[error("the CRL is stale: its nextUpdate ({next_update}) has passed")]
     Stale {
