@@ -177,13 +177,13 @@ impl Report {
         self.findings.iter().filter(move |f| f.severity <= severity)
     }
 
-    /// Whether some source, scope or endpoint could not be checked.
+    /// Whether some source, scope, endpoint or served leaf's revocation
+    /// could not be checked.
     pub fn incomplete(&self) -> bool {
         self.summary.source_errors > 0
-            || self
-                .bindings
-                .iter()
-                .flat_map(|b| &b.results)
-                .any(|r| matches!(r.verdict, Verdict::Unreachable | Verdict::NoTls))
+            || self.bindings.iter().flat_map(|b| &b.results).any(|r| {
+                matches!(r.verdict, Verdict::Unreachable | Verdict::NoTls)
+                    || r.revocation.as_ref().is_some_and(RevocationFact::unchecked)
+            })
     }
 }

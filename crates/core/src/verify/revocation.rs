@@ -151,6 +151,12 @@ impl RevocationFact {
         Some(Self { serial: serial.to_owned(), answer, other_answers: answers.collect() })
     }
 
+    /// Whether revocation could not be checked though the leaf says where
+    /// to ask (no answer came, or none acceptable): "could not check".
+    pub fn unchecked(&self) -> bool {
+        self.answer.status == RevocationVerdict::Unknown && self.answer.cause.is_some()
+    }
+
     /// Whether one source says revoked and another good.
     pub fn disagreement(&self) -> Option<&RevocationAnswer> {
         (self.answer.status == RevocationVerdict::Revoked)

@@ -152,7 +152,7 @@ fn revocation_findings(revocation: &RevocationFact, out: &mut Vec<Finding>) {
                 .with_evidence(evidence.clone()),
             );
         }
-        RevocationVerdict::Unknown if answer.cause.is_some() => {
+        RevocationVerdict::Unknown if revocation.unchecked() => {
             let code = match answer.cause {
                 Some(UnknownCause::InvalidResponse) => FindingCode::RevocationResponseInvalid,
                 _ => FindingCode::RevocationUnknown,
