@@ -162,7 +162,7 @@ fn verdicts_and_findings_against_real_tls_servers() {
     assert_eq!(codes_for(&report, "revoked.test"), [FindingCode::Revoked]);
     let revocation = result_of(&report, "revoked.test").revocation.as_ref().unwrap();
     assert_eq!(revocation.serial, serials[0]);
-    assert_eq!(revocation.source.as_deref(), Some("test-beta"));
+    assert_eq!(revocation.answer.source.as_deref(), Some("test-beta"));
 
     assert_eq!(verdict("plain.test"), Verdict::NoTls);
     assert_eq!(codes_for(&report, "plain.test"), [FindingCode::NoTls]);
