@@ -34,8 +34,8 @@ fn run(mut command: Command, what: &str) {
 /// Directory holding the third-party fixture plugins of
 /// `tests/fixtures/plugins` and the plugin template of `templates/plugin`,
 /// built once per test process the way an outside author builds them: the
-/// fixtures as their own workspace, the template copied to a temporary
-/// directory with only the SDK as dependency.
+/// fixtures as their own workspace, the template copied to a directory of
+/// its own (see [`scratch_dir`]) with only the SDK as dependency.
 pub fn fixture_plugin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -56,21 +56,34 @@ fn fixture_target_dir() -> PathBuf {
     target_dir().join("fixture-plugins")
 }
 
-/// Builds a copy of `templates/plugin` outside the repository, its SDK
-/// dependency pointed at this checkout's, as someone starting a plugin from
-/// the template would.
+/// A fresh, empty directory for sources built outside the workspace. It
+/// sits under the fixtures' target directory and keeps its name from run to
+/// run, so cargo reuses what it compiled there before (a new temporary
+/// directory per run would rebuild every path dependency).
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = fixture_target_dir().join("sources").join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).expect("clear the scratch directory");
+    }
+    std::fs::create_dir_all(&dir).expect("create the scratch directory");
+    dir
+}
+
+/// Builds a copy of `templates/plugin` away from the repository's
+/// workspace, its SDK dependency pointed at this checkout's, as someone
+/// starting a plugin from the template would.
 fn build_plugin_template(target: &Path) {
-    let copy = tempfile::tempdir().expect("a temporary directory");
+    let copy = scratch_dir("plugin-template");
     let template = workspace_root().join("templates/plugin");
-    copy_tree(&template, copy.path());
-    let manifest = copy.path().join("Cargo.toml");
+    copy_tree(&template, &copy);
+    let manifest = copy.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).expect("the template's manifest");
     let sdk = workspace_root().join("crates/sdk");
     let text = text.replace(r#"path = "../../crates/sdk""#, &format!("path = {:?}", sdk.display().to_string()));
     assert!(text.contains(&sdk.display().to_string()), "the template names the SDK by path ../../crates/sdk");
     std::fs::write(&manifest, text).expect("write the manifest");
     // The fixtures' lock file: the same dependency versions, nothing to resolve.
-    std::fs::copy(workspace_root().join("tests/fixtures/plugins/Cargo.lock"), copy.path().join("Cargo.lock"))
+    std::fs::copy(workspace_root().join("tests/fixtures/plugins/Cargo.lock"), copy.join("Cargo.lock"))
         .expect("copy the lock file");
     let mut command = cargo();
     command.args(["build", "--quiet", "--manifest-path"]).arg(&manifest).arg("--target-dir").arg(target);
@@ -100,7 +113,8 @@ fn copy_tree(from: &Path, to: &Path) {
 pub fn abi_v1_example_plugin() -> &'static Path {
     static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
     LIBRARY.get_or_init(|| {
-        let old = tempfile::tempdir().expect("a temporary directory");
+        // git archive keeps the commit's file times, so reruns reuse the build.
+        let old = scratch_dir("abi-v1");
         let paths = [
             "Cargo.toml",
             "crates/abi",
@@ -123,13 +137,13 @@ pub fn abi_v1_example_plugin() -> &'static Path {
         );
         let mut tar = Command::new("tar")
             .args(["-x", "-C"])
-            .arg(old.path())
+            .arg(&old)
             .stdin(std::process::Stdio::piped())
             .spawn()
             .expect("tar runs");
         tar.stdin.take().expect("tar's input").write_all(&archive.stdout).expect("feed tar");
         assert!(tar.wait().expect("tar ends").success(), "tar could not unpack the ABI v1 sources");
-        let plugins = old.path().join("tests/fixtures/plugins");
+        let plugins = old.join("tests/fixtures/plugins");
         // Only the example plugin, under a name of its own.
         let workspace = std::fs::read_to_string(plugins.join("Cargo.toml")).expect("the fixtures' manifest");
         let (head, rest) = workspace.split_once("members = [").expect("a members list");
