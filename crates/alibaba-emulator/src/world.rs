@@ -418,7 +418,7 @@ pub struct PcaStatus {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct PlantedDrift {
-    /// stale | foreign | expired | wrong_name | revoked | auto_managed_not_deployed
+    /// stale | foreign | expired | wrong_name | revoked | auto_managed_not_deployed | revoked_crl (with a CRL URL)
     pub kind: String,
     pub account_id: String,
     /// cdn | slb
