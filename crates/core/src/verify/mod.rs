@@ -123,16 +123,11 @@ impl VerifyInput {
 
 /// A binding for a bare endpoint (no provider, nothing declared): `inspect probe`.
 pub fn bare_endpoint(host: &str, port: u16, sni: Option<String>) -> Binding {
-    Binding {
-        location: Location {
-            provider: "probe".into(),
-            service: "endpoint".into(),
-            resource_id: format!("{host}:{port}"),
-            endpoint: Some(Endpoint { host: host.to_owned(), port, sni, addresses: vec![] }),
-            ..Location::default()
-        },
-        ..Binding::default()
-    }
+    let mut endpoint = Endpoint::new(host, port);
+    endpoint.sni = sni;
+    let mut location = Location::new("endpoint", format!("{host}:{port}")).with_endpoint(endpoint);
+    location.plugin = "probe".into();
+    Binding::new(location, DeclaredCertificate::default())
 }
 
 /// Receives results as the engine produces them, before the report is

@@ -58,7 +58,7 @@ pub(crate) fn observe(
             // The provider's own revocation record applies when it is the served certificate.
             let declared = binding.declared.revocation.as_ref().filter(|_| reconciliation.verdict == Verdict::Match)?;
             let mut answer = RevocationAnswer::from_provider(declared);
-            answer.source.get_or_insert_with(|| binding.location.provider.clone());
+            answer.source.get_or_insert_with(|| binding.location.plugin.clone());
             Some(answer)
         });
         // Only a full handshake tells whether the server stapled.

@@ -332,7 +332,7 @@ mod tests {
     use super::*;
 
     fn answer(serial: &str, status: RevocationState, source: &str) -> RevocationStatus {
-        RevocationStatus { serial: serial.into(), status, revoked_at: None, source: Some(source.into()) }
+        RevocationStatus::new(serial, status).with_source(source)
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub fn place_of(binding: &Binding) -> String {
         }
         None => location.resource_id.clone(),
     };
-    if location.service.is_empty() || location.provider == "probe" {
+    if location.service.is_empty() || location.plugin == "probe" {
         place
     } else {
         format!("{} {place}", location.service)
@@ -620,15 +620,18 @@ mod tests {
     fn binding_rules() {
         let day = 86_400;
         let now = 1_000 * day;
-        let declared = |name: &str, start: i64, end: i64, auto: Tristate| DeclaredCertificate {
-            name: Some(name.into()),
-            common_name: Some("a.test".into()),
-            not_before: Some(start),
-            not_after: Some(end),
-            auto_managed: auto,
-            ..DeclaredCertificate::default()
+        let declared = |name: &str, start: i64, end: i64, auto: Tristate| {
+            DeclaredCertificate::default()
+                .with_name(name)
+                .with_common_name("a.test")
+                .with_validity(start, end)
+                .with_auto_managed(auto)
         };
-        let deployed = |d: DeclaredCertificate| Binding { declared: d, ..bare_endpoint("a.test", 443, None) };
+        let deployed = |declared: DeclaredCertificate| {
+            let mut binding = bare_endpoint("a.test", 443, None);
+            binding.declared = declared;
+            binding
+        };
         let mut wildcard = deployed(declared("w", now - day, now + 200 * day, Tristate::No));
         wildcard.location.endpoint = None;
         wildcard.location.not_probeable = Some("wildcard domain".into());
@@ -658,7 +661,7 @@ mod tests {
     fn places_read_as_people_write_them() {
         let mut binding = bare_endpoint("a.test", 443, Some("b.test".into()));
         assert_eq!(place_of(&binding), "a.test:443 (SNI b.test)");
-        binding.location.provider = "alibaba-cdn".into();
+        binding.location.plugin = "alibaba-cdn".into();
         binding.location.service = "cdn".into();
         assert_eq!(place_of(&binding), "cdn a.test:443 (SNI b.test)");
         assert_eq!(place_of(&bare_endpoint("::1", 8443, None)), "[::1]:8443");
