@@ -165,6 +165,12 @@ pub fn render_prometheus(report: &Report, out: &mut dyn Write) -> io::Result<()>
     prometheus::render(report, out)
 }
 
+/// Prometheus text exposition format for a continuous scan's state: the
+/// last complete report, remembered certificates, scan health.
+pub fn render_prometheus_snapshot(snapshot: &certinspect_core::watch::Snapshot, out: &mut dyn Write) -> io::Result<()> {
+    prometheus::render_snapshot(snapshot, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

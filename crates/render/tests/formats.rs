@@ -308,7 +308,8 @@ fn prometheus_text_parses_with_the_reference_parser() {
         }
 
         let observations = observations(&report);
-        let days = family("certinspect_certificate_days_remaining");
+        let expiry = family("certinspect_certificate_expiry_seconds");
+        let expired = family("certinspect_certificate_expired");
         let not_after = family("certinspect_certificate_not_after_seconds");
         let dated = observations
             .iter()
@@ -316,7 +317,10 @@ fn prometheus_text_parses_with_the_reference_parser() {
                 r.is_some_and(|r| r.served.is_some()) || report.bindings[*i].binding.declared.not_after.is_some()
             })
             .count();
-        assert_eq!(days.samples.len(), dated, "{name}");
+        assert_eq!(expiry.samples.len(), dated, "{name}");
+        assert_eq!(expired.samples.len(), dated, "{name}");
+        let served_count = observations.iter().filter(|(_, r)| r.is_some_and(|r| r.served.is_some())).count();
+        assert_eq!(family("certinspect_certificate_last_seen_timestamp_seconds").samples.len(), served_count);
         assert_eq!(not_after.samples.len(), dated, "{name}");
         for (index, result) in &observations {
             let binding = &report.bindings[*index].binding;
@@ -336,6 +340,10 @@ fn prometheus_text_parses_with_the_reference_parser() {
                 .unwrap_or_else(|| panic!("{name}: no not_after series for binding {index} at {address}"));
             assert_eq!(sample.value, served.not_after as f64);
             assert_eq!(sample.labels["source"], "served");
+            let same = |s: &&ParsedSample| s.labels == sample.labels;
+            let left = expiry.samples.iter().find(same).unwrap().value;
+            assert_eq!(left, (served.not_after - report.generated_at) as f64);
+            assert_eq!(expired.samples.iter().find(same).unwrap().value, f64::from(u8::from(left <= 0.0)));
         }
         assert!(not_after.samples.iter().any(|s| s.labels["account"].contains("\"eu\", team\\west\nsecond")));
 
@@ -356,5 +364,35 @@ fn prometheus_text_parses_with_the_reference_parser() {
         assert_eq!(by_code, report.findings.len() as f64);
         assert_eq!(family("certinspect_source_errors").samples[0].value, report.source_errors.len() as f64);
         assert_eq!(family("certinspect_scan_timestamp_seconds").samples[0].value, report.generated_at as f64);
+        for s in &family("certinspect_source_up").samples {
+            let failed = report.source_errors.iter().any(|e| e.plugin == s.labels["plugin"]);
+            assert_eq!(s.value, if failed { 0.0 } else { 1.0 }, "{name}: {:?}", s.labels);
+        }
     }
+}
+
+/// Debian's promtool, fetched once into the target directory when not installed.
+fn promtool() -> &'static certinspect_testbed::prometheus::Tools {
+    static TOOLS: OnceLock<certinspect_testbed::prometheus::Tools> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        certinspect_testbed::prometheus::tools(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+#[test]
+fn prometheus_text_passes_promtool_check_metrics() {
+    for (name, report) in reports() {
+        let text = rendered(|o| render_prometheus(&report, o));
+        promtool().check_metrics(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn promtool_rejects_what_it_should() {
+    // The consumer can fail: the exposition this project wrote before.
+    let old = "# HELP certinspect_certificate_days_remaining Days.\n# TYPE certinspect_certificate_days_remaining gauge\n\
+               certinspect_certificate_days_remaining 5\n";
+    let said = promtool().check_metrics(old).unwrap_err();
+    assert!(said.contains("base unit"), "{said}");
 }

@@ -17,6 +17,7 @@
 
 pub mod aws;
 pub mod moto;
+pub mod prometheus;
 pub mod python;
 
 use std::collections::BTreeMap;
