@@ -55,7 +55,8 @@ pub struct Testbed {
     pub generated: GeneratedWorld,
     /// The API emulator.
     pub emulator: EmulatorHandle,
-    farm: FarmHandle,
+    /// `None` once [`Testbed::stop_endpoints`] stopped it.
+    farm: Option<FarmHandle>,
     routes: Vec<Route>,
 }
 
@@ -148,7 +149,7 @@ impl Testbed {
             hosts.dedup();
             routes.extend(hosts.into_iter().map(|host| Route { host, port, to }));
         }
-        Ok(Self { generated, emulator, farm, routes })
+        Ok(Self { generated, emulator, farm: Some(farm), routes })
     }
 
     /// Routes from every declared endpoint to the farm.
@@ -167,8 +168,17 @@ impl Testbed {
     }
 
     /// The TLS farm (for its statistics).
+    ///
+    /// # Panics
+    /// After [`Testbed::stop_endpoints`].
     pub fn farm(&self) -> &FarmHandle {
-        &self.farm
+        self.farm.as_ref().expect("the TLS endpoints were stopped")
+    }
+
+    /// Stop every TLS endpoint (an endpoint outage): connections to the
+    /// routes are refused from now on; the API keeps answering.
+    pub fn stop_endpoints(&mut self) {
+        self.farm = None;
     }
 
     /// Write what `inspect scan` needs to check this world, as a user would
