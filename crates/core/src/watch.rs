@@ -133,12 +133,15 @@ pub struct Watch {
 }
 
 /// What identifies one observation across scans: the binding's place and
-/// endpoint, the name sent and the address.
+/// endpoint, the name sent and the address, and which of the bindings alike
+/// in all that it is (a listener can declare two certificates for one
+/// endpoint), in report order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct ObservationKey {
     location: String,
     sni: Option<String>,
     address: Option<String>,
+    nth: usize,
 }
 
 impl ObservationKey {
@@ -147,6 +150,7 @@ impl ObservationKey {
             location: serde_json::to_string(&binding.location).unwrap_or_default(),
             sni: result.sni.clone(),
             address: result.address.clone(),
+            nth: 0,
         }
     }
 }
@@ -166,9 +170,13 @@ impl Watch {
     pub fn completed(&mut self, report: Report, duration: Duration) {
         let mut last_seen = BTreeMap::new();
         let mut remembered = Vec::new();
+        let mut alike: BTreeMap<ObservationKey, usize> = BTreeMap::new();
         for (b, binding) in report.bindings.iter().enumerate() {
             for (r, result) in binding.results.iter().enumerate() {
-                let key = ObservationKey::of(&binding.binding, result);
+                let mut key = ObservationKey::of(&binding.binding, result);
+                let nth = alike.entry(key.clone()).or_insert(0);
+                key.nth = *nth;
+                *nth += 1;
                 let seen = match &result.served {
                     Some(served) => Some(LastSeen { served: served.clone(), seen_at: report.generated_at }),
                     None => self.last_seen.remove(&key).inspect(|last| {

@@ -396,3 +396,96 @@ fn promtool_rejects_what_it_should() {
     let said = promtool().check_metrics(old).unwrap_err();
     assert!(said.contains("base unit"), "{said}");
 }
+
+/// A continuous scan over `reports`, one after another.
+fn watched(reports: Vec<Report>) -> certinspect_core::watch::Snapshot {
+    let mut watch = certinspect_core::watch::Watch::new();
+    for report in reports {
+        watch.completed(report, std::time::Duration::from_millis(1500));
+    }
+    watch.snapshot()
+}
+
+#[test]
+fn serve_remembers_what_a_silent_endpoint_served_and_promtool_accepts_it() {
+    let first = live().clone();
+    let (b, r) = first
+        .bindings
+        .iter()
+        .enumerate()
+        // A binding unlike any other (not one of two certificates one listener declares).
+        .filter(|(_, binding)| {
+            first.bindings.iter().filter(|o| o.binding.location == binding.binding.location).count() == 1
+        })
+        .find_map(|(b, binding)| binding.results.iter().position(|r| r.served.is_some()).map(|r| (b, r)))
+        .expect("the live report has a served certificate");
+    let served = first.bindings[b].results[r].served.clone().unwrap();
+    // The next scan, a day later: that endpoint no longer answers.
+    let mut second = first.clone();
+    second.generated_at += 86_400;
+    let silent = &mut second.bindings[b].results[r];
+    silent.served = None;
+    silent.analysis = None;
+    silent.verdict = certinspect_core::reconcile::Verdict::Unreachable;
+    // And the one after: the endpoint is still silent, still remembered
+    // with the first scan's time; then it is gone from the cloud: forgotten.
+    let mut third = second.clone();
+    third.generated_at += 86_400;
+    let mut gone = third.clone();
+    gone.bindings.remove(b);
+    let mut back = gone.clone();
+    back.bindings.insert(b, second.bindings[b].clone());
+
+    for (name, scans, remembered) in [
+        ("one scan", vec![first.clone()], false),
+        ("silent", vec![first.clone(), second.clone()], true),
+        ("still silent", vec![first.clone(), second.clone(), third.clone()], true),
+        ("forgotten", vec![first.clone(), second.clone(), gone, back], false),
+    ] {
+        let snapshot = watched(scans);
+        let text = rendered(|o| certinspect_render::render_prometheus_snapshot(&snapshot, o));
+        promtool().check_metrics(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let last_seen: Vec<&str> =
+            text.lines().filter(|l| !l.starts_with('#') && l.contains("source=\"last_seen\"")).collect();
+        assert_eq!(snapshot.remembered.len(), usize::from(remembered), "{name}");
+        if remembered {
+            assert_eq!(snapshot.remembered[0].last.seen_at, first.generated_at, "{name}");
+            assert_eq!(snapshot.remembered[0].last.served, served, "{name}");
+            let not_after = last_seen.iter().find(|l| l.starts_with("certinspect_certificate_not_after_seconds{"));
+            assert!(not_after.is_some_and(|l| l.ends_with(&format!(" {}", served.not_after))), "{name}:\n{text}");
+            assert!(text.lines().any(|l| l.starts_with("certinspect_certificate_last_seen_timestamp_seconds{")
+                && l.ends_with(&format!(" {}", first.generated_at))));
+        } else {
+            assert!(last_seen.is_empty(), "{name}:\n{text}");
+        }
+        assert!(text.contains("\ncertinspect_scan_duration_seconds 1.5\n"), "{name}");
+        assert!(text.contains("\ncertinspect_scan_success 1\n"), "{name}");
+    }
+
+    // Before the first scan: health only, still a valid exposition.
+    let empty = rendered(|o| {
+        certinspect_render::render_prometheus_snapshot(&certinspect_core::watch::Watch::new().snapshot(), o)
+    });
+    promtool().check_metrics(&empty).unwrap();
+    assert!(empty.contains("\ncertinspect_scans_total 0\n") && !empty.contains("certinspect_certificate"));
+}
+
+#[test]
+fn the_shipped_alert_rules_pass_promtool_and_name_only_real_metrics() {
+    let rules = docs_dir().join("prometheus/alerts.yml");
+    let said = promtool().check_rules(&rules).unwrap_or_else(|e| panic!("{e}"));
+    assert!(said.contains("SUCCESS"), "{said}");
+    let snapshot = watched(vec![common::fixture()]);
+    let exposition = rendered(|o| certinspect_render::render_prometheus_snapshot(&snapshot, o));
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let mut named = BTreeSet::new();
+    for (at, _) in text.match_indices("certinspect_") {
+        let name: String =
+            text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        named.insert(name);
+    }
+    assert!(named.len() >= 6, "{named:?}");
+    for name in named {
+        assert!(exposition.contains(&format!("# TYPE {name} ")), "alerts.yml uses {name}, which is not exported");
+    }
+}
