@@ -143,7 +143,7 @@ pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
         Err(code) => return code,
     };
     let mut sink = match output::open(&args.output) {
-        Ok(sink) => sink,
+        Ok(sink) => sink.with_labels_from_tags(&config.file.output.labels_from_tags),
         Err(message) => return usage_error(message),
     };
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());

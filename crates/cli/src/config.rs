@@ -22,6 +22,19 @@ pub struct ConfigFile {
     /// Extra plugin directories.
     #[serde(default)]
     pub plugin_dirs: Vec<PathBuf>,
+    /// What the outputs carry beyond the report.
+    #[serde(default)]
+    pub output: OutputSettings,
+}
+
+/// `[output]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSettings {
+    /// Resource tags that become Prometheus labels (`tag_<key>`), so alerts
+    /// route to whoever owns the certificate.
+    #[serde(default)]
+    pub labels_from_tags: Vec<String>,
 }
 
 /// `[[source]]`: a plugin and its configuration section.
@@ -186,6 +199,16 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&verify.warn_fraction) {
             return Err(self.error_at(&["verify", "warn_fraction"], "warn_fraction: expected a number from 0 to 1"));
+        }
+        let mut labels = std::collections::BTreeMap::new();
+        for (index, key) in self.file.output.labels_from_tags.iter().enumerate() {
+            let label = certinspect_render::tag_label_name(key);
+            if let Some(other) = labels.insert(label.clone(), key) {
+                return Err(self.error_at(
+                    &["output", "labels_from_tags", &index.to_string()],
+                    &format!("labels_from_tags: '{key}' and '{other}' would both become the label {label}; expected keys that stay apart"),
+                ));
+            }
         }
         for (index, route) in verify.connect_to.iter().enumerate() {
             if let Err(message) = route.parse::<certinspect_core::verify::ConnectTo>() {

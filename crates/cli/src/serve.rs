@@ -80,9 +80,10 @@ pub fn serve(args: &ServeArgs, plugin_dirs: &[PathBuf]) -> u8 {
     let address = listener.local_addr().unwrap_or(args.listen);
     install_signal_handlers();
     let watch = Arc::new(Mutex::new(Watch::new()));
+    let tag_labels = Arc::new(Mutex::new(config.file.output.labels_from_tags.clone()));
     {
-        let watch = Arc::clone(&watch);
-        std::thread::spawn(move || serve_http(&listener, &watch));
+        let (watch, tag_labels) = (Arc::clone(&watch), Arc::clone(&tag_labels));
+        std::thread::spawn(move || serve_http(&listener, &watch, &tag_labels));
     }
     eprintln!("inspect: serving http://{address}/metrics, scanning every {}s", args.every.as_secs());
 
@@ -99,6 +100,8 @@ pub fn serve(args: &ServeArgs, plugin_dirs: &[PathBuf]) -> u8 {
             let result = match load(&args.config, plugin_dirs) {
                 Ok((new_config, new_registry)) => {
                     (config, registry) = (new_config, new_registry);
+                    *tag_labels.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        config.file.output.labels_from_tags.clone();
                     eprintln!("inspect: reloaded {}", args.config.display());
                     None
                 }
@@ -185,7 +188,7 @@ const MAX_CONNECTIONS: usize = 16;
 const MAX_REQUEST_HEAD: u64 = 16 * 1024;
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn serve_http(listener: &TcpListener, watch: &Arc<Mutex<Watch>>) {
+fn serve_http(listener: &TcpListener, watch: &Arc<Mutex<Watch>>, tag_labels: &Arc<Mutex<Vec<String>>>) {
     let active = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
@@ -197,15 +200,16 @@ fn serve_http(listener: &TcpListener, watch: &Arc<Mutex<Watch>>) {
             continue;
         }
         let watch = Arc::clone(watch);
+        let tags = tag_labels.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let active = Arc::clone(&active);
         std::thread::spawn(move || {
-            handle(stream, &watch);
+            handle(stream, &watch, &tags);
             active.fetch_sub(1, Ordering::SeqCst);
         });
     }
 }
 
-fn handle(mut stream: TcpStream, watch: &Mutex<Watch>) {
+fn handle(mut stream: TcpStream, watch: &Mutex<Watch>, tag_labels: &[String]) {
     let mut reader = BufReader::new((&stream).take(MAX_REQUEST_HEAD));
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
@@ -235,7 +239,7 @@ fn handle(mut stream: TcpStream, watch: &Mutex<Watch>) {
     let _ = match path {
         "/metrics" => {
             let mut body = Vec::new();
-            let _ = certinspect_render::render_prometheus_snapshot(&snapshot, &mut body);
+            let _ = certinspect_render::render_prometheus_snapshot(&snapshot, tag_labels, &mut body);
             respond(&mut stream, head, 200, "text/plain; version=0.0.4; charset=utf-8", &body)
         }
         "/report.json" => match &snapshot.report {

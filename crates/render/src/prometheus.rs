@@ -29,7 +29,7 @@ pub fn escape_label_value(value: &str) -> String {
     out
 }
 
-type Labels = Vec<(&'static str, String)>;
+type Labels = Vec<(String, String)>;
 
 fn label_text(labels: &Labels) -> String {
     if labels.is_empty() {
@@ -70,36 +70,51 @@ impl Family {
     }
 }
 
-/// The labels naming one binding at one address.
-fn observation_labels(binding: &Binding, result: Option<&ObservationResult>) -> Labels {
-    let l = &binding.location;
-    let endpoint = l.endpoint.as_ref();
-    vec![
-        ("provider", l.plugin.clone()),
-        ("service", l.service.clone()),
-        ("account", l.account.clone()),
-        ("region", l.region.clone().unwrap_or_default()),
-        ("resource", l.resource_id.clone()),
-        ("endpoint", endpoint_text(binding).unwrap_or_default()),
-        (
-            "sni",
-            result.and_then(|r| r.sni.clone()).or_else(|| endpoint.and_then(|e| e.sni.clone())).unwrap_or_default(),
-        ),
-        ("address", result.and_then(|r| r.address.clone()).unwrap_or_default()),
-    ]
+/// The Prometheus label a resource tag becomes: `tag_` and the key, every
+/// character a label name cannot hold replaced by `_` (`cost-center` ->
+/// `tag_cost_center`). The prefix keeps tags apart from our own labels.
+pub fn tag_label_name(key: &str) -> String {
+    let sanitised: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    format!("tag_{sanitised}")
 }
 
-/// One scan's report as a file for node_exporter's textfile collector.
-pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    write_families(&report_families(report, &[]), out)
+/// The labels naming one binding at one address, then one per tag asked for
+/// (empty when the resource has no such tag).
+fn observation_labels(binding: &Binding, result: Option<&ObservationResult>, tags: &[String]) -> Labels {
+    let l = &binding.location;
+    let endpoint = l.endpoint.as_ref();
+    let tag_labels =
+        tags.iter().map(|key| (tag_label_name(key), binding.tags.get(key).cloned().unwrap_or_default()));
+    vec![
+        ("provider".to_owned(), l.plugin.clone()),
+        ("service".to_owned(), l.service.clone()),
+        ("account".to_owned(), l.account.clone()),
+        ("region".to_owned(), l.region.clone().unwrap_or_default()),
+        ("resource".to_owned(), l.resource_id.clone()),
+        ("endpoint".to_owned(), endpoint_text(binding).unwrap_or_default()),
+        (
+            "sni".to_owned(),
+            result.and_then(|r| r.sni.clone()).or_else(|| endpoint.and_then(|e| e.sni.clone())).unwrap_or_default(),
+        ),
+        ("address".to_owned(), result.and_then(|r| r.address.clone()).unwrap_or_default()),
+    ]
+    .into_iter()
+    .chain(tag_labels)
+    .collect()
+}
+
+/// One scan's report as a file for node_exporter's textfile collector;
+/// `tags`: the resource tags that become labels.
+pub(crate) fn render(report: &Report, tags: &[String], out: &mut dyn Write) -> io::Result<()> {
+    write_families(&report_families(report, &[], tags), out)
 }
 
 /// What `inspect serve` answers at `/metrics`: the last complete scan (with
 /// the certificates remembered for endpoints that stopped answering), then
 /// the health of scanning.
-pub(crate) fn render_snapshot(snapshot: &Snapshot, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn render_snapshot(snapshot: &Snapshot, tags: &[String], out: &mut dyn Write) -> io::Result<()> {
     let mut families = match &snapshot.report {
-        Some(report) => report_families(report, &snapshot.remembered),
+        Some(report) => report_families(report, &snapshot.remembered, tags),
         None => Vec::new(),
     };
     families.extend(health_families(&snapshot.health));
@@ -114,16 +129,16 @@ fn write_families(families: &[Family], out: &mut dyn Write) -> io::Result<()> {
     out.write_all(text.as_bytes())
 }
 
-fn report_families(report: &Report, remembered: &[Remembered]) -> Vec<Family> {
+fn report_families(report: &Report, remembered: &[Remembered], tags: &[String]) -> Vec<Family> {
     // One entry per binding x result (a binding without results: one entry
     // with an empty address).
     let mut observations: Vec<(usize, Option<usize>, Labels)> = Vec::new();
     for (index, b) in report.bindings.iter().enumerate() {
         if b.results.is_empty() {
-            observations.push((index, None, observation_labels(&b.binding, None)));
+            observations.push((index, None, observation_labels(&b.binding, None, tags)));
         }
         for (r, result) in b.results.iter().enumerate() {
-            observations.push((index, Some(r), observation_labels(&b.binding, Some(result))));
+            observations.push((index, Some(r), observation_labels(&b.binding, Some(result), tags)));
         }
     }
     // Two bindings can share every label (a listener declaring two
@@ -135,7 +150,7 @@ fn report_families(report: &Report, remembered: &[Remembered]) -> Vec<Family> {
     }
     for (index, _, labels) in &mut observations {
         if seen[&label_text(labels)] > 1 {
-            labels.push(("binding", index.to_string()));
+            labels.push(("binding".to_owned(), index.to_string()));
         }
     }
 
@@ -179,7 +194,7 @@ fn report_families(report: &Report, remembered: &[Remembered]) -> Vec<Family> {
         }
         for (source, time, seen_at) in dates {
             let mut with_source = labels.clone();
-            with_source.push(("source", source.to_owned()));
+            with_source.push(("source".to_owned(), source.to_owned()));
             not_after.samples.push((with_source.clone(), time as f64));
             expiry.samples.push((with_source.clone(), (time - now) as f64));
             expired.samples.push((with_source, f64::from(u8::from(time <= now))));
@@ -190,7 +205,7 @@ fn report_families(report: &Report, remembered: &[Remembered]) -> Vec<Family> {
         if let Some(result) = result {
             for v in VERDICTS {
                 let mut with_verdict = labels.clone();
-                with_verdict.push(("verdict", v.as_str().to_owned()));
+                with_verdict.push(("verdict".to_owned(), v.as_str().to_owned()));
                 verdict.samples.push((with_verdict, f64::from(u8::from(v == result.verdict))));
             }
         }
@@ -199,7 +214,7 @@ fn report_families(report: &Report, remembered: &[Remembered]) -> Vec<Family> {
     let mut findings = Family::new("certinspect_findings", "Findings of the scan per severity.");
     for severity in Severity::ALL {
         let count = report.findings.iter().filter(|f| f.severity == severity).count();
-        findings.samples.push((vec![("severity", severity.as_str().to_owned())], count as f64));
+        findings.samples.push((vec![("severity".to_owned(), severity.as_str().to_owned())], count as f64));
     }
     let mut by_code_counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for f in &report.findings {
@@ -211,7 +226,7 @@ fn report_families(report: &Report, remembered: &[Remembered]) -> Vec<Family> {
     );
     by_code.samples = by_code_counts
         .into_iter()
-        .map(|((code, severity), n)| (vec![("code", code.to_owned()), ("severity", severity.to_owned())], n as f64))
+        .map(|((code, severity), n)| (vec![("code".to_owned(), code.to_owned()), ("severity".to_owned(), severity.to_owned())], n as f64))
         .collect();
 
     let s = &report.summary;
@@ -219,14 +234,14 @@ fn report_families(report: &Report, remembered: &[Remembered]) -> Vec<Family> {
     for v in VERDICTS {
         results
             .samples
-            .push((vec![("verdict", v.as_str().to_owned())], s.verdicts.get(v.as_str()).copied().unwrap_or(0) as f64));
+            .push((vec![("verdict".to_owned(), v.as_str().to_owned())], s.verdicts.get(v.as_str()).copied().unwrap_or(0) as f64));
     }
     let mut bindings =
         Family::new("certinspect_bindings", "Bindings in the report, by kind: probed, not_probeable, inventory_only.");
     for (kind, n) in
         [("probed", s.probed_bindings), ("not_probeable", s.not_probeable), ("inventory_only", s.inventory_only)]
     {
-        bindings.samples.push((vec![("kind", kind.to_owned())], n as f64));
+        bindings.samples.push((vec![("kind".to_owned(), kind.to_owned())], n as f64));
     }
     let source_errors = Family::new("certinspect_source_errors", "Sources or scopes that could not be listed completely.")
         .one(vec![], report.source_errors.len() as f64);
@@ -242,7 +257,7 @@ fn report_families(report: &Report, remembered: &[Remembered]) -> Vec<Family> {
         .collect();
     for plugin in plugins {
         let up = !report.source_errors.iter().any(|e| e.plugin == plugin);
-        source_up.samples.push((vec![("plugin", plugin.to_owned())], f64::from(u8::from(up))));
+        source_up.samples.push((vec![("plugin".to_owned(), plugin.to_owned())], f64::from(u8::from(up))));
     }
     let timestamp = Family::new("certinspect_scan_timestamp_seconds", "When the scan's analysis clock read, UNIX seconds.")
         .one(vec![], report.generated_at as f64);
@@ -250,8 +265,8 @@ fn report_families(report: &Report, remembered: &[Remembered]) -> Vec<Family> {
         Family::new("certinspect_report_info", "The tool and report schema versions that wrote this file; always 1.")
             .one(
                 vec![
-                    ("tool_version", report.tool_version.clone()),
-                    ("schema_version", report.schema_version.to_string()),
+                    ("tool_version".to_owned(), report.tool_version.clone()),
+                    ("schema_version".to_owned(), report.schema_version.to_string()),
                 ],
                 1.0,
             );

@@ -443,7 +443,7 @@ fn serve_remembers_what_a_silent_endpoint_served_and_promtool_accepts_it() {
         ("forgotten", vec![first.clone(), second.clone(), gone, back], false),
     ] {
         let snapshot = watched(scans);
-        let text = rendered(|o| certinspect_render::render_prometheus_snapshot(&snapshot, o));
+        let text = rendered(|o| certinspect_render::render_prometheus_snapshot(&snapshot, &[], o));
         promtool().check_metrics(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let last_seen: Vec<&str> =
             text.lines().filter(|l| !l.starts_with('#') && l.contains("source=\"last_seen\"")).collect();
@@ -464,7 +464,7 @@ fn serve_remembers_what_a_silent_endpoint_served_and_promtool_accepts_it() {
 
     // Before the first scan: health only, still a valid exposition.
     let empty = rendered(|o| {
-        certinspect_render::render_prometheus_snapshot(&certinspect_core::watch::Watch::new().snapshot(), o)
+        certinspect_render::render_prometheus_snapshot(&certinspect_core::watch::Watch::new().snapshot(), &[], o)
     });
     promtool().check_metrics(&empty).unwrap();
     assert!(empty.contains("\ncertinspect_scans_total 0\n") && !empty.contains("certinspect_certificate"));
@@ -476,7 +476,7 @@ fn the_shipped_alert_rules_pass_promtool_and_name_only_real_metrics() {
     let said = promtool().check_rules(&rules).unwrap_or_else(|e| panic!("{e}"));
     assert!(said.contains("SUCCESS"), "{said}");
     let snapshot = watched(vec![common::fixture()]);
-    let exposition = rendered(|o| certinspect_render::render_prometheus_snapshot(&snapshot, o));
+    let exposition = rendered(|o| certinspect_render::render_prometheus_snapshot(&snapshot, &[], o));
     let text = std::fs::read_to_string(&rules).unwrap();
     let mut named = BTreeSet::new();
     for (at, _) in text.match_indices("certinspect_") {
@@ -488,4 +488,41 @@ fn the_shipped_alert_rules_pass_promtool_and_name_only_real_metrics() {
     for name in named {
         assert!(exposition.contains(&format!("# TYPE {name} ")), "alerts.yml uses {name}, which is not exported");
     }
+}
+
+#[test]
+fn chosen_tags_become_labels_that_promtool_accepts_and_json_keeps() {
+    let mut report = live().clone();
+    for (index, b) in report.bindings.iter_mut().enumerate() {
+        if index % 2 == 0 {
+            b.binding.tags = [("owner", "team \"a\""), ("cost-center", "cc-1"), ("other", "x")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+        }
+    }
+    let keys = ["owner".to_owned(), "cost-center".to_owned(), "absent".to_owned()];
+    let text = rendered(|o| certinspect_render::render_prometheus_tagged(&report, &keys, o));
+    promtool().check_metrics(&text).unwrap();
+    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("certinspect_certificate_not_after_seconds{")).collect();
+    assert!(!series.is_empty());
+    // Every certificate series carries every chosen tag (empty when the
+    // resource has none); tags not chosen stay out.
+    for line in &series {
+        assert!(line.contains("tag_owner=\"") && line.contains("tag_cost_center=\"") && line.contains("tag_absent=\"\""));
+        assert!(!line.contains("tag_other"));
+    }
+    assert!(series.iter().any(|l| l.contains(r#"tag_owner="team \"a\"""#)), "{text}");
+    assert!(text.lines().filter(|l| l.starts_with("certinspect_binding_verdict{")).all(|l| l.contains("tag_owner=")));
+    assert_eq!(certinspect_render::tag_label_name("cost-center"), "tag_cost_center");
+    assert_eq!(certinspect_render::tag_label_name("kubernetes.io/name"), "tag_kubernetes_io_name");
+    // The JSON report keeps every tag, chosen or not, and the schema allows
+    // them (checked on the fixture: the schema is the fixture's contract).
+    let mut fixture = common::fixture();
+    fixture.bindings[0].binding.tags = report.bindings[0].binding.tags.clone();
+    let json = rendered(|o| render_json(&fixture, o));
+    let back: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.bindings[0].binding.tags["other"], "x");
+    let file = scratch_file("json", "tagged.json", &json);
+    consumer(&["jsonschema", &schema_path(), file.to_str().unwrap(), "--strict"]);
 }
