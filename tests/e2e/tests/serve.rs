@@ -4,7 +4,8 @@
 //! gone), and `/metrics` shows both; SIGHUP with a broken configuration
 //! keeps the old one and says so; SIGTERM stops it cleanly. A real
 //! Prometheus server scrapes it and answers our metric from its query API,
-//! and `promtool check metrics` accepts what it serves.
+//! and `promtool check metrics` accepts what it serves; the load balancers'
+//! `owner` tag reaches Prometheus as a label (`[output] labels_from_tags`).
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -211,6 +212,10 @@ fn serve_keeps_serving_through_a_source_and_an_endpoint_outage_and_shows_both() 
 #[test]
 fn a_real_prometheus_scrapes_serve_and_answers_our_metric() {
     let (_testbed, config, home, dir) = world("prometheus");
+    // Alerts that reach an owner: the load balancers' `owner` tag as a label.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[output]\nlabels_from_tags = [\"owner\", \"cost-center\"]\n");
+    std::fs::write(&config, text).unwrap();
     let exporter = Exporter::start(&config, &home, &dir);
     let prometheus = Server::start(promtool(), &dir.join("prometheus"), exporter.addr).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -231,6 +236,14 @@ fn a_real_prometheus_scrapes_serve_and_answers_our_metric() {
         assert!(metric["provider"].as_str().is_some_and(|p| p.starts_with("alibaba-")), "{series}");
         let not_after: f64 = series["value"][1].as_str().unwrap().parse().unwrap();
         assert!(not_after > 1.0e9, "{series}");
+    }
+    let owned = prometheus.query("certinspect_certificate_not_after_seconds{service=\"slb\",tag_owner!=\"\"}").unwrap();
+    let owned = owned["data"]["result"].as_array().cloned().unwrap_or_default();
+    assert!(!owned.is_empty(), "no SLB series carries its owner: {results:?}");
+    for series in &owned {
+        let owner = series["metric"]["tag_owner"].as_str().unwrap();
+        assert!(["alice", "bob", "carol"].contains(&owner), "{series}");
+        assert!(series["metric"]["tag_cost_center"].as_str().is_some_and(|c| c.starts_with("cc-")), "{series}");
     }
     let up = prometheus.query("up{job=\"certinspect\"}").unwrap();
     assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
