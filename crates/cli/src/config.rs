@@ -355,4 +355,18 @@ mod tests {
         let err = parse("[verify]\nwarn_days = 3\ncritical_days = 9\n").unwrap_err();
         assert_eq!(err.to_string(), "inspect.toml:3:17: critical_days: expected at most warn_days");
     }
+
+    #[test]
+    fn tag_labels_must_stay_apart() {
+        let config = parse("[output]\nlabels_from_tags = [\"owner\", \"cost-center\"]\n").unwrap();
+        assert_eq!(config.file.output.labels_from_tags, ["owner", "cost-center"]);
+        let err = parse("[output]\nlabels_from_tags = [\"cost-center\", \"cost_center\"]\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "inspect.toml:2:36: labels_from_tags: 'cost_center' and 'cost-center' would both become the label \
+             tag_cost_center; expected keys that stay apart"
+        );
+        let err = parse("[output]\nlabels = [\"owner\"]\n").unwrap_err();
+        assert!(err.message.contains("unknown field `labels`"), "{err}");
+    }
 }

@@ -83,8 +83,7 @@ pub fn tag_label_name(key: &str) -> String {
 fn observation_labels(binding: &Binding, result: Option<&ObservationResult>, tags: &[String]) -> Labels {
     let l = &binding.location;
     let endpoint = l.endpoint.as_ref();
-    let tag_labels =
-        tags.iter().map(|key| (tag_label_name(key), binding.tags.get(key).cloned().unwrap_or_default()));
+    let tag_labels = tags.iter().map(|key| (tag_label_name(key), binding.tags.get(key).cloned().unwrap_or_default()));
     vec![
         ("provider".to_owned(), l.plugin.clone()),
         ("service".to_owned(), l.service.clone()),
@@ -226,15 +225,18 @@ fn report_families(report: &Report, remembered: &[Remembered], tags: &[String]) 
     );
     by_code.samples = by_code_counts
         .into_iter()
-        .map(|((code, severity), n)| (vec![("code".to_owned(), code.to_owned()), ("severity".to_owned(), severity.to_owned())], n as f64))
+        .map(|((code, severity), n)| {
+            (vec![("code".to_owned(), code.to_owned()), ("severity".to_owned(), severity.to_owned())], n as f64)
+        })
         .collect();
 
     let s = &report.summary;
     let mut results = Family::new("certinspect_results", "Observations (binding x address) per verdict.");
     for v in VERDICTS {
-        results
-            .samples
-            .push((vec![("verdict".to_owned(), v.as_str().to_owned())], s.verdicts.get(v.as_str()).copied().unwrap_or(0) as f64));
+        results.samples.push((
+            vec![("verdict".to_owned(), v.as_str().to_owned())],
+            s.verdicts.get(v.as_str()).copied().unwrap_or(0) as f64,
+        ));
     }
     let mut bindings =
         Family::new("certinspect_bindings", "Bindings in the report, by kind: probed, not_probeable, inventory_only.");
@@ -243,8 +245,9 @@ fn report_families(report: &Report, remembered: &[Remembered], tags: &[String]) 
     {
         bindings.samples.push((vec![("kind".to_owned(), kind.to_owned())], n as f64));
     }
-    let source_errors = Family::new("certinspect_source_errors", "Sources or scopes that could not be listed completely.")
-        .one(vec![], report.source_errors.len() as f64);
+    let source_errors =
+        Family::new("certinspect_source_errors", "Sources or scopes that could not be listed completely.")
+            .one(vec![], report.source_errors.len() as f64);
     let mut source_up = Family::new(
         "certinspect_source_up",
         "1 when every source of the plugin listed completely in the scan, 0 when one failed (see certinspect_source_errors).",
@@ -259,8 +262,9 @@ fn report_families(report: &Report, remembered: &[Remembered], tags: &[String]) 
         let up = !report.source_errors.iter().any(|e| e.plugin == plugin);
         source_up.samples.push((vec![("plugin".to_owned(), plugin.to_owned())], f64::from(u8::from(up))));
     }
-    let timestamp = Family::new("certinspect_scan_timestamp_seconds", "When the scan's analysis clock read, UNIX seconds.")
-        .one(vec![], report.generated_at as f64);
+    let timestamp =
+        Family::new("certinspect_scan_timestamp_seconds", "When the scan's analysis clock read, UNIX seconds.")
+            .one(vec![], report.generated_at as f64);
     let info =
         Family::new("certinspect_report_info", "The tool and report schema versions that wrote this file; always 1.")
             .one(

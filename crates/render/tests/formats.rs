@@ -391,7 +391,8 @@ fn prometheus_text_passes_promtool_check_metrics() {
 #[test]
 fn promtool_rejects_what_it_should() {
     // The consumer can fail: the exposition this project wrote before.
-    let old = "# HELP certinspect_certificate_days_remaining Days.\n# TYPE certinspect_certificate_days_remaining gauge\n\
+    let old =
+        "# HELP certinspect_certificate_days_remaining Days.\n# TYPE certinspect_certificate_days_remaining gauge\n\
                certinspect_certificate_days_remaining 5\n";
     let said = promtool().check_metrics(old).unwrap_err();
     assert!(said.contains("base unit"), "{said}");
@@ -480,8 +481,7 @@ fn the_shipped_alert_rules_pass_promtool_and_name_only_real_metrics() {
     let text = std::fs::read_to_string(&rules).unwrap();
     let mut named = BTreeSet::new();
     for (at, _) in text.match_indices("certinspect_") {
-        let name: String =
-            text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let name: String = text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         named.insert(name);
     }
     assert!(named.len() >= 6, "{named:?}");
@@ -504,12 +504,15 @@ fn chosen_tags_become_labels_that_promtool_accepts_and_json_keeps() {
     let keys = ["owner".to_owned(), "cost-center".to_owned(), "absent".to_owned()];
     let text = rendered(|o| certinspect_render::render_prometheus_tagged(&report, &keys, o));
     promtool().check_metrics(&text).unwrap();
-    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("certinspect_certificate_not_after_seconds{")).collect();
+    let series: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("certinspect_certificate_not_after_seconds{")).collect();
     assert!(!series.is_empty());
     // Every certificate series carries every chosen tag (empty when the
     // resource has none); tags not chosen stay out.
     for line in &series {
-        assert!(line.contains("tag_owner=\"") && line.contains("tag_cost_center=\"") && line.contains("tag_absent=\"\""));
+        assert!(
+            line.contains("tag_owner=\"") && line.contains("tag_cost_center=\"") && line.contains("tag_absent=\"\"")
+        );
         assert!(!line.contains("tag_other"));
     }
     assert!(series.iter().any(|l| l.contains(r#"tag_owner="team \"a\"""#)), "{text}");

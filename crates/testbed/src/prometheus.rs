@@ -32,10 +32,8 @@ pub fn tools(work: &Path) -> Result<Tools, String> {
         return Ok(Tools { promtool, prometheus });
     }
     let unpacked = work.join("prometheus-deb");
-    let in_tree = |root: &Path| Tools {
-        promtool: root.join("usr/bin/promtool"),
-        prometheus: root.join("usr/bin/prometheus"),
-    };
+    let in_tree =
+        |root: &Path| Tools { promtool: root.join("usr/bin/promtool"), prometheus: root.join("usr/bin/prometheus") };
     if in_tree(&unpacked).prometheus.exists() {
         return Ok(in_tree(&unpacked));
     }
@@ -209,7 +207,8 @@ impl Drop for Server {
 /// One HTTP/1.0 GET on loopback: the status and the body, within 5 seconds.
 pub fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
     let timeout = Duration::from_secs(5);
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let mut stream =
+        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| format!("cannot send to {addr}: {e}"))?;
     let mut reader = BufReader::new(stream);

@@ -432,16 +432,16 @@ impl SlbSource {
             .with_xrefs(row.map(xrefs).unwrap_or_default())
             .with_tags(tags(&lb["Tags"]))
             .with_extra(json!({
-                "certificate_role": role,
-                "extension_domain": extension_domain,
-                "domain_extension_id": extension_id,
-                "listener_status": listener.status,
-                "load_balancer_status": lb_status,
-                "address_type": address_type,
-                "expiry_note": row.and_then(|r| expiry(r).1),
-                "is_alicloud_certificate": row.and_then(|r| read_i64(&r["IsAliCloudCertificate"])),
-                "alicloud_certificate_name": row.and_then(|r| text(&r["AliCloudCertificateName"])),
-        }))
+                    "certificate_role": role,
+                    "extension_domain": extension_domain,
+                    "domain_extension_id": extension_id,
+                    "listener_status": listener.status,
+                    "load_balancer_status": lb_status,
+                    "address_type": address_type,
+                    "expiry_note": row.and_then(|r| expiry(r).1),
+                    "is_alicloud_certificate": row.and_then(|r| read_i64(&r["IsAliCloudCertificate"])),
+                    "alicloud_certificate_name": row.and_then(|r| text(&r["AliCloudCertificateName"])),
+            }))
     }
 
     fn inventory_binding(&self, region: &str, id: &str, row: &Value) -> Binding {

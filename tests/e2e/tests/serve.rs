@@ -171,8 +171,9 @@ fn serve_keeps_serving_through_a_source_and_an_endpoint_outage_and_shows_both() 
     let unreachable = values(&during, "certinspect_binding_verdict", &["service=\"slb\"", "verdict=\"UNREACHABLE\""]);
     assert!(!unreachable.is_empty() && unreachable.iter().all(|v| *v == 1.0), "{during}");
     assert!(!values(&during, "certinspect_binding_verdict", &["verdict=\"MATCH\""]).contains(&1.0), "{during}");
-    let remembered = value(&during, "certinspect_certificate_not_after_seconds", &["service=\"slb\"", "source=\"last_seen\""])
-        .unwrap_or_else(|| panic!("no last-seen certificate:\n{during}"));
+    let remembered =
+        value(&during, "certinspect_certificate_not_after_seconds", &["service=\"slb\"", "source=\"last_seen\""])
+            .unwrap_or_else(|| panic!("no last-seen certificate:\n{during}"));
     let served_before =
         value(&first, "certinspect_certificate_not_after_seconds", &["service=\"slb\"", "source=\"served\""]).unwrap();
     assert_eq!(remembered, served_before);
@@ -185,7 +186,8 @@ fn serve_keeps_serving_through_a_source_and_an_endpoint_outage_and_shows_both() 
     let good = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, "[[source]\nplugin = ").unwrap();
     exporter.signal("HUP");
-    let reloaded = exporter.metrics_when("failed reload", |m| value(m, "certinspect_config_reload_success", &[]) == Some(0.0));
+    let reloaded =
+        exporter.metrics_when("failed reload", |m| value(m, "certinspect_config_reload_success", &[]) == Some(0.0));
     let after_reload = scans(&reloaded);
     exporter.metrics_when("scan after the failed reload", |m| {
         scans(m) > after_reload && value(m, "certinspect_scan_success", &[]) == Some(1.0)
