@@ -556,7 +556,9 @@ mod tests {
         use RevocationVerdict::*;
         let answer = |status, source: &str| RevocationAnswer::new(status, Some(source));
         let unknown = |cause| RevocationAnswer::unknown("crl", None, cause, "the CRL is stale".into());
-        let cases: Vec<(&str, Vec<RevocationAnswer>, Vec<(FindingCode, Severity)>)> = vec![
+        // (name, answers, expected findings)
+        type Case = (&'static str, Vec<RevocationAnswer>, Vec<(FindingCode, Severity)>);
+        let cases: Vec<Case> = vec![
             (
                 "provider revoked",
                 vec![answer(Revoked, "alibaba-cas")],
