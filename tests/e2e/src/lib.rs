@@ -228,6 +228,24 @@ pub fn inspect_binary() -> PathBuf {
     workspace_artifacts().join(format!("inspect{}", std::env::consts::EXE_SUFFIX))
 }
 
+/// `inspect ARGS` as a user of an emulated world runs it: the Alibaba plugin
+/// libraries, `HOME` holding the world's credentials, nothing inherited from
+/// the environment (credentials, plugin path, log filter), no ECS metadata.
+pub fn inspect_in_world(home: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(inspect_binary());
+    command
+        .args(args)
+        .arg("--plugin-dir")
+        .arg(alibaba_plugin_dir())
+        .env("HOME", home)
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .env_remove("CERTINSPECT_PLUGIN_PATH")
+        .env_remove("RUST_LOG");
+    command
+}
+
 /// An HTTP server on 127.0.0.1 that answers every request with `body`, for
 /// at most `max_requests` requests. Returns its base URL.
 pub fn serve_text(body: &'static str, max_requests: usize) -> String {
