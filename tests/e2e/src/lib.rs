@@ -167,6 +167,18 @@ pub fn abi_v1_example_plugin() -> &'static Path {
     })
 }
 
+/// Whether this checkout holds [`ABI_V1_COMMIT`]. A shallow clone does not,
+/// and the ABI v1 test then says so and checks nothing rather than failing
+/// on the checkout instead of on the code.
+pub fn abi_v1_sources_available() -> bool {
+    Command::new("git")
+        .args(["cat-file", "-e", &format!("{ABI_V1_COMMIT}^{{commit}}")])
+        .current_dir(workspace_root())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 /// The commit that released plugin ABI v1 (`git log -- crates/abi`: its
 /// first commit), whose SDK old plugins were built against.
 pub const ABI_V1_COMMIT: &str = "fb76c2e3c14fb7579d42a001898985227748646b";

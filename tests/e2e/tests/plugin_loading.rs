@@ -150,6 +150,10 @@ fn tempdir(name: &str) -> PathBuf {
 #[test]
 fn a_plugin_built_with_the_abi_v1_sdk_still_loads_and_lists() {
     use certinspect_core::collect::{collect, CollectOptions};
+    if !certinspect_e2e::abi_v1_sources_available() {
+        eprintln!("NOT CHECKED: commit {} is not in this clone (shallow?)", certinspect_e2e::ABI_V1_COMMIT);
+        return;
+    }
     let library = certinspect_e2e::abi_v1_example_plugin();
     let mut registry = PluginRegistry::new();
     registry.load_file(library);
