@@ -27,6 +27,12 @@ impl Validity {
         Validity { not_before: now - Duration::days(1), not_after: now + Duration::days(days) }
     }
 
+    /// Valid from `days_ago` days ago until `days_ahead` days from now.
+    pub fn around_now(days_ago: i64, days_ahead: i64) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Validity { not_before: now - Duration::days(days_ago), not_after: now + Duration::days(days_ahead) }
+    }
+
     /// Expired `days_ago` days ago, after a 90-day life.
     pub fn expired(days_ago: i64) -> Self {
         let end = OffsetDateTime::now_utc() - Duration::days(days_ago);
