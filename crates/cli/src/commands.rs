@@ -138,7 +138,7 @@ pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let options = match scan_options(&config, &args.verify) {
+    let mut options = match scan_options(&config, &args.verify) {
         Ok(options) => options,
         Err(code) => return code,
     };
@@ -146,6 +146,7 @@ pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
         Ok(sink) => sink,
         Err(message) => return usage_error(message),
     };
+    options.verify.keep_results = !sink.streams();
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
     let scanned = certinspect_core::scan::scan(&registry, &config.source_specs(), &options, &mut observer);
     observer.finish();
@@ -176,6 +177,7 @@ pub fn probe(args: &ProbeArgs) -> u8 {
         Ok(sink) => sink,
         Err(message) => return usage_error(message),
     };
+    options.keep_results = !sink.streams();
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
     let report = certinspect_core::scan::probe(bindings, &options, &mut observer);
     observer.finish();

@@ -87,7 +87,7 @@ pub fn open(args: &OutputArgs) -> Result<Sink, String> {
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     let (writer, jsonl) = if args.format == Format::Jsonl {
-        (Box::new(io::sink()) as Box<dyn Write>, Some(certinspect_render::JsonLinesWriter::new(writer)))
+        (Box::new(io::sink()) as Box<dyn Write>, Some(certinspect_render::JsonLinesWriter::for_streamed_run(writer)))
     } else {
         (writer, None)
     };
@@ -98,6 +98,12 @@ pub fn open(args: &OutputArgs) -> Result<Sink, String> {
 }
 
 impl Sink {
+    /// Whether the report need not keep results: they are streamed as they
+    /// come, so the run's memory stays flat.
+    pub fn streams(&self) -> bool {
+        self.jsonl.is_some()
+    }
+
     /// Write the finished report (JSON Lines: the closing summary).
     pub fn finish(&mut self, report: &Report) -> io::Result<()> {
         let options = certinspect_render::RenderOptions { color: self.color, width: self.width, ..Default::default() };

@@ -41,6 +41,24 @@ pub struct Report {
     /// Per-source counts.
     #[serde(default)]
     pub source_stats: Vec<SourceStats>,
+    /// What the run gave its observer and did not keep (results and
+    /// findings of a streamed run, `VerifyOptions::keep_results` off); not
+    /// part of the JSON form, whose summary counts them.
+    #[serde(skip)]
+    pub streamed: Streamed,
+}
+
+/// Results and findings a streamed run handed to its observer instead of
+/// keeping them in the report: counts, and what the exit decision needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Streamed {
+    /// Results streamed and not kept.
+    pub results: usize,
+    /// Findings streamed and not kept.
+    pub findings: usize,
+    /// The most severe of those findings that is not "could not check".
+    pub worst_checked: Option<Severity>,
 }
 
 /// Totals of a run.
@@ -175,13 +193,12 @@ impl Report {
         self.findings.iter().filter(move |f| f.severity <= severity)
     }
 
-    /// Whether some source, scope or endpoint could not be checked.
+    /// Whether some source, scope or endpoint could not be checked (read
+    /// from the totals, which count streamed results too).
     pub fn incomplete(&self) -> bool {
         self.summary.source_errors > 0
-            || self
-                .bindings
+            || [Verdict::Unreachable, Verdict::NoTls]
                 .iter()
-                .flat_map(|b| &b.results)
-                .any(|r| matches!(r.verdict, Verdict::Unreachable | Verdict::NoTls))
+                .any(|v| self.summary.verdicts.get(v.as_str()).is_some_and(|&n| n > 0))
     }
 }

@@ -263,7 +263,8 @@ pub enum Outcome {
 /// "Could not check" findings never count as "wrong": they make the outcome
 /// [`Outcome::Incomplete`] instead.
 pub fn outcome(report: &Report, fail_on: crate::findings::Severity) -> Outcome {
-    if report.findings_at_least(fail_on).any(|f| !f.is_unchecked()) {
+    let streamed_wrong = report.streamed.worst_checked.is_some_and(|worst| worst <= fail_on);
+    if streamed_wrong || report.findings_at_least(fail_on).any(|f| !f.is_unchecked()) {
         Outcome::Findings
     } else if report.incomplete() {
         Outcome::Incomplete

@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use certinspect_analysis::{ChainAnalysis, LegacyCn, Policy, TrustStore};
-use certinspect_probe::{probe_blocking_each, ProbeConfig, ProbeError, ProbeErrorKind, ProbeObservation, ProbeTarget};
+use certinspect_probe::{
+    probe_blocking_each, CertDer, ProbeConfig, ProbeError, ProbeErrorKind, ProbeObservation, ProbeTarget,
+};
 use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location, RevocationStatus};
 use serde_json::json;
 
@@ -33,18 +35,18 @@ use crate::fetch::{FetchOptions, Fetcher};
 use crate::findings::{Finding, FindingCode};
 use crate::join::join;
 use crate::plugins::OpenedSource;
-use crate::report::{BindingReport, ObservationResult, Report, REPORT_SCHEMA_VERSION};
+use crate::report::{BindingReport, ObservationResult, Report, Streamed, REPORT_SCHEMA_VERSION};
 
 pub use chains::IssuerFetch;
 pub use plan::ConnectTo;
 pub use rules::place_of;
 
-use chains::{analyse_chains, AnalysisSettings, ChainToAnalyse};
+use chains::{AnalysisSettings, ChainCache};
 use plan::plan_targets;
 use result::observe;
 use revocation::lookup_revocations;
 use rules::{binding_findings, observation_findings, CertificatesByNames};
-use summary::summarize;
+use summary::Tally;
 
 /// Settings of a verification run.
 #[derive(Debug, Clone)]
@@ -64,6 +66,11 @@ pub struct VerifyOptions {
     pub revocation_batch: usize,
     /// Keep the full chain analysis in each result (larger reports).
     pub keep_analysis: bool,
+    /// Keep every result and its findings in the report. Off, they go only
+    /// to the observer (streaming outputs), the report keeps the bindings,
+    /// the other findings and the totals, and memory stays flat however
+    /// many endpoints there are ([`Report::streamed`] says what was left out).
+    pub keep_results: bool,
     /// Whether a name found only in a certificate's legacy subject CN
     /// counts (`[verify] legacy_cn = "accept"`, for old private PKIs).
     pub legacy_cn: LegacyCn,
@@ -81,6 +88,7 @@ impl Default for VerifyOptions {
             now_unix: None,
             revocation_batch: 50,
             keep_analysis: true,
+            keep_results: true,
             legacy_cn: LegacyCn::default(),
             fetch: FetchOptions::default(),
         }
@@ -170,49 +178,65 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     let bindings_of_target = plan.bindings_of_targets();
 
     let known: Vec<&DeclaredCertificate> = bindings.iter().map(|b| &b.declared).collect();
-    let mut results: Vec<Vec<ObservationResult>> = vec![Vec::new(); bindings.len()];
+    // Kept per binding only when the report keeps results; streamed runs
+    // keep one bit per binding (whether a leaf was served).
+    let mut results: Vec<Vec<ObservationResult>> =
+        if options.keep_results { vec![Vec::new(); bindings.len()] } else { Vec::new() };
+    let mut served_seen = vec![false; bindings.len()];
     let mut findings = Vec::new();
+    let mut tally = Tally::default();
+    let mut streamed = Streamed::default();
     let mut revocations: HashMap<String, RevocationStatus> = HashMap::new();
     let fetcher = Fetcher::new(options.fetch.clone());
+    let mut cache = ChainCache::default();
     let settings =
         AnalysisSettings { trust: &options.trust, now, policy: &options.policy, legacy_cn: options.legacy_cn };
     let mut handle_batch = |batch: Vec<ProbeObservation>| {
-        // Analyse the batch's chains in parallel (pure, rayon), fetching
-        // missing issuers where the analysis asks for them.
-        // Every chain the server sent is analysed, whether or not the
-        // handshake then completed.
-        let chains: Vec<Vec<Vec<u8>>> =
-            batch.iter().map(|o| o.served_chain().iter().map(|c| c.0.clone()).collect()).collect();
-        let to_analyse: Vec<ChainToAnalyse<'_>> = batch
-            .iter()
-            .zip(&chains)
-            .filter(|(_, chain)| !chain.is_empty())
-            .map(|(o, chain)| ChainToAnalyse { chain, host: plan.reference_names[o.target_index].as_str() })
-            .collect();
-        let mut analysed = analyse_chains(&to_analyse, &settings, &fetcher).into_iter();
-        let (analyses, issuer_fetches): (Vec<Option<ChainAnalysis>>, Vec<Vec<IssuerFetch>>) = batch
-            .iter()
-            .map(|o| match (!o.served_chain().is_empty()).then(|| analysed.next()).flatten() {
-                Some((analysis, fetches)) => (Some(analysis), fetches),
-                None => (None, Vec::new()),
-            })
-            .unzip();
+        // Analyse the batch's chains in parallel (pure, rayon), each
+        // distinct chain once per run, fetching missing issuers where the
+        // analysis asks for them. Every chain the server sent is analysed,
+        // whether or not the handshake then completed.
+        let chains: Vec<&[CertDer]> = batch.iter().map(ProbeObservation::served_chain).collect();
+        let analysed = cache.analyse(&chains, &settings, &fetcher);
+        let analyses: Vec<&ChainAnalysis> = analysed.iter().flatten().map(|a| &a.analysis).collect();
         lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch, &mut revocations);
 
-        for ((observation, analysis), fetches) in batch.iter().zip(&analyses).zip(&issuer_fetches) {
+        for (observation, chain) in batch.iter().zip(&analysed) {
             let reference_name = &plan.reference_names[observation.target_index];
+            let analysis = chain.as_ref().map(|c| &c.analysis);
+            let name_match = chain.as_ref().map(|c| c.name_match(reference_name, options.legacy_cn));
             for &binding_index in &bindings_of_target[observation.target_index] {
                 let binding = &bindings[binding_index];
-                let mut result =
-                    observe(binding, observation, analysis.as_ref(), &known, &revocations, options.keep_analysis);
-                result.issuer_fetches = fetches.clone();
-                let found: Vec<Finding> = observation_findings(binding, &result, analysis.as_ref(), reference_name)
-                    .into_iter()
-                    .map(|f| f.at_binding(binding_index).at_address(result.address.clone()))
-                    .collect();
+                let mut result = observe(
+                    binding,
+                    observation,
+                    analysis,
+                    name_match.as_ref(),
+                    &known,
+                    &revocations,
+                    options.keep_analysis,
+                );
+                if let Some(chain) = chain {
+                    result.issuer_fetches.clone_from(&chain.fetches);
+                }
+                let found: Vec<Finding> =
+                    observation_findings(binding, &result, analysis, name_match.as_ref(), reference_name)
+                        .into_iter()
+                        .map(|f| f.at_binding(binding_index).at_address(result.address.clone()))
+                        .collect();
                 observer.result(binding_index, binding, &result, &found);
-                findings.extend(found);
-                results[binding_index].push(result);
+                served_seen[binding_index] |= result.served.is_some();
+                tally.result(&result);
+                tally.findings(&found);
+                if options.keep_results {
+                    findings.extend(found);
+                    results[binding_index].push(result);
+                } else {
+                    streamed.results += 1;
+                    streamed.findings += found.len();
+                    let worst = found.iter().filter(|f| !f.is_unchecked()).map(|f| f.severity).min();
+                    streamed.worst_checked = streamed.worst_checked.into_iter().chain(worst).min();
+                }
             }
         }
     };
@@ -250,21 +274,14 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             handle_batch(missing.map(|(index, target)| failed_observation(index, target, &why)).collect());
         }
     }
+    tracing::debug!(chains = cache.analysed(), endpoints = plan.targets.len(), "distinct chains analysed");
 
+    // Findings of results were counted as they were made; these are the rest.
+    let counted = findings.len();
     let by_names = CertificatesByNames::new(&known);
-    let mut reports = Vec::with_capacity(bindings.len());
-    for (binding_index, (binding, mut binding_results)) in bindings.iter().zip(results).enumerate() {
-        binding_results.sort_by(|a, b| a.address.cmp(&b.address));
-        findings.extend(
-            binding_findings(binding, &binding_results, &by_names, now, &options.policy)
-                .into_iter()
-                .map(|f| f.at_binding(binding_index)),
-        );
-        reports.push(BindingReport {
-            binding: binding.clone(),
-            join: join_outcome.notes[binding_index].clone(),
-            results: binding_results,
-        });
+    for (binding_index, binding) in bindings.iter().enumerate() {
+        let found = binding_findings(binding, served_seen[binding_index], &by_names, now, &options.policy);
+        findings.extend(found.into_iter().map(|f| f.at_binding(binding_index)));
     }
     for issue in &join_outcome.issues {
         let place = place_of(&bindings[issue.binding]);
@@ -272,6 +289,19 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             Finding::new(FindingCode::JoinAmbiguous, issue.message.clone()).at_binding(issue.binding).at_place(place),
         );
     }
+    // The bindings move into the report, each with its results (none when streamed).
+    drop(by_names);
+    drop(known);
+    let mut results = results.into_iter();
+    let reports: Vec<BindingReport> = bindings
+        .into_iter()
+        .zip(join_outcome.notes)
+        .map(|(binding, join)| {
+            let mut results = results.next().unwrap_or_default();
+            results.sort_by(|a, b| a.address.cmp(&b.address));
+            BindingReport { binding, join, results }
+        })
+        .collect();
     for error in &input.source_errors {
         let scope = error.scope.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
         findings.push(
@@ -280,6 +310,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
                 .with_evidence(json!({ "plugin": error.plugin, "scope": error.scope })),
         );
     }
+    tally.findings(&findings[counted..]);
     findings.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)
@@ -288,7 +319,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             .then(a.address.cmp(&b.address))
     });
 
-    let summary = summarize(&reports, &findings, plan.targets.len(), input.source_errors.len());
+    let summary = tally.summarize(&reports, plan.targets.len(), input.source_errors.len());
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -298,6 +329,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         findings,
         source_errors: input.source_errors,
         source_stats: input.source_stats,
+        streamed,
     }
 }
 

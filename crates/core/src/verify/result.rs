@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use certinspect_analysis::{distinguished_name, ChainAnalysis};
+use certinspect_analysis::{distinguished_name, ChainAnalysis, NameMatch};
 use certinspect_probe::{ProbeErrorKind, ProbeObservation, ProbeOutcome};
 use certinspect_protocol::{normalize_serial, Binding, DeclaredCertificate, RevocationStatus};
 
@@ -18,6 +18,7 @@ pub(crate) fn observe(
     binding: &Binding,
     observation: &ProbeObservation,
     analysis: Option<&ChainAnalysis>,
+    name_match: Option<&NameMatch>,
     known: &[&DeclaredCertificate],
     revocations: &HashMap<String, RevocationStatus>,
     keep_analysis: bool,
@@ -84,7 +85,11 @@ pub(crate) fn observe(
                 expiry: expiry.map(|e| e.state),
             }
         }),
-        analysis: analysis.filter(|_| keep_analysis).cloned().map(Box::new),
+        // The analysis is shared by every endpoint serving the chain; a
+        // result that keeps it gets its own copy, with its own name match.
+        analysis: analysis
+            .filter(|_| keep_analysis)
+            .map(|a| Box::new(ChainAnalysis { name_match: name_match.cloned(), ..a.clone() })),
         revocation,
         error: observation.error().cloned(),
         issuer_fetches: Vec::new(),
