@@ -58,11 +58,13 @@ pub(crate) struct ChainToAnalyse<'a> {
 #[derive(Debug)]
 pub(crate) struct AnalysedChain {
     /// The chain as served (the cache key, compared in full).
-    chain: Vec<Vec<u8>>,
+    pub chain: Vec<Vec<u8>>,
     /// Its analysis; `name_match` is `None` (see [`AnalysedChain::name_match`]).
     pub analysis: ChainAnalysis,
     /// Issuers fetched to complete it.
     pub fetches: Vec<IssuerFetch>,
+    /// The certificates those fetches brought (DER).
+    pub fetched: Vec<Vec<u8>>,
 }
 
 impl AnalysedChain {
@@ -124,8 +126,8 @@ impl ChainCache {
                 missing.iter().map(|(_, chain)| ChainToAnalyse { chain, host: None }).collect();
             let analysed = analyse_chains(&to_analyse, settings, fetcher);
             self.analysed += analysed.len();
-            for ((hash, chain), (analysis, fetches)) in missing.into_iter().zip(analysed) {
-                self.insert(hash, AnalysedChain { chain, analysis, fetches });
+            for ((hash, chain), Analysed { analysis, fetches, fetched }) in missing.into_iter().zip(analysed) {
+                self.insert(hash, AnalysedChain { chain, analysis, fetches, fetched });
             }
         }
         chains
@@ -175,13 +177,22 @@ pub(crate) struct AnalysisSettings<'a> {
     pub legacy_cn: LegacyCn,
 }
 
+/// One chain analysed.
+pub(crate) struct Analysed {
+    pub analysis: ChainAnalysis,
+    /// The AIA fetches made for it.
+    pub fetches: Vec<IssuerFetch>,
+    /// The certificates they gave (DER).
+    pub fetched: Vec<Vec<u8>>,
+}
+
 /// Analyse `chains` in parallel, fetching missing issuers as the analysis
-/// asks; per chain, its analysis and the fetches made for it.
+/// asks.
 pub(crate) fn analyse_chains(
     chains: &[ChainToAnalyse<'_>],
     settings: &AnalysisSettings<'_>,
     fetcher: &Fetcher,
-) -> Vec<(ChainAnalysis, Vec<IssuerFetch>)> {
+) -> Vec<Analysed> {
     let mut fetched: Vec<Vec<Vec<u8>>> = vec![Vec::new(); chains.len()];
     let mut fetches: Vec<Vec<IssuerFetch>> = vec![Vec::new(); chains.len()];
     let mut analyses = analyse(chains, &fetched, settings, &(0..chains.len()).collect::<Vec<_>>());
@@ -219,7 +230,12 @@ pub(crate) fn analyse_chains(
             analyses[*index] = analysis;
         }
     }
-    analyses.into_iter().zip(fetches).collect()
+    analyses
+        .into_iter()
+        .zip(fetches)
+        .zip(fetched)
+        .map(|((analysis, fetches), fetched)| Analysed { analysis, fetches, fetched })
+        .collect()
 }
 
 /// The analyses of `chains[which]`, with what was fetched for each.

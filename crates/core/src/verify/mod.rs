@@ -6,7 +6,7 @@
 //! channel, analysis in batches with rayon); each step it drives has a
 //! module of its own: [`plan`] (targets and routes), `result` (one
 //! observation of one binding), `rules` (findings, pure), `revocation`
-//! (provider lookups), `summary` (totals).
+//! (provider and CRL answers merged into one fact per leaf), `summary` (totals).
 //!
 //! Embedding programs call [`verify`] with bindings (from providers, or
 //! bare endpoints built with [`bare_endpoint`]) and get a [`Report`]; most
@@ -39,12 +39,13 @@ use crate::report::{BindingReport, ObservationResult, Report, Streamed, REPORT_S
 
 pub use chains::IssuerFetch;
 pub use plan::ConnectTo;
+pub use revocation::{RevocationAnswer, RevocationFact, RevocationVerdict, UnknownCause};
 pub use rules::place_of;
 
 use chains::{AnalysisSettings, ChainCache};
 use plan::plan_targets;
-use result::observe;
-use revocation::lookup_revocations;
+use result::{observe, Revocations};
+use revocation::{lookup_revocations, RevocationLists};
 use rules::{binding_findings, observation_findings, CertificatesByNames};
 use summary::Tally;
 
@@ -130,16 +131,11 @@ impl VerifyInput {
 
 /// A binding for a bare endpoint (no provider, nothing declared): `inspect probe`.
 pub fn bare_endpoint(host: &str, port: u16, sni: Option<String>) -> Binding {
-    Binding {
-        location: Location {
-            provider: "probe".into(),
-            service: "endpoint".into(),
-            resource_id: format!("{host}:{port}"),
-            endpoint: Some(Endpoint { host: host.to_owned(), port, sni, addresses: vec![] }),
-            ..Location::default()
-        },
-        ..Binding::default()
-    }
+    let mut endpoint = Endpoint::new(host, port);
+    endpoint.sni = sni;
+    let mut location = Location::new("endpoint", format!("{host}:{port}")).with_endpoint(endpoint);
+    location.plugin = "probe".into();
+    Binding::new(location, DeclaredCertificate::default())
 }
 
 /// Receives results as the engine produces them, before the report is
@@ -188,6 +184,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     let mut streamed = Streamed::default();
     let mut revocations: HashMap<String, RevocationStatus> = HashMap::new();
     let fetcher = Fetcher::new(options.fetch.clone());
+    let mut revocation_lists = RevocationLists::default();
     let mut cache = ChainCache::default();
     let settings =
         AnalysisSettings { trust: &options.trust, now, policy: &options.policy, legacy_cn: options.legacy_cn };
@@ -200,20 +197,32 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         let analysed = cache.analyse(&chains, &settings, &fetcher);
         let analyses: Vec<&ChainAnalysis> = analysed.iter().flatten().map(|a| &a.analysis).collect();
         lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch, &mut revocations);
+        // The network's answer about each served leaf (CRLs, each once per run).
+        let network: Vec<Option<RevocationAnswer>> = analysed
+            .iter()
+            .map(|analysed| {
+                let analysed = analysed.as_ref()?;
+                let facts = analysed.analysis.certificates.first()?.facts()?;
+                let chain = &analysed.chain;
+                let issuers: Vec<&[u8]> = chain[1..].iter().chain(&analysed.fetched).map(Vec::as_slice).collect();
+                Some(revocation_lists.check(&chain[0], facts, &issuers, &fetcher, now))
+            })
+            .collect();
 
-        for (observation, chain) in batch.iter().zip(&analysed) {
+        for ((observation, chain), network) in batch.iter().zip(&analysed).zip(&network) {
             let reference_name = &plan.reference_names[observation.target_index];
             let analysis = chain.as_ref().map(|c| &c.analysis);
             let name_match = chain.as_ref().map(|c| c.name_match(reference_name, options.legacy_cn));
             for &binding_index in &bindings_of_target[observation.target_index] {
                 let binding = &bindings[binding_index];
+                let revocation = Revocations { provider: &revocations, network: network.as_ref() };
                 let mut result = observe(
                     binding,
                     observation,
                     analysis,
                     name_match.as_ref(),
                     &known,
-                    &revocations,
+                    &revocation,
                     options.keep_analysis,
                 );
                 if let Some(chain) = chain {
@@ -233,6 +242,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
                     results[binding_index].push(result);
                 } else {
                     streamed.results += 1;
+                    streamed.incomplete |= result.unchecked();
                     streamed.findings += found.len();
                     let worst = found.iter().filter(|f| !f.is_unchecked()).map(|f| f.severity).min();
                     streamed.worst_checked = streamed.worst_checked.into_iter().chain(worst).min();
