@@ -24,5 +24,6 @@ pub mod reconcile;
 pub mod report;
 pub mod scan;
 pub mod schema;
+pub mod shard;
 pub mod trust_store;
 pub mod verify;

@@ -17,7 +17,7 @@ mod plan;
 mod result;
 mod revocation;
 mod rules;
-mod summary;
+pub(crate) mod summary;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,7 +33,8 @@ use crate::fetch::{FetchOptions, Fetcher};
 use crate::findings::{Finding, FindingCode};
 use crate::join::join;
 use crate::plugins::OpenedSource;
-use crate::report::{BindingReport, ObservationResult, Report, REPORT_SCHEMA_VERSION};
+use crate::report::{BindingReport, ObservationResult, Report, ShardPart, REPORT_SCHEMA_VERSION};
+use crate::shard::Shard;
 
 pub use chains::IssuerFetch;
 pub use plan::ConnectTo;
@@ -99,6 +100,11 @@ pub struct VerifyInput {
     pub source_errors: Vec<CollectError>,
     /// Collection counts, carried into the report.
     pub source_stats: Vec<SourceStats>,
+    /// The inventory the bindings come from, carried into the report.
+    pub inventory_id: Option<String>,
+    /// Verify only this shard's slice of the bindings (the others still
+    /// count as known declarations, so verdicts equal a whole run's).
+    pub shard: Option<Shard>,
 }
 
 impl VerifyInput {
@@ -111,6 +117,19 @@ impl VerifyInput {
     pub fn with_source_errors(mut self, errors: Vec<CollectError>) -> Self {
         self.source_errors = errors;
         self
+    }
+
+    /// Bindings from the inventory `id`, whose `source_errors` and
+    /// `source_stats` are reported (by shard 0 only when sharded).
+    pub fn from_inventory(inventory: crate::bindings_file::InventoryFile, shard: Option<Shard>) -> Self {
+        Self {
+            bindings: inventory.bindings,
+            source_errors: inventory.source_errors,
+            source_stats: inventory.source_stats,
+            inventory_id: Some(inventory.id),
+            shard,
+            ..Self::default()
+        }
     }
 
     /// Ask `sources` (offering `revocation-lookup`) about the served leaves.
@@ -161,15 +180,43 @@ pub fn verify(input: VerifyInput, options: &VerifyOptions) -> Report {
 /// [`verify`], telling `observer` about each result as it is made.
 pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &mut dyn VerifyObserver) -> Report {
     let now = options.now_unix.unwrap_or_else(unix_now);
-    let mut bindings = input.bindings;
-    let join_outcome = join(&mut bindings);
+    let mut input = input;
+    let mut all_bindings = std::mem::take(&mut input.bindings);
+    let mut join_outcome = join(&mut all_bindings);
+    // A shard verifies its slice; every declaration stays known, so STALE
+    // and renewal findings read the same as in a whole run.
+    let selected: Vec<usize> = match input.shard {
+        Some(shard) => (0..all_bindings.len()).filter(|&i| shard.selects(&all_bindings[i])).collect(),
+        None => (0..all_bindings.len()).collect(),
+    };
+    let shard_part = input.shard.map(|shard| ShardPart {
+        index: shard.index,
+        count: shard.count,
+        inventory_bindings: all_bindings.len(),
+        binding_indexes: selected.clone(),
+    });
+    if input.shard.is_some_and(|shard| shard.index != 0) {
+        // Source errors belong to the inventory, reported once: by shard 0.
+        input.source_errors.clear();
+        input.source_stats.clear();
+    }
+    let bindings: Vec<Binding> = selected.iter().map(|&i| all_bindings[i].clone()).collect();
+    let local_of: HashMap<usize, usize> = selected.iter().enumerate().map(|(local, &i)| (i, local)).collect();
+    join_outcome.notes = selected.iter().map(|&i| join_outcome.notes[i].clone()).collect();
+    join_outcome.issues.retain_mut(|issue| match local_of.get(&issue.binding) {
+        Some(&local) => {
+            issue.binding = local;
+            true
+        }
+        None => false,
+    });
 
     // Probe each distinct endpoint once.
     let plan = plan_targets(&bindings, &options.connect_to);
     observer.planned(bindings.len(), plan.targets.len());
     let bindings_of_target = plan.bindings_of_targets();
 
-    let known: Vec<&DeclaredCertificate> = bindings.iter().map(|b| &b.declared).collect();
+    let known: Vec<&DeclaredCertificate> = all_bindings.iter().map(|b| &b.declared).collect();
     let mut results: Vec<Vec<ObservationResult>> = vec![Vec::new(); bindings.len()];
     let mut findings = Vec::new();
     let mut revocations: HashMap<String, RevocationStatus> = HashMap::new();
@@ -280,13 +327,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
                 .with_evidence(json!({ "plugin": error.plugin, "scope": error.scope })),
         );
     }
-    findings.sort_by(|a, b| {
-        a.severity
-            .cmp(&b.severity)
-            .then(a.binding.cmp(&b.binding))
-            .then(a.code.as_str().cmp(b.code.as_str()))
-            .then(a.address.cmp(&b.address))
-    });
+    sort_findings(&mut findings);
 
     let summary = summarize(&reports, &findings, plan.targets.len(), input.source_errors.len());
     Report {
@@ -298,7 +339,24 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         findings,
         source_errors: input.source_errors,
         source_stats: input.source_stats,
+        inventory_id: input.inventory_id,
+        shard: shard_part,
     }
+}
+
+/// The report's order of findings: most severe first, then by binding,
+/// code, address and message, so the order never depends on timing (and a
+/// merge of shard reports orders them as one run does).
+pub(crate) fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then(a.binding.cmp(&b.binding))
+            .then(a.code.as_str().cmp(b.code.as_str()))
+            .then(a.address.cmp(&b.address))
+            .then(a.place.cmp(&b.place))
+            .then(a.message.cmp(&b.message))
+    });
 }
 
 /// Observations analysed together: enough to keep rayon's threads busy,
