@@ -10,6 +10,7 @@ mod exit;
 mod output;
 mod plugins_cmd;
 mod registry;
+mod report_cmd;
 mod settings;
 
 use std::path::PathBuf;
@@ -46,7 +47,7 @@ pub struct Cli {
 enum Command {
     /// Read what the configured providers declare, probe every endpoint, and reconcile.
     #[command(
-        after_help = "Examples:\n  inspect scan --config inspect.toml\n  inspect scan --config inspect.toml --format json --output report.json\n  inspect scan --config inspect.toml --fail-on high --format sarif --output certs.sarif"
+        after_help = "Examples:\n  inspect scan --config inspect.toml\n  inspect scan --from-inventory inventory.jsonl --shard 2/4 --format json --output shard-2.json\n  inspect scan --config inspect.toml --format json --output report.json\n  inspect scan --config inspect.toml --fail-on high --format sarif --output certs.sarif"
     )]
     Scan(commands::ScanArgs),
     /// Probe endpoints given on the command line or in a file (no cloud).
@@ -56,7 +57,7 @@ enum Command {
     Probe(commands::ProbeArgs),
     /// List what the configured providers declare, without touching any endpoint.
     #[command(
-        after_help = "Examples:\n  inspect inventory --config inspect.toml\n  inspect inventory --config inspect.toml --format json"
+        after_help = "Examples:\n  inspect inventory --config inspect.toml\n  inspect inventory --config inspect.toml --format json\n  inspect inventory --config inspect.toml --format jsonl > inventory.jsonl"
     )]
     Inventory(commands::InventoryArgs),
     /// List the providers built in, the plugin libraries found, and every library that failed to load and why.
@@ -66,6 +67,9 @@ enum Command {
                       (~/.local/share/certinspect/plugins). A library named like a built-in provider replaces it.\n\n\
                       Examples:\n  inspect plugins\n  inspect plugins --plugin-dir ./target/plugins --format json")]
     Plugins(plugins_cmd::Args),
+    /// Work with reports: merge shard reports into one.
+    #[command(subcommand)]
+    Report(report_cmd::ReportCommand),
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(commands::ConfigCommand),
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => commands::scan(&args, &cli.plugin_dirs),
         Command::Probe(args) => commands::probe(&args),
         Command::Inventory(args) => commands::inventory(&args, &cli.plugin_dirs),
+        Command::Report(command) => report_cmd::run(&command),
         Command::Config(command) => commands::config(&command, &cli.plugin_dirs),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "inspect", &mut std::io::stdout());

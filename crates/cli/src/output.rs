@@ -74,6 +74,16 @@ pub struct Sink {
 /// Open the destination `args` name (an output file is created up front,
 /// so a bad path fails before any probing).
 pub fn open(args: &OutputArgs) -> Result<Sink, String> {
+    open_for(args, true)
+}
+
+/// [`open`] for a report that is complete before it is written (`report
+/// merge`): JSON Lines are then written whole, not streamed.
+pub fn open_whole(args: &OutputArgs) -> Result<Sink, String> {
+    open_for(args, false)
+}
+
+fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
     let (writer, terminal): (Box<dyn Write>, bool) = match &args.output {
         Some(path) => {
             let file = File::create(path).map_err(|e| format!("--output {}: {e}", path.display()))?;
@@ -86,7 +96,7 @@ pub fn open(args: &OutputArgs) -> Result<Sink, String> {
         ColorChoice::Never => false,
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
-    let (writer, jsonl) = if args.format == Format::Jsonl {
+    let (writer, jsonl) = if streaming && args.format == Format::Jsonl {
         (Box::new(io::sink()) as Box<dyn Write>, Some(certinspect_render::JsonLinesWriter::new(writer)))
     } else {
         (writer, None)

@@ -1,0 +1,179 @@
+//! Inventory once, probe in shards, merge: `inspect inventory --format
+//! jsonl`, four `inspect scan --from-inventory --shard` processes and
+//! `inspect report merge` against an emulated world on loopback give the
+//! report one `--from-inventory` run gives, and never call the cloud API;
+//! a merge refuses (exit 3) a missing, truncated or foreign part.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use certinspect_e2e::{alibaba_plugin_dir, inspect_binary, target_dir};
+use certinspect_testbed::{Testbed, TestbedOptions};
+use serde_json::Value;
+
+/// A fixed analysis clock, so the one run and the shards judge expiry alike.
+const NOW: &str = "1767225600";
+
+fn inspect(home: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(inspect_binary());
+    command
+        .args(args)
+        .env("HOME", home)
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .env_remove("CERTINSPECT_PLUGIN_PATH")
+        .env_remove("CERTINSPECT_SHARD_COUNT")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("AWS_BATCH_JOB_ARRAY_INDEX")
+        .env_remove("RUST_LOG");
+    command
+}
+
+fn json_of(output: &Output, what: &str) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{what}: not JSON ({e}):\n{}", String::from_utf8_lossy(&output.stderr)))
+}
+
+/// The report without what differs between any two runs: per-phase timings.
+fn without_timings(mut report: Value) -> Value {
+    for binding in report["bindings"].as_array_mut().unwrap() {
+        for result in binding["results"].as_array_mut().unwrap() {
+            result.as_object_mut().unwrap().remove("timings");
+        }
+    }
+    report
+}
+
+fn write(path: &Path, bytes: &[u8]) -> PathBuf {
+    std::fs::write(path, bytes).unwrap();
+    path.to_owned()
+}
+
+#[test]
+fn four_shards_merged_equal_one_run_over_the_same_inventory() {
+    let dir = target_dir().join("e2e-cli").join(format!("shard-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let testbed = Testbed::start(&TestbedOptions {
+        alb: false,
+        domains: 60,
+        accounts: 1,
+        regions: vec!["cn-hangzhou".into(), "cn-shanghai".into()],
+        drift: true,
+        seed: 17,
+        dir: dir.join("world"),
+    })
+    .unwrap();
+    let (config, home) = testbed.write_inspect_config(&dir).unwrap();
+    let config = config.to_str().unwrap();
+
+    // The inventory: the only process that calls the cloud API.
+    let plugins = alibaba_plugin_dir().to_str().unwrap();
+    let listed = inspect(&home, &["inventory", "--config", config, "--format", "jsonl", "--plugin-dir", plugins])
+        .output()
+        .unwrap();
+    assert_eq!(listed.status.code(), Some(0), "{}", String::from_utf8_lossy(&listed.stderr));
+    let inventory = write(&dir.join("inventory.jsonl"), &listed.stdout);
+    let header: Value =
+        serde_json::from_str(std::str::from_utf8(&listed.stdout).unwrap().lines().next().unwrap()).unwrap();
+    let bindings = header["binding_count"].as_u64().unwrap();
+    assert!(bindings >= 100, "over a hundred bindings: {header}");
+    let api_calls = testbed.emulator.stats().total_requests;
+
+    let scan_args = |extra: &[&str]| -> Vec<String> {
+        let mut args =
+            ["scan", "--config", config, "--from-inventory", inventory.to_str().unwrap()].map(String::from).to_vec();
+        args.extend(["--format", "json", "--now-unix", NOW].map(String::from));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        inspect(&home, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+
+    // Four shard processes at once (shard 3 the way a Kubernetes Indexed Job runs it), and one whole run.
+    let mut shards: Vec<Child> = (0..3).map(|i| run(scan_args(&["--shard", &format!("{i}/4")]))).collect();
+    let mut auto = inspect(&home, &scan_args(&["--shard", "auto"]).iter().map(String::as_str).collect::<Vec<_>>());
+    shards.push(
+        auto.env("JOB_COMPLETION_INDEX", "3")
+            .env("CERTINSPECT_SHARD_COUNT", "4")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let whole = run(scan_args(&[])).wait_with_output().unwrap();
+    let whole_report = json_of(&whole, "the whole run");
+    assert_eq!(whole_report["summary"]["bindings"].as_u64(), Some(bindings));
+    assert!(whole_report["summary"]["verdicts"]["STALE"].as_u64().unwrap_or(0) > 0, "drift is planted");
+
+    let mut parts = Vec::new();
+    let mut sizes = Vec::new();
+    for (index, shard) in shards.into_iter().enumerate() {
+        let output = shard.wait_with_output().unwrap();
+        let report = json_of(&output, &format!("shard {index}"));
+        assert_eq!(report["shard"]["index"], index, "shard {index}");
+        assert_eq!(report["inventory_id"], header["id"]);
+        sizes.push(report["bindings"].as_array().unwrap().len());
+        parts.push(write(&dir.join(format!("shard-{index}.json")), &output.stdout));
+    }
+    assert!(sizes.iter().all(|&n| n > 0), "every shard has work: {sizes:?}");
+    assert_eq!(testbed.emulator.stats().total_requests, api_calls, "shards never call the cloud API");
+
+    // Merged in another order than written: the same report as the whole run, exit code included.
+    let mut merge_args = vec!["report", "merge", "--format", "json"];
+    let reversed: Vec<&str> = parts.iter().rev().map(|p| p.to_str().unwrap()).collect();
+    merge_args.extend(&reversed);
+    let merged = inspect(&home, &merge_args).output().unwrap();
+    assert_eq!(merged.status.code(), whole.status.code(), "{}", String::from_utf8_lossy(&merged.stderr));
+    let merged_report = json_of(&merged, "the merge");
+    assert!(merged_report.get("shard").is_none());
+    assert_eq!(without_timings(merged_report), without_timings(whole_report));
+
+    // A missing part, a truncated part, a part from another inventory: exit 3, said plainly.
+    let text = std::fs::read(&parts[1]).unwrap();
+    let truncated = write(&dir.join("truncated.json"), &text[..text.len() / 2]);
+    let mut foreign: Value = serde_json::from_slice(&text).unwrap();
+    foreign["inventory_id"] = "0123456789abcdef0123456789abcdef".into();
+    let foreign = write(&dir.join("foreign.json"), foreign.to_string().as_bytes());
+    let [p0, _, p2, p3] = [0, 1, 2, 3].map(|i| parts[i].to_str().unwrap());
+    let cases: [(&[&str], &str); 3] = [
+        (&[p0, p2, p3], "shards 1 of 4 are missing"),
+        (&[p0, truncated.to_str().unwrap(), p2, p3], "ends early (truncated?)"),
+        (&[p0, foreign.to_str().unwrap(), p2, p3], "all parts must come from one inventory"),
+    ];
+    for (given, expected) in cases {
+        let mut args = vec!["report", "merge"];
+        args.extend(given);
+        let output = inspect(&home, &args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "{given:?}: {stderr}");
+        assert!(stderr.contains(expected) && stderr.starts_with("inspect: cannot merge: "), "{stderr}");
+        assert!(output.stdout.is_empty());
+    }
+}
+
+#[test]
+fn a_truncated_inventory_and_bad_shard_specs_are_refused_with_the_reason() {
+    let dir = target_dir().join("e2e-cli").join(format!("shard-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let binding = r#"{"location":{"provider":"probe","service":"endpoint","resource_id":"a.test:443","endpoint":{"host":"a.test","port":443}},"declared":{}}"#;
+    let header = r#"{"type":"inventory","schema_version":1,"id":"00","tool_version":"0","binding_count":2}"#;
+    let inventory = write(&dir.join("short.jsonl"), format!("{header}\n{binding}\n").as_bytes());
+    let inventory = inventory.to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--from-inventory", inventory], "announces 2 bindings but holds 1 (truncated?)"),
+        (&["--from-inventory", inventory, "--shard", "4/4"], "--shard: '4/4': expected I/N"),
+        (&["--from-inventory", inventory, "--shard", "auto"], "auto needs JOB_COMPLETION_INDEX"),
+        (&["--shard", "0/2"], "--from-inventory"),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["scan"];
+        all.extend(args);
+        let output = inspect(&dir, &all).current_dir(&dir).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
