@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use certinspect_core::bindings_file::{read_bindings, read_inventory, InventoryHeader};
-use certinspect_core::findings::Severity;
 use certinspect_core::plugins::PluginRegistry;
 use certinspect_core::report::Report;
 use certinspect_core::scan::{outcome, OpenError, ScanOptions};
@@ -173,7 +172,7 @@ pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
     let scanned = certinspect_core::scan::scan(&registry, &config.source_specs(), &options, &mut observer);
     observer.finish();
     match scanned {
-        Ok(report) => finish(&mut sink, &report, args.output.fail_on),
+        Ok(report) => finish(&mut sink, &report, &args.output),
         Err(error) => open_error(&config, &error),
     }
 }
@@ -204,7 +203,7 @@ fn scan_inventory(args: &ScanArgs, inventory_path: &Path) -> u8 {
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
     let report = certinspect_core::scan::scan_inventory(inventory, shard, &options, &mut observer);
     observer.finish();
-    finish(&mut sink, &report, args.output.fail_on)
+    finish(&mut sink, &report, &args.output)
 }
 
 /// `I/N`, or `auto`: the index an array job gives (Kubernetes Indexed Jobs,
@@ -247,7 +246,7 @@ pub fn probe(args: &ProbeArgs) -> u8 {
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
     let report = certinspect_core::scan::probe(bindings, &options, &mut observer);
     observer.finish();
-    finish(&mut sink, &report, args.output.fail_on)
+    finish(&mut sink, &report, &args.output)
 }
 
 /// The endpoints to probe, from the command line and the targets file
@@ -283,13 +282,25 @@ fn probe_targets(args: &ProbeArgs) -> Result<(Vec<Binding>, Vec<ConnectTo>), Str
     Ok((bindings, routes))
 }
 
-/// Write the report and decide the exit code.
-pub fn finish(sink: &mut output::Sink, report: &Report, fail_on: Severity) -> u8 {
+/// Write the report, say what changed since the baseline, and decide the
+/// exit code.
+pub fn finish(sink: &mut output::Sink, report: &Report, output: &OutputArgs) -> u8 {
     if let Err(e) = sink.finish(report) {
         eprintln!("inspect: cannot write the report: {e}");
         return exit::OPERATIONAL;
     }
-    exit::of_outcome(outcome(report, fail_on))
+    let Some(baseline) = &sink.baseline else {
+        return exit::of_outcome(outcome(report, output.fail_on));
+    };
+    let changes = certinspect_core::diff::diff(baseline, report);
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "inspect: since the baseline:");
+    let _ = certinspect_render::render_diff(&changes, &mut stderr);
+    if output.fail_on_new {
+        exit::of_outcome(certinspect_core::diff::outcome_of_new(report, &changes, output.fail_on))
+    } else {
+        exit::of_outcome(outcome(report, output.fail_on))
+    }
 }
 
 pub fn inventory(args: &InventoryArgs, plugin_dirs: &[PathBuf]) -> u8 {

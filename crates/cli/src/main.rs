@@ -70,6 +70,11 @@ enum Command {
     /// Work with reports: merge shard reports into one.
     #[command(subcommand)]
     Report(report_cmd::ReportCommand),
+    /// What changed between two JSON reports: findings new, resolved and changed, matched by fingerprint.
+    #[command(
+        after_help = "Examples:\n  inspect diff yesterday.json today.json\n  inspect diff yesterday.json today.json --fail-on-new --fail-on high\n  inspect scan --config inspect.toml --baseline yesterday.json --fail-on-new"
+    )]
+    Diff(report_cmd::DiffArgs),
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(commands::ConfigCommand),
@@ -100,6 +105,7 @@ fn main() -> ExitCode {
         Command::Probe(args) => commands::probe(&args),
         Command::Inventory(args) => commands::inventory(&args, &cli.plugin_dirs),
         Command::Report(command) => report_cmd::run(&command),
+        Command::Diff(args) => report_cmd::diff(&args),
         Command::Config(command) => commands::config(&command, &cli.plugin_dirs),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "inspect", &mut std::io::stdout());

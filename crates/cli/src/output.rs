@@ -27,9 +27,15 @@ pub struct OutputArgs {
     /// Colour in the table: auto (terminal and NO_COLOR unset), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Compare with an earlier JSON report: findings new, resolved and changed are listed on stderr.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Exit with 1 only for findings at or above --fail-on that are new since --baseline (regressions).
+    #[arg(long, requires = "baseline")]
+    pub fail_on_new: bool,
 }
 
-fn parse_severity(text: &str) -> Result<Severity, String> {
+pub fn parse_severity(text: &str) -> Result<Severity, String> {
     Severity::parse(text).ok_or_else(|| "expected one of critical, high, medium, low, info".to_owned())
 }
 
@@ -69,6 +75,8 @@ pub struct Sink {
     width: usize,
     writer: Box<dyn Write>,
     jsonl: Option<certinspect_render::JsonLinesWriter<Box<dyn Write>>>,
+    /// The report of `--baseline`, read before anything is scanned.
+    pub baseline: Option<Report>,
 }
 
 /// Open the destination `args` name (an output file is created up front,
@@ -84,6 +92,12 @@ pub fn open_whole(args: &OutputArgs) -> Result<Sink, String> {
 }
 
 fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(crate::report_cmd::read_report)
+        .transpose()
+        .map_err(|e| format!("--baseline {e}"))?;
     let (writer, terminal): (Box<dyn Write>, bool) = match &args.output {
         Some(path) => {
             let file = File::create(path).map_err(|e| format!("--output {}: {e}", path.display()))?;
@@ -104,7 +118,7 @@ fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
     // The table fits the terminal it is shown on (COLUMNS, as shells export
     // it), else the renderer's default.
     let width = if terminal { std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100) } else { 100 };
-    Ok(Sink { format: args.format, color, width, writer, jsonl })
+    Ok(Sink { format: args.format, color, width, writer, jsonl, baseline })
 }
 
 impl Sink {

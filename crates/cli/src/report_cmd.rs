@@ -1,7 +1,10 @@
-//! `inspect report merge`: shard reports back into one report.
+//! `inspect report merge` (shard reports back into one report) and
+//! `inspect diff` (what changed between two reports).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use certinspect_core::findings::Severity;
 use certinspect_core::report::Report;
 
 use crate::exit;
@@ -25,6 +28,55 @@ pub struct MergeArgs {
     parts: Vec<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
+}
+
+/// `inspect diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The earlier JSON report.
+    old: PathBuf,
+    /// The later JSON report.
+    new: PathBuf,
+    /// Output format: table (one line per finding new, changed or resolved) or json.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    format: DiffFormat,
+    /// Exit with 1 when a new finding is at or above this severity (with --fail-on-new).
+    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = output::parse_severity)]
+    fail_on: Severity,
+    /// Exit with 1 when NEW has findings at or above --fail-on that OLD does not (regressions).
+    #[arg(long)]
+    fail_on_new: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DiffFormat {
+    Table,
+    Json,
+}
+
+pub fn diff(args: &DiffArgs) -> u8 {
+    let (old, new) = match (read_report(&args.old), read_report(&args.new)) {
+        (Ok(old), Ok(new)) => (old, new),
+        (Err(message), _) | (_, Err(message)) => {
+            eprintln!("inspect: {message}");
+            return exit::USAGE;
+        }
+    };
+    let changes = certinspect_core::diff::diff(&old, &new);
+    let mut stdout = std::io::stdout().lock();
+    let written = match args.format {
+        DiffFormat::Table => certinspect_render::render_diff(&changes, &mut stdout),
+        DiffFormat::Json => certinspect_render::render_diff_json(&changes, &mut stdout),
+    };
+    if let Err(e) = written.and_then(|()| stdout.flush()) {
+        eprintln!("inspect: cannot write the diff: {e}");
+        return exit::OPERATIONAL;
+    }
+    if args.fail_on_new && changes.new_at_least(args.fail_on).next().is_some() {
+        exit::FINDINGS
+    } else {
+        exit::CLEAN
+    }
 }
 
 pub fn run(command: &ReportCommand) -> u8 {
@@ -51,7 +103,7 @@ fn merge(args: &MergeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    crate::commands::finish(&mut sink, &report, args.output.fail_on)
+    crate::commands::finish(&mut sink, &report, &args.output)
 }
 
 /// A JSON report from `path`; a file that does not parse is named with why.

@@ -15,6 +15,7 @@
 
 pub mod bindings_file;
 pub mod collect;
+pub mod diff;
 pub mod fetch;
 pub mod findings;
 pub mod host;

@@ -2,7 +2,8 @@
 //! jsonl`, four `inspect scan --from-inventory --shard` processes and
 //! `inspect report merge` against an emulated world on loopback give the
 //! report one `--from-inventory` run gives, and never call the cloud API;
-//! a merge refuses (exit 3) a missing, truncated or foreign part.
+//! a merge refuses (exit 3) a missing, truncated or foreign part. The same
+//! reports then show `inspect diff` and `scan --baseline --fail-on-new`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -152,6 +153,50 @@ fn four_shards_merged_equal_one_run_over_the_same_inventory() {
         assert!(stderr.contains(expected) && stderr.starts_with("inspect: cannot merge: "), "{stderr}");
         assert!(output.stdout.is_empty());
     }
+
+    let whole_path = write(&dir.join("whole.json"), &whole.stdout);
+    what_changed_since_a_baseline(&home, &dir, &whole_path, &scan_args(&[]));
+}
+
+/// `inspect diff` and `scan --baseline`: against itself nothing is new and
+/// `--fail-on-new` passes where the plain exit code fails; against a
+/// baseline without one finding and with another at a lower severity, that
+/// one is new (and fails) and the other changed.
+fn what_changed_since_a_baseline(home: &Path, dir: &Path, whole: &Path, scan_args: &[String]) {
+    let report: Value = serde_json::from_slice(&std::fs::read(whole).unwrap()).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let regression = findings.iter().position(|f| f["severity"] == "critical").expect("drift gives a critical finding");
+    let moved = findings.iter().position(|f| f["severity"] == "medium").expect("a medium finding");
+    let mut older = report.clone();
+    older["findings"][moved]["severity"] = "low".into();
+    older["findings"].as_array_mut().unwrap().remove(regression);
+    let older = write(&dir.join("older.json"), older.to_string().as_bytes());
+    let [whole, older] = [whole, older.as_path()].map(|p| p.to_str().unwrap());
+
+    let same = inspect(home, &["diff", whole, whole, "--fail-on-new"]).output().unwrap();
+    assert_eq!(same.status.code(), Some(0));
+    let unchanged = findings.len();
+    assert_eq!(String::from_utf8_lossy(&same.stdout), format!("0 new, 0 resolved, 0 changed, {unchanged} unchanged\n"));
+
+    let diff = inspect(home, &["diff", older, whole, "--format", "json", "--fail-on-new"]).output().unwrap();
+    assert_eq!(diff.status.code(), Some(1), "{}", String::from_utf8_lossy(&diff.stderr));
+    let diff = json_of(&diff, "the diff");
+    assert_eq!(diff["new"].as_array().unwrap().len(), 1, "{diff}");
+    assert_eq!(diff["new"][0]["finding"], findings[regression]);
+    assert_eq!(diff["changed"][0]["new"], findings[moved]);
+    assert_eq!(diff["resolved"].as_array().unwrap().len(), 0);
+    assert_eq!(diff["new"][0]["fingerprint"].as_str().unwrap().len(), 32);
+
+    // The same scan again against its own report: nothing new, so --fail-on-new passes.
+    let mut args: Vec<&str> = scan_args.iter().map(String::as_str).collect();
+    args.extend(["--baseline", whole]);
+    let plain = inspect(home, &args).output().unwrap();
+    assert_eq!(plain.status.code(), Some(1), "findings at or above high fail without --fail-on-new");
+    args.push("--fail-on-new");
+    let again = inspect(home, &args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("0 new, 0 resolved, 0 changed, {unchanged} unchanged")), "{stderr}");
 }
 
 #[test]
