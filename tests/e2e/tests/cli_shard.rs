@@ -222,3 +222,97 @@ fn a_truncated_inventory_and_bad_shard_specs_are_refused_with_the_reason() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+/// The issue's acceptance check, run by hand (it takes minutes):
+/// `cargo test -p certinspect-e2e --test cli_shard -- --ignored --nocapture`
+/// (`CERTINSPECT_SHARD_ENDPOINTS` sets the size, 10,000 by default). One
+/// TLS farm port serves a certificate per SNI name — every tenth expired,
+/// for another name, self-signed, or not the declared one — the inventory
+/// is a CSV of them, and one run and four merged shard processes must give
+/// the same report. Prints the wall time of each.
+#[test]
+#[ignore = "minutes: the 10,000-endpoint measurement"]
+fn ten_thousand_endpoints_in_four_shards_give_the_same_findings() {
+    use certinspect_tls_farm::pki::{self, TestCa, Validity};
+    use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmSpec, SniEntry, TlsEndpoint};
+    use sha2::{Digest, Sha256};
+    use std::time::Instant;
+
+    let size: usize = std::env::var("CERTINSPECT_SHARD_ENDPOINTS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let dir = target_dir().join("e2e-cli").join(format!("shard-{size}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let _ = inspect_binary(); // built before anything is timed
+    let started = Instant::now();
+    let ca = TestCa::new("Shard Test CA").unwrap();
+    let ca_file = write(&dir.join("ca.pem"), ca.pem().as_bytes());
+    let mut entries = Vec::with_capacity(size);
+    let mut declared = Vec::with_capacity(size);
+    for i in 0..size {
+        let name = format!("e{i}.shard.test");
+        let issued = match i % 10 {
+            0 => ca.issue(&[&name], Validity::expired(3)),
+            1 => ca.issue(&["elsewhere.shard.test"], Validity::days_from_now(90)),
+            2 => pki::self_signed(&[&name], Validity::days_from_now(90)),
+            _ => ca.issue(&[&name], Validity::days_from_now(90)),
+        }
+        .unwrap();
+        let served: String = Sha256::digest(issued.leaf()).iter().map(|b| format!("{b:02x}")).collect();
+        declared.push(if i % 10 == 3 { "ab".repeat(32) } else { served });
+        entries.push(SniEntry { names: vec![name], cert: issued.source() });
+    }
+    let tls = TlsEndpoint { sni: entries, ..TlsEndpoint::default() };
+    let farm = Farm::start(FarmSpec {
+        endpoints: vec![EndpointSpec::new("sni", EndpointMode::Tls(tls))],
+        worker_threads: Some(1),
+        max_connection_secs: Some(120),
+    })
+    .unwrap();
+    let port = farm.endpoints()[0].port();
+    let mut csv = String::from("host,port,sni,sha256\n");
+    for (i, sha) in declared.iter().enumerate() {
+        csv.push_str(&format!("127.0.0.1,{port},e{i}.shard.test,{sha}\n"));
+    }
+    let inventory = write(&dir.join("inventory.csv"), csv.as_bytes());
+    eprintln!("{size} endpoints ready in {:.1?}", started.elapsed());
+
+    let home = dir.as_path();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["scan", "--from-inventory", inventory.to_str().unwrap(), "--trust", "none"];
+        args.extend(["--ca-file", ca_file.to_str().unwrap(), "--format", "json", "--now-unix", NOW, "--no-fetch"]);
+        args.extend(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let run = |extra: &[&str]| {
+        let args = args(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        inspect(home, &args).current_dir(home).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let clock = Instant::now();
+    let whole = run(&[]).wait_with_output().unwrap();
+    let whole_secs = clock.elapsed().as_secs_f64();
+    let whole_report = json_of(&whole, "the whole run");
+
+    let clock = Instant::now();
+    let shards: Vec<Child> = (0..4).map(|i| run(&["--shard", &format!("{i}/4")])).collect();
+    let parts: Vec<PathBuf> = shards
+        .into_iter()
+        .enumerate()
+        .map(|(i, child)| write(&dir.join(format!("shard-{i}.json")), &child.wait_with_output().unwrap().stdout))
+        .collect();
+    let shard_secs = clock.elapsed().as_secs_f64();
+    let mut merge_args = vec!["report", "merge", "--format", "json"];
+    merge_args.extend(parts.iter().map(|p| p.to_str().unwrap()));
+    let merged = inspect(home, &merge_args).output().unwrap();
+    assert_eq!(merged.status.code(), whole.status.code(), "{}", String::from_utf8_lossy(&merged.stderr));
+    let merged_report = json_of(&merged, "the merge");
+    assert_eq!(merged_report["findings"], whole_report["findings"]);
+    assert_eq!(without_timings(merged_report), without_timings(whole_report.clone()));
+    let summary = &whole_report["summary"];
+    assert_eq!(summary["results"].as_u64(), Some(size as u64));
+    eprintln!(
+        "one run: {whole_secs:.1} s; four shards at once on this machine: {shard_secs:.1} s; \
+         verdicts {}; findings {}",
+        summary["verdicts"], summary["findings"]
+    );
+}
