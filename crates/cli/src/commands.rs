@@ -15,7 +15,7 @@ use certinspect_probe::{parse_sni, parse_target_line, ProbeTarget};
 use certinspect_protocol::Binding;
 
 use crate::config::Config;
-use crate::exit;
+use crate::exit::{self, ClosedPipe};
 use crate::output::{self, OutputArgs};
 use crate::settings::{verify_options, VerifyArgs};
 
@@ -285,7 +285,7 @@ fn probe_targets(args: &ProbeArgs) -> Result<(Vec<Binding>, Vec<ConnectTo>), Str
 /// Write the report, say what changed since the baseline, and decide the
 /// exit code.
 pub fn finish(sink: &mut output::Sink, report: &Report, output: &OutputArgs) -> u8 {
-    if let Err(e) = sink.finish(report) {
+    if let Err(e) = sink.finish(report).filter_closed_pipe() {
         eprintln!("inspect: cannot write the report: {e}");
         return exit::OPERATIONAL;
     }
@@ -326,7 +326,7 @@ pub fn inventory(args: &InventoryArgs, plugin_dirs: &[PathBuf]) -> u8 {
         InventoryFormat::Jsonl => inventory_jsonl(&mut stdout, &inventory),
         InventoryFormat::Table => output::inventory_table(&mut stdout, &inventory),
     };
-    if let Err(e) = written {
+    if let Err(e) = written.filter_closed_pipe() {
         eprintln!("inspect: cannot write the inventory: {e}");
         return exit::OPERATIONAL;
     }

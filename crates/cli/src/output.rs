@@ -12,6 +12,8 @@ use certinspect_core::scan::{Inventory, ScanObserver};
 use certinspect_core::verify::VerifyObserver;
 use certinspect_protocol::Binding;
 
+use crate::exit::ClosedPipe;
+
 /// Output flags shared by `scan` and `probe`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutputArgs {
@@ -115,9 +117,10 @@ fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
     } else {
         (writer, None)
     };
-    // The table fits the terminal it is shown on (COLUMNS, as shells export
-    // it), else the renderer's default.
-    let width = if terminal { std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100) } else { 100 };
+    // The table fits COLUMNS when set (shells export it); on a terminal
+    // without it, 100; anywhere else (files, pipes, CI logs) it is never cut.
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    let width = columns.unwrap_or(if terminal { 100 } else { 0 });
     Ok(Sink { format: args.format, color, width, writer, jsonl, baseline })
 }
 
@@ -176,7 +179,7 @@ impl VerifyObserver for Observer<'_> {
             let written = jsonl
                 .result(index, binding, Some(result))
                 .and_then(|()| findings.iter().try_for_each(|f| jsonl.finding(f)));
-            if let Err(e) = written {
+            if let Err(e) = written.filter_closed_pipe() {
                 tracing::error!("cannot write a result: {e}");
             }
         }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use certinspect_core::findings::Severity;
 use certinspect_core::report::Report;
 
-use crate::exit;
+use crate::exit::{self, ClosedPipe};
 use crate::output::{self, OutputArgs};
 
 /// `inspect report ...`.
@@ -68,7 +68,7 @@ pub fn diff(args: &DiffArgs) -> u8 {
         DiffFormat::Table => certinspect_render::render_diff(&changes, &mut stdout),
         DiffFormat::Json => certinspect_render::render_diff_json(&changes, &mut stdout),
     };
-    if let Err(e) = written.and_then(|()| stdout.flush()) {
+    if let Err(e) = written.and_then(|()| stdout.flush()).filter_closed_pipe() {
         eprintln!("inspect: cannot write the diff: {e}");
         return exit::OPERATIONAL;
     }
