@@ -79,6 +79,8 @@ pub struct Sink {
     jsonl: Option<certinspect_render::JsonLinesWriter<Box<dyn Write>>>,
     /// The report of `--baseline`, read before anything is scanned.
     pub baseline: Option<Report>,
+    /// Resource tags that become Prometheus labels.
+    labels_from_tags: Vec<String>,
 }
 
 /// Open the destination `args` name (an output file is created up front,
@@ -121,10 +123,16 @@ fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
     // without it, 100; anywhere else (files, pipes, CI logs) it is never cut.
     let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
     let width = columns.unwrap_or(if terminal { 100 } else { 0 });
-    Ok(Sink { format: args.format, color, width, writer, jsonl, baseline })
+    Ok(Sink { format: args.format, color, width, writer, jsonl, baseline, labels_from_tags: Vec::new() })
 }
 
 impl Sink {
+    /// With these resource tags as Prometheus labels (`[output] labels_from_tags`).
+    pub fn with_labels_from_tags(mut self, keys: &[String]) -> Self {
+        self.labels_from_tags = keys.to_vec();
+        self
+    }
+
     /// Write the finished report (JSON Lines: the closing summary).
     pub fn finish(&mut self, report: &Report) -> io::Result<()> {
         let options = certinspect_render::RenderOptions { color: self.color, width: self.width, ..Default::default() };
@@ -135,7 +143,9 @@ impl Sink {
             (None, Format::Jsonl) => certinspect_render::render_jsonl(report, &mut self.writer)?,
             (None, Format::Csv) => certinspect_render::render_csv(report, &mut self.writer)?,
             (None, Format::Sarif) => certinspect_render::render_sarif(report, &mut self.writer)?,
-            (None, Format::Prometheus) => certinspect_render::render_prometheus(report, &mut self.writer)?,
+            (None, Format::Prometheus) => {
+                certinspect_render::render_prometheus_tagged(report, &self.labels_from_tags, &mut self.writer)?
+            }
         }
         self.writer.flush()
     }

@@ -35,7 +35,7 @@ pub fn fingerprint(report: &Report, finding: &Finding) -> String {
         Some(binding) => {
             let location = &binding.binding.location;
             field("binding");
-            field(&location.provider);
+            field(&location.plugin);
             field(&location.service);
             field(&location.account);
             field(location.region.as_deref().unwrap_or(""));

@@ -77,7 +77,7 @@ pub fn shard_of(binding: &Binding, count: u32) -> u32 {
             endpoint.port,
             endpoint.sni.as_deref().unwrap_or("").to_ascii_lowercase()
         ),
-        None => format!("resource\0{}\0{}\0{}", location.provider, location.service, location.resource_id),
+        None => format!("resource\0{}\0{}\0{}", location.plugin, location.service, location.resource_id),
     };
     let digest = Sha256::digest(key.as_bytes());
     let prefix = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
