@@ -57,6 +57,7 @@ fn four_shards_merged_equal_one_run_over_the_same_inventory() {
     let _ = std::fs::remove_dir_all(&dir);
     let testbed = Testbed::start(&TestbedOptions {
         alb: false,
+        crl: false,
         domains: 60,
         accounts: 1,
         regions: vec!["cn-hangzhou".into(), "cn-shanghai".into()],
