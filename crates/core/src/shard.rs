@@ -147,6 +147,12 @@ pub enum MergeError {
         /// How many shards there are.
         count: u32,
     },
+    /// The parts together do not hold every inventory binding.
+    #[error("inventory binding {index} is in no part: the parts do not cover the inventory")]
+    Uncovered {
+        /// The first binding no part holds.
+        index: usize,
+    },
     /// A part does not hold what it says it holds (truncated or edited).
     #[error("part {part} is damaged: {why}")]
     Damaged {
@@ -231,9 +237,7 @@ pub fn merge(parts: Vec<Report>) -> Result<Report, MergeError> {
     let bindings: Vec<BindingReport> = slots
         .into_iter()
         .enumerate()
-        .map(|(index, slot)| {
-            slot.ok_or_else(|| MergeError::Damaged { part: 0, why: format!("inventory binding {index} is in no part") })
-        })
+        .map(|(index, slot)| slot.ok_or(MergeError::Uncovered { index }))
         .collect::<Result<_, _>>()?;
     sort_findings(&mut findings);
     merged.summary = summarize(&bindings, &findings, endpoints, merged.source_errors.len());

@@ -140,8 +140,9 @@ fn four_shards_merged_equal_one_run_over_the_same_inventory() {
     foreign["inventory_id"] = "0123456789abcdef0123456789abcdef".into();
     let foreign = write(&dir.join("foreign.json"), foreign.to_string().as_bytes());
     let [p0, _, p2, p3] = [0, 1, 2, 3].map(|i| parts[i].to_str().unwrap());
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (&[p0, p2, p3], "shards 1 of 4 are missing"),
+        (&[p0, p2, p3, p2], "shard 2 is given twice (parts 2 and 4)"),
         (&[p0, truncated.to_str().unwrap(), p2, p3], "ends early (truncated?)"),
         (&[p0, foreign.to_str().unwrap(), p2, p3], "all parts must come from one inventory"),
     ];

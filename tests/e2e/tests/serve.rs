@@ -23,6 +23,7 @@ fn world(name: &str) -> (Testbed, PathBuf, PathBuf, PathBuf) {
     let _ = std::fs::remove_dir_all(&dir);
     let testbed = Testbed::start(&TestbedOptions {
         alb: false,
+        crl: false,
         domains: 4,
         accounts: 1,
         regions: vec!["cn-hangzhou".into()],
