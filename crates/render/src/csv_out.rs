@@ -36,7 +36,7 @@ pub const CSV_COLUMNS: &[&str] = &[
 
 pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
-    writer.write_record(CSV_COLUMNS)?;
+    writer.write_record(CSV_COLUMNS).map_err(io_error)?;
     for (index, binding_report) in report.bindings.iter().enumerate() {
         let results: Vec<Option<&ObservationResult>> = if binding_report.results.is_empty() {
             vec![None]
@@ -79,10 +79,22 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 codes.join(";"),
                 highest(findings.iter().copied()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
             ];
-            writer.write_record(row.into_iter().map(neutralized))?;
+            writer.write_record(row.into_iter().map(neutralized)).map_err(io_error)?;
         }
     }
     writer.flush()
+}
+
+/// The writer's I/O error as it was (a closed pipe stays a closed pipe for
+/// the caller to recognise); other CSV errors wrapped.
+fn io_error(error: csv::Error) -> io::Error {
+    if !error.is_io_error() {
+        return io::Error::other(error);
+    }
+    match error.into_kind() {
+        csv::ErrorKind::Io(inner) => inner,
+        _ => io::Error::other("the CSV writer failed"),
+    }
 }
 
 /// A cell a spreadsheet would run as a formula (starting with `=`, `+`,
