@@ -183,12 +183,19 @@ fn scan_inventory(args: &ScanArgs, inventory_path: &Path) -> u8 {
         Ok(shard) => shard,
         Err(message) => return usage_error(format!("--shard: {message}")),
     };
-    let settings = match &args.config {
-        Some(path) => Config::load(path).map(|c| c.file.verify),
-        None if Path::new(DEFAULT_CONFIG).exists() => Config::load(Path::new(DEFAULT_CONFIG)).map(|c| c.file.verify),
-        None => Ok(Default::default()),
+    // The configuration's [verify] and [output] apply; its sources are not opened.
+    let config = match &args.config {
+        Some(path) => Config::load(path).map(Some),
+        None if Path::new(DEFAULT_CONFIG).exists() => Config::load(Path::new(DEFAULT_CONFIG)).map(Some),
+        None => Ok(None),
     };
-    let options = match settings.map_err(|e| e.to_string()).and_then(|s| verify_options(&s, &args.verify)) {
+    let config = match config {
+        Ok(config) => config,
+        Err(error) => return usage_error(error),
+    };
+    let defaults = Default::default();
+    let verify = config.as_ref().map_or(&defaults, |c| &c.file.verify);
+    let options = match verify_options(verify, &args.verify) {
         Ok(options) => options,
         Err(message) => return usage_error(message),
     };
@@ -196,8 +203,9 @@ fn scan_inventory(args: &ScanArgs, inventory_path: &Path) -> u8 {
         Ok(inventory) => inventory,
         Err(error) => return usage_error(error),
     };
+    let labels = config.as_ref().map(|c| c.file.output.labels_from_tags.as_slice()).unwrap_or_default();
     let mut sink = match output::open(&args.output) {
-        Ok(sink) => sink,
+        Ok(sink) => sink.with_labels_from_tags(labels),
         Err(message) => return usage_error(message),
     };
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
