@@ -41,6 +41,14 @@ pub struct Report {
     /// Per-source counts.
     #[serde(default)]
     pub source_stats: Vec<SourceStats>,
+    /// The inventory the bindings were read from (`scan --from-inventory`),
+    /// see [`crate::shard::inventory_id`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_id: Option<String>,
+    /// Set on a shard's part report (`scan --shard`): which slice it is,
+    /// for `inspect report merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardPart>,
     /// What the run gave its observer and did not keep (results and
     /// findings of a streamed run, `VerifyOptions::keep_results` off); not
     /// part of the JSON form, whose summary counts them.
@@ -69,6 +77,20 @@ impl ObservationResult {
         matches!(self.verdict, Verdict::Unreachable | Verdict::NoTls)
             || self.revocation.as_ref().is_some_and(RevocationFact::unchecked)
     }
+}
+
+/// Which slice of an inventory a part report covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ShardPart {
+    /// The shard, from 0.
+    pub index: u32,
+    /// How many shards the inventory was split into.
+    pub count: u32,
+    /// Bindings in the whole inventory.
+    pub inventory_bindings: usize,
+    /// For each of this part's bindings, its index in the inventory.
+    pub binding_indexes: Vec<usize>,
 }
 
 /// Totals of a run.

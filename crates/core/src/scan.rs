@@ -12,12 +12,14 @@ use std::sync::Arc;
 use certinspect_protocol::{capability, error_kind, Binding};
 use serde::Serialize;
 
+use crate::bindings_file::InventoryFile;
 use crate::collect::{collect, CollectError, CollectOptions, Collected, SourceStats};
 use crate::host::{CancelFlag, Host, HttpTransport, TransportConfig};
 use crate::join::{join, JoinOutcome};
 use crate::plugins::{OpenedSource, PluginRegistry};
 use crate::report::Report;
 use crate::schema;
+use crate::shard::Shard;
 use crate::verify::{verify_observed, VerifyInput, VerifyObserver, VerifyOptions};
 
 /// One configured source: a plugin by name and its settings (the JSON the
@@ -141,6 +143,8 @@ impl ScanObserver for crate::verify::NoObserver {}
 #[derive(Debug, Default, Serialize)]
 #[non_exhaustive]
 pub struct Inventory {
+    /// [`crate::shard::inventory_id`] of the bindings and source errors.
+    pub id: String,
     /// Every binding, after the join filled in declared certificates.
     pub bindings: Vec<Binding>,
     /// What the join did, per binding, and what it could not do.
@@ -209,6 +213,7 @@ pub fn inventory(
     let mut bindings = collected.bindings;
     let join = join(&mut bindings);
     Ok(Inventory {
+        id: crate::shard::inventory_id(&bindings, &collected.errors),
         bindings,
         join,
         source_errors: collected.errors,
@@ -236,8 +241,20 @@ pub fn scan(
         revocation_sources,
         source_errors: collected.errors,
         source_stats: collected.stats,
+        ..VerifyInput::default()
     };
     Ok(verify_observed(input, &options.verify, observer))
+}
+
+/// Verify what an inventory file declares without calling any cloud API
+/// (`inspect scan --from-inventory`); with `shard`, only that slice.
+pub fn scan_inventory(
+    inventory: InventoryFile,
+    shard: Option<Shard>,
+    options: &VerifyOptions,
+    observer: &mut dyn VerifyObserver,
+) -> Report {
+    verify_observed(VerifyInput::from_inventory(inventory, shard), options, observer)
 }
 
 /// Probe bindings that need no source (bare endpoints, or bindings read

@@ -17,7 +17,7 @@ mod plan;
 mod result;
 mod revocation;
 mod rules;
-mod summary;
+pub(crate) mod summary;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,7 +35,8 @@ use crate::fetch::{FetchOptions, Fetcher};
 use crate::findings::{Finding, FindingCode};
 use crate::join::join;
 use crate::plugins::OpenedSource;
-use crate::report::{BindingReport, ObservationResult, Report, Streamed, REPORT_SCHEMA_VERSION};
+use crate::report::{BindingReport, ObservationResult, Report, ShardPart, Streamed, REPORT_SCHEMA_VERSION};
+use crate::shard::Shard;
 
 pub use chains::IssuerFetch;
 pub use plan::ConnectTo;
@@ -108,6 +109,11 @@ pub struct VerifyInput {
     pub source_errors: Vec<CollectError>,
     /// Collection counts, carried into the report.
     pub source_stats: Vec<SourceStats>,
+    /// The inventory the bindings come from, carried into the report.
+    pub inventory_id: Option<String>,
+    /// Verify only this shard's slice of the bindings (the others still
+    /// count as known declarations, so verdicts equal a whole run's).
+    pub shard: Option<Shard>,
 }
 
 impl VerifyInput {
@@ -120,6 +126,19 @@ impl VerifyInput {
     pub fn with_source_errors(mut self, errors: Vec<CollectError>) -> Self {
         self.source_errors = errors;
         self
+    }
+
+    /// Bindings from the inventory `id`, whose `source_errors` and
+    /// `source_stats` are reported (by shard 0 only when sharded).
+    pub fn from_inventory(inventory: crate::bindings_file::InventoryFile, shard: Option<Shard>) -> Self {
+        Self {
+            bindings: inventory.bindings,
+            source_errors: inventory.source_errors,
+            source_stats: inventory.source_stats,
+            inventory_id: Some(inventory.id),
+            shard,
+            ..Self::default()
+        }
     }
 
     /// Ask `sources` (offering `revocation-lookup`) about the served leaves.
@@ -165,15 +184,49 @@ pub fn verify(input: VerifyInput, options: &VerifyOptions) -> Report {
 /// [`verify`], telling `observer` about each result as it is made.
 pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &mut dyn VerifyObserver) -> Report {
     let now = options.now_unix.unwrap_or_else(unix_now);
-    let mut bindings = input.bindings;
-    let join_outcome = join(&mut bindings);
+    let mut input = input;
+    let mut all_bindings = std::mem::take(&mut input.bindings);
+    let mut join_outcome = join(&mut all_bindings);
+    // A shard verifies its slice; every declaration stays known, so STALE
+    // and renewal findings read the same as in a whole run.
+    let selected: Vec<usize> = match input.shard {
+        Some(shard) => (0..all_bindings.len()).filter(|&i| shard.selects(&all_bindings[i])).collect(),
+        None => (0..all_bindings.len()).collect(),
+    };
+    let shard_part = input.shard.map(|shard| ShardPart {
+        index: shard.index,
+        count: shard.count,
+        inventory_bindings: all_bindings.len(),
+        binding_indexes: selected.clone(),
+    });
+    if input.shard.is_some_and(|shard| shard.index != 0) {
+        // Source errors belong to the inventory, reported once: by shard 0.
+        input.source_errors.clear();
+        input.source_stats.clear();
+    }
+    // A whole run moves its bindings; a shard copies its slice and keeps
+    // every declaration for the rules.
+    let (bindings, all_bindings): (Vec<Binding>, Vec<Binding>) = match input.shard {
+        None => (all_bindings, Vec::new()),
+        Some(_) => (selected.iter().map(|&i| all_bindings[i].clone()).collect(), all_bindings),
+    };
+    let local_of: HashMap<usize, usize> = selected.iter().enumerate().map(|(local, &i)| (i, local)).collect();
+    join_outcome.notes = selected.iter().map(|&i| join_outcome.notes[i].clone()).collect();
+    join_outcome.issues.retain_mut(|issue| match local_of.get(&issue.binding) {
+        Some(&local) => {
+            issue.binding = local;
+            true
+        }
+        None => false,
+    });
 
     // Probe each distinct endpoint once.
     let plan = plan_targets(&bindings, &options.connect_to);
     observer.planned(bindings.len(), plan.targets.len());
     let bindings_of_target = plan.bindings_of_targets();
 
-    let known: Vec<&DeclaredCertificate> = bindings.iter().map(|b| &b.declared).collect();
+    let declarations = if input.shard.is_some() { &all_bindings } else { &bindings };
+    let known: Vec<&DeclaredCertificate> = declarations.iter().map(|b| &b.declared).collect();
     // Kept per binding only when the report keeps results; streamed runs
     // keep one bit per binding (whether a leaf was served).
     let mut results: Vec<Vec<ObservationResult>> =
@@ -321,13 +374,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         );
     }
     tally.findings(&findings[counted..]);
-    findings.sort_by(|a, b| {
-        a.severity
-            .cmp(&b.severity)
-            .then(a.binding.cmp(&b.binding))
-            .then(a.code.as_str().cmp(b.code.as_str()))
-            .then(a.address.cmp(&b.address))
-    });
+    sort_findings(&mut findings);
 
     let summary = tally.summarize(&reports, plan.targets.len(), input.source_errors.len());
     Report {
@@ -340,7 +387,24 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         source_errors: input.source_errors,
         source_stats: input.source_stats,
         streamed,
+        inventory_id: input.inventory_id,
+        shard: shard_part,
     }
+}
+
+/// The report's order of findings: most severe first, then by binding,
+/// code, address and message, so the order never depends on timing (and a
+/// merge of shard reports orders them as one run does).
+pub(crate) fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then(a.binding.cmp(&b.binding))
+            .then(a.code.as_str().cmp(b.code.as_str()))
+            .then(a.address.cmp(&b.address))
+            .then(a.place.cmp(&b.place))
+            .then(a.message.cmp(&b.message))
+    });
 }
 
 /// Observations analysed together: enough to keep rayon's threads busy,

@@ -50,3 +50,17 @@ impl Tally {
         summary
     }
 }
+
+/// The totals of a report whose results are all kept (a merge of shard
+/// reports recounts them this way).
+pub(crate) fn summarize(
+    reports: &[BindingReport],
+    findings: &[Finding],
+    endpoints: usize,
+    source_errors: usize,
+) -> Summary {
+    let mut tally = Tally::default();
+    reports.iter().flat_map(|report| &report.results).for_each(|result| tally.result(result));
+    tally.findings(findings);
+    tally.summarize(reports, endpoints, source_errors)
+}
