@@ -117,6 +117,8 @@ fn scan_options(config: &Config, verify: &VerifyArgs) -> Result<ScanOptions, u8>
     let mut options = ScanOptions::default();
     options.verify = verify_options(&config.file.verify, verify).map_err(usage_error)?;
     options.collect.call_timeout = Duration::from_secs_f64(config.file.verify.plugin_call_timeout_secs);
+    options.isolation = config.file.plugins.isolation.into();
+    options.process_host = crate::plugin_host::process_host(config.file.plugins.memory_limit_mib);
     Ok(options)
 }
 

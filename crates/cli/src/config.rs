@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use certinspect_core::plugins::PluginRegistry;
+use certinspect_core::plugins::isolated::DEFAULT_MEMORY_LIMIT;
+use certinspect_core::plugins::{Isolation, PluginRegistry};
 use certinspect_core::scan::{check_sources, OpenError, SourceSpec};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
@@ -22,6 +23,46 @@ pub struct ConfigFile {
     /// Extra plugin directories.
     #[serde(default)]
     pub plugin_dirs: Vec<PathBuf>,
+    /// How plugin libraries run.
+    #[serde(default)]
+    pub plugins: PluginSettings,
+}
+
+/// `[plugins]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginSettings {
+    /// Where plugin libraries run unless their source says: `process`
+    /// (a child process each, the default) or `in-process`. Built-in
+    /// providers run in-process unless their source says otherwise.
+    pub isolation: IsolationSetting,
+    /// Address-space cap of a plugin process, MiB.
+    pub memory_limit_mib: u64,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        Self { isolation: IsolationSetting::Process, memory_limit_mib: DEFAULT_MEMORY_LIMIT >> 20 }
+    }
+}
+
+/// `isolation = "process" | "in-process"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsolationSetting {
+    /// A child process per source.
+    Process,
+    /// Inside `inspect`.
+    InProcess,
+}
+
+impl From<IsolationSetting> for Isolation {
+    fn from(setting: IsolationSetting) -> Self {
+        match setting {
+            IsolationSetting::Process => Isolation::Process,
+            IsolationSetting::InProcess => Isolation::InProcess,
+        }
+    }
 }
 
 /// `[[source]]`: a plugin and its configuration section.
@@ -33,6 +74,9 @@ pub struct SourceConfig {
     /// The plugin's settings, validated against the schema it publishes.
     #[serde(default)]
     pub config: toml::Table,
+    /// Where this source's plugin runs (overrides `[plugins] isolation`).
+    #[serde(default)]
+    pub isolation: Option<IsolationSetting>,
 }
 
 /// `[verify]`.
@@ -212,7 +256,12 @@ impl Config {
     pub fn source_specs(&self) -> Vec<SourceSpec> {
         (0..self.file.sources.len())
             .map(|index| {
-                SourceSpec::new(self.file.sources[index].plugin.get_ref().clone(), self.source_settings(index))
+                let source = &self.file.sources[index];
+                let spec = SourceSpec::new(source.plugin.get_ref().clone(), self.source_settings(index));
+                match source.isolation {
+                    Some(isolation) => spec.with_isolation(isolation.into()),
+                    None => spec,
+                }
             })
             .collect()
     }
@@ -221,6 +270,9 @@ impl Config {
     /// problem, at the value it is about.
     pub fn locate(&self, error: &OpenError) -> Vec<ConfigError> {
         match error {
+            OpenError::Isolation { index, .. } => {
+                vec![self.error_at(&["source", &index.to_string(), "isolation"], &error.to_string())]
+            }
             OpenError::UnknownPlugin { index, .. } => vec![ConfigError {
                 file: self.path.clone(),
                 position: Some(line_column(&self.text, self.file.sources[*index].plugin.span().start)),

@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod exit;
 mod output;
+mod plugin_host;
 mod plugins_cmd;
 mod registry;
 mod settings;
@@ -75,6 +76,10 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Serve one plugin library over stdin/stdout for a scan running it in
+    /// a separate process (started by inspect itself).
+    #[command(hide = true)]
+    PluginHost(plugin_host::Args),
     /// Print the manual page (roff).
     #[command(after_help = "Example:\n  inspect man > inspect.1 && man ./inspect.1")]
     Man,
@@ -96,6 +101,7 @@ fn main() -> ExitCode {
         Command::Probe(args) => commands::probe(&args),
         Command::Inventory(args) => commands::inventory(&args, &cli.plugin_dirs),
         Command::Config(command) => commands::config(&command, &cli.plugin_dirs),
+        Command::PluginHost(args) => plugin_host::run(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "inspect", &mut std::io::stdout());
             exit::CLEAN

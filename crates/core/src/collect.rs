@@ -14,7 +14,7 @@ use std::time::Duration;
 use certinspect_protocol::{Binding, Page, Scope};
 use serde::{Deserialize, Serialize};
 
-use crate::plugins::{OpenedSource, SourceCallError};
+use crate::plugins::{Isolation, OpenedSource, SourceCallError};
 
 /// Limits of a collection run.
 #[derive(Debug, Clone)]
@@ -88,7 +88,12 @@ pub fn collect(sources: &[Arc<OpenedSource>], options: &CollectOptions) -> Colle
     let mut jobs = VecDeque::new();
     for (index, source) in sources.iter().enumerate() {
         let listing = Arc::clone(source);
-        match call_with_deadline(options.call_timeout, move || listing.scopes()) {
+        let outcome = if source.isolation() == Isolation::Process {
+            Some(listing.scopes())
+        } else {
+            call_with_deadline(options.call_timeout, move || listing.scopes())
+        };
+        match outcome {
             Some(Ok(scopes)) => {
                 collected.stats[index].scopes = scopes.len();
                 jobs.extend(scopes.into_iter().map(|scope| (index, scope)));
@@ -161,10 +166,14 @@ fn list_scope(source: &Arc<OpenedSource>, scope: &Scope, options: &CollectOption
             });
             return result;
         }
-        let call_source = Arc::clone(source);
-        let (scope_id, call_cursor) = (scope.id.clone(), cursor.clone());
-        let outcome: Option<Result<Page, SourceCallError>> =
-            call_with_deadline(options.call_timeout, move || call_source.list_page(&scope_id, call_cursor.as_deref()));
+        let outcome: Option<Result<Page, SourceCallError>> = if source.isolation() == Isolation::Process {
+            // The child's own deadline kills it and says so.
+            Some(source.list_page(&scope.id, cursor.as_deref()))
+        } else {
+            let call_source = Arc::clone(source);
+            let (scope_id, call_cursor) = (scope.id.clone(), cursor.clone());
+            call_with_deadline(options.call_timeout, move || call_source.list_page(&scope_id, call_cursor.as_deref()))
+        };
         let failure = match outcome {
             Some(Ok(page)) => {
                 result.pages += 1;

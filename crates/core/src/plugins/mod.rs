@@ -9,10 +9,12 @@
 //! through the same checks.
 
 mod discovery;
+pub mod isolated;
 mod load;
 mod source;
 
 pub use discovery::{PluginSearchPath, PLUGIN_PATH_ENV};
+pub use isolated::{Isolation, ProcessHost};
 pub use load::LoadFailure;
 pub use source::{OpenedSource, SourceCallError};
 
@@ -73,6 +75,18 @@ impl LoadedPlugin {
         host: Arc<dyn HostServices>,
     ) -> Result<OpenedSource, SourceCallError> {
         source::open(self, config, host)
+    }
+
+    /// Open a source like [`LoadedPlugin::open`], with the library loaded
+    /// in a child process started from `process`. Only plugins loaded from
+    /// a library file can; a built-in provider is refused.
+    pub fn open_in_child(
+        &self,
+        config: &serde_json::Value,
+        host: Arc<dyn HostServices>,
+        process: &ProcessHost,
+    ) -> Result<OpenedSource, SourceCallError> {
+        source::open_in_child(self, config, host, process)
     }
 }
 
