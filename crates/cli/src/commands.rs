@@ -98,7 +98,7 @@ fn load(config_path: &Path, plugin_dirs: &[PathBuf]) -> Result<(Config, PluginRe
     let config = Config::load(config_path).map_err(usage_error)?;
     let mut dirs = plugin_dirs.to_vec();
     dirs.extend(config.file.plugin_dirs.iter().cloned());
-    let registry = crate::registry::load(&dirs);
+    let registry = crate::registry::load(&dirs, config.admission_policy());
     for failure in registry.failures() {
         tracing::warn!("plugin not loaded: {failure}");
     }

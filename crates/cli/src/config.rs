@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use certinspect_core::plugins::isolated::DEFAULT_MEMORY_LIMIT;
-use certinspect_core::plugins::{Isolation, PluginRegistry};
+use certinspect_core::plugins::{AdmissionPolicy, Isolation, PluginRegistry};
 use certinspect_core::scan::{check_sources, OpenError, SourceSpec};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
@@ -38,11 +38,23 @@ pub struct PluginSettings {
     pub isolation: IsolationSetting,
     /// Address-space cap of a plugin process, MiB.
     pub memory_limit_mib: u64,
+    /// Refuse plugin libraries that users other than their owner or root
+    /// can replace (the file or a directory on its path). `false` is the
+    /// explicit opt-out.
+    pub check_permissions: bool,
+    /// When given, only libraries with these SHA-256 pins
+    /// (`"sha256:<64 hex digits>"`, as `inspect plugins` shows) load.
+    pub allow: Option<Vec<String>>,
 }
 
 impl Default for PluginSettings {
     fn default() -> Self {
-        Self { isolation: IsolationSetting::Process, memory_limit_mib: DEFAULT_MEMORY_LIMIT >> 20 }
+        Self {
+            isolation: IsolationSetting::Process,
+            memory_limit_mib: DEFAULT_MEMORY_LIMIT >> 20,
+            check_permissions: true,
+            allow: None,
+        }
     }
 }
 
@@ -231,6 +243,15 @@ impl Config {
         if !(0.0..=1.0).contains(&verify.warn_fraction) {
             return Err(self.error_at(&["verify", "warn_fraction"], "warn_fraction: expected a number from 0 to 1"));
         }
+        let plugins = &self.file.plugins;
+        if plugins.memory_limit_mib == 0 {
+            return Err(self.error_at(&["plugins", "memory_limit_mib"], "memory_limit_mib: expected a positive number"));
+        }
+        for (index, pin) in plugins.allow.iter().flatten().enumerate() {
+            if let Err(message) = AdmissionPolicy::parse_pin(pin) {
+                return Err(self.error_at(&["plugins", "allow", &index.to_string()], &format!("allow: {message}")));
+            }
+        }
         for (index, route) in verify.connect_to.iter().enumerate() {
             if let Err(message) = route.parse::<certinspect_core::verify::ConnectTo>() {
                 return Err(
@@ -239,6 +260,18 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Which plugin libraries may load, from `[plugins]`.
+    pub fn admission_policy(&self) -> AdmissionPolicy {
+        let plugins = &self.file.plugins;
+        let mut policy = AdmissionPolicy::default();
+        policy.check_permissions = plugins.check_permissions;
+        policy.allow = plugins
+            .allow
+            .as_ref()
+            .map(|pins| pins.iter().filter_map(|pin| AdmissionPolicy::parse_pin(pin).ok()).collect());
+        policy
     }
 
     /// Check every source against the loaded plugins (the engine's

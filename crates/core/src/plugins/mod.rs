@@ -8,11 +8,13 @@
 //! type, built in-process by `certinspect_sdk::static_module`, and goes
 //! through the same checks.
 
+mod admission;
 mod discovery;
 pub mod isolated;
 mod load;
 mod source;
 
+pub use admission::AdmissionPolicy;
 pub use discovery::{PluginSearchPath, PLUGIN_PATH_ENV};
 pub use isolated::{Isolation, ProcessHost};
 pub use load::LoadFailure;
@@ -47,6 +49,7 @@ impl std::fmt::Display for PluginOrigin {
 pub struct LoadedPlugin {
     info: PluginInfo,
     origin: PluginOrigin,
+    sha256: Option<String>,
     module: PluginModV1_Ref,
 }
 
@@ -65,6 +68,12 @@ impl LoadedPlugin {
     /// Where it came from.
     pub fn origin(&self) -> &PluginOrigin {
         &self.origin
+    }
+
+    /// The library file's SHA-256 (lower-case hex) as it was when loaded;
+    /// `None` for a provider built into the binary.
+    pub fn sha256(&self) -> Option<&str> {
+        self.sha256.as_deref()
     }
 
     /// Open a source with `config` (the plugin's configuration section) on
@@ -93,6 +102,7 @@ impl LoadedPlugin {
 /// Every plugin the host knows, and every file that failed to load.
 #[derive(Debug, Default)]
 pub struct PluginRegistry {
+    policy: AdmissionPolicy,
     plugins: Vec<LoadedPlugin>,
     failures: Vec<LoadFailure>,
     replaced: Vec<Replaced>,
@@ -110,9 +120,15 @@ pub struct Replaced {
 }
 
 impl PluginRegistry {
-    /// An empty registry.
+    /// An empty registry that admits libraries under the default
+    /// [`AdmissionPolicy`] (permissions checked, no allow-list).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty registry admitting libraries under `policy`.
+    pub fn with_policy(policy: AdmissionPolicy) -> Self {
+        Self { policy, ..Self::default() }
     }
 
     /// Plugins that loaded, in load order.
@@ -138,7 +154,7 @@ impl PluginRegistry {
     /// Register a provider linked into this binary. A plugin library of the
     /// same name loaded later replaces it (see [`PluginRegistry::replaced`]).
     pub fn add_static(&mut self, module: PluginModV1_Ref) {
-        self.admit(module, PluginOrigin::Static);
+        self.admit(module, PluginOrigin::Static, None);
     }
 
     /// Load every plugin library found on `search`. Failures are recorded,
@@ -155,14 +171,20 @@ impl PluginRegistry {
         if already {
             return;
         }
+        let origin = PluginOrigin::File(path.to_owned());
+        // Checked before the library is opened: opening runs its code.
+        let sha256 = match self.policy.admit(path) {
+            Ok(sha256) => sha256,
+            Err(reason) => return self.failures.push(LoadFailure::new(origin, format!("refused: {reason}"))),
+        };
         match load::load_library(path) {
-            Ok(module) => self.admit(module, PluginOrigin::File(path.to_owned())),
+            Ok(module) => self.admit(module, origin, Some(sha256)),
             Err(failure) => self.failures.push(failure),
         }
     }
 
     /// Ask a module for its info and admit it if the protocol and name are acceptable.
-    fn admit(&mut self, module: PluginModV1_Ref, origin: PluginOrigin) {
+    fn admit(&mut self, module: PluginModV1_Ref, origin: PluginOrigin, sha256: Option<String>) {
         let info = match plugin_info(module) {
             Ok(info) => info,
             Err(reason) => return self.failures.push(LoadFailure::new(origin, reason)),
@@ -194,7 +216,7 @@ impl PluginRegistry {
             }
         }
         tracing::debug!(plugin = %info.name, version = %info.version, %origin, "plugin loaded");
-        self.plugins.push(LoadedPlugin { info, origin, module });
+        self.plugins.push(LoadedPlugin { info, origin, sha256, module });
     }
 }
 
