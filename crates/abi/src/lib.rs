@@ -23,7 +23,9 @@
 // `#[sabi_trait]` expands to impls that rustc's `non_local_definitions` lint flags.
 #![allow(non_local_definitions, non_camel_case_types, missing_debug_implementations)]
 
+mod static_plugin;
 pub mod v1;
 
 pub use abi_stable;
+pub use static_plugin::StaticPlugin;
 pub use v1::*;

@@ -39,7 +39,11 @@
 //! assert_eq!(facts.trust.verdict, TrustVerdict::Untrusted { reason: UntrustedReason::NoCertificates });
 //! ```
 //!
-//! Deliberately not covered: revocation (OCSP/CRL need the network), CT/SCT
+//! - revocation lists read once and asked about certificates ([`Crl`]: the
+//!   signature checked against the issuer, scope, freshness), and the
+//!   must-staple flag ([`must_staple`]); the caller fetches.
+//!
+//! Deliberately not covered: fetching revocation data (the caller does), OCSP, CT/SCT
 //! checks, and ECDSA P-521 path verification (ring has no P-521 verifier,
 //! so such a chain is reported `Untrusted` with webpki's reason), and
 //! certificate policies (webpki does not process them; a critical policy
@@ -50,6 +54,7 @@ mod dn;
 mod expiry;
 mod facts;
 mod names;
+mod revocation;
 mod trust;
 
 use rayon::prelude::*;
@@ -63,6 +68,7 @@ pub use facts::{
     SignatureAlgorithm, SubjectAltName,
 };
 pub use names::{match_name, match_name_with, LegacyCn, NameMatch, NoMatchReason};
+pub use revocation::{find_issuer, must_staple, Crl, CrlAnswer, CrlError, CrlStatus};
 pub use trust::{
     CertificateLocation, CertificateRef, ChainCompleteness, ChainEnd, PathCertificate, TrustAnalysis, TrustStore,
     TrustVerdict, UntrustedReason,

@@ -232,7 +232,7 @@ pub fn inventory_table(out: &mut dyn Write, inventory: &Inventory) -> io::Result
         writeln!(
             out,
             "{:<14} {:<10} {:<36} {:<28} {:<12} {:<6} {}",
-            location.provider,
+            location.plugin,
             location.region.as_deref().unwrap_or("-"),
             resource,
             certificate,

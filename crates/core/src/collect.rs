@@ -177,7 +177,11 @@ fn list_scope(source: &Arc<OpenedSource>, scope: &Scope, options: &CollectOption
         let failure = match outcome {
             Some(Ok(page)) => {
                 result.pages += 1;
-                result.bindings.extend(page.bindings);
+                // The host names the plugin itself: a plugin cannot speak for another.
+                result.bindings.extend(page.bindings.into_iter().map(|mut binding| {
+                    binding.location.plugin = source.plugin().to_owned();
+                    binding
+                }));
                 result.warnings.extend(page.warnings);
                 match page.next_cursor {
                     Some(next) => {

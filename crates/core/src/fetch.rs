@@ -1,6 +1,8 @@
 //! Fetching what certificates point at over HTTP: the issuer certificate an
-//! Authority Information Access `caIssuers` URL names (revocation data
-//! will come the same way), bounded in size and time and cached per run.
+//! Authority Information Access `caIssuers` URL names and the revocation
+//! lists CRL distribution points name, bounded in size and time; issuer
+//! certificates are cached per URL per run here, revocation lists (large)
+//! by their reader once parsed (`verify::revocation`).
 //!
 //! The engine's only HTTP client for endpoints' own URLs; plugins' API
 //! traffic goes through [`crate::host`]. Turned off as a whole with
@@ -25,11 +27,14 @@ pub struct FetchOptions {
     pub timeout: Duration,
     /// Largest answer read; a larger one is refused.
     pub max_bytes: usize,
+    /// Largest certificate revocation list read (CRLs of big CAs run to
+    /// megabytes); a larger one is refused and revocation stays unknown.
+    pub max_crl_bytes: usize,
 }
 
 impl Default for FetchOptions {
     fn default() -> Self {
-        Self { enabled: true, timeout: Duration::from_secs(5), max_bytes: 64 * 1024 }
+        Self { enabled: true, timeout: Duration::from_secs(5), max_bytes: 64 * 1024, max_crl_bytes: 8 * 1024 * 1024 }
     }
 }
 
@@ -59,6 +64,8 @@ type Fetched = Result<Arc<[u8]>, FetchError>;
 pub struct Fetcher {
     options: FetchOptions,
     transport: Option<HttpTransport>,
+    /// The same, with the larger bound of revocation lists.
+    crl_transport: Option<HttpTransport>,
     cache: Mutex<HashMap<String, Fetched>>,
 }
 
@@ -72,20 +79,36 @@ impl std::fmt::Debug for Fetcher {
 impl Fetcher {
     /// A fetcher with `options`.
     pub fn new(options: FetchOptions) -> Self {
-        let transport = options
-            .enabled
-            .then(|| {
-                HttpTransport::new(TransportConfig {
-                    timeout: options.timeout,
-                    connect_timeout: options.timeout,
-                    max_response_bytes: options.max_bytes,
-                    ..TransportConfig::default()
+        let transport_with = |max_response_bytes: usize| {
+            options
+                .enabled
+                .then(|| {
+                    HttpTransport::new(TransportConfig {
+                        timeout: options.timeout,
+                        connect_timeout: options.timeout,
+                        max_response_bytes,
+                        ..TransportConfig::default()
+                    })
+                    .map_err(|e| tracing::warn!("fetching is off: {e}"))
+                    .ok()
                 })
-                .map_err(|e| tracing::warn!("fetching is off: {e}"))
-                .ok()
-            })
-            .flatten();
-        Self { options, transport, cache: Mutex::new(HashMap::new()) }
+                .flatten()
+        };
+        let transport = transport_with(options.max_bytes);
+        let crl_transport = transport_with(options.max_crl_bytes);
+        Self { options, transport, crl_transport, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// Whether anything is fetched at all.
+    pub fn enabled(&self) -> bool {
+        self.transport.is_some()
+    }
+
+    /// The revocation list at `url`, read up to
+    /// [`FetchOptions::max_crl_bytes`]. Not cached here: the caller keeps
+    /// the parsed list (and failures) for the run rather than the bytes.
+    pub fn get_crl(&self, url: &str) -> Fetched {
+        fetch_with(self.crl_transport.as_ref(), url)
     }
 
     /// The body at `url`.
@@ -101,17 +124,22 @@ impl Fetcher {
     }
 
     fn fetch(&self, url: &str) -> Fetched {
-        let Some(transport) = &self.transport else { return Err(FetchError::Disabled) };
-        if !url.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://")) {
-            return Err(FetchError::NotHttp(url.to_owned()));
-        }
-        let request = HttpRequest { method: "GET".into(), url: url.to_owned(), ..HttpRequest::default() };
-        let response = transport.send(&request).map_err(|e| FetchError::Transport(e.message))?;
-        if response.status != 200 {
-            return Err(FetchError::Status(response.status));
-        }
-        Ok(response.body.into())
+        fetch_with(self.transport.as_ref(), url)
     }
+}
+
+/// GET `url` through `transport` (`None`: fetching is off).
+fn fetch_with(transport: Option<&HttpTransport>, url: &str) -> Fetched {
+    let Some(transport) = transport else { return Err(FetchError::Disabled) };
+    if !url.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://")) {
+        return Err(FetchError::NotHttp(url.to_owned()));
+    }
+    let request = HttpRequest { method: "GET".into(), url: url.to_owned(), ..HttpRequest::default() };
+    let response = transport.send(&request).map_err(|e| FetchError::Transport(e.message))?;
+    if response.status != 200 {
+        return Err(FetchError::Status(response.status));
+    }
+    Ok(response.body.into())
 }
 
 #[cfg(test)]
@@ -165,6 +193,17 @@ mod tests {
         let (url, _) = serve(200, vec![0x30; 70 * 1024], 1);
         let error = Fetcher::new(FetchOptions::default()).get(&url).unwrap_err();
         assert!(matches!(&error, FetchError::Transport(m) if m.contains("exceeds 65536 bytes")), "{error}");
+    }
+
+    #[test]
+    fn revocation_lists_have_their_own_larger_bound() {
+        let (url, count) = serve(200, vec![0x30; 70 * 1024], 2);
+        let fetcher = Fetcher::new(FetchOptions { max_crl_bytes: 100 * 1024, ..FetchOptions::default() });
+        assert_eq!(fetcher.get_crl(&url).unwrap().len(), 70 * 1024);
+        let small = Fetcher::new(FetchOptions { max_crl_bytes: 32 * 1024, ..FetchOptions::default() });
+        let error = small.get_crl(&url).unwrap_err();
+        assert!(matches!(&error, FetchError::Transport(m) if m.contains("exceeds 32768 bytes")), "{error}");
+        assert_eq!(count.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -137,6 +137,15 @@ catalogue! {
         "The served chain does not validate to a trusted root (unknown issuer, self-signed, expired or invalid certificate in the path).";
     /// The served leaf is revoked.
     Revoked = "revoked", Critical, false, "The served leaf certificate is revoked.";
+    /// Sources disagree about the served leaf's revocation.
+    RevocationDisagreement = "revocation-disagreement", High, false,
+        "Sources disagree about the served leaf: one (a provider, a CRL) says revoked, another good; the revoked answer decides.";
+    /// The revocation data the leaf names could not be had.
+    RevocationUnknown = "revocation-unknown", Medium, true,
+        "Revocation of the served leaf is unknown: the CRL it names could not be fetched (down, HTTP error, over the size bound) or its issuer's certificate was not at hand.";
+    /// A revocation answer came but cannot be accepted.
+    RevocationResponseInvalid = "revocation-response-invalid", High, true,
+        "Revocation of the served leaf is unknown: the CRL came but cannot be accepted (wrong signer, stale, out of scope, a delta CRL, unparsable).";
     /// A weak key or signature hash.
     WeakKey = "weak-key", Medium, false,
         "A certificate of the served chain has a key too small or a weak signature hash.";
@@ -297,7 +306,17 @@ mod tests {
     #[test]
     fn unchecked_codes_are_exactly_the_ones_about_not_looking() {
         let unchecked: Vec<&str> = FindingCode::ALL.iter().filter(|c| c.is_unchecked()).map(|c| c.as_str()).collect();
-        assert_eq!(unchecked, ["handshake-failed", "unreachable", "no-tls", "source-failed"]);
+        assert_eq!(
+            unchecked,
+            [
+                "revocation-unknown",
+                "revocation-response-invalid",
+                "handshake-failed",
+                "unreachable",
+                "no-tls",
+                "source-failed"
+            ]
+        );
     }
 
     #[test]

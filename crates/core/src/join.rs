@@ -189,35 +189,26 @@ fn fill_missing(target: &mut DeclaredCertificate, from: &DeclaredCertificate) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use certinspect_protocol::Fingerprint;
+    use certinspect_protocol::{Fingerprint, Location};
 
     fn xref(kind: &str, value: &str) -> CrossRef {
         CrossRef { kind: kind.into(), value: value.into() }
     }
 
     fn cas(id: &str, name: &str, sha256: &str, serial: &str) -> Binding {
-        Binding {
-            location: certinspect_protocol::Location { service: "cas".into(), ..Default::default() },
-            declared: DeclaredCertificate {
-                provider_id: Some(id.into()),
-                name: Some(name.into()),
-                serial: Some(serial.into()),
-                fingerprints: vec![Fingerprint::new("sha256", sha256)],
-                auto_managed: Tristate::Yes,
-                ..DeclaredCertificate::default()
-            },
-            xrefs: vec![xref("cas-certificate-id", id), xref("cas-certificate-name", name)],
-            ..Binding::default()
-        }
+        let declared = DeclaredCertificate::default()
+            .with_provider_id(id)
+            .with_name(name)
+            .with_serial(serial)
+            .with_fingerprint("sha256", sha256)
+            .with_auto_managed(Tristate::Yes);
+        Binding::new(Location::new("cas", ""), declared)
+            .with_xrefs([xref("cas-certificate-id", id), xref("cas-certificate-name", name)])
     }
 
     fn cdn(cert_name: &str) -> Binding {
-        Binding {
-            location: certinspect_protocol::Location { service: "cdn".into(), ..Default::default() },
-            declared: DeclaredCertificate { name: Some(cert_name.into()), ..DeclaredCertificate::default() },
-            xrefs: vec![xref("cas-certificate-name", cert_name)],
-            ..Binding::default()
-        }
+        Binding::new(Location::new("cdn", ""), DeclaredCertificate::default().with_name(cert_name))
+            .with_xrefs([xref("cas-certificate-name", cert_name)])
     }
 
     #[test]
@@ -255,15 +246,9 @@ mod tests {
 
     #[test]
     fn an_slb_certificate_known_by_sha1_gains_sha256_and_auto_management_from_cas() {
-        let mut slb = Binding {
-            location: certinspect_protocol::Location { service: "slb".into(), ..Default::default() },
-            declared: DeclaredCertificate {
-                fingerprints: vec![Fingerprint::new("sha1", "11:22")],
-                ..DeclaredCertificate::default()
-            },
-            xrefs: vec![xref("cas-certificate-id", "5")],
-            ..Binding::default()
-        };
+        let mut slb =
+            Binding::new(Location::new("slb", ""), DeclaredCertificate::default().with_fingerprint("sha1", "11:22"))
+                .with_xrefs([xref("cas-certificate-id", "5")]);
         slb.declared.common_name = Some("lb.example".into());
         let mut from_cas = cas("5", "lb", "99", "05");
         from_cas.declared.fingerprints.push(Fingerprint::new("sha1", "1122"));
@@ -288,24 +273,16 @@ mod tests {
         let sha256 = "ab".repeat(32);
         // Imported into AWS ACM: an ARN, the fingerprint, its dates; no
         // renewal or revocation knowledge.
-        let acm = Binding {
-            location: certinspect_protocol::Location {
-                provider: "aws".into(),
-                service: "acm".into(),
-                ..Default::default()
-            },
-            declared: DeclaredCertificate {
-                provider_id: Some("arn:aws:acm:us-east-1:1:certificate/x".into()),
-                fingerprints: vec![Fingerprint::new("sha256", &sha256)],
-                not_after: Some(2_000_000_000),
-                ..DeclaredCertificate::default()
-            },
-            xrefs: vec![xref("aws-certificate-arn", "arn:aws:acm:us-east-1:1:certificate/x")],
-            ..Binding::default()
-        };
+        let mut declared = DeclaredCertificate::default()
+            .with_provider_id("arn:aws:acm:us-east-1:1:certificate/x")
+            .with_fingerprint("sha256", &sha256);
+        declared.not_after = Some(2_000_000_000);
+        let mut acm = Binding::new(Location::new("acm", ""), declared)
+            .with_xref("aws-certificate-arn", "arn:aws:acm:us-east-1:1:certificate/x");
+        acm.location.plugin = "aws".into();
         // The same certificate in Alibaba CAS, which knows it is auto-managed.
         let mut alibaba = cas("9", "shop", &sha256, "0a");
-        alibaba.location.provider = "alibaba-cas".into();
+        alibaba.location.plugin = "alibaba-cas".into();
         let other = cas("10", "other", &"cd".repeat(32), "0b");
         let mut bindings = vec![acm, alibaba, other];
         let outcome = join(&mut bindings);

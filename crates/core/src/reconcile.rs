@@ -205,14 +205,9 @@ mod tests {
     //! Declared certificate and served leaf in, verdict and basis out.
 
     use certinspect_analysis::parse_certificate;
-    use certinspect_protocol::Fingerprint;
     use certinspect_tls_farm::pki::{TestCa, Validity};
 
     use super::*;
-
-    fn sha256(hex: &str) -> Vec<Fingerprint> {
-        vec![Fingerprint { algorithm: "sha256".into(), hex: hex.into() }]
-    }
 
     #[test]
     fn verdicts() {
@@ -220,31 +215,24 @@ mod tests {
         let issue = |validity| parse_certificate(ca.issue(&["a.test"], validity).unwrap().leaf()).unwrap();
         let served = issue(Validity::days_from_now(90));
         let newer = issue(Validity::days_from_now(200));
-        let as_declared = |facts: &CertificateFacts| DeclaredCertificate {
-            fingerprints: sha256(&facts.sha256_fingerprint),
-            not_before: Some(facts.not_before),
-            not_after: Some(facts.not_after),
-            common_name: Some("a.test".into()),
-            ..DeclaredCertificate::default()
+        let as_declared = |facts: &CertificateFacts| {
+            DeclaredCertificate::default()
+                .with_fingerprint("sha256", &facts.sha256_fingerprint)
+                .with_validity(facts.not_before, facts.not_after)
+                .with_common_name("a.test")
         };
         let mut newer_declared = as_declared(&newer);
         // The replacement starts a day after the served one.
         newer_declared.not_before = Some(served.not_before + 86_400);
-        let by_serial = DeclaredCertificate {
-            serial: Some(format!("00:{}", served.serial_hex.to_uppercase())),
-            issuer: Some("Reconcile Test CA".into()),
-            ..DeclaredCertificate::default()
-        };
-        let by_names = DeclaredCertificate {
-            common_name: Some("A.TEST".into()),
-            sans: vec!["a.test".into()],
-            not_before: Some(served.not_before + 3_600),
-            not_after: Some(served.not_after - 3_600),
-            ..DeclaredCertificate::default()
-        };
-        let wrong_serial_issuer = DeclaredCertificate { issuer: Some("Other CA".into()), ..by_serial.clone() };
-        let unrelated =
-            DeclaredCertificate { fingerprints: sha256(&"ab".repeat(32)), ..DeclaredCertificate::default() };
+        let by_serial = DeclaredCertificate::default()
+            .with_serial(format!("00:{}", served.serial_hex.to_uppercase()))
+            .with_issuer("Reconcile Test CA");
+        let by_names = DeclaredCertificate::default()
+            .with_common_name("A.TEST")
+            .with_sans(["a.test"])
+            .with_validity(served.not_before + 3_600, served.not_after - 3_600);
+        let wrong_serial_issuer = by_serial.clone().with_issuer("Other CA");
+        let unrelated = DeclaredCertificate::default().with_fingerprint("sha256", &"ab".repeat(32));
         let served_declared = as_declared(&served);
         let nothing = DeclaredCertificate::default();
         #[rustfmt::skip]

@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 
 use certinspect_analysis::{ChainAnalysis, ExpiryState};
 use certinspect_probe::{CaptureMethod, ProbeError, Timings};
-use certinspect_protocol::{Binding, RevocationStatus};
+use certinspect_protocol::Binding;
 use serde::{Deserialize, Serialize};
 
 use crate::collect::{CollectError, SourceStats};
 use crate::findings::{Finding, Severity};
 use crate::join::JoinNote;
 use crate::reconcile::{IdentityBasis, Verdict};
-use crate::verify::IssuerFetch;
+use crate::verify::{IssuerFetch, RevocationFact};
 
 /// Version of the report's JSON schema.
 pub const REPORT_SCHEMA_VERSION: u32 = 2;
@@ -104,9 +104,11 @@ pub struct ObservationResult {
     /// Full analysis of the served chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Box<ChainAnalysis>>,
-    /// Revocation status of the served leaf, when a source knew it.
+    /// What is known about the served leaf's revocation, from every
+    /// source (provider lookups, CRLs), merged; absent when no leaf was
+    /// parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation: Option<RevocationStatus>,
+    pub revocation: Option<RevocationFact>,
     /// The probe error, when the handshake did not complete.
     pub error: Option<ProbeError>,
     /// The server asked for a client certificate.
@@ -175,13 +177,13 @@ impl Report {
         self.findings.iter().filter(move |f| f.severity <= severity)
     }
 
-    /// Whether some source, scope or endpoint could not be checked.
+    /// Whether some source, scope, endpoint or served leaf's revocation
+    /// could not be checked.
     pub fn incomplete(&self) -> bool {
         self.summary.source_errors > 0
-            || self
-                .bindings
-                .iter()
-                .flat_map(|b| &b.results)
-                .any(|r| matches!(r.verdict, Verdict::Unreachable | Verdict::NoTls))
+            || self.bindings.iter().flat_map(|b| &b.results).any(|r| {
+                matches!(r.verdict, Verdict::Unreachable | Verdict::NoTls)
+                    || r.revocation.as_ref().is_some_and(RevocationFact::unchecked)
+            })
     }
 }

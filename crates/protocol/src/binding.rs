@@ -4,7 +4,11 @@ use serde::{Deserialize, Serialize};
 
 /// One certificate declared at one place: a CDN domain, a listener (+ SNI name),
 /// or nowhere at all (an inventory entry that is bound nowhere).
+///
+/// Fields may be added in later releases: build one with [`Binding::new`]
+/// and the `with_*` methods (or set the public fields on a built value).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Binding {
     /// Where the certificate is declared.
     pub location: Location,
@@ -19,11 +23,16 @@ pub struct Binding {
     pub extra: serde_json::Value,
 }
 
-/// Where a binding lives and how to reach it.
+/// Where a binding lives and how to reach it. Build one with [`Location::new`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Location {
-    /// Plugin / provider name, e.g. `alibaba-cdn`.
-    pub provider: String,
+    /// The name of the plugin that listed the binding, e.g. `alibaba-cdn`.
+    /// The host fills it in from [`PluginInfo::name`](crate::PluginInfo::name)
+    /// (whatever the plugin sent); a plugin leaves it empty. On the wire it
+    /// keeps its version-1 name, `provider`.
+    #[serde(rename = "provider", default)]
+    pub plugin: String,
     /// Service within the provider, e.g. `cdn`, `slb`, `cas`.
     #[serde(default)]
     pub service: String,
@@ -52,7 +61,9 @@ pub struct Location {
 }
 
 /// A TLS endpoint: host or address, port, and the SNI name to send.
+/// Build one with [`Endpoint::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Endpoint {
     /// DNS name or IP address to connect to.
     pub host: String,
@@ -123,7 +134,9 @@ pub enum Tristate {
 
 /// The certificate as the provider declares it. Every field is optional
 /// because providers know different things (CDN knows no fingerprint).
+/// Start from [`DeclaredCertificate::default`] and the `with_*` methods.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DeclaredCertificate {
     /// The provider's id for the certificate.
     #[serde(default)]
@@ -168,10 +181,165 @@ impl DeclaredCertificate {
     pub fn fingerprint(&self, algorithm: &str) -> Option<&str> {
         self.fingerprints.iter().find(|f| f.algorithm == algorithm).map(|f| f.hex.as_str())
     }
+    /// With the provider's id for the certificate.
+    pub fn with_provider_id(mut self, id: impl Into<String>) -> Self {
+        self.provider_id = Some(id.into());
+        self
+    }
+    /// With the certificate's name in the provider.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+    /// With the subject common name.
+    pub fn with_common_name(mut self, common_name: impl Into<String>) -> Self {
+        self.common_name = Some(common_name.into());
+        self
+    }
+    /// With the subject alternative names.
+    pub fn with_sans(mut self, sans: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.sans = sans.into_iter().map(Into::into).collect();
+        self
+    }
+    /// With one more fingerprint, normalised (see [`Fingerprint::new`]).
+    pub fn with_fingerprint(mut self, algorithm: &str, any_hex: &str) -> Self {
+        self.fingerprints.push(Fingerprint::new(algorithm, any_hex));
+        self
+    }
+    /// With the serial number, lower-case hex.
+    pub fn with_serial(mut self, serial: impl Into<String>) -> Self {
+        self.serial = Some(serial.into());
+        self
+    }
+    /// With the issuer, as the provider spells it.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+    /// With the validity period, UNIX seconds UTC.
+    pub fn with_validity(mut self, not_before: i64, not_after: i64) -> Self {
+        self.not_before = Some(not_before);
+        self.not_after = Some(not_after);
+        self
+    }
+    /// With the provider's own status string.
+    pub fn with_provider_status(mut self, status: impl Into<String>) -> Self {
+        self.provider_status = Some(status.into());
+        self
+    }
+    /// With whether the provider renews and redeploys it automatically.
+    pub fn with_auto_managed(mut self, auto_managed: Tristate) -> Self {
+        self.auto_managed = auto_managed;
+        self
+    }
 }
 
-/// Revocation state of one serial number.
+impl Binding {
+    /// A certificate declared at a location, with no cross-references or extras.
+    pub fn new(location: Location, declared: DeclaredCertificate) -> Self {
+        Self { location, declared, xrefs: Vec::new(), extra: serde_json::Value::Null }
+    }
+    /// With one more cross-reference key.
+    pub fn with_xref(mut self, kind: impl Into<String>, value: impl Into<String>) -> Self {
+        self.xrefs.push(CrossRef::new(kind, value));
+        self
+    }
+    /// With these cross-reference keys added.
+    pub fn with_xrefs(mut self, xrefs: impl IntoIterator<Item = CrossRef>) -> Self {
+        self.xrefs.extend(xrefs);
+        self
+    }
+    /// With provider-specific extras, shown as-is in reports.
+    pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
+        self.extra = extra;
+        self
+    }
+}
+
+impl Location {
+    /// A resource of `service` (e.g. `cdn`) with id `resource_id`, not
+    /// probeable until [`Location::with_endpoint`] says how to reach it.
+    pub fn new(service: impl Into<String>, resource_id: impl Into<String>) -> Self {
+        Self { service: service.into(), resource_id: resource_id.into(), ..Self::default() }
+    }
+    /// With the account or credentials profile.
+    pub fn with_account(mut self, account: impl Into<String>) -> Self {
+        self.account = account.into();
+        self
+    }
+    /// With the region.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+    /// With the resource's display name.
+    pub fn with_resource_name(mut self, name: impl Into<String>) -> Self {
+        self.resource_name = Some(name.into());
+        self
+    }
+    /// With the listener port (load balancers).
+    pub fn with_listener_port(mut self, port: u16) -> Self {
+        self.listener_port = Some(port);
+        self
+    }
+    /// Probeable at `endpoint`.
+    pub fn with_endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = Some(endpoint);
+        self.not_probeable = None;
+        self
+    }
+    /// Not probeable, for `reason` (a sentence for the report).
+    pub fn not_probeable(mut self, reason: impl Into<String>) -> Self {
+        self.endpoint = None;
+        self.not_probeable = Some(reason.into());
+        self
+    }
+}
+
+impl Endpoint {
+    /// `host:port`, sending no SNI and knowing no addresses.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self { host: host.into(), port, sni: None, addresses: Vec::new() }
+    }
+    /// Sending `sni` as the server name.
+    pub fn with_sni(mut self, sni: impl Into<String>) -> Self {
+        self.sni = Some(sni.into());
+        self
+    }
+    /// With the addresses the provider knows for the host.
+    pub fn with_addresses(mut self, addresses: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.addresses = addresses.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+impl CrossRef {
+    /// The key `value` in namespace `kind`.
+    pub fn new(kind: impl Into<String>, value: impl Into<String>) -> Self {
+        Self { kind: kind.into(), value: value.into() }
+    }
+}
+
+impl RevocationStatus {
+    /// `status` for `serial` (lower-case hex, as the host asked for it).
+    pub fn new(serial: impl Into<String>, status: RevocationState) -> Self {
+        Self { serial: serial.into(), status, revoked_at: None, source: None }
+    }
+    /// Revoked at `time`, UNIX seconds UTC.
+    pub fn with_revoked_at(mut self, time: i64) -> Self {
+        self.revoked_at = Some(time);
+        self
+    }
+    /// Answered by `source`, e.g. `alibaba-cas`.
+    pub fn with_source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+}
+
+/// Revocation state of one serial number. Build one with [`RevocationStatus::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RevocationStatus {
     /// Serial number, lower-case hex.
     pub serial: String,
@@ -206,5 +374,39 @@ mod tests {
         assert_eq!(Fingerprint::new("SHA1", "68:08:1A:f8").hex, "68081af8");
         assert_eq!(normalize_serial("00:0A:6e"), "a6e");
         assert_eq!(normalize_serial("0000"), "0");
+    }
+
+    /// The builders write the same JSON a version-1 plugin wrote with struct
+    /// literals, so hosts old and new read it; the plugin name keeps its
+    /// version-1 wire name `provider`.
+    #[test]
+    fn built_bindings_keep_the_version_1_wire_form() {
+        let location = Location::new("slb", "lb-1")
+            .with_account("main")
+            .with_region("cn-hangzhou")
+            .with_listener_port(443)
+            .with_endpoint(Endpoint::new("192.0.2.1", 443).with_sni("www.example.test"));
+        let declared =
+            DeclaredCertificate::default().with_name("www").with_validity(1, 2).with_fingerprint("SHA1", "AB:CD");
+        let binding = Binding::new(location, declared).with_xref("cas-certificate-id", "7");
+        let json = serde_json::to_value(&binding).unwrap();
+        assert_eq!(json["location"]["provider"], "");
+        assert_eq!(json["location"]["endpoint"]["sni"], "www.example.test");
+        assert_eq!(json["declared"]["fingerprints"][0]["hex"], "abcd");
+        assert_eq!(json["xrefs"][0]["kind"], "cas-certificate-id");
+        let version_1 = serde_json::json!({
+            "location": {"provider": "alibaba-slb", "service": "slb", "resource_id": "lb-1"},
+            "declared": {}
+        });
+        let read: Binding = serde_json::from_value(version_1).unwrap();
+        assert_eq!(read.location.plugin, "alibaba-slb");
+        assert_eq!(read.location.endpoint, None);
+    }
+
+    #[test]
+    fn an_endpoint_and_a_reason_exclude_each_other() {
+        let location = Location::new("cdn", "*.example.test").with_endpoint(Endpoint::new("h", 443));
+        let location = location.not_probeable("wildcard domain");
+        assert_eq!((location.endpoint, location.not_probeable.as_deref()), (None, Some("wildcard domain")));
     }
 }

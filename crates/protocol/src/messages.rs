@@ -12,8 +12,10 @@ pub mod capability {
     pub const REVOCATION_LOOKUP: &str = "revocation-lookup";
 }
 
-/// What a plugin says about itself, before it is opened.
+/// What a plugin says about itself, before it is opened. Build it with
+/// [`PluginInfo::new`] and the `with_*` methods: fields may be added.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PluginInfo {
     /// Unique plugin name, e.g. `alibaba-cdn`. Two plugins with one name are refused.
     pub name: String,
@@ -24,10 +26,10 @@ pub struct PluginInfo {
     /// One sentence for `inspect plugins`.
     #[serde(default)]
     pub description: String,
-    /// Cloud or system the plugin reads, e.g. `alibaba`.
+    /// The provider: the cloud or system the plugin reads, e.g. `alibaba`.
     #[serde(default)]
     pub provider: String,
-    /// Services within the provider, e.g. `["cdn"]`.
+    /// Services of the provider this plugin reads, e.g. `["cdn"]`.
     #[serde(default)]
     pub services: Vec<String>,
     /// Capability names, see [`capability`].
@@ -45,6 +47,58 @@ pub struct PluginInfo {
 }
 
 impl PluginInfo {
+    /// A plugin named `name` at `version` (its own semver), speaking this
+    /// build's [`PROTOCOL_VERSION`](crate::PROTOCOL_VERSION).
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            protocol_version: crate::PROTOCOL_VERSION,
+            description: String::new(),
+            provider: String::new(),
+            services: Vec::new(),
+            capabilities: Vec::new(),
+            config_schema: serde_json::Value::Null,
+            rate_limits: Vec::new(),
+        }
+    }
+    /// With the one-sentence description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+    /// Reading `provider` (the cloud or system, e.g. `alibaba`) and its `services`.
+    pub fn with_provider(
+        mut self,
+        provider: impl Into<String>,
+        services: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.provider = provider.into();
+        self.services = services.into_iter().map(Into::into).collect();
+        self
+    }
+    /// With one more capability, see [`capability`].
+    pub fn with_capability(mut self, capability: &str) -> Self {
+        self.capabilities.push(capability.to_owned());
+        self
+    }
+    /// With the JSON Schema of the configuration section.
+    pub fn with_config_schema(mut self, schema: serde_json::Value) -> Self {
+        self.config_schema = schema;
+        self
+    }
+    /// With the declared request quotas.
+    pub fn with_rate_limits(mut self, rate_limits: Vec<RateLimit>) -> Self {
+        self.rate_limits = rate_limits;
+        self
+    }
+    /// Speaking `version` instead of this build's protocol version (tests of
+    /// the host's version check).
+    pub fn with_protocol_version(mut self, version: u32) -> Self {
+        self.protocol_version = version;
+        self
+    }
+
     /// Whether the plugin reports `capability`.
     pub fn has_capability(&self, capability: &str) -> bool {
         self.capabilities.iter().any(|c| c == capability)
@@ -60,6 +114,13 @@ pub struct RateLimit {
     pub per_second: f64,
 }
 
+impl RateLimit {
+    /// At most `per_second` calls of `api`.
+    pub fn new(api: impl Into<String>, per_second: f64) -> Self {
+        Self { api: api.into(), per_second }
+    }
+}
+
 /// A unit of work the host schedules on its own threads: account x region, say.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Scope {
@@ -68,6 +129,13 @@ pub struct Scope {
     /// Human-readable, for progress and errors, e.g. `account main, region cn-hangzhou`.
     #[serde(default)]
     pub label: String,
+}
+
+impl Scope {
+    /// The scope `id`, shown as `label`.
+    pub fn new(id: impl Into<String>, label: impl Into<String>) -> Self {
+        Self { id: id.into(), label: label.into() }
+    }
 }
 
 /// A request from host to an opened source.
@@ -109,8 +177,10 @@ pub enum SourceResponse {
     },
 }
 
-/// One page of a scope's listing.
+/// One page of a scope's listing. Build one with [`Page::new`] or
+/// [`Page::last`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Page {
     /// Bindings found on this page.
     #[serde(default)]
@@ -122,6 +192,23 @@ pub struct Page {
     /// load balancer whose listeners failed, say): the host reports them.
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+impl Page {
+    /// A page of `bindings`; the host passes `next_cursor` back for the
+    /// next page, `None` ends the scope.
+    pub fn new(bindings: Vec<Binding>, next_cursor: Option<String>) -> Self {
+        Self { bindings, next_cursor, warnings: Vec::new() }
+    }
+    /// The scope's last page.
+    pub fn last(bindings: Vec<Binding>) -> Self {
+        Self::new(bindings, None)
+    }
+    /// With warnings for the host to report.
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings = warnings;
+        self
+    }
 }
 
 /// Error kinds crossing the boundary. Integers, so the set can grow.
@@ -201,6 +288,19 @@ impl std::fmt::Display for PluginError {
 
 impl std::error::Error for PluginError {}
 
+/// A transport failure as a plugin reports it: [`error_kind::CANCELLED`]
+/// when the host cancelled, else [`error_kind::TRANSPORT`]; the message is
+/// the transport's (which never contains credentials).
+impl From<crate::TransportError> for PluginError {
+    fn from(error: crate::TransportError) -> Self {
+        let kind = match error.kind {
+            crate::TransportErrorKind::Cancelled => error_kind::CANCELLED,
+            _ => error_kind::TRANSPORT,
+        };
+        Self::new(kind, error.message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +321,19 @@ mod tests {
                 .unwrap();
         assert_eq!(info.name, "p");
         assert!(info.capabilities.is_empty());
+    }
+
+    #[test]
+    fn transport_errors_become_plugin_errors_of_their_kind() {
+        use crate::{TransportError, TransportErrorKind};
+        let cases = [
+            (TransportErrorKind::Connect, error_kind::TRANSPORT),
+            (TransportErrorKind::Timeout, error_kind::TRANSPORT),
+            (TransportErrorKind::Cancelled, error_kind::CANCELLED),
+        ];
+        for (kind, expected) in cases {
+            let error = PluginError::from(TransportError { kind, message: "cas.test: refused".into() });
+            assert_eq!((error.kind, error.message.as_str()), (expected, "cas.test: refused"));
+        }
     }
 }

@@ -53,7 +53,7 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
             let served = result.and_then(|r| r.served.as_ref());
             let row: Vec<String> = vec![
-                location.provider.clone(),
+                location.plugin.clone(),
                 location.service.clone(),
                 location.account.clone(),
                 location.region.clone().unwrap_or_default(),

@@ -62,7 +62,7 @@ fn observation_labels(binding: &Binding, result: Option<&ObservationResult>) -> 
     let l = &binding.location;
     let endpoint = l.endpoint.as_ref();
     vec![
-        ("provider", l.provider.clone()),
+        ("provider", l.plugin.clone()),
         ("service", l.service.clone()),
         ("account", l.account.clone()),
         ("region", l.region.clone().unwrap_or_default()),

@@ -72,7 +72,7 @@ pub fn binding_uri(binding: &Binding) -> String {
     }
     let mut scheme: String = binding
         .location
-        .provider
+        .plugin
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         .map(|c| c.to_ascii_lowercase())
@@ -94,7 +94,7 @@ fn rule_name(code: &str) -> String {
 
 fn logical_location(binding: &Binding) -> Value {
     let l = &binding.location;
-    let mut path: Vec<&str> = vec![&l.provider, &l.service, &l.account];
+    let mut path: Vec<&str> = vec![&l.plugin, &l.service, &l.account];
     path.extend(l.region.as_deref());
     path.push(&l.resource_id);
     let mut location = json!({
@@ -197,20 +197,10 @@ mod tests {
     use certinspect_protocol::{Endpoint, Location};
 
     fn binding(provider: &str, resource: &str, endpoint: Option<(&str, u16)>) -> Binding {
-        Binding {
-            location: Location {
-                provider: provider.into(),
-                resource_id: resource.into(),
-                endpoint: endpoint.map(|(host, port)| Endpoint {
-                    host: host.into(),
-                    port,
-                    sni: None,
-                    addresses: vec![],
-                }),
-                ..Location::default()
-            },
-            ..Binding::default()
-        }
+        let mut location = Location::new("", resource);
+        location.plugin = provider.into();
+        location.endpoint = endpoint.map(|(host, port)| Endpoint::new(host, port));
+        Binding::new(location, certinspect_protocol::DeclaredCertificate::default())
     }
 
     #[test]

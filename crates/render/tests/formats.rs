@@ -192,7 +192,7 @@ fn csv_reads_back_with_one_row_per_binding_and_result() {
             // Quotes, commas, backslashes and newlines come back intact.
             assert_eq!(&row[column("account")], location.account);
             assert_eq!(&row[column("resource_id")], location.resource_id);
-            assert_eq!(&row[column("provider")], location.provider);
+            assert_eq!(&row[column("provider")], location.plugin);
             assert_eq!(&row[column("verdict")], result.map_or("", |r| r.verdict.as_str()));
             assert_eq!(&row[column("address")], result.and_then(|r| r.address.as_deref()).unwrap_or(""));
             match result.and_then(|r| r.served.as_ref()) {
@@ -258,7 +258,7 @@ fn sarif_is_valid_against_the_sarif_2_1_0_schema() {
                     let uri = location["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap();
                     match &binding.location.endpoint {
                         Some(e) => assert!(uri.starts_with("https://") && uri.contains(&e.port.to_string()), "{uri}"),
-                        None => assert!(uri.starts_with(&format!("{}://", binding.location.provider)), "{uri}"),
+                        None => assert!(uri.starts_with(&format!("{}://", binding.location.plugin)), "{uri}"),
                     }
                     assert_eq!(location["logicalLocations"][0]["name"], binding.location.resource_id.as_str());
                 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use certinspect_abi::abi_stable::prefix_type::PrefixTypeTrait;
 use certinspect_abi::abi_stable::sabi_trait::TD_Opaque;
 use certinspect_abi::abi_stable::std_types::{RResult, RStr, RString};
-use certinspect_abi::{AbiError, HostV1Box, PluginModV1, PluginModV1_Ref, SourceV1, SourceV1Box, SourceV1_TO};
+use certinspect_abi::{
+    AbiError, HostV1Box, PluginModV1, PluginModV1_Ref, SourceV1, SourceV1Box, SourceV1_TO, StaticPlugin,
+};
 use certinspect_protocol::{error_kind, PluginError, SourceRequest, SourceResponse};
 
 use crate::host::AbiHost;
@@ -16,8 +18,10 @@ use crate::{logging, Provider, Source};
 /// The root module of a provider linked into the host binary. Register it
 /// with the host's plugin registry; it goes through the same entry points
 /// (and the same panic handling) as a dynamically loaded plugin.
-pub fn static_module<P: Provider>() -> PluginModV1_Ref {
-    PluginModV1 { info: info_entry::<P, false>, open: open_entry::<P, false> }.leak_into_prefix()
+pub fn static_module<P: Provider>() -> StaticPlugin {
+    StaticPlugin::from_module(
+        PluginModV1 { info: info_entry::<P, false>, open: open_entry::<P, false> }.leak_into_prefix(),
+    )
 }
 
 /// The root module a `cdylib` exports; used by [`export_plugin!`](crate::export_plugin).

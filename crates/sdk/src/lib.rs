@@ -30,10 +30,13 @@
 //! its API client paces calls to the quotas it declares in
 //! `PluginInfo::rate_limits` (the host shows them, it does not enforce them).
 
+pub mod config;
 mod entry;
 mod host;
 mod logging;
+pub mod names;
 
+pub use certinspect_abi::StaticPlugin;
 pub use certinspect_protocol as protocol;
 pub use certinspect_protocol::{
     capability, error_kind, normalize_hex, normalize_serial, Binding, CrossRef, DeclaredCertificate, Endpoint,

@@ -132,6 +132,10 @@ pub struct LeafOptions {
     pub ca_issuers_url: Option<String>,
     /// Serve the leaf alone, without the CA certificates above it.
     pub leaf_only: bool,
+    /// A CRL distribution point URI (see [`TestCa::crl`]).
+    pub crl_url: Option<String>,
+    /// The serial number (random when `None`), for [`TestCa::crl`] to list.
+    pub serial: Option<u64>,
 }
 
 impl std::fmt::Debug for TestCa {
@@ -198,6 +202,29 @@ impl TestCa {
         self.issue_with(names, validity, &LeafOptions::default())
     }
 
+    /// A certificate revocation list signed by this CA, valid over
+    /// `validity` (thisUpdate, nextUpdate), listing `revoked` serials as
+    /// revoked a day before thisUpdate for key compromise.
+    pub fn crl(&self, revoked: &[u64], validity: Validity) -> Result<Vec<u8>, FarmError> {
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: validity.not_before,
+            next_update: validity.not_after,
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|serial| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(*serial),
+                    revocation_time: validity.not_before - time::Duration::days(1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.cert, &self.key).map_err(pki_err)?.der().to_vec())
+    }
+
     /// A leaf for `names` shaped by `options`.
     pub fn issue_with(&self, names: &[&str], validity: Validity, options: &LeafOptions) -> Result<Issued, FarmError> {
         let cn = names.first().copied().unwrap_or("leaf");
@@ -205,6 +232,10 @@ impl TestCa {
         if let Some(url) = &options.ca_issuers_url {
             p.custom_extensions.push(ca_issuers_extension(url));
         }
+        if let Some(url) = &options.crl_url {
+            p.crl_distribution_points = vec![rcgen::CrlDistributionPoint { uris: vec![url.clone()] }];
+        }
+        p.serial_number = options.serial.map(rcgen::SerialNumber::from);
         let key = KeyPair::generate().map_err(pki_err)?;
         let cert = p.signed_by(&key, &self.cert, &self.key).map_err(pki_err)?;
         let mut chain = vec![cert.der().to_vec()];

@@ -48,7 +48,7 @@ use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
 use certinspect_sdk::serde_json::{json, Value};
 use certinspect_sdk::{
     capability, Binding, CrossRef, DeclaredCertificate, Endpoint, Host, Location, Page, PluginError, PluginInfo,
-    Provider, Scope, Source, PROTOCOL_VERSION,
+    Provider, Scope, Source,
 };
 use serde::{Deserialize, Serialize};
 
@@ -121,18 +121,14 @@ pub struct AlibabaAlbProvider;
 
 impl Provider for AlibabaAlbProvider {
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: PLUGIN_NAME.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            protocol_version: PROTOCOL_VERSION,
-            description: "Alibaba Cloud ALB (HTTPS, QUIC) and NLB (TCPSSL) listeners and their server certificates"
-                .into(),
-            provider: "alibaba".into(),
-            services: vec!["alb".into(), "nlb".into()],
-            capabilities: vec![capability::INVENTORY.into()],
-            config_schema: config_schema(),
-            rate_limits: documented_rate_limits(APIS),
-        }
+        PluginInfo::new(PLUGIN_NAME, env!("CARGO_PKG_VERSION"))
+            .with_description(
+                "Alibaba Cloud ALB (HTTPS, QUIC) and NLB (TCPSSL) listeners and their server certificates",
+            )
+            .with_provider("alibaba", ["alb", "nlb"])
+            .with_capability(capability::INVENTORY)
+            .with_config_schema(config_schema())
+            .with_rate_limits(documented_rate_limits(APIS))
     }
 
     fn open(config: Value, host: Host) -> Result<Box<dyn Source>, PluginError> {
@@ -422,28 +418,20 @@ impl AlbSource {
         let (endpoint, not_probeable) = match (blocked, &dns_name, port) {
             (Some(reason), _, _) => (None, Some(reason)),
             (None, Some(host), Some(port)) => {
-                (Some(Endpoint { host: host.clone(), port, sni: sni.map(str::to_owned), addresses: Vec::new() }), None)
+                let mut endpoint = Endpoint::new(host, port);
+                endpoint.sni = sni.map(str::to_owned);
+                (Some(endpoint), None)
             }
             (None, _, _) => (None, Some("the load balancer has no DNS name or the listener no port".to_owned())),
         };
-        Binding {
-            location: Location {
-                provider: PLUGIN_NAME.into(),
-                service: flavor.service.into(),
-                account: self.context.account().to_owned(),
-                region: Some(region.to_owned()),
-                resource_id: text(&lb["LoadBalancerId"]).unwrap_or_default(),
-                resource_name: text(&lb["LoadBalancerName"]),
-                listener_port: port,
-                endpoint,
-                not_probeable,
-            },
-            declared: DeclaredCertificate {
-                provider_id: Some(certificate_id.clone()),
-                ..DeclaredCertificate::default()
-            },
-            xrefs: xrefs(&certificate_id),
-            extra: json!({
+        let mut location = Location::new(flavor.service, text(&lb["LoadBalancerId"]).unwrap_or_default())
+            .with_account(self.context.account())
+            .with_region(region);
+        location.resource_name = text(&lb["LoadBalancerName"]);
+        location.listener_port = port;
+        (location.endpoint, location.not_probeable) = (endpoint, not_probeable);
+        let declared = DeclaredCertificate::default().with_provider_id(&certificate_id);
+        Binding::new(location, declared).with_xrefs(xrefs(&certificate_id)).with_extra(json!({
                 "certificate_role": if is_default { "default" } else { "additional" },
                 "certificate_status": text(&certificate["Status"]),
                 "listener_id": text(&listener["ListenerId"]),
@@ -452,8 +440,7 @@ impl AlbSource {
                 "load_balancer_status": lb_status,
                 "address_type": address_type,
                 "sni_source": sni.map(|_| "CAS ListCloudResources"),
-            }),
-        }
+        }))
     }
 }
 

@@ -242,7 +242,7 @@ fn alb_nlb_dcdn_and_cas_deployments_are_joined_to_cas() {
     for binding in collected
         .bindings
         .iter()
-        .filter(|b| b.location.provider != "alibaba-cas" || b.extra["source"] == "ListCloudResources")
+        .filter(|b| b.location.plugin != "alibaba-cas" || b.extra["source"] == "ListCloudResources")
     {
         let Some(cas_id) = binding.xrefs.iter().find(|x| x.kind == "cas-certificate-id") else { continue };
         assert_eq!(
@@ -300,7 +300,7 @@ fn the_generated_alb_case_declares_the_renewed_sni_certificate() {
         .bindings
         .iter()
         .find(|b| {
-            b.location.provider == PLUGIN_NAME
+            b.location.plugin == PLUGIN_NAME
                 && b.location.endpoint.as_ref().and_then(|e| e.sni.as_deref()) == Some(drift.sni.as_str())
         })
         .expect("the SNI certificate is probed under the domain CAS names");

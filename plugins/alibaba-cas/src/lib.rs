@@ -64,7 +64,6 @@ use certinspect_sdk::serde_json::{json, Value};
 use certinspect_sdk::{
     capability, normalize_hex, normalize_serial, Binding, CrossRef, DeclaredCertificate, Endpoint, Host, Location,
     Page, PluginError, PluginInfo, Provider, RevocationState, RevocationStatus, Scope, Source, Tristate,
-    PROTOCOL_VERSION,
 };
 use serde::{Deserialize, Serialize};
 
@@ -110,17 +109,13 @@ pub struct AlibabaCasProvider;
 
 impl Provider for AlibabaCasProvider {
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: PLUGIN_NAME.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            protocol_version: PROTOCOL_VERSION,
-            description: "Alibaba Cloud SSL Certificates Service (CAS): certificate inventory, auto-management, deployments, revocation".into(),
-            provider: "alibaba".into(),
-            services: vec!["cas".into()],
-            capabilities: vec![capability::INVENTORY.into(), capability::REVOCATION_LOOKUP.into()],
-            config_schema: config_schema(),
-            rate_limits: documented_rate_limits(APIS),
-        }
+        PluginInfo::new(PLUGIN_NAME, env!("CARGO_PKG_VERSION"))
+            .with_description("Alibaba Cloud SSL Certificates Service (CAS): certificate inventory, auto-management, deployments, revocation")
+            .with_provider("alibaba", ["cas"])
+            .with_capability(capability::INVENTORY)
+            .with_capability(capability::REVOCATION_LOOKUP)
+            .with_config_schema(config_schema())
+            .with_rate_limits(documented_rate_limits(APIS))
     }
 
     fn open(config: Value, host: Host) -> Result<Box<dyn Source>, PluginError> {
@@ -417,10 +412,9 @@ impl Source for CasSource {
                 let revoked_at = (status == RevocationState::Revoked)
                     .then(|| read_i64(&row["RevokeTime"]).filter(|t| *t > 0).map(seconds_by_magnitude))
                     .flatten();
-                answers.insert(
-                    normalize_serial(&serial),
-                    RevocationStatus { serial, status, revoked_at, source: Some(PLUGIN_NAME.into()) },
-                );
+                let mut answer = RevocationStatus::new(serial.clone(), status).with_source(PLUGIN_NAME);
+                answer.revoked_at = revoked_at;
+                answers.insert(normalize_serial(&serial), answer);
             }
         }
         // One answer per serial asked, in the order asked; what CAS did not
@@ -428,13 +422,12 @@ impl Source for CasSource {
         Ok(serials
             .iter()
             .map(|serial| match answers.get(&normalize_serial(serial)) {
-                Some(answer) => RevocationStatus { serial: serial.clone(), ..answer.clone() },
-                None => RevocationStatus {
-                    serial: serial.clone(),
-                    status: RevocationState::Unknown,
-                    revoked_at: None,
-                    source: Some(PLUGIN_NAME.into()),
-                },
+                Some(answer) => {
+                    let mut answer = answer.clone();
+                    answer.serial = serial.clone();
+                    answer
+                }
+                None => RevocationStatus::new(serial.clone(), RevocationState::Unknown).with_source(PLUGIN_NAME),
             })
             .collect())
     }
@@ -525,7 +518,7 @@ impl CasSource {
         let name = if expired_pass { "expired certificates" } else { "valid certificates" };
         let pager = if expired_pass { &mut listing.expired } else { &mut listing.valid };
         let rows = fetch_page(pager, client, &request, &format!("{what} {name}"))?;
-        let mut page = Page::default();
+        let mut page = Page::last(Vec::new());
         for row in &rows {
             let Some(id) = read_i64(&row["CertificateId"]) else {
                 page.warnings.push(format!("{what}: a certificate row without CertificateId was skipped"));
@@ -563,24 +556,20 @@ impl CasSource {
         } else if !is_plain_hostname(&domain) {
             (None, Some(format!("{domain} is no single host name to connect to")))
         } else {
-            (Some(Endpoint { host: domain.clone(), port, sni: Some(domain.clone()), addresses: Vec::new() }), None)
+            (Some(Endpoint::new(&domain, port).with_sni(&domain)), None)
         };
-        Some(Binding {
-            location: Location {
-                provider: PLUGIN_NAME.into(),
-                service: product.to_ascii_lowercase(),
-                account: self.context.account().to_owned(),
-                region: text(&deployment["region"]).or_else(|| certificate.location.region.clone()),
-                resource_id: text(&deployment["instance_id"]).unwrap_or_else(|| domain.clone()),
-                resource_name: Some(domain.clone()),
-                listener_port: Some(port),
-                endpoint,
-                not_probeable,
-            },
-            declared: certificate.declared.clone(),
-            xrefs: certificate.xrefs.clone(),
-            extra: json!({ "source": "ListCloudResources", "deployment": deployment }),
-        })
+        let resource_id = text(&deployment["instance_id"]).unwrap_or_else(|| domain.clone());
+        let mut location = Location::new(product.to_ascii_lowercase(), resource_id)
+            .with_account(self.context.account())
+            .with_resource_name(domain)
+            .with_listener_port(port);
+        location.region = text(&deployment["region"]).or_else(|| certificate.location.region.clone());
+        (location.endpoint, location.not_probeable) = (endpoint, not_probeable);
+        Some(
+            Binding::new(location, certificate.declared.clone())
+                .with_xrefs(certificate.xrefs.clone())
+                .with_extra(json!({ "source": "ListCloudResources", "deployment": deployment })),
+        )
     }
 
     fn binding(&self, listing: &Listing, id: i64, row: &Value) -> Binding {
@@ -637,32 +626,21 @@ impl CasSource {
             .get(&id)
             .cloned()
             .or_else(|| expired.map(|e| if e { "expired".to_owned() } else { "valid".to_owned() }));
-        Binding {
-            location: Location {
-                provider: PLUGIN_NAME.into(),
-                service: "cas".into(),
-                account: self.context.account().to_owned(),
-                region: Some(listing.region.clone()),
-                resource_id: id.to_string(),
-                resource_name: name.clone(),
-                ..Location::default()
-            },
-            declared: DeclaredCertificate {
-                provider_id: Some(id.to_string()),
-                name,
-                common_name: text(&row["CommonName"]),
-                sans,
-                fingerprints,
-                serial: text(&row["SerialNo"]).map(|s| normalize_hex(&s)),
-                issuer: text(&row["Issuer"]),
-                not_before,
-                not_after,
-                provider_status: status,
-                auto_managed,
-                revocation: None,
-            },
-            xrefs,
-            extra: json!({
+        let mut location =
+            Location::new("cas", id.to_string()).with_account(self.context.account()).with_region(&listing.region);
+        location.resource_name = name.clone();
+        let mut declared = DeclaredCertificate::default()
+            .with_provider_id(id.to_string())
+            .with_sans(sans)
+            .with_auto_managed(auto_managed);
+        declared.fingerprints = fingerprints;
+        declared.name = name;
+        declared.common_name = text(&row["CommonName"]);
+        declared.serial = text(&row["SerialNo"]).map(|s| normalize_hex(&s));
+        declared.issuer = text(&row["Issuer"]);
+        (declared.not_before, declared.not_after) = (not_before, not_after);
+        declared.provider_status = status;
+        Binding::new(location, declared).with_xrefs(xrefs).with_extra(json!({
                 "upload": upload,
                 "expired": expired,
                 "instance_id": instance,
@@ -671,8 +649,7 @@ impl CasSource {
                 "superseded_by": superseded_by,
                 "deployed": !deployments.is_empty(),
                 "deployments": deployments,
-            }),
-        }
+        }))
     }
 }
 

@@ -66,7 +66,7 @@ fn check_exactly_once(served: &support::Served, collected: &Collected) {
     assert!(collected.warnings.is_empty(), "{:?}", collected.warnings);
     assert_eq!(support::resource_ids(collected, CDN), support::expected_cdn(&served.world));
     let mut slb: Vec<support::SlbKey> =
-        collected.bindings.iter().filter(|b| b.location.provider == SLB).map(support::slb_key).collect();
+        collected.bindings.iter().filter(|b| b.location.plugin == SLB).map(support::slb_key).collect();
     slb.sort();
     assert_eq!(slb, support::expected_slb(&served.world));
     assert_eq!(support::resource_ids(collected, CAS), support::expected_cas(&served.world));
@@ -141,7 +141,7 @@ fn the_join_gives_cdn_domains_cas_serials_and_slb_listeners_cas_auto_management(
     let account = &served.world.accounts[0];
     let (mut cdn_joined, mut slb_managed) = (0, 0);
     for binding in &collected.bindings {
-        match binding.location.provider.as_str() {
+        match binding.location.plugin.as_str() {
             "alibaba-cdn" => {
                 let domain =
                     account.cdn_domains.iter().find(|d| d.domain_name == binding.location.resource_id).unwrap();
@@ -198,7 +198,7 @@ fn the_join_gives_cdn_domains_cas_serials_and_slb_listeners_cas_auto_management(
     assert_eq!(deployment.declared.auto_managed, Tristate::Yes);
     let renewed = drift.cas_certificate_ids[1].to_string();
     let newer =
-        collected.bindings.iter().find(|b| b.location.provider == CAS && b.location.resource_id == renewed).unwrap();
+        collected.bindings.iter().find(|b| b.location.plugin == CAS && b.location.resource_id == renewed).unwrap();
     assert!(newer.declared.not_before > deployment.declared.not_before);
     assert_eq!(newer.declared.common_name, deployment.declared.common_name);
 }

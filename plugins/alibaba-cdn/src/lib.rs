@@ -39,7 +39,7 @@ use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
 use certinspect_sdk::serde_json::{json, Value};
 use certinspect_sdk::{
     capability, error_kind, Binding, CrossRef, DeclaredCertificate, Endpoint, Host, Location, Page, PluginError,
-    PluginInfo, Provider, Scope, Source, PROTOCOL_VERSION,
+    PluginInfo, Provider, Scope, Source,
 };
 use serde::{Deserialize, Serialize};
 
@@ -112,17 +112,12 @@ pub struct AlibabaCdnProvider;
 
 impl Provider for AlibabaCdnProvider {
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: PLUGIN_NAME.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            protocol_version: PROTOCOL_VERSION,
-            description: "Alibaba Cloud CDN: HTTPS domains and the certificates CDN declares for them".into(),
-            provider: "alibaba".into(),
-            services: vec!["cdn".into(), "dcdn".into()],
-            capabilities: vec![capability::INVENTORY.into()],
-            config_schema: config_schema(),
-            rate_limits: documented_rate_limits(APIS),
-        }
+        PluginInfo::new(PLUGIN_NAME, env!("CARGO_PKG_VERSION"))
+            .with_description("Alibaba Cloud CDN: HTTPS domains and the certificates CDN declares for them")
+            .with_provider("alibaba", ["cdn", "dcdn"])
+            .with_capability(capability::INVENTORY)
+            .with_config_schema(config_schema())
+            .with_rate_limits(documented_rate_limits(APIS))
     }
 
     fn open(config: Value, host: Host) -> Result<Box<dyn Source>, PluginError> {
@@ -356,39 +351,24 @@ impl CdnSource {
             }
             _ => {}
         }
-        Some(Binding {
-            location: Location {
-                provider: PLUGIN_NAME.into(),
-                service: flavor.service.into(),
-                account: self.context.account().to_owned(),
-                region: None,
-                resource_id: domain.clone(),
-                resource_name: None,
-                listener_port: None,
-                endpoint,
-                not_probeable,
-            },
-            declared: DeclaredCertificate {
-                name,
-                common_name: text(&row["CertCommonName"]),
-                not_before: time("CertStartTime"),
-                not_after: time("CertExpireTime"),
-                provider_status: text(&row["CertStatus"]),
-                ..DeclaredCertificate::default()
-            },
-            xrefs,
-            extra: json!({
-                "cert_type": cert_type,
-                "cert_update_time": time("CertUpdateTime"),
-                "cdn_time_zone_offset_seconds": self.settings.time_zone.0,
-                "https": https,
-            }),
-        })
+        let mut location = Location::new(flavor.service, domain).with_account(self.context.account());
+        (location.endpoint, location.not_probeable) = (endpoint, not_probeable);
+        let mut declared = DeclaredCertificate::default();
+        declared.name = name;
+        declared.common_name = text(&row["CertCommonName"]);
+        (declared.not_before, declared.not_after) = (time("CertStartTime"), time("CertExpireTime"));
+        declared.provider_status = text(&row["CertStatus"]);
+        Some(Binding::new(location, declared).with_xrefs(xrefs).with_extra(json!({
+            "cert_type": cert_type,
+            "cert_update_time": time("CertUpdateTime"),
+            "cdn_time_zone_offset_seconds": self.settings.time_zone.0,
+            "https": https,
+        })))
     }
 }
 
 fn endpoint(name: &str) -> Endpoint {
-    Endpoint { host: name.to_owned(), port: 443, sni: Some(name.to_owned()), addresses: Vec::new() }
+    Endpoint::new(name, 443).with_sni(name)
 }
 
 #[cfg(test)]

@@ -46,8 +46,8 @@ use certinspect_alibaba_common::state::{decode_cursor, encode_cursor, ListingSto
 use certinspect_alibaba_common::{AlibabaContext, Api, CommonConfig, Fields};
 use certinspect_sdk::serde_json::{json, Value};
 use certinspect_sdk::{
-    capability, error_kind, Binding, CrossRef, DeclaredCertificate, Endpoint, Fingerprint, Host, Location, Page,
-    PluginError, PluginInfo, Provider, Scope, Source, PROTOCOL_VERSION,
+    capability, error_kind, Binding, CrossRef, DeclaredCertificate, Endpoint, Host, Location, Page, PluginError,
+    PluginInfo, Provider, Scope, Source,
 };
 use serde::{Deserialize, Serialize};
 
@@ -84,17 +84,12 @@ pub struct AlibabaSlbProvider;
 
 impl Provider for AlibabaSlbProvider {
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: PLUGIN_NAME.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            protocol_version: PROTOCOL_VERSION,
-            description: "Alibaba Cloud SLB (CLB): server certificates and the HTTPS listeners serving them".into(),
-            provider: "alibaba".into(),
-            services: vec!["slb".into()],
-            capabilities: vec![capability::INVENTORY.into()],
-            config_schema: config_schema(),
-            rate_limits: documented_rate_limits(APIS),
-        }
+        PluginInfo::new(PLUGIN_NAME, env!("CARGO_PKG_VERSION"))
+            .with_description("Alibaba Cloud SLB (CLB): server certificates and the HTTPS listeners serving them")
+            .with_provider("alibaba", ["slb"])
+            .with_capability(capability::INVENTORY)
+            .with_config_schema(config_schema())
+            .with_rate_limits(documented_rate_limits(APIS))
     }
 
     fn open(config: Value, host: Host) -> Result<Box<dyn Source>, PluginError> {
@@ -384,10 +379,8 @@ impl SlbSource {
         certificates: &BTreeMap<String, Value>,
     ) -> Binding {
         let row = certificates.get(certificate_id);
-        let declared = row.map(declared).unwrap_or_else(|| DeclaredCertificate {
-            provider_id: Some(certificate_id.to_owned()),
-            ..DeclaredCertificate::default()
-        });
+        let declared =
+            row.map(declared).unwrap_or_else(|| DeclaredCertificate::default().with_provider_id(certificate_id));
         let address = text(&lb["Address"]);
         let lb_status = text(&lb["LoadBalancerStatus"]);
         let address_type = text(&lb["AddressType"]);
@@ -418,30 +411,24 @@ impl SlbSource {
         let (endpoint, not_probeable) = match (blocked, sni, &address) {
             (Some(reason), _, _) => (None, Some(reason)),
             (None, Err(reason), _) => (None, Some(reason)),
-            (None, Ok(sni), Some(address)) => (
-                Some(Endpoint { host: address.clone(), port: listener.port, sni, addresses: vec![address.clone()] }),
-                None,
-            ),
+            (None, Ok(sni), Some(address)) => {
+                let mut endpoint = Endpoint::new(address, listener.port).with_addresses([address]);
+                endpoint.sni = sni;
+                (Some(endpoint), None)
+            }
             (None, Ok(_), None) => (None, Some("the load balancer has no address".to_owned())),
         };
         let (role, extension_domain, extension_id) = match place {
             Place::Default => ("default", None, None),
             Place::Extension { domain, id } => ("extension", Some(domain.clone()), Some(id.clone())),
         };
-        Binding {
-            location: Location {
-                provider: PLUGIN_NAME.into(),
-                service: "slb".into(),
-                account: self.context.account().to_owned(),
-                region: Some(region.to_owned()),
-                resource_id: text(&lb["LoadBalancerId"]).unwrap_or_default(),
-                resource_name: text(&lb["LoadBalancerName"]),
-                listener_port: Some(listener.port),
-                endpoint,
-                not_probeable,
-            },
-            xrefs: row.map(xrefs).unwrap_or_default(),
-            extra: json!({
+        let mut location = Location::new("slb", text(&lb["LoadBalancerId"]).unwrap_or_default())
+            .with_account(self.context.account())
+            .with_region(region)
+            .with_listener_port(listener.port);
+        location.resource_name = text(&lb["LoadBalancerName"]);
+        (location.endpoint, location.not_probeable) = (endpoint, not_probeable);
+        Binding::new(location, declared).with_xrefs(row.map(xrefs).unwrap_or_default()).with_extra(json!({
                 "certificate_role": role,
                 "extension_domain": extension_domain,
                 "domain_extension_id": extension_id,
@@ -451,31 +438,18 @@ impl SlbSource {
                 "expiry_note": row.and_then(|r| expiry(r).1),
                 "is_alicloud_certificate": row.and_then(|r| read_i64(&r["IsAliCloudCertificate"])),
                 "alicloud_certificate_name": row.and_then(|r| text(&r["AliCloudCertificateName"])),
-            }),
-            declared,
-        }
+        }))
     }
 
     fn inventory_binding(&self, region: &str, id: &str, row: &Value) -> Binding {
-        Binding {
-            location: Location {
-                provider: PLUGIN_NAME.into(),
-                service: "slb".into(),
-                account: self.context.account().to_owned(),
-                region: Some(region.to_owned()),
-                resource_id: id.to_owned(),
-                resource_name: text(&row["ServerCertificateName"]),
-                ..Location::default()
-            },
-            declared: declared(row),
-            xrefs: xrefs(row),
-            extra: json!({
+        let mut location = Location::new("slb", id).with_account(self.context.account()).with_region(region);
+        location.resource_name = text(&row["ServerCertificateName"]);
+        Binding::new(location, declared(row)).with_xrefs(xrefs(row)).with_extra(json!({
                 "certificate_role": "unbound",
                 "expiry_note": expiry(row).1,
                 "is_alicloud_certificate": read_i64(&row["IsAliCloudCertificate"]),
                 "alicloud_certificate_name": text(&row["AliCloudCertificateName"]),
-            }),
-        }
+        }))
     }
 }
 
@@ -616,15 +590,15 @@ fn expiry(row: &Value) -> (Option<i64>, Option<String>) {
 fn declared(row: &Value) -> DeclaredCertificate {
     let sans = subject_alternative_names(row);
     let (not_after, _) = expiry(row);
-    DeclaredCertificate {
-        provider_id: text(&row["ServerCertificateId"]),
-        name: text(&row["ServerCertificateName"]),
-        common_name: text(&row["CommonName"]),
-        sans,
-        fingerprints: text(&row["Fingerprint"]).map(|f| vec![Fingerprint::new("sha1", &f)]).unwrap_or_default(),
-        not_after,
-        ..DeclaredCertificate::default()
+    let mut declared = DeclaredCertificate::default().with_sans(sans);
+    declared.provider_id = text(&row["ServerCertificateId"]);
+    declared.name = text(&row["ServerCertificateName"]);
+    declared.common_name = text(&row["CommonName"]);
+    if let Some(sha1) = text(&row["Fingerprint"]) {
+        declared = declared.with_fingerprint("sha1", &sha1);
     }
+    declared.not_after = not_after;
+    declared
 }
 
 /// The CAS cross-references of a certificate from CAS. `AliCloudCertificateId`

@@ -36,10 +36,8 @@ pub fn list_request(next_token: Option<&str>) -> Value {
 pub fn list_page(context: &Context, region: &str, cursor: Option<&str>) -> Result<Page, AwsError> {
     let client = &context.client;
     let answer = client.json(&ACM, region, "ListCertificates", &list_request(cursor))?;
-    let mut page = Page {
-        next_cursor: answer["NextToken"].as_str().filter(|t| !t.is_empty()).map(str::to_owned),
-        ..Page::default()
-    };
+    let mut page = Page::last(Vec::new());
+    page.next_cursor = answer["NextToken"].as_str().filter(|t| !t.is_empty()).map(str::to_owned);
     for summary in answer["CertificateSummaryList"].as_array().into_iter().flatten() {
         let Some(arn) = summary["CertificateArn"].as_str() else { continue };
         match certificate_binding(context, client, region, arn) {
@@ -102,19 +100,9 @@ fn certificate_binding(
         (Some("IMPORTED"), _) => Tristate::No,
         _ => Tristate::Unknown,
     };
-    let binding = Binding {
-        location: Location {
-            provider: crate::PLUGIN_NAME.into(),
-            service: "acm".into(),
-            account: context.account.clone(),
-            region: Some(region.to_owned()),
-            resource_id: arn.to_owned(),
-            resource_name: detail["DomainName"].as_str().map(str::to_owned),
-            ..Location::default()
-        },
-        declared,
-        xrefs: vec![xref_arn(arn)],
-        extra: json!({
+    let mut location = Location::new("acm", arn).with_account(&context.account).with_region(region);
+    location.resource_name = detail["DomainName"].as_str().map(str::to_owned);
+    let binding = Binding::new(location, declared).with_xrefs([xref_arn(arn)]).with_extra(json!({
             "certificate_role": "inventory",
             "type": detail["Type"],
             "status": detail["Status"],
@@ -124,8 +112,7 @@ fn certificate_binding(
             "renewal_summary": detail["RenewalSummary"],
             "imported_at": detail["ImportedAt"],
             "note": note,
-        }),
-    };
+    }));
     Ok((binding, note))
 }
 
@@ -134,20 +121,13 @@ fn certificate_binding(
 /// colon-separated hex spelling.
 fn from_metadata(detail: &Value) -> DeclaredCertificate {
     let seconds = |v: &Value| v.as_f64().map(|s| s.floor() as i64);
-    DeclaredCertificate {
-        common_name: detail["DomainName"].as_str().map(str::to_owned),
-        sans: detail["SubjectAlternativeNames"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|n| n.as_str().map(str::to_owned))
-            .collect(),
-        serial: detail["Serial"].as_str().filter(|s| s.contains(':')).map(certinspect_sdk::normalize_serial),
-        issuer: detail["Issuer"].as_str().map(str::to_owned),
-        not_before: seconds(&detail["NotBefore"]),
-        not_after: seconds(&detail["NotAfter"]),
-        ..DeclaredCertificate::default()
-    }
+    let mut declared = DeclaredCertificate::default()
+        .with_sans(detail["SubjectAlternativeNames"].as_array().into_iter().flatten().filter_map(Value::as_str));
+    declared.common_name = detail["DomainName"].as_str().map(str::to_owned);
+    declared.serial = detail["Serial"].as_str().filter(|s| s.contains(':')).map(certinspect_sdk::normalize_serial);
+    declared.issuer = detail["Issuer"].as_str().map(str::to_owned);
+    (declared.not_before, declared.not_after) = (seconds(&detail["NotBefore"]), seconds(&detail["NotAfter"]));
+    declared
 }
 
 /// The names ACM lists for a certificate: `DomainName` first, then the SANs.

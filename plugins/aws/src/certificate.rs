@@ -3,7 +3,7 @@
 //! never from the service's metadata (moto's IAM dates are placeholders,
 //! ACM's serial spelling varies, and only the PEM is what gets served).
 
-use certinspect_sdk::{normalize_serial, DeclaredCertificate, Fingerprint};
+use certinspect_sdk::{normalize_serial, DeclaredCertificate};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use x509_parser::extensions::GeneralName;
@@ -36,19 +36,15 @@ pub fn declared_from_pem(pem: &str) -> Result<DeclaredCertificate, String> {
             }
         }
     }
-    Ok(DeclaredCertificate {
-        common_name,
-        sans,
-        fingerprints: vec![
-            Fingerprint::new("sha256", &hex::encode(Sha256::digest(der))),
-            Fingerprint::new("sha1", &hex::encode(Sha1::digest(der))),
-        ],
-        serial: Some(normalize_serial(&hex::encode(cert.raw_serial()))),
-        issuer: Some(cert.issuer().to_string()),
-        not_before: Some(cert.validity().not_before.timestamp()),
-        not_after: Some(cert.validity().not_after.timestamp()),
-        ..DeclaredCertificate::default()
-    })
+    let mut declared = DeclaredCertificate::default()
+        .with_sans(sans)
+        .with_fingerprint("sha256", &hex::encode(Sha256::digest(der)))
+        .with_fingerprint("sha1", &hex::encode(Sha1::digest(der)))
+        .with_serial(normalize_serial(&hex::encode(cert.raw_serial())))
+        .with_issuer(cert.issuer().to_string())
+        .with_validity(cert.validity().not_before.timestamp(), cert.validity().not_after.timestamp());
+    declared.common_name = common_name;
+    Ok(declared)
 }
 
 #[cfg(test)]

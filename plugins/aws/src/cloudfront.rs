@@ -93,8 +93,8 @@ pub fn list_page(context: &Context, cursor: Option<&str>) -> Result<Page, AwsErr
     }
     let body = context.client.rest_get(&CLOUDFRONT, "ListDistributions", "/distribution", &query)?;
     let list: DistributionList = crate::xml::parse("CloudFront ListDistributions", &body)?;
-    let mut page =
-        Page { next_cursor: list.next_marker.filter(|m| list.is_truncated && !m.is_empty()), ..Page::default() };
+    let mut page = Page::last(Vec::new());
+    page.next_cursor = list.next_marker.filter(|m| list.is_truncated && !m.is_empty());
     for summary in &list.items.summaries {
         let declared = declared_of(summary.viewer_certificate.as_ref());
         let hosts: Vec<String> = if summary.aliases.items.names.is_empty() {
@@ -114,51 +114,34 @@ fn binding(context: &Context, summary: &Summary, declared: &Declared, host: &str
         (None, Some("the distribution is disabled".to_owned()))
     } else {
         match sni_for(&[host.to_owned()], context.wildcard_label.as_deref()) {
-            Ok(Some(name)) => {
-                (Some(Endpoint { host: name.clone(), port: 443, sni: Some(name), addresses: Vec::new() }), None)
-            }
+            Ok(Some(name)) => (Some(Endpoint::new(&name, 443).with_sni(name)), None),
             Ok(None) => (None, Some(format!("alias {host} is not a host name"))),
             Err(reason) => (None, Some(format!("alias {host}: {reason}"))),
         }
     };
     let (certificate, xrefs, source) = match declared {
-        Declared::Acm(arn) => (
-            DeclaredCertificate { provider_id: Some(arn.clone()), ..DeclaredCertificate::default() },
-            vec![xref_arn(arn)],
-            "acm",
-        ),
+        Declared::Acm(arn) => (DeclaredCertificate::default().with_provider_id(arn), vec![xref_arn(arn)], "acm"),
         Declared::Iam(id) => (
-            DeclaredCertificate { provider_id: Some(id.clone()), ..DeclaredCertificate::default() },
+            DeclaredCertificate::default().with_provider_id(id),
             vec![CrossRef { kind: XREF_IAM_SERVER_CERTIFICATE_ID.into(), value: id.clone() }],
             "iam",
         ),
         Declared::Default => (
-            DeclaredCertificate {
-                name: Some("CloudFront default certificate".into()),
-                common_name: Some("*.cloudfront.net".into()),
-                sans: vec!["*.cloudfront.net".into()],
-                ..DeclaredCertificate::default()
-            },
+            DeclaredCertificate::default()
+                .with_name("CloudFront default certificate")
+                .with_common_name("*.cloudfront.net")
+                .with_sans(["*.cloudfront.net"]),
             Vec::new(),
             "cloudfront",
         ),
     };
     let viewer = summary.viewer_certificate.as_ref();
-    Binding {
-        location: Location {
-            provider: crate::PLUGIN_NAME.into(),
-            service: "cloudfront".into(),
-            account: context.account.clone(),
-            region: None,
-            resource_id: summary.id.clone(),
-            resource_name: Some(summary.domain_name.clone()),
-            listener_port: Some(443),
-            endpoint,
-            not_probeable,
-        },
-        declared: certificate,
-        xrefs,
-        extra: json!({
+    let mut location = Location::new("cloudfront", &summary.id)
+        .with_account(&context.account)
+        .with_resource_name(&summary.domain_name)
+        .with_listener_port(443);
+    (location.endpoint, location.not_probeable) = (endpoint, not_probeable);
+    Binding::new(location, certificate).with_xrefs(xrefs).with_extra(json!({
             "certificate_role": "alias",
             "alias": host,
             "certificate_source": source,
@@ -166,8 +149,7 @@ fn binding(context: &Context, summary: &Summary, declared: &Declared, host: &str
             "distribution_status": summary.status,
             "ssl_support_method": viewer.and_then(|v| v.ssl_support_method.clone()),
             "minimum_protocol_version": viewer.and_then(|v| v.minimum_protocol_version.clone()),
-        }),
-    }
+    }))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use certinspect_alibaba_common::names::{is_plain_hostname, wildcard_base};
+use certinspect_sdk::names::{is_plain_hostname, wildcard_base};
 use certinspect_sdk::serde_json::json;
 use certinspect_sdk::{Binding, DeclaredCertificate, Endpoint, Location, Page};
 use serde::Deserialize;
@@ -120,7 +120,8 @@ pub fn list_page(context: &Context, region: &str, cursor: Option<&str>) -> Resul
     }
     let body = client.query(&ELBV2, region, "DescribeLoadBalancers", &params)?;
     let answer: LoadBalancersAnswer = xml::parse("ELBv2 DescribeLoadBalancers", &body)?;
-    let mut page = Page { next_cursor: answer.result.next_marker.filter(|m| !m.is_empty()), ..Page::default() };
+    let mut page = Page::last(Vec::new());
+    page.next_cursor = answer.result.next_marker.filter(|m| !m.is_empty());
     let mut names = NameCache::default();
     for lb in &answer.result.load_balancers.member {
         // Each load balancer costs several calls: stop between them when the host cancels.
@@ -263,26 +264,20 @@ fn listener_binding(
         (Some(_), _, Ok(None)) if !is_default => {
             (None, Some("the SNI certificate has no host name to send".to_owned()))
         }
-        (Some(host), _, sni) => (
-            Some(Endpoint { host: host.clone(), port: listener.port, sni: sni.ok().flatten(), addresses: Vec::new() }),
-            None,
-        ),
+        (Some(host), _, sni) => {
+            let mut endpoint = Endpoint::new(host, listener.port);
+            endpoint.sni = sni.ok().flatten();
+            (Some(endpoint), None)
+        }
     };
-    Binding {
-        location: Location {
-            provider: crate::PLUGIN_NAME.into(),
-            service: "elbv2".into(),
-            account: context.account.clone(),
-            region: Some(region.to_owned()),
-            resource_id: lb.arn.clone(),
-            resource_name: lb.name.clone(),
-            listener_port: Some(listener.port),
-            endpoint,
-            not_probeable,
-        },
-        declared: DeclaredCertificate { provider_id: Some(arn.to_owned()), ..DeclaredCertificate::default() },
-        xrefs: vec![xref_arn(arn)],
-        extra: json!({
+    let mut location = Location::new("elbv2", &lb.arn)
+        .with_account(&context.account)
+        .with_region(region)
+        .with_listener_port(listener.port);
+    location.resource_name = lb.name.clone();
+    (location.endpoint, location.not_probeable) = (endpoint, not_probeable);
+    let declared = DeclaredCertificate::default().with_provider_id(arn);
+    Binding::new(location, declared).with_xrefs([xref_arn(arn)]).with_extra(json!({
             "certificate_role": if is_default { "default" } else { "sni" },
             "listener_arn": listener.arn,
             "listener_protocol": listener.protocol,
@@ -291,8 +286,7 @@ fn listener_binding(
             "load_balancer_state": state,
             "scheme": lb.scheme,
             "certificate_names": names,
-        }),
-    }
+    }))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! of dates and identity (moto's metadata dates are placeholders).
 
 use certinspect_sdk::serde_json::json;
-use certinspect_sdk::{Binding, CrossRef, Location, Page};
+use certinspect_sdk::{Binding, Location, Page};
 use serde::Deserialize;
 
 use crate::certificate::declared_from_pem;
@@ -64,10 +64,8 @@ pub fn list_page(context: &Context, cursor: Option<&str>) -> Result<Page, AwsErr
     }
     let body = client.query(&IAM, GLOBAL_REGION, "ListServerCertificates", &params)?;
     let answer: ListAnswer = xml::parse("IAM ListServerCertificates", &body)?;
-    let mut page = Page {
-        next_cursor: answer.result.marker.filter(|m| answer.result.is_truncated && !m.is_empty()),
-        ..Page::default()
-    };
+    let mut page = Page::last(Vec::new());
+    page.next_cursor = answer.result.marker.filter(|m| answer.result.is_truncated && !m.is_empty());
     for metadata in &answer.result.certificates.member {
         let mut declared = match get_pem(client, &metadata.name).map(|pem| declared_from_pem(&pem)) {
             Ok(Ok(declared)) => declared,
@@ -82,23 +80,16 @@ pub fn list_page(context: &Context, cursor: Option<&str>) -> Result<Page, AwsErr
         };
         declared.provider_id = Some(metadata.id.clone());
         declared.name = Some(metadata.name.clone());
-        page.bindings.push(Binding {
-            location: Location {
-                provider: crate::PLUGIN_NAME.into(),
-                service: "iam".into(),
-                account: context.account.clone(),
-                region: None,
-                resource_id: metadata.id.clone(),
-                resource_name: Some(metadata.name.clone()),
-                ..Location::default()
-            },
-            declared,
-            xrefs: vec![
-                xref_arn(&metadata.arn),
-                CrossRef { kind: XREF_IAM_SERVER_CERTIFICATE_ID.into(), value: metadata.id.clone() },
-            ],
-            extra: json!({ "certificate_role": "inventory", "path": metadata.path, "upload_date": metadata.upload_date }),
-        });
+        let location =
+            Location::new("iam", &metadata.id).with_account(&context.account).with_resource_name(&metadata.name);
+        page.bindings.push(
+            Binding::new(location, declared)
+                .with_xrefs([xref_arn(&metadata.arn)])
+                .with_xref(XREF_IAM_SERVER_CERTIFICATE_ID, &metadata.id)
+                .with_extra(
+                    json!({ "certificate_role": "inventory", "path": metadata.path, "upload_date": metadata.upload_date }),
+                ),
+        );
     }
     Ok(page)
 }

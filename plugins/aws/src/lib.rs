@@ -28,10 +28,9 @@ pub mod xml;
 
 use std::path::PathBuf;
 
-use certinspect_alibaba_common::config::{invalid, Fields};
 use certinspect_sdk::serde_json::{json, Value};
 use certinspect_sdk::{
-    capability, error_kind, CrossRef, Host, Page, PluginError, PluginInfo, Provider, Scope, Source, PROTOCOL_VERSION,
+    capability, config, error_kind, CrossRef, Host, Page, PluginError, PluginInfo, Provider, Scope, Source,
 };
 use serde::Deserialize;
 
@@ -84,45 +83,74 @@ pub struct AwsConfig {
     pub wildcard_label: Option<String>,
 }
 
+/// The section as written: types and known keys checked by serde, the
+/// rest by [`AwsConfig::read`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    account: Option<String>,
+    regions: Option<Vec<String>>,
+    services: Option<Vec<String>>,
+    endpoint: Option<String>,
+    max_attempts: Option<u32>,
+    wildcard_probe_label: Option<String>,
+    credentials: Option<RawCredentials>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCredentials {
+    profile: Option<String>,
+    credentials_file: Option<String>,
+    config_file: Option<String>,
+    sts_endpoint: Option<String>,
+    imds_endpoint: Option<String>,
+    ecs_endpoint: Option<String>,
+    metadata_services: Option<bool>,
+}
+
 impl AwsConfig {
     /// Reads the configuration section; errors name the field.
     pub fn read(config: &Value) -> Result<Self, PluginError> {
-        let mut fields = Fields::new(config)?;
-        let account = fields.string("account")?;
-        let regions = fields.strings("regions", None)?;
+        let raw: RawConfig = config::parse(config)?;
+        let account = config::non_empty("account", raw.account)?;
+        let regions = config::list_of("regions", raw.regions, &[])?;
         if let Some(bad) = regions.iter().flatten().find(|r| !is_region_name(r)) {
-            return Err(invalid("regions", &format!("expected region names such as us-east-1, found \"{bad}\"")));
+            return Err(config::invalid(
+                "regions",
+                &format!("expected region names such as us-east-1, found \"{bad}\""),
+            ));
         }
-        let services = fields
-            .strings("services", Some(SERVICES))?
+        let services = config::list_of("services", raw.services, SERVICES)?
             .unwrap_or_else(|| SERVICES.iter().map(|s| (*s).to_owned()).collect());
-        let endpoint = fields.string("endpoint")?;
+        let endpoint = config::non_empty("endpoint", raw.endpoint)?;
         if let Some(url) = &endpoint {
             check_base_url("endpoint", url)?;
         }
-        let max_attempts = fields.integer("max_attempts", 1, 10)?.unwrap_or(5) as u32;
-        let wildcard_label = fields.string("wildcard_probe_label")?;
+        let max_attempts = config::within("max_attempts", raw.max_attempts, 1..=10)?.unwrap_or(5);
+        let wildcard_label = config::non_empty("wildcard_probe_label", raw.wildcard_probe_label)?;
         let mut credentials = CredentialsSettings { metadata_services: true, ..CredentialsSettings::default() };
-        if let Some(mut section) = fields.table("credentials")? {
-            credentials.profile = section.string("profile")?;
-            credentials.credentials_file = section.string("credentials_file")?.map(PathBuf::from);
-            credentials.config_file = section.string("config_file")?.map(PathBuf::from);
-            for (key, slot) in [
-                ("sts_endpoint", &mut credentials.sts_endpoint),
-                ("imds_endpoint", &mut credentials.imds_endpoint),
-                ("ecs_endpoint", &mut credentials.ecs_endpoint),
+        if let Some(section) = raw.credentials {
+            credentials.profile = config::non_empty("credentials.profile", section.profile)?;
+            credentials.credentials_file =
+                config::non_empty("credentials.credentials_file", section.credentials_file)?.map(PathBuf::from);
+            credentials.config_file =
+                config::non_empty("credentials.config_file", section.config_file)?.map(PathBuf::from);
+            for (key, value, slot) in [
+                ("sts_endpoint", section.sts_endpoint, &mut credentials.sts_endpoint),
+                ("imds_endpoint", section.imds_endpoint, &mut credentials.imds_endpoint),
+                ("ecs_endpoint", section.ecs_endpoint, &mut credentials.ecs_endpoint),
             ] {
-                *slot = section.string(key)?;
+                let field = format!("credentials.{key}");
+                *slot = config::non_empty(&field, value)?;
                 if let Some(url) = slot.as_deref() {
-                    check_base_url(&format!("credentials.{key}"), url)?;
+                    check_base_url(&field, url)?;
                 }
             }
-            if let Some(allowed) = section.boolean("metadata_services")? {
+            if let Some(allowed) = section.metadata_services {
                 credentials.metadata_services = allowed;
             }
-            section.finish()?;
         }
-        fields.finish()?;
         // Like the Alibaba plugins: the profile names the account unless told otherwise.
         let account = account.or_else(|| credentials.profile.clone()).unwrap_or_else(|| "default".into());
         Ok(Self { account, regions, services, endpoint, credentials, max_attempts, wildcard_label })
@@ -143,7 +171,7 @@ fn check_base_url(field: &str, url: &str) -> Result<(), PluginError> {
     if ok {
         Ok(())
     } else {
-        Err(invalid(field, &format!("expected a base URL such as http://127.0.0.1:5000, found \"{url}\"")))
+        Err(config::invalid(field, &format!("expected a base URL such as http://127.0.0.1:5000, found \"{url}\"")))
     }
 }
 
@@ -184,18 +212,13 @@ pub struct AwsProvider;
 
 impl Provider for AwsProvider {
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: PLUGIN_NAME.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            protocol_version: PROTOCOL_VERSION,
-            description:
-                "AWS: ACM certificates, ELBv2 HTTPS/TLS listeners, CloudFront aliases, IAM server certificates".into(),
-            provider: "aws".into(),
-            services: SERVICES.iter().map(|s| (*s).to_owned()).collect(),
-            capabilities: vec![capability::INVENTORY.into()],
-            config_schema: config_schema(),
-            rate_limits: Vec::new(),
-        }
+        PluginInfo::new(PLUGIN_NAME, env!("CARGO_PKG_VERSION"))
+            .with_description(
+                "AWS: ACM certificates, ELBv2 HTTPS/TLS listeners, CloudFront aliases, IAM server certificates",
+            )
+            .with_provider("aws", SERVICES.iter().copied())
+            .with_capability(capability::INVENTORY)
+            .with_config_schema(config_schema())
     }
 
     fn open(config: Value, host: Host) -> Result<Box<dyn Source>, PluginError> {
@@ -329,6 +352,9 @@ mod tests {
             (json!({"services": ["s3"]}), "services[0]: expected one of acm, elbv2, cloudfront, iam"),
             (json!({"endpoint": "127.0.0.1:5000"}), "endpoint: expected a base URL"),
             (json!({"credentials": {"profile": "x", "secret": "y"}}), "credentials.secret: unknown setting"),
+            (json!({"max_attempts": "3"}), "max_attempts: invalid type: string \"3\", expected u32"),
+            (json!({"account": " "}), "account: expected a non-empty string"),
+            (json!({"zone": "x"}), "zone: unknown setting; expected one of account, regions"),
             (json!({"credentials": {"imds_endpoint": "ftp://x"}}), "credentials.imds_endpoint: expected a base URL"),
             (json!({"max_attempts": 0}), "max_attempts: expected an integer from 1 to 10"),
         ];

@@ -43,7 +43,7 @@ fn a_panicking_and_a_hanging_source_are_reported_and_the_rest_is_collected() {
     assert!(started.elapsed() < Duration::from_secs(8), "a hanging plugin held the collection");
 
     let ids: Vec<_> =
-        collected.bindings.iter().map(|b| format!("{}/{}", b.location.provider, b.location.resource_id)).collect();
+        collected.bindings.iter().map(|b| format!("{}/{}", b.location.plugin, b.location.resource_id)).collect();
     assert_eq!(ids, ["test-alpha/only-1", "test-alpha/only-2", "test-beta/only-1", "test-beta/only-2"]);
 
     assert_eq!(collected.errors.len(), 2, "{:?}", collected.errors);

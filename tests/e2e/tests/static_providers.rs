@@ -74,3 +74,23 @@ fn a_library_replaces_the_built_in_provider_of_the_same_name_visibly() {
     let failure = registry.failures().iter().find(|f| f.reason.contains("duplicate plugin name 'test-alpha'"));
     assert!(failure.is_some(), "{:?}", registry.failures());
 }
+
+#[test]
+fn the_host_names_the_plugin_of_every_collected_binding() {
+    use certinspect_core::collect::{collect, CollectOptions};
+    let mut registry = PluginRegistry::new();
+    registry.add_static(certinspect_sdk::static_module::<static_provider_alpha::Alpha>());
+    registry.add_static(certinspect_sdk::static_module::<static_provider_beta::Beta>());
+    let host = Host::new(HttpTransport::new(TransportConfig::default()).unwrap(), CancelFlag::default());
+    let sources: Vec<_> = ["test-alpha", "test-beta"]
+        .iter()
+        .map(|name| {
+            let plugin = registry.get(name).unwrap();
+            std::sync::Arc::new(plugin.open(&serde_json::json!({}), host.for_plugin(name)).unwrap())
+        })
+        .collect();
+    // Both providers leave `Location::plugin` empty; the host fills it in.
+    let collected = collect(&sources, &CollectOptions::default());
+    let plugins: Vec<_> = collected.bindings.iter().map(|b| b.location.plugin.as_str()).collect();
+    assert_eq!(plugins, ["test-alpha", "test-alpha", "test-beta", "test-beta"]);
+}

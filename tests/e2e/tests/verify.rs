@@ -13,7 +13,7 @@ use certinspect_core::plugins::PluginRegistry;
 use certinspect_core::reconcile::{IdentityBasis, Verdict};
 use certinspect_core::report::Report;
 use certinspect_core::verify::{verify, ConnectTo, VerifyInput, VerifyOptions};
-use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Fingerprint, Location};
+use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location};
 use certinspect_tls_farm::pki::{self_signed, Issued, TestCa, Validity};
 use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
 use time::OffsetDateTime;
@@ -24,25 +24,17 @@ fn facts(issued: &Issued) -> certinspect_analysis::CertificateFacts {
 
 /// A binding for `name` on port 443 as a provider would declare it, with `declared`'s identity.
 fn binding(name: &str, declared: Option<&Issued>) -> Binding {
-    let declared = declared.map(facts).map(|f| DeclaredCertificate {
-        common_name: f.subject_common_names.first().cloned(),
-        serial: Some(f.serial_hex.clone()),
-        fingerprints: vec![Fingerprint::new("sha256", &f.sha256_fingerprint)],
-        not_before: Some(f.not_before),
-        not_after: Some(f.not_after),
-        ..DeclaredCertificate::default()
+    let declared = declared.map(facts).map(|f| {
+        let mut declared = DeclaredCertificate::default()
+            .with_serial(f.serial_hex.clone())
+            .with_fingerprint("sha256", &f.sha256_fingerprint)
+            .with_validity(f.not_before, f.not_after);
+        declared.common_name = f.subject_common_names.first().cloned();
+        declared
     });
-    Binding {
-        location: Location {
-            provider: "test".into(),
-            service: "cdn".into(),
-            resource_id: name.into(),
-            endpoint: Some(Endpoint { host: name.into(), port: 443, sni: Some(name.into()), addresses: vec![] }),
-            ..Location::default()
-        },
-        declared: declared.unwrap_or_default(),
-        ..Binding::default()
-    }
+    let mut location = Location::new("cdn", name).with_endpoint(Endpoint::new(name, 443).with_sni(name));
+    location.plugin = "test".into();
+    Binding::new(location, declared.unwrap_or_default())
 }
 
 fn validity(start_days_ago: i64, end_days_ahead: i64) -> Validity {
@@ -170,7 +162,7 @@ fn verdicts_and_findings_against_real_tls_servers() {
     assert_eq!(codes_for(&report, "revoked.test"), [FindingCode::Revoked]);
     let revocation = result_of(&report, "revoked.test").revocation.as_ref().unwrap();
     assert_eq!(revocation.serial, serials[0]);
-    assert_eq!(revocation.source.as_deref(), Some("test-beta"));
+    assert_eq!(revocation.answer.source.as_deref(), Some("test-beta"));
 
     assert_eq!(verdict("plain.test"), Verdict::NoTls);
     assert_eq!(codes_for(&report, "plain.test"), [FindingCode::NoTls]);

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use certinspect_abi::abi_stable::std_types::RResult;
-use certinspect_abi::PluginModV1_Ref;
+use certinspect_abi::{PluginModV1_Ref, StaticPlugin};
 use certinspect_protocol::{HostServices, PluginInfo, SUPPORTED_PROTOCOL_VERSIONS};
 
 /// Where a plugin came from.
@@ -153,7 +153,8 @@ impl PluginRegistry {
 
     /// Register a provider linked into this binary. A plugin library of the
     /// same name loaded later replaces it (see [`PluginRegistry::replaced`]).
-    pub fn add_static(&mut self, module: PluginModV1_Ref) {
+    pub fn add_static(&mut self, plugin: StaticPlugin) {
+        let module = plugin.module();
         self.admit(module, PluginOrigin::Static, None);
     }
 

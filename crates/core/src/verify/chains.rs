@@ -48,13 +48,22 @@ pub(crate) struct AnalysisSettings<'a> {
     pub legacy_cn: LegacyCn,
 }
 
+/// One chain analysed.
+pub(crate) struct Analysed {
+    pub analysis: ChainAnalysis,
+    /// The AIA fetches made for it.
+    pub fetches: Vec<IssuerFetch>,
+    /// The certificates they gave (DER).
+    pub fetched: Vec<Vec<u8>>,
+}
+
 /// Analyse `chains` in parallel, fetching missing issuers as the analysis
-/// asks; per chain, its analysis and the fetches made for it.
+/// asks.
 pub(crate) fn analyse_chains(
     chains: &[ChainToAnalyse<'_>],
     settings: &AnalysisSettings<'_>,
     fetcher: &Fetcher,
-) -> Vec<(ChainAnalysis, Vec<IssuerFetch>)> {
+) -> Vec<Analysed> {
     let mut fetched: Vec<Vec<Vec<u8>>> = vec![Vec::new(); chains.len()];
     let mut fetches: Vec<Vec<IssuerFetch>> = vec![Vec::new(); chains.len()];
     let mut analyses = analyse(chains, &fetched, settings, &(0..chains.len()).collect::<Vec<_>>());
@@ -92,7 +101,12 @@ pub(crate) fn analyse_chains(
             analyses[*index] = analysis;
         }
     }
-    analyses.into_iter().zip(fetches).collect()
+    analyses
+        .into_iter()
+        .zip(fetches)
+        .zip(fetched)
+        .map(|((analysis, fetches), fetched)| Analysed { analysis, fetches, fetched })
+        .collect()
 }
 
 /// The analyses of `chains[which]`, with what was fetched for each.

@@ -6,7 +6,7 @@
 //! channel, analysis in batches with rayon); each step it drives has a
 //! module of its own: [`plan`] (targets and routes), `result` (one
 //! observation of one binding), `rules` (findings, pure), `revocation`
-//! (provider lookups), `summary` (totals).
+//! (provider and CRL answers merged into one fact per leaf), `summary` (totals).
 //!
 //! Embedding programs call [`verify`] with bindings (from providers, or
 //! bare endpoints built with [`bare_endpoint`]) and get a [`Report`]; most
@@ -37,12 +37,13 @@ use crate::report::{BindingReport, ObservationResult, Report, REPORT_SCHEMA_VERS
 
 pub use chains::IssuerFetch;
 pub use plan::ConnectTo;
+pub use revocation::{RevocationAnswer, RevocationFact, RevocationVerdict, UnknownCause};
 pub use rules::place_of;
 
-use chains::{analyse_chains, AnalysisSettings, ChainToAnalyse};
+use chains::{analyse_chains, Analysed, AnalysisSettings, ChainToAnalyse};
 use plan::plan_targets;
-use result::observe;
-use revocation::lookup_revocations;
+use result::{observe, Revocations};
+use revocation::{lookup_revocations, RevocationLists};
 use rules::{binding_findings, observation_findings, CertificatesByNames};
 use summary::summarize;
 
@@ -122,16 +123,11 @@ impl VerifyInput {
 
 /// A binding for a bare endpoint (no provider, nothing declared): `inspect probe`.
 pub fn bare_endpoint(host: &str, port: u16, sni: Option<String>) -> Binding {
-    Binding {
-        location: Location {
-            provider: "probe".into(),
-            service: "endpoint".into(),
-            resource_id: format!("{host}:{port}"),
-            endpoint: Some(Endpoint { host: host.to_owned(), port, sni, addresses: vec![] }),
-            ..Location::default()
-        },
-        ..Binding::default()
-    }
+    let mut endpoint = Endpoint::new(host, port);
+    endpoint.sni = sni;
+    let mut location = Location::new("endpoint", format!("{host}:{port}")).with_endpoint(endpoint);
+    location.plugin = "probe".into();
+    Binding::new(location, DeclaredCertificate::default())
 }
 
 /// Receives results as the engine produces them, before the report is
@@ -174,6 +170,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     let mut findings = Vec::new();
     let mut revocations: HashMap<String, RevocationStatus> = HashMap::new();
     let fetcher = Fetcher::new(options.fetch.clone());
+    let mut revocation_lists = RevocationLists::default();
     let settings =
         AnalysisSettings { trust: &options.trust, now, policy: &options.policy, legacy_cn: options.legacy_cn };
     let mut handle_batch = |batch: Vec<ProbeObservation>| {
@@ -190,21 +187,34 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             .map(|(o, chain)| ChainToAnalyse { chain, host: plan.reference_names[o.target_index].as_str() })
             .collect();
         let mut analysed = analyse_chains(&to_analyse, &settings, &fetcher).into_iter();
-        let (analyses, issuer_fetches): (Vec<Option<ChainAnalysis>>, Vec<Vec<IssuerFetch>>) = batch
+        let analysed: Vec<Option<Analysed>> =
+            batch.iter().map(|o| (!o.served_chain().is_empty()).then(|| analysed.next()).flatten()).collect();
+        let (analyses, issuer_fetches): (Vec<Option<ChainAnalysis>>, Vec<Vec<IssuerFetch>>) = analysed
             .iter()
-            .map(|o| match (!o.served_chain().is_empty()).then(|| analysed.next()).flatten() {
-                Some((analysis, fetches)) => (Some(analysis), fetches),
-                None => (None, Vec::new()),
-            })
+            .map(|a| a.as_ref().map_or((None, Vec::new()), |a| (Some(a.analysis.clone()), a.fetches.clone())))
             .unzip();
         lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch, &mut revocations);
+        // The network's answer about each served leaf (CRLs, each once per run).
+        let network: Vec<Option<RevocationAnswer>> = analysed
+            .iter()
+            .zip(&chains)
+            .map(|(analysed, chain)| {
+                let analysed = analysed.as_ref()?;
+                let facts = analysed.analysis.certificates.first()?.facts()?;
+                let issuers: Vec<&[u8]> = chain[1..].iter().chain(&analysed.fetched).map(Vec::as_slice).collect();
+                Some(revocation_lists.check(&chain[0], facts, &issuers, &fetcher, now))
+            })
+            .collect();
 
-        for ((observation, analysis), fetches) in batch.iter().zip(&analyses).zip(&issuer_fetches) {
+        for (((observation, analysis), fetches), network) in
+            batch.iter().zip(&analyses).zip(&issuer_fetches).zip(&network)
+        {
             let reference_name = &plan.reference_names[observation.target_index];
             for &binding_index in &bindings_of_target[observation.target_index] {
                 let binding = &bindings[binding_index];
+                let revocation = Revocations { provider: &revocations, network: network.as_ref() };
                 let mut result =
-                    observe(binding, observation, analysis.as_ref(), &known, &revocations, options.keep_analysis);
+                    observe(binding, observation, analysis.as_ref(), &known, &revocation, options.keep_analysis);
                 result.issuer_fetches = fetches.clone();
                 let found: Vec<Finding> = observation_findings(binding, &result, analysis.as_ref(), reference_name)
                     .into_iter()

@@ -8,10 +8,19 @@ use std::collections::HashMap;
 
 use certinspect_analysis::{distinguished_name, ChainAnalysis};
 use certinspect_probe::{ProbeErrorKind, ProbeObservation, ProbeOutcome};
-use certinspect_protocol::{normalize_serial, Binding, DeclaredCertificate, RevocationStatus};
+use certinspect_protocol::{Binding, DeclaredCertificate, RevocationStatus};
 
+use super::revocation::{provider_answer, RevocationAnswer, RevocationFact};
 use crate::reconcile::{reconcile, IdentityBasis, Reconciliation, Verdict};
 use crate::report::{ClientCertificateRequested, ObservationResult, ServedSummary, TlsSummary};
+
+/// What is known about the revocation of the leaves of a batch.
+pub(crate) struct Revocations<'a> {
+    /// Provider lookups' answers by normalised serial.
+    pub provider: &'a HashMap<String, RevocationStatus>,
+    /// The network's answer about this observation's leaf.
+    pub network: Option<&'a RevocationAnswer>,
+}
 
 /// The result of `observation` for `binding`.
 pub(crate) fn observe(
@@ -19,7 +28,7 @@ pub(crate) fn observe(
     observation: &ProbeObservation,
     analysis: Option<&ChainAnalysis>,
     known: &[&DeclaredCertificate],
-    revocations: &HashMap<String, RevocationStatus>,
+    revocations: &Revocations<'_>,
     keep_analysis: bool,
 ) -> ObservationResult {
     let leaf = analysis.and_then(|a| a.certificates.first()).and_then(|c| c.facts());
@@ -44,9 +53,15 @@ pub(crate) fn observe(
             reason: "the served leaf could not be parsed".into(),
         },
     };
-    let revocation = leaf.and_then(|f| revocations.get(&normalize_serial(&f.serial_hex)).cloned()).or_else(|| {
-        // The provider's own revocation record applies when it is the served certificate.
-        (reconciliation.verdict == Verdict::Match).then(|| binding.declared.revocation.clone()).flatten()
+    let revocation = leaf.and_then(|facts| {
+        let provider = provider_answer(revocations.provider, &facts.serial_hex).or_else(|| {
+            // The provider's own revocation record applies when it is the served certificate.
+            let declared = binding.declared.revocation.as_ref().filter(|_| reconciliation.verdict == Verdict::Match)?;
+            let mut answer = RevocationAnswer::from_provider(declared);
+            answer.source.get_or_insert_with(|| binding.location.plugin.clone());
+            Some(answer)
+        });
+        RevocationFact::merge(&facts.serial_hex, provider.into_iter().chain(revocations.network.cloned()).collect())
     });
     ObservationResult {
         address: observation.address.map(|a| a.to_string()),

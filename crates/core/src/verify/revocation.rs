@@ -1,15 +1,260 @@
-//! Revocation answers from the sources that offer `revocation-lookup`.
+//! Revocation: one fact per served leaf, whatever answered.
 //!
-//! I/O through the plugins: the served leaves' serials are asked about in
-//! batches, each serial once per run.
+//! Two kinds of answer are gathered and merged here. Provider lookups: the
+//! sources that offer `revocation-lookup` are asked about the served
+//! leaves' serials in batches, each serial once per run. Network lookups:
+//! the revocation lists a leaf's CRL distribution points name are fetched
+//! (through [`Fetcher`]: bounded, off with `--no-fetch`), each URL once per
+//! run, read once (`certinspect_analysis::Crl`: the issuer's signature,
+//! scope, dates) and asked about every leaf that names them. The merged
+//! [`RevocationFact`] keeps the deciding answer (revoked over good over
+//! unknown over not checked) and the others, so a disagreement shows.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use certinspect_analysis::ChainAnalysis;
+use certinspect_analysis::{find_issuer, CertificateFacts, ChainAnalysis, Crl, CrlStatus};
 use certinspect_protocol::{normalize_serial, RevocationState, RevocationStatus};
+use serde::{Deserialize, Serialize};
 
+use crate::fetch::Fetcher;
 use crate::plugins::OpenedSource;
+
+/// The state of one revocation answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RevocationVerdict {
+    /// Nothing was asked: no pointer to ask, or fetching is off.
+    NotChecked,
+    /// Asked, but no usable answer came (unreachable, invalid, stale).
+    Unknown,
+    /// Not revoked, according to the source.
+    Good,
+    /// Revoked.
+    Revoked,
+}
+
+/// Why an answer is unknown: the answer could not be had, or it came and
+/// cannot be accepted. Each has its finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UnknownCause {
+    /// The responder or list could not be fetched (down, HTTP error, over
+    /// the size bound), or the issuer's certificate was not at hand.
+    Unavailable,
+    /// It came, but is not acceptable: wrong signer, stale, out of scope,
+    /// unparsable, a delta list.
+    InvalidResponse,
+}
+
+/// One source's answer about one certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RevocationAnswer {
+    /// The state.
+    pub status: RevocationVerdict,
+    /// Who answered: `crl`, or the plugin (`alibaba-cas`); absent when
+    /// nothing was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The URL asked (a CRL distribution point).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// When the answer was produced (a CRL's thisUpdate), UNIX seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub produced_at: Option<i64>,
+    /// When the source will have a newer answer (a CRL's nextUpdate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_update: Option<i64>,
+    /// When revoked, UNIX seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+    /// The revocation reason (`key_compromise`, ...), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Why the state is unknown or not checked, one sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// With `unknown`: whether no answer came or a bad one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<UnknownCause>,
+    /// The list answering is one partition of the issuer's (it names an
+    /// issuing distribution point).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partitioned: bool,
+}
+
+impl RevocationAnswer {
+    pub(crate) fn new(status: RevocationVerdict, source: Option<&str>) -> Self {
+        Self {
+            status,
+            source: source.map(str::to_owned),
+            url: None,
+            produced_at: None,
+            next_update: None,
+            revoked_at: None,
+            reason: None,
+            why: None,
+            cause: None,
+            partitioned: false,
+        }
+    }
+
+    pub(crate) fn not_checked(why: &str) -> Self {
+        Self { why: Some(why.to_owned()), ..Self::new(RevocationVerdict::NotChecked, None) }
+    }
+
+    pub(crate) fn unknown(source: &str, url: Option<&str>, cause: UnknownCause, why: String) -> Self {
+        Self {
+            url: url.map(str::to_owned),
+            why: Some(why),
+            cause: Some(cause),
+            ..Self::new(RevocationVerdict::Unknown, Some(source))
+        }
+    }
+
+    /// A provider's answer.
+    pub(crate) fn from_provider(status: &RevocationStatus) -> Self {
+        let verdict = match status.status {
+            RevocationState::Good => RevocationVerdict::Good,
+            RevocationState::Revoked => RevocationVerdict::Revoked,
+            RevocationState::Unknown => RevocationVerdict::Unknown,
+        };
+        let why = (verdict == RevocationVerdict::Unknown).then(|| "the provider cannot tell".to_owned());
+        Self { revoked_at: status.revoked_at, why, ..Self::new(verdict, status.source.as_deref()) }
+    }
+}
+
+/// What is known about one served certificate's revocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RevocationFact {
+    /// The certificate's serial, lower-case hex.
+    pub serial: String,
+    /// The deciding answer: revoked over good over unknown over not checked.
+    #[serde(flatten)]
+    pub answer: RevocationAnswer,
+    /// Every other source's answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_answers: Vec<RevocationAnswer>,
+}
+
+impl RevocationFact {
+    /// Merge `answers` (at least one) about `serial`.
+    pub(crate) fn merge(serial: &str, mut answers: Vec<RevocationAnswer>) -> Option<Self> {
+        // Stable: among equals, the first given (the provider's) decides.
+        answers.sort_by(|a, b| b.status.cmp(&a.status));
+        let mut answers = answers.into_iter();
+        let answer = answers.next()?;
+        Some(Self { serial: serial.to_owned(), answer, other_answers: answers.collect() })
+    }
+
+    /// Whether revocation could not be checked though the leaf says where
+    /// to ask (no answer came, or none acceptable): "could not check".
+    pub fn unchecked(&self) -> bool {
+        self.answer.status == RevocationVerdict::Unknown && self.answer.cause.is_some()
+    }
+
+    /// Whether one source says revoked and another good.
+    pub fn disagreement(&self) -> Option<&RevocationAnswer> {
+        (self.answer.status == RevocationVerdict::Revoked)
+            .then(|| self.other_answers.iter().find(|a| a.status == RevocationVerdict::Good))
+            .flatten()
+    }
+}
+
+/// The revocation lists read in a run, by URL, with failures, so a list
+/// is fetched and parsed once however many leaves name it.
+#[derive(Debug, Default)]
+pub(crate) struct RevocationLists {
+    read: HashMap<String, Result<Arc<Crl>, (UnknownCause, String)>>,
+}
+
+impl RevocationLists {
+    /// The network's answer about `leaf` (DER, facts) served with
+    /// `issuers` (the rest of the served chain and fetched
+    /// intermediates), at `now`.
+    pub(crate) fn check(
+        &mut self,
+        leaf: &[u8],
+        facts: &CertificateFacts,
+        issuers: &[&[u8]],
+        fetcher: &Fetcher,
+        now: i64,
+    ) -> RevocationAnswer {
+        if facts.crl_distribution_points.is_empty() {
+            return RevocationAnswer::not_checked(if facts.ocsp_urls.is_empty() {
+                "the certificate names no CRL distribution point or OCSP responder"
+            } else {
+                "the certificate names only an OCSP responder, and OCSP is not queried yet"
+            });
+        }
+        if !fetcher.enabled() {
+            return RevocationAnswer::not_checked("fetching is turned off (--no-fetch)");
+        }
+        let Some(issuer) = find_issuer(leaf, issuers) else {
+            return RevocationAnswer::unknown(
+                "crl",
+                None,
+                UnknownCause::Unavailable,
+                format!(
+                    "the issuer's certificate ('{}') was not served or fetched, so no CRL can be checked",
+                    facts.issuer
+                ),
+            );
+        };
+        let mut failures = Vec::new();
+        for url in &facts.crl_distribution_points {
+            let read = self.read.entry(url.clone()).or_insert_with(|| read_list(fetcher, url, issuer));
+            let answer = match read {
+                Ok(list) => {
+                    list.status_of(leaf, issuer, url, now).map_err(|e| (UnknownCause::InvalidResponse, e.to_string()))
+                }
+                Err(failure) => Err(failure.clone()),
+            };
+            match answer {
+                Ok(answer) => {
+                    let (status, revoked_at, reason) = match answer.status {
+                        CrlStatus::Good => (RevocationVerdict::Good, None, None),
+                        CrlStatus::Revoked { revoked_at, reason } => {
+                            (RevocationVerdict::Revoked, Some(revoked_at), reason)
+                        }
+                        _ => (RevocationVerdict::Unknown, None, None),
+                    };
+                    return RevocationAnswer {
+                        url: Some(url.clone()),
+                        produced_at: Some(answer.this_update),
+                        next_update: answer.next_update,
+                        revoked_at,
+                        reason,
+                        partitioned: answer.partitioned,
+                        ..RevocationAnswer::new(status, Some("crl"))
+                    };
+                }
+                Err((cause, why)) => failures.push((url, cause, why)),
+            }
+        }
+        // Every list failed: an invalid answer outweighs a missing one.
+        failures.sort_by_key(|(_, cause, _)| *cause != UnknownCause::InvalidResponse);
+        let (url, cause, _) = failures[0];
+        let why = failures.iter().map(|(url, _, why)| format!("{url}: {why}")).collect::<Vec<_>>().join("; ");
+        RevocationAnswer::unknown("crl", Some(url), cause, why)
+    }
+}
+
+/// Fetch and read the list at `url`, checked against `issuer`.
+fn read_list(fetcher: &Fetcher, url: &str, issuer: &[u8]) -> Result<Arc<Crl>, (UnknownCause, String)> {
+    let body =
+        fetcher.get_crl(url).map_err(|e| (UnknownCause::Unavailable, format!("the CRL could not be fetched: {e}")))?;
+    Crl::read(&body, issuer).map(Arc::new).map_err(|e| (UnknownCause::InvalidResponse, e.to_string()))
+}
+
+/// The provider's answer about `serial` among `statuses`.
+pub(crate) fn provider_answer(statuses: &HashMap<String, RevocationStatus>, serial: &str) -> Option<RevocationAnswer> {
+    statuses.get(&normalize_serial(serial)).map(RevocationAnswer::from_provider)
+}
 
 /// Ask every revocation-capable source about the served leaves' serials not
 /// asked about yet. A revoked answer from any source wins over good/unknown.
@@ -61,7 +306,7 @@ mod tests {
     use super::*;
 
     fn answer(serial: &str, status: RevocationState, source: &str) -> RevocationStatus {
-        RevocationStatus { serial: serial.into(), status, revoked_at: None, source: Some(source.into()) }
+        RevocationStatus::new(serial, status).with_source(source)
     }
 
     #[test]

@@ -10,12 +10,13 @@ use certinspect_analysis::{
     describe_remaining, ChainAnalysis, ExpiryState, ExpirySubject, NameMatch, Policy, TrustVerdict, WeaknessKind,
 };
 use certinspect_probe::{is_legacy_version, CaptureMethod, ProbeErrorKind};
-use certinspect_protocol::{Binding, DeclaredCertificate, RevocationState, Tristate};
+use certinspect_protocol::{Binding, DeclaredCertificate, Tristate};
 use serde_json::json;
 
 use crate::findings::{Finding, FindingCode, Severity};
 use crate::reconcile::Verdict;
 use crate::report::ObservationResult;
+use crate::verify::revocation::{RevocationFact, RevocationVerdict, UnknownCause};
 
 /// A binding's place for people: `service host:port`, with `(SNI name)`
 /// when the name sent differs from the host; the resource id when there is
@@ -32,7 +33,7 @@ pub fn place_of(binding: &Binding) -> String {
         }
         None => location.resource_id.clone(),
     };
-    if location.service.is_empty() || location.provider == "probe" {
+    if location.service.is_empty() || location.plugin == "probe" {
         place
     } else {
         format!("{} {place}", location.service)
@@ -123,17 +124,63 @@ pub(crate) fn observation_findings(
     if let Some(analysis) = analysis {
         chain_findings(analysis, result, reference_name, &mut out);
     }
-    if let Some(revocation) = result.revocation.as_ref().filter(|r| r.status == RevocationState::Revoked) {
-        out.push(
-            Finding::new(FindingCode::Revoked, format!("serves a revoked certificate (serial {})", revocation.serial))
-                .with_evidence(json!({ "revocation": revocation })),
-        );
+    if let Some(revocation) = &result.revocation {
+        revocation_findings(revocation, &mut out);
     }
     if binding.declared.provider_status.as_deref() == Some("ok") {
         provider_status_finding(&mut out);
     }
     let place = place_of(binding);
     out.into_iter().map(|f| f.at_place(place.clone())).collect()
+}
+
+/// What the served leaf's revocation fact calls for: revoked, sources
+/// disagreeing, or no usable answer (not checked at all raises nothing: the
+/// fact says why).
+fn revocation_findings(revocation: &RevocationFact, out: &mut Vec<Finding>) {
+    let answer = &revocation.answer;
+    let source = answer.source.as_deref().unwrap_or("a source");
+    let evidence = json!({ "revocation": revocation });
+    match answer.status {
+        RevocationVerdict::Revoked => {
+            let reason = answer.reason.as_deref().map(|r| format!(", reason {r}")).unwrap_or_default();
+            out.push(
+                Finding::new(
+                    FindingCode::Revoked,
+                    format!("serves a revoked certificate (serial {}; {source} says so{reason})", revocation.serial),
+                )
+                .with_evidence(evidence.clone()),
+            );
+        }
+        RevocationVerdict::Unknown if revocation.unchecked() => {
+            let code = match answer.cause {
+                Some(UnknownCause::InvalidResponse) => FindingCode::RevocationResponseInvalid,
+                _ => FindingCode::RevocationUnknown,
+            };
+            let why = answer.why.as_deref().unwrap_or("no answer came");
+            out.push(
+                Finding::new(
+                    code,
+                    format!("revocation of the served certificate (serial {}) is unknown: {why}", revocation.serial),
+                )
+                .with_evidence(evidence.clone()),
+            );
+        }
+        _ => {}
+    }
+    if let Some(good) = revocation.disagreement() {
+        let other = good.source.as_deref().unwrap_or("another source");
+        out.push(
+            Finding::new(
+                FindingCode::RevocationDisagreement,
+                format!(
+                    "{source} says the served certificate (serial {}) is revoked, {other} says it is good",
+                    revocation.serial
+                ),
+            )
+            .with_evidence(evidence),
+        );
+    }
 }
 
 /// Expiry, names, trust and weaknesses of an analysed chain.
@@ -382,7 +429,7 @@ mod tests {
 
     use certinspect_analysis::{analyze, AnalysisInput, TrustStore};
     use certinspect_probe::{ProbeError, Timings};
-    use certinspect_protocol::{Binding, RevocationStatus};
+    use certinspect_protocol::Binding;
     use certinspect_tls_farm::pki::{self_signed, LeafOptions, TestCa, Validity};
 
     use super::*;
@@ -492,36 +539,71 @@ mod tests {
     }
 
     #[test]
-    fn a_revoked_served_leaf_is_critical() {
+    fn revocation_facts_raise_what_they_say() {
+        use crate::verify::revocation::RevocationAnswer;
+        use RevocationVerdict::*;
         let endpoint = bare_endpoint("a.test", 443, Some("a.test".into()));
-        let mut revoked = result(Verdict::Match, None);
-        revoked.revocation = Some(RevocationStatus {
-            serial: "0a".into(),
-            status: RevocationState::Revoked,
-            revoked_at: None,
-            source: Some("alibaba-cas".into()),
-        });
-        let found = observation_findings(&endpoint, &revoked, None, "a.test");
-        assert_eq!(
-            found.iter().map(|f| (f.code, f.severity)).collect::<Vec<_>>(),
-            [(FindingCode::Revoked, Severity::Critical)]
-        );
-        assert_eq!(found[0].place.as_deref(), Some("a.test:443"));
+        let answer = |status, source: &str| RevocationAnswer::new(status, Some(source));
+        let unknown = |cause| RevocationAnswer::unknown("crl", None, cause, "the CRL is stale".into());
+        let cases: Vec<(&str, Vec<RevocationAnswer>, Vec<(FindingCode, Severity)>)> = vec![
+            (
+                "provider revoked",
+                vec![answer(Revoked, "alibaba-cas")],
+                vec![(FindingCode::Revoked, Severity::Critical)],
+            ),
+            ("crl revoked", vec![answer(Revoked, "crl")], vec![(FindingCode::Revoked, Severity::Critical)]),
+            (
+                "provider good, crl revoked",
+                vec![answer(Good, "alibaba-cas"), answer(Revoked, "crl")],
+                vec![(FindingCode::Revoked, Severity::Critical), (FindingCode::RevocationDisagreement, Severity::High)],
+            ),
+            ("good", vec![answer(Good, "crl")], vec![]),
+            (
+                "unreachable",
+                vec![unknown(UnknownCause::Unavailable)],
+                vec![(FindingCode::RevocationUnknown, Severity::Medium)],
+            ),
+            (
+                "invalid",
+                vec![unknown(UnknownCause::InvalidResponse)],
+                vec![(FindingCode::RevocationResponseInvalid, Severity::High)],
+            ),
+            (
+                "provider good outweighs an invalid list",
+                vec![answer(Good, "alibaba-cas"), unknown(UnknownCause::InvalidResponse)],
+                vec![],
+            ),
+            ("provider cannot tell", vec![answer(Unknown, "alibaba-cas")], vec![]),
+            ("not checked", vec![RevocationAnswer::not_checked("fetching is turned off (--no-fetch)")], vec![]),
+        ];
+        for (name, answers, expected) in cases {
+            let mut observed = result(Verdict::Match, None);
+            observed.revocation = RevocationFact::merge("0a", answers);
+            let found = observation_findings(&endpoint, &observed, None, "a.test");
+            assert_eq!(found.iter().map(|f| (f.code, f.severity)).collect::<Vec<_>>(), expected, "{name}");
+            assert!(
+                found.iter().all(|f| f.place.as_deref() == Some("a.test:443") && f.message.contains("0a")),
+                "{name}"
+            );
+        }
     }
 
     #[test]
     fn binding_rules() {
         let day = 86_400;
         let now = 1_000 * day;
-        let declared = |name: &str, start: i64, end: i64, auto: Tristate| DeclaredCertificate {
-            name: Some(name.into()),
-            common_name: Some("a.test".into()),
-            not_before: Some(start),
-            not_after: Some(end),
-            auto_managed: auto,
-            ..DeclaredCertificate::default()
+        let declared = |name: &str, start: i64, end: i64, auto: Tristate| {
+            DeclaredCertificate::default()
+                .with_name(name)
+                .with_common_name("a.test")
+                .with_validity(start, end)
+                .with_auto_managed(auto)
         };
-        let deployed = |d: DeclaredCertificate| Binding { declared: d, ..bare_endpoint("a.test", 443, None) };
+        let deployed = |declared: DeclaredCertificate| {
+            let mut binding = bare_endpoint("a.test", 443, None);
+            binding.declared = declared;
+            binding
+        };
         let mut wildcard = deployed(declared("w", now - day, now + 200 * day, Tristate::No));
         wildcard.location.endpoint = None;
         wildcard.location.not_probeable = Some("wildcard domain".into());
@@ -551,7 +633,7 @@ mod tests {
     fn places_read_as_people_write_them() {
         let mut binding = bare_endpoint("a.test", 443, Some("b.test".into()));
         assert_eq!(place_of(&binding), "a.test:443 (SNI b.test)");
-        binding.location.provider = "alibaba-cdn".into();
+        binding.location.plugin = "alibaba-cdn".into();
         binding.location.service = "cdn".into();
         assert_eq!(place_of(&binding), "cdn a.test:443 (SNI b.test)");
         assert_eq!(place_of(&bare_endpoint("::1", 8443, None)), "[::1]:8443");

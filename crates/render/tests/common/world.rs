@@ -12,7 +12,7 @@ use certinspect_core::collect::CollectError;
 use certinspect_core::report::Report;
 use certinspect_core::verify::{verify, ConnectTo, VerifyInput, VerifyOptions};
 use certinspect_probe::AddressSelection;
-use certinspect_protocol::{Binding, CrossRef, DeclaredCertificate, Endpoint, Fingerprint, Location, Tristate};
+use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location, Tristate};
 use certinspect_tls_farm::pki::{self_signed, Issued, TestCa, Validity};
 use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
 use time::OffsetDateTime;
@@ -28,40 +28,31 @@ fn validity(start_days_ago: i64, end_days_ahead: i64) -> Validity {
 /// What a provider with full data (CAS, SLB) declares for `issued`.
 fn declared(issued: &Issued, name: &str) -> DeclaredCertificate {
     let f = certinspect_analysis::parse_certificate(issued.leaf()).unwrap();
-    DeclaredCertificate {
-        provider_id: Some(format!("cert-{name}")),
-        name: Some(name.to_owned()),
-        common_name: f.subject_common_names.first().cloned(),
-        sans: f
-            .subject_alt_names
-            .iter()
-            .filter_map(|s| match s {
-                certinspect_analysis::SubjectAltName::Dns(d) => Some(d.clone()),
-                _ => None,
-            })
-            .collect(),
-        serial: Some(f.serial_hex.clone()),
-        fingerprints: vec![Fingerprint::new("sha256", &f.sha256_fingerprint)],
-        issuer: Some(f.issuer.clone()),
-        not_before: Some(f.not_before),
-        not_after: Some(f.not_after),
-        ..DeclaredCertificate::default()
-    }
+    let dns_names = f.subject_alt_names.iter().filter_map(|s| match s {
+        certinspect_analysis::SubjectAltName::Dns(d) => Some(d.clone()),
+        _ => None,
+    });
+    let mut declared = DeclaredCertificate::default()
+        .with_provider_id(format!("cert-{name}"))
+        .with_name(name)
+        .with_sans(dns_names)
+        .with_serial(f.serial_hex.clone())
+        .with_fingerprint("sha256", &f.sha256_fingerprint)
+        .with_issuer(f.issuer.clone())
+        .with_validity(f.not_before, f.not_after);
+    declared.common_name = f.subject_common_names.first().cloned();
+    declared
 }
 
 fn location(provider: &str, service: &str, resource_id: &str, endpoint: Option<Endpoint>) -> Location {
-    Location {
-        provider: provider.into(),
-        service: service.into(),
-        account: "prod".into(),
-        resource_id: resource_id.into(),
-        endpoint,
-        ..Location::default()
-    }
+    let mut location = Location::new(service, resource_id).with_account("prod");
+    location.plugin = provider.into();
+    location.endpoint = endpoint;
+    location
 }
 
 fn endpoint(host: &str) -> Option<Endpoint> {
-    Some(Endpoint { host: host.into(), port: 443, sni: Some(host.into()), addresses: vec![] })
+    Some(Endpoint::new(host, 443).with_sni(host))
 }
 
 /// Whether this machine can listen on IPv6 loopback.
@@ -122,35 +113,28 @@ pub fn live_report() -> Report {
         "alibaba-slb",
         "slb",
         "lb-bp1good",
-        Some(Endpoint {
-            host: "www.good.test".into(),
-            port: good_port,
-            sni: Some("www.good.test".into()),
-            addresses: good_bind.iter().map(ToString::to_string).collect(),
-        }),
+        Some(
+            Endpoint::new("www.good.test", good_port)
+                .with_sni("www.good.test")
+                .with_addresses(good_bind.iter().map(ToString::to_string)),
+        ),
     );
     lb.account = "ops \"eu\", team\\west\nsecond line".into();
     lb.region = Some("cn-hangzhou".into());
     lb.resource_name = Some("edge, \"primary\"".into());
     lb.listener_port = Some(443);
-    bindings.push(Binding { location: lb.clone(), declared: declared(&good, "good-2026"), ..Binding::default() });
+    bindings.push(Binding::new(lb.clone(), declared(&good, "good-2026")));
     // The same listener declared twice (a default and an extension
     // certificate without SNI): identical locations.
-    bindings.push(Binding { location: lb, declared: declared(&good, "good-2026-copy"), ..Binding::default() });
+    bindings.push(Binding::new(lb, declared(&good, "good-2026-copy")));
 
-    let cdn = |domain: &str, decl: DeclaredCertificate| Binding {
-        location: location("alibaba-cdn", "cdn", domain, endpoint(domain)),
-        declared: decl,
-        ..Binding::default()
+    let cdn = |domain: &str, decl: DeclaredCertificate| {
+        Binding::new(location("alibaba-cdn", "cdn", domain, endpoint(domain)), decl)
     };
     route("stale.test", "stale");
     bindings.push(cdn("stale.test", declared(&renewed, "stale-renewed")));
     // The certificate the renewal replaced, still in the inventory.
-    bindings.push(Binding {
-        location: location("alibaba-cas", "cas", "cert-stale-old", None),
-        declared: declared(&old, "stale-old"),
-        ..Binding::default()
-    });
+    bindings.push(Binding::new(location("alibaba-cas", "cas", "cert-stale-old", None), declared(&old, "stale-old")));
     route("foreign.test", "foreign");
     bindings.push(cdn("foreign.test", declared(&declared_foreign, "foreign")));
     route("expired.test", "expired");
@@ -172,51 +156,41 @@ pub fn live_report() -> Report {
     // A CDN domain that declares only the certificate's name; the join
     // fills in the identity from the CAS inventory entry.
     route("join.test", "join");
-    bindings.push(Binding {
-        location: location("alibaba-cdn", "cdn", "join.test", endpoint("join.test")),
-        declared: DeclaredCertificate {
-            name: Some("join-cert".into()),
-            auto_managed: Tristate::No,
-            ..DeclaredCertificate::default()
-        },
-        xrefs: vec![CrossRef { kind: "cas-certificate-id".into(), value: "9001".into() }],
-        ..Binding::default()
-    });
-    bindings.push(Binding {
-        location: location("alibaba-cas", "cas", "9001", None),
-        declared: declared(&joined, "join-cert"),
-        xrefs: vec![CrossRef { kind: "cas-certificate-id".into(), value: "9001".into() }],
-        ..Binding::default()
-    });
+    bindings.push(
+        Binding::new(
+            location("alibaba-cdn", "cdn", "join.test", endpoint("join.test")),
+            DeclaredCertificate::default().with_name("join-cert").with_auto_managed(Tristate::No),
+        )
+        .with_xref("cas-certificate-id", "9001"),
+    );
+    bindings.push(
+        Binding::new(location("alibaba-cas", "cas", "9001", None), declared(&joined, "join-cert"))
+            .with_xref("cas-certificate-id", "9001"),
+    );
 
     // A CDN domain whose certificate id names two different inventory
     // certificates: not joined, so nothing identifies the declared one.
     route("ambiguous.test", "join");
-    bindings.push(Binding {
-        location: location("alibaba-cdn", "cdn", "ambiguous.test", endpoint("ambiguous.test")),
-        declared: DeclaredCertificate { name: Some("ambiguous-cert".into()), ..DeclaredCertificate::default() },
-        xrefs: vec![CrossRef { kind: "cas-certificate-id".into(), value: "9002".into() }],
-        ..Binding::default()
-    });
+    bindings.push(
+        Binding::new(
+            location("alibaba-cdn", "cdn", "ambiguous.test", endpoint("ambiguous.test")),
+            DeclaredCertificate::default().with_name("ambiguous-cert"),
+        )
+        .with_xref("cas-certificate-id", "9002"),
+    );
     for (id, issued) in [("9002", &joined), ("9002-dup", &inventory)] {
-        bindings.push(Binding {
-            location: location("alibaba-cas", "cas", id, None),
-            declared: declared(issued, id),
-            xrefs: vec![CrossRef { kind: "cas-certificate-id".into(), value: "9002".into() }],
-            ..Binding::default()
-        });
+        bindings.push(
+            Binding::new(location("alibaba-cas", "cas", id, None), declared(issued, id))
+                .with_xref("cas-certificate-id", "9002"),
+        );
     }
 
     // A wildcard CDN domain: declared, expiring, not probeable.
     let mut wild = location("alibaba-cdn", "cdn", "*.wild.test", None);
     wild.not_probeable = Some("wildcard domain".into());
-    bindings.push(Binding { location: wild, declared: declared(&wildcard, "wild"), ..Binding::default() });
+    bindings.push(Binding::new(wild, declared(&wildcard, "wild")));
     // An inventory certificate bound nowhere.
-    bindings.push(Binding {
-        location: location("alibaba-cas", "cas", "cert-unused", None),
-        declared: declared(&inventory, "unused"),
-        ..Binding::default()
-    });
+    bindings.push(Binding::new(location("alibaba-cas", "cas", "cert-unused", None), declared(&inventory, "unused")));
 
     let source_errors = vec![CollectError {
         plugin: "alibaba-slb".into(),

@@ -240,7 +240,7 @@ pub fn resource_ids(collected: &Collected, plugin: &str) -> Vec<String> {
     let mut out: Vec<String> = collected
         .bindings
         .iter()
-        .filter(|b| b.location.provider == plugin)
+        .filter(|b| b.location.plugin == plugin)
         .map(|b| b.location.resource_id.clone())
         .collect();
     out.sort();

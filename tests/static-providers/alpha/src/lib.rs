@@ -4,7 +4,7 @@
 
 use certinspect_sdk::serde_json;
 use certinspect_sdk::{
-    capability, Binding, Host, Location, Page, PluginError, PluginInfo, Provider, Scope, Source, PROTOCOL_VERSION,
+    capability, Binding, DeclaredCertificate, Host, Location, Page, PluginError, PluginInfo, Provider, Scope, Source,
 };
 
 /// The `alpha` test provider: one scope, one binding per page, two pages.
@@ -13,17 +13,11 @@ pub struct Alpha;
 
 impl Provider for Alpha {
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: "test-alpha".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            protocol_version: PROTOCOL_VERSION,
-            description: "Test provider alpha".into(),
-            provider: "test".into(),
-            services: vec!["alpha".into()],
-            capabilities: vec![capability::INVENTORY.into()],
-            config_schema: serde_json::json!({"type": "object", "properties": {}}),
-            rate_limits: vec![],
-        }
+        PluginInfo::new("test-alpha", env!("CARGO_PKG_VERSION"))
+            .with_description("Test provider alpha")
+            .with_provider("test", ["alpha"])
+            .with_capability(capability::INVENTORY)
+            .with_config_schema(serde_json::json!({"type": "object", "properties": {}}))
     }
 
     fn open(_config: serde_json::Value, _host: Host) -> Result<Box<dyn Source>, PluginError> {
@@ -35,7 +29,7 @@ struct AlphaSource;
 
 impl Source for AlphaSource {
     fn scopes(&self) -> Result<Vec<Scope>, PluginError> {
-        Ok(vec![Scope { id: "only".into(), label: "alpha scope".into() }])
+        Ok(vec![Scope::new("only", "alpha scope")])
     }
 
     fn list_page(&self, scope: &str, cursor: Option<&str>) -> Result<Page, PluginError> {
@@ -44,15 +38,8 @@ impl Source for AlphaSource {
             Some("2") => (2, None),
             Some(other) => return Err(PluginError::protocol(format!("unknown cursor {other}"))),
         };
-        let binding = Binding {
-            location: Location {
-                provider: "test-alpha".into(),
-                service: "alpha".into(),
-                resource_id: format!("{scope}-{index}"),
-                ..Location::default()
-            },
-            ..Binding::default()
-        };
-        Ok(Page { bindings: vec![binding], next_cursor: next, warnings: vec![] })
+        // The location names no plugin: the host fills that in.
+        let location = Location::new("alpha", format!("{scope}-{index}"));
+        Ok(Page::new(vec![Binding::new(location, DeclaredCertificate::default())], next))
     }
 }

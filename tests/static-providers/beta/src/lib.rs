@@ -4,8 +4,8 @@
 
 use certinspect_sdk::serde_json;
 use certinspect_sdk::{
-    capability, normalize_serial, Binding, Host, Location, Page, PluginError, PluginInfo, Provider, RevocationState,
-    RevocationStatus, Scope, Source, PROTOCOL_VERSION,
+    capability, normalize_serial, Binding, DeclaredCertificate, Host, Location, Page, PluginError, PluginInfo,
+    Provider, RevocationState, RevocationStatus, Scope, Source,
 };
 
 /// The `beta` test provider: one scope, one binding per page, two pages.
@@ -14,20 +14,15 @@ pub struct Beta;
 
 impl Provider for Beta {
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: "test-beta".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            protocol_version: PROTOCOL_VERSION,
-            description: "Test provider beta".into(),
-            provider: "test".into(),
-            services: vec!["beta".into()],
-            capabilities: vec![capability::INVENTORY.into(), capability::REVOCATION_LOOKUP.into()],
-            config_schema: serde_json::json!({
+        PluginInfo::new("test-beta", env!("CARGO_PKG_VERSION"))
+            .with_description("Test provider beta")
+            .with_provider("test", ["beta"])
+            .with_capability(capability::INVENTORY)
+            .with_capability(capability::REVOCATION_LOOKUP)
+            .with_config_schema(serde_json::json!({
                 "type": "object",
                 "properties": { "revoked": { "type": "array", "items": { "type": "string" } } }
-            }),
-            rate_limits: vec![],
-        }
+            }))
     }
 
     fn open(config: serde_json::Value, _host: Host) -> Result<Box<dyn Source>, PluginError> {
@@ -48,7 +43,7 @@ struct BetaSource {
 
 impl Source for BetaSource {
     fn scopes(&self) -> Result<Vec<Scope>, PluginError> {
-        Ok(vec![Scope { id: "only".into(), label: "beta scope".into() }])
+        Ok(vec![Scope::new("only", "beta scope")])
     }
 
     fn list_page(&self, scope: &str, cursor: Option<&str>) -> Result<Page, PluginError> {
@@ -57,16 +52,9 @@ impl Source for BetaSource {
             Some("2") => (2, None),
             Some(other) => return Err(PluginError::protocol(format!("unknown cursor {other}"))),
         };
-        let binding = Binding {
-            location: Location {
-                provider: "test-beta".into(),
-                service: "beta".into(),
-                resource_id: format!("{scope}-{index}"),
-                ..Location::default()
-            },
-            ..Binding::default()
-        };
-        Ok(Page { bindings: vec![binding], next_cursor: next, warnings: vec![] })
+        // The location names no plugin: the host fills that in.
+        let location = Location::new("beta", format!("{scope}-{index}"));
+        Ok(Page::new(vec![Binding::new(location, DeclaredCertificate::default())], next))
     }
 
     fn lookup_revocation(&self, serials: &[String]) -> Result<Vec<RevocationStatus>, PluginError> {
@@ -74,12 +62,10 @@ impl Source for BetaSource {
             .iter()
             .map(|serial| {
                 let revoked = self.revoked.contains(&normalize_serial(serial));
-                RevocationStatus {
-                    serial: serial.clone(),
-                    status: if revoked { RevocationState::Revoked } else { RevocationState::Good },
-                    revoked_at: revoked.then_some(1_700_000_000),
-                    source: None,
-                }
+                let status = if revoked { RevocationState::Revoked } else { RevocationState::Good };
+                let mut answer = RevocationStatus::new(serial.clone(), status);
+                answer.revoked_at = revoked.then_some(1_700_000_000);
+                answer
             })
             .collect())
     }

@@ -1,0 +1,204 @@
+//! `inspect probe` on served leaves whose CRL distribution points name a
+//! real HTTP server on 127.0.0.1 serving revocation lists built here (rcgen)
+//! by the leaves' CA, an impostor with the same name, or nobody: what the
+//! report's revocation fact says (status, source), the findings with their
+//! severity, and the exit code. Good, revoked, unknown (HTTP 404),
+//! stale, wrong signer, responder down, a list over the size bound, and
+//! `--no-fetch`; and one fetch per list per run, however many leaves name it.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use certinspect_e2e::{probe_json, target_dir};
+use certinspect_tls_farm::pki::{Issued, LeafOptions, TestCa, Validity};
+use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+
+/// What one run of `inspect probe` said about its first result.
+struct Said {
+    exit: i32,
+    report: Value,
+}
+
+impl Said {
+    fn revocation(&self) -> &Value {
+        &self.report["bindings"][0]["results"][0]["revocation"]
+    }
+
+    /// `code:severity` of every finding, sorted.
+    fn findings(&self) -> Vec<String> {
+        let mut found: Vec<String> = self.report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{}:{}", f["code"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+            .collect();
+        found.sort();
+        found
+    }
+
+    fn messages(&self) -> String {
+        self.report["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect()
+    }
+}
+
+/// An HTTP server on 127.0.0.1 serving `files` by path (404 otherwise),
+/// counting requests per path; it stops after `max` requests.
+fn serve(files: HashMap<String, Vec<u8>>, max: usize) -> (String, Arc<HashMap<String, AtomicUsize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let counts: Arc<HashMap<String, AtomicUsize>> =
+        Arc::new(files.keys().map(|path| (path.clone(), AtomicUsize::new(0))).collect());
+    let seen = Arc::clone(&counts);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(max) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 2048];
+            let read = stream.read(&mut request).unwrap_or(0);
+            let request = String::from_utf8_lossy(&request[..read]);
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let (status, body) = match files.get(&path) {
+                Some(body) => {
+                    seen[&path].fetch_add(1, Ordering::SeqCst);
+                    ("200 OK", body.as_slice())
+                }
+                None => ("404 Not Found", &[][..]),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/pkix-crl\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body));
+        }
+    });
+    (base, counts)
+}
+
+/// A URL on 127.0.0.1 where nothing listens.
+fn nobody_listening() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/down.crl", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
+fn days(from: i64, to: i64) -> Validity {
+    let now = OffsetDateTime::now_utc();
+    Validity { not_before: now + Duration::days(from), not_after: now + Duration::days(to) }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = target_dir().join("e2e-revocation").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn served(name: &str, issued: &Issued) -> EndpointSpec {
+    EndpointSpec::new(name, EndpointMode::Tls(TlsEndpoint::single(issued.source())))
+}
+
+#[test]
+fn every_crl_outcome_has_its_status_finding_and_exit_code() {
+    let dir = scratch("crl");
+    let ca = TestCa::new("Revocation Test CA").unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    // Same name, its own key: what it signs is not the CA's list.
+    let impostor = TestCa::new("Revocation Test CA").unwrap();
+
+    // A list over the 8 MiB bound: real entries, signed by the CA.
+    let many: Vec<u64> = (1_000_000..1_000_000 + 330_000).collect();
+    let big = ca.crl(&many, days(-1, 6)).unwrap();
+    assert!(big.len() > 8 * 1024 * 1024, "{}", big.len());
+    let files = HashMap::from([
+        ("/main.crl".to_owned(), ca.crl(&[2, 40], days(-1, 6)).unwrap()),
+        ("/stale.crl".to_owned(), ca.crl(&[], days(-9, -2)).unwrap()),
+        ("/impostor.crl".to_owned(), impostor.crl(&[], days(-1, 6)).unwrap()),
+        ("/big.crl".to_owned(), big),
+    ]);
+    let (base, counts) = serve(files, 100);
+    let down = nobody_listening();
+
+    let leaf = |serial: u64, url: String| {
+        let options = LeafOptions { crl_url: Some(url), serial: Some(serial), ..LeafOptions::default() };
+        ca.issue_with(&[&format!("s{serial}.test")], days(-1, 90), &options).unwrap()
+    };
+    let cases: Vec<(&str, Issued)> = vec![
+        ("good", leaf(1, format!("{base}/main.crl"))),
+        ("revoked", leaf(2, format!("{base}/main.crl"))),
+        ("missing", leaf(3, format!("{base}/missing.crl"))),
+        ("stale", leaf(4, format!("{base}/stale.crl"))),
+        ("impostor", leaf(5, format!("{base}/impostor.crl"))),
+        ("down", leaf(6, down)),
+        ("big", leaf(7, format!("{base}/big.crl"))),
+    ];
+    let farm = Farm::start(FarmSpec {
+        endpoints: cases.iter().map(|(name, issued)| served(name, issued)).collect(),
+        ..FarmSpec::default()
+    })
+    .unwrap();
+    let probe = |name: &str, extra: &[&str]| {
+        let serial = cases.iter().position(|(n, _)| *n == name).unwrap() + 1;
+        let sni = format!("s{serial}.test");
+        let mut args = vec![farm.addr(name).unwrap().to_string(), "--sni".to_owned(), sni];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let (output, report) = probe_json(&dir, &ca_file, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        Said { exit: output.status.code().unwrap_or(-1), report }
+    };
+
+    // (case, status, findings, exit code, words the messages must hold)
+    let expectations: [(&str, &str, &[&str], i32, &str); 7] = [
+        ("good", "good", &[], 0, ""),
+        ("revoked", "revoked", &["revoked:critical"], 1, "key_compromise"),
+        ("missing", "unknown", &["revocation-unknown:medium"], 3, "HTTP 404"),
+        ("stale", "unknown", &["revocation-response-invalid:high"], 3, "stale"),
+        ("impostor", "unknown", &["revocation-response-invalid:high"], 3, "signature"),
+        ("down", "unknown", &["revocation-unknown:medium"], 3, "could not be fetched"),
+        ("big", "unknown", &["revocation-unknown:medium"], 3, "exceeds"),
+    ];
+    for (name, status, findings, exit, words) in expectations {
+        let said = probe(name, &[]);
+        let revocation = said.revocation();
+        assert_eq!(
+            (revocation["status"].as_str(), said.findings(), said.exit),
+            (Some(status), findings.iter().map(|f| (*f).to_owned()).collect(), exit),
+            "{name}: {revocation} {}",
+            said.messages()
+        );
+        assert_eq!(said.report["bindings"][0]["results"][0]["verdict"], "OBSERVED", "{name}");
+        assert_eq!(revocation["source"], "crl", "{name}: {revocation}");
+        assert!(said.messages().contains(words), "{name}: {}", said.messages());
+        if status == "good" || status == "revoked" {
+            assert!(revocation["produced_at"].is_i64() && revocation["next_update"].is_i64(), "{revocation}");
+        }
+    }
+
+    // Turned off, nothing is fetched and the fact says so; nothing is raised.
+    let before = counts["/main.crl"].load(Ordering::SeqCst);
+    let said = probe("revoked", &["--no-fetch"]);
+    assert_eq!((said.revocation()["status"].as_str(), said.findings(), said.exit), (Some("not_checked"), vec![], 0));
+    assert!(said.revocation()["why"].as_str().unwrap().contains("--no-fetch"), "{}", said.revocation());
+    assert_eq!(counts["/main.crl"].load(Ordering::SeqCst), before);
+
+    // One run probing both leaves that name /main.crl fetches it once.
+    let targets = dir.join("targets.txt");
+    let line =
+        |name: &str, serial: u64| format!("s{serial}.test sni=s{serial}.test connect={}\n", farm.addr(name).unwrap());
+    std::fs::write(&targets, line("good", 1) + &line("revoked", 2)).unwrap();
+    let (output, report) = probe_json(&dir, &ca_file, &["--targets", targets.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let statuses: Vec<&str> = report["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["results"][0]["revocation"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["good", "revoked"]);
+    assert_eq!(counts["/main.crl"].load(Ordering::SeqCst), before + 1);
+}
