@@ -59,6 +59,10 @@ pub struct SourceStats {
     pub pages: usize,
     /// Bindings received.
     pub bindings: usize,
+    /// SHA-256 of the plugin library the source ran (absent for a
+    /// provider built into the binary), so a report says which code listed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library_sha256: Option<String>,
 }
 
 /// Everything collected.
@@ -79,7 +83,11 @@ pub fn collect(sources: &[Arc<OpenedSource>], options: &CollectOptions) -> Colle
     let mut collected = Collected {
         stats: sources
             .iter()
-            .map(|s| SourceStats { plugin: s.plugin().to_owned(), ..SourceStats::default() })
+            .map(|s| SourceStats {
+                plugin: s.plugin().to_owned(),
+                library_sha256: s.library_sha256().map(str::to_owned),
+                ..SourceStats::default()
+            })
             .collect(),
         ..Collected::default()
     };

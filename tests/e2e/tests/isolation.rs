@@ -78,3 +78,79 @@ fn a_healthy_library_gives_the_same_bindings_in_both_isolations() {
     };
     assert_eq!(run(Isolation::Process), run(Isolation::InProcess));
 }
+
+/// The Alibaba plugin libraries against the emulator under both isolations:
+/// the same inventory, and (printed, never asserted) what process isolation
+/// costs per call and per page. `cargo test -p certinspect-e2e --test
+/// isolation isolation_overhead -- --nocapture` reproduces the numbers.
+#[test]
+fn isolation_overhead_on_the_alibaba_plugins_against_the_emulator() {
+    use certinspect_testbed::{Testbed, TestbedOptions};
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("isolation-overhead");
+    let _ = std::fs::remove_dir_all(&dir);
+    let testbed = Testbed::start(&TestbedOptions {
+        alb: false,
+        domains: 120,
+        accounts: 1,
+        regions: vec!["cn-hangzhou".into(), "cn-shanghai".into()],
+        drift: false,
+        seed: 15,
+        dir: dir.join("world"),
+    })
+    .unwrap();
+    let (config, home) = testbed.write_inspect_config(&dir).unwrap();
+    let base = std::fs::read_to_string(&config).unwrap();
+    let plugin_dir = certinspect_e2e::alibaba_plugin_dir();
+
+    let run = |isolation: &str| {
+        std::fs::write(&config, format!("[plugins]\nisolation = \"{isolation}\"\n\n{base}")).unwrap();
+        let started = std::time::Instant::now();
+        let output = std::process::Command::new(inspect_binary())
+            .arg("inventory")
+            .arg("--config")
+            .arg(&config)
+            .arg("--plugin-dir")
+            .arg(plugin_dir)
+            .args(["--format", "json"])
+            .env("HOME", &home)
+            .env_remove("CERTINSPECT_PLUGIN_PATH")
+            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+            .output()
+            .unwrap();
+        let elapsed = started.elapsed();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{isolation}: {e}\n{}", String::from_utf8_lossy(&output.stderr)));
+        assert_eq!(json["source_errors"], serde_json::json!([]), "{isolation}");
+        (elapsed, json)
+    };
+    let mut timings = Vec::new();
+    let mut inventories = Vec::new();
+    for isolation in ["in-process", "process", "in-process", "process", "in-process", "process"] {
+        let (elapsed, json) = run(isolation);
+        timings.push((isolation, elapsed));
+        inventories.push(json);
+    }
+    for json in &inventories[1..] {
+        assert_eq!(json["bindings"], inventories[0]["bindings"], "both isolations list the same bindings");
+    }
+    let stats = inventories[0]["source_stats"].as_array().unwrap();
+    let count = |key: &str| stats.iter().map(|s| s[key].as_u64().unwrap()).sum::<u64>();
+    let (sources, pages) = (stats.len() as u64, count("pages"));
+    // open + scopes per source, one list_page per page.
+    let calls = 2 * sources + pages;
+    let best = |which: &str| timings.iter().filter(|(i, _)| *i == which).map(|(_, t)| *t).min().unwrap();
+    let (inproc, process) = (best("in-process"), best("process"));
+    let extra = process.saturating_sub(inproc);
+    println!(
+        "isolation overhead: {sources} sources, {pages} pages, {calls} plugin calls, {} bindings; \
+         in-process {:.1} ms, process {:.1} ms (best of 3 each); extra {:.1} ms = {:.2} ms per call, \
+         {:.2} ms per page, {:.1} ms per source",
+        inventories[0]["bindings"].as_array().unwrap().len(),
+        inproc.as_secs_f64() * 1e3,
+        process.as_secs_f64() * 1e3,
+        extra.as_secs_f64() * 1e3,
+        extra.as_secs_f64() * 1e3 / calls as f64,
+        extra.as_secs_f64() * 1e3 / pages.max(1) as f64,
+        extra.as_secs_f64() * 1e3 / sources as f64,
+    );
+}

@@ -25,6 +25,7 @@ pub struct SourceCallError {
 /// A source opened from a plugin. Calls may come from several threads.
 pub struct OpenedSource {
     plugin: String,
+    library_sha256: Option<String>,
     backend: Backend,
 }
 
@@ -48,7 +49,11 @@ pub(super) fn open(
     let name = plugin.info.name.clone();
     let config = config.to_string();
     match (plugin.module.open())(RStr::from_str(&config), to_abi_host(host)) {
-        RResult::ROk(source) => Ok(OpenedSource { plugin: name, backend: Backend::InProcess(source) }),
+        RResult::ROk(source) => Ok(OpenedSource {
+            plugin: name,
+            library_sha256: plugin.sha256.clone(),
+            backend: Backend::InProcess(source),
+        }),
         RResult::RErr(e) => Err(SourceCallError { plugin: name, error: PluginError::new(e.kind, e.message) }),
     }
 }
@@ -65,7 +70,11 @@ pub(super) fn open_in_child(
         return Err(SourceCallError { plugin: name, error: PluginError::other(message) });
     };
     match ChildSource::open(&name, library, &config.to_string(), host, process) {
-        Ok(child) => Ok(OpenedSource { plugin: name, backend: Backend::Child(child) }),
+        Ok(child) => Ok(OpenedSource {
+            plugin: name,
+            library_sha256: plugin.sha256.clone(),
+            backend: Backend::Child(child),
+        }),
         Err(error) => Err(SourceCallError { plugin: name, error }),
     }
 }
@@ -87,6 +96,11 @@ impl OpenedSource {
             Backend::Child(child) => child.call(&json).map_err(|e| self.fail(e))?,
         };
         serde_json::from_str(&reply).map_err(|e| self.fail(PluginError::protocol(format!("unreadable reply: {e}"))))
+    }
+
+    /// SHA-256 of the plugin's library; `None` for a built-in provider.
+    pub fn library_sha256(&self) -> Option<&str> {
+        self.library_sha256.as_deref()
     }
 
     /// Where the plugin's code runs. A source in a child process enforces
