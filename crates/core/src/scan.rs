@@ -206,7 +206,8 @@ fn open_and_list(
         let services = host.for_plugin(&spec.plugin);
         let opened = match isolation_of(plugin, spec, options) {
             Isolation::Process => {
-                let isolation_error = |message: String| OpenError::Isolation { index, plugin: spec.plugin.clone(), message };
+                let isolation_error =
+                    |message: String| OpenError::Isolation { index, plugin: spec.plugin.clone(), message };
                 if !matches!(plugin.origin(), PluginOrigin::File(_)) {
                     return Err(isolation_error(
                         "isolation = \"process\" needs a plugin library; this provider is built into inspect \

@@ -101,7 +101,10 @@ fn an_allow_list_loads_only_the_pinned_libraries() {
     let output = inspect(&["plugins".as_ref(), "--config".as_ref(), config.as_os_str()]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("inspect.toml:2:") && stderr.contains("expected \"sha256:\" and 64 hex digits"), "{stderr}");
+    assert!(
+        stderr.contains("inspect.toml:2:") && stderr.contains("expected \"sha256:\" and 64 hex digits"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -129,8 +132,32 @@ fn a_crashing_library_is_one_source_error_of_the_cli_and_the_other_sources_are_l
     assert_eq!(errors[0]["plugin"], "crashing");
     let message = errors[0]["message"].as_str().unwrap();
     assert!(message.contains("killed by signal 11 (SIGSEGV) during list_page"), "{message}");
-    let listed: Vec<_> = json["bindings"].as_array().unwrap().iter().map(|b| b["location"]["resource_id"].clone()).collect();
+    let listed: Vec<_> =
+        json["bindings"].as_array().unwrap().iter().map(|b| b["location"]["resource_id"].clone()).collect();
     assert_eq!(listed, ["ok-1"]);
     let stats = json["source_stats"].as_array().unwrap();
     assert!(stats.iter().all(|s| s["library_sha256"].as_str().is_some_and(|h| h.len() == 64)), "{stats:?}");
+}
+
+#[test]
+fn process_isolation_of_a_built_in_provider_is_a_configuration_error_at_its_line() {
+    let (dir, _lib) = plugin_dir("built-in");
+    let config = dir.join("inspect.toml");
+    std::fs::write(&config, "[[source]]\nplugin = \"alibaba-cdn\"\nisolation = \"process\"\n").unwrap();
+    let output = inspect(&["inventory".as_ref(), "--config".as_ref(), config.as_os_str()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("inspect.toml:3:13: source 'alibaba-cdn': isolation = \"process\" needs a plugin library"),
+        "{stderr}"
+    );
+
+    std::fs::write(&config, "[[source]]\nplugin = \"alibaba-cdn\"\nisolation = \"sandbox\"\n").unwrap();
+    let output = inspect(&["inventory".as_ref(), "--config".as_ref(), config.as_os_str()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("inspect.toml:3:13: unknown variant `sandbox`, expected `process` or `in-process`"),
+        "{stderr}"
+    );
 }

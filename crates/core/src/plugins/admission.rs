@@ -126,10 +126,10 @@ mod tests {
         let policy = AdmissionPolicy::default();
 
         // (file mode, dir mode, refused path and mode, or admitted)
-        let cases: [(u32, u32, Option<(&Path, &str)>); 4] = [
+        let cases = [
             (0o644, 0o755, None),
-            (0o666, 0o755, Some((&lib, "666"))),
-            (0o644, 0o777, Some((&dir, "777"))),
+            (0o666, 0o755, Some((lib.as_path(), "666"))),
+            (0o644, 0o777, Some((dir.as_path(), "777"))),
             (0o644, 0o1777, None),
         ];
         for (file_mode, dir_mode, refused) in cases {
@@ -138,7 +138,10 @@ mod tests {
             match (policy.admit(&lib), refused) {
                 (Ok(digest), None) => assert_eq!(digest, hex::encode(Sha256::digest(b"code"))),
                 (Err(reason), Some((path, mode))) => {
-                    assert!(reason.contains(&format!("{} is writable by other users (mode {mode})", path.display())), "{reason}");
+                    assert!(
+                        reason.contains(&format!("{} is writable by other users (mode {mode})", path.display())),
+                        "{reason}"
+                    );
                     assert!(reason.contains(&format!("chmod go-w {}", path.display())), "{reason}");
                 }
                 (outcome, expected) => panic!("{file_mode:o}/{dir_mode:o}: {outcome:?}, expected refusal {expected:?}"),

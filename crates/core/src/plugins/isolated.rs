@@ -204,7 +204,8 @@ pub fn serve(library: &Path, memory_limit_bytes: Option<u64>) -> i32 {
             None
         }
     };
-    let link = Arc::new(ChildLink { out: Mutex::new(()), pending: Mutex::new(HashMap::new()), next: AtomicU64::new(1) });
+    let link =
+        Arc::new(ChildLink { out: Mutex::new(()), pending: Mutex::new(HashMap::new()), next: AtomicU64::new(1) });
     let opened: Arc<Mutex<Option<Arc<certinspect_abi::SourceV1Box>>>> = Arc::new(Mutex::new(None));
     let mut input = std::io::stdin().lock();
     loop {
@@ -265,9 +266,12 @@ pub fn serve(library: &Path, memory_limit_bytes: Option<u64>) -> i32 {
 struct ChildLink {
     /// Held while a frame is written (stdout's own lock is reentrant per thread only).
     out: Mutex<()>,
-    pending: Mutex<HashMap<u64, SyncSender<(HostReply, Vec<u8>)>>>,
+    pending: Mutex<HashMap<u64, SyncSender<HostAnswer>>>,
     next: AtomicU64,
 }
+
+/// The parent's answer to a host-service call, with its raw bytes.
+type HostAnswer = (HostReply, Vec<u8>);
 
 impl ChildLink {
     fn send(&self, message: &Message, bytes: &[u8]) {
@@ -278,7 +282,7 @@ impl ChildLink {
         }
     }
 
-    fn ask(&self, call: HostCall, bytes: &[u8]) -> Option<(HostReply, Vec<u8>)> {
+    fn ask(&self, call: HostCall, bytes: &[u8]) -> Option<HostAnswer> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::sync_channel(1);
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx);
@@ -477,9 +481,11 @@ impl ChildSource {
         if let Some(reason) = self.shared.dead.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return reason;
         }
-        let status = {
-            let mut child = self.shared.child.lock().unwrap_or_else(|p| p.into_inner());
-            child.wait().ok()
+        let Some(status) = self.exit_status() else {
+            let reason = format!("the plugin process closed its stdout during {operation} and was killed");
+            self.shared.bury(reason.clone());
+            self.shared.kill();
+            return reason;
         };
         if let Some(closed) = self.shared.stderr_closed.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = closed.recv_timeout(Duration::from_secs(1));
@@ -488,6 +494,22 @@ impl ChildSource {
         let reason = describe_exit(operation, status, out_of_memory, self.memory_limit_bytes);
         *self.shared.dead.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
         reason
+    }
+}
+
+impl ChildSource {
+    /// The child's exit status, waiting a moment for it: its stdout just
+    /// closed, which normally means it is ending. `None` if it lives on.
+    fn exit_status(&self) -> Option<std::process::ExitStatus> {
+        for _ in 0..200 {
+            let status = self.shared.child.lock().unwrap_or_else(|p| p.into_inner()).try_wait();
+            match status {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                Err(_) => return None,
+            }
+        }
+        None
     }
 }
 
@@ -506,7 +528,7 @@ impl std::fmt::Debug for ChildSource {
 /// One sentence on how a child ended during `operation`.
 fn describe_exit(
     operation: &str,
-    status: Option<std::process::ExitStatus>,
+    status: std::process::ExitStatus,
     out_of_memory: bool,
     memory_limit_bytes: Option<u64>,
 ) -> String {
@@ -516,13 +538,10 @@ fn describe_exit(
             limit >> 20
         );
     }
-    let how = match status {
-        None => "ended".to_owned(),
-        Some(status) => match (status.code(), signal_of(status)) {
-            (Some(code), _) => format!("exited with status {code}"),
-            (None, Some(signal)) => format!("was killed by signal {signal}{}", signal_name(signal)),
-            (None, None) => "ended".to_owned(),
-        },
+    let how = match (status.code(), signal_of(status)) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}{}", signal_name(signal)),
+        (None, None) => "ended".to_owned(),
     };
     format!("the plugin process {how} during {operation}")
 }
@@ -615,7 +634,7 @@ fn spawn_stdout_reader(
     });
 }
 
-fn serve_host_call(services: &dyn HostServices, call: HostCall, body: Vec<u8>) -> (HostReply, Vec<u8>) {
+fn serve_host_call(services: &dyn HostServices, call: HostCall, body: Vec<u8>) -> HostAnswer {
     match call {
         HostCall::Http(meta) => {
             let request = serde_json::from_str::<HttpRequest>(&meta).map_err(|e| TransportError {
@@ -643,7 +662,8 @@ mod tests {
     #[test]
     fn frames_round_trip_with_raw_bytes() {
         let mut wire = Vec::new();
-        write_frame(&mut wire, &Message::Call { id: 7, request: "{\"op\":\"scopes\"}".into() }, b"\x00\xffbody").unwrap();
+        write_frame(&mut wire, &Message::Call { id: 7, request: "{\"op\":\"scopes\"}".into() }, b"\x00\xffbody")
+            .unwrap();
         let (message, bytes) = read_frame(&mut wire.as_slice()).unwrap().unwrap();
         assert!(matches!(message, Message::Call { id: 7, ref request } if request == "{\"op\":\"scopes\"}"));
         assert_eq!(bytes, b"\x00\xffbody");
@@ -660,7 +680,11 @@ mod tests {
     fn exits_are_described_in_words() {
         use std::os::unix::process::ExitStatusExt;
         let cases = [
-            (ExitStatusExt::from_raw(11), false, "the plugin process was killed by signal 11 (SIGSEGV) during list_page"),
+            (
+                ExitStatusExt::from_raw(11),
+                false,
+                "the plugin process was killed by signal 11 (SIGSEGV) during list_page",
+            ),
             (ExitStatusExt::from_raw(0), false, "the plugin process exited with status 0 during list_page"),
             (
                 ExitStatusExt::from_raw(6),
@@ -669,7 +693,7 @@ mod tests {
             ),
         ];
         for (status, out_of_memory, expected) in cases {
-            assert_eq!(describe_exit("list_page", Some(status), out_of_memory, Some(256 << 20)), expected);
+            assert_eq!(describe_exit("list_page", status, out_of_memory, Some(256 << 20)), expected);
         }
     }
 

@@ -70,11 +70,9 @@ pub(super) fn open_in_child(
         return Err(SourceCallError { plugin: name, error: PluginError::other(message) });
     };
     match ChildSource::open(&name, library, &config.to_string(), host, process) {
-        Ok(child) => Ok(OpenedSource {
-            plugin: name,
-            library_sha256: plugin.sha256.clone(),
-            backend: Backend::Child(child),
-        }),
+        Ok(child) => {
+            Ok(OpenedSource { plugin: name, library_sha256: plugin.sha256.clone(), backend: Backend::Child(child) })
+        }
         Err(error) => Err(SourceCallError { plugin: name, error }),
     }
 }

@@ -545,7 +545,8 @@ mod tests {
         let endpoint = bare_endpoint("a.test", 443, Some("a.test".into()));
         let answer = |status, source: &str| RevocationAnswer::new(status, Some(source));
         let unknown = |cause| RevocationAnswer::unknown("crl", None, cause, "the CRL is stale".into());
-        let cases: Vec<(&str, Vec<RevocationAnswer>, Vec<(FindingCode, Severity)>)> = vec![
+        type Case<'a> = (&'a str, Vec<RevocationAnswer>, Vec<(FindingCode, Severity)>);
+        let cases: Vec<Case<'_>> = vec![
             (
                 "provider revoked",
                 vec![answer(Revoked, "alibaba-cas")],
