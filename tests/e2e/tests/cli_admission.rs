@@ -143,21 +143,17 @@ fn a_crashing_library_is_one_source_error_of_the_cli_and_the_other_sources_are_l
 fn process_isolation_of_a_built_in_provider_is_a_configuration_error_at_its_line() {
     let (dir, _lib) = plugin_dir("built-in");
     let config = dir.join("inspect.toml");
-    std::fs::write(&config, "[[source]]\nplugin = \"alibaba-cdn\"\nisolation = \"process\"\n").unwrap();
-    let output = inspect(&["inventory".as_ref(), "--config".as_ref(), config.as_os_str()]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("inspect.toml:3:13: source 'alibaba-cdn': isolation = \"process\" needs a plugin library"),
-        "{stderr}"
-    );
-
-    std::fs::write(&config, "[[source]]\nplugin = \"alibaba-cdn\"\nisolation = \"sandbox\"\n").unwrap();
-    let output = inspect(&["inventory".as_ref(), "--config".as_ref(), config.as_os_str()]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("inspect.toml:3:13: unknown variant `sandbox`, expected `process` or `in-process`"),
-        "{stderr}"
-    );
+    // (isolation value, the error at its line and column)
+    let cases = [
+        ("process", "inspect.toml:3:13: source 'alibaba-cdn': isolation = \"process\" needs a plugin library"),
+        ("sandbox", "inspect.toml:3:13: unknown variant `sandbox`, expected `process` or `in-process`"),
+    ];
+    for (isolation, expected) in cases {
+        std::fs::write(&config, format!("[[source]]\nplugin = \"alibaba-cdn\"\nisolation = \"{isolation}\"\n"))
+            .unwrap();
+        let output = inspect(&["inventory".as_ref(), "--config".as_ref(), config.as_os_str()]);
+        assert_eq!(output.status.code(), Some(2), "{isolation}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{isolation}: {stderr}");
+    }
 }
