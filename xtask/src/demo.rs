@@ -44,6 +44,7 @@ pub fn run(inspect_args: &[String]) -> Result<(), String> {
         accounts: 1,
         regions: vec!["cn-hangzhou".into(), "cn-shanghai".into()],
         drift: true,
+        crl: true,
         seed: 7,
         dir: dir.join("world"),
     })?;

@@ -46,6 +46,12 @@ pub struct GenerateOptions {
     /// still served (a `stale` drift with service `alb`), with the CAS deployment
     /// row naming its domain. Off by default, so existing worlds stay as they were.
     pub alb: bool,
+    /// A CRL distribution point URL (an HTTP server the caller runs on loopback):
+    /// every leaf names it, the CA publishes `out_dir/ca.crl` listing what it
+    /// revoked, and with `drift` one more drift is planted, `revoked_crl`: a
+    /// served, declared certificate the provider does not know is revoked, only
+    /// the CRL says so (as with a public CA). Off by default: worlds stay as they were.
+    pub crl_url: Option<String>,
 }
 
 impl Default for GenerateOptions {
@@ -60,6 +66,7 @@ impl Default for GenerateOptions {
             now: OffsetDateTime::now_utc(),
             leaf_key_pool: 8,
             alb: false,
+            crl_url: None,
         }
     }
 }
@@ -77,7 +84,8 @@ pub struct GeneratedWorld {
     pub elapsed: std::time::Duration,
 }
 
-/// The drift kinds planted with `drift: true`, in planting order.
+/// The drift kinds planted with `drift: true`, in planting order (plus `revoked_crl`
+/// when the world has a CRL, see [`GenerateOptions::crl_url`]).
 pub const DRIFT_KINDS: &[&str] = &["stale", "foreign", "expired", "wrong_name", "revoked", "auto_managed_not_deployed"];
 
 /// Errors of generation.
@@ -105,6 +113,10 @@ struct Gen {
     next_cas_id: i64,
     next_order: i64,
     next_misc: u64,
+    /// Every leaf's CRL distribution point, when the world has a CRL.
+    crl_url: Option<String>,
+    /// Serials (hex) the CA's CRL lists.
+    crl_revoked: Vec<String>,
 }
 
 fn write(path: &Path, data: &str) -> Result<(), GenerateError> {
@@ -184,6 +196,8 @@ impl Gen {
             next_cas_id: 12_000_000,
             next_order: 9_000_000,
             next_misc: 1,
+            crl_url: opts.crl_url.clone(),
+            crl_revoked: Vec::new(),
         })
     }
 
@@ -216,6 +230,9 @@ impl Gen {
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.use_authority_key_identifier_extension = true;
+        if let Some(url) = &self.crl_url {
+            p.crl_distribution_points = vec![rcgen::CrlDistributionPoint { uris: vec![url.clone()] }];
+        }
         let slot = self.materials.len() % self.pool.len();
         let (key, key_rel) = &self.pool[slot];
         let cert = p.signed_by(key, &self.ca, &self.ca_key)?;
@@ -236,6 +253,29 @@ impl Gen {
             key_pem: key_rel.clone(),
         });
         Ok(self.materials.len() - 1)
+    }
+
+    /// The CA's CRL (DER) listing `crl_revoked`, revoked two days ago,
+    /// valid from an hour ago for a week.
+    fn crl(&self) -> Result<Vec<u8>, GenerateError> {
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: self.now - Duration::hours(1),
+            next_update: self.now + Duration::days(7),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: self
+                .crl_revoked
+                .iter()
+                .map(|serial| rcgen::RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&hex::decode(serial).expect("hex")),
+                    revocation_time: self.now - Duration::days(2),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.ca, &self.ca_key)?.der().to_vec())
     }
 
     fn served(&self, m: usize) -> Served {
@@ -484,6 +524,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
             };
             drift_at[idx] = Some(kind);
         }
+        if opts.crl_url.is_some() {
+            if let Some(slot) = drift_at.iter_mut().rev().find(|d| d.is_none()) {
+                *slot = Some("revoked_crl");
+            }
+        }
     }
 
     for (i, drift) in drift_at.iter().copied().enumerate() {
@@ -547,7 +592,14 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
             }
             Some("expired") => note = "Declared and served certificate expired 5 days ago.".into(),
             Some("wrong_name") => note = "The bound certificate does not cover the domain (CDN says mismatch).".into(),
-            Some("revoked") => note = "The private CA reports the declared serial as revoked.".into(),
+            Some("revoked") => {
+                g.crl_revoked.push(g.materials[declared].serial.clone());
+                note = "The private CA reports the declared serial as revoked.".into();
+            }
+            Some("revoked_crl") => {
+                g.crl_revoked.push(g.materials[declared].serial.clone());
+                note = "The served, declared certificate is on its CA's CRL; the provider does not know.".into();
+            }
             _ => {}
         }
 
@@ -616,7 +668,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
             Source::CdnFree | Source::SlbUpload => {}
         }
         world.accounts[a].cas.certificates.extend(extra_cas);
-        if source != Source::CdnFree && source != Source::SlbUpload || drift.is_some() {
+        // The private CA knows nothing of a certificate only a CRL revokes.
+        if (source != Source::CdnFree && source != Source::SlbUpload || drift.is_some()) && drift != Some("revoked_crl")
+        {
             let m = &g.materials[declared];
             world.accounts[a].pca.push(PcaStatus {
                 serial_number: m.serial.clone(),
@@ -773,6 +827,16 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
                                 serves,
                             },
                         ],
+                        // Who owns it, as teams tag load balancers; one key
+                        // is not a valid Prometheus label name as it is.
+                        tags: [
+                            ("owner", ["alice", "bob", "carol"][(lb_n % 3) as usize].to_owned()),
+                            ("team", ["payments", "web"][(lb_n % 2) as usize].to_owned()),
+                            ("cost-center", format!("cc-{}", 100 + lb_n % 4)),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect(),
                     });
                     false
                 };
@@ -823,6 +887,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
         plant_alb(&mut g, &mut world, &opts.regions[0])?;
     }
 
+    if g.crl_url.is_some() {
+        let crl = g.crl()?;
+        std::fs::write(g.out.join("ca.crl"), crl)
+            .map_err(|source| GenerateError::Io { path: g.out.join("ca.crl"), source })?;
+    }
     let certificates = g.materials.len();
     world.materials = std::mem::take(&mut g.materials);
     world.ca_pem = Some(PathBuf::from("ca.pem"));

@@ -230,6 +230,8 @@ pub struct LoadBalancer {
     pub create_time: String,
     pub create_time_stamp: i64,
     pub listeners: Vec<Listener>,
+    /// Resource tags, key to value (answered as `Tags.Tag[]`).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// A listener. HTTPS listeners have a default certificate and SNI domain extensions.
@@ -418,7 +420,7 @@ pub struct PcaStatus {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct PlantedDrift {
-    /// stale | foreign | expired | wrong_name | revoked | auto_managed_not_deployed
+    /// stale | foreign | expired | wrong_name | revoked | auto_managed_not_deployed | revoked_crl (with a CRL URL)
     pub kind: String,
     pub account_id: String,
     /// cdn | slb

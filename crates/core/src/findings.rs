@@ -137,6 +137,9 @@ catalogue! {
         "The served chain does not validate to a trusted root (unknown issuer, self-signed, expired or invalid certificate in the path).";
     /// The served leaf is revoked.
     Revoked = "revoked", Critical, false, "The served leaf certificate is revoked.";
+    /// The leaf must be stapled, and the server stapled nothing.
+    MustStapleMissing = "must-staple-missing", High, false,
+        "The served leaf carries the must-staple TLS feature, but the server stapled no OCSP response; clients that enforce it refuse the connection.";
     /// Sources disagree about the served leaf's revocation.
     RevocationDisagreement = "revocation-disagreement", High, false,
         "Sources disagree about the served leaf: one (a provider, a CRL) says revoked, another good; the revoked answer decides.";

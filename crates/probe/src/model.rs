@@ -366,6 +366,10 @@ pub struct TlsFacts {
     /// The server asked for a client certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_certificate_request: Option<ClientCertificateRequest>,
+    /// The DER OCSP response the server stapled to the handshake, if any;
+    /// always `None` with a legacy capture, which does not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stapled_ocsp: Option<CertDer>,
 }
 
 impl TlsFacts {
@@ -598,6 +602,7 @@ mod tests {
                     acceptable_ca_names: vec![DistinguishedNameDer(vec![0x30, 0x00])],
                     required: false,
                 }),
+                stapled_ocsp: None,
             }),
             None,
         );
@@ -663,6 +668,7 @@ mod tests {
             capture: CaptureMethod::LegacyHandshake,
             full_handshake_error: None,
             client_certificate_request: None,
+            stapled_ocsp: None,
         };
         for (version, legacy) in
             [("TLSv1.3", false), ("TLSv1.2", false), ("TLSv1.1", true), ("TLSv1.0", true), ("SSLv3", true)]

@@ -629,6 +629,7 @@ impl Inner {
             capture: CaptureMethod::FullHandshake,
             full_handshake_error: None,
             client_certificate_request: captured.client_certificate_request.map(request_of),
+            stapled_ocsp: captured.stapled_ocsp,
         };
         if facts.client_certificate_request.is_some() && facts.version == "TLSv1.3" {
             // In TLS 1.3 the client finishes first: a server that insists on
@@ -711,6 +712,7 @@ impl Inner {
                     capture: CaptureMethod::LegacyHandshake,
                     full_handshake_error: Some(full_error),
                     client_certificate_request: captured.client_certificate_request.map(request_of),
+                    stapled_ocsp: None,
                 })
             }
             Err(failure) => {

@@ -1,5 +1,5 @@
-//! The TLS client configuration: record the served chain and any
-//! client-certificate request first, accept any certificate, verify the
+//! The TLS client configuration: record the served chain, any stapled OCSP
+//! response and any client-certificate request first, accept any certificate, verify the
 //! handshake signatures, never resume, and count what the server sends.
 
 use std::io;
@@ -26,6 +26,9 @@ pub(crate) struct Captured {
     pub(crate) chain: Vec<CertDer>,
     /// The acceptable CA names of a CertificateRequest, if one came.
     pub(crate) client_certificate_request: Option<Vec<DistinguishedNameDer>>,
+    /// The OCSP response the server stapled (rustls always asks with
+    /// `status_request`), if it stapled one.
+    pub(crate) stapled_ocsp: Option<CertDer>,
 }
 
 /// One connection's record, shared by its verifier and resolver.
@@ -54,11 +57,13 @@ impl ServerCertVerifier for CaptureThenObserve {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let chain = std::iter::once(end_entity).chain(intermediates).map(|c| CertDer(c.as_ref().to_vec())).collect();
-        self.slot.lock().unwrap_or_else(|e| e.into_inner()).chain = chain;
+        let mut captured = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        captured.chain = chain;
+        captured.stapled_ocsp = (!ocsp_response.is_empty()).then(|| CertDer(ocsp_response.to_vec()));
         Ok(ServerCertVerified::assertion())
     }
 

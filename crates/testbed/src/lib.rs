@@ -5,7 +5,8 @@
 //! that serves, for every CDN domain and SLB listener, exactly the chain the
 //! world says its live endpoint serves. [`Testbed::connect_to`] gives the
 //! `HOST:PORT:ADDRESS:PORT` routes that send each declared endpoint to the
-//! farm, so nothing ever leaves 127.0.0.1.
+//! farm, so nothing ever leaves 127.0.0.1. With [`TestbedOptions::crl`]
+//! the world's CA also publishes its CRL on 127.0.0.1, named by every leaf.
 //!
 //! [`aws::AwsWorld`] is the AWS half: the real `moto_server` ([`moto`],
 //! also what the AWS plugin's tests run against) seeded with planted drift,
@@ -17,10 +18,12 @@
 
 pub mod aws;
 pub mod moto;
+pub mod prometheus;
 pub mod python;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use alibaba_emulator::generate::{generate, GenerateOptions, GeneratedWorld};
@@ -42,6 +45,9 @@ pub struct TestbedOptions {
     /// Give the accounts ALB load balancers, one with a stale SNI
     /// certificate planted (with `drift`), and an `alibaba-alb` source.
     pub alb: bool,
+    /// Publish the world CA's CRL over HTTP on 127.0.0.1, named by every
+    /// leaf, and plant `revoked_crl`: a certificate only the CRL revokes.
+    pub crl: bool,
     /// Generator seed.
     pub seed: u64,
     /// Where the world's files go (created).
@@ -54,7 +60,8 @@ pub struct Testbed {
     pub generated: GeneratedWorld,
     /// The API emulator.
     pub emulator: EmulatorHandle,
-    farm: FarmHandle,
+    /// `None` once [`Testbed::stop_endpoints`] stopped it.
+    farm: Option<FarmHandle>,
     routes: Vec<Route>,
 }
 
@@ -82,9 +89,40 @@ impl Route {
     }
 }
 
+/// Most requests the CRL server answers before it stops by itself (a demo
+/// or test run fetches the list once per run).
+const CRL_REQUESTS: usize = 1_000;
+
+/// Answer every request on `listener` with `crl` (HTTP/1.1, one request per
+/// connection), on a thread of its own, up to [`CRL_REQUESTS`].
+fn serve_crl(listener: TcpListener, crl: Vec<u8>) {
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(CRL_REQUESTS) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.read(&mut [0u8; 4096]);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/pkix-crl\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                crl.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&crl));
+        }
+    });
+}
+
 impl Testbed {
     /// Generate the world and start everything serving it.
     pub fn start(options: &TestbedOptions) -> Result<Self, String> {
+        // The CRL's URL goes into the certificates, so its server is bound first.
+        let crl_listener = options
+            .crl
+            .then(|| TcpListener::bind("127.0.0.1:0"))
+            .transpose()
+            .map_err(|e| format!("cannot bind the CRL server: {e}"))?;
+        let crl_url = crl_listener
+            .as_ref()
+            .map(|l| l.local_addr().map(|a| format!("http://{a}/ca.crl")))
+            .transpose()
+            .map_err(|e| format!("cannot bind the CRL server: {e}"))?;
         let generated = generate(&GenerateOptions {
             domains: options.domains,
             accounts: options.accounts,
@@ -93,9 +131,15 @@ impl Testbed {
             seed: options.seed,
             out_dir: options.dir.clone(),
             alb: options.alb,
+            crl_url,
             ..GenerateOptions::default()
         })
         .map_err(|e| format!("cannot generate the world: {e}"))?;
+        if let Some(listener) = crl_listener {
+            let path = options.dir.join("ca.crl");
+            let crl = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            serve_crl(listener, crl);
+        }
         let emulator = Emulator::start(generated.world.clone(), EmulatorConfig::default())
             .map_err(|e| format!("cannot start the emulator: {e}"))?;
 
@@ -147,7 +191,7 @@ impl Testbed {
             hosts.dedup();
             routes.extend(hosts.into_iter().map(|host| Route { host, port, to }));
         }
-        Ok(Self { generated, emulator, farm, routes })
+        Ok(Self { generated, emulator, farm: Some(farm), routes })
     }
 
     /// Routes from every declared endpoint to the farm.
@@ -166,8 +210,17 @@ impl Testbed {
     }
 
     /// The TLS farm (for its statistics).
+    ///
+    /// # Panics
+    /// After [`Testbed::stop_endpoints`].
     pub fn farm(&self) -> &FarmHandle {
-        &self.farm
+        self.farm.as_ref().expect("the TLS endpoints were stopped")
+    }
+
+    /// Stop every TLS endpoint (an endpoint outage): connections to the
+    /// routes are refused from now on; the API keeps answering.
+    pub fn stop_endpoints(&mut self) {
+        self.farm = None;
     }
 
     /// Write what `inspect scan` needs to check this world, as a user would

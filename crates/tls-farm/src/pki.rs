@@ -136,6 +136,8 @@ pub struct LeafOptions {
     pub crl_url: Option<String>,
     /// The serial number (random when `None`), for [`TestCa::crl`] to list.
     pub serial: Option<u64>,
+    /// The TLS feature extension with `status_request` (RFC 7633 must staple).
+    pub must_staple: bool,
 }
 
 impl std::fmt::Debug for TestCa {
@@ -236,6 +238,13 @@ impl TestCa {
             p.crl_distribution_points = vec![rcgen::CrlDistributionPoint { uris: vec![url.clone()] }];
         }
         p.serial_number = options.serial.map(rcgen::SerialNumber::from);
+        if options.must_staple {
+            // id-pe-tlsfeature: Features ::= SEQUENCE OF INTEGER { 5 (status_request) }
+            p.custom_extensions.push(CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 24],
+                vec![0x30, 0x03, 0x02, 0x01, 0x05],
+            ));
+        }
         let key = KeyPair::generate().map_err(pki_err)?;
         let cert = p.signed_by(&key, &self.cert, &self.key).map_err(pki_err)?;
         let mut chain = vec![cert.der().to_vec()];

@@ -25,6 +25,7 @@ fn world(name: &str, drift: bool) -> World {
         accounts: 1,
         regions: vec!["cn-hangzhou".into(), "cn-shanghai".into()],
         drift,
+        crl: false,
         seed: 11,
         dir: dir.join("world"),
     })

@@ -19,6 +19,7 @@ fn expected_codes(kind: &str) -> (&'static str, &'static [&'static str]) {
         "expired" => ("cert-expired", &["provider-status-disagrees"]),
         "wrong_name" => ("name-mismatch", &["provider-status-disagrees"]),
         "revoked" => ("revoked", &["provider-status-disagrees"]),
+        "revoked_crl" => ("revoked", &["provider-status-disagrees"]),
         "auto_managed_not_deployed" => ("auto-managed-not-deployed", &[]),
         other => panic!("the world planted a drift kind this test does not know: {other}"),
     }
@@ -62,8 +63,9 @@ fn the_demo_finds_exactly_the_planted_drift() {
             .collect()
     };
     let mut planted = manifest(&alibaba);
-    // Every drift kind once, and a stale SNI certificate on an ALB listener.
-    assert_eq!(planted.len(), 7, "the Alibaba world plants every drift kind once, plus the ALB one: {planted:?}");
+    // Every drift kind once, a stale SNI certificate on an ALB listener, and
+    // a certificate only its CA's CRL revokes.
+    assert_eq!(planted.len(), 8, "the Alibaba world plants every drift kind once, plus ALB and CRL: {planted:?}");
     assert_eq!(planted.iter().filter(|((service, _), kind)| service == "alb" && *kind == "stale").count(), 1);
     let aws_planted = manifest(&aws);
     let aws_kinds: BTreeSet<&str> = aws_planted.values().map(String::as_str).collect();
@@ -134,4 +136,26 @@ fn the_demo_finds_exactly_the_planted_drift() {
         let extra: Vec<_> = codes.iter().filter(|c| *c != own && !consequences.contains(&c.as_str())).collect();
         assert!(extra.is_empty(), "{kind} at {key:?}: unexpected {extra:?}");
     }
+
+    // Both revoked certificates, each with who said so: the private CA's
+    // lookup (its CRL agreeing), and the CRL alone (the provider cannot tell).
+    let revocation_of = |kind: &str| -> &Value {
+        let key = planted.iter().find(|(_, k)| k.as_str() == kind).map(|(key, _)| key.clone()).unwrap();
+        (0..bindings.len())
+            .filter(|&i| key_of(i) == key)
+            .find_map(|i| bindings[i]["results"].as_array().and_then(|r| r.first()))
+            .map(|result| &result["revocation"])
+            .unwrap_or_else(|| panic!("no result for the {kind} binding {key:?}"))
+    };
+    let by_cas = revocation_of("revoked");
+    assert_eq!(
+        (&by_cas["status"], &by_cas["source"]),
+        (&Value::from("revoked"), &Value::from("alibaba-cas")),
+        "{by_cas}"
+    );
+    let agreeing = by_cas["other_answers"].as_array().unwrap();
+    assert!(agreeing.iter().any(|a| a["source"] == "crl" && a["status"] == "revoked"), "{by_cas}");
+    let by_crl = revocation_of("revoked_crl");
+    assert_eq!((&by_crl["status"], &by_crl["source"]), (&Value::from("revoked"), &Value::from("crl")), "{by_crl}");
+    assert_eq!(by_crl["reason"], "key_compromise", "{by_crl}");
 }

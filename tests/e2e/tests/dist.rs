@@ -80,6 +80,7 @@ fn the_release_archive_installs_and_scans() {
         accounts: 1,
         regions: vec!["cn-hangzhou".into()],
         drift: true,
+        crl: false,
         seed: 3,
         dir: dir.join("world"),
     })

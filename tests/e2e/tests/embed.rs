@@ -78,6 +78,7 @@ fn an_embedded_scan_reports_what_the_cli_reports() {
         accounts: 1,
         regions: vec!["cn-hangzhou".into()],
         drift: true,
+        crl: false,
         seed: 5,
         dir: dir.join("world"),
     })

@@ -3,8 +3,9 @@
 //! by the leaves' CA, an impostor with the same name, or nobody: what the
 //! report's revocation fact says (status, source), the findings with their
 //! severity, and the exit code. Good, revoked, unknown (HTTP 404),
-//! stale, wrong signer, responder down, a list over the size bound, and
-//! `--no-fetch`; and one fetch per list per run, however many leaves name it.
+//! stale, wrong signer, responder down, a list over the size bound, a
+//! must-staple leaf served without a staple, and `--no-fetch`; and one
+//! fetch per list per run, however many leaves name it.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -125,10 +126,12 @@ fn every_crl_outcome_has_its_status_finding_and_exit_code() {
     let (base, counts) = serve(files, 100);
     let down = nobody_listening();
 
-    let leaf = |serial: u64, url: String| {
-        let options = LeafOptions { crl_url: Some(url), serial: Some(serial), ..LeafOptions::default() };
+    let leaf_with = |serial: u64, options: LeafOptions| {
+        let options = LeafOptions { serial: Some(serial), ..options };
         ca.issue_with(&[&format!("s{serial}.test")], days(-1, 90), &options).unwrap()
     };
+    let leaf =
+        |serial: u64, url: String| leaf_with(serial, LeafOptions { crl_url: Some(url), ..LeafOptions::default() });
     let cases: Vec<(&str, Issued)> = vec![
         ("good", leaf(1, format!("{base}/main.crl"))),
         ("revoked", leaf(2, format!("{base}/main.crl"))),
@@ -137,6 +140,13 @@ fn every_crl_outcome_has_its_status_finding_and_exit_code() {
         ("impostor", leaf(5, format!("{base}/impostor.crl"))),
         ("down", leaf(6, down)),
         ("big", leaf(7, format!("{base}/big.crl"))),
+        (
+            "must-staple",
+            leaf_with(
+                8,
+                LeafOptions { must_staple: true, crl_url: Some(format!("{base}/main.crl")), ..LeafOptions::default() },
+            ),
+        ),
     ];
     let farm = Farm::start(FarmSpec {
         endpoints: cases.iter().map(|(name, issued)| served(name, issued)).collect(),
@@ -153,7 +163,7 @@ fn every_crl_outcome_has_its_status_finding_and_exit_code() {
     };
 
     // (case, status, findings, exit code, words the messages must hold)
-    let expectations: [(&str, &str, &[&str], i32, &str); 7] = [
+    let expectations: [(&str, &str, &[&str], i32, &str); 8] = [
         ("good", "good", &[], 0, ""),
         ("revoked", "revoked", &["revoked:critical"], 1, "key_compromise"),
         ("missing", "unknown", &["revocation-unknown:medium"], 3, "HTTP 404"),
@@ -161,6 +171,7 @@ fn every_crl_outcome_has_its_status_finding_and_exit_code() {
         ("impostor", "unknown", &["revocation-response-invalid:high"], 3, "signature"),
         ("down", "unknown", &["revocation-unknown:medium"], 3, "could not be fetched"),
         ("big", "unknown", &["revocation-unknown:medium"], 3, "exceeds"),
+        ("must-staple", "good", &["must-staple-missing:high"], 1, "stapled no OCSP response"),
     ];
     for (name, status, findings, exit, words) in expectations {
         let said = probe(name, &[]);
@@ -174,6 +185,9 @@ fn every_crl_outcome_has_its_status_finding_and_exit_code() {
         assert_eq!(said.report["bindings"][0]["results"][0]["verdict"], "OBSERVED", "{name}");
         assert_eq!(revocation["source"], "crl", "{name}: {revocation}");
         assert!(said.messages().contains(words), "{name}: {}", said.messages());
+        // The probe asks for a staple in every full handshake; the farm staples none.
+        assert_eq!(revocation["stapled"], false, "{name}: {revocation}");
+        assert_eq!(revocation["must_staple"].as_bool().unwrap_or_default(), name == "must-staple", "{name}");
         if status == "good" || status == "revoked" {
             assert!(revocation["produced_at"].is_i64() && revocation["next_update"].is_i64(), "{revocation}");
         }

@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use certinspect_analysis::{distinguished_name, ChainAnalysis};
-use certinspect_probe::{ProbeErrorKind, ProbeObservation, ProbeOutcome};
+use certinspect_analysis::{distinguished_name, must_staple, ChainAnalysis};
+use certinspect_probe::{CaptureMethod, ProbeErrorKind, ProbeObservation, ProbeOutcome};
 use certinspect_protocol::{Binding, DeclaredCertificate, RevocationStatus};
 
 use super::revocation::{provider_answer, RevocationAnswer, RevocationFact};
@@ -61,7 +61,17 @@ pub(crate) fn observe(
             answer.source.get_or_insert_with(|| binding.location.plugin.clone());
             Some(answer)
         });
-        RevocationFact::merge(&facts.serial_hex, provider.into_iter().chain(revocations.network.cloned()).collect())
+        // Only a full handshake tells whether the server stapled.
+        let stapled = observation
+            .tls()
+            .filter(|tls| tls.capture == CaptureMethod::FullHandshake)
+            .map(|tls| tls.stapled_ocsp.is_some());
+        let staple = stapled.unwrap_or_default().then(RevocationAnswer::stapled);
+        let answers = provider.into_iter().chain(revocations.network.cloned()).chain(staple).collect();
+        let mut fact = RevocationFact::merge(&facts.serial_hex, answers)?;
+        fact.must_staple = observation.served_chain().first().is_some_and(|leaf| must_staple(&leaf.0));
+        fact.stapled = stapled;
+        Some(fact)
     });
     ObservationResult {
         address: observation.address.map(|a| a.to_string()),

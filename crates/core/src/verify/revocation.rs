@@ -115,6 +115,14 @@ impl RevocationAnswer {
         }
     }
 
+    /// What a stapled OCSP response says: it is recorded, but not read yet.
+    pub(crate) fn stapled() -> Self {
+        Self {
+            why: Some("the server stapled an OCSP response; stapled responses are not verified yet".to_owned()),
+            ..Self::new(RevocationVerdict::Unknown, Some("stapled"))
+        }
+    }
+
     /// A provider's answer.
     pub(crate) fn from_provider(status: &RevocationStatus) -> Self {
         let verdict = match status.status {
@@ -139,6 +147,13 @@ pub struct RevocationFact {
     /// Every other source's answer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_answers: Vec<RevocationAnswer>,
+    /// The leaf carries the must-staple TLS feature (RFC 7633).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_staple: bool,
+    /// Whether the server stapled an OCSP response to the handshake;
+    /// absent when that is not known (a legacy capture does not read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stapled: Option<bool>,
 }
 
 impl RevocationFact {
@@ -148,13 +163,24 @@ impl RevocationFact {
         answers.sort_by_key(|answer| std::cmp::Reverse(answer.status));
         let mut answers = answers.into_iter();
         let answer = answers.next()?;
-        Some(Self { serial: serial.to_owned(), answer, other_answers: answers.collect() })
+        Some(Self {
+            serial: serial.to_owned(),
+            answer,
+            other_answers: answers.collect(),
+            must_staple: false,
+            stapled: None,
+        })
     }
 
     /// Whether revocation could not be checked though the leaf says where
     /// to ask (no answer came, or none acceptable): "could not check".
     pub fn unchecked(&self) -> bool {
         self.answer.status == RevocationVerdict::Unknown && self.answer.cause.is_some()
+    }
+
+    /// Whether the leaf must be stapled and the server stapled nothing.
+    pub fn staple_missing(&self) -> bool {
+        self.must_staple && self.stapled == Some(false)
     }
 
     /// Whether one source says revoked and another good.

@@ -168,6 +168,18 @@ fn revocation_findings(revocation: &RevocationFact, out: &mut Vec<Finding>) {
         }
         _ => {}
     }
+    if revocation.staple_missing() {
+        out.push(
+            Finding::new(
+                FindingCode::MustStapleMissing,
+                format!(
+                    "the served certificate (serial {}) must be stapled (TLS feature status_request), but the server stapled no OCSP response",
+                    revocation.serial
+                ),
+            )
+            .with_evidence(evidence.clone()),
+        );
+    }
     if let Some(good) = revocation.disagreement() {
         let other = good.source.as_deref().unwrap_or("another source");
         out.push(
@@ -542,11 +554,11 @@ mod tests {
     fn revocation_facts_raise_what_they_say() {
         use crate::verify::revocation::RevocationAnswer;
         use RevocationVerdict::*;
-        let endpoint = bare_endpoint("a.test", 443, Some("a.test".into()));
         let answer = |status, source: &str| RevocationAnswer::new(status, Some(source));
         let unknown = |cause| RevocationAnswer::unknown("crl", None, cause, "the CRL is stale".into());
-        type Case<'a> = (&'a str, Vec<RevocationAnswer>, Vec<(FindingCode, Severity)>);
-        let cases: Vec<Case<'_>> = vec![
+        // (name, answers, expected findings)
+        type Case = (&'static str, Vec<RevocationAnswer>, Vec<(FindingCode, Severity)>);
+        let cases: Vec<Case> = vec![
             (
                 "provider revoked",
                 vec![answer(Revoked, "alibaba-cas")],
@@ -580,7 +592,24 @@ mod tests {
         for (name, answers, expected) in cases {
             let mut observed = result(Verdict::Match, None);
             observed.revocation = RevocationFact::merge("0a", answers);
-            let found = observation_findings(&endpoint, &observed, None, "a.test");
+            check(name, &observed, expected);
+        }
+        // Must staple: raised only when the server is known not to have stapled.
+        for (stapled, expected) in [
+            (Some(false), vec![(FindingCode::MustStapleMissing, Severity::High)]),
+            (Some(true), vec![]),
+            (None, vec![]),
+        ] {
+            let mut observed = result(Verdict::Match, None);
+            let mut fact = RevocationFact::merge("0a", vec![answer(Good, "crl")]).unwrap();
+            fact.must_staple = true;
+            fact.stapled = stapled;
+            observed.revocation = Some(fact);
+            check(&format!("must staple, stapled {stapled:?}"), &observed, expected);
+        }
+        fn check(name: &str, observed: &ObservationResult, expected: Vec<(FindingCode, Severity)>) {
+            let endpoint = bare_endpoint("a.test", 443, Some("a.test".into()));
+            let found = observation_findings(&endpoint, observed, None, "a.test");
             assert_eq!(found.iter().map(|f| (f.code, f.severity)).collect::<Vec<_>>(), expected, "{name}");
             assert!(
                 found.iter().all(|f| f.place.as_deref() == Some("a.test:443") && f.message.contains("0a")),
