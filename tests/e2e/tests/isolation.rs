@@ -105,6 +105,7 @@ fn isolation_overhead_on_the_alibaba_plugins_against_the_emulator() {
         accounts: 1,
         regions: vec!["cn-hangzhou".into(), "cn-shanghai".into()],
         drift: false,
+        crl: false,
         seed: 15,
         dir: dir.join("world"),
     })
