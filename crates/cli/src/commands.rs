@@ -113,7 +113,7 @@ pub(crate) fn load(config_path: &Path, plugin_dirs: &[PathBuf]) -> Result<(Confi
     let config = Config::load(config_path).map_err(usage_error)?;
     let mut dirs = plugin_dirs.to_vec();
     dirs.extend(config.file.plugin_dirs.iter().cloned());
-    let registry = crate::registry::load(&dirs);
+    let registry = crate::registry::load(&dirs, config.admission_policy());
     for failure in registry.failures() {
         tracing::warn!("plugin not loaded: {failure}");
     }
@@ -132,6 +132,8 @@ pub(crate) fn scan_options(config: &Config, verify: &VerifyArgs) -> Result<ScanO
     let mut options = ScanOptions::default();
     options.verify = verify_options(&config.file.verify, verify).map_err(usage_error)?;
     options.collect.call_timeout = Duration::from_secs_f64(config.file.verify.plugin_call_timeout_secs);
+    options.isolation = config.file.plugins.isolation.into();
+    options.process_host = crate::plugin_host::process_host(config.file.plugins.memory_limit_mib);
     Ok(options)
 }
 

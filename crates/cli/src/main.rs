@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod exit;
 mod output;
+mod plugin_host;
 mod plugins_cmd;
 mod registry;
 mod report_cmd;
@@ -94,6 +95,10 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Serve one plugin library over stdin/stdout for a scan running it in
+    /// a separate process (started by inspect itself).
+    #[command(hide = true)]
+    PluginHost(plugin_host::Args),
     /// Print the manual page (roff).
     #[command(after_help = "Example:\n  inspect man > inspect.1 && man ./inspect.1")]
     Man,
@@ -118,6 +123,7 @@ fn main() -> ExitCode {
         Command::Report(command) => report_cmd::run(&command),
         Command::Diff(args) => report_cmd::diff(&args),
         Command::Config(command) => commands::config(&command, &cli.plugin_dirs),
+        Command::PluginHost(args) => plugin_host::run(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "inspect", &mut std::io::stdout());
             exit::CLEAN

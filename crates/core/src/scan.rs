@@ -16,7 +16,7 @@ use crate::bindings_file::InventoryFile;
 use crate::collect::{collect, CollectError, CollectOptions, Collected, SourceStats};
 use crate::host::{CancelFlag, Host, HttpTransport, TransportConfig};
 use crate::join::{join, JoinOutcome};
-use crate::plugins::{OpenedSource, PluginRegistry};
+use crate::plugins::{Isolation, LoadedPlugin, OpenedSource, PluginOrigin, PluginRegistry, ProcessHost};
 use crate::report::Report;
 use crate::schema;
 use crate::shard::Shard;
@@ -31,12 +31,19 @@ pub struct SourceSpec {
     pub plugin: String,
     /// The plugin's settings.
     pub settings: serde_json::Value,
+    /// Where the plugin runs; `None`: [`ScanOptions::isolation`] decides.
+    pub isolation: Option<Isolation>,
 }
 
 impl SourceSpec {
     /// A source of `plugin` with `settings`.
     pub fn new(plugin: impl Into<String>, settings: serde_json::Value) -> Self {
-        Self { plugin: plugin.into(), settings }
+        Self { plugin: plugin.into(), settings, isolation: None }
+    }
+
+    /// The same source, run with `isolation`.
+    pub fn with_isolation(self, isolation: Isolation) -> Self {
+        Self { isolation: Some(isolation), ..self }
     }
 }
 
@@ -74,6 +81,16 @@ pub enum OpenError {
         plugin: String,
         /// Each problem found.
         problems: Vec<ConfigProblem>,
+    },
+    /// A source asks for process isolation and it cannot be had.
+    #[error("source '{plugin}': {message}")]
+    Isolation {
+        /// Index of the source in the specs.
+        index: usize,
+        /// The plugin.
+        plugin: String,
+        /// Why, and what to do instead.
+        message: String,
     },
     /// The host's HTTP transport could not be built.
     #[error("cannot start the HTTP transport: {0}")]
@@ -123,6 +140,13 @@ pub struct ScanOptions {
     pub transport: TransportConfig,
     /// Set it to stop plugin calls early.
     pub cancel: CancelFlag,
+    /// Isolation of sources that do not choose their own. Built-in
+    /// providers run in-process unless their source asks otherwise.
+    pub isolation: Isolation,
+    /// The program that runs a plugin library in a child process
+    /// (`inspect plugin-host`); needed by any source run with
+    /// [`Isolation::Process`].
+    pub process_host: Option<ProcessHost>,
 }
 
 /// Told about a scan as it goes: listing first, then each result.
@@ -183,7 +207,27 @@ fn open_and_list(
     let mut failures = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
         let plugin = registry.get(&spec.plugin).expect("checked above");
-        match plugin.open(&spec.settings, host.for_plugin(&spec.plugin)) {
+        let services = host.for_plugin(&spec.plugin);
+        let opened = match isolation_of(plugin, spec, options) {
+            Isolation::Process => {
+                let isolation_error =
+                    |message: String| OpenError::Isolation { index, plugin: spec.plugin.clone(), message };
+                if !matches!(plugin.origin(), PluginOrigin::File(_)) {
+                    return Err(isolation_error(
+                        "isolation = \"process\" needs a plugin library; this provider is built into inspect \
+                         (use isolation = \"in-process\", or install its library)"
+                            .into(),
+                    ));
+                }
+                let Some(process_host) = &options.process_host else {
+                    return Err(isolation_error("process isolation needs a plugin-host program; none is set".into()));
+                };
+                let process_host = ProcessHost { call_timeout: options.collect.call_timeout, ..process_host.clone() };
+                plugin.open_in_child(&spec.settings, services, &process_host)
+            }
+            _ => plugin.open(&spec.settings, services),
+        };
+        match opened {
             Ok(opened) => sources.push(Arc::new(opened)),
             Err(e) if e.error.kind == error_kind::INVALID_CONFIG => {
                 let problem = ConfigProblem { path: Vec::new(), message: e.error.message };
@@ -200,6 +244,16 @@ fn open_and_list(
     collected.errors = failures;
     observer.listed(&collected);
     Ok(Listed { sources, collected })
+}
+
+/// Where `spec`'s plugin runs: the source's own choice; else in-process
+/// for a built-in provider, the scan's default for a library.
+fn isolation_of(plugin: &LoadedPlugin, spec: &SourceSpec, options: &ScanOptions) -> Isolation {
+    match (spec.isolation, plugin.origin()) {
+        (Some(isolation), _) => isolation,
+        (None, PluginOrigin::Static) => Isolation::InProcess,
+        (None, _) => options.isolation,
+    }
 }
 
 /// List every source and join what they declare; nothing is probed.
