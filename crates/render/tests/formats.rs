@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::sync::OnceLock;
 
+use certinspect_core::diff::fingerprint;
 use certinspect_core::report::{ObservationResult, Report};
 use certinspect_render::{
     render_csv, render_json, render_jsonl, render_prometheus, render_sarif, sarif_level, FindingCode, JsonLinesWriter,
-    CSV_COLUMNS,
+    CSV_COLUMNS, SARIF_FINGERPRINT_KEY,
 };
 use common::python::{consumer, consumer_rejects, sarif_schema};
 use common::{docs_dir, rendered, scratch_file};
@@ -251,6 +252,8 @@ fn sarif_is_valid_against_the_sarif_2_1_0_schema() {
             assert_eq!(result["level"], sarif_level(finding.severity));
             assert_eq!(rule_ids[result["ruleIndex"].as_u64().unwrap() as usize], finding.code.as_str());
             assert_eq!(result["properties"]["severity"], finding.severity.as_str());
+            let print = &result["partialFingerprints"][SARIF_FINGERPRINT_KEY];
+            assert_eq!(print.as_str(), Some(fingerprint(&report, finding).as_str()), "{name}");
             let location = &result["locations"][0];
             match finding.binding {
                 Some(index) => {
@@ -551,12 +554,18 @@ fn chosen_tags_become_csv_columns_after_the_fixed_ones() {
     let column = |name: &str| headers.iter().position(|c| c == name).unwrap();
     for (row, (index, _)) in rows.iter().zip(&expected) {
         let tags = &report.bindings[*index].binding.tags;
-        // The value as the cloud gave it (quote and comma intact), empty
-        // where the resource lacks the tag.
+        // The value as the cloud gave it (quote and comma intact; a
+        // leading `=` escaped against formula injection, as every cell),
+        // empty where the resource lacks the tag.
         for key in &keys {
-            assert_eq!(&row[column(&format!("tag:{key}"))], tags.get(key).map_or("", String::as_str), "{key}");
+            let expected = match tags.get(key).map(String::as_str) {
+                Some(formula) if formula.starts_with('=') => format!("'{formula}"),
+                value => value.unwrap_or_default().to_owned(),
+            };
+            assert_eq!(row[column(&format!("tag:{key}"))], expected, "{key}");
         }
     }
+    assert!(rows.iter().any(|r| &r[column("tag:cost-center")] == "'=cc-1"));
     assert!(rows.iter().any(|r| &r[column("tag:owner")] == "team \"a\", ops"));
     assert!(rows.iter().any(|r| r[column("tag:owner")].is_empty()));
     // Without chosen tags the header is exactly the fixed one.
