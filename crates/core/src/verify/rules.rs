@@ -556,7 +556,8 @@ mod tests {
         use RevocationVerdict::*;
         let answer = |status, source: &str| RevocationAnswer::new(status, Some(source));
         let unknown = |cause| RevocationAnswer::unknown("crl", None, cause, "the CRL is stale".into());
-        let cases: Vec<(&str, Vec<RevocationAnswer>, Vec<(FindingCode, Severity)>)> = vec![
+        type Expected = Vec<(FindingCode, Severity)>;
+        let cases: Vec<(&str, Vec<RevocationAnswer>, Expected)> = vec![
             (
                 "provider revoked",
                 vec![answer(Revoked, "alibaba-cas")],
@@ -605,7 +606,7 @@ mod tests {
             observed.revocation = Some(fact);
             check(&format!("must staple, stapled {stapled:?}"), &observed, expected);
         }
-        fn check(name: &str, observed: &ObservationResult, expected: Vec<(FindingCode, Severity)>) {
+        fn check(name: &str, observed: &ObservationResult, expected: Expected) {
             let endpoint = bare_endpoint("a.test", 443, Some("a.test".into()));
             let found = observation_findings(&endpoint, observed, None, "a.test");
             assert_eq!(found.iter().map(|f| (f.code, f.severity)).collect::<Vec<_>>(), expected, "{name}");
