@@ -464,7 +464,7 @@ impl<'a> Ctx<'a> {
             "ResourceGroupId": "rg-acfmcertinspect",
             "DeleteProtection": "off",
             "ModificationProtectionStatus": "NonProtection",
-            "Tags": { "Tag": [] },
+            "Tags": { "Tag": lb.tags.iter().map(|(k, v)| json!({ "TagKey": k, "TagValue": v })).collect::<Vec<_>>() },
         })
     }
 

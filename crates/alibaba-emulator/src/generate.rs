@@ -827,6 +827,16 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
                                 serves,
                             },
                         ],
+                        // Who owns it, as teams tag load balancers; one key
+                        // is not a valid Prometheus label name as it is.
+                        tags: [
+                            ("owner", ["alice", "bob", "carol"][(lb_n % 3) as usize].to_owned()),
+                            ("team", ["payments", "web"][(lb_n % 2) as usize].to_owned()),
+                            ("cost-center", format!("cc-{}", 100 + lb_n % 4)),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect(),
                     });
                     false
                 };

@@ -230,6 +230,8 @@ pub struct LoadBalancer {
     pub create_time: String,
     pub create_time_stamp: i64,
     pub listeners: Vec<Listener>,
+    /// Resource tags, key to value (answered as `Tags.Tag[]`).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// A listener. HTTPS listeners have a default certificate and SNI domain extensions.

@@ -94,7 +94,7 @@ fn usage_error(message: impl std::fmt::Display) -> u8 {
 
 /// Load the configuration and the plugins, and check the sources it names
 /// against them: each problem is a line naming the file, line and column.
-fn load(config_path: &Path, plugin_dirs: &[PathBuf]) -> Result<(Config, PluginRegistry), u8> {
+pub(crate) fn load(config_path: &Path, plugin_dirs: &[PathBuf]) -> Result<(Config, PluginRegistry), u8> {
     let config = Config::load(config_path).map_err(usage_error)?;
     let mut dirs = plugin_dirs.to_vec();
     dirs.extend(config.file.plugin_dirs.iter().cloned());
@@ -113,7 +113,7 @@ fn load(config_path: &Path, plugin_dirs: &[PathBuf]) -> Result<(Config, PluginRe
 }
 
 /// Options for listing and verifying, from the file and the flags.
-fn scan_options(config: &Config, verify: &VerifyArgs) -> Result<ScanOptions, u8> {
+pub(crate) fn scan_options(config: &Config, verify: &VerifyArgs) -> Result<ScanOptions, u8> {
     let mut options = ScanOptions::default();
     options.verify = verify_options(&config.file.verify, verify).map_err(usage_error)?;
     options.collect.call_timeout = Duration::from_secs_f64(config.file.verify.plugin_call_timeout_secs);
@@ -123,7 +123,7 @@ fn scan_options(config: &Config, verify: &VerifyArgs) -> Result<ScanOptions, u8>
 /// A source error the engine returns before anything is scanned, placed in
 /// the configuration file: a usage error, except when the tool itself could
 /// not start its HTTP transport.
-fn open_error(config: &Config, error: &OpenError) -> u8 {
+pub(crate) fn open_error(config: &Config, error: &OpenError) -> u8 {
     for located in config.locate(error) {
         eprintln!("inspect: {located}");
     }
@@ -143,7 +143,7 @@ pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
         Err(code) => return code,
     };
     let mut sink = match output::open(&args.output) {
-        Ok(sink) => sink,
+        Ok(sink) => sink.with_labels_from_tags(&config.file.output.labels_from_tags),
         Err(message) => return usage_error(message),
     };
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());

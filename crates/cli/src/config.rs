@@ -22,6 +22,19 @@ pub struct ConfigFile {
     /// Extra plugin directories.
     #[serde(default)]
     pub plugin_dirs: Vec<PathBuf>,
+    /// What the outputs carry beyond the report.
+    #[serde(default)]
+    pub output: OutputSettings,
+}
+
+/// `[output]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSettings {
+    /// Resource tags that become Prometheus labels (`tag_<key>`), so alerts
+    /// route to whoever owns the certificate.
+    #[serde(default)]
+    pub labels_from_tags: Vec<String>,
 }
 
 /// `[[source]]`: a plugin and its configuration section.
@@ -187,6 +200,16 @@ impl Config {
         if !(0.0..=1.0).contains(&verify.warn_fraction) {
             return Err(self.error_at(&["verify", "warn_fraction"], "warn_fraction: expected a number from 0 to 1"));
         }
+        let mut labels = std::collections::BTreeMap::new();
+        for (index, key) in self.file.output.labels_from_tags.iter().enumerate() {
+            let label = certinspect_render::tag_label_name(key);
+            if let Some(other) = labels.insert(label.clone(), key) {
+                return Err(self.error_at(
+                    &["output", "labels_from_tags", &index.to_string()],
+                    &format!("labels_from_tags: '{key}' and '{other}' would both become the label {label}; expected keys that stay apart"),
+                ));
+            }
+        }
         for (index, route) in verify.connect_to.iter().enumerate() {
             if let Err(message) = route.parse::<certinspect_core::verify::ConnectTo>() {
                 return Err(
@@ -331,5 +354,19 @@ mod tests {
 
         let err = parse("[verify]\nwarn_days = 3\ncritical_days = 9\n").unwrap_err();
         assert_eq!(err.to_string(), "inspect.toml:3:17: critical_days: expected at most warn_days");
+    }
+
+    #[test]
+    fn tag_labels_must_stay_apart() {
+        let config = parse("[output]\nlabels_from_tags = [\"owner\", \"cost-center\"]\n").unwrap();
+        assert_eq!(config.file.output.labels_from_tags, ["owner", "cost-center"]);
+        let err = parse("[output]\nlabels_from_tags = [\"cost-center\", \"cost_center\"]\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "inspect.toml:2:36: labels_from_tags: 'cost_center' and 'cost-center' would both become the label \
+             tag_cost_center; expected keys that stay apart"
+        );
+        let err = parse("[output]\nlabels = [\"owner\"]\n").unwrap_err();
+        assert!(err.message.contains("unknown field `labels`"), "{err}");
     }
 }

@@ -10,6 +10,7 @@ mod exit;
 mod output;
 mod plugins_cmd;
 mod registry;
+mod serve;
 mod settings;
 
 use std::path::PathBuf;
@@ -49,6 +50,14 @@ enum Command {
         after_help = "Examples:\n  inspect scan --config inspect.toml\n  inspect scan --config inspect.toml --format json --output report.json\n  inspect scan --config inspect.toml --fail-on high --format sarif --output certs.sarif"
     )]
     Scan(commands::ScanArgs),
+    /// Scan on a schedule and serve the last complete scan to Prometheus (/metrics), with /healthz and /report.json.
+    #[command(
+        after_help = "SIGHUP rereads the configuration (a bad one is logged and the previous one kept); SIGTERM or \
+                      SIGINT stops. Until the first scan completes, /metrics holds only the scan health and \
+                      /report.json answers 503.\n\n\
+                      Examples:\n  inspect serve --config inspect.toml\n  inspect serve --config inspect.toml --every 1h --listen 0.0.0.0:9314"
+    )]
+    Serve(serve::ServeArgs),
     /// Probe endpoints given on the command line or in a file (no cloud).
     #[command(
         after_help = "Examples:\n  inspect probe example.com\n  inspect probe example.com:8443 --sni www.example.com\n  inspect probe --targets hosts.txt --format jsonl\n  inspect probe --declared last-report.json\n  inspect probe shop.example.com --connect-to shop.example.com:443:127.0.0.1:8443"
@@ -93,6 +102,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Plugins(args) => plugins_cmd::run(&args, &cli.plugin_dirs, cli.verbose > 0),
         Command::Scan(args) => commands::scan(&args, &cli.plugin_dirs),
+        Command::Serve(args) => serve::serve(&args, &cli.plugin_dirs),
         Command::Probe(args) => commands::probe(&args),
         Command::Inventory(args) => commands::inventory(&args, &cli.plugin_dirs),
         Command::Config(command) => commands::config(&command, &cli.plugin_dirs),

@@ -69,6 +69,8 @@ pub struct Sink {
     width: usize,
     writer: Box<dyn Write>,
     jsonl: Option<certinspect_render::JsonLinesWriter<Box<dyn Write>>>,
+    /// Resource tags that become Prometheus labels.
+    labels_from_tags: Vec<String>,
 }
 
 /// Open the destination `args` name (an output file is created up front,
@@ -94,10 +96,16 @@ pub fn open(args: &OutputArgs) -> Result<Sink, String> {
     // The table fits the terminal it is shown on (COLUMNS, as shells export
     // it), else the renderer's default.
     let width = if terminal { std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100) } else { 100 };
-    Ok(Sink { format: args.format, color, width, writer, jsonl })
+    Ok(Sink { format: args.format, color, width, writer, jsonl, labels_from_tags: Vec::new() })
 }
 
 impl Sink {
+    /// With these resource tags as Prometheus labels (`[output] labels_from_tags`).
+    pub fn with_labels_from_tags(mut self, keys: &[String]) -> Self {
+        self.labels_from_tags = keys.to_vec();
+        self
+    }
+
     /// Write the finished report (JSON Lines: the closing summary).
     pub fn finish(&mut self, report: &Report) -> io::Result<()> {
         let options = certinspect_render::RenderOptions { color: self.color, width: self.width, ..Default::default() };
@@ -108,7 +116,9 @@ impl Sink {
             (None, Format::Jsonl) => certinspect_render::render_jsonl(report, &mut self.writer)?,
             (None, Format::Csv) => certinspect_render::render_csv(report, &mut self.writer)?,
             (None, Format::Sarif) => certinspect_render::render_sarif(report, &mut self.writer)?,
-            (None, Format::Prometheus) => certinspect_render::render_prometheus(report, &mut self.writer)?,
+            (None, Format::Prometheus) => {
+                certinspect_render::render_prometheus_tagged(report, &self.labels_from_tags, &mut self.writer)?
+            }
         }
         self.writer.flush()
     }

@@ -9,6 +9,7 @@ use std::process::Command;
 const COMMANDS: &[&[&str]] = &[
     &[],
     &["scan"],
+    &["serve"],
     &["probe"],
     &["inventory"],
     &["plugins"],

@@ -7,7 +7,8 @@
 //! versioned [`report::Report`] whose findings come from one catalogue
 //! ([`findings`]). [`verify`] is the engine behind it, usable with bindings
 //! from anywhere; [`host`] holds the services plugins run on (HTTP
-//! transport, logging, clock, cancellation); [`trust_store`] loads roots.
+//! transport, logging, clock, cancellation); [`trust_store`] loads roots;
+//! [`watch`] is the state of a continuous scan (`inspect serve`).
 //!
 //! What this crate is not: a command line (that is `certinspect-cli`), a
 //! report format (`certinspect-render`), and not a place for
@@ -26,3 +27,4 @@ pub mod scan;
 pub mod schema;
 pub mod trust_store;
 pub mod verify;
+pub mod watch;

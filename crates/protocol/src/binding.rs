@@ -21,6 +21,10 @@ pub struct Binding {
     /// Provider-specific extras, shown as-is in reports.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub extra: serde_json::Value,
+    /// The cloud resource's tags (key to value), so alerts can reach its
+    /// owner. Optional on the wire: plugins that know no tags send none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// Where a binding lives and how to reach it. Build one with [`Location::new`].
@@ -237,7 +241,7 @@ impl DeclaredCertificate {
 impl Binding {
     /// A certificate declared at a location, with no cross-references or extras.
     pub fn new(location: Location, declared: DeclaredCertificate) -> Self {
-        Self { location, declared, xrefs: Vec::new(), extra: serde_json::Value::Null }
+        Self { location, declared, xrefs: Vec::new(), extra: serde_json::Value::Null, tags: Default::default() }
     }
     /// With one more cross-reference key.
     pub fn with_xref(mut self, kind: impl Into<String>, value: impl Into<String>) -> Self {
@@ -252,6 +256,11 @@ impl Binding {
     /// With provider-specific extras, shown as-is in reports.
     pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
         self.extra = extra;
+        self
+    }
+    /// With these resource tags added (key, value).
+    pub fn with_tags(mut self, tags: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.tags.extend(tags);
         self
     }
 }

@@ -39,7 +39,7 @@ use certinspect_core::report::Report;
 pub use certinspect_core::findings::{CodeInfo, FindingCode, Severity};
 pub use csv_out::CSV_COLUMNS;
 pub use json::JsonLinesWriter;
-pub use prometheus::escape_label_value;
+pub use prometheus::{escape_label_value, tag_label_name};
 pub use sarif::{binding_uri, sarif_level};
 
 /// The JSON Schema (draft 2020-12) of the `json` format, and of the `jsonl`
@@ -162,7 +162,24 @@ pub fn render_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 /// Prometheus text exposition format.
 pub fn render_prometheus(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    prometheus::render(report, out)
+    prometheus::render(report, &[], out)
+}
+
+/// [`render_prometheus`] with the resource tags `labels_from_tags` names as
+/// labels of every certificate series (see [`tag_label_name`]).
+pub fn render_prometheus_tagged(report: &Report, labels_from_tags: &[String], out: &mut dyn Write) -> io::Result<()> {
+    prometheus::render(report, labels_from_tags, out)
+}
+
+/// Prometheus text exposition format for a continuous scan's state: the
+/// last complete report, remembered certificates, scan health; tags as in
+/// [`render_prometheus_tagged`].
+pub fn render_prometheus_snapshot(
+    snapshot: &certinspect_core::watch::Snapshot,
+    labels_from_tags: &[String],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    prometheus::render_snapshot(snapshot, labels_from_tags, out)
 }
 
 #[cfg(test)]

@@ -308,7 +308,8 @@ fn prometheus_text_parses_with_the_reference_parser() {
         }
 
         let observations = observations(&report);
-        let days = family("certinspect_certificate_days_remaining");
+        let expiry = family("certinspect_certificate_expiry_seconds");
+        let expired = family("certinspect_certificate_expired");
         let not_after = family("certinspect_certificate_not_after_seconds");
         let dated = observations
             .iter()
@@ -316,7 +317,10 @@ fn prometheus_text_parses_with_the_reference_parser() {
                 r.is_some_and(|r| r.served.is_some()) || report.bindings[*i].binding.declared.not_after.is_some()
             })
             .count();
-        assert_eq!(days.samples.len(), dated, "{name}");
+        assert_eq!(expiry.samples.len(), dated, "{name}");
+        assert_eq!(expired.samples.len(), dated, "{name}");
+        let served_count = observations.iter().filter(|(_, r)| r.is_some_and(|r| r.served.is_some())).count();
+        assert_eq!(family("certinspect_certificate_last_seen_timestamp_seconds").samples.len(), served_count);
         assert_eq!(not_after.samples.len(), dated, "{name}");
         for (index, result) in &observations {
             let binding = &report.bindings[*index].binding;
@@ -336,6 +340,10 @@ fn prometheus_text_parses_with_the_reference_parser() {
                 .unwrap_or_else(|| panic!("{name}: no not_after series for binding {index} at {address}"));
             assert_eq!(sample.value, served.not_after as f64);
             assert_eq!(sample.labels["source"], "served");
+            let same = |s: &&ParsedSample| s.labels == sample.labels;
+            let left = expiry.samples.iter().find(same).unwrap().value;
+            assert_eq!(left, (served.not_after - report.generated_at) as f64);
+            assert_eq!(expired.samples.iter().find(same).unwrap().value, f64::from(u8::from(left <= 0.0)));
         }
         assert!(not_after.samples.iter().any(|s| s.labels["account"].contains("\"eu\", team\\west\nsecond")));
 
@@ -356,5 +364,168 @@ fn prometheus_text_parses_with_the_reference_parser() {
         assert_eq!(by_code, report.findings.len() as f64);
         assert_eq!(family("certinspect_source_errors").samples[0].value, report.source_errors.len() as f64);
         assert_eq!(family("certinspect_scan_timestamp_seconds").samples[0].value, report.generated_at as f64);
+        for s in &family("certinspect_source_up").samples {
+            let failed = report.source_errors.iter().any(|e| e.plugin == s.labels["plugin"]);
+            assert_eq!(s.value, if failed { 0.0 } else { 1.0 }, "{name}: {:?}", s.labels);
+        }
     }
+}
+
+/// Debian's promtool, fetched once into the target directory when not installed.
+fn promtool() -> &'static certinspect_testbed::prometheus::Tools {
+    static TOOLS: OnceLock<certinspect_testbed::prometheus::Tools> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        certinspect_testbed::prometheus::tools(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+#[test]
+fn prometheus_text_passes_promtool_check_metrics() {
+    for (name, report) in reports() {
+        let text = rendered(|o| render_prometheus(&report, o));
+        promtool().check_metrics(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn promtool_rejects_what_it_should() {
+    // The consumer can fail: the exposition this project wrote before.
+    let old =
+        "# HELP certinspect_certificate_days_remaining Days.\n# TYPE certinspect_certificate_days_remaining gauge\n\
+               certinspect_certificate_days_remaining 5\n";
+    let said = promtool().check_metrics(old).unwrap_err();
+    assert!(said.contains("base unit"), "{said}");
+}
+
+/// A continuous scan over `reports`, one after another.
+fn watched(reports: Vec<Report>) -> certinspect_core::watch::Snapshot {
+    let mut watch = certinspect_core::watch::Watch::new();
+    for report in reports {
+        watch.completed(report, std::time::Duration::from_millis(1500));
+    }
+    watch.snapshot()
+}
+
+#[test]
+fn serve_remembers_what_a_silent_endpoint_served_and_promtool_accepts_it() {
+    let first = live().clone();
+    let (b, r) = first
+        .bindings
+        .iter()
+        .enumerate()
+        // A binding unlike any other (not one of two certificates one listener declares).
+        .filter(|(_, binding)| {
+            first.bindings.iter().filter(|o| o.binding.location == binding.binding.location).count() == 1
+        })
+        .find_map(|(b, binding)| binding.results.iter().position(|r| r.served.is_some()).map(|r| (b, r)))
+        .expect("the live report has a served certificate");
+    let served = first.bindings[b].results[r].served.clone().unwrap();
+    // The next scan, a day later: that endpoint no longer answers.
+    let mut second = first.clone();
+    second.generated_at += 86_400;
+    let silent = &mut second.bindings[b].results[r];
+    silent.served = None;
+    silent.analysis = None;
+    silent.verdict = certinspect_core::reconcile::Verdict::Unreachable;
+    // And the one after: the endpoint is still silent, still remembered
+    // with the first scan's time; then it is gone from the cloud: forgotten.
+    let mut third = second.clone();
+    third.generated_at += 86_400;
+    let mut gone = third.clone();
+    gone.bindings.remove(b);
+    let mut back = gone.clone();
+    back.bindings.insert(b, second.bindings[b].clone());
+
+    for (name, scans, remembered) in [
+        ("one scan", vec![first.clone()], false),
+        ("silent", vec![first.clone(), second.clone()], true),
+        ("still silent", vec![first.clone(), second.clone(), third.clone()], true),
+        ("forgotten", vec![first.clone(), second.clone(), gone, back], false),
+    ] {
+        let snapshot = watched(scans);
+        let text = rendered(|o| certinspect_render::render_prometheus_snapshot(&snapshot, &[], o));
+        promtool().check_metrics(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let last_seen: Vec<&str> =
+            text.lines().filter(|l| !l.starts_with('#') && l.contains("source=\"last_seen\"")).collect();
+        assert_eq!(snapshot.remembered.len(), usize::from(remembered), "{name}");
+        if remembered {
+            assert_eq!(snapshot.remembered[0].last.seen_at, first.generated_at, "{name}");
+            assert_eq!(snapshot.remembered[0].last.served, served, "{name}");
+            let not_after = last_seen.iter().find(|l| l.starts_with("certinspect_certificate_not_after_seconds{"));
+            assert!(not_after.is_some_and(|l| l.ends_with(&format!(" {}", served.not_after))), "{name}:\n{text}");
+            assert!(text.lines().any(|l| l.starts_with("certinspect_certificate_last_seen_timestamp_seconds{")
+                && l.ends_with(&format!(" {}", first.generated_at))));
+        } else {
+            assert!(last_seen.is_empty(), "{name}:\n{text}");
+        }
+        assert!(text.contains("\ncertinspect_scan_duration_seconds 1.5\n"), "{name}");
+        assert!(text.contains("\ncertinspect_scan_success 1\n"), "{name}");
+    }
+
+    // Before the first scan: health only, still a valid exposition.
+    let empty = rendered(|o| {
+        certinspect_render::render_prometheus_snapshot(&certinspect_core::watch::Watch::new().snapshot(), &[], o)
+    });
+    promtool().check_metrics(&empty).unwrap();
+    assert!(empty.contains("\ncertinspect_scans_total 0\n") && !empty.contains("certinspect_certificate"));
+}
+
+#[test]
+fn the_shipped_alert_rules_pass_promtool_and_name_only_real_metrics() {
+    let rules = docs_dir().join("prometheus/alerts.yml");
+    let said = promtool().check_rules(&rules).unwrap_or_else(|e| panic!("{e}"));
+    assert!(said.contains("SUCCESS"), "{said}");
+    let snapshot = watched(vec![common::fixture()]);
+    let exposition = rendered(|o| certinspect_render::render_prometheus_snapshot(&snapshot, &[], o));
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let mut named = BTreeSet::new();
+    for (at, _) in text.match_indices("certinspect_") {
+        let name: String = text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        named.insert(name);
+    }
+    assert!(named.len() >= 6, "{named:?}");
+    for name in named {
+        assert!(exposition.contains(&format!("# TYPE {name} ")), "alerts.yml uses {name}, which is not exported");
+    }
+}
+
+#[test]
+fn chosen_tags_become_labels_that_promtool_accepts_and_json_keeps() {
+    let mut report = live().clone();
+    for (index, b) in report.bindings.iter_mut().enumerate() {
+        if index % 2 == 0 {
+            b.binding.tags = [("owner", "team \"a\""), ("cost-center", "cc-1"), ("other", "x")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+        }
+    }
+    let keys = ["owner".to_owned(), "cost-center".to_owned(), "absent".to_owned()];
+    let text = rendered(|o| certinspect_render::render_prometheus_tagged(&report, &keys, o));
+    promtool().check_metrics(&text).unwrap();
+    let series: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("certinspect_certificate_not_after_seconds{")).collect();
+    assert!(!series.is_empty());
+    // Every certificate series carries every chosen tag (empty when the
+    // resource has none); tags not chosen stay out.
+    for line in &series {
+        assert!(
+            line.contains("tag_owner=\"") && line.contains("tag_cost_center=\"") && line.contains("tag_absent=\"\"")
+        );
+        assert!(!line.contains("tag_other"));
+    }
+    assert!(series.iter().any(|l| l.contains(r#"tag_owner="team \"a\"""#)), "{text}");
+    assert!(text.lines().filter(|l| l.starts_with("certinspect_binding_verdict{")).all(|l| l.contains("tag_owner=")));
+    assert_eq!(certinspect_render::tag_label_name("cost-center"), "tag_cost_center");
+    assert_eq!(certinspect_render::tag_label_name("kubernetes.io/name"), "tag_kubernetes_io_name");
+    // The JSON report keeps every tag, chosen or not, and the schema allows
+    // them (checked on the fixture: the schema is the fixture's contract).
+    let mut fixture = common::fixture();
+    fixture.bindings[0].binding.tags = report.bindings[0].binding.tags.clone();
+    let json = rendered(|o| render_json(&fixture, o));
+    let back: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.bindings[0].binding.tags["other"], "x");
+    let file = scratch_file("json", "tagged.json", &json);
+    consumer(&["jsonschema", &schema_path(), file.to_str().unwrap(), "--strict"]);
 }

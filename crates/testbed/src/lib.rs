@@ -18,6 +18,7 @@
 
 pub mod aws;
 pub mod moto;
+pub mod prometheus;
 pub mod python;
 
 use std::collections::BTreeMap;
@@ -59,7 +60,8 @@ pub struct Testbed {
     pub generated: GeneratedWorld,
     /// The API emulator.
     pub emulator: EmulatorHandle,
-    farm: FarmHandle,
+    /// `None` once [`Testbed::stop_endpoints`] stopped it.
+    farm: Option<FarmHandle>,
     routes: Vec<Route>,
 }
 
@@ -189,7 +191,7 @@ impl Testbed {
             hosts.dedup();
             routes.extend(hosts.into_iter().map(|host| Route { host, port, to }));
         }
-        Ok(Self { generated, emulator, farm, routes })
+        Ok(Self { generated, emulator, farm: Some(farm), routes })
     }
 
     /// Routes from every declared endpoint to the farm.
@@ -208,8 +210,17 @@ impl Testbed {
     }
 
     /// The TLS farm (for its statistics).
+    ///
+    /// # Panics
+    /// After [`Testbed::stop_endpoints`].
     pub fn farm(&self) -> &FarmHandle {
-        &self.farm
+        self.farm.as_ref().expect("the TLS endpoints were stopped")
+    }
+
+    /// Stop every TLS endpoint (an endpoint outage): connections to the
+    /// routes are refused from now on; the API keeps answering.
+    pub fn stop_endpoints(&mut self) {
+        self.farm = None;
     }
 
     /// Write what `inspect scan` needs to check this world, as a user would

@@ -428,17 +428,20 @@ impl SlbSource {
             .with_listener_port(listener.port);
         location.resource_name = text(&lb["LoadBalancerName"]);
         (location.endpoint, location.not_probeable) = (endpoint, not_probeable);
-        Binding::new(location, declared).with_xrefs(row.map(xrefs).unwrap_or_default()).with_extra(json!({
-                "certificate_role": role,
-                "extension_domain": extension_domain,
-                "domain_extension_id": extension_id,
-                "listener_status": listener.status,
-                "load_balancer_status": lb_status,
-                "address_type": address_type,
-                "expiry_note": row.and_then(|r| expiry(r).1),
-                "is_alicloud_certificate": row.and_then(|r| read_i64(&r["IsAliCloudCertificate"])),
-                "alicloud_certificate_name": row.and_then(|r| text(&r["AliCloudCertificateName"])),
-        }))
+        Binding::new(location, declared)
+            .with_xrefs(row.map(xrefs).unwrap_or_default())
+            .with_tags(tags(&lb["Tags"]))
+            .with_extra(json!({
+                    "certificate_role": role,
+                    "extension_domain": extension_domain,
+                    "domain_extension_id": extension_id,
+                    "listener_status": listener.status,
+                    "load_balancer_status": lb_status,
+                    "address_type": address_type,
+                    "expiry_note": row.and_then(|r| expiry(r).1),
+                    "is_alicloud_certificate": row.and_then(|r| read_i64(&r["IsAliCloudCertificate"])),
+                    "alicloud_certificate_name": row.and_then(|r| text(&r["AliCloudCertificateName"])),
+            }))
     }
 
     fn inventory_binding(&self, region: &str, id: &str, row: &Value) -> Binding {
@@ -451,6 +454,12 @@ impl SlbSource {
                 "alicloud_certificate_name": text(&row["AliCloudCertificateName"]),
         }))
     }
+}
+
+/// A resource's `Tags.Tag[] {TagKey, TagValue}`; entries without a key are skipped.
+fn tags(tags: &Value) -> Vec<(String, String)> {
+    let list = tags["Tag"].as_array().map(Vec::as_slice).unwrap_or_default();
+    list.iter().filter_map(|t| Some((text(&t["TagKey"])?, text(&t["TagValue"]).unwrap_or_default()))).collect()
 }
 
 /// Reads one load balancer's HTTPS listeners. A failure loses only this

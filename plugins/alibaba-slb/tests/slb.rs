@@ -31,6 +31,10 @@ fn the_smallest_world_with_a_load_balancer() {
     support::assert_complete(&collected);
     assert_eq!(keys(&collected), support::expected_slb(&served.world));
     assert_eq!(collected.bindings.len(), 1);
+    // The load balancer's tags, as DescribeLoadBalancers answers them.
+    let lb = &served.world.accounts[0].slb[0].load_balancers[0];
+    assert_eq!(lb.tags.len(), 3, "the world tags its load balancers");
+    assert_eq!(collected.bindings[0].tags, lb.tags);
 }
 
 #[test]

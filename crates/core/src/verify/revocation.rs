@@ -160,7 +160,7 @@ impl RevocationFact {
     /// Merge `answers` (at least one) about `serial`.
     pub(crate) fn merge(serial: &str, mut answers: Vec<RevocationAnswer>) -> Option<Self> {
         // Stable: among equals, the first given (the provider's) decides.
-        answers.sort_by_key(|a| std::cmp::Reverse(a.status));
+        answers.sort_by_key(|answer| std::cmp::Reverse(answer.status));
         let mut answers = answers.into_iter();
         let answer = answers.next()?;
         Some(Self {

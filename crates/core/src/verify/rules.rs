@@ -556,8 +556,9 @@ mod tests {
         use RevocationVerdict::*;
         let answer = |status, source: &str| RevocationAnswer::new(status, Some(source));
         let unknown = |cause| RevocationAnswer::unknown("crl", None, cause, "the CRL is stale".into());
-        type Expected = Vec<(FindingCode, Severity)>;
-        let cases: Vec<(&str, Vec<RevocationAnswer>, Expected)> = vec![
+        // (name, answers, expected findings)
+        type Case = (&'static str, Vec<RevocationAnswer>, Vec<(FindingCode, Severity)>);
+        let cases: Vec<Case> = vec![
             (
                 "provider revoked",
                 vec![answer(Revoked, "alibaba-cas")],
@@ -606,7 +607,7 @@ mod tests {
             observed.revocation = Some(fact);
             check(&format!("must staple, stapled {stapled:?}"), &observed, expected);
         }
-        fn check(name: &str, observed: &ObservationResult, expected: Expected) {
+        fn check(name: &str, observed: &ObservationResult, expected: Vec<(FindingCode, Severity)>) {
             let endpoint = bare_endpoint("a.test", 443, Some("a.test".into()));
             let found = observation_findings(&endpoint, observed, None, "a.test");
             assert_eq!(found.iter().map(|f| (f.code, f.severity)).collect::<Vec<_>>(), expected, "{name}");
