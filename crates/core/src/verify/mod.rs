@@ -194,15 +194,21 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             .map(|a| a.as_ref().map_or((None, Vec::new()), |a| (Some(a.analysis.clone()), a.fetches.clone())))
             .unzip();
         lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch, &mut revocations);
-        // The network's answer about each served leaf (CRLs, each once per run).
-        let network: Vec<Option<RevocationAnswer>> = analysed
+        // The network's answers about each served leaf (CRLs, each once per
+        // run; the stapled OCSP response).
+        let network: Vec<Vec<RevocationAnswer>> = analysed
             .iter()
             .zip(&chains)
-            .map(|(analysed, chain)| {
-                let analysed = analysed.as_ref()?;
-                let facts = analysed.analysis.certificates.first()?.facts()?;
+            .zip(&batch)
+            .map(|((analysed, chain), observation)| {
+                let Some((analysed, facts)) =
+                    analysed.as_ref().and_then(|a| Some((a, a.analysis.certificates.first()?.facts()?)))
+                else {
+                    return Vec::new();
+                };
                 let issuers: Vec<&[u8]> = chain[1..].iter().chain(&analysed.fetched).map(Vec::as_slice).collect();
-                Some(revocation_lists.check(&chain[0], facts, &issuers, &fetcher, now))
+                let staple = observation.tls().and_then(|tls| tls.stapled_ocsp.as_ref()).map(|s| s.0.as_slice());
+                revocation_lists.answers(&chain[0], facts, &issuers, staple, &fetcher, now)
             })
             .collect();
 
@@ -212,7 +218,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             let reference_name = &plan.reference_names[observation.target_index];
             for &binding_index in &bindings_of_target[observation.target_index] {
                 let binding = &bindings[binding_index];
-                let revocation = Revocations { provider: &revocations, network: network.as_ref() };
+                let revocation = Revocations { provider: &revocations, network };
                 let mut result =
                     observe(binding, observation, analysis.as_ref(), &known, &revocation, options.keep_analysis);
                 result.issuer_fetches = fetches.clone();

@@ -13,7 +13,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use certinspect_analysis::{find_issuer, CertificateFacts, ChainAnalysis, Crl, CrlStatus};
+use certinspect_analysis::{
+    find_issuer, verify_ocsp_response, CertificateFacts, ChainAnalysis, Crl, CrlStatus, OcspAnswer, OcspError,
+    OcspStatus,
+};
 use certinspect_protocol::{normalize_serial, RevocationState, RevocationStatus};
 use serde::{Deserialize, Serialize};
 
@@ -115,12 +118,28 @@ impl RevocationAnswer {
         }
     }
 
-    /// What a stapled OCSP response says: it is recorded, but not read yet.
-    pub(crate) fn stapled() -> Self {
-        Self {
-            why: Some("the server stapled an OCSP response; stapled responses are not verified yet".to_owned()),
-            ..Self::new(RevocationVerdict::Unknown, Some("stapled"))
-        }
+    /// What a verified OCSP response (or why it is unusable) says.
+    fn from_ocsp(source: &str, url: Option<&str>, verified: Result<OcspAnswer, OcspError>) -> Self {
+        let answer = match verified {
+            Ok(answer) => answer,
+            Err(e) => return Self::unknown(source, url, UnknownCause::InvalidResponse, e.to_string()),
+        };
+        let mut out = match answer.status {
+            OcspStatus::Revoked { revoked_at, reason } => {
+                Self { revoked_at: Some(revoked_at), reason, ..Self::new(RevocationVerdict::Revoked, Some(source)) }
+            }
+            OcspStatus::Good => Self::new(RevocationVerdict::Good, Some(source)),
+            _ => Self::unknown(
+                source,
+                url,
+                UnknownCause::Unavailable,
+                "the OCSP responder does not know this certificate (status unknown)".to_owned(),
+            ),
+        };
+        out.url = url.map(str::to_owned);
+        out.produced_at = Some(answer.this_update);
+        out.next_update = answer.next_update;
+        out
     }
 
     /// A provider's answer.
@@ -183,6 +202,14 @@ impl RevocationFact {
         self.must_staple && self.stapled == Some(false)
     }
 
+    /// The stapled answer, when the server stapled a response that cannot
+    /// be accepted.
+    pub fn invalid_staple(&self) -> Option<&RevocationAnswer> {
+        std::iter::once(&self.answer)
+            .chain(&self.other_answers)
+            .find(|a| a.source.as_deref() == Some("stapled") && a.cause == Some(UnknownCause::InvalidResponse))
+    }
+
     /// Whether one source says revoked and another good.
     pub fn disagreement(&self) -> Option<&RevocationAnswer> {
         (self.answer.status == RevocationVerdict::Revoked)
@@ -199,10 +226,40 @@ pub(crate) struct RevocationLists {
 }
 
 impl RevocationLists {
+    /// Every network answer about `leaf` (DER, facts) served with
+    /// `issuers` (the rest of the served chain and fetched intermediates)
+    /// and, when the server stapled one, the OCSP response `staple`, at
+    /// `now`.
+    pub(crate) fn answers(
+        &mut self,
+        leaf: &[u8],
+        facts: &CertificateFacts,
+        issuers: &[&[u8]],
+        staple: Option<&[u8]>,
+        fetcher: &Fetcher,
+        now: i64,
+    ) -> Vec<RevocationAnswer> {
+        let stapled = staple.map(|staple| match find_issuer(leaf, issuers) {
+            Some(issuer) => {
+                RevocationAnswer::from_ocsp("stapled", None, verify_ocsp_response(staple, leaf, issuer, now))
+            }
+            None => RevocationAnswer::unknown(
+                "stapled",
+                None,
+                UnknownCause::Unavailable,
+                format!(
+                    "the issuer's certificate ('{}') was not served or fetched, so the stapled OCSP response cannot be verified",
+                    facts.issuer
+                ),
+            ),
+        });
+        std::iter::once(self.check(leaf, facts, issuers, fetcher, now)).chain(stapled).collect()
+    }
+
     /// The network's answer about `leaf` (DER, facts) served with
     /// `issuers` (the rest of the served chain and fetched
     /// intermediates), at `now`.
-    pub(crate) fn check(
+    fn check(
         &mut self,
         leaf: &[u8],
         facts: &CertificateFacts,
