@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use certinspect_analysis::{
-    find_issuer, verify_ocsp_response, CertificateFacts, ChainAnalysis, Crl, CrlStatus, OcspAnswer, OcspError,
-    OcspStatus,
+    find_issuer, ocsp_request, verify_ocsp_response, CertificateFacts, ChainAnalysis, Crl, CrlStatus, OcspAnswer,
+    OcspError, OcspStatus,
 };
 use certinspect_protocol::{normalize_serial, RevocationState, RevocationStatus};
 use serde::{Deserialize, Serialize};
@@ -223,6 +223,8 @@ impl RevocationFact {
 #[derive(Debug, Default)]
 pub(crate) struct RevocationLists {
     read: HashMap<String, Result<Arc<Crl>, (UnknownCause, String)>>,
+    /// OCSP answers by (issuer certificate, serial): one request each per run.
+    asked: HashMap<(Vec<u8>, Vec<u8>), RevocationAnswer>,
 }
 
 impl RevocationLists {
@@ -253,7 +255,71 @@ impl RevocationLists {
                 ),
             ),
         });
-        std::iter::once(self.check(leaf, facts, issuers, fetcher, now)).chain(stapled).collect()
+        let looked_up = (!facts.ocsp_urls.is_empty()).then(|| self.ask_ocsp(leaf, facts, issuers, fetcher, now));
+        std::iter::once(self.check(leaf, facts, issuers, fetcher, now)).chain(looked_up).chain(stapled).collect()
+    }
+
+    /// The answer of the OCSP responders `facts` names about `leaf`, asked
+    /// in order until one answers acceptably; once per (issuer, serial).
+    fn ask_ocsp(
+        &mut self,
+        leaf: &[u8],
+        facts: &CertificateFacts,
+        issuers: &[&[u8]],
+        fetcher: &Fetcher,
+        now: i64,
+    ) -> RevocationAnswer {
+        if !fetcher.enabled() {
+            return RevocationAnswer::not_checked("fetching is turned off (--no-fetch)");
+        }
+        let Some(issuer) = find_issuer(leaf, issuers) else {
+            return RevocationAnswer::unknown(
+                "ocsp",
+                None,
+                UnknownCause::Unavailable,
+                format!(
+                    "the issuer's certificate ('{}') was not served or fetched, so OCSP cannot be asked",
+                    facts.issuer
+                ),
+            );
+        };
+        let key = (issuer.to_vec(), facts.serial_hex.clone().into_bytes());
+        if let Some(known) = self.asked.get(&key) {
+            return known.clone();
+        }
+        let request = ocsp_request(leaf, issuer);
+        let mut failures = Vec::new();
+        for url in &facts.ocsp_urls {
+            let answer = match &request {
+                Ok(request) => match fetcher.post_ocsp(url, request) {
+                    Ok(body) => {
+                        RevocationAnswer::from_ocsp("ocsp", Some(url), verify_ocsp_response(&body, leaf, issuer, now))
+                    }
+                    Err(e) => RevocationAnswer::unknown(
+                        "ocsp",
+                        Some(url),
+                        UnknownCause::Unavailable,
+                        format!("the OCSP responder could not be asked: {e}"),
+                    ),
+                },
+                Err(e) => RevocationAnswer::unknown("ocsp", Some(url), UnknownCause::InvalidResponse, e.to_string()),
+            };
+            if answer.cause.is_none() {
+                self.asked.insert(key, answer.clone());
+                return answer;
+            }
+            failures.push(answer);
+        }
+        // Every responder failed: an invalid answer outweighs a missing one.
+        failures.sort_by_key(|answer| answer.cause != Some(UnknownCause::InvalidResponse));
+        let why = failures
+            .iter()
+            .map(|a| format!("{}: {}", a.url.as_deref().unwrap_or_default(), a.why.as_deref().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let answer = RevocationAnswer { why: Some(why), ..failures.swap_remove(0) };
+        self.asked.insert(key, answer.clone());
+        answer
     }
 
     /// The network's answer about `leaf` (DER, facts) served with
@@ -271,7 +337,7 @@ impl RevocationLists {
             return RevocationAnswer::not_checked(if facts.ocsp_urls.is_empty() {
                 "the certificate names no CRL distribution point or OCSP responder"
             } else {
-                "the certificate names only an OCSP responder, and OCSP is not queried yet"
+                "the certificate names an OCSP responder, no CRL distribution point"
             });
         }
         if !fetcher.enabled() {
