@@ -416,7 +416,8 @@ mod tests {
         let foreign_responder = issued(&other, 79, true);
         let id = || cert_id(&leaf.der, &issuer.der, false);
         let good = CertStatus::good;
-        let cases: Vec<(&str, Vec<u8>, fn(&OcspError) -> bool)> = vec![
+        type Expected = fn(&OcspError) -> bool;
+        let cases: Vec<(&str, Vec<u8>, Expected)> = vec![
             ("garbage", b"not der".to_vec(), |e| matches!(e, OcspError::Malformed(_))),
             (
                 "internal error",

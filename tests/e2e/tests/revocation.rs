@@ -290,8 +290,10 @@ fn every_ocsp_outcome_has_its_status_finding_and_exit_code() {
         ca.issue_with(&[&format!("s{serial}.test")], days(-1, 90), &options).unwrap()
     };
     let asking = |url: &str| LeafOptions { ocsp_url: Some(url.to_owned()), ..LeafOptions::default() };
-    // (case, leaf, the responder's answer: status, signer, thisUpdate, nextUpdate from now)
-    let cases: Vec<(&str, Issued, Option<(&str, &str, i64, i64)>)> = vec![
+    // The responder's answer: status, signer, thisUpdate and nextUpdate (seconds from now).
+    type Answer = (&'static str, &'static str, i64, i64);
+    // (case, leaf, the responder's answer)
+    let cases: Vec<(&str, Issued, Option<Answer>)> = vec![
         ("good", leaf(1, asking(&url)), Some(("good", "ca", -60, 3600))),
         ("revoked", leaf(2, asking(&url)), Some(("revoked", "ca", -60, 3600))),
         ("unknown", leaf(3, asking(&url)), Some(("unknown", "ca", -60, 3600))),

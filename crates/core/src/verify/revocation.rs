@@ -6,7 +6,11 @@
 //! the revocation lists a leaf's CRL distribution points name are fetched
 //! (through [`Fetcher`]: bounded, off with `--no-fetch`), each URL once per
 //! run, read once (`certinspect_analysis::Crl`: the issuer's signature,
-//! scope, dates) and asked about every leaf that names them. The merged
+//! scope, dates) and asked about every leaf that names them; the OCSP
+//! responders a leaf's AIA names are asked (POST, through [`Fetcher`]) once
+//! per (issuer, serial) per run; and the OCSP response the server stapled
+//! is verified like a looked-up one (`certinspect_analysis::
+//! verify_ocsp_response`: signer, delegated responder, certID, dates). The merged
 //! [`RevocationFact`] keeps the deciding answer (revoked over good over
 //! unknown over not checked) and the others, so a disagreement shows.
 
@@ -58,14 +62,15 @@ pub enum UnknownCause {
 pub struct RevocationAnswer {
     /// The state.
     pub status: RevocationVerdict,
-    /// Who answered: `crl`, or the plugin (`alibaba-cas`); absent when
-    /// nothing was asked.
+    /// Who answered: `crl`, `ocsp`, `stapled`, or the plugin
+    /// (`alibaba-cas`); absent when nothing was asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    /// The URL asked (a CRL distribution point).
+    /// The URL asked (a CRL distribution point, an OCSP responder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// When the answer was produced (a CRL's thisUpdate), UNIX seconds.
+    /// When the answer was produced (a CRL's or OCSP response's
+    /// thisUpdate), UNIX seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub produced_at: Option<i64>,
     /// When the source will have a newer answer (a CRL's nextUpdate).
