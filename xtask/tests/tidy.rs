@@ -1,6 +1,7 @@
 //! The invariants docs/ARCHITECTURE.md states, enforced as ordinary tests
 //! (rust-analyzer's `tidy.rs` style): the dependency direction read from
-//! `cargo metadata`, where `abi_stable` may appear, a `//!` doc on every
+//! `cargo metadata`, where `abi_stable` may appear (and that core's public
+//! items never name its types), a `//!` doc on every
 //! source file, and one list of exit codes in the CLI, its `--help` and
 //! the README.
 
@@ -65,6 +66,16 @@ fn forbidden_for(dir: &str, package: &str) -> &'static [&'static str] {
         "certinspect-core" => &["certinspect-cli", "certinspect-render"],
         "certinspect-render" => &["certinspect-cli", "certinspect-analysis", "certinspect-probe"],
         "certinspect-abi" | "certinspect-sdk" => ENGINE_AND_UP,
+        // A provider for one cloud shares code with another only through
+        // the SDK (configuration helper, host-name rules).
+        "certinspect-aws" | "certinspect-aws-dylib" => &[
+            "certinspect-core",
+            "certinspect-cli",
+            "certinspect-render",
+            "certinspect-alibaba-common",
+            "alibaba-openapi",
+            "alibaba-signing",
+        ],
         _ if dir.starts_with("plugins/") => ENGINE_AND_UP,
         _ => &[],
     }
@@ -97,6 +108,27 @@ fn abi_stable_is_a_dependency_only_where_architecture_md_allows() {
         .filter(|package| !allowed.contains(&package.as_str()))
         .collect();
     assert!(users.is_empty(), "abi_stable is used outside {allowed:?}: {users:?}");
+}
+
+#[test]
+fn abi_stable_types_stay_out_of_cores_public_api() {
+    const FFI_NAMES: &[&str] = &["abi_stable", "PluginModV1", "SourceV1", "HostV1", "AbiError", "HttpReplyV1"];
+    let root = workspace_root();
+    let mut leaks = Vec::new();
+    for path in tracked_rust_files().into_iter().filter(|p| p.starts_with("crates/core/src")) {
+        let text = std::fs::read_to_string(root.join(&path)).unwrap_or_default();
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim_start();
+            if line.starts_with("pub ") && FFI_NAMES.iter().any(|name| line.contains(name)) {
+                leaks.push(format!("{}:{}: {line}", path.display(), index + 1));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "core's public items name abi_stable types (wrap them, as `StaticPlugin` does):\n{}",
+        leaks.join("\n")
+    );
 }
 
 fn tracked_rust_files() -> Vec<PathBuf> {

@@ -2,13 +2,13 @@
 //! sends them through the host, turns answers into JSON or [`Error`]s, and
 //! retries what is worth retrying within a bounded budget.
 
-use crate::credentials::{mask_access_key_id, Credentials, CredentialsProvider};
+use crate::credentials::CredentialsProvider;
 use crate::endpoint::{resolve_endpoint, ActionSpec, Product};
-use crate::error::{redact_credentials, redact_server_message, ApiError, Error, RetryStop};
+use crate::error::{redact_server_message, ApiError, Error, RetryStop};
 use crate::ratelimit::{QpsTable, RateLimiter};
-use crate::time::format_iso8601_utc;
-use alibaba_signing::{encode_query, v1, v3};
-use certinspect_protocol::{HostServices, HttpRequest, HttpResponse, LogLevel};
+use crate::request::{build_v1_request, build_v3_request, BaseUrl, V1_COMMON_PARAMS};
+use crate::secret::{mask_access_key_id, redact_credentials, Credentials};
+use certinspect_protocol::{HostServices, HttpResponse, LogLevel};
 use rand::Rng;
 use serde_json::Value;
 use std::fmt;
@@ -92,133 +92,6 @@ impl Default for ClientConfig {
             request_timeout_ms: Some(30_000),
         }
     }
-}
-
-/// A base URL: scheme and authority (host[:port]); RPC calls go to path `/`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BaseUrl {
-    pub(crate) scheme: String,
-    pub(crate) authority: String,
-}
-
-impl BaseUrl {
-    pub(crate) fn parse(url: &str) -> Result<Self, Error> {
-        let (scheme, rest) =
-            url.split_once("://").ok_or_else(|| Error::Config(format!("endpoint {url:?} is not an absolute URL")))?;
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
-            return Err(Error::Config(format!("endpoint {url:?} must be http:// or https://")));
-        }
-        let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-        if authority.is_empty() || authority.contains(['@', '?', '#', ' ']) || !(path.is_empty()) {
-            return Err(Error::Config(format!("endpoint {url:?} must be scheme://host[:port] with no path")));
-        }
-        Ok(BaseUrl { scheme, authority: authority.to_ascii_lowercase() })
-    }
-
-    fn url_with_query(&self, params: &[(String, String)]) -> String {
-        if params.is_empty() {
-            format!("{}://{}/", self.scheme, self.authority)
-        } else {
-            format!("{}://{}/?{}", self.scheme, self.authority, encode_query(params))
-        }
-    }
-}
-
-/// 32 random lower-case hex characters, like the SDK's nonces.
-fn new_nonce() -> String {
-    format!("{:032x}", rand::random::<u128>())
-}
-
-/// Parameter names the V1 signing owns; callers must not pass them.
-const V1_COMMON_PARAMS: &[&str] = &[
-    "Action",
-    "Version",
-    "Format",
-    "AccessKeyId",
-    "SignatureMethod",
-    "SignatureVersion",
-    "SignatureNonce",
-    "Timestamp",
-    "SecurityToken",
-    "Signature",
-];
-
-/// Builds a V1-signed POST (parameters in the query, empty body).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn build_v1_request(
-    host: &dyn HostServices,
-    base: &BaseUrl,
-    action: &str,
-    version: &str,
-    mut params: Vec<(String, String)>,
-    credentials: &Credentials,
-    user_agent: &str,
-    timeout_ms: Option<u64>,
-) -> HttpRequest {
-    let common = [
-        ("Action", action.to_string()),
-        ("Version", version.to_string()),
-        ("Format", "JSON".to_string()),
-        ("AccessKeyId", credentials.access_key_id().to_string()),
-        ("SignatureMethod", "HMAC-SHA1".to_string()),
-        ("SignatureVersion", "1.0".to_string()),
-        ("SignatureNonce", new_nonce()),
-        ("Timestamp", format_iso8601_utc(host.now_unix_ms())),
-    ];
-    params.extend(common.into_iter().map(|(n, v)| (n.to_string(), v)));
-    if let Some(token) = credentials.security_token() {
-        params.push(("SecurityToken".to_string(), token.to_string()));
-    }
-    let signature = v1::sign("POST", &params, credentials.access_key_secret());
-    params.push(("Signature".to_string(), signature));
-    HttpRequest {
-        method: "POST".to_string(),
-        url: base.url_with_query(&params),
-        headers: vec![
-            ("host".to_string(), base.authority.clone()),
-            ("accept".to_string(), "application/json".to_string()),
-            ("user-agent".to_string(), user_agent.to_string()),
-        ],
-        body: Vec::new(),
-        timeout_ms,
-    }
-}
-
-/// Builds a V3-signed POST: parameters in the query, empty body; signs
-/// `host`, `accept` and every `x-acs-*` header.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn build_v3_request(
-    host: &dyn HostServices,
-    base: &BaseUrl,
-    action: &str,
-    version: &str,
-    params: &[(String, String)],
-    credentials: &Credentials,
-    user_agent: &str,
-    timeout_ms: Option<u64>,
-) -> HttpRequest {
-    let mut signed = vec![
-        ("host".to_string(), base.authority.clone()),
-        ("accept".to_string(), "application/json".to_string()),
-        ("x-acs-action".to_string(), action.to_string()),
-        ("x-acs-version".to_string(), version.to_string()),
-        ("x-acs-date".to_string(), format_iso8601_utc(host.now_unix_ms())),
-        ("x-acs-signature-nonce".to_string(), new_nonce()),
-        ("x-acs-content-sha256".to_string(), v3::EMPTY_PAYLOAD_SHA256.to_string()),
-    ];
-    if let Some(token) = credentials.security_token() {
-        signed.push(("x-acs-accesskey-id".to_string(), credentials.access_key_id().to_string()));
-        signed.push(("x-acs-security-token".to_string(), token.to_string()));
-    }
-    let canonical = v3::canonical_request("POST", "/", params, &signed, v3::EMPTY_PAYLOAD_SHA256);
-    let signature = v3::signature(credentials.access_key_secret(), &v3::string_to_sign(&canonical));
-    let (_, signed_names) = v3::canonical_headers(&signed);
-    let mut headers = signed;
-    headers.push(("user-agent".to_string(), user_agent.to_string()));
-    headers
-        .push(("Authorization".to_string(), v3::authorization(credentials.access_key_id(), &signed_names, &signature)));
-    HttpRequest { method: "POST".to_string(), url: base.url_with_query(params), headers, body: Vec::new(), timeout_ms }
 }
 
 /// One failed attempt: the error plus the server's `x-acs-retry-after` hint.
@@ -429,8 +302,9 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{json_response, FakeHost};
+    use alibaba_signing::{v1, v3};
     use certinspect_protocol::{TransportError, TransportErrorKind};
+    use certinspect_sdk::testing::{json_response, FakeHost};
     use std::sync::atomic::{AtomicU32, Ordering};
 
     const KEY_ID: &str = "LTAI5tFakeAccessKeyId01";
@@ -448,7 +322,7 @@ mod tests {
 
     #[test]
     fn v3_request_verifies_with_the_signing_crate() {
-        let host = FakeHost::with_responder(1_736_929_800_000, |request| {
+        let host = FakeHost::answering(1_736_929_800_000, |request| {
             let (_, query) = request.url.split_once('?').unwrap();
             let params = alibaba_signing::parse_form_query(query).unwrap();
             let header = |name: &str| {
@@ -476,7 +350,7 @@ mod tests {
 
     #[test]
     fn v1_request_carries_common_parameters_and_verifies() {
-        let host = FakeHost::with_responder(1_736_929_800_000, |request| {
+        let host = FakeHost::answering(1_736_929_800_000, |request| {
             let (_, query) = request.url.split_once('?').unwrap();
             let params = alibaba_signing::parse_form_query(query).unwrap();
             let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
@@ -497,7 +371,7 @@ mod tests {
     fn retries_retryable_errors_and_honours_retry_after() {
         let calls = Arc::new(AtomicU32::new(0));
         let counter = calls.clone();
-        let host = FakeHost::with_responder(0, move |_| match counter.fetch_add(1, Ordering::SeqCst) {
+        let host = FakeHost::answering(0, move |_| match counter.fetch_add(1, Ordering::SeqCst) {
             0 => {
                 let mut response = json_response(
                     400,
@@ -521,7 +395,7 @@ mod tests {
 
     #[test]
     fn never_retries_signature_errors_and_redacts_them() {
-        let host = FakeHost::with_responder(0, |_| {
+        let host = FakeHost::answering(0, |_| {
             Ok(json_response(
                 400,
                 r#"{"RequestId":"r9","Code":"SignatureDoesNotMatch","Message":"Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3DLTAI5tFakeAccessKeyId01"}"#,
@@ -541,7 +415,7 @@ mod tests {
 
     #[test]
     fn gives_up_after_max_attempts_with_the_last_error() {
-        let host = FakeHost::with_responder(0, |_| Ok(json_response(500, r#"{"Code":"InternalError","Message":"x"}"#)));
+        let host = FakeHost::answering(0, |_| Ok(json_response(500, r#"{"Code":"InternalError","Message":"x"}"#)));
         let mut client = client(host.clone(), SignatureVersion::V3);
         client.config.retry.max_attempts = 3;
         let error = client.call(&CAS_LIST, &[]).unwrap_err();
@@ -556,7 +430,7 @@ mod tests {
 
     #[test]
     fn gives_up_when_the_retry_time_budget_would_be_exceeded() {
-        let host = FakeHost::with_responder(0, |_| {
+        let host = FakeHost::answering(0, |_| {
             let mut response = json_response(400, r#"{"Code":"Throttling.User","Message":"x"}"#);
             response.headers.push(("x-acs-retry-after".into(), "40000".into()));
             Ok(response)
@@ -574,7 +448,7 @@ mod tests {
     fn cancellation_stops_retrying() {
         let slot: Arc<std::sync::OnceLock<Arc<FakeHost>>> = Arc::default();
         let handle = slot.clone();
-        let host = FakeHost::with_responder(0, move |_| {
+        let host = FakeHost::answering(0, move |_| {
             // The host cancels while the first attempt is in flight.
             handle.get().unwrap().cancel();
             Ok(json_response(503, r#"{"Code":"ServiceUnavailable","Message":"x"}"#))
@@ -626,7 +500,7 @@ mod tests {
 
     #[test]
     fn rejects_caller_supplied_common_parameters_and_bad_endpoints() {
-        let host = FakeHost::with_responder(0, |_| unreachable!("no request may be sent"));
+        let host = FakeHost::answering(0, |_| unreachable!("no request may be sent"));
         let c = client(host, SignatureVersion::V3);
         assert!(matches!(c.call(&CAS_LIST, &[("Signature".into(), "x".into())]), Err(Error::Config(_))));
         for bad in ["127.0.0.1:80", "ftp://x", "http://a/b", "http://user@host"] {

@@ -12,7 +12,7 @@
 //! secret and token as `<redacted>`.
 
 use crate::error::{redact_server_message, CredentialError};
-use crate::time::{format_iso8601_utc, parse_iso8601_utc};
+use crate::time::parse_iso8601_utc;
 use certinspect_protocol::{HostServices, HttpRequest, LogLevel};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -20,82 +20,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// An access key pair, optionally with an STS token and its expiry.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    access_key_id: String,
-    access_key_secret: String,
-    security_token: Option<String>,
-    expiration_unix_ms: Option<i64>,
-}
-
-impl Credentials {
-    /// A long-term AccessKey pair.
-    pub fn new(access_key_id: impl Into<String>, access_key_secret: impl Into<String>) -> Self {
-        Credentials {
-            access_key_id: access_key_id.into(),
-            access_key_secret: access_key_secret.into(),
-            security_token: None,
-            expiration_unix_ms: None,
-        }
-    }
-
-    /// Adds an STS security token (empty tokens are ignored).
-    pub fn with_security_token(mut self, token: impl Into<String>) -> Self {
-        let token = token.into();
-        self.security_token = (!token.is_empty()).then_some(token);
-        self
-    }
-
-    /// Sets when these (temporary) credentials expire.
-    pub fn with_expiration_unix_ms(mut self, expiration_unix_ms: i64) -> Self {
-        self.expiration_unix_ms = Some(expiration_unix_ms);
-        self
-    }
-
-    /// The AccessKeyId (not secret, but still masked in logs).
-    pub fn access_key_id(&self) -> &str {
-        &self.access_key_id
-    }
-
-    /// The AccessKeySecret. Only signing code should read this.
-    pub fn access_key_secret(&self) -> &str {
-        &self.access_key_secret
-    }
-
-    /// The STS token, for temporary credentials.
-    pub fn security_token(&self) -> Option<&str> {
-        self.security_token.as_deref()
-    }
-
-    /// Expiry of temporary credentials, ms since the UNIX epoch.
-    pub fn expiration_unix_ms(&self) -> Option<i64> {
-        self.expiration_unix_ms
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &mask_access_key_id(&self.access_key_id))
-            .field("access_key_secret", &"<redacted>")
-            .field("security_token", &self.security_token.as_ref().map(|_| "<redacted>"))
-            .field("expiration", &self.expiration_unix_ms.map(format_iso8601_utc))
-            .finish()
-    }
-}
-
-/// `LTAI5tFakeAccessKeyId01` → `LTAI****01`: enough to tell keys apart in a
-/// log, not enough to use one.
-pub fn mask_access_key_id(access_key_id: &str) -> String {
-    let chars: Vec<char> = access_key_id.chars().collect();
-    if chars.len() <= 6 {
-        return "****".to_string();
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 2..].iter().collect();
-    format!("{head}****{tail}")
-}
+pub use crate::secret::{mask_access_key_id, Credentials};
 
 /// The environment the credential chain reads: variables and the home
 /// directory. Tests build one by hand; production uses [`Self::from_process`].
@@ -687,9 +612,9 @@ fn assume_role(
     params: Vec<(String, String)>,
     timeout_ms: u64,
 ) -> Result<Credentials, CredentialError> {
-    let request = crate::client::build_v1_request(
+    let request = crate::request::build_v1_request(
         host,
-        &crate::client::BaseUrl::parse(sts_endpoint).map_err(|e| CredentialError::Config(e.to_string()))?,
+        &crate::request::BaseUrl::parse(sts_endpoint).map_err(|e| CredentialError::Config(e.to_string()))?,
         "AssumeRole",
         crate::endpoint::Product::Sts.api_version(),
         params,
@@ -699,7 +624,7 @@ fn assume_role(
     );
     let response = host.http(&request).map_err(|e| CredentialError::Fetch {
         source_name: "STS AssumeRole".into(),
-        detail: crate::error::redact_credentials(&e.to_string(), base),
+        detail: crate::secret::redact_credentials(&e.to_string(), base),
         transient: true,
     })?;
     let value: Value = serde_json::from_slice(&response.body).map_err(|_| CredentialError::Fetch {
@@ -713,7 +638,7 @@ fn assume_role(
         let transient = response.status >= 500 || code.starts_with("Throttling") || code == "ServiceUnavailable";
         return Err(CredentialError::Fetch {
             source_name: "STS AssumeRole".into(),
-            detail: crate::error::redact_credentials(&format!("{code} (HTTP {}): {message}", response.status), base),
+            detail: crate::secret::redact_credentials(&format!("{code} (HTTP {}): {message}", response.status), base),
             transient,
         });
     }
@@ -780,7 +705,7 @@ impl CredentialsProvider {
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = host.now_unix_ms();
         if let Some(cached) = &state.cached {
-            match cached.expiration_unix_ms {
+            match cached.expiration_unix_ms() {
                 None => return Ok(cached.clone()),
                 Some(expiry) if now + REFRESH_MARGIN_MS < expiry => return Ok(cached.clone()),
                 Some(_) => {}
@@ -808,7 +733,7 @@ impl CredentialsProvider {
                 Ok(credentials)
             }
             Err(error) => match &state.cached {
-                Some(cached) if cached.expiration_unix_ms.is_some_and(|expiry| now < expiry) => {
+                Some(cached) if cached.expiration_unix_ms().is_some_and(|expiry| now < expiry) => {
                     host.log(
                         LogLevel::Warn,
                         "alibaba_openapi::credentials",
@@ -849,6 +774,7 @@ impl CredentialsProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::format_iso8601_utc;
 
     #[test]
     fn debug_never_shows_secrets() {
@@ -870,7 +796,7 @@ mod tests {
 
     #[test]
     fn temporary_credentials_are_cached_refreshed_and_kept_while_a_refresh_fails() {
-        use crate::test_support::{json_response, FakeHost};
+        use certinspect_sdk::testing::{json_response, FakeHost};
         use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
         use std::sync::Arc;
 
@@ -880,7 +806,7 @@ mod tests {
         let (counter, broken) = (fetches.clone(), failing.clone());
         // Every fetch hands out credentials valid for 10 minutes from the
         // fetch, numbered so refreshes are visible.
-        let host = FakeHost::with_responder(START_MS, move |request| {
+        let host = FakeHost::answering(START_MS, move |request| {
             assert_eq!(request.url, "http://127.0.0.1:9/creds");
             if broken.load(Ordering::SeqCst) {
                 return Ok(json_response(503, "{}"));
@@ -911,11 +837,11 @@ mod tests {
         failing.store(true, Ordering::SeqCst);
         advance(8 * 60_000 + 30_000); // key1 has 1.5 minutes left, the refresh fails
         assert_eq!(provider.get(&*host).unwrap().access_key_id(), "STS.key1");
-        assert!(host.logs.lock().unwrap().iter().any(|l| l.contains("still valid")));
+        assert!(host.logs().iter().any(|l| l.contains("still valid")));
 
         advance(2 * 60_000); // key1 expired and the refresh still fails
         assert!(matches!(provider.get(&*host), Err(CredentialError::Fetch { transient: true, .. })));
-        let logs = host.logs.lock().unwrap().join("\n");
+        let logs = host.logs().join("\n");
         assert!(!logs.contains("secret1") && !logs.contains("token1") && !logs.contains("STS.key1"), "{logs}");
     }
 

@@ -214,35 +214,10 @@ pub fn redact_server_message(message: &str) -> String {
     }
 }
 
-/// Removes credentials from a message that may echo a request (a transport
-/// error naming the URL, a server message): the AccessKeyId is masked, the
-/// secret and the STS token are replaced by `<redacted>` in their raw,
-/// percent-encoded and form-encoded spellings. Values shorter than 8
-/// characters are left alone (replacing them would mangle ordinary words,
-/// and real secrets and tokens are far longer).
-pub(crate) fn redact_credentials(text: &str, credentials: &crate::credentials::Credentials) -> String {
-    const MIN_SECRET_LEN: usize = 8;
-    let mut out = text.to_string();
-    for secret in [Some(credentials.access_key_secret()), credentials.security_token()].into_iter().flatten() {
-        if secret.len() < MIN_SECRET_LEN {
-            continue;
-        }
-        let encoded = alibaba_signing::percent_encode(secret);
-        let form_encoded = encoded.replace("%20", "+");
-        for spelling in [secret.to_string(), encoded, form_encoded] {
-            out = out.replace(&spelling, "<redacted>");
-        }
-    }
-    let key_id = credentials.access_key_id();
-    if key_id.len() >= 4 {
-        out = out.replace(key_id, &crate::credentials::mask_access_key_id(key_id));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::redact_credentials;
 
     fn api(code: &str, status: u16) -> Error {
         Error::Api(ApiError { request_id: None, code: code.into(), message: String::new(), http_status: status })
@@ -284,7 +259,7 @@ mod tests {
 
     #[test]
     fn credentials_are_removed_in_every_spelling() {
-        let credentials = crate::credentials::Credentials::new("LTAI5tFakeAccessKeyId01", "Secret/+=with space")
+        let credentials = crate::secret::Credentials::new("LTAI5tFakeAccessKeyId01", "Secret/+=with space")
             .with_security_token("CAIS+Token/With=And Space");
         let text = "GET http://h/?AccessKeyId=LTAI5tFakeAccessKeyId01&SecurityToken=CAIS%2BToken%2FWith%3DAnd+Space \
                     raw CAIS+Token/With=And Space, secret Secret/+=with space / Secret%2F%2B%3Dwith%20space";

@@ -34,10 +34,9 @@ mod endpoint;
 mod error;
 pub mod paging;
 mod ratelimit;
+mod request;
+mod secret;
 mod time;
-
-#[cfg(test)]
-mod test_support;
 
 pub use client::{Client, ClientConfig, RetryPolicy, SignatureVersion};
 pub use credentials::{CredentialEndpoints, CredentialEnv, Credentials, CredentialsProvider};

@@ -662,8 +662,8 @@ mod tests {
     use crate::client::{ClientConfig, RetryPolicy};
     use crate::credentials::{Credentials, CredentialsProvider};
     use crate::endpoint::Product;
-    use crate::test_support::{json_response, FakeHost};
     use certinspect_protocol::HttpRequest;
+    use certinspect_sdk::testing::{json_response, FakeHost};
     use serde_json::json;
     use std::sync::Arc;
     use std::time::Duration;
@@ -712,7 +712,7 @@ mod tests {
 
     /// A CAS-style server over `total` rows; `tweak` may change each page's answer.
     fn cas_server(total: u64, tweak: impl Fn(u64, &mut Value) + Send + Sync + 'static) -> Arc<FakeHost> {
-        FakeHost::with_responder(0, move |request| {
+        FakeHost::answering(0, move |request| {
             let page: u64 = param(request, "CurrentPage").unwrap().parse().unwrap();
             let size: u64 = param(request, "ShowSize").unwrap().parse().unwrap();
             let start = (page - 1) * size;
@@ -749,7 +749,7 @@ mod tests {
             }
         });
         // Make page 4 a 500 by answering with the error shape: rewrap status.
-        let failing = FakeHost::with_responder(0, move |request| {
+        let failing = FakeHost::answering(0, move |request| {
             let response = host.respond(request)?;
             let is_error = String::from_utf8_lossy(&response.body).contains("InternalError");
             Ok(if is_error { json_response(500, std::str::from_utf8(&response.body).unwrap()) } else { response })
@@ -820,7 +820,7 @@ mod tests {
         assert_eq!(host.request_count(), 47);
 
         let inner = cas_server(2_345, |_, _| {});
-        let failing = FakeHost::with_responder(0, move |request| {
+        let failing = FakeHost::answering(0, move |request| {
             if param(request, "CurrentPage").as_deref() == Some("20") {
                 return Ok(json_response(503, r#"{"Code":"ServiceUnavailable","Message":"x"}"#));
             }
@@ -836,7 +836,7 @@ mod tests {
     #[test]
     fn page_number_style_with_nested_rows_and_a_capped_page_size() {
         // The server caps PageSize at 20 and says so; offsets follow the echo.
-        let host = FakeHost::with_responder(0, |request| {
+        let host = FakeHost::answering(0, |request| {
             let page: u64 = param(request, "PageNumber").unwrap().parse().unwrap();
             let size = 20u64;
             let start = (page - 1) * size;
@@ -858,7 +858,7 @@ mod tests {
 
     #[test]
     fn next_token_style_follows_tokens_and_refuses_loops() {
-        let host = FakeHost::with_responder(0, |request| {
+        let host = FakeHost::answering(0, |request| {
             let token = param(request, "NextToken");
             let (rows, next) = match token.as_deref() {
                 None => (vec![1, 2], Some("t1")),
@@ -882,7 +882,7 @@ mod tests {
         assert_eq!(listing.rows.len(), 5);
         assert_eq!(listing.pages, 3);
 
-        let looping = FakeHost::with_responder(0, |_| {
+        let looping = FakeHost::answering(0, |_| {
             Ok(json_response(200, r#"{"Listeners":[{"ListenerPort":1}],"NextToken":"same"}"#))
         });
         let error = list_all(&client(looping), &request).unwrap_err();
@@ -891,7 +891,7 @@ mod tests {
 
     #[test]
     fn listing_is_bounded_by_max_pages() {
-        let host = FakeHost::with_responder(0, |request| {
+        let host = FakeHost::answering(0, |request| {
             let n: u64 = param(request, "NextToken").map_or(0, |t| t.parse().unwrap());
             Ok(json_response(200, &json!({"Listeners": [{"n": n}], "NextToken": (n + 1).to_string()}).to_string()))
         });
@@ -914,7 +914,7 @@ mod tests {
     }
 
     fn canned(status: u16, body: &'static str) -> Client {
-        client(FakeHost::with_responder(0, move |_| Ok(json_response(status, body))))
+        client(FakeHost::answering(0, move |_| Ok(json_response(status, body))))
     }
 
     #[test]
@@ -972,7 +972,7 @@ mod tests {
 
     #[test]
     fn the_pager_follows_a_capped_page_size_and_survives_a_cursor() {
-        let host = FakeHost::with_responder(0, |request| {
+        let host = FakeHost::answering(0, |request| {
             let page: u64 = param(request, "PageNumber").unwrap().parse().unwrap();
             assert_eq!(param(request, "PageSize").unwrap(), if page == 1 { "10" } else { "4" });
             let start = (page - 1) * 4;

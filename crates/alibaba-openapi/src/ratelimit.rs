@@ -133,7 +133,7 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::FakeHost;
+    use certinspect_sdk::testing::FakeHost;
 
     #[test]
     fn spaces_calls_evenly_per_account_and_api() {

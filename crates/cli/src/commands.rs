@@ -5,26 +5,39 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use certinspect_core::bindings_file::read_bindings;
-use certinspect_core::findings::Severity;
+use certinspect_core::bindings_file::{read_bindings, read_inventory, InventoryHeader};
 use certinspect_core::plugins::PluginRegistry;
 use certinspect_core::report::Report;
 use certinspect_core::scan::{outcome, OpenError, ScanOptions};
+use certinspect_core::shard::Shard;
 use certinspect_core::verify::{bare_endpoint, ConnectTo};
 use certinspect_probe::{parse_sni, parse_target_line, ProbeTarget};
 use certinspect_protocol::Binding;
 
 use crate::config::Config;
-use crate::exit;
+use crate::exit::{self, ClosedPipe};
 use crate::output::{self, OutputArgs};
 use crate::settings::{verify_options, VerifyArgs};
 
 /// `inspect scan`.
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// The configuration file.
-    #[arg(short, long, value_name = "FILE", default_value = "inspect.toml")]
-    config: PathBuf,
+    /// The configuration file [default: inspect.toml]; with --from-inventory only its [verify] section is
+    /// read, and only when given or present.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Verify the bindings of an inventory (`inspect inventory --format jsonl`, or any file --declared
+    /// reads; - for stdin) without calling any cloud API.
+    #[arg(long, value_name = "FILE")]
+    from_inventory: Option<PathBuf>,
+    /// Verify only shard I of N (I from 0 to N-1) of the inventory, chosen by a stable hash of host, port
+    /// and SNI; `auto` takes I from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) or
+    /// AWS_BATCH_JOB_ARRAY_INDEX and N from --shard-count.
+    #[arg(long, value_name = "I/N|auto", requires = "from_inventory")]
+    shard: Option<String>,
+    /// The number of shards for --shard auto.
+    #[arg(long, value_name = "N", env = "CERTINSPECT_SHARD_COUNT")]
+    shard_count: Option<u32>,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -63,7 +76,8 @@ pub struct InventoryArgs {
     /// The configuration file.
     #[arg(short, long, value_name = "FILE", default_value = "inspect.toml")]
     config: PathBuf,
-    /// Output format: table or json.
+    /// Output format: table, json, or jsonl (a header line with the inventory's id, then one binding per
+    /// line: what `inspect scan --from-inventory` reads).
     #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
     format: InventoryFormat,
 }
@@ -72,6 +86,7 @@ pub struct InventoryArgs {
 enum InventoryFormat {
     Table,
     Json,
+    Jsonl,
 }
 
 /// `inspect config ...`.
@@ -98,7 +113,7 @@ pub(crate) fn load(config_path: &Path, plugin_dirs: &[PathBuf]) -> Result<(Confi
     let config = Config::load(config_path).map_err(usage_error)?;
     let mut dirs = plugin_dirs.to_vec();
     dirs.extend(config.file.plugin_dirs.iter().cloned());
-    let registry = crate::registry::load(&dirs);
+    let registry = crate::registry::load(&dirs, config.admission_policy());
     for failure in registry.failures() {
         tracing::warn!("plugin not loaded: {failure}");
     }
@@ -117,6 +132,8 @@ pub(crate) fn scan_options(config: &Config, verify: &VerifyArgs) -> Result<ScanO
     let mut options = ScanOptions::default();
     options.verify = verify_options(&config.file.verify, verify).map_err(usage_error)?;
     options.collect.call_timeout = Duration::from_secs_f64(config.file.verify.plugin_call_timeout_secs);
+    options.isolation = config.file.plugins.isolation.into();
+    options.process_host = crate::plugin_host::process_host(config.file.plugins.memory_limit_mib);
     Ok(options)
 }
 
@@ -133,12 +150,19 @@ pub(crate) fn open_error(config: &Config, error: &OpenError) -> u8 {
     }
 }
 
+/// The configuration file `scan` and `inventory` read when none is named.
+const DEFAULT_CONFIG: &str = "inspect.toml";
+
 pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
-    let (config, registry) = match load(&args.config, plugin_dirs) {
+    if let Some(inventory) = &args.from_inventory {
+        return scan_inventory(args, inventory);
+    }
+    let config_path = args.config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let (config, registry) = match load(&config_path, plugin_dirs) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let options = match scan_options(&config, &args.verify) {
+    let mut options = match scan_options(&config, &args.verify) {
         Ok(options) => options,
         Err(code) => return code,
     };
@@ -146,13 +170,67 @@ pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
         Ok(sink) => sink.with_labels_from_tags(&config.file.output.labels_from_tags),
         Err(message) => return usage_error(message),
     };
+    options.verify.keep_results = !sink.streams();
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
     let scanned = certinspect_core::scan::scan(&registry, &config.source_specs(), &options, &mut observer);
     observer.finish();
     match scanned {
-        Ok(report) => finish(&mut sink, &report, args.output.fail_on),
+        Ok(report) => finish(&mut sink, &report, &args.output),
         Err(error) => open_error(&config, &error),
     }
+}
+
+/// `scan --from-inventory [--shard]`: no plugin is loaded, no cloud called.
+fn scan_inventory(args: &ScanArgs, inventory_path: &Path) -> u8 {
+    let shard = match args.shard.as_deref().map(|spec| shard_of_spec(spec, args.shard_count)).transpose() {
+        Ok(shard) => shard,
+        Err(message) => return usage_error(format!("--shard: {message}")),
+    };
+    // The configuration's [verify] and [output] apply; its sources are not opened.
+    let config = match &args.config {
+        Some(path) => Config::load(path).map(Some),
+        None if Path::new(DEFAULT_CONFIG).exists() => Config::load(Path::new(DEFAULT_CONFIG)).map(Some),
+        None => Ok(None),
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(error) => return usage_error(error),
+    };
+    let defaults = Default::default();
+    let verify = config.as_ref().map_or(&defaults, |c| &c.file.verify);
+    let options = match verify_options(verify, &args.verify) {
+        Ok(options) => options,
+        Err(message) => return usage_error(message),
+    };
+    let inventory = match read_inventory(inventory_path) {
+        Ok(inventory) => inventory,
+        Err(error) => return usage_error(error),
+    };
+    let labels = config.as_ref().map(|c| c.file.output.labels_from_tags.as_slice()).unwrap_or_default();
+    let mut sink = match output::open(&args.output) {
+        Ok(sink) => sink.with_labels_from_tags(labels),
+        Err(message) => return usage_error(message),
+    };
+    let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
+    let report = certinspect_core::scan::scan_inventory(inventory, shard, &options, &mut observer);
+    observer.finish();
+    finish(&mut sink, &report, &args.output)
+}
+
+/// `I/N`, or `auto`: the index an array job gives (Kubernetes Indexed Jobs,
+/// AWS Batch array jobs) and the count from `--shard-count`.
+fn shard_of_spec(spec: &str, count: Option<u32>) -> Result<Shard, String> {
+    if spec != "auto" {
+        return spec.parse();
+    }
+    const INDEX_VARIABLES: [&str; 2] = ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"];
+    let (variable, index) = INDEX_VARIABLES
+        .iter()
+        .find_map(|name| std::env::var(name).ok().map(|value| (*name, value)))
+        .ok_or_else(|| format!("auto needs {} in the environment", INDEX_VARIABLES.join(" or ")))?;
+    let count = count.ok_or("auto needs the number of shards: --shard-count N or CERTINSPECT_SHARD_COUNT")?;
+    let index: u32 = index.trim().parse().map_err(|_| format!("{variable}='{index}' is not a shard index"))?;
+    Shard::new(index, count).ok_or_else(|| format!("{variable}={index} is not below the shard count {count}"))
 }
 
 pub fn probe(args: &ProbeArgs) -> u8 {
@@ -176,10 +254,11 @@ pub fn probe(args: &ProbeArgs) -> u8 {
         Ok(sink) => sink,
         Err(message) => return usage_error(message),
     };
+    options.keep_results = !sink.streams();
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
     let report = certinspect_core::scan::probe(bindings, &options, &mut observer);
     observer.finish();
-    finish(&mut sink, &report, args.output.fail_on)
+    finish(&mut sink, &report, &args.output)
 }
 
 /// The endpoints to probe, from the command line and the targets file
@@ -215,13 +294,25 @@ fn probe_targets(args: &ProbeArgs) -> Result<(Vec<Binding>, Vec<ConnectTo>), Str
     Ok((bindings, routes))
 }
 
-/// Write the report and decide the exit code.
-fn finish(sink: &mut output::Sink, report: &Report, fail_on: Severity) -> u8 {
-    if let Err(e) = sink.finish(report) {
+/// Write the report, say what changed since the baseline, and decide the
+/// exit code.
+pub fn finish(sink: &mut output::Sink, report: &Report, output: &OutputArgs) -> u8 {
+    if let Err(e) = sink.finish(report).filter_closed_pipe() {
         eprintln!("inspect: cannot write the report: {e}");
         return exit::OPERATIONAL;
     }
-    exit::of_outcome(outcome(report, fail_on))
+    let Some(baseline) = &sink.baseline else {
+        return exit::of_outcome(outcome(report, output.fail_on));
+    };
+    let changes = certinspect_core::diff::diff(baseline, report);
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "inspect: since the baseline:");
+    let _ = certinspect_render::render_diff(&changes, &mut stderr);
+    if output.fail_on_new {
+        exit::of_outcome(certinspect_core::diff::outcome_of_new(report, &changes, output.fail_on))
+    } else {
+        exit::of_outcome(outcome(report, output.fail_on))
+    }
 }
 
 pub fn inventory(args: &InventoryArgs, plugin_dirs: &[PathBuf]) -> u8 {
@@ -244,9 +335,10 @@ pub fn inventory(args: &InventoryArgs, plugin_dirs: &[PathBuf]) -> u8 {
         InventoryFormat::Json => serde_json::to_writer_pretty(&mut stdout, &inventory)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(stdout)),
+        InventoryFormat::Jsonl => inventory_jsonl(&mut stdout, &inventory),
         InventoryFormat::Table => output::inventory_table(&mut stdout, &inventory),
     };
-    if let Err(e) = written {
+    if let Err(e) = written.filter_closed_pipe() {
         eprintln!("inspect: cannot write the inventory: {e}");
         return exit::OPERATIONAL;
     }
@@ -259,6 +351,18 @@ pub fn inventory(args: &InventoryArgs, plugin_dirs: &[PathBuf]) -> u8 {
     } else {
         exit::INCOMPLETE
     }
+}
+
+/// The inventory as JSON Lines: the header, then one binding per line.
+fn inventory_jsonl(out: &mut dyn Write, inventory: &certinspect_core::scan::Inventory) -> std::io::Result<()> {
+    let header = InventoryHeader::new(&inventory.bindings, &inventory.source_errors, &inventory.source_stats);
+    serde_json::to_writer(&mut *out, &header)?;
+    writeln!(out)?;
+    for binding in &inventory.bindings {
+        serde_json::to_writer(&mut *out, binding)?;
+        writeln!(out)?;
+    }
+    out.flush()
 }
 
 pub fn config(command: &ConfigCommand, plugin_dirs: &[PathBuf]) -> u8 {

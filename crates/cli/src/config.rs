@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use certinspect_core::plugins::PluginRegistry;
+use certinspect_core::plugins::isolated::DEFAULT_MEMORY_LIMIT;
+use certinspect_core::plugins::{AdmissionPolicy, Isolation, PluginRegistry};
 use certinspect_core::scan::{check_sources, OpenError, SourceSpec};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
@@ -22,9 +23,61 @@ pub struct ConfigFile {
     /// Extra plugin directories.
     #[serde(default)]
     pub plugin_dirs: Vec<PathBuf>,
+    /// How plugin libraries run.
+    #[serde(default)]
+    pub plugins: PluginSettings,
     /// What the outputs carry beyond the report.
     #[serde(default)]
     pub output: OutputSettings,
+}
+
+/// `[plugins]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginSettings {
+    /// Where plugin libraries run unless their source says: `process`
+    /// (a child process each, the default) or `in-process`. Built-in
+    /// providers run in-process unless their source says otherwise.
+    pub isolation: IsolationSetting,
+    /// Address-space cap of a plugin process, MiB.
+    pub memory_limit_mib: u64,
+    /// Refuse plugin libraries that users other than their owner or root
+    /// can replace (the file or a directory on its path). `false` is the
+    /// explicit opt-out.
+    pub check_permissions: bool,
+    /// When given, only libraries with these SHA-256 pins
+    /// (`"sha256:<64 hex digits>"`, as `inspect plugins` shows) load.
+    pub allow: Option<Vec<String>>,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        Self {
+            isolation: IsolationSetting::Process,
+            memory_limit_mib: DEFAULT_MEMORY_LIMIT >> 20,
+            check_permissions: true,
+            allow: None,
+        }
+    }
+}
+
+/// `isolation = "process" | "in-process"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsolationSetting {
+    /// A child process per source.
+    Process,
+    /// Inside `inspect`.
+    InProcess,
+}
+
+impl From<IsolationSetting> for Isolation {
+    fn from(setting: IsolationSetting) -> Self {
+        match setting {
+            IsolationSetting::Process => Isolation::Process,
+            IsolationSetting::InProcess => Isolation::InProcess,
+        }
+    }
 }
 
 /// `[output]`.
@@ -46,6 +99,9 @@ pub struct SourceConfig {
     /// The plugin's settings, validated against the schema it publishes.
     #[serde(default)]
     pub config: toml::Table,
+    /// Where this source's plugin runs (overrides `[plugins] isolation`).
+    #[serde(default)]
+    pub isolation: Option<IsolationSetting>,
 }
 
 /// `[verify]`.
@@ -200,6 +256,15 @@ impl Config {
         if !(0.0..=1.0).contains(&verify.warn_fraction) {
             return Err(self.error_at(&["verify", "warn_fraction"], "warn_fraction: expected a number from 0 to 1"));
         }
+        let plugins = &self.file.plugins;
+        if plugins.memory_limit_mib == 0 {
+            return Err(self.error_at(&["plugins", "memory_limit_mib"], "memory_limit_mib: expected a positive number"));
+        }
+        for (index, pin) in plugins.allow.iter().flatten().enumerate() {
+            if let Err(message) = AdmissionPolicy::parse_pin(pin) {
+                return Err(self.error_at(&["plugins", "allow", &index.to_string()], &format!("allow: {message}")));
+            }
+        }
         let mut labels = std::collections::BTreeMap::new();
         for (index, key) in self.file.output.labels_from_tags.iter().enumerate() {
             let label = certinspect_render::tag_label_name(key);
@@ -220,6 +285,18 @@ impl Config {
         Ok(())
     }
 
+    /// Which plugin libraries may load, from `[plugins]`.
+    pub fn admission_policy(&self) -> AdmissionPolicy {
+        let plugins = &self.file.plugins;
+        let mut policy = AdmissionPolicy::default();
+        policy.check_permissions = plugins.check_permissions;
+        policy.allow = plugins
+            .allow
+            .as_ref()
+            .map(|pins| pins.iter().filter_map(|pin| AdmissionPolicy::parse_pin(pin).ok()).collect());
+        policy
+    }
+
     /// Check every source against the loaded plugins (the engine's
     /// [`check_sources`]), each problem placed in the file.
     pub fn check_sources(&self, registry: &PluginRegistry) -> Vec<ConfigError> {
@@ -235,7 +312,12 @@ impl Config {
     pub fn source_specs(&self) -> Vec<SourceSpec> {
         (0..self.file.sources.len())
             .map(|index| {
-                SourceSpec::new(self.file.sources[index].plugin.get_ref().clone(), self.source_settings(index))
+                let source = &self.file.sources[index];
+                let spec = SourceSpec::new(source.plugin.get_ref().clone(), self.source_settings(index));
+                match source.isolation {
+                    Some(isolation) => spec.with_isolation(isolation.into()),
+                    None => spec,
+                }
             })
             .collect()
     }
@@ -244,6 +326,9 @@ impl Config {
     /// problem, at the value it is about.
     pub fn locate(&self, error: &OpenError) -> Vec<ConfigError> {
         match error {
+            OpenError::Isolation { index, .. } => {
+                vec![self.error_at(&["source", &index.to_string(), "isolation"], &error.to_string())]
+            }
             OpenError::UnknownPlugin { index, .. } => vec![ConfigError {
                 file: self.path.clone(),
                 position: Some(line_column(&self.text, self.file.sources[*index].plugin.span().start)),

@@ -22,3 +22,19 @@ pub fn of_outcome(outcome: certinspect_core::scan::Outcome) -> u8 {
         _ => CLEAN,
     }
 }
+
+/// A write whose reader went away (`inspect ... | head`) is not a failure:
+/// the reader took what it wanted. Such an error is dropped quietly.
+pub trait ClosedPipe {
+    /// `Ok` when the error is a closed pipe.
+    fn filter_closed_pipe(self) -> std::io::Result<()>;
+}
+
+impl ClosedPipe for std::io::Result<()> {
+    fn filter_closed_pipe(self) -> std::io::Result<()> {
+        match self {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
+    }
+}

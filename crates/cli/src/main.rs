@@ -8,11 +8,14 @@ mod commands;
 mod config;
 mod exit;
 mod output;
+mod plugin_host;
 mod plugins_cmd;
 mod registry;
+mod report_cmd;
 mod serve;
 mod settings;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -47,7 +50,7 @@ pub struct Cli {
 enum Command {
     /// Read what the configured providers declare, probe every endpoint, and reconcile.
     #[command(
-        after_help = "Examples:\n  inspect scan --config inspect.toml\n  inspect scan --config inspect.toml --format json --output report.json\n  inspect scan --config inspect.toml --fail-on high --format sarif --output certs.sarif"
+        after_help = "Examples:\n  inspect scan --config inspect.toml\n  inspect scan --from-inventory inventory.jsonl --shard 2/4 --format json --output shard-2.json\n  inspect scan --config inspect.toml --format json --output report.json\n  inspect scan --config inspect.toml --fail-on high --format sarif --output certs.sarif"
     )]
     Scan(commands::ScanArgs),
     /// Scan on a schedule and serve the last complete scan to Prometheus (/metrics), with /healthz and /report.json.
@@ -65,7 +68,7 @@ enum Command {
     Probe(commands::ProbeArgs),
     /// List what the configured providers declare, without touching any endpoint.
     #[command(
-        after_help = "Examples:\n  inspect inventory --config inspect.toml\n  inspect inventory --config inspect.toml --format json"
+        after_help = "Examples:\n  inspect inventory --config inspect.toml\n  inspect inventory --config inspect.toml --format json\n  inspect inventory --config inspect.toml --format jsonl > inventory.jsonl"
     )]
     Inventory(commands::InventoryArgs),
     /// List the providers built in, the plugin libraries found, and every library that failed to load and why.
@@ -75,6 +78,14 @@ enum Command {
                       (~/.local/share/certinspect/plugins). A library named like a built-in provider replaces it.\n\n\
                       Examples:\n  inspect plugins\n  inspect plugins --plugin-dir ./target/plugins --format json")]
     Plugins(plugins_cmd::Args),
+    /// Work with reports: merge shard reports into one.
+    #[command(subcommand)]
+    Report(report_cmd::ReportCommand),
+    /// What changed between two JSON reports: findings new, resolved and changed, matched by fingerprint.
+    #[command(
+        after_help = "Examples:\n  inspect diff yesterday.json today.json\n  inspect diff yesterday.json today.json --fail-on-new --fail-on high\n  inspect scan --config inspect.toml --baseline yesterday.json --fail-on-new"
+    )]
+    Diff(report_cmd::DiffArgs),
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(commands::ConfigCommand),
@@ -84,6 +95,10 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Serve one plugin library over stdin/stdout for a scan running it in
+    /// a separate process (started by inspect itself).
+    #[command(hide = true)]
+    PluginHost(plugin_host::Args),
     /// Print the manual page (roff).
     #[command(after_help = "Example:\n  inspect man > inspect.1 && man ./inspect.1")]
     Man,
@@ -105,7 +120,10 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(&args, &cli.plugin_dirs),
         Command::Probe(args) => commands::probe(&args),
         Command::Inventory(args) => commands::inventory(&args, &cli.plugin_dirs),
+        Command::Report(command) => report_cmd::run(&command),
+        Command::Diff(args) => report_cmd::diff(&args),
         Command::Config(command) => commands::config(&command, &cli.plugin_dirs),
+        Command::PluginHost(args) => plugin_host::run(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "inspect", &mut std::io::stdout());
             exit::CLEAN
@@ -130,5 +148,7 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colour codes only for a person at a terminal, and never with NO_COLOR.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
 }

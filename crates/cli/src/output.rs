@@ -12,6 +12,8 @@ use certinspect_core::scan::{Inventory, ScanObserver};
 use certinspect_core::verify::VerifyObserver;
 use certinspect_protocol::Binding;
 
+use crate::exit::ClosedPipe;
+
 /// Output flags shared by `scan` and `probe`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutputArgs {
@@ -27,9 +29,15 @@ pub struct OutputArgs {
     /// Colour in the table: auto (terminal and NO_COLOR unset), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Compare with an earlier JSON report: findings new, resolved and changed are listed on stderr.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Exit with 1 only for findings at or above --fail-on that are new since --baseline (regressions).
+    #[arg(long, requires = "baseline")]
+    pub fail_on_new: bool,
 }
 
-fn parse_severity(text: &str) -> Result<Severity, String> {
+pub fn parse_severity(text: &str) -> Result<Severity, String> {
     Severity::parse(text).ok_or_else(|| "expected one of critical, high, medium, low, info".to_owned())
 }
 
@@ -69,6 +77,8 @@ pub struct Sink {
     width: usize,
     writer: Box<dyn Write>,
     jsonl: Option<certinspect_render::JsonLinesWriter<Box<dyn Write>>>,
+    /// The report of `--baseline`, read before anything is scanned.
+    pub baseline: Option<Report>,
     /// Resource tags that become Prometheus labels.
     labels_from_tags: Vec<String>,
 }
@@ -76,6 +86,22 @@ pub struct Sink {
 /// Open the destination `args` name (an output file is created up front,
 /// so a bad path fails before any probing).
 pub fn open(args: &OutputArgs) -> Result<Sink, String> {
+    open_for(args, true)
+}
+
+/// [`open`] for a report that is complete before it is written (`report
+/// merge`): JSON Lines are then written whole, not streamed.
+pub fn open_whole(args: &OutputArgs) -> Result<Sink, String> {
+    open_for(args, false)
+}
+
+fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(crate::report_cmd::read_report)
+        .transpose()
+        .map_err(|e| format!("--baseline {e}"))?;
     let (writer, terminal): (Box<dyn Write>, bool) = match &args.output {
         Some(path) => {
             let file = File::create(path).map_err(|e| format!("--output {}: {e}", path.display()))?;
@@ -88,18 +114,25 @@ pub fn open(args: &OutputArgs) -> Result<Sink, String> {
         ColorChoice::Never => false,
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
-    let (writer, jsonl) = if args.format == Format::Jsonl {
-        (Box::new(io::sink()) as Box<dyn Write>, Some(certinspect_render::JsonLinesWriter::new(writer)))
+    let (writer, jsonl) = if streaming && args.format == Format::Jsonl {
+        (Box::new(io::sink()) as Box<dyn Write>, Some(certinspect_render::JsonLinesWriter::for_streamed_run(writer)))
     } else {
         (writer, None)
     };
-    // The table fits the terminal it is shown on (COLUMNS, as shells export
-    // it), else the renderer's default.
-    let width = if terminal { std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100) } else { 100 };
-    Ok(Sink { format: args.format, color, width, writer, jsonl, labels_from_tags: Vec::new() })
+    // The table fits COLUMNS when set (shells export it); on a terminal
+    // without it, 100; anywhere else (files, pipes, CI logs) it is never cut.
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    let width = columns.unwrap_or(if terminal { 100 } else { 0 });
+    Ok(Sink { format: args.format, color, width, writer, jsonl, baseline, labels_from_tags: Vec::new() })
 }
 
 impl Sink {
+    /// Whether the report need not keep results: they are streamed as they
+    /// come, so the run's memory stays flat.
+    pub fn streams(&self) -> bool {
+        self.jsonl.is_some()
+    }
+
     /// With these resource tags as Prometheus labels (`[output] labels_from_tags`).
     pub fn with_labels_from_tags(mut self, keys: &[String]) -> Self {
         self.labels_from_tags = keys.to_vec();
@@ -162,7 +195,7 @@ impl VerifyObserver for Observer<'_> {
             let written = jsonl
                 .result(index, binding, Some(result))
                 .and_then(|()| findings.iter().try_for_each(|f| jsonl.finding(f)));
-            if let Err(e) = written {
+            if let Err(e) = written.filter_closed_pipe() {
                 tracing::error!("cannot write a result: {e}");
             }
         }

@@ -2,10 +2,14 @@
 
 use std::path::PathBuf;
 
-use certinspect_core::plugins::PluginRegistry;
+use certinspect_core::plugins::{AdmissionPolicy, PluginRegistry};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Apply this configuration's `[plugins]` rules (permission check,
+    /// allow-list) and `plugin_dirs`, as a scan with it would.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -18,7 +22,21 @@ enum Format {
 }
 
 pub fn run(args: &Args, plugin_dirs: &[PathBuf], verbose: bool) -> u8 {
-    let registry = crate::registry::load(plugin_dirs);
+    let mut dirs = plugin_dirs.to_vec();
+    let mut policy = AdmissionPolicy::default();
+    if let Some(path) = &args.config {
+        match crate::config::Config::load(path) {
+            Ok(config) => {
+                dirs.extend(config.file.plugin_dirs.iter().cloned());
+                policy = config.admission_policy();
+            }
+            Err(error) => {
+                eprintln!("inspect: {error}");
+                return crate::exit::USAGE;
+            }
+        }
+    }
+    let registry = crate::registry::load(&dirs, policy);
     match args.format {
         Format::Text => print_text(&registry, verbose),
         Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&registry)).unwrap_or_default()),
@@ -40,6 +58,9 @@ fn print_text(registry: &PluginRegistry, verbose: bool) {
         println!("  capabilities: {}", info.capabilities.join(", "));
         println!("  config:       {}", schema_summary(&info.config_schema));
         println!("  from:         {}", plugin.origin());
+        if let Some(sha256) = plugin.sha256() {
+            println!("  sha256:       {sha256}");
+        }
     }
     for replaced in registry.replaced() {
         println!();
@@ -90,6 +111,7 @@ fn to_json(registry: &PluginRegistry) -> serde_json::Value {
         "plugins": registry.plugins().iter().map(|p| serde_json::json!({
             "info": p.info(),
             "origin": p.origin().to_string(),
+            "sha256": p.sha256(),
         })).collect::<Vec<_>>(),
         "replaced": registry.replaced().iter().map(|r| serde_json::json!({
             "name": r.info.name,

@@ -5,11 +5,12 @@
 
 use std::path::PathBuf;
 
-use certinspect_core::plugins::{PluginRegistry, PluginSearchPath};
+use certinspect_core::plugins::{AdmissionPolicy, PluginRegistry, PluginSearchPath};
 
-/// The registry for this run, with `plugin_dirs` searched first.
-pub fn load(plugin_dirs: &[PathBuf]) -> PluginRegistry {
-    let mut registry = PluginRegistry::new();
+/// The registry for this run, with `plugin_dirs` searched first and
+/// libraries admitted under `policy`.
+pub fn load(plugin_dirs: &[PathBuf], policy: AdmissionPolicy) -> PluginRegistry {
+    let mut registry = PluginRegistry::with_policy(policy);
     add_bundled(&mut registry);
     registry.load_search_path(&PluginSearchPath::from_process(plugin_dirs));
     registry

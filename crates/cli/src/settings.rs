@@ -20,7 +20,8 @@ pub struct VerifyArgs {
     /// Trust roots: mozilla (built in), system, or none (only --ca-file).
     #[arg(long, value_enum)]
     pub trust: Option<TrustSetting>,
-    /// Extra trusted roots (PEM file).
+    /// Trusted roots (PEM file). Given alone it is the whole trust store, as curl's --cacert; with --trust
+    /// mozilla or system its roots are added to those.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     /// Warn when fewer days remain.
@@ -58,8 +59,8 @@ pub fn verify_options(file: &VerifySettings, args: &VerifyArgs) -> Result<Verify
         critical_days: args.critical_days.unwrap_or(file.critical_days),
         warn_fraction_remaining: file.warn_fraction,
     };
-    options.trust =
-        Arc::new(trust_store(args.trust.unwrap_or(file.trust), args.ca_file.as_ref().or(file.ca_file.as_ref()))?);
+    let setting = trust_setting(args.trust, args.ca_file.is_some(), file.trust);
+    options.trust = Arc::new(trust_store(setting, args.ca_file.as_ref().or(file.ca_file.as_ref()))?);
     options.now_unix = args.now_unix;
     options.fetch.enabled = file.fetch && !args.no_fetch;
     options.legacy_cn = match file.legacy_cn {
@@ -82,6 +83,17 @@ pub fn verify_options(file: &VerifySettings, args: &VerifyArgs) -> Result<Verify
     Ok(options)
 }
 
+/// The trust base: `--trust` when given; else `--ca-file` on the command
+/// line alone means only its roots (curl's `--cacert`); else the file's
+/// `[verify] trust` (whose `ca_file` adds to it).
+fn trust_setting(flag: Option<TrustSetting>, flag_ca_file: bool, file: TrustSetting) -> TrustSetting {
+    match (flag, flag_ca_file) {
+        (Some(setting), _) => setting,
+        (None, true) => TrustSetting::None,
+        (None, false) => file,
+    }
+}
+
 fn seconds(value: f64, name: &str) -> Result<Duration, String> {
     if value.is_finite() && value > 0.0 {
         Ok(Duration::from_secs_f64(value))
@@ -98,4 +110,27 @@ fn trust_store(setting: TrustSetting, ca_file: Option<&PathBuf>) -> Result<Trust
     };
     let files: Vec<&Path> = ca_file.map(PathBuf::as_path).into_iter().collect();
     load_trust_store(base, &files).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_file_alone_is_the_whole_trust_store_and_trust_adds_to_it() {
+        use TrustSetting::{Mozilla, None as Only, System};
+        let cases = [
+            // (--trust, --ca-file given, [verify] trust) -> base
+            (None, false, Mozilla, Mozilla),
+            (None, false, System, System),
+            (None, true, Mozilla, Only),
+            (None, true, System, Only),
+            (Some(Mozilla), true, Only, Mozilla),
+            (Some(System), false, Mozilla, System),
+            (Some(Only), false, Mozilla, Only),
+        ];
+        for (flag, ca_file, file, expected) in cases {
+            assert_eq!(trust_setting(flag, ca_file, file), expected, "{flag:?} {ca_file} {file:?}");
+        }
+    }
 }

@@ -6,19 +6,84 @@
 //!   a JSON array of bindings;
 //! - JSON Lines: the report's `result` events (one binding per `binding`
 //!   index) or one binding per line; `finding` and `summary` lines are
-//!   skipped;
+//!   skipped; an `inventory` line (`inspect inventory --format jsonl`
+//!   starts with one) carries the inventory's id, binding count and source
+//!   errors, and the file must then hold exactly that;
 //! - CSV with the header `host,port,sni,sha256` (a file ending in `.csv`):
 //!   one bare endpoint per row, declared by its SHA-256 fingerprint.
 //!
-//! Pure parsing ([`parse_bindings`]) apart from reading the file.
+//! Pure parsing ([`parse_inventory`]) apart from reading the file; the
+//! same reader serves `inspect probe --declared` and `inspect scan
+//! --from-inventory`.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use certinspect_protocol::{Binding, Fingerprint};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::collect::{CollectError, SourceStats};
+use crate::shard::inventory_id;
 use crate::verify::bare_endpoint;
+
+/// Version of the inventory header (`inspect inventory --format jsonl`).
+pub const INVENTORY_SCHEMA_VERSION: u32 = 1;
+
+/// Bindings read from a file, with what the inventory that wrote them
+/// says about itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct InventoryFile {
+    /// The inventory's id ([`inventory_id`] of what was read; a file that
+    /// states an id must hold exactly what it names).
+    pub id: String,
+    /// The bindings, in file order.
+    pub bindings: Vec<Binding>,
+    /// Sources the inventory could not list completely.
+    pub source_errors: Vec<CollectError>,
+    /// Per-source counts of the listing.
+    pub source_stats: Vec<SourceStats>,
+}
+
+/// The first line of an inventory in JSON Lines; one binding per line follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct InventoryHeader {
+    /// Always `inventory`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// [`INVENTORY_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// [`inventory_id`] of the bindings and source errors.
+    pub id: String,
+    /// certinspect version that wrote it.
+    pub tool_version: String,
+    /// How many binding lines follow.
+    pub binding_count: usize,
+    /// Sources that could not be listed completely.
+    #[serde(default)]
+    pub source_errors: Vec<CollectError>,
+    /// Per-source counts.
+    #[serde(default)]
+    pub source_stats: Vec<SourceStats>,
+}
+
+impl InventoryHeader {
+    /// The header of an inventory of `bindings`.
+    pub fn new(bindings: &[Binding], source_errors: &[CollectError], source_stats: &[SourceStats]) -> Self {
+        Self {
+            kind: "inventory".into(),
+            schema_version: INVENTORY_SCHEMA_VERSION,
+            id: inventory_id(bindings, source_errors),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            binding_count: bindings.len(),
+            source_errors: source_errors.to_vec(),
+            source_stats: source_stats.to_vec(),
+        }
+    }
+}
 
 /// A bindings file that cannot be used: which file, which line, what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,40 +100,96 @@ pub struct BindingsFileError {
 
 /// The bindings in the file at `path`.
 pub fn read_bindings(path: &Path) -> Result<Vec<Binding>, BindingsFileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| BindingsFileError {
-        path: path.to_owned(),
-        line: None,
-        message: format!("cannot read the file: {e}"),
-    })?;
+    read_inventory(path).map(|inventory| inventory.bindings)
+}
+
+/// The bindings in the file at `path` (`-`: standard input) and what the
+/// inventory says about itself.
+pub fn read_inventory(path: &Path) -> Result<InventoryFile, BindingsFileError> {
+    let error = |line, message| BindingsFileError { path: path.to_owned(), line, message };
+    let mut text = String::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text).map(drop)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text)).map(drop)
+    };
+    read.map_err(|e| error(None, format!("cannot read the file: {e}")))?;
     let csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    parse_bindings(&text, csv).map_err(|(line, message)| BindingsFileError { path: path.to_owned(), line, message })
+    parse_inventory(&text, csv).map_err(|(line, message)| error(line, message))
 }
 
 /// The bindings in `text`: CSV when `csv`, else JSON or JSON Lines. An
 /// error is `(line, message)`.
 pub fn parse_bindings(text: &str, csv: bool) -> Result<Vec<Binding>, (Option<usize>, String)> {
-    if csv {
-        return parse_csv(text);
-    }
-    match serde_json::from_str::<Value>(text) {
-        Ok(document) => from_document(document).map_err(|message| (None, message)),
-        Err(_) => parse_json_lines(text),
-    }
+    parse_inventory(text, csv).map(|inventory| inventory.bindings)
 }
 
-/// A report, an inventory, or an array of bindings.
-fn from_document(document: Value) -> Result<Vec<Binding>, String> {
+/// [`parse_bindings`], with the inventory's id, source errors and counts.
+/// A file that states an id or a count it does not hold (truncated,
+/// edited) is refused.
+pub fn parse_inventory(text: &str, csv: bool) -> Result<InventoryFile, (Option<usize>, String)> {
+    let (stated, mut inventory) = if csv {
+        (None, InventoryFile { bindings: parse_csv(text)?, ..InventoryFile::default() })
+    } else {
+        match serde_json::from_str::<Value>(text) {
+            Ok(document) => from_document(document).map_err(|message| (None, message))?,
+            Err(_) => parse_json_lines(text)?,
+        }
+    };
+    inventory.id = inventory_id(&inventory.bindings, &inventory.source_errors);
+    if let Some(header) = stated {
+        if header.binding_count != inventory.bindings.len() {
+            return Err((
+                None,
+                format!(
+                    "the inventory announces {} bindings but holds {} (truncated?)",
+                    header.binding_count,
+                    inventory.bindings.len()
+                ),
+            ));
+        }
+        if header.id != inventory.id {
+            return Err((None, format!("the inventory's content does not match its id {} (edited?)", header.id)));
+        }
+    }
+    Ok(inventory)
+}
+
+/// A report, an inventory, or an array of bindings; the stated header of
+/// an inventory (`id` next to `bindings`).
+fn from_document(document: Value) -> Result<(Option<InventoryHeader>, InventoryFile), String> {
+    let mut inventory = InventoryFile::default();
+    let mut stated = None;
     let items = match document {
         Value::Array(items) => items,
-        Value::Object(mut object) => match object.remove("bindings") {
-            Some(Value::Array(items)) => items,
-            _ => {
-                return Err("expected a report or inventory (an object with `bindings`) or an array of bindings".into())
+        Value::Object(mut object) => {
+            let items = match object.remove("bindings") {
+                Some(Value::Array(items)) => items,
+                _ => {
+                    return Err(
+                        "expected a report or inventory (an object with `bindings`) or an array of bindings".into()
+                    )
+                }
+            };
+            // An inventory (not a report, whose errors are already findings) carries its listing's errors.
+            if !object.contains_key("findings") {
+                let field = |name: &str| object.get(name).cloned().unwrap_or(Value::Array(Vec::new()));
+                inventory.source_errors =
+                    serde_json::from_value(field("source_errors")).map_err(|e| format!("source_errors: {e}"))?;
+                inventory.source_stats =
+                    serde_json::from_value(field("source_stats")).map_err(|e| format!("source_stats: {e}"))?;
+                if let Some(id) = object.get("id").and_then(Value::as_str) {
+                    let mut header = InventoryHeader::new(&[], &[], &[]);
+                    header.id = id.to_owned();
+                    header.binding_count = items.len();
+                    stated = Some(header);
+                }
             }
-        },
+            items
+        }
         _ => return Err("expected a JSON object or array".into()),
     };
-    items
+    inventory.bindings = items
         .into_iter()
         .enumerate()
         .map(|(index, item)| {
@@ -81,13 +202,17 @@ fn from_document(document: Value) -> Result<Vec<Binding>, String> {
             };
             serde_json::from_value(binding).map_err(|e| format!("bindings[{index}]: {e}"))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((stated, inventory))
 }
 
-fn parse_json_lines(text: &str) -> Result<Vec<Binding>, (Option<usize>, String)> {
+type JsonLinesInventory = (Option<InventoryHeader>, InventoryFile);
+
+fn parse_json_lines(text: &str) -> Result<JsonLinesInventory, (Option<usize>, String)> {
     // Result events repeat a binding once per address: keep one per index.
     let mut by_index: BTreeMap<u64, Binding> = BTreeMap::new();
     let mut plain = Vec::new();
+    let mut header: Option<InventoryHeader> = None;
     for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
         if line.is_empty() {
             continue;
@@ -106,13 +231,26 @@ fn parse_json_lines(text: &str) -> Result<Vec<Binding>, (Option<usize>, String)>
                 }
                 by_index.insert(index, serde_json::from_value(value).map_err(invalid)?);
             }
+            Some("inventory") if number == 1 => {
+                header = Some(
+                    serde_json::from_value(value)
+                        .map_err(|e| (Some(number), format!("not an inventory header: {e}")))?,
+                );
+            }
+            Some("inventory") => return Err((Some(number), "an inventory header must be the first line".into())),
             Some("finding" | "summary") => {}
             Some(other) => return Err((Some(number), format!("unknown line type '{other}'"))),
             None => plain.push(serde_json::from_value(value).map_err(invalid)?),
         }
     }
     plain.extend(by_index.into_values());
-    Ok(plain)
+    let inventory = InventoryFile {
+        bindings: plain,
+        source_errors: header.as_ref().map(|h| h.source_errors.clone()).unwrap_or_default(),
+        source_stats: header.as_ref().map(|h| h.source_stats.clone()).unwrap_or_default(),
+        ..InventoryFile::default()
+    };
+    Ok((header, inventory))
 }
 
 const CSV_HEADER: [&str; 4] = ["host", "port", "sni", "sha256"];

@@ -4,7 +4,8 @@
 //! short call at a time, each under a deadline. A call runs on its own plain
 //! `std::thread` (never tokio's blocking pool, which a stuck plugin would keep
 //! alive at exit), so a plugin that hangs costs one abandoned thread and one
-//! reported error, and the collection goes on.
+//! reported error, and the collection goes on. A source in a child process
+//! (`plugins::isolated`) keeps the deadline itself: the child is killed.
 
 use std::collections::VecDeque;
 use std::sync::mpsc;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use certinspect_protocol::{Binding, Page, Scope};
 use serde::{Deserialize, Serialize};
 
-use crate::plugins::{OpenedSource, SourceCallError};
+use crate::plugins::{Isolation, OpenedSource, SourceCallError};
 
 /// Limits of a collection run.
 #[derive(Debug, Clone)]
@@ -59,6 +60,10 @@ pub struct SourceStats {
     pub pages: usize,
     /// Bindings received.
     pub bindings: usize,
+    /// SHA-256 of the plugin library the source ran (absent for a
+    /// provider built into the binary), so a report says which code listed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library_sha256: Option<String>,
 }
 
 /// Everything collected.
@@ -79,7 +84,11 @@ pub fn collect(sources: &[Arc<OpenedSource>], options: &CollectOptions) -> Colle
     let mut collected = Collected {
         stats: sources
             .iter()
-            .map(|s| SourceStats { plugin: s.plugin().to_owned(), ..SourceStats::default() })
+            .map(|s| SourceStats {
+                plugin: s.plugin().to_owned(),
+                library_sha256: s.library_sha256().map(str::to_owned),
+                ..SourceStats::default()
+            })
             .collect(),
         ..Collected::default()
     };
@@ -87,8 +96,7 @@ pub fn collect(sources: &[Arc<OpenedSource>], options: &CollectOptions) -> Colle
     // Scopes first, each source under its own deadline.
     let mut jobs = VecDeque::new();
     for (index, source) in sources.iter().enumerate() {
-        let listing = Arc::clone(source);
-        match call_with_deadline(options.call_timeout, move || listing.scopes()) {
+        match call_source(source, options.call_timeout, |source| source.scopes()) {
             Some(Ok(scopes)) => {
                 collected.stats[index].scopes = scopes.len();
                 jobs.extend(scopes.into_iter().map(|scope| (index, scope)));
@@ -161,10 +169,10 @@ fn list_scope(source: &Arc<OpenedSource>, scope: &Scope, options: &CollectOption
             });
             return result;
         }
-        let call_source = Arc::clone(source);
         let (scope_id, call_cursor) = (scope.id.clone(), cursor.clone());
-        let outcome: Option<Result<Page, SourceCallError>> =
-            call_with_deadline(options.call_timeout, move || call_source.list_page(&scope_id, call_cursor.as_deref()));
+        let outcome: Option<Result<Page, SourceCallError>> = call_source(source, options.call_timeout, move |source| {
+            source.list_page(&scope_id, call_cursor.as_deref())
+        });
         let failure = match outcome {
             Some(Ok(page)) => {
                 result.pages += 1;
@@ -211,6 +219,21 @@ fn timeout_error(source: &OpenedSource, scope: Option<&str>, timeout: Duration) 
         scope: scope.map(str::to_owned),
         message: format!("the plugin did not answer within {}s; call abandoned", timeout.as_secs_f64()),
     }
+}
+
+/// Call `source` under `deadline`. A source in a child process keeps the
+/// deadline itself (it kills the child and says so); an in-process call
+/// runs on its own thread and is abandoned when it overruns.
+fn call_source<T: Send + 'static>(
+    source: &Arc<OpenedSource>,
+    deadline: Duration,
+    call: impl FnOnce(&OpenedSource) -> T + Send + 'static,
+) -> Option<T> {
+    if source.isolation() == Isolation::Process {
+        return Some(call(source));
+    }
+    let source = Arc::clone(source);
+    call_with_deadline(deadline, move || call(&source))
 }
 
 /// Run `call` on its own thread and wait at most `deadline` for it. A call

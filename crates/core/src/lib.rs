@@ -16,6 +16,7 @@
 
 pub mod bindings_file;
 pub mod collect;
+pub mod diff;
 pub mod fetch;
 pub mod findings;
 pub mod host;
@@ -25,6 +26,7 @@ pub mod reconcile;
 pub mod report;
 pub mod scan;
 pub mod schema;
+pub mod shard;
 pub mod trust_store;
 pub mod verify;
 pub mod watch;

@@ -41,6 +41,56 @@ pub struct Report {
     /// Per-source counts.
     #[serde(default)]
     pub source_stats: Vec<SourceStats>,
+    /// The inventory the bindings were read from (`scan --from-inventory`),
+    /// see [`crate::shard::inventory_id`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_id: Option<String>,
+    /// Set on a shard's part report (`scan --shard`): which slice it is,
+    /// for `inspect report merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardPart>,
+    /// What the run gave its observer and did not keep (results and
+    /// findings of a streamed run, `VerifyOptions::keep_results` off); not
+    /// part of the JSON form, whose summary counts them.
+    #[serde(skip)]
+    pub streamed: Streamed,
+}
+
+/// Results and findings a streamed run handed to its observer instead of
+/// keeping them in the report: counts, and what the exit decision needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Streamed {
+    /// Results streamed and not kept.
+    pub results: usize,
+    /// Findings streamed and not kept.
+    pub findings: usize,
+    /// The most severe of those findings that is not "could not check".
+    pub worst_checked: Option<Severity>,
+    /// Whether one of those results could not be checked ([`ObservationResult::unchecked`]).
+    pub incomplete: bool,
+}
+
+impl ObservationResult {
+    /// Whether this endpoint, or its served leaf's revocation, could not be checked.
+    pub fn unchecked(&self) -> bool {
+        matches!(self.verdict, Verdict::Unreachable | Verdict::NoTls)
+            || self.revocation.as_ref().is_some_and(RevocationFact::unchecked)
+    }
+}
+
+/// Which slice of an inventory a part report covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ShardPart {
+    /// The shard, from 0.
+    pub index: u32,
+    /// How many shards the inventory was split into.
+    pub count: u32,
+    /// Bindings in the whole inventory.
+    pub inventory_bindings: usize,
+    /// For each of this part's bindings, its index in the inventory.
+    pub binding_indexes: Vec<usize>,
 }
 
 /// Totals of a run.
@@ -178,12 +228,10 @@ impl Report {
     }
 
     /// Whether some source, scope, endpoint or served leaf's revocation
-    /// could not be checked.
+    /// could not be checked (streamed results included).
     pub fn incomplete(&self) -> bool {
         self.summary.source_errors > 0
-            || self.bindings.iter().flat_map(|b| &b.results).any(|r| {
-                matches!(r.verdict, Verdict::Unreachable | Verdict::NoTls)
-                    || r.revocation.as_ref().is_some_and(RevocationFact::unchecked)
-            })
+            || self.streamed.incomplete
+            || self.bindings.iter().flat_map(|b| &b.results).any(ObservationResult::unchecked)
     }
 }

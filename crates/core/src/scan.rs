@@ -12,12 +12,14 @@ use std::sync::Arc;
 use certinspect_protocol::{capability, error_kind, Binding};
 use serde::Serialize;
 
+use crate::bindings_file::InventoryFile;
 use crate::collect::{collect, CollectError, CollectOptions, Collected, SourceStats};
 use crate::host::{CancelFlag, Host, HttpTransport, TransportConfig};
 use crate::join::{join, JoinOutcome};
-use crate::plugins::{OpenedSource, PluginRegistry};
+use crate::plugins::{Isolation, LoadedPlugin, OpenedSource, PluginOrigin, PluginRegistry, ProcessHost};
 use crate::report::Report;
 use crate::schema;
+use crate::shard::Shard;
 use crate::verify::{verify_observed, VerifyInput, VerifyObserver, VerifyOptions};
 
 /// One configured source: a plugin by name and its settings (the JSON the
@@ -29,12 +31,19 @@ pub struct SourceSpec {
     pub plugin: String,
     /// The plugin's settings.
     pub settings: serde_json::Value,
+    /// Where the plugin runs; `None`: [`ScanOptions::isolation`] decides.
+    pub isolation: Option<Isolation>,
 }
 
 impl SourceSpec {
     /// A source of `plugin` with `settings`.
     pub fn new(plugin: impl Into<String>, settings: serde_json::Value) -> Self {
-        Self { plugin: plugin.into(), settings }
+        Self { plugin: plugin.into(), settings, isolation: None }
+    }
+
+    /// The same source, run with `isolation`.
+    pub fn with_isolation(self, isolation: Isolation) -> Self {
+        Self { isolation: Some(isolation), ..self }
     }
 }
 
@@ -72,6 +81,16 @@ pub enum OpenError {
         plugin: String,
         /// Each problem found.
         problems: Vec<ConfigProblem>,
+    },
+    /// A source asks for process isolation and it cannot be had.
+    #[error("source '{plugin}': {message}")]
+    Isolation {
+        /// Index of the source in the specs.
+        index: usize,
+        /// The plugin.
+        plugin: String,
+        /// Why, and what to do instead.
+        message: String,
     },
     /// The host's HTTP transport could not be built.
     #[error("cannot start the HTTP transport: {0}")]
@@ -121,6 +140,13 @@ pub struct ScanOptions {
     pub transport: TransportConfig,
     /// Set it to stop plugin calls early.
     pub cancel: CancelFlag,
+    /// Isolation of sources that do not choose their own. Built-in
+    /// providers run in-process unless their source asks otherwise.
+    pub isolation: Isolation,
+    /// The program that runs a plugin library in a child process
+    /// (`inspect plugin-host`); needed by any source run with
+    /// [`Isolation::Process`].
+    pub process_host: Option<ProcessHost>,
 }
 
 /// Told about a scan as it goes: listing first, then each result.
@@ -141,6 +167,8 @@ impl ScanObserver for crate::verify::NoObserver {}
 #[derive(Debug, Default, Serialize)]
 #[non_exhaustive]
 pub struct Inventory {
+    /// [`crate::shard::inventory_id`] of the bindings and source errors.
+    pub id: String,
     /// Every binding, after the join filled in declared certificates.
     pub bindings: Vec<Binding>,
     /// What the join did, per binding, and what it could not do.
@@ -179,7 +207,27 @@ fn open_and_list(
     let mut failures = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
         let plugin = registry.get(&spec.plugin).expect("checked above");
-        match plugin.open(&spec.settings, host.for_plugin(&spec.plugin)) {
+        let services = host.for_plugin(&spec.plugin);
+        let opened = match isolation_of(plugin, spec, options) {
+            Isolation::Process => {
+                let isolation_error =
+                    |message: String| OpenError::Isolation { index, plugin: spec.plugin.clone(), message };
+                if !matches!(plugin.origin(), PluginOrigin::File(_)) {
+                    return Err(isolation_error(
+                        "isolation = \"process\" needs a plugin library; this provider is built into inspect \
+                         (use isolation = \"in-process\", or install its library)"
+                            .into(),
+                    ));
+                }
+                let Some(process_host) = &options.process_host else {
+                    return Err(isolation_error("process isolation needs a plugin-host program; none is set".into()));
+                };
+                let process_host = ProcessHost { call_timeout: options.collect.call_timeout, ..process_host.clone() };
+                plugin.open_in_child(&spec.settings, services, &process_host)
+            }
+            _ => plugin.open(&spec.settings, services),
+        };
+        match opened {
             Ok(opened) => sources.push(Arc::new(opened)),
             Err(e) if e.error.kind == error_kind::INVALID_CONFIG => {
                 let problem = ConfigProblem { path: Vec::new(), message: e.error.message };
@@ -198,6 +246,16 @@ fn open_and_list(
     Ok(Listed { sources, collected })
 }
 
+/// Where `spec`'s plugin runs: the source's own choice; else in-process
+/// for a built-in provider, the scan's default for a library.
+fn isolation_of(plugin: &LoadedPlugin, spec: &SourceSpec, options: &ScanOptions) -> Isolation {
+    match (spec.isolation, plugin.origin()) {
+        (Some(isolation), _) => isolation,
+        (None, PluginOrigin::Static) => Isolation::InProcess,
+        (None, _) => options.isolation,
+    }
+}
+
 /// List every source and join what they declare; nothing is probed.
 pub fn inventory(
     registry: &PluginRegistry,
@@ -209,6 +267,7 @@ pub fn inventory(
     let mut bindings = collected.bindings;
     let join = join(&mut bindings);
     Ok(Inventory {
+        id: crate::shard::inventory_id(&bindings, &collected.errors),
         bindings,
         join,
         source_errors: collected.errors,
@@ -236,8 +295,20 @@ pub fn scan(
         revocation_sources,
         source_errors: collected.errors,
         source_stats: collected.stats,
+        ..VerifyInput::default()
     };
     Ok(verify_observed(input, &options.verify, observer))
+}
+
+/// Verify what an inventory file declares without calling any cloud API
+/// (`inspect scan --from-inventory`); with `shard`, only that slice.
+pub fn scan_inventory(
+    inventory: InventoryFile,
+    shard: Option<Shard>,
+    options: &VerifyOptions,
+    observer: &mut dyn VerifyObserver,
+) -> Report {
+    verify_observed(VerifyInput::from_inventory(inventory, shard), options, observer)
 }
 
 /// Probe bindings that need no source (bare endpoints, or bindings read
@@ -263,7 +334,8 @@ pub enum Outcome {
 /// "Could not check" findings never count as "wrong": they make the outcome
 /// [`Outcome::Incomplete`] instead.
 pub fn outcome(report: &Report, fail_on: crate::findings::Severity) -> Outcome {
-    if report.findings_at_least(fail_on).any(|f| !f.is_unchecked()) {
+    let streamed_wrong = report.streamed.worst_checked.is_some_and(|worst| worst <= fail_on);
+    if streamed_wrong || report.findings_at_least(fail_on).any(|f| !f.is_unchecked()) {
         Outcome::Findings
     } else if report.incomplete() {
         Outcome::Incomplete

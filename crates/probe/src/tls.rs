@@ -12,7 +12,7 @@ use rustls::client::{ResolvesClientCert, Resumption};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::{CipherSuite, ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::model::{CertDer, DistinguishedNameDer};
@@ -124,7 +124,12 @@ pub(crate) struct ClientTemplate {
 
 impl ClientTemplate {
     pub(crate) fn new(alpn: &[String]) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut provider = rustls::crypto::ring::default_provider();
+        // Offer the cheapest suites first, for both sides: servers that
+        // honour the client's order then hash the handshake with SHA-256,
+        // not SHA-384. Every suite stays offered.
+        provider.cipher_suites.sort_by_key(|suite| suite_cost(suite.suite()));
+        let provider = Arc::new(provider);
         let algs = provider.signature_verification_algorithms;
         let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider) as Arc<CryptoProvider>)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -150,6 +155,20 @@ impl ClientTemplate {
             .set_certificate_verifier(Arc::new(CaptureThenObserve { algs: self.algs, slot: Arc::clone(slot) }));
         config.client_auth_cert_resolver = Arc::new(RecordRequestOfferNothing { slot: Arc::clone(slot) });
         Arc::new(config)
+    }
+}
+
+/// A cipher suite's rank in the probe's offer: AES-128-GCM (SHA-256)
+/// before ChaCha20-Poly1305 (SHA-256) before AES-256-GCM (SHA-384).
+fn suite_cost(suite: CipherSuite) -> u8 {
+    match suite {
+        CipherSuite::TLS13_AES_128_GCM_SHA256
+        | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 0,
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+        | CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+        | CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => 1,
+        _ => 2,
     }
 }
 
@@ -218,5 +237,29 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cheapest_suites_are_offered_first_and_none_is_dropped() {
+        let template = ClientTemplate::new(&[]);
+        let offered: Vec<CipherSuite> =
+            template.config.crypto_provider().cipher_suites.iter().map(|s| s.suite()).collect();
+        let tls13: Vec<CipherSuite> =
+            offered.iter().copied().filter(|s| format!("{s:?}").starts_with("TLS13_")).collect();
+        assert_eq!(
+            tls13,
+            [
+                CipherSuite::TLS13_AES_128_GCM_SHA256,
+                CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+                CipherSuite::TLS13_AES_256_GCM_SHA384
+            ]
+        );
+        assert_eq!(offered.len(), rustls::crypto::ring::ALL_CIPHER_SUITES.len());
+        assert_eq!(offered[offered.len() - 1], CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384);
     }
 }

@@ -36,7 +36,7 @@ pub const CSV_COLUMNS: &[&str] = &[
 
 pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
-    writer.write_record(CSV_COLUMNS)?;
+    writer.write_record(CSV_COLUMNS).map_err(io_error)?;
     for (index, binding_report) in report.bindings.iter().enumerate() {
         let results: Vec<Option<&ObservationResult>> = if binding_report.results.is_empty() {
             vec![None]
@@ -79,10 +79,36 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 codes.join(";"),
                 highest(findings.iter().copied()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
             ];
-            writer.write_record(&row)?;
+            writer.write_record(row.into_iter().map(neutralized)).map_err(io_error)?;
         }
     }
     writer.flush()
+}
+
+/// The writer's I/O error as it was (a closed pipe stays a closed pipe for
+/// the caller to recognise); other CSV errors wrapped.
+fn io_error(error: csv::Error) -> io::Error {
+    if !error.is_io_error() {
+        return io::Error::other(error);
+    }
+    match error.into_kind() {
+        csv::ErrorKind::Io(inner) => inner,
+        _ => io::Error::other("the CSV writer failed"),
+    }
+}
+
+/// A cell a spreadsheet would run as a formula (starting with `=`, `+`,
+/// `-`, `@`, tab or carriage return: OWASP's CSV injection list) gets a
+/// leading `'`, which spreadsheets show as text. Numbers (`-3` days) stay
+/// numbers. Names and messages come from cloud APIs and servers, so they
+/// are not trusted.
+fn neutralized(cell: String) -> String {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.parse::<f64>().is_err() {
+        format!("'{cell}")
+    } else {
+        cell
+    }
 }
 
 /// The name serde gives a unit enum variant (`sha256`, `serial_issuer`).
@@ -90,5 +116,26 @@ pub(crate) fn enum_name(value: &impl serde::Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formula_cells_are_neutralized_and_numbers_kept() {
+        let cases = [
+            ("=HYPERLINK(\"http://x.test\")", "'=HYPERLINK(\"http://x.test\")"),
+            ("+cmd", "'+cmd"),
+            ("-1+2", "'-1+2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("-3", "-3"),
+            ("-0.5", "-0.5"),
+            ("www.example.test", "www.example.test"),
+            ("", ""),
+        ];
+        for (cell, expected) in cases {
+            assert_eq!(super::neutralized(cell.to_owned()), expected, "{cell}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! JSON (the report as serde writes it) and JSON Lines (the same content
 //! as a stream of events).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use certinspect_core::collect::{CollectError, SourceStats};
@@ -53,22 +53,36 @@ struct SummaryEvent<'a> {
 /// probed, findings about bindings as a whole, source failures) and the
 /// summary. [`render_jsonl`](crate::render_jsonl) is `finish` alone.
 ///
+/// With a run that keeps no results (`VerifyOptions::keep_results` off),
+/// use [`for_streamed_run`](Self::for_streamed_run): the report then holds
+/// only what was not streamed, and the writer remembers nothing per line,
+/// so memory stays flat however long the run.
+///
 /// Event shapes are documented in `docs/REPORT.md` and by the
 /// `#/$defs/jsonl_event` definition of `docs/report.schema.json`.
 #[derive(Debug)]
 pub struct JsonLinesWriter<W: Write> {
     out: W,
     lines: usize,
-    /// (binding index, address) of every result line written.
-    results_written: HashSet<(usize, Option<String>)>,
-    /// Findings written, as their JSON text, with multiplicity.
-    findings_written: HashMap<String, usize>,
+    /// Per binding index, whether a result line was written for it.
+    bindings_written: Vec<bool>,
+    /// Findings written, as their JSON text, with multiplicity; `None` for
+    /// a streamed run, whose report does not repeat them.
+    findings_written: Option<HashMap<String, usize>>,
 }
 
 impl<W: Write> JsonLinesWriter<W> {
-    /// Write events to `out`.
+    /// Write events to `out`; [`finish`](Self::finish) skips what the
+    /// report holds and was streamed already.
     pub fn new(out: W) -> Self {
-        JsonLinesWriter { out, lines: 0, results_written: HashSet::new(), findings_written: HashMap::new() }
+        JsonLinesWriter { out, lines: 0, bindings_written: Vec::new(), findings_written: Some(HashMap::new()) }
+    }
+
+    /// Write events of a run whose report keeps no streamed results or
+    /// findings: [`finish`](Self::finish) writes every finding the report
+    /// holds.
+    pub fn for_streamed_run(out: W) -> Self {
+        JsonLinesWriter { findings_written: None, ..Self::new(out) }
     }
 
     /// One observation of binding number `index` (its position in the
@@ -77,14 +91,19 @@ impl<W: Write> JsonLinesWriter<W> {
     /// is written once with `"result": null`, so every binding appears.
     pub fn result(&mut self, index: usize, binding: &Binding, result: Option<&ObservationResult>) -> io::Result<()> {
         self.line(&ResultEvent { r#type: "result", binding: index, binding_fields: binding, result })?;
-        self.results_written.insert((index, result.and_then(|r| r.address.clone())));
+        if self.bindings_written.len() <= index {
+            self.bindings_written.resize(index + 1, false);
+        }
+        self.bindings_written[index] = true;
         Ok(())
     }
 
     /// One finding: `{"type":"finding", <the finding's fields>}`.
     pub fn finding(&mut self, finding: &Finding) -> io::Result<()> {
         self.line(&FindingEvent { r#type: "finding", finding })?;
-        *self.findings_written.entry(finding_key(finding)?).or_insert(0) += 1;
+        if let Some(written) = self.findings_written.as_mut() {
+            *written.entry(finding_key(finding)?).or_insert(0) += 1;
+        }
         Ok(())
     }
 
@@ -102,26 +121,29 @@ impl<W: Write> JsonLinesWriter<W> {
         })
     }
 
-    /// Complete the stream from the finished report: a result line for
-    /// every binding and address not written yet (bindings in report
-    /// order), every finding not written yet, then the summary.
+    /// Complete the stream from the finished report: the result lines of
+    /// every binding that streamed none (bindings in report order; the
+    /// engine streams all of a binding's results or none), every finding
+    /// not written yet, then the summary.
     pub fn finish(&mut self, report: &Report) -> io::Result<()> {
         for (index, binding) in report.bindings.iter().enumerate() {
-            if binding.results.is_empty() {
-                if !self.results_written.contains(&(index, None)) {
-                    self.result(index, &binding.binding, None)?;
-                }
+            if self.bindings_written.get(index).copied().unwrap_or(false) {
                 continue;
             }
+            if binding.results.is_empty() {
+                self.result(index, &binding.binding, None)?;
+            }
             for result in &binding.results {
-                if !self.results_written.contains(&(index, result.address.clone())) {
-                    self.result(index, &binding.binding, Some(result))?;
-                }
+                self.result(index, &binding.binding, Some(result))?;
             }
         }
         for finding in &report.findings {
+            let Some(written) = self.findings_written.as_mut() else {
+                self.line(&FindingEvent { r#type: "finding", finding })?;
+                continue;
+            };
             let key = finding_key(finding)?;
-            match self.findings_written.get_mut(&key) {
+            match written.get_mut(&key) {
                 // Streamed already: count it off, so an identical second
                 // finding is still written.
                 Some(n) if *n > 0 => *n -= 1,

@@ -25,6 +25,7 @@
 //! same [`Report`] the engine produced.
 
 mod csv_out;
+mod diff_out;
 mod json;
 mod prometheus;
 mod sarif;
@@ -34,13 +35,14 @@ mod view;
 use std::io::{self, Write};
 use std::str::FromStr;
 
+use certinspect_core::diff::ReportDiff;
 use certinspect_core::report::Report;
 
 pub use certinspect_core::findings::{CodeInfo, FindingCode, Severity};
 pub use csv_out::CSV_COLUMNS;
 pub use json::JsonLinesWriter;
 pub use prometheus::{escape_label_value, tag_label_name};
-pub use sarif::{binding_uri, sarif_level};
+pub use sarif::{binding_uri, sarif_level, SARIF_FINGERPRINT_KEY};
 
 /// The JSON Schema (draft 2020-12) of the `json` format, and of the `jsonl`
 /// events under `$defs/jsonl_event`: `docs/report.schema.json`, compiled in
@@ -132,6 +134,19 @@ pub fn render(report: &Report, format: Format, options: &RenderOptions, out: &mu
         Format::Prometheus => render_prometheus(report, out),
     }
 }
+
+/// What changed between two reports ([`certinspect_core::diff`]), for
+/// people: one line per finding new, changed or resolved, then the counts.
+pub fn render_diff(diff: &ReportDiff, out: &mut dyn Write) -> io::Result<()> {
+    diff_out::render_text(diff, out)
+}
+
+/// [`render_diff`] as JSON.
+pub fn render_diff_json(diff: &ReportDiff, out: &mut dyn Write) -> io::Result<()> {
+    diff_out::render_json(diff, out)
+}
+
+pub use diff_out::counts as diff_counts;
 
 /// The human table.
 pub fn render_table(report: &Report, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {

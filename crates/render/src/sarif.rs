@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use certinspect_core::diff::fingerprint;
 use certinspect_core::findings::{Finding, FindingCode, Severity};
 use certinspect_core::report::Report;
 use certinspect_protocol::Binding;
@@ -108,6 +109,10 @@ fn logical_location(binding: &Binding) -> Value {
     location
 }
 
+/// The `partialFingerprints` key: versioned, as SARIF asks, so a future
+/// change of what goes into a fingerprint gets a new key.
+pub const SARIF_FINGERPRINT_KEY: &str = "certinspectFinding/v1";
+
 fn result(report: &Report, finding: &Finding, rule_index: Option<usize>) -> Value {
     let mut properties = Map::new();
     properties.insert("severity".into(), json!(finding.severity));
@@ -124,6 +129,9 @@ fn result(report: &Report, finding: &Finding, rule_index: Option<usize>) -> Valu
         "ruleId": finding.code,
         "level": sarif_level(finding.severity),
         "message": { "text": finding.text() },
+        // The same fingerprint `inspect diff` matches findings by, so
+        // code-scanning UIs track a finding across runs.
+        "partialFingerprints": { SARIF_FINGERPRINT_KEY: fingerprint(report, finding) },
     });
     if let Some(index) = rule_index {
         out["ruleIndex"] = json!(index);

@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::sync::OnceLock;
 
+use certinspect_core::diff::fingerprint;
 use certinspect_core::report::{ObservationResult, Report};
 use certinspect_render::{
     render_csv, render_json, render_jsonl, render_prometheus, render_sarif, sarif_level, FindingCode, JsonLinesWriter,
-    CSV_COLUMNS,
+    CSV_COLUMNS, SARIF_FINGERPRINT_KEY,
 };
 use common::python::{consumer, consumer_rejects, sarif_schema};
 use common::{docs_dir, rendered, scratch_file};
@@ -251,6 +252,8 @@ fn sarif_is_valid_against_the_sarif_2_1_0_schema() {
             assert_eq!(result["level"], sarif_level(finding.severity));
             assert_eq!(rule_ids[result["ruleIndex"].as_u64().unwrap() as usize], finding.code.as_str());
             assert_eq!(result["properties"]["severity"], finding.severity.as_str());
+            let print = &result["partialFingerprints"][SARIF_FINGERPRINT_KEY];
+            assert_eq!(print.as_str(), Some(fingerprint(&report, finding).as_str()), "{name}");
             let location = &result["locations"][0];
             match finding.binding {
                 Some(index) => {

@@ -35,6 +35,8 @@ mod entry;
 mod host;
 mod logging;
 pub mod names;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use certinspect_abi::StaticPlugin;
 pub use certinspect_protocol as protocol;
@@ -44,6 +46,9 @@ pub use certinspect_protocol::{
     RevocationState, RevocationStatus, Scope, TransportError, TransportErrorKind, Tristate, PROTOCOL_VERSION,
 };
 pub use entry::{exported_module, static_module};
+/// Re-exported, so a plugin needs no serde dependency of its own: derive
+/// with `#[serde(crate = "certinspect_sdk::serde")]`.
+pub use serde;
 /// Re-exported: configuration and schemas are `serde_json::Value`s.
 pub use serde_json;
 

@@ -10,43 +10,27 @@
 //!   and 5xx answers are retried, and a call gives up after its attempts;
 //! - secrets never appear in errors.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use aws_sigv4::SigningCredentials;
 use certinspect_aws::client::{AwsError, Client, Endpoints, RetryPolicy, ACM};
 use certinspect_aws::credentials::CredentialsProvider;
 use certinspect_aws::{acm, Context};
-use certinspect_sdk::{HostServices, HttpRequest, HttpResponse, LogLevel, TransportError};
+use certinspect_sdk::testing::FakeHost;
+use certinspect_sdk::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-/// The answer to the n-th request (counting from 1).
-type Script = Box<dyn Fn(&HttpRequest, usize) -> HttpResponse + Send + Sync>;
-
-/// A host that answers from a script and records what it was asked.
-struct Replay {
-    answer: Script,
-    requests: Mutex<Vec<HttpRequest>>,
-}
-
-impl HostServices for Replay {
-    fn http(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        let mut requests = self.requests.lock().unwrap();
-        requests.push(request.clone());
-        Ok((self.answer)(request, requests.len()))
-    }
-    fn log(&self, _: LogLevel, _: &str, _: &str) {}
-    fn now_unix_ms(&self) -> i64 {
-        1_765_000_000_000
-    }
-    fn is_cancelled(&self) -> bool {
-        false
-    }
-    fn sleep(&self, _: std::time::Duration) {}
+/// A host that answers the n-th request (counting from 1) with `answer`
+/// and records what it was asked (the SDK's scripted host).
+fn replaying(answer: impl Fn(&HttpRequest, usize) -> HttpResponse + Send + Sync + 'static) -> Arc<FakeHost> {
+    let count = AtomicUsize::new(0);
+    FakeHost::answering(1_765_000_000_000, move |request| Ok(answer(request, count.fetch_add(1, Ordering::SeqCst) + 1)))
 }
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
 
-fn context(replay: Arc<Replay>) -> Context {
+fn context(replay: Arc<FakeHost>) -> Context {
     let credentials = CredentialsProvider::fixed(SigningCredentials {
         access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
         secret_access_key: SECRET.into(),
@@ -127,7 +111,7 @@ fn acm_lists_ecdsa_and_large_rsa_certificates_because_it_asks_for_every_key_type
         (arn(2), "EC_prime256v1", pem(&["ec.example.test"])),
         (arn(3), "RSA_4096", pem(&["big.example.test"])),
     ];
-    let replay = Arc::new(Replay { answer: Box::new(acm_like_aws(pems)), requests: Mutex::new(Vec::new()) });
+    let replay = replaying(acm_like_aws(pems));
     let page = acm::list_page(&context(replay.clone()), "us-east-1", None).unwrap();
     assert!(page.warnings.is_empty(), "{:?}", page.warnings);
     let mut listed: Vec<&str> = page.bindings.iter().map(|b| b.location.resource_id.as_str()).collect();
@@ -141,7 +125,7 @@ fn acm_lists_ecdsa_and_large_rsa_certificates_because_it_asks_for_every_key_type
     assert_eq!(ec.extra["renewal_summary"]["RenewalStatus"], "SUCCESS");
 
     // The request was signed for ACM in the region and asked for every key type.
-    let requests = replay.requests.lock().unwrap();
+    let requests = replay.requests();
     let list = &requests[0];
     assert_eq!(list.url, "https://acm.us-east-1.amazonaws.com/");
     let authorization = list.headers.iter().find(|(n, _)| n == "authorization").unwrap().1.clone();
@@ -153,14 +137,11 @@ fn acm_lists_ecdsa_and_large_rsa_certificates_because_it_asks_for_every_key_type
 #[test]
 fn the_same_account_without_the_key_type_filter_would_hide_two_of_three() {
     // The recorded behaviour itself: proves the replay can fail the test above.
-    let replay = Arc::new(Replay {
-        answer: Box::new(acm_like_aws(vec![
-            ("a".into(), "RSA_2048", String::new()),
-            ("b".into(), "EC_prime256v1", String::new()),
-            ("c".into(), "RSA_4096", String::new()),
-        ])),
-        requests: Mutex::new(Vec::new()),
-    });
+    let replay = replaying(acm_like_aws(vec![
+        ("a".into(), "RSA_2048", String::new()),
+        ("b".into(), "EC_prime256v1", String::new()),
+        ("c".into(), "RSA_4096", String::new()),
+    ]));
     let client = context(replay).client;
     let answer = client.json(&ACM, "us-east-1", "ListCertificates", &json!({"MaxItems": 100})).unwrap();
     assert_eq!(answer["CertificateSummaryList"].as_array().unwrap().len(), 1);
@@ -184,41 +165,32 @@ fn throttling_and_server_errors_are_retried_then_given_up_with_a_clear_error() {
         },
         json_answer(500, json!({"__type": "InternalFailure"})),
     ];
-    let replay = Arc::new(Replay {
-        answer: Box::new(move |_, n| {
-            throttles.get(n - 1).cloned().unwrap_or_else(|| json_answer(200, json!({"CertificateSummaryList": []})))
-        }),
-        requests: Mutex::new(Vec::new()),
+    let replay = replaying(move |_, n| {
+        throttles.get(n - 1).cloned().unwrap_or_else(|| json_answer(200, json!({"CertificateSummaryList": []})))
     });
     let client = context(replay.clone()).client;
     client.json(&ACM, "us-east-1", "ListCertificates", &acm::list_request(None)).unwrap();
-    assert_eq!(replay.requests.lock().unwrap().len(), 5, "four refusals, then the answer");
+    assert_eq!(replay.request_count(), 5, "four refusals, then the answer");
 
-    let always = Arc::new(Replay {
-        answer: Box::new(|_, _| json_answer(400, json!({"__type": "ThrottlingException", "message": "Rate exceeded"}))),
-        requests: Mutex::new(Vec::new()),
-    });
+    let always =
+        replaying(|_, _| json_answer(400, json!({"__type": "ThrottlingException", "message": "Rate exceeded"})));
     let error = context(always.clone()).client.json(&ACM, "us-east-1", "ListCertificates", &json!({})).unwrap_err();
-    assert_eq!(always.requests.lock().unwrap().len(), RetryPolicy::default().max_attempts as usize);
+    assert_eq!(always.request_count(), RetryPolicy::default().max_attempts as usize);
     assert_eq!(error.to_string(), "ACM ListCertificates failed: ThrottlingException (HTTP 400): Rate exceeded");
 
-    let denied = Arc::new(Replay {
-        answer: Box::new(|_, _| {
-            json_answer(400, json!({"__type": "AccessDeniedException", "message": "User is not authorized"}))
-        }),
-        requests: Mutex::new(Vec::new()),
+    let denied = replaying(|_, _| {
+        json_answer(400, json!({"__type": "AccessDeniedException", "message": "User is not authorized"}))
     });
     let error = context(denied.clone()).client.json(&ACM, "us-east-1", "ListCertificates", &json!({})).unwrap_err();
-    assert_eq!(denied.requests.lock().unwrap().len(), 1, "a refusal is not retried");
+    assert_eq!(denied.request_count(), 1, "a refusal is not retried");
     assert!(error.is_credentials_problem());
 }
 
 #[test]
 fn signature_errors_do_not_echo_secrets_or_the_string_to_sign() {
-    let replay = Arc::new(Replay {
-        answer: Box::new(|request, _| {
-            let authorization = request.headers.iter().find(|(n, _)| n == "authorization").unwrap().1.clone();
-            HttpResponse {
+    let replay = replaying(|request, _| {
+        let authorization = request.headers.iter().find(|(n, _)| n == "authorization").unwrap().1.clone();
+        HttpResponse {
                 status: 403,
                 headers: Vec::new(),
                 body: format!(
@@ -226,8 +198,6 @@ fn signature_errors_do_not_echo_secrets_or_the_string_to_sign() {
                 )
                 .into_bytes(),
             }
-        }),
-        requests: Mutex::new(Vec::new()),
     });
     let error = context(replay)
         .client
@@ -242,20 +212,17 @@ fn signature_errors_do_not_echo_secrets_or_the_string_to_sign() {
 
 #[test]
 fn acm_hands_its_next_token_to_the_host_as_the_cursor_and_sends_it_back() {
-    let replay = Arc::new(Replay {
-        answer: Box::new(|request, _| {
-            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-            match (target(request).as_str(), body["NextToken"].as_str()) {
-                ("CertificateManager.ListCertificates", None) => {
-                    json_answer(200, json!({"CertificateSummaryList": [], "NextToken": "page-2-token"}))
-                }
-                ("CertificateManager.ListCertificates", Some("page-2-token")) => {
-                    json_answer(200, json!({"CertificateSummaryList": []}))
-                }
-                _ => json_answer(400, json!({"__type": "InvalidNextTokenException", "message": "bad token"})),
+    let replay = replaying(|request, _| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        match (target(request).as_str(), body["NextToken"].as_str()) {
+            ("CertificateManager.ListCertificates", None) => {
+                json_answer(200, json!({"CertificateSummaryList": [], "NextToken": "page-2-token"}))
             }
-        }),
-        requests: Mutex::new(Vec::new()),
+            ("CertificateManager.ListCertificates", Some("page-2-token")) => {
+                json_answer(200, json!({"CertificateSummaryList": []}))
+            }
+            _ => json_answer(400, json!({"__type": "InvalidNextTokenException", "message": "bad token"})),
+        }
     });
     let context = context(replay);
     let first = acm::list_page(&context, "us-east-1", None).unwrap();

@@ -4,9 +4,9 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use certinspect_e2e::{alibaba_plugin_dir, inspect_binary, normalized_report as normalized, serve_text, target_dir};
+use certinspect_e2e::{inspect_in_world, normalized_report as normalized, serve_text, target_dir};
 use certinspect_testbed::{Testbed, TestbedOptions};
 use serde_json::Value;
 
@@ -35,18 +35,7 @@ fn world(name: &str, drift: bool) -> World {
 }
 
 fn inspect(home: &Path, args: &[&str]) -> Output {
-    Command::new(inspect_binary())
-        .args(args)
-        .arg("--plugin-dir")
-        .arg(alibaba_plugin_dir())
-        .env("HOME", home)
-        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-        .env_remove("CERTINSPECT_PLUGIN_PATH")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
+    inspect_in_world(home, args).output().unwrap()
 }
 
 fn scan_json(world: &World, extra: &[&str]) -> (Output, Value) {

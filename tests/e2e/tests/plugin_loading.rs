@@ -143,3 +143,41 @@ fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Old plugins keep loading: the example plugin built against the SDK that
+/// released ABI v1 (struct literals, its own name in every location) is
+/// loaded by today's host, lists its bindings, and the host names the plugin.
+#[test]
+fn a_plugin_built_with_the_abi_v1_sdk_still_loads_and_lists() {
+    use certinspect_core::collect::{collect, CollectOptions};
+    if !certinspect_e2e::abi_v1_sources_available() {
+        eprintln!("NOT CHECKED: commit {} is not in this clone (shallow?)", certinspect_e2e::ABI_V1_COMMIT);
+        return;
+    }
+    let library = certinspect_e2e::abi_v1_example_plugin();
+    let mut registry = PluginRegistry::new();
+    registry.load_file(library);
+    assert!(registry.failures().is_empty(), "{:?}", registry.failures());
+    let plugin = registry.get("example-inventory").expect("the v1 plugin is loaded");
+    assert_eq!(plugin.info().protocol_version, 1);
+
+    let url = serve_text("a.example:443\nb.example:8443\n", 4);
+    let source = plugin.open(&serde_json::json!({ "inventory_url": url }), services("example-inventory")).unwrap();
+    let collected = collect(&[Arc::new(source)], &CollectOptions::default());
+    assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+    let seen: Vec<_> = collected
+        .bindings
+        .iter()
+        .map(|b| {
+            let e = b.location.endpoint.as_ref().unwrap();
+            (b.location.plugin.as_str(), b.location.service.as_str(), format!("{}:{}", e.host, e.port), e.sni.clone())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("example-inventory", "inventory", "a.example:443".to_owned(), Some("a.example".to_owned())),
+            ("example-inventory", "inventory", "b.example:8443".to_owned(), Some("b.example".to_owned())),
+        ]
+    );
+}

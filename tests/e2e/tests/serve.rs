@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use alibaba_emulator::{FaultKind, FaultRule};
-use certinspect_e2e::{alibaba_plugin_dir, inspect_binary, target_dir};
+use certinspect_e2e::{inspect_in_world, target_dir};
 use certinspect_testbed::prometheus::{http_get, tools, Server, Tools};
 use certinspect_testbed::{Testbed, TestbedOptions};
 
@@ -47,17 +47,8 @@ impl Exporter {
     fn start(config: &Path, home: &Path, dir: &Path) -> Exporter {
         let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let log = dir.join("serve.log");
-        let child = Command::new(inspect_binary())
-            .args(["serve", "--every", "1s", "--listen", &addr.to_string(), "--config"])
-            .arg(config)
-            .arg("--plugin-dir")
-            .arg(alibaba_plugin_dir())
-            .env("HOME", home)
-            .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-            .env_remove("CERTINSPECT_PLUGIN_PATH")
-            .env_remove("RUST_LOG")
+        let (listen, config) = (addr.to_string(), config.to_str().unwrap());
+        let child = inspect_in_world(home, &["serve", "--every", "1s", "--listen", &listen, "--config", config])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

@@ -9,7 +9,7 @@ use certinspect_abi::{AbiError, HostV1, HostV1Box, HostV1_TO, HttpReplyV1};
 use certinspect_protocol::{error_kind, HostServices, HttpRequest, LogLevel, TransportError, TransportErrorKind};
 
 /// Wrap `services` as the FFI host object a plugin's `open` receives.
-pub fn to_abi_host(services: Arc<dyn HostServices>) -> HostV1Box {
+pub(crate) fn to_abi_host(services: Arc<dyn HostServices>) -> HostV1Box {
     HostV1_TO::from_ptr(RArc::new(AbiHostAdapter { services }), TD_Opaque)
 }
 

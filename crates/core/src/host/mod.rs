@@ -5,7 +5,7 @@
 mod abi;
 mod http;
 
-pub use abi::to_abi_host;
+pub(crate) use abi::to_abi_host;
 pub use http::{HttpTransport, TransportConfig};
 
 use std::sync::atomic::{AtomicBool, Ordering};

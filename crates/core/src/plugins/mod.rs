@@ -8,11 +8,15 @@
 //! type, built in-process by `certinspect_sdk::static_module`, and goes
 //! through the same checks.
 
+mod admission;
 mod discovery;
+pub mod isolated;
 mod load;
 mod source;
 
+pub use admission::AdmissionPolicy;
 pub use discovery::{PluginSearchPath, PLUGIN_PATH_ENV};
+pub use isolated::{Isolation, ProcessHost};
 pub use load::LoadFailure;
 pub use source::{OpenedSource, SourceCallError};
 
@@ -45,6 +49,7 @@ impl std::fmt::Display for PluginOrigin {
 pub struct LoadedPlugin {
     info: PluginInfo,
     origin: PluginOrigin,
+    sha256: Option<String>,
     module: PluginModV1_Ref,
 }
 
@@ -65,6 +70,12 @@ impl LoadedPlugin {
         &self.origin
     }
 
+    /// The library file's SHA-256 (lower-case hex) as it was when loaded;
+    /// `None` for a provider built into the binary.
+    pub fn sha256(&self) -> Option<&str> {
+        self.sha256.as_deref()
+    }
+
     /// Open a source with `config` (the plugin's configuration section) on
     /// `host`'s services.
     pub fn open(
@@ -74,11 +85,24 @@ impl LoadedPlugin {
     ) -> Result<OpenedSource, SourceCallError> {
         source::open(self, config, host)
     }
+
+    /// Open a source like [`LoadedPlugin::open`], with the library loaded
+    /// in a child process started from `process`. Only plugins loaded from
+    /// a library file can; a built-in provider is refused.
+    pub fn open_in_child(
+        &self,
+        config: &serde_json::Value,
+        host: Arc<dyn HostServices>,
+        process: &ProcessHost,
+    ) -> Result<OpenedSource, SourceCallError> {
+        source::open_in_child(self, config, host, process)
+    }
 }
 
 /// Every plugin the host knows, and every file that failed to load.
 #[derive(Debug, Default)]
 pub struct PluginRegistry {
+    policy: AdmissionPolicy,
     plugins: Vec<LoadedPlugin>,
     failures: Vec<LoadFailure>,
     replaced: Vec<Replaced>,
@@ -96,9 +120,15 @@ pub struct Replaced {
 }
 
 impl PluginRegistry {
-    /// An empty registry.
+    /// An empty registry that admits libraries under the default
+    /// [`AdmissionPolicy`] (permissions checked, no allow-list).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty registry admitting libraries under `policy`.
+    pub fn with_policy(policy: AdmissionPolicy) -> Self {
+        Self { policy, ..Self::default() }
     }
 
     /// Plugins that loaded, in load order.
@@ -125,7 +155,7 @@ impl PluginRegistry {
     /// same name loaded later replaces it (see [`PluginRegistry::replaced`]).
     pub fn add_static(&mut self, plugin: StaticPlugin) {
         let module = plugin.module();
-        self.admit(module, PluginOrigin::Static);
+        self.admit(module, PluginOrigin::Static, None);
     }
 
     /// Load every plugin library found on `search`. Failures are recorded,
@@ -142,14 +172,20 @@ impl PluginRegistry {
         if already {
             return;
         }
+        let origin = PluginOrigin::File(path.to_owned());
+        // Checked before the library is opened: opening runs its code.
+        let sha256 = match self.policy.admit(path) {
+            Ok(sha256) => sha256,
+            Err(reason) => return self.failures.push(LoadFailure::new(origin, format!("refused: {reason}"))),
+        };
         match load::load_library(path) {
-            Ok(module) => self.admit(module, PluginOrigin::File(path.to_owned())),
+            Ok(module) => self.admit(module, origin, Some(sha256)),
             Err(failure) => self.failures.push(failure),
         }
     }
 
     /// Ask a module for its info and admit it if the protocol and name are acceptable.
-    fn admit(&mut self, module: PluginModV1_Ref, origin: PluginOrigin) {
+    fn admit(&mut self, module: PluginModV1_Ref, origin: PluginOrigin, sha256: Option<String>) {
         let info = match plugin_info(module) {
             Ok(info) => info,
             Err(reason) => return self.failures.push(LoadFailure::new(origin, reason)),
@@ -181,7 +217,7 @@ impl PluginRegistry {
             }
         }
         tracing::debug!(plugin = %info.name, version = %info.version, %origin, "plugin loaded");
-        self.plugins.push(LoadedPlugin { info, origin, module });
+        self.plugins.push(LoadedPlugin { info, origin, sha256, module });
     }
 }
 

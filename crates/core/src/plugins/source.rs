@@ -8,7 +8,8 @@ use certinspect_protocol::{
     error_kind, HostServices, Page, PluginError, RevocationStatus, Scope, SourceRequest, SourceResponse,
 };
 
-use super::LoadedPlugin;
+use super::isolated::{ChildSource, Isolation, ProcessHost};
+use super::{LoadedPlugin, PluginOrigin};
 use crate::host::to_abi_host;
 
 /// A plugin call that failed, naming the plugin.
@@ -24,7 +25,14 @@ pub struct SourceCallError {
 /// A source opened from a plugin. Calls may come from several threads.
 pub struct OpenedSource {
     plugin: String,
-    source: SourceV1Box,
+    library_sha256: Option<String>,
+    backend: Backend,
+}
+
+/// Where the source's plugin code runs.
+enum Backend {
+    InProcess(SourceV1Box),
+    Child(ChildSource),
 }
 
 impl std::fmt::Debug for OpenedSource {
@@ -41,8 +49,31 @@ pub(super) fn open(
     let name = plugin.info.name.clone();
     let config = config.to_string();
     match (plugin.module.open())(RStr::from_str(&config), to_abi_host(host)) {
-        RResult::ROk(source) => Ok(OpenedSource { plugin: name, source }),
+        RResult::ROk(source) => Ok(OpenedSource {
+            plugin: name,
+            library_sha256: plugin.sha256.clone(),
+            backend: Backend::InProcess(source),
+        }),
         RResult::RErr(e) => Err(SourceCallError { plugin: name, error: PluginError::new(e.kind, e.message) }),
+    }
+}
+
+pub(super) fn open_in_child(
+    plugin: &LoadedPlugin,
+    config: &serde_json::Value,
+    host: Arc<dyn HostServices>,
+    process: &ProcessHost,
+) -> Result<OpenedSource, SourceCallError> {
+    let name = plugin.info.name.clone();
+    let PluginOrigin::File(library) = &plugin.origin else {
+        let message = format!("'{name}' is built into this binary and has no library to run in a separate process");
+        return Err(SourceCallError { plugin: name, error: PluginError::other(message) });
+    };
+    match ChildSource::open(&name, library, &config.to_string(), host, process) {
+        Ok(child) => {
+            Ok(OpenedSource { plugin: name, library_sha256: plugin.sha256.clone(), backend: Backend::Child(child) })
+        }
+        Err(error) => Err(SourceCallError { plugin: name, error }),
     }
 }
 
@@ -55,10 +86,27 @@ impl OpenedSource {
     /// Send one request and decode the answer.
     pub fn call(&self, request: &SourceRequest) -> Result<SourceResponse, SourceCallError> {
         let json = serde_json::to_string(request).map_err(|e| self.fail(PluginError::protocol(e.to_string())))?;
-        match self.source.call(RStr::from_str(&json)) {
-            RResult::ROk(reply) => serde_json::from_str(reply.as_str())
-                .map_err(|e| self.fail(PluginError::protocol(format!("unreadable reply: {e}")))),
-            RResult::RErr(e) => Err(self.fail(PluginError::new(e.kind, e.message))),
+        let reply = match &self.backend {
+            Backend::InProcess(source) => match source.call(RStr::from_str(&json)) {
+                RResult::ROk(reply) => reply.into_string(),
+                RResult::RErr(e) => return Err(self.fail(PluginError::new(e.kind, e.message))),
+            },
+            Backend::Child(child) => child.call(&json).map_err(|e| self.fail(e))?,
+        };
+        serde_json::from_str(&reply).map_err(|e| self.fail(PluginError::protocol(format!("unreadable reply: {e}"))))
+    }
+
+    /// SHA-256 of the plugin's library; `None` for a built-in provider.
+    pub fn library_sha256(&self) -> Option<&str> {
+        self.library_sha256.as_deref()
+    }
+
+    /// Where the plugin's code runs. A source in a child process enforces
+    /// its own call deadline (by killing the child).
+    pub fn isolation(&self) -> Isolation {
+        match self.backend {
+            Backend::InProcess(_) => Isolation::InProcess,
+            Backend::Child(_) => Isolation::Process,
         }
     }
 

@@ -17,14 +17,16 @@ mod plan;
 mod result;
 mod revocation;
 mod rules;
-mod summary;
+pub(crate) mod summary;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use certinspect_analysis::{ChainAnalysis, LegacyCn, Policy, TrustStore};
-use certinspect_probe::{probe_blocking_each, ProbeConfig, ProbeError, ProbeErrorKind, ProbeObservation, ProbeTarget};
+use certinspect_probe::{
+    probe_blocking_each, CertDer, ProbeConfig, ProbeError, ProbeErrorKind, ProbeObservation, ProbeTarget,
+};
 use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location, RevocationStatus};
 use serde_json::json;
 
@@ -33,19 +35,20 @@ use crate::fetch::{FetchOptions, Fetcher};
 use crate::findings::{Finding, FindingCode};
 use crate::join::join;
 use crate::plugins::OpenedSource;
-use crate::report::{BindingReport, ObservationResult, Report, REPORT_SCHEMA_VERSION};
+use crate::report::{BindingReport, ObservationResult, Report, ShardPart, Streamed, REPORT_SCHEMA_VERSION};
+use crate::shard::Shard;
 
 pub use chains::IssuerFetch;
 pub use plan::ConnectTo;
 pub use revocation::{RevocationAnswer, RevocationFact, RevocationVerdict, UnknownCause};
 pub use rules::place_of;
 
-use chains::{analyse_chains, Analysed, AnalysisSettings, ChainToAnalyse};
+use chains::{AnalysisSettings, ChainCache};
 use plan::plan_targets;
 use result::{observe, Revocations};
 use revocation::{lookup_revocations, RevocationLists};
 use rules::{binding_findings, observation_findings, CertificatesByNames};
-use summary::summarize;
+use summary::Tally;
 
 /// Settings of a verification run.
 #[derive(Debug, Clone)]
@@ -65,6 +68,11 @@ pub struct VerifyOptions {
     pub revocation_batch: usize,
     /// Keep the full chain analysis in each result (larger reports).
     pub keep_analysis: bool,
+    /// Keep every result and its findings in the report. Off, they go only
+    /// to the observer (streaming outputs), the report keeps the bindings,
+    /// the other findings and the totals, and memory stays flat however
+    /// many endpoints there are ([`Report::streamed`] says what was left out).
+    pub keep_results: bool,
     /// Whether a name found only in a certificate's legacy subject CN
     /// counts (`[verify] legacy_cn = "accept"`, for old private PKIs).
     pub legacy_cn: LegacyCn,
@@ -82,6 +90,7 @@ impl Default for VerifyOptions {
             now_unix: None,
             revocation_batch: 50,
             keep_analysis: true,
+            keep_results: true,
             legacy_cn: LegacyCn::default(),
             fetch: FetchOptions::default(),
         }
@@ -100,6 +109,11 @@ pub struct VerifyInput {
     pub source_errors: Vec<CollectError>,
     /// Collection counts, carried into the report.
     pub source_stats: Vec<SourceStats>,
+    /// The inventory the bindings come from, carried into the report.
+    pub inventory_id: Option<String>,
+    /// Verify only this shard's slice of the bindings (the others still
+    /// count as known declarations, so verdicts equal a whole run's).
+    pub shard: Option<Shard>,
 }
 
 impl VerifyInput {
@@ -112,6 +126,19 @@ impl VerifyInput {
     pub fn with_source_errors(mut self, errors: Vec<CollectError>) -> Self {
         self.source_errors = errors;
         self
+    }
+
+    /// Bindings from the inventory `id`, whose `source_errors` and
+    /// `source_stats` are reported (by shard 0 only when sharded).
+    pub fn from_inventory(inventory: crate::bindings_file::InventoryFile, shard: Option<Shard>) -> Self {
+        Self {
+            bindings: inventory.bindings,
+            source_errors: inventory.source_errors,
+            source_stats: inventory.source_stats,
+            inventory_id: Some(inventory.id),
+            shard,
+            ..Self::default()
+        }
     }
 
     /// Ask `sources` (offering `revocation-lookup`) about the served leaves.
@@ -157,78 +184,128 @@ pub fn verify(input: VerifyInput, options: &VerifyOptions) -> Report {
 /// [`verify`], telling `observer` about each result as it is made.
 pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &mut dyn VerifyObserver) -> Report {
     let now = options.now_unix.unwrap_or_else(unix_now);
-    let mut bindings = input.bindings;
-    let join_outcome = join(&mut bindings);
+    let mut input = input;
+    let mut all_bindings = std::mem::take(&mut input.bindings);
+    let mut join_outcome = join(&mut all_bindings);
+    // A shard verifies its slice; every declaration stays known, so STALE
+    // and renewal findings read the same as in a whole run.
+    let selected: Vec<usize> = match input.shard {
+        Some(shard) => (0..all_bindings.len()).filter(|&i| shard.selects(&all_bindings[i])).collect(),
+        None => (0..all_bindings.len()).collect(),
+    };
+    let shard_part = input.shard.map(|shard| ShardPart {
+        index: shard.index,
+        count: shard.count,
+        inventory_bindings: all_bindings.len(),
+        binding_indexes: selected.clone(),
+    });
+    if input.shard.is_some_and(|shard| shard.index != 0) {
+        // Source errors belong to the inventory, reported once: by shard 0.
+        input.source_errors.clear();
+        input.source_stats.clear();
+    }
+    // A whole run moves its bindings; a shard copies its slice and keeps
+    // every declaration for the rules.
+    let (bindings, all_bindings): (Vec<Binding>, Vec<Binding>) = match input.shard {
+        None => (all_bindings, Vec::new()),
+        Some(_) => (selected.iter().map(|&i| all_bindings[i].clone()).collect(), all_bindings),
+    };
+    let local_of: HashMap<usize, usize> = selected.iter().enumerate().map(|(local, &i)| (i, local)).collect();
+    join_outcome.notes = selected.iter().map(|&i| join_outcome.notes[i].clone()).collect();
+    join_outcome.issues.retain_mut(|issue| match local_of.get(&issue.binding) {
+        Some(&local) => {
+            issue.binding = local;
+            true
+        }
+        None => false,
+    });
 
     // Probe each distinct endpoint once.
     let plan = plan_targets(&bindings, &options.connect_to);
     observer.planned(bindings.len(), plan.targets.len());
     let bindings_of_target = plan.bindings_of_targets();
 
-    let known: Vec<&DeclaredCertificate> = bindings.iter().map(|b| &b.declared).collect();
-    let mut results: Vec<Vec<ObservationResult>> = vec![Vec::new(); bindings.len()];
+    let declarations = if input.shard.is_some() { &all_bindings } else { &bindings };
+    let known: Vec<&DeclaredCertificate> = declarations.iter().map(|b| &b.declared).collect();
+    // Kept per binding only when the report keeps results; streamed runs
+    // keep one bit per binding (whether a leaf was served).
+    let mut results: Vec<Vec<ObservationResult>> =
+        if options.keep_results { vec![Vec::new(); bindings.len()] } else { Vec::new() };
+    let mut served_seen = vec![false; bindings.len()];
     let mut findings = Vec::new();
+    let mut tally = Tally::default();
+    let mut streamed = Streamed::default();
     let mut revocations: HashMap<String, RevocationStatus> = HashMap::new();
     let fetcher = Fetcher::new(options.fetch.clone());
     let mut revocation_lists = RevocationLists::default();
+    let mut cache = ChainCache::default();
     let settings =
         AnalysisSettings { trust: &options.trust, now, policy: &options.policy, legacy_cn: options.legacy_cn };
     let mut handle_batch = |batch: Vec<ProbeObservation>| {
-        // Analyse the batch's chains in parallel (pure, rayon), fetching
-        // missing issuers where the analysis asks for them.
-        // Every chain the server sent is analysed, whether or not the
-        // handshake then completed.
-        let chains: Vec<Vec<Vec<u8>>> =
-            batch.iter().map(|o| o.served_chain().iter().map(|c| c.0.clone()).collect()).collect();
-        let to_analyse: Vec<ChainToAnalyse<'_>> = batch
-            .iter()
-            .zip(&chains)
-            .filter(|(_, chain)| !chain.is_empty())
-            .map(|(o, chain)| ChainToAnalyse { chain, host: plan.reference_names[o.target_index].as_str() })
-            .collect();
-        let mut analysed = analyse_chains(&to_analyse, &settings, &fetcher).into_iter();
-        let analysed: Vec<Option<Analysed>> =
-            batch.iter().map(|o| (!o.served_chain().is_empty()).then(|| analysed.next()).flatten()).collect();
-        let (analyses, issuer_fetches): (Vec<Option<ChainAnalysis>>, Vec<Vec<IssuerFetch>>) = analysed
-            .iter()
-            .map(|a| a.as_ref().map_or((None, Vec::new()), |a| (Some(a.analysis.clone()), a.fetches.clone())))
-            .unzip();
+        // Analyse the batch's chains in parallel (pure, rayon), each
+        // distinct chain once per run, fetching missing issuers where the
+        // analysis asks for them. Every chain the server sent is analysed,
+        // whether or not the handshake then completed.
+        let chains: Vec<&[CertDer]> = batch.iter().map(ProbeObservation::served_chain).collect();
+        let analysed = cache.analyse(&chains, &settings, &fetcher);
+        let analyses: Vec<&ChainAnalysis> = analysed.iter().flatten().map(|a| &a.analysis).collect();
         lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch, &mut revocations);
         // The network's answers about each served leaf (CRLs, each once per
         // run; the stapled OCSP response).
         let network: Vec<Vec<RevocationAnswer>> = analysed
             .iter()
-            .zip(&chains)
             .zip(&batch)
-            .map(|((analysed, chain), observation)| {
+            .map(|(analysed, observation)| {
                 let Some((analysed, facts)) =
                     analysed.as_ref().and_then(|a| Some((a, a.analysis.certificates.first()?.facts()?)))
                 else {
                     return Vec::new();
                 };
+                let chain = &analysed.chain;
                 let issuers: Vec<&[u8]> = chain[1..].iter().chain(&analysed.fetched).map(Vec::as_slice).collect();
                 let staple = observation.tls().and_then(|tls| tls.stapled_ocsp.as_ref()).map(|s| s.0.as_slice());
                 revocation_lists.answers(&chain[0], facts, &issuers, staple, &fetcher, now)
             })
             .collect();
 
-        for (((observation, analysis), fetches), network) in
-            batch.iter().zip(&analyses).zip(&issuer_fetches).zip(&network)
-        {
+        for ((observation, chain), network) in batch.iter().zip(&analysed).zip(&network) {
             let reference_name = &plan.reference_names[observation.target_index];
+            let analysis = chain.as_ref().map(|c| &c.analysis);
+            let name_match = chain.as_ref().map(|c| c.name_match(reference_name, options.legacy_cn));
             for &binding_index in &bindings_of_target[observation.target_index] {
                 let binding = &bindings[binding_index];
                 let revocation = Revocations { provider: &revocations, network };
-                let mut result =
-                    observe(binding, observation, analysis.as_ref(), &known, &revocation, options.keep_analysis);
-                result.issuer_fetches = fetches.clone();
-                let found: Vec<Finding> = observation_findings(binding, &result, analysis.as_ref(), reference_name)
-                    .into_iter()
-                    .map(|f| f.at_binding(binding_index).at_address(result.address.clone()))
-                    .collect();
+                let mut result = observe(
+                    binding,
+                    observation,
+                    analysis,
+                    name_match.as_ref(),
+                    &known,
+                    &revocation,
+                    options.keep_analysis,
+                );
+                if let Some(chain) = chain {
+                    result.issuer_fetches.clone_from(&chain.fetches);
+                }
+                let found: Vec<Finding> =
+                    observation_findings(binding, &result, analysis, name_match.as_ref(), reference_name)
+                        .into_iter()
+                        .map(|f| f.at_binding(binding_index).at_address(result.address.clone()))
+                        .collect();
                 observer.result(binding_index, binding, &result, &found);
-                findings.extend(found);
-                results[binding_index].push(result);
+                served_seen[binding_index] |= result.served.is_some();
+                tally.result(&result);
+                tally.findings(&found);
+                if options.keep_results {
+                    findings.extend(found);
+                    results[binding_index].push(result);
+                } else {
+                    streamed.results += 1;
+                    streamed.incomplete |= result.unchecked();
+                    streamed.findings += found.len();
+                    let worst = found.iter().filter(|f| !f.is_unchecked()).map(|f| f.severity).min();
+                    streamed.worst_checked = streamed.worst_checked.into_iter().chain(worst).min();
+                }
             }
         }
     };
@@ -266,21 +343,14 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             handle_batch(missing.map(|(index, target)| failed_observation(index, target, &why)).collect());
         }
     }
+    tracing::debug!(chains = cache.analysed(), endpoints = plan.targets.len(), "distinct chains analysed");
 
+    // Findings of results were counted as they were made; these are the rest.
+    let counted = findings.len();
     let by_names = CertificatesByNames::new(&known);
-    let mut reports = Vec::with_capacity(bindings.len());
-    for (binding_index, (binding, mut binding_results)) in bindings.iter().zip(results).enumerate() {
-        binding_results.sort_by(|a, b| a.address.cmp(&b.address));
-        findings.extend(
-            binding_findings(binding, &binding_results, &by_names, now, &options.policy)
-                .into_iter()
-                .map(|f| f.at_binding(binding_index)),
-        );
-        reports.push(BindingReport {
-            binding: binding.clone(),
-            join: join_outcome.notes[binding_index].clone(),
-            results: binding_results,
-        });
+    for (binding_index, binding) in bindings.iter().enumerate() {
+        let found = binding_findings(binding, served_seen[binding_index], &by_names, now, &options.policy);
+        findings.extend(found.into_iter().map(|f| f.at_binding(binding_index)));
     }
     for issue in &join_outcome.issues {
         let place = place_of(&bindings[issue.binding]);
@@ -288,6 +358,19 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             Finding::new(FindingCode::JoinAmbiguous, issue.message.clone()).at_binding(issue.binding).at_place(place),
         );
     }
+    // The bindings move into the report, each with its results (none when streamed).
+    drop(by_names);
+    drop(known);
+    let mut results = results.into_iter();
+    let reports: Vec<BindingReport> = bindings
+        .into_iter()
+        .zip(join_outcome.notes)
+        .map(|(binding, join)| {
+            let mut results = results.next().unwrap_or_default();
+            results.sort_by(|a, b| a.address.cmp(&b.address));
+            BindingReport { binding, join, results }
+        })
+        .collect();
     for error in &input.source_errors {
         let scope = error.scope.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
         findings.push(
@@ -296,15 +379,10 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
                 .with_evidence(json!({ "plugin": error.plugin, "scope": error.scope })),
         );
     }
-    findings.sort_by(|a, b| {
-        a.severity
-            .cmp(&b.severity)
-            .then(a.binding.cmp(&b.binding))
-            .then(a.code.as_str().cmp(b.code.as_str()))
-            .then(a.address.cmp(&b.address))
-    });
+    tally.findings(&findings[counted..]);
+    sort_findings(&mut findings);
 
-    let summary = summarize(&reports, &findings, plan.targets.len(), input.source_errors.len());
+    let summary = tally.summarize(&reports, plan.targets.len(), input.source_errors.len());
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -314,7 +392,25 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         findings,
         source_errors: input.source_errors,
         source_stats: input.source_stats,
+        streamed,
+        inventory_id: input.inventory_id,
+        shard: shard_part,
     }
+}
+
+/// The report's order of findings: most severe first, then by binding,
+/// code, address and message, so the order never depends on timing (and a
+/// merge of shard reports orders them as one run does).
+pub(crate) fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then(a.binding.cmp(&b.binding))
+            .then(a.code.as_str().cmp(b.code.as_str()))
+            .then(a.address.cmp(&b.address))
+            .then(a.place.cmp(&b.place))
+            .then(a.message.cmp(&b.message))
+    });
 }
 
 /// Observations analysed together: enough to keep rayon's threads busy,

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use certinspect_analysis::{distinguished_name, must_staple, ChainAnalysis};
+use certinspect_analysis::{distinguished_name, must_staple, ChainAnalysis, NameMatch};
 use certinspect_probe::{CaptureMethod, ProbeErrorKind, ProbeObservation, ProbeOutcome};
 use certinspect_protocol::{Binding, DeclaredCertificate, RevocationStatus};
 
@@ -28,6 +28,7 @@ pub(crate) fn observe(
     binding: &Binding,
     observation: &ProbeObservation,
     analysis: Option<&ChainAnalysis>,
+    name_match: Option<&NameMatch>,
     known: &[&DeclaredCertificate],
     revocations: &Revocations<'_>,
     keep_analysis: bool,
@@ -109,7 +110,11 @@ pub(crate) fn observe(
                 expiry: expiry.map(|e| e.state),
             }
         }),
-        analysis: analysis.filter(|_| keep_analysis).cloned().map(Box::new),
+        // The analysis is shared by every endpoint serving the chain; a
+        // result that keeps it gets its own copy, with its own name match.
+        analysis: analysis
+            .filter(|_| keep_analysis)
+            .map(|a| Box::new(ChainAnalysis { name_match: name_match.cloned(), ..a.clone() })),
         revocation,
         error: observation.error().cloned(),
         issuer_fetches: Vec::new(),

@@ -413,7 +413,7 @@ pub(crate) fn provider_answer(statuses: &HashMap<String, RevocationStatus>, seri
 /// Ask every revocation-capable source about the served leaves' serials not
 /// asked about yet. A revoked answer from any source wins over good/unknown.
 pub(crate) fn lookup_revocations(
-    analyses: &[Option<ChainAnalysis>],
+    analyses: &[&ChainAnalysis],
     sources: &[Arc<OpenedSource>],
     batch: usize,
     statuses: &mut HashMap<String, RevocationStatus>,
@@ -423,7 +423,6 @@ pub(crate) fn lookup_revocations(
     }
     let mut serials: Vec<String> = analyses
         .iter()
-        .flatten()
         .filter_map(|a| a.certificates.first().and_then(|c| c.facts()).map(|f| f.serial_hex.clone()))
         .filter(|serial| !statuses.contains_key(&normalize_serial(serial)))
         .collect();

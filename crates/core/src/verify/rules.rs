@@ -45,6 +45,7 @@ pub(crate) fn observation_findings(
     binding: &Binding,
     result: &ObservationResult,
     analysis: Option<&ChainAnalysis>,
+    name_match: Option<&NameMatch>,
     reference_name: &str,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -122,7 +123,7 @@ pub(crate) fn observation_findings(
         _ => {}
     }
     if let Some(analysis) = analysis {
-        chain_findings(analysis, result, reference_name, &mut out);
+        chain_findings(analysis, name_match, result, reference_name, &mut out);
     }
     if let Some(revocation) = &result.revocation {
         revocation_findings(revocation, &mut out);
@@ -210,7 +211,13 @@ fn revocation_findings(revocation: &RevocationFact, out: &mut Vec<Finding>) {
 }
 
 /// Expiry, names, trust and weaknesses of an analysed chain.
-fn chain_findings(analysis: &ChainAnalysis, result: &ObservationResult, reference_name: &str, out: &mut Vec<Finding>) {
+fn chain_findings(
+    analysis: &ChainAnalysis,
+    name_match: Option<&NameMatch>,
+    result: &ObservationResult,
+    reference_name: &str,
+    out: &mut Vec<Finding>,
+) {
     let served = result.served.as_ref();
     if let Some(leaf) = &analysis.expiry.leaf {
         let graded = match leaf.state {
@@ -246,7 +253,7 @@ fn chain_findings(analysis: &ChainAnalysis, result: &ObservationResult, referenc
             );
         }
     }
-    match &analysis.name_match {
+    match name_match {
         Some(NameMatch::NoMatch { reason }) => out.push(
             Finding::new(
                 FindingCode::NameMismatch,
@@ -346,10 +353,10 @@ fn provider_status_finding(out: &mut Vec<Finding>) {
     }
 }
 
-/// Findings about a binding as a whole.
+/// Findings about a binding as a whole; `served_seen`: some result of it received a served leaf.
 pub(crate) fn binding_findings(
     binding: &Binding,
-    results: &[ObservationResult],
+    served_seen: bool,
     by_names: &CertificatesByNames<'_>,
     now: i64,
     policy: &Policy,
@@ -363,7 +370,6 @@ pub(crate) fn binding_findings(
         out.push(Finding::new(FindingCode::NotProbeable, format!("not probed: {reason}")));
     }
     // Without a successful handshake, the declaration is all there is to judge expiry by.
-    let served_seen = results.iter().any(|r| r.served.is_some());
     if let (false, Some(not_after)) = (served_seen, binding.declared.not_after) {
         let days = (not_after - now).div_euclid(86_400);
         let what = format!("the declared certificate {}", describe_remaining(not_after - now));
@@ -503,11 +509,16 @@ mod tests {
             .as_ref()
             .map(|chain| analyze(&AnalysisInput::new(chain, trust, now(), &policy).with_host(Some("a.test"))));
         let result = result(verdict, error);
-        let mut found: Vec<(FindingCode, Severity)> =
-            observation_findings(binding, &result, analysis.as_ref(), "a.test")
-                .into_iter()
-                .map(|f| (f.code, f.severity))
-                .collect();
+        let mut found: Vec<(FindingCode, Severity)> = observation_findings(
+            binding,
+            &result,
+            analysis.as_ref(),
+            analysis.as_ref().and_then(|a| a.name_match.as_ref()),
+            "a.test",
+        )
+        .into_iter()
+        .map(|f| (f.code, f.severity))
+        .collect();
         found.sort_by_key(|(code, _)| code.as_str());
         found
     }
@@ -637,7 +648,7 @@ mod tests {
         }
         fn check(name: &str, observed: &ObservationResult, expected: Vec<(FindingCode, Severity)>) {
             let endpoint = bare_endpoint("a.test", 443, Some("a.test".into()));
-            let found = observation_findings(&endpoint, observed, None, "a.test");
+            let found = observation_findings(&endpoint, observed, None, None, "a.test");
             assert_eq!(found.iter().map(|f| (f.code, f.severity)).collect::<Vec<_>>(), expected, "{name}");
             assert!(
                 found.iter().all(|f| f.place.as_deref() == Some("a.test:443") && f.message.contains("0a")),
@@ -682,7 +693,7 @@ mod tests {
             let known = [&binding.declared, &renewed];
             let by_names = CertificatesByNames::new(&known);
             let found: Vec<FindingCode> =
-                binding_findings(&binding, &[], &by_names, now, &Policy::default()).iter().map(|f| f.code).collect();
+                binding_findings(&binding, false, &by_names, now, &Policy::default()).iter().map(|f| f.code).collect();
             assert_eq!(found, expected, "{name}");
         }
     }
