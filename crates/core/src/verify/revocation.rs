@@ -123,6 +123,25 @@ impl RevocationAnswer {
         }
     }
 
+    /// The issuer of the certificate `facts` describes is not at hand, so
+    /// `consequence`.
+    fn issuer_missing(source: &str, facts: &CertificateFacts, consequence: &str) -> Self {
+        let why = format!("the issuer's certificate ('{}') was not served or fetched, so {consequence}", facts.issuer);
+        Self::unknown(source, None, UnknownCause::Unavailable, why)
+    }
+
+    /// Of `failures` (at least one, each naming its URL), the one to report,
+    /// with every failure's reason: an invalid answer outweighs a missing one.
+    fn worst_of(mut failures: Vec<Self>) -> Self {
+        failures.sort_by_key(|answer| answer.cause != Some(UnknownCause::InvalidResponse));
+        let why = failures
+            .iter()
+            .map(|a| format!("{}: {}", a.url.as_deref().unwrap_or_default(), a.why.as_deref().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self { why: Some(why), ..failures.swap_remove(0) }
+    }
+
     /// What a verified OCSP response (or why it is unusable) says.
     fn from_ocsp(source: &str, url: Option<&str>, verified: Result<OcspAnswer, OcspError>) -> Self {
         let answer = match verified {
@@ -250,18 +269,10 @@ impl RevocationLists {
             Some(issuer) => {
                 RevocationAnswer::from_ocsp("stapled", None, verify_ocsp_response(staple, leaf, issuer, now))
             }
-            None => RevocationAnswer::unknown(
-                "stapled",
-                None,
-                UnknownCause::Unavailable,
-                format!(
-                    "the issuer's certificate ('{}') was not served or fetched, so the stapled OCSP response cannot be verified",
-                    facts.issuer
-                ),
-            ),
+            None => RevocationAnswer::issuer_missing("stapled", facts, "the stapled OCSP response cannot be verified"),
         });
         let looked_up = (!facts.ocsp_urls.is_empty()).then(|| self.ask_ocsp(leaf, facts, issuers, fetcher, now));
-        std::iter::once(self.check(leaf, facts, issuers, fetcher, now)).chain(looked_up).chain(stapled).collect()
+        std::iter::once(self.check_crl(leaf, facts, issuers, fetcher, now)).chain(looked_up).chain(stapled).collect()
     }
 
     /// The answer of the OCSP responders `facts` names about `leaf`, asked
@@ -278,15 +289,7 @@ impl RevocationLists {
             return RevocationAnswer::not_checked("fetching is turned off (--no-fetch)");
         }
         let Some(issuer) = find_issuer(leaf, issuers) else {
-            return RevocationAnswer::unknown(
-                "ocsp",
-                None,
-                UnknownCause::Unavailable,
-                format!(
-                    "the issuer's certificate ('{}') was not served or fetched, so OCSP cannot be asked",
-                    facts.issuer
-                ),
-            );
+            return RevocationAnswer::issuer_missing("ocsp", facts, "OCSP cannot be asked");
         };
         let key = (issuer.to_vec(), facts.serial_hex.clone().into_bytes());
         if let Some(known) = self.asked.get(&key) {
@@ -315,22 +318,14 @@ impl RevocationLists {
             }
             failures.push(answer);
         }
-        // Every responder failed: an invalid answer outweighs a missing one.
-        failures.sort_by_key(|answer| answer.cause != Some(UnknownCause::InvalidResponse));
-        let why = failures
-            .iter()
-            .map(|a| format!("{}: {}", a.url.as_deref().unwrap_or_default(), a.why.as_deref().unwrap_or_default()))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let answer = RevocationAnswer { why: Some(why), ..failures.swap_remove(0) };
+        let answer = RevocationAnswer::worst_of(failures);
         self.asked.insert(key, answer.clone());
         answer
     }
 
-    /// The network's answer about `leaf` (DER, facts) served with
-    /// `issuers` (the rest of the served chain and fetched
-    /// intermediates), at `now`.
-    fn check(
+    /// The answer of the CRLs `facts` names about `leaf`, tried in order
+    /// until one answers acceptably; each list read once per run.
+    fn check_crl(
         &mut self,
         leaf: &[u8],
         facts: &CertificateFacts,
@@ -349,15 +344,7 @@ impl RevocationLists {
             return RevocationAnswer::not_checked("fetching is turned off (--no-fetch)");
         }
         let Some(issuer) = find_issuer(leaf, issuers) else {
-            return RevocationAnswer::unknown(
-                "crl",
-                None,
-                UnknownCause::Unavailable,
-                format!(
-                    "the issuer's certificate ('{}') was not served or fetched, so no CRL can be checked",
-                    facts.issuer
-                ),
-            );
+            return RevocationAnswer::issuer_missing("crl", facts, "no CRL can be checked");
         };
         let mut failures = Vec::new();
         for url in &facts.crl_distribution_points {
@@ -387,14 +374,10 @@ impl RevocationLists {
                         ..RevocationAnswer::new(status, Some("crl"))
                     };
                 }
-                Err((cause, why)) => failures.push((url, cause, why)),
+                Err((cause, why)) => failures.push(RevocationAnswer::unknown("crl", Some(url), cause, why)),
             }
         }
-        // Every list failed: an invalid answer outweighs a missing one.
-        failures.sort_by_key(|(_, cause, _)| *cause != UnknownCause::InvalidResponse);
-        let (url, cause, _) = failures[0];
-        let why = failures.iter().map(|(url, _, why)| format!("{url}: {why}")).collect::<Vec<_>>().join("; ");
-        RevocationAnswer::unknown("crl", Some(url), cause, why)
+        RevocationAnswer::worst_of(failures)
     }
 }
 
