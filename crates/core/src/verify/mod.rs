@@ -251,7 +251,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         let analyses: Vec<&ChainAnalysis> = analysed.iter().flatten().map(|a| &a.analysis).collect();
         lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch, &mut revocations);
         // The network's answers about each served leaf (CRLs, each once per
-        // run; the stapled OCSP response).
+        // run; OCSP, once per issuer and serial per run; the stapled response).
         let network: Vec<Vec<RevocationAnswer>> = analysed
             .iter()
             .zip(&batch)
