@@ -311,3 +311,56 @@ pub fn probe_json(dir: &Path, ca_file: &Path, args: &[&str]) -> (std::process::O
         .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&output.stderr)));
     (output, report)
 }
+
+/// What one `inspect probe --format json` run said: its exit code and the
+/// report, with readers for its first result and its findings.
+#[derive(Debug)]
+pub struct ProbeRun {
+    pub exit: i32,
+    pub report: serde_json::Value,
+}
+
+impl ProbeRun {
+    /// The first binding's first result.
+    pub fn result(&self) -> &serde_json::Value {
+        &self.report["bindings"][0]["results"][0]
+    }
+
+    pub fn verdict(&self) -> &str {
+        self.result()["verdict"].as_str().unwrap()
+    }
+
+    /// The first result's revocation fact.
+    pub fn revocation(&self) -> &serde_json::Value {
+        &self.result()["revocation"]
+    }
+
+    /// `code:severity` of every finding, sorted.
+    pub fn findings(&self) -> Vec<String> {
+        let mut found: Vec<String> = self.report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{}:{}", f["code"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// The message of the first finding with `code`, or "".
+    pub fn message(&self, code: &str) -> String {
+        let finding = self.report["findings"].as_array().unwrap().iter().find(|f| f["code"] == code);
+        finding.map(|f| f["message"].as_str().unwrap().to_owned()).unwrap_or_default()
+    }
+
+    /// Every finding's message, run together (for `contains` checks).
+    pub fn messages(&self) -> String {
+        self.report["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect()
+    }
+}
+
+/// [`probe_json`] as a [`ProbeRun`].
+pub fn probe_run(dir: &Path, ca_file: &Path, args: &[&str]) -> ProbeRun {
+    let (output, report) = probe_json(dir, ca_file, args);
+    ProbeRun { exit: output.status.code().unwrap_or(-1), report }
+}

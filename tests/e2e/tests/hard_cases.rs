@@ -14,50 +14,15 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use certinspect_e2e::{inspect_binary, probe_json, target_dir};
+use certinspect_e2e::{inspect_binary, probe_run, target_dir, ProbeRun as Said};
 use certinspect_tls_farm::openssl::{self, Server};
 use certinspect_tls_farm::pki::{self_signed, Issued, LeafOptions, TestCa, Validity};
 use certinspect_tls_farm::{CertSource, ClientAuth, Der, EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
-use serde_json::Value;
 use time::{Duration, OffsetDateTime};
-
-/// What one run of `inspect probe` said.
-struct Said {
-    exit: i32,
-    report: Value,
-}
-
-impl Said {
-    fn result(&self) -> &Value {
-        &self.report["bindings"][0]["results"][0]
-    }
-
-    fn verdict(&self) -> &str {
-        self.result()["verdict"].as_str().unwrap()
-    }
-
-    /// `code:severity` of every finding, sorted.
-    fn findings(&self) -> Vec<String> {
-        let mut found: Vec<String> = self.report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| format!("{}:{}", f["code"].as_str().unwrap(), f["severity"].as_str().unwrap()))
-            .collect();
-        found.sort();
-        found
-    }
-
-    fn message(&self, code: &str) -> String {
-        let finding = self.report["findings"].as_array().unwrap().iter().find(|f| f["code"] == code);
-        finding.map(|f| f["message"].as_str().unwrap().to_owned()).unwrap_or_default()
-    }
-}
 
 /// `inspect probe --format json` trusting only `ca_file`, with `args`.
 fn probe(dir: &Path, ca_file: &Path, args: &[&str]) -> Said {
-    let (output, report) = probe_json(dir, ca_file, args);
-    Said { exit: output.status.code().unwrap_or(-1), report }
+    probe_run(dir, ca_file, args)
 }
 
 /// Probe `name` at `addr` (no name resolution: the address is the target,

@@ -23,39 +23,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use certinspect_e2e::{probe_json, target_dir};
+use certinspect_e2e::{probe_json, probe_run, target_dir};
 use certinspect_tls_farm::pki::{Issued, LeafOptions, TestCa, Validity};
 use certinspect_tls_farm::{Der, EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
-
-/// What one run of `inspect probe` said about its first result.
-struct Said {
-    exit: i32,
-    report: Value,
-}
-
-impl Said {
-    fn revocation(&self) -> &Value {
-        &self.report["bindings"][0]["results"][0]["revocation"]
-    }
-
-    /// `code:severity` of every finding, sorted.
-    fn findings(&self) -> Vec<String> {
-        let mut found: Vec<String> = self.report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| format!("{}:{}", f["code"].as_str().unwrap(), f["severity"].as_str().unwrap()))
-            .collect();
-        found.sort();
-        found
-    }
-
-    fn messages(&self) -> String {
-        self.report["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect()
-    }
-}
 
 /// An HTTP server on 127.0.0.1 serving `files` by path (404 otherwise),
 /// counting requests per path; it stops after `max` requests.
@@ -167,8 +139,7 @@ fn every_crl_outcome_has_its_status_finding_and_exit_code() {
         let sni = format!("s{serial}.test");
         let mut args = vec![farm.addr(name).unwrap().to_string(), "--sni".to_owned(), sni];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
-        let (output, report) = probe_json(&dir, &ca_file, &args.iter().map(String::as_str).collect::<Vec<_>>());
-        Said { exit: output.status.code().unwrap_or(-1), report }
+        probe_run(&dir, &ca_file, &args.iter().map(String::as_str).collect::<Vec<_>>())
     };
 
     // (case, status, findings, exit code, words the messages must hold)
@@ -364,8 +335,7 @@ fn every_ocsp_outcome_has_its_status_finding_and_exit_code() {
     let probe = |name: &str| {
         let serial = cases.iter().position(|(n, _, _)| *n == name).unwrap() + 1;
         let args = [farm.addr(name).unwrap().to_string(), "--sni".to_owned(), format!("s{serial}.test")];
-        let (output, report) = probe_json(&dir, &ca_file, &args.iter().map(String::as_str).collect::<Vec<_>>());
-        Said { exit: output.status.code().unwrap_or(-1), report }
+        probe_run(&dir, &ca_file, &args.iter().map(String::as_str).collect::<Vec<_>>())
     };
 
     // (case, status, source, findings, exit code, words the messages must hold)
