@@ -1035,6 +1035,7 @@ impl<'a> Ctx<'a> {
                 "ResourceGroupId": "rg-acfmcertinspect",
                 "LoadBalancerBillingConfig": { "PayType": "PostPay" },
                 "DeletionProtectionConfig": { "Enabled": false },
+                "Tags": lb.tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect::<Vec<_>>(),
             })
         })?;
         Ok(json!({ "TotalCount": rows.len(), "MaxResults": size, "NextToken": next, "LoadBalancers": shown }))

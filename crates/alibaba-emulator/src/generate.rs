@@ -444,6 +444,11 @@ fn plant_alb(g: &mut Gen, world: &mut World, region: &str) -> Result<(), Generat
                 status: "Running".into(),
                 certificates,
             }],
+            // Tagged as the load balancers are (see there).
+            tags: [("owner", "alice"), ("team", "web"), ("cost-center", "cc-100")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
         }],
     });
     Ok(())

@@ -284,6 +284,8 @@ pub struct AlbLoadBalancer {
     /// Active | Inactive | Provisioning | Configuring | CreateFailed
     pub load_balancer_status: String,
     pub listeners: Vec<AlbListener>,
+    /// Resource tags, key to value (answered as `Tags[] {Key, Value}`).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// An ALB listener (`ListListeners` row) and its certificates.

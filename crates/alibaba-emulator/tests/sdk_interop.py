@@ -220,6 +220,7 @@ def run_all(label, cfg):
     check(lbs.total_count == F["alb_lbs"] and len(lbs.load_balancers) == 2 and lbs.next_token, label + " alb page 1")
     rest = check_model(label, a.list_load_balancers(alb.ListLoadBalancersRequest(max_results=100, next_token=lbs.next_token)).body)
     check(len(rest.load_balancers) == F["alb_lbs"] - 2 and not rest.next_token, label + " alb page 2")
+    check([(t.key, t.value) for t in lbs.load_balancers[0].tags] == [("owner", "owner-0")], label + " alb tags")
     listeners = check_model(label, a.list_listeners(
         alb.ListListenersRequest(load_balancer_ids=[F["alb_lb_id"]], listener_protocol="HTTPS")
     ).body).listeners
@@ -233,6 +234,7 @@ def run_all(label, cfg):
     n = NlbClient(cfg)
     nlbs = check_model(label, n.list_load_balancers(nlb.ListLoadBalancersRequest(max_results=100, region_id=F["region"])).body)
     check(nlbs.total_count == F["nlb_lbs"] and len(nlbs.load_balancers) == F["nlb_lbs"], label + " nlb lbs")
+    check(all(len(x.tags) == 1 and x.tags[0].key == "owner" for x in nlbs.load_balancers), label + " nlb tags")
     nl = check_model(label, n.list_listeners(
         nlb.ListListenersRequest(load_balancer_ids=[F["nlb_lb_id"]], listener_protocol="TCPSSL", region_id=F["region"])
     ).body).listeners

@@ -94,6 +94,8 @@ fn official_python_sdks_call_every_operation_with_v3_v1_and_sts() {
             address: format!("127.11.1.{}", i + 1),
             address_type: "Internet".into(),
             load_balancer_status: "Active".into(),
+            // Tags, so the SDK reads their shape too.
+            tags: [("owner".to_owned(), format!("owner-{i}"))].into(),
             listeners: vec![AlbListener {
                 listener_id: format!("lsn-sdk{i}"),
                 port: 443,

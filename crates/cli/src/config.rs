@@ -84,8 +84,9 @@ impl From<IsolationSetting> for Isolation {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSettings {
-    /// Resource tags that become Prometheus labels (`tag_<key>`), so alerts
-    /// route to whoever owns the certificate.
+    /// Resource tags that become Prometheus labels (`tag_<key>`) and table
+    /// and CSV columns (`tag:<key>`), so alerts route to whoever owns the
+    /// certificate.
     #[serde(default)]
     pub labels_from_tags: Vec<String>,
 }

@@ -79,7 +79,7 @@ pub struct Sink {
     jsonl: Option<certinspect_render::JsonLinesWriter<Box<dyn Write>>>,
     /// The report of `--baseline`, read before anything is scanned.
     pub baseline: Option<Report>,
-    /// Resource tags that become Prometheus labels.
+    /// Resource tags that become Prometheus labels and table/CSV columns.
     labels_from_tags: Vec<String>,
 }
 
@@ -133,7 +133,8 @@ impl Sink {
         self.jsonl.is_some()
     }
 
-    /// With these resource tags as Prometheus labels (`[output] labels_from_tags`).
+    /// With these resource tags as Prometheus labels and table/CSV columns
+    /// (`[output] labels_from_tags`).
     pub fn with_labels_from_tags(mut self, keys: &[String]) -> Self {
         self.labels_from_tags = keys.to_vec();
         self
@@ -141,13 +142,20 @@ impl Sink {
 
     /// Write the finished report (JSON Lines: the closing summary).
     pub fn finish(&mut self, report: &Report) -> io::Result<()> {
-        let options = certinspect_render::RenderOptions { color: self.color, width: self.width, ..Default::default() };
+        let options = certinspect_render::RenderOptions {
+            color: self.color,
+            width: self.width,
+            tags: self.labels_from_tags.clone(),
+            ..Default::default()
+        };
         match (self.jsonl.as_mut(), self.format) {
             (Some(jsonl), _) => jsonl.finish(report)?,
             (None, Format::Table) => certinspect_render::render_table(report, &options, &mut self.writer)?,
             (None, Format::Json) => certinspect_render::render_json(report, &mut self.writer)?,
             (None, Format::Jsonl) => certinspect_render::render_jsonl(report, &mut self.writer)?,
-            (None, Format::Csv) => certinspect_render::render_csv(report, &mut self.writer)?,
+            (None, Format::Csv) => {
+                certinspect_render::render_csv_tagged(report, &self.labels_from_tags, &mut self.writer)?
+            }
             (None, Format::Sarif) => certinspect_render::render_sarif(report, &mut self.writer)?,
             (None, Format::Prometheus) => {
                 certinspect_render::render_prometheus_tagged(report, &self.labels_from_tags, &mut self.writer)?

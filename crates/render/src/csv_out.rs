@@ -6,7 +6,8 @@ use certinspect_core::report::{ObservationResult, Report};
 
 use crate::view::{findings_at, highest, rfc3339};
 
-/// The header row; `docs/REPORT.md` describes each column.
+/// The header row; `docs/REPORT.md` describes each column. The columns of
+/// chosen resource tags follow them ([`tag_column_name`]).
 pub const CSV_COLUMNS: &[&str] = &[
     "provider",
     "service",
@@ -34,9 +35,19 @@ pub const CSV_COLUMNS: &[&str] = &[
     "highest_severity",
 ];
 
-pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+/// The CSV header of the column holding resource tag `key`: `tag:<key>`,
+/// the key as the cloud spells it; the prefix keeps a tag named like one of
+/// [`CSV_COLUMNS`] (`region`, `account`) apart from it.
+pub fn tag_column_name(key: &str) -> String {
+    format!("tag:{key}")
+}
+
+/// `tags`: the resource tags that get a column each (empty cell when the
+/// resource lacks the tag).
+pub(crate) fn render(report: &Report, tags: &[String], out: &mut dyn Write) -> io::Result<()> {
     let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
-    writer.write_record(CSV_COLUMNS).map_err(io_error)?;
+    let header = CSV_COLUMNS.iter().map(|c| (*c).to_owned()).chain(tags.iter().map(|k| tag_column_name(k)));
+    writer.write_record(header).map_err(io_error)?;
     for (index, binding_report) in report.bindings.iter().enumerate() {
         let results: Vec<Option<&ObservationResult>> = if binding_report.results.is_empty() {
             vec![None]
@@ -52,7 +63,7 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             let findings: Vec<_> = findings_at(report, index, address).collect();
             let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
             let served = result.and_then(|r| r.served.as_ref());
-            let row: Vec<String> = vec![
+            let mut row: Vec<String> = vec![
                 location.plugin.clone(),
                 location.service.clone(),
                 location.account.clone(),
@@ -79,6 +90,7 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 codes.join(";"),
                 highest(findings.iter().copied()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
             ];
+            row.extend(tags.iter().map(|key| binding.tags.get(key).cloned().unwrap_or_default()));
             writer.write_record(row.into_iter().map(neutralized)).map_err(io_error)?;
         }
     }

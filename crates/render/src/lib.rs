@@ -39,7 +39,7 @@ use certinspect_core::diff::ReportDiff;
 use certinspect_core::report::Report;
 
 pub use certinspect_core::findings::{CodeInfo, FindingCode, Severity};
-pub use csv_out::CSV_COLUMNS;
+pub use csv_out::{tag_column_name, CSV_COLUMNS};
 pub use json::JsonLinesWriter;
 pub use prometheus::{escape_label_value, tag_label_name};
 pub use sarif::{binding_uri, sarif_level, SARIF_FINGERPRINT_KEY};
@@ -49,8 +49,9 @@ pub use sarif::{binding_uri, sarif_level, SARIF_FINGERPRINT_KEY};
 /// so the CLI can print it.
 pub const REPORT_SCHEMA: &str = include_str!("../../../docs/report.schema.json");
 
-/// How the table is drawn. The other formats ignore these options: their
-/// output must not depend on the terminal.
+/// How the report is drawn. Colour, verbosity and width shape the table
+/// only: the other formats must not depend on the terminal. The chosen
+/// tags are columns of the table and CSV and labels in Prometheus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderOptions {
     /// Colour with ANSI escape codes. The caller decides (a terminal, and
@@ -61,12 +62,15 @@ pub struct RenderOptions {
     /// Width to fit the table in, in columns; long cells are cut with `…`.
     /// 0 means no limit.
     pub width: usize,
+    /// Resource tags shown as columns of the bindings table, one per key
+    /// in this order (`[output] labels_from_tags`); empty: none.
+    pub tags: Vec<String>,
 }
 
 impl Default for RenderOptions {
-    /// No colour, not verbose, 100 columns.
+    /// No colour, not verbose, 100 columns, no tag columns.
     fn default() -> Self {
-        RenderOptions { color: false, verbose: false, width: 100 }
+        RenderOptions { color: false, verbose: false, width: 100, tags: Vec::new() }
     }
 }
 
@@ -129,9 +133,9 @@ pub fn render(report: &Report, format: Format, options: &RenderOptions, out: &mu
         Format::Table => render_table(report, options, out),
         Format::Json => render_json(report, out),
         Format::JsonLines => render_jsonl(report, out),
-        Format::Csv => render_csv(report, out),
+        Format::Csv => csv_out::render(report, &options.tags, out),
         Format::Sarif => render_sarif(report, out),
-        Format::Prometheus => render_prometheus(report, out),
+        Format::Prometheus => prometheus::render(report, &options.tags, out),
     }
 }
 
@@ -167,7 +171,13 @@ pub fn render_jsonl(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 /// CSV with the header [`CSV_COLUMNS`].
 pub fn render_csv(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    csv_out::render(report, out)
+    csv_out::render(report, &[], out)
+}
+
+/// [`render_csv`] with a column per resource tag `labels_from_tags` names,
+/// after [`CSV_COLUMNS`] (headers: [`tag_column_name`]).
+pub fn render_csv_tagged(report: &Report, labels_from_tags: &[String], out: &mut dyn Write) -> io::Result<()> {
+    csv_out::render(report, labels_from_tags, out)
 }
 
 /// A SARIF 2.1.0 log.

@@ -1,6 +1,7 @@
 //! The human table: a summary, the findings most severe first, and one row
 //! per binding and address.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use certinspect_core::findings::Severity;
@@ -90,7 +91,7 @@ impl Cell {
 }
 
 struct Column {
-    header: &'static str,
+    header: Cow<'static, str>,
     /// Narrowest the column is shrunk to when the table is too wide.
     min: usize,
     /// Which columns give up width first: the highest value, down to its
@@ -101,7 +102,14 @@ struct Column {
 }
 
 const fn col(header: &'static str, min: usize, shrink: u8) -> Column {
-    Column { header, min, shrink, right: false }
+    Column { header: Cow::Borrowed(header), min, shrink, right: false }
+}
+
+/// The column of resource tag `key`, headed `TAG:<key>` (the key as the
+/// cloud spells it: tag keys are case-sensitive). Given up early when the
+/// table is too wide, as the resource name is.
+fn tag_column(key: &str) -> Column {
+    Column { header: Cow::Owned(format!("TAG:{}", printable(key))), min: 5, shrink: 2, right: false }
 }
 
 /// Cloud data reaches the terminal here: control characters (newlines that
@@ -140,7 +148,7 @@ fn layout(columns: &[Column], rows: &[Vec<Cell>], max_width: usize) -> Vec<usize
     let mut widths: Vec<usize> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| rows.iter().map(|r| width_of(&r[i].text)).chain([width_of(c.header)]).max().unwrap_or(0))
+        .map(|(i, c)| rows.iter().map(|r| width_of(&r[i].text)).chain([width_of(&c.header)]).max().unwrap_or(0))
         .collect();
     if max_width == 0 {
         return widths;
@@ -166,7 +174,7 @@ fn write_table(
     max_width: usize,
 ) -> io::Result<()> {
     let widths = layout(columns, rows, max_width);
-    let header: Vec<Cell> = columns.iter().map(|c| Cell::styled(c.header, Style::Bold)).collect();
+    let header: Vec<Cell> = columns.iter().map(|c| Cell::styled(c.header.clone(), Style::Bold)).collect();
     for row in std::iter::once(&header).chain(rows) {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
@@ -344,15 +352,16 @@ pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Wri
 
     if !report.bindings.is_empty() {
         writeln!(out)?;
-        let columns = [
+        let mut columns = vec![
             col("SERVICE", 3, 1),
             col("RESOURCE", 10, 2),
             col("ENDPOINT", 12, 2),
             col("ADDRESS", 9, 1),
             col("VERDICT", 13, 0),
             col("SERVED CN", 10, 2),
-            Column { header: "DAYS", min: 4, shrink: 0, right: true },
+            Column { header: Cow::Borrowed("DAYS"), min: 4, shrink: 0, right: true },
         ];
+        columns.extend(options.tags.iter().map(|key| tag_column(key)));
         let mut rows = Vec::new();
         let mut declared_days_shown = false;
         for report_binding in &report.bindings {
@@ -367,11 +376,13 @@ pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Wri
                 Some(reason) => format!("not probed: {reason}"),
                 None => "inventory".to_owned(),
             });
+            let tag_cells =
+                || options.tags.iter().map(|key| Cell::new(binding.tags.get(key).cloned().unwrap_or_default()));
             let declared_days = binding.declared.not_after.map(|t| (t - report.generated_at).div_euclid(86_400));
             if report_binding.results.is_empty() {
                 let days = declared_days.map(|d| format!("{d}*")).unwrap_or_default();
                 declared_days_shown |= declared_days.is_some();
-                rows.push(vec![
+                let row = vec![
                     Cell::new(location.service.clone()),
                     Cell::new(resource),
                     Cell::styled(endpoint, Style::Dim),
@@ -379,7 +390,8 @@ pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Wri
                     Cell::styled("-", Style::Dim),
                     Cell::new(binding.declared.common_name.clone().unwrap_or_default()),
                     Cell::styled(days, Style::Dim),
-                ]);
+                ];
+                rows.push(row.into_iter().chain(tag_cells()).collect());
                 continue;
             }
             for result in &report_binding.results {
@@ -391,7 +403,7 @@ pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Wri
                     }
                     (None, None) => (String::new(), Style::Plain),
                 };
-                rows.push(vec![
+                let row = vec![
                     Cell::new(location.service.clone()),
                     Cell::new(resource.clone()),
                     Cell::new(endpoint.clone()),
@@ -399,7 +411,8 @@ pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Wri
                     Cell::styled(result.verdict.as_str(), Style::of_verdict(result.verdict)),
                     Cell::new(served_common_name(result).unwrap_or_default()),
                     Cell::styled(days, days_style),
-                ]);
+                ];
+                rows.push(row.into_iter().chain(tag_cells()).collect());
             }
         }
         write_table(out, &painter, &columns, &rows, options.width)?;

@@ -493,18 +493,25 @@ fn the_shipped_alert_rules_pass_promtool_and_name_only_real_metrics() {
     }
 }
 
-#[test]
-fn chosen_tags_become_labels_that_promtool_accepts_and_json_keeps() {
+/// The live report with every other binding tagged (`owner` with a quote,
+/// `cost-center`, and `other`, which is never chosen), and the chosen keys
+/// (one no resource has).
+fn tagged() -> (Report, [String; 3]) {
     let mut report = live().clone();
     for (index, b) in report.bindings.iter_mut().enumerate() {
         if index % 2 == 0 {
-            b.binding.tags = [("owner", "team \"a\""), ("cost-center", "cc-1"), ("other", "x")]
+            b.binding.tags = [("owner", "team \"a\", ops"), ("cost-center", "=cc-1"), ("other", "x")]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect();
         }
     }
-    let keys = ["owner".to_owned(), "cost-center".to_owned(), "absent".to_owned()];
+    (report, ["owner".to_owned(), "cost-center".to_owned(), "absent".to_owned()])
+}
+
+#[test]
+fn chosen_tags_become_labels_that_promtool_accepts_and_json_keeps() {
+    let (report, keys) = tagged();
     let text = rendered(|o| certinspect_render::render_prometheus_tagged(&report, &keys, o));
     promtool().check_metrics(&text).unwrap();
     let series: Vec<&str> =
@@ -518,7 +525,7 @@ fn chosen_tags_become_labels_that_promtool_accepts_and_json_keeps() {
         );
         assert!(!line.contains("tag_other"));
     }
-    assert!(series.iter().any(|l| l.contains(r#"tag_owner="team \"a\"""#)), "{text}");
+    assert!(series.iter().any(|l| l.contains(r#"tag_owner="team \"a\", ops""#)), "{text}");
     assert!(text.lines().filter(|l| l.starts_with("certinspect_binding_verdict{")).all(|l| l.contains("tag_owner=")));
     assert_eq!(certinspect_render::tag_label_name("cost-center"), "tag_cost_center");
     assert_eq!(certinspect_render::tag_label_name("kubernetes.io/name"), "tag_kubernetes_io_name");
@@ -531,4 +538,37 @@ fn chosen_tags_become_labels_that_promtool_accepts_and_json_keeps() {
     assert_eq!(back.bindings[0].binding.tags["other"], "x");
     let file = scratch_file("json", "tagged.json", &json);
     consumer(&["jsonschema", &schema_path(), file.to_str().unwrap(), "--strict"]);
+}
+
+#[test]
+fn chosen_tags_become_csv_columns_after_the_fixed_ones() {
+    let (report, keys) = tagged();
+    let text = rendered(|o| certinspect_render::render_csv_tagged(&report, &keys, o));
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(headers[..CSV_COLUMNS.len()], *CSV_COLUMNS, "the fixed columns keep their places");
+    assert_eq!(headers[CSV_COLUMNS.len()..], ["tag:owner", "tag:cost-center", "tag:absent"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let expected = observations(&report);
+    assert_eq!(rows.len(), expected.len());
+    let column = |name: &str| headers.iter().position(|c| c == name).unwrap();
+    for (row, (index, _)) in rows.iter().zip(&expected) {
+        let tags = &report.bindings[*index].binding.tags;
+        // The value as the cloud gave it (quote and comma intact; a
+        // leading `=` escaped against formula injection, as every cell),
+        // empty where the resource lacks the tag.
+        for key in &keys {
+            let expected = match tags.get(key).map(String::as_str) {
+                Some(formula) if formula.starts_with('=') => format!("'{formula}"),
+                value => value.unwrap_or_default().to_owned(),
+            };
+            assert_eq!(row[column(&format!("tag:{key}"))], expected, "{key}");
+        }
+    }
+    assert!(rows.iter().any(|r| &r[column("tag:cost-center")] == "'=cc-1"));
+    assert!(rows.iter().any(|r| &r[column("tag:owner")] == "team \"a\", ops"));
+    assert!(rows.iter().any(|r| r[column("tag:owner")].is_empty()));
+    // Without chosen tags the header is exactly the fixed one.
+    let plain = rendered(|o| render_csv(&report, o));
+    assert_eq!(plain.lines().next().unwrap(), CSV_COLUMNS.join(","));
 }

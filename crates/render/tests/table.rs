@@ -91,3 +91,31 @@ fn cloud_text_cannot_break_rows_or_drive_the_terminal() {
     assert!(!text.contains('\x1b'));
     assert!(text.contains("evil\\n\\u{1b}[2Jid"));
 }
+
+#[test]
+fn chosen_tags_become_columns_that_still_fit_the_width() {
+    let mut report = common::fixture();
+    report.bindings[0].binding.tags = [("owner".to_owned(), "payments-team".to_owned())].into();
+    let tags = vec!["owner".to_owned(), "absent".to_owned()];
+    let wide = common::rendered(|o| {
+        render_table(&report, &RenderOptions { width: 0, tags: tags.clone(), ..Default::default() }, o)
+    });
+    let header = wide.lines().find(|l| l.starts_with("SERVICE")).unwrap();
+    let headers: Vec<&str> = header.split_whitespace().collect();
+    assert!(headers.ends_with(&["DAYS", "TAG:owner", "TAG:absent"]), "{header}");
+    // The tagged binding's rows show the value; the others an empty cell.
+    let resource = &report.bindings[0].binding.location.resource_id;
+    let rows: Vec<&str> = wide.lines().skip_while(|l| !l.starts_with("SERVICE")).skip(1).collect();
+    let tagged: Vec<&&str> = rows.iter().filter(|l| l.contains("payments-team")).collect();
+    assert!(!tagged.is_empty() && tagged.iter().all(|l| l.contains(resource.as_str())), "{wide}");
+    assert!(rows.iter().any(|l| !l.contains("payments-team")));
+    // Columns shrink to their minimums and no further: 100 columns hold
+    // two tag columns, 80 one.
+    for (width, tags) in [(100, &tags[..]), (80, &tags[..1])] {
+        let text = common::rendered(|o| {
+            render_table(&report, &RenderOptions { width, tags: tags.to_vec(), ..Default::default() }, o)
+        });
+        assert!(text.lines().all(|l| l.chars().count() <= width), "{text}");
+        assert!(text.contains("TAG:"));
+    }
+}

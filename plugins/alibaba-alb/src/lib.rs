@@ -431,17 +431,26 @@ impl AlbSource {
         location.listener_port = port;
         (location.endpoint, location.not_probeable) = (endpoint, not_probeable);
         let declared = DeclaredCertificate::default().with_provider_id(&certificate_id);
-        Binding::new(location, declared).with_xrefs(xrefs(&certificate_id)).with_extra(json!({
-                "certificate_role": if is_default { "default" } else { "additional" },
-                "certificate_status": text(&certificate["Status"]),
-                "listener_id": text(&listener["ListenerId"]),
-                "listener_protocol": protocol,
-                "listener_status": listener_status,
-                "load_balancer_status": lb_status,
-                "address_type": address_type,
-                "sni_source": sni.map(|_| "CAS ListCloudResources"),
-        }))
+        Binding::new(location, declared).with_xrefs(xrefs(&certificate_id)).with_tags(tags(&lb["Tags"])).with_extra(
+            json!({
+                    "certificate_role": if is_default { "default" } else { "additional" },
+                    "certificate_status": text(&certificate["Status"]),
+                    "listener_id": text(&listener["ListenerId"]),
+                    "listener_protocol": protocol,
+                    "listener_status": listener_status,
+                    "load_balancer_status": lb_status,
+                    "address_type": address_type,
+                    "sni_source": sni.map(|_| "CAS ListCloudResources"),
+            }),
+        )
     }
+}
+
+/// A load balancer's `Tags[] {Key, Value}` (ALB and NLB alike); entries
+/// without a key are skipped.
+fn tags(tags: &Value) -> Vec<(String, String)> {
+    let list = tags.as_array().map(Vec::as_slice).unwrap_or_default();
+    list.iter().filter_map(|t| Some((text(&t["Key"])?, text(&t["Value"]).unwrap_or_default()))).collect()
 }
 
 /// `123-cn-hangzhou` -> the CAS id `123` and the identifier itself; a plain

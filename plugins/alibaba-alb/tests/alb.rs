@@ -21,7 +21,8 @@ fn registry() -> PluginRegistry {
 /// Adds `count` load balancers in `region`, each with an HTTPS listener
 /// (a default and an additional certificate), a QUIC listener and an HTTP
 /// listener; certificates are the account's CAS certificates in
-/// `CertIdentifier` form. Every third load balancer is intranet.
+/// `CertIdentifier` form. Every third load balancer is intranet; every
+/// other one is tagged with its owner and team.
 fn add_albs(world: &mut World, region: &str, count: usize) {
     let cas: Vec<i64> = world.accounts[0].cas.certificates.iter().map(|c| c.certificate_id).collect();
     let certificate = |i: usize| format!("{}-cn-hangzhou", cas[i % cas.len()]);
@@ -74,6 +75,11 @@ fn add_albs(world: &mut World, region: &str, count: usize) {
                     certificates: Vec::new(),
                 },
             ],
+            tags: if i % 2 == 0 {
+                [("owner".to_owned(), format!("owner-{i}")), ("team".to_owned(), "edge".to_owned())].into()
+            } else {
+                Default::default()
+            },
         })
         .collect();
     world.accounts[0].alb.push(AlbRegion { region_id: region.into(), load_balancers });
@@ -139,6 +145,7 @@ fn every_listener_certificate_arrives_once_across_token_pages() {
             other => panic!("unexpected binding {other:?}"),
         }
     }
+    assert_tags_as_declared(&served.world, &collected.bindings);
     let stats = served.emulator.stats();
     assert!(stats.requests("ListLoadBalancers") >= 45 / 7, "paged by NextToken: {:?}", stats.by_action);
     assert!(stats.requests.iter().any(|r| r.params.contains_key("NextToken")), "NextToken was followed");
@@ -174,6 +181,20 @@ fn nlb_tcpssl_listeners_come_through_the_same_code() {
         assert_eq!(binding.location.endpoint.is_some(), probeable, "{:?}", binding.location);
     }
     assert_eq!(collected.bindings.iter().filter(|b| b.location.service == "alb").count(), 4 * 3);
+    assert_tags_as_declared(&served.world, &collected.bindings);
+}
+
+/// Every binding carries its load balancer's tags, as `ListLoadBalancers`
+/// answers them (`Tags[] {Key, Value}`), untagged ones none; some are tagged.
+fn assert_tags_as_declared(world: &World, bindings: &[certinspect_sdk::Binding]) {
+    let regions = world.accounts[0].alb.iter().chain(&world.accounts[0].nlb);
+    let tags: std::collections::BTreeMap<&str, _> =
+        regions.flat_map(|r| &r.load_balancers).map(|lb| (lb.load_balancer_id.as_str(), &lb.tags)).collect();
+    for binding in bindings {
+        assert_eq!(&&binding.tags, &tags[binding.location.resource_id.as_str()], "{}", binding.location.resource_id);
+    }
+    assert!(bindings.iter().any(|b| b.tags.get("owner").is_some_and(|o| o.starts_with("owner-"))));
+    assert!(bindings.iter().any(|b| b.tags.is_empty()));
 }
 
 /// ALB (with SNI names from CAS), NLB, DCDN and CAS deployment rows of a
