@@ -246,7 +246,7 @@ fn fleet(domains: usize) -> Result<(), String> {
     println!("inventory QPS floor {:.2} s (the slowest action's requests over its limit):", floor.seconds);
     for (action, requests, limit) in &floor.actions {
         println!(
-            "  {action:<36} {requests:>7} requests / {limit:>3} per s = {:>7.2} s",
+            "  {action:<44} {requests:>7} requests / {limit:>3} per s = {:>7.2} s",
             *requests as f64 / f64::from(*limit)
         );
     }
