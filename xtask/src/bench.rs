@@ -94,9 +94,24 @@ fn peers(n: &str) -> Result<(), String> {
     }
     let out = crate::target_dir().join("bench-peers").join(n);
     let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    // The harness's targets are `HOST:PORT SNI`; inspect's target files say `sni=SNI`.
+    let farm_targets = farm_dir.join("targets.txt");
+    let targets = std::fs::read_to_string(&farm_targets)
+        .map_err(|e| format!("cannot read {}: {e}", farm_targets.display()))?
+        .lines()
+        .map(|line| match line.split_once(' ') {
+            Some((target, sni)) => format!("{target} sni={sni}\n"),
+            None => format!("{line}\n"),
+        })
+        .collect::<String>();
+    let inspect_targets = crate::target_dir().join("bench-peers").join(format!("targets-{n}.txt"));
+    std::fs::write(&inspect_targets, targets)
+        .map_err(|e| format!("cannot write {}: {e}", inspect_targets.display()))?;
     let tool = format!(
-        "inspect|256|{} probe --targets {{targets}} --trust none --ca-file {{ca}} --concurrency 256 --format jsonl",
-        inspect.display()
+        "inspect|256|{} probe --targets {} --trust none --ca-file {{ca}} --concurrency 256 --format jsonl",
+        inspect.display(),
+        inspect_targets.display()
     );
     succeed(bash(&harness.join("run_peers.sh"), &["--only", "go-scanner,inspect", "--tool", &tool]).env("OUT", &out))?;
     let runs =
