@@ -17,8 +17,11 @@ mod bench;
 mod demo;
 mod dist;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
+
+// One workspace root, one target directory, one plugin list: the tests' own.
+pub use certinspect_test_support::{target_dir, workspace_root, PLUGINS};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,22 +48,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The provider plugins, as (cdylib package, library name).
-pub const PLUGIN_PACKAGES: &[(&str, &str)] = &[
-    ("certinspect-alibaba-cdn-dylib", "certinspect_alibaba_cdn_plugin"),
-    ("certinspect-alibaba-slb-dylib", "certinspect_alibaba_slb_plugin"),
-    ("certinspect-alibaba-cas-dylib", "certinspect_alibaba_cas_plugin"),
-    ("certinspect-alibaba-alb-dylib", "certinspect_alibaba_alb_plugin"),
-    ("certinspect-aws-dylib", "certinspect_aws_plugin"),
-];
-
 fn test() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     cargo(&["test", "--workspace", "--locked"])
 }
 
-/// Build the plugins and copy them into `target/plugins/`.
+/// Build the plugins (the one list, `certinspect_test_support::PLUGINS`)
+/// and copy them into `target/plugins/`.
 pub fn plugins(release: bool) -> Result<PathBuf, String> {
     let out = target_dir().join("plugins");
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
@@ -68,13 +63,13 @@ pub fn plugins(release: bool) -> Result<PathBuf, String> {
     if release {
         args.push("--release");
     }
-    for (package, _) in PLUGIN_PACKAGES {
-        args.extend(["-p", package]);
+    for plugin in PLUGINS {
+        args.extend(["-p", plugin.package]);
     }
     cargo(&args)?;
     let built = target_dir().join(if release { "release" } else { "debug" });
-    for (_, lib) in PLUGIN_PACKAGES {
-        let file = format!("{}{lib}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    for plugin in PLUGINS {
+        let file = plugin.file_name();
         std::fs::copy(built.join(&file), out.join(&file)).map_err(|e| format!("cannot copy {file}: {e}"))?;
     }
     Ok(out)
@@ -93,14 +88,4 @@ pub fn cargo(args: &[&str]) -> Result<(), String> {
     } else {
         Err(format!("`cargo {}` failed", args.join(" ")))
     }
-}
-
-/// The workspace root.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_owned()
-}
-
-/// The cargo target directory.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
 }

@@ -186,3 +186,62 @@ fn exit_codes_agree_in_the_code_the_help_and_the_readme() {
     assert_eq!(in_readme, in_code, "README.md's exit codes differ from crates/cli/src/exit.rs");
     assert_eq!(in_help, in_code, "`inspect --help` (its snapshot) differs from crates/cli/src/exit.rs");
 }
+
+/// The plugin cdylib packages and their libraries are named in one place,
+/// `certinspect_test_support::PLUGINS`, which `cargo xtask plugins` and the
+/// tests read. (This file's dependency rules name packages as packages.)
+#[test]
+fn the_plugin_packages_are_listed_in_one_place() {
+    let root = workspace_root();
+    let mut repeated = Vec::new();
+    for path in tracked_rust_files() {
+        if path.starts_with("crates/test-support") || path == Path::new("xtask/tests/tidy.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(root.join(&path)).unwrap_or_default();
+        for plugin in certinspect_test_support::PLUGINS {
+            for name in [plugin.package, plugin.library] {
+                if text.contains(&format!("\"{name}\"")) {
+                    repeated.push(format!("{}: \"{name}\"", path.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        repeated.is_empty(),
+        "plugin packages named outside certinspect_test_support::PLUGINS (use `plugin(NAME)`):\n{}",
+        repeated.join("\n")
+    );
+}
+
+/// Test support shared across crates lives in `certinspect-test-support`
+/// (or a test crate's library), not in a file another crate includes with
+/// `#[path]`: such a file compiles into each includer, warns as dead code
+/// in each, and belongs to no package.
+#[test]
+fn no_path_include_leaves_its_package() {
+    let root = workspace_root();
+    let mut crossing = Vec::new();
+    for path in tracked_rust_files() {
+        let Ok(text) = std::fs::read_to_string(root.join(&path)) else { continue };
+        let package = path.ancestors().skip(1).find(|dir| root.join(dir).join("Cargo.toml").is_file()).unwrap();
+        for (index, line) in text.lines().enumerate() {
+            let Some(target) = line.trim().strip_prefix("#[path = \"").and_then(|rest| rest.split('"').next()) else {
+                continue;
+            };
+            let mut resolved = path.parent().unwrap().to_path_buf();
+            for part in Path::new(target).components() {
+                match part {
+                    std::path::Component::ParentDir => {
+                        resolved.pop();
+                    }
+                    other => resolved.push(other),
+                }
+            }
+            if !resolved.starts_with(package) {
+                crossing.push(format!("{}:{}: {}", path.display(), index + 1, line.trim()));
+            }
+        }
+    }
+    assert!(crossing.is_empty(), "`#[path]` includes from another package:\n{}", crossing.join("\n"));
+}

@@ -54,6 +54,7 @@ mod dn;
 mod expiry;
 mod facts;
 mod names;
+mod ocsp;
 mod revocation;
 mod trust;
 
@@ -68,6 +69,7 @@ pub use facts::{
     SignatureAlgorithm, SubjectAltName,
 };
 pub use names::{match_name, match_name_with, LegacyCn, NameMatch, NoMatchReason};
+pub use ocsp::{ocsp_request, verify_ocsp_response, OcspAnswer, OcspError, OcspStatus};
 pub use revocation::{find_issuer, must_staple, Crl, CrlAnswer, CrlError, CrlStatus};
 pub use trust::{
     CertificateLocation, CertificateRef, ChainCompleteness, ChainEnd, PathCertificate, TrustAnalysis, TrustStore,

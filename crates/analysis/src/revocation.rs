@@ -255,7 +255,7 @@ pub fn find_issuer<'a>(cert_der: &[u8], candidates: &[&'a [u8]]) -> Option<&'a [
 }
 
 /// RFC 5280 CRLReason names, snake_case.
-fn reason_name(code: u8) -> &'static str {
+pub(crate) fn reason_name(code: u8) -> &'static str {
     match code {
         0 => "unspecified",
         1 => "key_compromise",

@@ -1,6 +1,7 @@
 //! Fetching what certificates point at over HTTP: the issuer certificate an
-//! Authority Information Access `caIssuers` URL names and the revocation
-//! lists CRL distribution points name, bounded in size and time; issuer
+//! Authority Information Access `caIssuers` URL names, the revocation
+//! lists CRL distribution points name, and OCSP responders' answers (POST),
+//! bounded in size and time; issuer
 //! certificates are cached per URL per run here, revocation lists (large)
 //! by their reader once parsed (`verify::revocation`).
 //!
@@ -111,6 +112,21 @@ impl Fetcher {
         fetch_with(self.crl_transport.as_ref(), url)
     }
 
+    /// The OCSP responder at `url`'s answer to the DER `request` (POST
+    /// `application/ocsp-request`, RFC 6960 appendix A), read up to
+    /// [`FetchOptions::max_bytes`]. Not cached here: the caller keeps one
+    /// answer per (issuer, serial) for the run.
+    pub fn post_ocsp(&self, url: &str, request: &[u8]) -> Fetched {
+        let request = HttpRequest {
+            method: "POST".into(),
+            url: url.to_owned(),
+            headers: vec![("content-type".into(), "application/ocsp-request".into())],
+            body: request.to_vec(),
+            ..HttpRequest::default()
+        };
+        send(self.transport.as_ref(), &request)
+    }
+
     /// The body at `url`.
     pub fn get(&self, url: &str) -> Fetched {
         if let Some(known) = self.cache.lock().ok().and_then(|c| c.get(url).cloned()) {
@@ -130,12 +146,17 @@ impl Fetcher {
 
 /// GET `url` through `transport` (`None`: fetching is off).
 fn fetch_with(transport: Option<&HttpTransport>, url: &str) -> Fetched {
+    send(transport, &HttpRequest { method: "GET".into(), url: url.to_owned(), ..HttpRequest::default() })
+}
+
+/// Send `request` (to an `http://` URL only) through `transport`.
+fn send(transport: Option<&HttpTransport>, request: &HttpRequest) -> Fetched {
     let Some(transport) = transport else { return Err(FetchError::Disabled) };
+    let url = &request.url;
     if !url.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://")) {
         return Err(FetchError::NotHttp(url.to_owned()));
     }
-    let request = HttpRequest { method: "GET".into(), url: url.to_owned(), ..HttpRequest::default() };
-    let response = transport.send(&request).map_err(|e| FetchError::Transport(e.message))?;
+    let response = transport.send(request).map_err(|e| FetchError::Transport(e.message))?;
     if response.status != 200 {
         return Err(FetchError::Status(response.status));
     }

@@ -145,10 +145,10 @@ catalogue! {
         "Sources disagree about the served leaf: one (a provider, a CRL) says revoked, another good; the revoked answer decides.";
     /// The revocation data the leaf names could not be had.
     RevocationUnknown = "revocation-unknown", Medium, true,
-        "Revocation of the served leaf is unknown: the CRL it names could not be fetched (down, HTTP error, over the size bound) or its issuer's certificate was not at hand.";
+        "Revocation of the served leaf is unknown: the CRL or OCSP responder it names could not be reached (down, HTTP error, over the size bound), the responder does not know the leaf, or its issuer's certificate was not at hand.";
     /// A revocation answer came but cannot be accepted.
     RevocationResponseInvalid = "revocation-response-invalid", High, true,
-        "Revocation of the served leaf is unknown: the CRL came but cannot be accepted (wrong signer, stale, out of scope, a delta CRL, unparsable).";
+        "Revocation of the served leaf is unknown, or the server staples an OCSP response clients must reject: a CRL or OCSP response came but cannot be accepted (wrong signer, an unauthorised responder, stale, out of scope, a delta CRL, not about the leaf, unparsable).";
     /// A weak key or signature hash.
     WeakKey = "weak-key", Medium, false,
         "A certificate of the served chain has a key too small or a weak signature hash.";

@@ -34,12 +34,7 @@ fn strip_ansi(text: &str) -> String {
 #[test]
 fn table_matches_the_snapshot() {
     let actual = table(&RenderOptions::default());
-    let path = common::data("report.table.txt");
-    if std::env::var_os("CERTINSPECT_UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, &actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap();
-    assert!(actual == expected, "table differs from {}:\n{actual}", path.display());
+    certinspect_test_support::assert_snapshot(&common::data("report.table.txt"), &actual);
 }
 
 #[test]

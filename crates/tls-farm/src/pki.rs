@@ -27,6 +27,12 @@ impl Validity {
         Validity { not_before: now - Duration::days(1), not_after: now + Duration::days(days) }
     }
 
+    /// Valid from `days_ago` days ago until `days_ahead` days from now.
+    pub fn around_now(days_ago: i64, days_ahead: i64) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Validity { not_before: now - Duration::days(days_ago), not_after: now + Duration::days(days_ahead) }
+    }
+
     /// Expired `days_ago` days ago, after a 90-day life.
     pub fn expired(days_ago: i64) -> Self {
         let end = OffsetDateTime::now_utc() - Duration::days(days_ago);
@@ -97,16 +103,21 @@ fn params(cn: &str, names: &[&str], validity: Validity) -> Result<CertificatePar
 
 /// Authority Information Access with one `caIssuers` URI (RFC 5280
 /// 4.2.2.1); short DER lengths, as test URLs are short.
-fn ca_issuers_extension(url: &str) -> CustomExtension {
-    const CA_ISSUERS: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
-    assert!(url.len() < 100, "test AIA URLs are short");
-    let mut location = vec![0x86, url.len() as u8];
-    location.extend_from_slice(url.as_bytes());
-    let mut description = vec![0x30, (CA_ISSUERS.len() + location.len()) as u8];
-    description.extend_from_slice(&CA_ISSUERS);
-    description.extend_from_slice(&location);
-    let mut content = vec![0x30, description.len() as u8];
-    content.extend(description);
+/// Authority Information Access with one access description per
+/// `(method, url)`: the last arc of id-ad (1 = OCSP, 2 = caIssuers).
+fn aia_extension(descriptions: &[(u8, &str)]) -> CustomExtension {
+    let mut content = Vec::new();
+    for (method, url) in descriptions {
+        let access_method = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, *method];
+        assert!(url.len() < 100, "test AIA URLs are short");
+        let mut location = vec![0x86, url.len() as u8];
+        location.extend_from_slice(url.as_bytes());
+        content.extend([0x30, (access_method.len() + location.len()) as u8]);
+        content.extend_from_slice(&access_method);
+        content.extend(location);
+    }
+    assert!(content.len() < 128, "short form length");
+    content.splice(0..0, [0x30, content.len() as u8]);
     CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], content)
 }
 
@@ -138,6 +149,10 @@ pub struct LeafOptions {
     pub serial: Option<u64>,
     /// The TLS feature extension with `status_request` (RFC 7633 must staple).
     pub must_staple: bool,
+    /// An Authority Information Access OCSP responder URL.
+    pub ocsp_url: Option<String>,
+    /// The extended key usage OCSP signing only (a delegated responder).
+    pub ocsp_signing: bool,
 }
 
 impl std::fmt::Debug for TestCa {
@@ -197,6 +212,12 @@ impl TestCa {
         pem("CERTIFICATE", self.der())
     }
 
+    /// The CA's private key as PEM (PKCS#8), for a test responder that
+    /// signs as the CA (OCSP).
+    pub fn key_pem(&self) -> String {
+        pem("PRIVATE KEY", &self.key.serialize_der())
+    }
+
     /// A leaf for `names` (DNS names or IP literals; the first is also the
     /// CN); the chain is the leaf then the CA (a root serves itself, an
     /// intermediate serves itself without its root).
@@ -231,8 +252,15 @@ impl TestCa {
     pub fn issue_with(&self, names: &[&str], validity: Validity, options: &LeafOptions) -> Result<Issued, FarmError> {
         let cn = names.first().copied().unwrap_or("leaf");
         let mut p = params(cn, if options.common_name_only { &[] } else { names }, validity)?;
-        if let Some(url) = &options.ca_issuers_url {
-            p.custom_extensions.push(ca_issuers_extension(url));
+        let access: Vec<(u8, &str)> = [(1, &options.ocsp_url), (2, &options.ca_issuers_url)]
+            .into_iter()
+            .filter_map(|(method, url)| Some((method, url.as_deref()?)))
+            .collect();
+        if !access.is_empty() {
+            p.custom_extensions.push(aia_extension(&access));
+        }
+        if options.ocsp_signing {
+            p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::OcspSigning];
         }
         if let Some(url) = &options.crl_url {
             p.crl_distribution_points = vec![rcgen::CrlDistributionPoint { uris: vec![url.clone()] }];

@@ -113,14 +113,19 @@ fn client_verifier(
 
 pub(crate) fn tls_acceptor(spec: &TlsEndpoint) -> Result<TlsAcceptor, FarmError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let load_cert = |cert| {
+        let mut certified = Arc::unwrap_or_clone(load_cert(cert, &provider)?);
+        certified.ocsp = spec.ocsp_staple.as_ref().map(|staple| staple.0.clone());
+        Ok::<_, FarmError>(Arc::new(certified))
+    };
     let mut by_name = HashMap::new();
     for entry in &spec.sni {
-        let ck = load_cert(&entry.cert, &provider)?;
+        let ck = load_cert(&entry.cert)?;
         for n in &entry.names {
             by_name.insert(n.to_ascii_lowercase(), Arc::clone(&ck));
         }
     }
-    let default = spec.default.as_ref().map(|c| load_cert(c, &provider)).transpose()?;
+    let default = spec.default.as_ref().map(load_cert).transpose()?;
     if by_name.is_empty() && default.is_none() {
         return Err(FarmError::Spec("a TLS endpoint needs a default or an SNI certificate".into()));
     }

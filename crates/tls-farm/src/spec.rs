@@ -147,6 +147,10 @@ pub struct TlsEndpoint {
     /// Ask clients for a certificate (default: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_auth: Option<ClientAuth>,
+    /// A DER OCSP response stapled to every handshake that asks for one
+    /// (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocsp_staple: Option<Der>,
 }
 
 /// A TLS endpoint's request for client certificates.

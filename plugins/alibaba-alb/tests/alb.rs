@@ -2,8 +2,7 @@
 //! listeners and their certificates, paged by `NextToken` the way the host
 //! pages (scopes, then `list_page` until no cursor).
 
-#[path = "../../alibaba-common/tests/support/mod.rs"]
-mod support;
+use certinspect_test_support::alibaba as support;
 
 use alibaba_emulator::world::{AlbCertificate, AlbListener, AlbLoadBalancer, AlbRegion, World};
 use alibaba_emulator::EmulatorConfig;

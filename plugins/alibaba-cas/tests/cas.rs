@@ -1,8 +1,7 @@
 //! The CAS plugin against generated emulator worlds: the inventory (valid
 //! and expired), auto-management, deployments, and revocation lookup.
 
-#[path = "../../alibaba-common/tests/support/mod.rs"]
-mod support;
+use certinspect_test_support::alibaba as support;
 
 use alibaba_emulator::{EmulatorConfig, FaultKind, FaultRule};
 use certinspect_alibaba_cas::{AlibabaCasProvider, PLUGIN_NAME};

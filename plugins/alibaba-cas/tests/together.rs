@@ -2,8 +2,7 @@
 //! statically into this one test binary and loaded as dynamic libraries,
 //! collected by the host's own loop, joined by the core.
 
-#[path = "../../alibaba-common/tests/support/mod.rs"]
-mod support;
+use certinspect_test_support::alibaba as support;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,7 +31,7 @@ fn static_registry() -> PluginRegistry {
 
 fn dynamic_registry() -> PluginRegistry {
     let mut registry = PluginRegistry::new();
-    for name in ["certinspect_alibaba_cdn_plugin", "certinspect_alibaba_slb_plugin", "certinspect_alibaba_cas_plugin"] {
+    for name in ["alibaba-cdn", "alibaba-slb", "alibaba-cas"] {
         registry.load_file(&support::library(name));
     }
     assert!(registry.failures().is_empty(), "{:?}", registry.failures());

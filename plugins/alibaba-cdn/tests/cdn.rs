@@ -1,8 +1,7 @@
 //! The CDN plugin against generated emulator worlds, paged the way the host
 //! pages (scopes, then `list_page` until no cursor).
 
-#[path = "../../alibaba-common/tests/support/mod.rs"]
-mod support;
+use certinspect_test_support::alibaba as support;
 
 use alibaba_emulator::{EmulatorConfig, FaultKind, FaultRule};
 use certinspect_alibaba_cdn::{AlibabaCdnProvider, PLUGIN_NAME};

@@ -10,15 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The workspace root.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("tests/e2e is two levels deep").to_owned()
-}
-
-/// The cargo target directory of this build.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
-}
+// One workspace root, one target directory, one library naming rule: the
+// workspace's test support.
+pub use certinspect_test_support::{library_file_name, target_dir, workspace_root};
 
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -188,30 +182,18 @@ pub fn fixture_plugin(crate_name: &str) -> PathBuf {
     fixture_plugin_dir().join(library_file_name(&crate_name.replace('-', "_")))
 }
 
+/// The Alibaba plugins the end-to-end worlds load (by name in
+/// `certinspect_test_support::PLUGINS`).
+const ALIBABA_PLUGINS: [&str; 3] = ["alibaba-cdn", "alibaba-slb", "alibaba-cas"];
+
 /// Build workspace packages (cdylibs, binaries) that `cargo test` does not
 /// produce as artifacts, and return the directory holding them.
 pub fn workspace_artifacts() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let mut command = cargo();
-        command.args([
-            "build",
-            "--quiet",
-            "-p",
-            "certinspect-cli",
-            "-p",
-            "static-provider-alpha-dylib",
-            "-p",
-            "static-provider-beta-dylib",
-            "-p",
-            "certinspect-alibaba-cdn-dylib",
-            "-p",
-            "certinspect-alibaba-slb-dylib",
-            "-p",
-            "certinspect-alibaba-cas-dylib",
-        ]);
-        run(command, "the inspect binary and the plugin libraries");
-        target_dir().join("debug")
+        let binaries = ["certinspect-cli", "static-provider-alpha-dylib", "static-provider-beta-dylib"];
+        let plugins = ALIBABA_PLUGINS.iter().map(|name| certinspect_test_support::plugin(name).package);
+        certinspect_test_support::build_packages(binaries.into_iter().chain(plugins))
     })
 }
 
@@ -222,17 +204,12 @@ pub fn alibaba_plugin_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = target_dir().join("e2e-alibaba-plugins");
         std::fs::create_dir_all(&dir).expect("create the plugin directory");
-        for service in ["cdn", "slb", "cas"] {
-            let file = library_file_name(&format!("certinspect_alibaba_{service}_plugin"));
+        for name in ALIBABA_PLUGINS {
+            let file = certinspect_test_support::plugin(name).file_name();
             std::fs::copy(workspace_artifacts().join(&file), dir.join(&file)).expect("copy a plugin library");
         }
         dir
     })
-}
-
-/// `lib<name>.so` (or the platform's equivalent).
-pub fn library_file_name(lib_name: &str) -> String {
-    format!("{}{lib_name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
 }
 
 /// The `inspect` binary.

@@ -92,7 +92,7 @@ fn the_alibaba_providers_are_built_in_and_a_library_of_the_same_name_replaces_on
     // with a built-in provider's name replaces it, and the listing says so.
     let plugins = prefix.join("lib/certinspect/plugins");
     std::fs::create_dir_all(&plugins).unwrap();
-    let cdn = certinspect_e2e::library_file_name("certinspect_alibaba_cdn_plugin");
+    let cdn = certinspect_test_support::plugin("alibaba-cdn").file_name();
     std::fs::copy(certinspect_e2e::alibaba_plugin_dir().join(&cdn), plugins.join(&cdn)).unwrap();
     let json = installed_plugins_json(&prefix, &[]);
     let used: Vec<(String, String)> = origins(&json);

@@ -56,15 +56,7 @@ fn the_json_report_of_a_fixed_world_matches_its_snapshot() {
     assert_eq!(report["schema_version"], 2);
     let actual = serde_json::to_string_pretty(&normalized(&report)).unwrap() + "\n";
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/scan-fixed-world.json");
-    if std::env::var_os("CERTINSPECT_UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        expected == actual,
-        "the report changed; if deliberate: CERTINSPECT_UPDATE_SNAPSHOTS=1 cargo test -p certinspect-e2e --test cli_scan\n{actual}"
-    );
+    certinspect_test_support::assert_snapshot(&path, &actual);
 }
 
 #[test]

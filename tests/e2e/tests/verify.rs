@@ -16,7 +16,6 @@ use certinspect_core::verify::{verify, ConnectTo, VerifyInput, VerifyOptions};
 use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location};
 use certinspect_tls_farm::pki::{self_signed, Issued, TestCa, Validity};
 use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
-use time::OffsetDateTime;
 
 fn facts(issued: &Issued) -> certinspect_analysis::CertificateFacts {
     certinspect_analysis::parse_certificate(issued.leaf()).unwrap()
@@ -37,14 +36,6 @@ fn binding(name: &str, declared: Option<&Issued>) -> Binding {
     Binding::new(location, declared.unwrap_or_default())
 }
 
-fn validity(start_days_ago: i64, end_days_ahead: i64) -> Validity {
-    let now = OffsetDateTime::now_utc();
-    Validity {
-        not_before: now - time::Duration::days(start_days_ago),
-        not_after: now + time::Duration::days(end_days_ahead),
-    }
-}
-
 struct World {
     report: Report,
     serials: Vec<String>,
@@ -52,16 +43,16 @@ struct World {
 
 fn run() -> World {
     let ca = TestCa::new("certinspect test CA").unwrap();
-    let good = ca.issue(&["good.test"], validity(1, 200)).unwrap();
-    let old = ca.issue(&["stale.test"], validity(300, 60)).unwrap();
-    let renewed = ca.issue(&["stale.test"], validity(1, 365)).unwrap();
-    let stranger = ca.issue(&["other.test"], validity(1, 200)).unwrap();
-    let declared_foreign = ca.issue(&["foreign.test"], validity(1, 200)).unwrap();
+    let good = ca.issue(&["good.test"], Validity::around_now(1, 200)).unwrap();
+    let old = ca.issue(&["stale.test"], Validity::around_now(300, 60)).unwrap();
+    let renewed = ca.issue(&["stale.test"], Validity::around_now(1, 365)).unwrap();
+    let stranger = ca.issue(&["other.test"], Validity::around_now(1, 200)).unwrap();
+    let declared_foreign = ca.issue(&["foreign.test"], Validity::around_now(1, 200)).unwrap();
     let expired = ca.issue(&["expired.test"], Validity::expired(3)).unwrap();
-    let expiring = ca.issue(&["soon.test"], validity(80, 5)).unwrap();
-    let wrong_name = ca.issue(&["somewhere-else.test"], validity(1, 200)).unwrap();
-    let untrusted = self_signed(&["selfsigned.test"], validity(1, 200)).unwrap();
-    let revoked = ca.issue(&["revoked.test"], validity(1, 200)).unwrap();
+    let expiring = ca.issue(&["soon.test"], Validity::around_now(80, 5)).unwrap();
+    let wrong_name = ca.issue(&["somewhere-else.test"], Validity::around_now(1, 200)).unwrap();
+    let untrusted = self_signed(&["selfsigned.test"], Validity::around_now(1, 200)).unwrap();
+    let revoked = ca.issue(&["revoked.test"], Validity::around_now(1, 200)).unwrap();
 
     let tls =
         |name: &str, issued: &Issued| EndpointSpec::new(name, EndpointMode::Tls(TlsEndpoint::single(issued.source())));

@@ -250,15 +250,21 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         let analysed = cache.analyse(&chains, &settings, &fetcher);
         let analyses: Vec<&ChainAnalysis> = analysed.iter().flatten().map(|a| &a.analysis).collect();
         lookup_revocations(&analyses, &input.revocation_sources, options.revocation_batch, &mut revocations);
-        // The network's answer about each served leaf (CRLs, each once per run).
-        let network: Vec<Option<RevocationAnswer>> = analysed
+        // The network's answers about each served leaf (CRLs, each once per
+        // run; OCSP, once per issuer and serial per run; the stapled response).
+        let network: Vec<Vec<RevocationAnswer>> = analysed
             .iter()
-            .map(|analysed| {
-                let analysed = analysed.as_ref()?;
-                let facts = analysed.analysis.certificates.first()?.facts()?;
+            .zip(&batch)
+            .map(|(analysed, observation)| {
+                let Some((analysed, facts)) =
+                    analysed.as_ref().and_then(|a| Some((a, a.analysis.certificates.first()?.facts()?)))
+                else {
+                    return Vec::new();
+                };
                 let chain = &analysed.chain;
                 let issuers: Vec<&[u8]> = chain[1..].iter().chain(&analysed.fetched).map(Vec::as_slice).collect();
-                Some(revocation_lists.check(&chain[0], facts, &issuers, &fetcher, now))
+                let staple = observation.tls().and_then(|tls| tls.stapled_ocsp.as_ref()).map(|s| s.0.as_slice());
+                revocation_lists.answers(&chain[0], facts, &issuers, staple, &fetcher, now)
             })
             .collect();
 
@@ -268,7 +274,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             let name_match = chain.as_ref().map(|c| c.name_match(reference_name, options.legacy_cn));
             for &binding_index in &bindings_of_target[observation.target_index] {
                 let binding = &bindings[binding_index];
-                let revocation = Revocations { provider: &revocations, network: network.as_ref() };
+                let revocation = Revocations { provider: &revocations, network };
                 let mut result = observe(
                     binding,
                     observation,

@@ -18,8 +18,9 @@ use crate::report::{ClientCertificateRequested, ObservationResult, ServedSummary
 pub(crate) struct Revocations<'a> {
     /// Provider lookups' answers by normalised serial.
     pub provider: &'a HashMap<String, RevocationStatus>,
-    /// The network's answer about this observation's leaf.
-    pub network: Option<&'a RevocationAnswer>,
+    /// The network's answers about this observation's leaf (CRL, OCSP,
+    /// the stapled response).
+    pub network: &'a [RevocationAnswer],
 }
 
 /// The result of `observation` for `binding`.
@@ -67,8 +68,7 @@ pub(crate) fn observe(
             .tls()
             .filter(|tls| tls.capture == CaptureMethod::FullHandshake)
             .map(|tls| tls.stapled_ocsp.is_some());
-        let staple = stapled.unwrap_or_default().then(RevocationAnswer::stapled);
-        let answers = provider.into_iter().chain(revocations.network.cloned()).chain(staple).collect();
+        let answers = provider.into_iter().chain(revocations.network.iter().cloned()).collect();
         let mut fact = RevocationFact::merge(&facts.serial_hex, answers)?;
         fact.must_staple = observation.served_chain().first().is_some_and(|leaf| must_staple(&leaf.0));
         fact.stapled = stapled;

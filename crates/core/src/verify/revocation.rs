@@ -6,14 +6,21 @@
 //! the revocation lists a leaf's CRL distribution points name are fetched
 //! (through [`Fetcher`]: bounded, off with `--no-fetch`), each URL once per
 //! run, read once (`certinspect_analysis::Crl`: the issuer's signature,
-//! scope, dates) and asked about every leaf that names them. The merged
+//! scope, dates) and asked about every leaf that names them; the OCSP
+//! responders a leaf's AIA names are asked (POST, through [`Fetcher`]) once
+//! per (issuer, serial) per run; and the OCSP response the server stapled
+//! is verified like a looked-up one (`certinspect_analysis::
+//! verify_ocsp_response`: signer, delegated responder, certID, dates). The merged
 //! [`RevocationFact`] keeps the deciding answer (revoked over good over
 //! unknown over not checked) and the others, so a disagreement shows.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use certinspect_analysis::{find_issuer, CertificateFacts, ChainAnalysis, Crl, CrlStatus};
+use certinspect_analysis::{
+    find_issuer, ocsp_request, verify_ocsp_response, CertificateFacts, ChainAnalysis, Crl, CrlStatus, OcspAnswer,
+    OcspError, OcspStatus,
+};
 use certinspect_protocol::{normalize_serial, RevocationState, RevocationStatus};
 use serde::{Deserialize, Serialize};
 
@@ -55,14 +62,15 @@ pub enum UnknownCause {
 pub struct RevocationAnswer {
     /// The state.
     pub status: RevocationVerdict,
-    /// Who answered: `crl`, or the plugin (`alibaba-cas`); absent when
-    /// nothing was asked.
+    /// Who answered: `crl`, `ocsp`, `stapled`, or the plugin
+    /// (`alibaba-cas`); absent when nothing was asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    /// The URL asked (a CRL distribution point).
+    /// The URL asked (a CRL distribution point, an OCSP responder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// When the answer was produced (a CRL's thisUpdate), UNIX seconds.
+    /// When the answer was produced (a CRL's or OCSP response's
+    /// thisUpdate), UNIX seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub produced_at: Option<i64>,
     /// When the source will have a newer answer (a CRL's nextUpdate).
@@ -115,12 +123,47 @@ impl RevocationAnswer {
         }
     }
 
-    /// What a stapled OCSP response says: it is recorded, but not read yet.
-    pub(crate) fn stapled() -> Self {
-        Self {
-            why: Some("the server stapled an OCSP response; stapled responses are not verified yet".to_owned()),
-            ..Self::new(RevocationVerdict::Unknown, Some("stapled"))
-        }
+    /// The issuer of the certificate `facts` describes is not at hand, so
+    /// `consequence`.
+    fn issuer_missing(source: &str, facts: &CertificateFacts, consequence: &str) -> Self {
+        let why = format!("the issuer's certificate ('{}') was not served or fetched, so {consequence}", facts.issuer);
+        Self::unknown(source, None, UnknownCause::Unavailable, why)
+    }
+
+    /// Of `failures` (at least one, each naming its URL), the one to report,
+    /// with every failure's reason: an invalid answer outweighs a missing one.
+    fn worst_of(mut failures: Vec<Self>) -> Self {
+        failures.sort_by_key(|answer| answer.cause != Some(UnknownCause::InvalidResponse));
+        let why = failures
+            .iter()
+            .map(|a| format!("{}: {}", a.url.as_deref().unwrap_or_default(), a.why.as_deref().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self { why: Some(why), ..failures.swap_remove(0) }
+    }
+
+    /// What a verified OCSP response (or why it is unusable) says.
+    fn from_ocsp(source: &str, url: Option<&str>, verified: Result<OcspAnswer, OcspError>) -> Self {
+        let answer = match verified {
+            Ok(answer) => answer,
+            Err(e) => return Self::unknown(source, url, UnknownCause::InvalidResponse, e.to_string()),
+        };
+        let mut out = match answer.status {
+            OcspStatus::Revoked { revoked_at, reason } => {
+                Self { revoked_at: Some(revoked_at), reason, ..Self::new(RevocationVerdict::Revoked, Some(source)) }
+            }
+            OcspStatus::Good => Self::new(RevocationVerdict::Good, Some(source)),
+            _ => Self::unknown(
+                source,
+                url,
+                UnknownCause::Unavailable,
+                "the OCSP responder does not know this certificate (status unknown)".to_owned(),
+            ),
+        };
+        out.url = url.map(str::to_owned);
+        out.produced_at = Some(answer.this_update);
+        out.next_update = answer.next_update;
+        out
     }
 
     /// A provider's answer.
@@ -183,6 +226,14 @@ impl RevocationFact {
         self.must_staple && self.stapled == Some(false)
     }
 
+    /// The stapled answer, when the server stapled a response that cannot
+    /// be accepted.
+    pub fn invalid_staple(&self) -> Option<&RevocationAnswer> {
+        std::iter::once(&self.answer)
+            .chain(&self.other_answers)
+            .find(|a| a.source.as_deref() == Some("stapled") && a.cause == Some(UnknownCause::InvalidResponse))
+    }
+
     /// Whether one source says revoked and another good.
     pub fn disagreement(&self) -> Option<&RevocationAnswer> {
         (self.answer.status == RevocationVerdict::Revoked)
@@ -196,13 +247,85 @@ impl RevocationFact {
 #[derive(Debug, Default)]
 pub(crate) struct RevocationLists {
     read: HashMap<String, Result<Arc<Crl>, (UnknownCause, String)>>,
+    /// OCSP answers by (issuer certificate, serial): one request each per run.
+    asked: HashMap<(Vec<u8>, Vec<u8>), RevocationAnswer>,
 }
 
 impl RevocationLists {
-    /// The network's answer about `leaf` (DER, facts) served with
-    /// `issuers` (the rest of the served chain and fetched
-    /// intermediates), at `now`.
-    pub(crate) fn check(
+    /// Every network answer about `leaf` (DER, facts) served with
+    /// `issuers` (the rest of the served chain and fetched intermediates)
+    /// and, when the server stapled one, the OCSP response `staple`, at
+    /// `now`.
+    pub(crate) fn answers(
+        &mut self,
+        leaf: &[u8],
+        facts: &CertificateFacts,
+        issuers: &[&[u8]],
+        staple: Option<&[u8]>,
+        fetcher: &Fetcher,
+        now: i64,
+    ) -> Vec<RevocationAnswer> {
+        let stapled = staple.map(|staple| match find_issuer(leaf, issuers) {
+            Some(issuer) => {
+                RevocationAnswer::from_ocsp("stapled", None, verify_ocsp_response(staple, leaf, issuer, now))
+            }
+            None => RevocationAnswer::issuer_missing("stapled", facts, "the stapled OCSP response cannot be verified"),
+        });
+        let looked_up = (!facts.ocsp_urls.is_empty()).then(|| self.ask_ocsp(leaf, facts, issuers, fetcher, now));
+        std::iter::once(self.check_crl(leaf, facts, issuers, fetcher, now)).chain(looked_up).chain(stapled).collect()
+    }
+
+    /// The answer of the OCSP responders `facts` names about `leaf`, asked
+    /// in order until one answers acceptably; once per (issuer, serial).
+    fn ask_ocsp(
+        &mut self,
+        leaf: &[u8],
+        facts: &CertificateFacts,
+        issuers: &[&[u8]],
+        fetcher: &Fetcher,
+        now: i64,
+    ) -> RevocationAnswer {
+        if !fetcher.enabled() {
+            return RevocationAnswer::not_checked("fetching is turned off (--no-fetch)");
+        }
+        let Some(issuer) = find_issuer(leaf, issuers) else {
+            return RevocationAnswer::issuer_missing("ocsp", facts, "OCSP cannot be asked");
+        };
+        let key = (issuer.to_vec(), facts.serial_hex.clone().into_bytes());
+        if let Some(known) = self.asked.get(&key) {
+            return known.clone();
+        }
+        let request = ocsp_request(leaf, issuer);
+        let mut failures = Vec::new();
+        for url in &facts.ocsp_urls {
+            let answer = match &request {
+                Ok(request) => match fetcher.post_ocsp(url, request) {
+                    Ok(body) => {
+                        RevocationAnswer::from_ocsp("ocsp", Some(url), verify_ocsp_response(&body, leaf, issuer, now))
+                    }
+                    Err(e) => RevocationAnswer::unknown(
+                        "ocsp",
+                        Some(url),
+                        UnknownCause::Unavailable,
+                        format!("the OCSP responder could not be asked: {e}"),
+                    ),
+                },
+                Err(e) => RevocationAnswer::unknown("ocsp", Some(url), UnknownCause::InvalidResponse, e.to_string()),
+            };
+            if answer.cause.is_none() {
+                self.asked.insert(key, answer.clone());
+                return answer;
+            }
+            failures.push(answer);
+        }
+        let answer = RevocationAnswer::worst_of(failures);
+        self.asked.insert(key, answer.clone());
+        answer
+    }
+
+    /// The answer of the CRLs `facts` names about `leaf`, tried in order
+    /// until one answers acceptably; each list read once per run.
+    fn check_crl(
         &mut self,
         leaf: &[u8],
         facts: &CertificateFacts,
@@ -214,22 +337,14 @@ impl RevocationLists {
             return RevocationAnswer::not_checked(if facts.ocsp_urls.is_empty() {
                 "the certificate names no CRL distribution point or OCSP responder"
             } else {
-                "the certificate names only an OCSP responder, and OCSP is not queried yet"
+                "the certificate names an OCSP responder, no CRL distribution point"
             });
         }
         if !fetcher.enabled() {
             return RevocationAnswer::not_checked("fetching is turned off (--no-fetch)");
         }
         let Some(issuer) = find_issuer(leaf, issuers) else {
-            return RevocationAnswer::unknown(
-                "crl",
-                None,
-                UnknownCause::Unavailable,
-                format!(
-                    "the issuer's certificate ('{}') was not served or fetched, so no CRL can be checked",
-                    facts.issuer
-                ),
-            );
+            return RevocationAnswer::issuer_missing("crl", facts, "no CRL can be checked");
         };
         let mut failures = Vec::new();
         for url in &facts.crl_distribution_points {
@@ -259,14 +374,10 @@ impl RevocationLists {
                         ..RevocationAnswer::new(status, Some("crl"))
                     };
                 }
-                Err((cause, why)) => failures.push((url, cause, why)),
+                Err((cause, why)) => failures.push(RevocationAnswer::unknown("crl", Some(url), cause, why)),
             }
         }
-        // Every list failed: an invalid answer outweighs a missing one.
-        failures.sort_by_key(|(_, cause, _)| *cause != UnknownCause::InvalidResponse);
-        let (url, cause, _) = failures[0];
-        let why = failures.iter().map(|(url, _, why)| format!("{url}: {why}")).collect::<Vec<_>>().join("; ");
-        RevocationAnswer::unknown("crl", Some(url), cause, why)
+        RevocationAnswer::worst_of(failures)
     }
 }
 

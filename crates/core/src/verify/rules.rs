@@ -169,6 +169,20 @@ fn revocation_findings(revocation: &RevocationFact, out: &mut Vec<Finding>) {
         }
         _ => {}
     }
+    // A staple clients reject is the server's fault whatever else answered.
+    if let Some(staple) = revocation.invalid_staple().filter(|staple| *staple != answer) {
+        out.push(
+            Finding::new(
+                FindingCode::RevocationResponseInvalid,
+                format!(
+                    "the server staples an OCSP response for the served certificate (serial {}) that clients must reject: {}",
+                    revocation.serial,
+                    staple.why.as_deref().unwrap_or("it is invalid")
+                ),
+            )
+            .with_evidence(evidence.clone()),
+        );
+    }
     if revocation.staple_missing() {
         out.push(
             Finding::new(
@@ -597,6 +611,20 @@ mod tests {
                 vec![answer(Good, "alibaba-cas"), unknown(UnknownCause::InvalidResponse)],
                 vec![],
             ),
+            (
+                "crl good, an invalid staple",
+                vec![
+                    answer(Good, "crl"),
+                    RevocationAnswer::unknown("stapled", None, UnknownCause::InvalidResponse, "stale".into()),
+                ],
+                vec![(FindingCode::RevocationResponseInvalid, Severity::High)],
+            ),
+            (
+                "only an invalid staple: one finding",
+                vec![RevocationAnswer::unknown("stapled", None, UnknownCause::InvalidResponse, "stale".into())],
+                vec![(FindingCode::RevocationResponseInvalid, Severity::High)],
+            ),
+            ("crl good, staple good", vec![answer(Good, "crl"), answer(Good, "stapled")], vec![]),
             ("provider cannot tell", vec![answer(Unknown, "alibaba-cas")], vec![]),
             ("not checked", vec![RevocationAnswer::not_checked("fetching is turned off (--no-fetch)")], vec![]),
         ];

@@ -17,14 +17,6 @@ use certinspect_tls_farm::pki::{self_signed, Issued, TestCa, Validity};
 use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
 use time::OffsetDateTime;
 
-fn validity(start_days_ago: i64, end_days_ahead: i64) -> Validity {
-    let now = OffsetDateTime::now_utc();
-    Validity {
-        not_before: now - time::Duration::days(start_days_ago),
-        not_after: now + time::Duration::days(end_days_ahead),
-    }
-}
-
 /// What a provider with full data (CAS, SLB) declares for `issued`.
 fn declared(issued: &Issued, name: &str) -> DeclaredCertificate {
     let f = certinspect_analysis::parse_certificate(issued.leaf()).unwrap();
@@ -63,19 +55,19 @@ fn ipv6_loopback() -> bool {
 /// Run the engine and return its report.
 pub fn live_report() -> Report {
     let ca = TestCa::new("certinspect render test CA").unwrap();
-    let good = ca.issue(&["www.good.test"], validity(10, 200)).unwrap();
-    let old = ca.issue(&["stale.test"], validity(300, 60)).unwrap();
-    let renewed = ca.issue(&["stale.test"], validity(1, 365)).unwrap();
-    let stranger = ca.issue(&["other.test"], validity(1, 200)).unwrap();
-    let declared_foreign = ca.issue(&["foreign.test"], validity(1, 200)).unwrap();
+    let good = ca.issue(&["www.good.test"], Validity::around_now(10, 200)).unwrap();
+    let old = ca.issue(&["stale.test"], Validity::around_now(300, 60)).unwrap();
+    let renewed = ca.issue(&["stale.test"], Validity::around_now(1, 365)).unwrap();
+    let stranger = ca.issue(&["other.test"], Validity::around_now(1, 200)).unwrap();
+    let declared_foreign = ca.issue(&["foreign.test"], Validity::around_now(1, 200)).unwrap();
     let expired = ca.issue(&["expired.test"], Validity::expired(3)).unwrap();
-    let expiring = ca.issue(&["soon.test"], validity(80, 5)).unwrap();
-    let untrusted = self_signed(&["selfsigned.test"], validity(1, 200)).unwrap();
+    let expiring = ca.issue(&["soon.test"], Validity::around_now(80, 5)).unwrap();
+    let untrusted = self_signed(&["selfsigned.test"], Validity::around_now(1, 200)).unwrap();
     let long_name = "a-rather-long-subdomain-name-for-truncation.eu-central-1.cdn.example.test";
-    let long = ca.issue(&[long_name], validity(1, 90)).unwrap();
-    let joined = ca.issue(&["join.test"], validity(5, 120)).unwrap();
-    let wildcard = ca.issue(&["*.wild.test"], validity(80, 10)).unwrap();
-    let inventory = ca.issue(&["unused.test"], validity(30, 400)).unwrap();
+    let long = ca.issue(&[long_name], Validity::around_now(1, 90)).unwrap();
+    let joined = ca.issue(&["join.test"], Validity::around_now(5, 120)).unwrap();
+    let wildcard = ca.issue(&["*.wild.test"], Validity::around_now(80, 10)).unwrap();
+    let inventory = ca.issue(&["unused.test"], Validity::around_now(30, 400)).unwrap();
 
     let tls =
         |name: &str, issued: &Issued| EndpointSpec::new(name, EndpointMode::Tls(TlsEndpoint::single(issued.source())));

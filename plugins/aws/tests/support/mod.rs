@@ -173,21 +173,13 @@ pub fn open(config: &Value) -> Arc<OpenedSource> {
     open_from(&registry, config)
 }
 
-/// The plugin library (`certinspect-aws-dylib`), built with a nested cargo
+/// The plugin library (its cdylib package), built with a nested cargo
 /// once per test process, loaded from its file.
 pub fn dynamic_registry() -> PluginRegistry {
     static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
     let library = LIBRARY.get_or_init(|| {
-        let root = crate_dir().ancestors().nth(2).expect("plugins/aws").to_owned();
-        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-        check(Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).current_dir(&root).args([
-            "build",
-            "--quiet",
-            "-p",
-            "certinspect-aws-dylib",
-        ]));
-        let name = "certinspect_aws_plugin";
-        target.join("debug").join(format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX))
+        let plugin = certinspect_test_support::plugin(PLUGIN_NAME);
+        certinspect_test_support::build_packages([plugin.package]).join(plugin.file_name())
     });
     let mut registry = PluginRegistry::new();
     registry.load_file(library);

@@ -1,10 +1,7 @@
-//! Test support shared by the integration tests of the three Alibaba plugin
-//! crates (each includes this file with `#[path]`, so there is one copy):
-//! generated emulator worlds, a credentials file for them, the host the way
-//! `inspect` builds it, and the host's own collection loop.
-//!
-//! Not compiled into any plugin: only test targets include it.
-#![allow(dead_code)]
+//! Support shared by the integration tests of the Alibaba plugin crates
+//! (feature `alibaba`): generated emulator worlds, a credentials file for
+//! them, the host the way `inspect` builds it, and the host's own
+//! collection loop.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -18,6 +15,7 @@ use certinspect_core::plugins::{OpenedSource, PluginRegistry};
 use serde_json::{json, Value};
 
 /// A generated world served by a running emulator.
+#[derive(Debug)]
 pub struct Served {
     pub dir: tempfile::TempDir,
     pub world: World,
@@ -130,39 +128,18 @@ pub fn assert_complete(collected: &Collected) {
     );
 }
 
-/// Where the plugin libraries are: built once per test process with a
-/// nested cargo (as `tests/e2e` builds the fixture plugins).
+/// Where the Alibaba CDN, SLB and CAS plugin libraries are: built once per
+/// test process with a nested cargo (as `tests/e2e` builds its artifacts).
 pub fn plugin_libraries() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("plugins/<crate>").to_owned();
-        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-        let output = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .current_dir(&root)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "certinspect-alibaba-cdn-dylib",
-                "-p",
-                "certinspect-alibaba-slb-dylib",
-                "-p",
-                "certinspect-alibaba-cas-dylib",
-            ])
-            .output()
-            .expect("run cargo");
-        assert!(
-            output.status.success(),
-            "building the plugin libraries failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        target.join("debug")
+        crate::build_packages(["alibaba-cdn", "alibaba-slb", "alibaba-cas"].map(|name| crate::plugin(name).package))
     })
 }
 
-/// `lib<name>.so` or the platform's equivalent.
+/// The library of the plugin called `name` (`alibaba-cdn`, ...).
 pub fn library(name: &str) -> PathBuf {
-    plugin_libraries().join(format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX))
+    plugin_libraries().join(crate::plugin(name).file_name())
 }
 
 /// Expected CDN resource ids (domain names), sorted.

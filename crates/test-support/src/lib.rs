@@ -1,0 +1,16 @@
+//! Dev-only support shared by the workspace's tests and `xtask`: the one
+//! list of provider plugin packages and the one builder of workspace
+//! packages tests need as artifacts ([`plugins`]), and the one snapshot
+//! comparison ([`snapshot`]); with feature `alibaba`, the Alibaba plugin
+//! tests' emulator worlds and host ([`alibaba`]).
+//!
+//! Never a dependency of product code: only dev-dependencies, test crates
+//! (`tests/e2e`) and `xtask` use it.
+
+#[cfg(feature = "alibaba")]
+pub mod alibaba;
+pub mod plugins;
+pub mod snapshot;
+
+pub use plugins::{build_packages, library_file_name, plugin, target_dir, workspace_root, PluginPackage, PLUGINS};
+pub use snapshot::{assert_snapshot, check_snapshot};

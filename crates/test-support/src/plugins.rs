@@ -1,0 +1,123 @@
+//! The provider plugins as dynamic libraries: the one list of their cdylib
+//! packages (`cargo xtask plugins` builds exactly these; tests pick from
+//! it by plugin name) and a builder for workspace packages that
+//! `cargo test` does not produce as artifacts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One provider plugin built as a dynamic library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PluginPackage {
+    /// The plugin's name (as it registers itself), also its directory under `plugins/`.
+    pub name: &'static str,
+    /// The cdylib package that exports it.
+    pub package: &'static str,
+    /// The library's crate name (`lib<library>.so`).
+    pub library: &'static str,
+}
+
+impl PluginPackage {
+    /// The library's file name on this platform.
+    pub fn file_name(&self) -> String {
+        library_file_name(self.library)
+    }
+}
+
+/// Every provider plugin of the workspace.
+pub const PLUGINS: &[PluginPackage] = &[
+    PluginPackage {
+        name: "alibaba-cdn",
+        package: "certinspect-alibaba-cdn-dylib",
+        library: "certinspect_alibaba_cdn_plugin",
+    },
+    PluginPackage {
+        name: "alibaba-slb",
+        package: "certinspect-alibaba-slb-dylib",
+        library: "certinspect_alibaba_slb_plugin",
+    },
+    PluginPackage {
+        name: "alibaba-cas",
+        package: "certinspect-alibaba-cas-dylib",
+        library: "certinspect_alibaba_cas_plugin",
+    },
+    PluginPackage {
+        name: "alibaba-alb",
+        package: "certinspect-alibaba-alb-dylib",
+        library: "certinspect_alibaba_alb_plugin",
+    },
+    PluginPackage { name: "aws", package: "certinspect-aws-dylib", library: "certinspect_aws_plugin" },
+];
+
+/// The plugin called `name` in [`PLUGINS`].
+///
+/// # Panics
+/// If there is none: a test names a plugin the workspace does not have.
+pub fn plugin(name: &str) -> &'static PluginPackage {
+    PLUGINS.iter().find(|p| p.name == name).unwrap_or_else(|| {
+        let known: Vec<&str> = PLUGINS.iter().map(|p| p.name).collect();
+        panic!("no plugin {name:?} in certinspect-test-support's list; known: {}", known.join(", "))
+    })
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("crates/test-support is two levels deep").to_owned()
+}
+
+/// The cargo target directory of this build.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// `lib<name>.so` (or the platform's equivalent).
+pub fn library_file_name(library: &str) -> String {
+    format!("{}{library}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
+}
+
+/// Builds the workspace packages `packages` (debug profile) with a nested
+/// cargo and returns the directory holding their artifacts. Callers build
+/// once per test process (behind a `OnceLock`): cargo's lock on the target
+/// directory serializes the nested build with any other.
+///
+/// # Panics
+/// If cargo cannot run or the build fails, with cargo's error output.
+pub fn build_packages<'a>(packages: impl IntoIterator<Item = &'a str>) -> PathBuf {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(workspace_root()).args(["build", "--quiet"]);
+    let mut names = Vec::new();
+    for package in packages {
+        command.args(["-p", package]);
+        names.push(package);
+    }
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
+    assert!(
+        output.status.success(),
+        "building {} failed:\n{}",
+        names.join(", "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    target_dir().join("debug")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_plugin_is_a_workspace_package() {
+        let manifest = std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
+        for plugin in PLUGINS {
+            let dir = format!("plugins/{}/dylib", plugin.name);
+            assert!(manifest.contains(&format!("\"{dir}\"")), "{dir} is not a workspace member");
+            let package = std::fs::read_to_string(workspace_root().join(&dir).join("Cargo.toml")).unwrap();
+            assert!(package.contains(&format!("name = \"{}\"", plugin.package)), "{dir} is not {}", plugin.package);
+            assert!(
+                package.contains(&format!("name = \"{}\"", plugin.library)),
+                "{dir} does not build {}",
+                plugin.library
+            );
+        }
+    }
+}
