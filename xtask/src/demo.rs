@@ -44,6 +44,10 @@ const DEFAULT_DOMAINS: usize = 12;
 pub fn run(args: &[String]) -> Result<(), String> {
     let (domains, inspect_args) = parse_args(args)?;
     match domains {
+        // The fleet run's phases take fixed arguments: extra ones would be lost silently.
+        Some(_) if !inspect_args.is_empty() => {
+            Err(format!("--domains runs fixed phases; it takes no inspect arguments ({})", inspect_args.join(" ")))
+        }
         Some(domains) => fleet(domains),
         None => demo(&inspect_args),
     }
