@@ -20,15 +20,64 @@
 //!    when the demo exits.
 //!
 //! Extra arguments go to `inspect scan` (`cargo xtask demo -- --format json`).
+//!
+//! `cargo xtask demo --domains N` is the same product at fleet size
+//! ([`fleet`]): an Alibaba world of N CDN domains (the AWS world has a fixed
+//! size, so it is left out), the emulator at its real QPS limits, and the
+//! scan run as its three phases, each a process of its own — `inspect
+//! inventory`, `inspect scan --from-inventory` (probe and analysis), `inspect
+//! report merge` (reading the JSON report back and rendering the table) —
+//! with wall time and peak RSS per phase, beside the inventory's QPS floor
+//! (the requests it made over each action's limit).
 
+use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use certinspect_testbed::aws::AwsWorld;
 use certinspect_testbed::{Testbed, TestbedOptions};
 
+/// The demo world's size when `--domains` is not given.
+const DEFAULT_DOMAINS: usize = 12;
+
 /// Build, start, scan, clean up.
-pub fn run(inspect_args: &[String]) -> Result<(), String> {
-    let inspect_args: Vec<String> = inspect_args.iter().filter(|a| *a != "--").cloned().collect();
+pub fn run(args: &[String]) -> Result<(), String> {
+    let (domains, inspect_args) = parse_args(args)?;
+    match domains {
+        // The fleet run's phases take fixed arguments: extra ones would be lost silently.
+        Some(_) if !inspect_args.is_empty() => {
+            Err(format!("--domains runs fixed phases; it takes no inspect arguments ({})", inspect_args.join(" ")))
+        }
+        Some(domains) => fleet(domains),
+        None => demo(&inspect_args),
+    }
+}
+
+/// `[--domains N] [-- INSPECT-ARGS]`.
+fn parse_args(args: &[String]) -> Result<(Option<usize>, Vec<String>), String> {
+    let mut domains = None;
+    let mut rest = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--" => rest.extend(args.by_ref().cloned()),
+            "--domains" => {
+                let value = args.next().ok_or("--domains needs a number of domains")?;
+                let n: usize = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("--domains {value}: expected a positive number"))?;
+                domains = Some(n);
+            }
+            other => rest.push(other.to_owned()),
+        }
+    }
+    Ok((domains, rest))
+}
+
+/// The planted-drift demo over both clouds, one report printed.
+fn demo(inspect_args: &[String]) -> Result<(), String> {
     eprintln!("demo: building inspect and the provider plugins...");
     crate::cargo(&["build", "--quiet", "-p", "certinspect-cli"])?;
     let plugin_dir = crate::plugins(false)?;
@@ -40,7 +89,7 @@ pub fn run(inspect_args: &[String]) -> Result<(), String> {
     eprintln!("demo: generating a world with planted drift and starting the emulated cloud...");
     let testbed = Testbed::start(&TestbedOptions {
         alb: true,
-        domains: 12,
+        domains: DEFAULT_DOMAINS,
         accounts: 1,
         regions: vec!["cn-hangzhou".into(), "cn-shanghai".into()],
         drift: true,
@@ -69,16 +118,32 @@ pub fn run(inspect_args: &[String]) -> Result<(), String> {
     }
 
     let inspect = crate::target_dir().join("debug").join(format!("inspect{}", std::env::consts::EXE_SUFFIX));
-    let status = Command::new(&inspect)
+    let status = user_command(&inspect, &home)
         .arg("scan")
         .arg("--config")
         .arg(&config)
         .arg("--plugin-dir")
         .arg(&plugin_dir)
-        .args(&inspect_args)
+        .args(inspect_args)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", inspect.display()))?;
+    drop(aws);
+    drop(testbed);
+    // 0 clean, 1 findings (the planted drift), 3 something unchecked: all
+    // are a demo that ran; anything else is a failure.
+    match status.code() {
+        Some(0 | 1 | 3) => Ok(()),
+        other => Err(format!("inspect scan exited with {other:?}")),
+    }
+}
+
+/// `inspect` run as a user of the emulated world whose HOME is `home`.
+fn user_command(inspect: &Path, home: &Path) -> Command {
+    let mut command = Command::new(inspect);
+    command
         // Credentials come from the aliyun CLI file under this HOME, as they
         // would for a user; nothing from the real environment leaks in.
-        .env("HOME", &home)
+        .env("HOME", home)
         .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
         .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
         .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
@@ -96,15 +161,198 @@ pub fn run(inspect_args: &[String]) -> Result<(), String> {
         // Never let a credential chain fall through to a metadata service
         // (Alibaba's 100.100.100.200, AWS's IMDS): the demo stays on loopback.
         .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", inspect.display()))?;
-    drop(aws);
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    command
+}
+
+/// The whole product over `domains` CDN domains, phase by phase (release
+/// build: the numbers are meant to be read).
+fn fleet(domains: usize) -> Result<(), String> {
+    eprintln!("demo: building inspect and the provider plugins (release)...");
+    crate::cargo(&["build", "--quiet", "--release", "-p", "certinspect-cli"])?;
+    let plugin_dir = crate::plugins(true)?;
+    let inspect = crate::target_dir().join("release").join(format!("inspect{}", std::env::consts::EXE_SUFFIX));
+
+    let dir = crate::target_dir().join("demo-fleet");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    eprintln!("demo: generating a world of {domains} domains and starting the emulated cloud...");
+    let started = Instant::now();
+    let testbed = Testbed::start(&TestbedOptions {
+        alb: true,
+        domains,
+        accounts: 1,
+        regions: vec!["cn-hangzhou".into(), "cn-shanghai".into()],
+        drift: true,
+        crl: false,
+        seed: 7,
+        dir: dir.join("world"),
+    })?;
+    let (config, home) = testbed.write_inspect_config(&dir)?;
+    eprintln!(
+        "demo: world ready in {:.1} s: {} TLS endpoints, emulator at {}",
+        started.elapsed().as_secs_f64(),
+        testbed.routes().len(),
+        testbed.api_url()
+    );
+    testbed.emulator.reset_stats();
+
+    let inventory = dir.join("inventory.jsonl");
+    let report = dir.join("report.json");
+    let table = dir.join("report.txt");
+    let mut phases = Vec::new();
+    let mut phase = |name: &'static str, command: &mut Command| -> Result<(), String> {
+        eprintln!("demo: {name}...");
+        let measured = measure(command)?;
+        // 0 clean, 1 findings (the planted drift), 3 something unchecked.
+        if !matches!(measured.code, Some(0 | 1 | 3)) {
+            return Err(format!("{name} exited with {:?}", measured.code));
+        }
+        phases.push((name, measured));
+        Ok(())
+    };
+    let mut inventory_command = user_command(&inspect, &home);
+    inventory_command
+        .args(["inventory", "--format", "jsonl", "--config"])
+        .arg(&config)
+        .arg("--plugin-dir")
+        .arg(&plugin_dir);
+    let inventory_file =
+        std::fs::File::create(&inventory).map_err(|e| format!("cannot create {}: {e}", inventory.display()))?;
+    phase("inventory", inventory_command.stdout(inventory_file))?;
+    let stats = testbed.emulator.stats();
+    phase(
+        "probe+analysis",
+        user_command(&inspect, &home)
+            .args(["scan", "--shard", "0/1", "--format", "json", "--config"])
+            .arg(&config)
+            .arg("--from-inventory")
+            .arg(&inventory)
+            .arg("--output")
+            .arg(&report),
+    )?;
+    phase(
+        "render",
+        user_command(&inspect, &home)
+            .args(["report", "merge", "--format", "table"])
+            .arg(&report)
+            .arg("--output")
+            .arg(&table),
+    )?;
     drop(testbed);
-    // 0 clean, 1 findings (the planted drift), 3 something unchecked: all
-    // are a demo that ran; anything else is a failure.
-    match status.code() {
-        Some(0 | 1 | 3) => Ok(()),
-        other => Err(format!("inspect scan exited with {other:?}")),
+
+    let floor = qps_floor(&stats);
+    println!("fleet demo: {domains} domains; reports in {}", dir.display());
+    println!("{:<16} {:>10} {:>14}", "phase", "wall s", "peak RSS MiB");
+    for (name, measured) in &phases {
+        println!("{name:<16} {:>10.2} {:>14.1}", measured.wall.as_secs_f64(), measured.peak_rss_kib as f64 / 1024.0);
+    }
+    println!("inventory QPS floor {:.2} s (the slowest action's requests over its limit):", floor.seconds);
+    for (action, requests, limit) in &floor.actions {
+        println!(
+            "  {action:<44} {requests:>7} requests / {limit:>3} per s = {:>7.2} s",
+            *requests as f64 / f64::from(*limit)
+        );
+    }
+    Ok(())
+}
+
+/// What the emulator's QPS limits alone make the inventory take.
+struct QpsFloor {
+    /// The slowest action's requests over its limit: a floor whatever the
+    /// plugins run in parallel (each action has its own budget).
+    seconds: f64,
+    /// (action, requests answered, limit per second), for each limited action.
+    actions: Vec<(String, u64, u32)>,
+}
+
+fn qps_floor(stats: &alibaba_emulator::Stats) -> QpsFloor {
+    let config = alibaba_emulator::EmulatorConfig::default();
+    let actions: Vec<(String, u64, u32)> = stats
+        .by_action
+        .iter()
+        .filter_map(|(action, counts)| config.qps_limit(action).map(|limit| (action.clone(), counts.ok, limit)))
+        .collect();
+    let seconds = actions.iter().map(|(_, requests, limit)| *requests as f64 / f64::from(*limit)).fold(0.0, f64::max);
+    QpsFloor { seconds, actions }
+}
+
+/// A finished process: exit code, wall time, peak resident set.
+struct Measured {
+    code: Option<i32>,
+    wall: Duration,
+    peak_rss_kib: u64,
+}
+
+/// Run `command` to completion, reaping it with `wait4` for its own peak RSS
+/// (`getrusage(RUSAGE_CHILDREN)` would mix in every earlier child, cargo's
+/// compilers included).
+fn measure(command: &mut Command) -> Result<Measured, String> {
+    let started = Instant::now();
+    let child = command.spawn().map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    let pid = libc::pid_t::try_from(child.id()).map_err(|_| "process id out of range".to_owned())?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is our child, not yet reaped (`child` is never waited
+        // on); `status` and `usage` are valid for writes.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("cannot wait for {command:?}: {error}"));
+        }
+    }
+    let wall = started.elapsed();
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    // Linux reports ru_maxrss in KiB.
+    Ok(Measured { code, wall, peak_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_split_into_the_world_size_and_inspects_own() {
+        let cases: &[(&[&str], Option<usize>, &[&str])] = &[
+            (&[], None, &[]),
+            (&["--", "--format", "json"], None, &["--format", "json"]),
+            (&["--domains", "1000"], Some(1000), &[]),
+            (&["--domains", "10", "--", "--domains", "3"], Some(10), &["--domains", "3"]),
+        ];
+        for (args, domains, rest) in cases {
+            let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            assert_eq!(parse_args(&args), Ok((*domains, rest.iter().map(|a| (*a).to_owned()).collect())), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_world_size_is_a_sentence() {
+        for args in [&["--domains"][..], &["--domains", "0"], &["--domains", "many"]] {
+            let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            let error = parse_args(&args).expect_err("refused");
+            assert!(error.starts_with("--domains"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_qps_floor_is_the_slowest_limited_action() {
+        let mut stats = alibaba_emulator::Stats::default();
+        let mut count = |action: &str, ok: u64| {
+            stats
+                .by_action
+                .insert(action.to_owned(), alibaba_emulator::ActionStats { requests: ok, ok, ..Default::default() });
+        };
+        // 100/s: 2 s; CAS at 10/s: 3 s; an action without a limit counts for nothing.
+        count("DescribeCdnHttpsDomainList", 200);
+        count("ListUserCertificateOrder", 30);
+        count("NoSuchAction", 1_000_000);
+        let floor = qps_floor(&stats);
+        assert!((floor.seconds - 3.0).abs() < 1e-9, "{}", floor.seconds);
+        assert_eq!(floor.actions.len(), 2);
     }
 }

@@ -4,8 +4,10 @@
 //!   warnings denied, and every test of the workspace.
 //! - `cargo xtask plugins [--release]`: build the provider plugins as dynamic
 //!   libraries into `target/plugins/`.
-//! - `cargo xtask demo [-- INSPECT-ARGS]`: the offline demo (see `demo.rs`).
-//! - `cargo xtask bench [probe|parse] [--endpoints N,...]`: benchmarks.
+//! - `cargo xtask demo [--domains N] [-- INSPECT-ARGS]`: the offline demo; with
+//!   `--domains N`, at fleet size with wall time and peak RSS per phase (see `demo.rs`).
+//! - `cargo xtask bench [probe|parse|peers] [--endpoints N,...]`: benchmarks (`peers`:
+//!   inspect against the Go scanner in the shared harness; manual, see `bench.rs`).
 //! - `cargo xtask dist [--profile NAME] [--out DIR]`: the release archive (see `dist.rs`).
 //!
 //! It orchestrates `cargo`, the project's binaries and the testbed; it holds
@@ -32,7 +34,7 @@ fn main() -> ExitCode {
         Some("dist") => dist::run(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | plugins [--release] | demo [-- INSPECT-ARGS] | bench [probe|parse] | dist [--profile NAME] [--out DIR]>"
+                "usage: cargo xtask <test | plugins [--release] | demo [--domains N] [-- INSPECT-ARGS] | bench [probe|parse|peers] [--endpoints N,...] | dist [--profile NAME] [--out DIR]>"
             );
             return ExitCode::from(2);
         }
