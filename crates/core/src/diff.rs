@@ -156,7 +156,7 @@ mod tests {
 
     fn report(hosts: &[&str], findings: Vec<Finding>) -> Report {
         Report {
-            schema_version: 2,
+            schema_version: crate::report::REPORT_SCHEMA_VERSION,
             tool_version: "test".into(),
             generated_at: 0,
             summary: Summary::default(),

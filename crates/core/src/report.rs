@@ -18,7 +18,7 @@ use crate::reconcile::{IdentityBasis, Verdict};
 use crate::verify::{IssuerFetch, RevocationFact};
 
 /// Version of the report's JSON schema.
-pub const REPORT_SCHEMA_VERSION: u32 = 2;
+pub const REPORT_SCHEMA_VERSION: u32 = 3;
 
 /// Everything a run found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
