@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use certinspect_core::collect::Collected;
 use certinspect_core::findings::{Finding, Severity};
-use certinspect_core::report::{ObservationResult, Report};
+use certinspect_core::report::{ChainAnalysis, ObservationResult, Report};
 use certinspect_core::scan::{Inventory, ScanObserver};
 use certinspect_core::verify::VerifyObserver;
 use certinspect_protocol::Binding;
@@ -193,6 +193,14 @@ impl VerifyObserver for Observer<'_> {
         self.planned = endpoints;
         if self.progress {
             eprint!("\r\x1b[2K{bindings} bindings, {endpoints} endpoints to probe");
+        }
+    }
+
+    fn chain(&mut self, index: usize, analysis: &ChainAnalysis) {
+        if let Some(jsonl) = self.sink.jsonl.as_mut() {
+            if let Err(e) = jsonl.chain(index, analysis).filter_closed_pipe() {
+                tracing::error!("cannot write a chain: {e}");
+            }
         }
     }
 

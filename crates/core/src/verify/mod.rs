@@ -35,8 +35,12 @@ use crate::fetch::{FetchOptions, Fetcher};
 use crate::findings::{Finding, FindingCode};
 use crate::join::join;
 use crate::plugins::OpenedSource;
-use crate::report::{BindingReport, ObservationResult, Report, ShardPart, Streamed, REPORT_SCHEMA_VERSION};
+use crate::report::{
+    number_chains, BindingReport, ChainIds, Detail, ObservationResult, Report, ShardPart, Streamed,
+    REPORT_SCHEMA_VERSION,
+};
 use crate::shard::Shard;
+use crate::trust_store::{TrustBase, TrustStoreInfo};
 
 pub use chains::IssuerFetch;
 pub use plan::ConnectTo;
@@ -60,14 +64,20 @@ pub struct VerifyOptions {
     pub policy: Policy,
     /// Roots trust is verified against.
     pub trust: Arc<TrustStore>,
+    /// What [`trust`](Self::trust) holds, in words, for the report's
+    /// `trust_store` header; set it with `trust` (both come from
+    /// [`crate::trust_store::load_trust_store`]).
+    pub trust_store: TrustStoreInfo,
     /// Connection overrides.
     pub connect_to: Vec<ConnectTo>,
     /// The analysis clock (UNIX seconds); `None` reads the system clock.
     pub now_unix: Option<i64>,
     /// Serials per revocation lookup call.
     pub revocation_batch: usize,
-    /// Keep the full chain analysis in each result (larger reports).
-    pub keep_analysis: bool,
+    /// How much of each chain's analysis the report keeps: the served
+    /// leaf in brief, or also the full analysis of each distinct chain
+    /// (`--detail full`, [`Report::chains`]).
+    pub detail: Detail,
     /// Keep every result and its findings in the report. Off, they go only
     /// to the observer (streaming outputs), the report keeps the bindings,
     /// the other findings and the totals, and memory stays flat however
@@ -82,14 +92,16 @@ pub struct VerifyOptions {
 
 impl Default for VerifyOptions {
     fn default() -> Self {
+        let trust = TrustStore::mozilla();
         Self {
             probe: ProbeConfig::default(),
             policy: Policy::default(),
-            trust: Arc::new(TrustStore::mozilla()),
+            trust_store: TrustStoreInfo::describe(TrustBase::Mozilla, &trust),
+            trust: Arc::new(trust),
             connect_to: Vec::new(),
             now_unix: None,
             revocation_batch: 50,
-            keep_analysis: true,
+            detail: Detail::Summary,
             keep_results: true,
             legacy_cn: LegacyCn::default(),
             fetch: FetchOptions::default(),
@@ -163,6 +175,11 @@ pub trait VerifyObserver {
     /// The endpoints are planned: `endpoints` probes for `bindings` bindings.
     fn planned(&mut self, bindings: usize, endpoints: usize) {
         let _ = (bindings, endpoints);
+    }
+    /// The full analysis of a served chain, numbered `index`, before the
+    /// first result that refers to it ([`Detail::Full`] only; each chain once).
+    fn chain(&mut self, index: usize, analysis: &ChainAnalysis) {
+        let _ = (index, analysis);
     }
     /// One result of the binding at `index` (as joined) and the findings about it.
     fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
@@ -239,6 +256,11 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     let fetcher = Fetcher::new(options.fetch.clone());
     let mut revocation_lists = RevocationLists::default();
     let mut cache = ChainCache::default();
+    // With full detail, each distinct chain's analysis once, numbered as it
+    // first appears (kept only when results are).
+    let full = options.detail == Detail::Full;
+    let mut chain_ids = ChainIds::default();
+    let mut kept_chains: Vec<ChainAnalysis> = Vec::new();
     let settings =
         AnalysisSettings { trust: &options.trust, now, policy: &options.policy, legacy_cn: options.legacy_cn };
     let mut handle_batch = |batch: Vec<ProbeObservation>| {
@@ -272,20 +294,26 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             let reference_name = &plan.reference_names[observation.target_index];
             let analysis = chain.as_ref().map(|c| &c.analysis);
             let name_match = chain.as_ref().map(|c| c.name_match(reference_name, options.legacy_cn));
+            let chain_id = analysis.filter(|_| full).map(|analysis| {
+                let (id, first) = chain_ids.id_of(analysis);
+                if first {
+                    observer.chain(id, analysis);
+                    if options.keep_results {
+                        kept_chains.push(analysis.clone());
+                    }
+                }
+                id
+            });
             for &binding_index in &bindings_of_target[observation.target_index] {
                 let binding = &bindings[binding_index];
                 let revocation = Revocations { provider: &revocations, network };
-                let mut result = observe(
-                    binding,
-                    observation,
-                    analysis,
-                    name_match.as_ref(),
-                    &known,
-                    &revocation,
-                    options.keep_analysis,
-                );
+                let mut result = observe(binding, observation, analysis, &known, &revocation);
                 if let Some(chain) = chain {
                     result.issuer_fetches.clone_from(&chain.fetches);
+                }
+                if full {
+                    result.chain = chain_id;
+                    result.name_match.clone_from(&name_match);
                 }
                 let found: Vec<Finding> =
                     observation_findings(binding, &result, analysis, name_match.as_ref(), reference_name)
@@ -362,7 +390,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     drop(by_names);
     drop(known);
     let mut results = results.into_iter();
-    let reports: Vec<BindingReport> = bindings
+    let mut reports: Vec<BindingReport> = bindings
         .into_iter()
         .zip(join_outcome.notes)
         .map(|(binding, join)| {
@@ -383,13 +411,18 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     sort_findings(&mut findings);
 
     let summary = tally.summarize(&reports, plan.targets.len(), input.source_errors.len());
+    // Numbered by first appearance in the report, not in time, so the
+    // report never depends on timing.
+    let chains = number_chains(&mut reports, kept_chains);
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         generated_at: now,
+        trust_store: Some(options.trust_store.clone()),
         summary,
         bindings: reports,
         findings,
+        chains,
         source_errors: input.source_errors,
         source_stats: input.source_stats,
         streamed,
