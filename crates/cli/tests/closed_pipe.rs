@@ -6,16 +6,26 @@
 //! write fails with a broken pipe whatever the output's size: the test
 //! cannot pass by the output fitting into the pipe's buffer.
 
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
+
+/// A pipe whose read end is already closed: its write end.
+fn pipe_without_reader() -> OwnedFd {
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` writes two new descriptors into the array we own.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0, "pipe2 failed");
+    // SAFETY: both descriptors are fresh and owned by nothing else.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    writer
+}
 
 /// `inspect ARGS` with a closed pipe for standard output: (exit code, stderr).
 fn run_into_closed_pipe(args: &[&str]) -> (Option<i32>, String) {
-    let (reader, writer) = std::io::pipe().expect("a pipe");
-    drop(reader);
     let output = Command::new(env!("CARGO_BIN_EXE_inspect"))
         .args(args)
         .stdin(Stdio::null())
-        .stdout(writer)
+        .stdout(pipe_without_reader())
         .stderr(Stdio::piped())
         .output()
         .expect("inspect runs");
