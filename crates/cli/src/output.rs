@@ -204,6 +204,14 @@ impl VerifyObserver for Observer<'_> {
         }
     }
 
+    fn not_probed(&mut self, index: usize, binding: &Binding) {
+        if let Some(jsonl) = self.sink.jsonl.as_mut() {
+            if let Err(e) = jsonl.result(index, binding, None).filter_closed_pipe() {
+                tracing::error!("cannot write a binding: {e}");
+            }
+        }
+    }
+
     fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
         self.done += 1;
         self.failed += usize::from(result.error.is_some());

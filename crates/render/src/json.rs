@@ -64,8 +64,10 @@ struct SummaryEvent<'a> {
 /// summary. [`render_jsonl`](crate::render_jsonl) is `finish` alone.
 ///
 /// With a run that keeps no results (`VerifyOptions::keep_results` off),
-/// use [`for_streamed_run`](Self::for_streamed_run): the report then holds
-/// only what was not streamed, and the writer remembers nothing per line,
+/// use [`for_streamed_run`](Self::for_streamed_run): the engine's observer
+/// writes every binding ([`result`](Self::result), with `None` for one not
+/// probed), the report then holds only the findings that were not
+/// streamed and the totals, and the writer remembers one bit per binding,
 /// so memory stays flat however long the run.
 ///
 /// Event shapes are documented in `docs/REPORT.md` and by the

@@ -66,3 +66,73 @@ fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
     assert!(said.contains("missing.csv: cannot read the file"), "{said}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `inspect probe --format jsonl` over a targets file that lists endpoints
+/// several times: each binding is written once, as its result arrives (or,
+/// not probed, at the end), and the summary counts them all, though the
+/// run keeps none of them.
+#[test]
+fn streamed_json_lines_write_every_binding_once_and_total_them() {
+    let dir = target_dir().join("e2e-cli-probe-jsonl").join(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = TestCa::new("probe jsonl CA").unwrap();
+    let served = ca.issue(&["localhost"], Validity::days_from_now(200)).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let farm = Farm::start(FarmSpec {
+        endpoints: vec![EndpointSpec::new("site", EndpointMode::Tls(TlsEndpoint::single(served.source())))],
+        ..FarmSpec::default()
+    })
+    .unwrap();
+    let site = farm.addr("site").unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let targets: String = (0..3).map(|_| format!("{site} sni=localhost\n{closed}\n")).collect();
+    std::fs::write(dir.join("targets.txt"), targets).unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(inspect_binary())
+            .args(["probe", "--format", "jsonl", "--trust", "none", "--ca-file"])
+            .arg(&ca_file)
+            .args(args)
+            .current_dir(&dir)
+            .env_remove("CERTINSPECT_PLUGIN_PATH")
+            .output()
+            .unwrap();
+        let lines: Vec<Value> =
+            String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        (output.status.code(), lines)
+    };
+
+    let (code, lines) = run(&["--targets", "targets.txt"]);
+    assert_eq!(code, Some(3), "two endpoints could not be checked, nothing checked is wrong");
+    let results: Vec<&Value> = lines.iter().filter(|l| l["type"] == "result").collect();
+    let mut indexes: Vec<u64> = results.iter().map(|l| l["binding"].as_u64().unwrap()).collect();
+    indexes.sort();
+    assert_eq!(indexes, [0, 1, 2, 3, 4, 5]);
+    for line in &results {
+        let expected = if line["binding"].as_u64().unwrap() % 2 == 0 { "OBSERVED" } else { "UNREACHABLE" };
+        assert_eq!(line["result"]["verdict"], expected, "{line}");
+    }
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!((&summary["summary"]["bindings"], &summary["summary"]["results"]), (&6.into(), &6.into()));
+    assert_eq!(summary["summary"]["endpoints"], 2);
+    assert_eq!(summary["trust_store"]["ca_files"][0]["certificates"], 1);
+    let findings = lines.iter().filter(|l| l["type"] == "finding").count();
+    assert_eq!(summary["summary"]["findings"]["high"], findings, "three unreachable findings per closed port");
+
+    // A declared binding without an endpoint is not probed: written once, at the end, with no result.
+    let mut unplaced = results[0].clone();
+    unplaced["location"]["endpoint"] = Value::Null;
+    let binding = serde_json::json!({ "location": unplaced["location"], "declared": unplaced["declared"], "xrefs": [] });
+    let declared = serde_json::json!({ "schema_version": 4, "bindings": [{ "binding": binding, "results": [] }] });
+    std::fs::write(dir.join("declared.json"), declared.to_string()).unwrap();
+    let (code, lines) = run(&["--declared", "declared.json"]);
+    assert_eq!(code, Some(0));
+    let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["result", "summary"]);
+    assert_eq!((&lines[0]["binding"], &lines[0]["result"]), (&0.into(), &Value::Null));
+    assert_eq!(lines[1]["summary"]["inventory_only"], 1);
+    drop(farm);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

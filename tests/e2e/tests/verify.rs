@@ -252,7 +252,9 @@ fn full_detail_stores_each_distinct_chain_once_kept_or_streamed() {
     // and nothing kept in the report.
     let mut streamed = Streamed::default();
     let World { report, .. } = run_with(Detail::Full, false, &mut streamed);
-    assert!(report.chains.is_empty() && report.bindings.iter().all(|b| b.results.is_empty()));
+    assert!(report.chains.is_empty() && report.bindings.is_empty(), "a streamed run keeps no bindings");
+    assert_eq!(report.summary.bindings, 10);
+    assert_eq!(streamed.results.len(), report.summary.results);
     assert_eq!(streamed.chains, (0..8).collect::<Vec<_>>(), "each chain once, numbered as it comes");
     for (announced, chain, sha256) in &streamed.results {
         assert_eq!(chain.is_some(), sha256.is_some());
