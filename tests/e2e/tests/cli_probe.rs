@@ -2,11 +2,12 @@
 //! read as OBSERVED, and `--declared FILE` (CSV, or a report written
 //! earlier) turns the same probes into MATCH / FOREIGN verdicts.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use certinspect_e2e::{inspect_binary, probe_json, target_dir};
-use certinspect_tls_farm::pki::{TestCa, Validity};
-use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
+use certinspect_tls_farm::pki::{Issued, TestCa, Validity};
+use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmHandle, FarmSpec, TlsEndpoint};
 use serde_json::Value;
 
 fn verdicts(report: &Value) -> Vec<String> {
@@ -18,14 +19,22 @@ fn verdicts(report: &Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
-    let dir = target_dir().join("e2e-cli-probe").join(std::process::id().to_string());
+/// A scratch directory for `test`, a CA (its PEM in `ca.pem` there) and a
+/// farm whose endpoint "site" serves a `localhost` leaf it issued.
+struct Site {
+    dir: PathBuf,
+    ca: TestCa,
+    ca_file: PathBuf,
+    served: Issued,
+    farm: FarmHandle,
+}
+
+fn site(test: &str) -> Site {
+    let dir = target_dir().join(test).join(std::process::id().to_string());
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let ca = TestCa::new("probe test CA").unwrap();
     let served = ca.issue(&["localhost"], Validity::days_from_now(200)).unwrap();
-    let other = ca.issue(&["localhost"], Validity::days_from_now(300)).unwrap();
     let ca_file = dir.join("ca.pem");
     std::fs::write(&ca_file, ca.pem()).unwrap();
     let farm = Farm::start(FarmSpec {
@@ -33,6 +42,13 @@ fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
         ..FarmSpec::default()
     })
     .unwrap();
+    Site { dir, ca, ca_file, served, farm }
+}
+
+#[test]
+fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
+    let Site { dir, ca, ca_file, served, farm } = site("e2e-cli-probe");
+    let other = ca.issue(&["localhost"], Validity::days_from_now(300)).unwrap();
     let port = farm.addr("site").unwrap().port().to_string();
     // Reached by address (no name resolution), with the name sent as SNI.
     let target = format!("127.0.0.1:{port}");
@@ -73,18 +89,7 @@ fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
 /// run keeps none of them.
 #[test]
 fn streamed_json_lines_write_every_binding_once_and_total_them() {
-    let dir = target_dir().join("e2e-cli-probe-jsonl").join(std::process::id().to_string());
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = TestCa::new("probe jsonl CA").unwrap();
-    let served = ca.issue(&["localhost"], Validity::days_from_now(200)).unwrap();
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-    let farm = Farm::start(FarmSpec {
-        endpoints: vec![EndpointSpec::new("site", EndpointMode::Tls(TlsEndpoint::single(served.source())))],
-        ..FarmSpec::default()
-    })
-    .unwrap();
+    let Site { dir, ca_file, farm, .. } = site("e2e-cli-probe-jsonl");
     let site = farm.addr("site").unwrap();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let targets: String = (0..3).map(|_| format!("{site} sni=localhost\n{closed}\n")).collect();
@@ -124,7 +129,8 @@ fn streamed_json_lines_write_every_binding_once_and_total_them() {
     // A declared binding without an endpoint is not probed: written once, at the end, with no result.
     let mut unplaced = results[0].clone();
     unplaced["location"]["endpoint"] = Value::Null;
-    let binding = serde_json::json!({ "location": unplaced["location"], "declared": unplaced["declared"], "xrefs": [] });
+    let binding =
+        serde_json::json!({ "location": unplaced["location"], "declared": unplaced["declared"], "xrefs": [] });
     let declared = serde_json::json!({ "schema_version": 4, "bindings": [{ "binding": binding, "results": [] }] });
     std::fs::write(dir.join("declared.json"), declared.to_string()).unwrap();
     let (code, lines) = run(&["--declared", "declared.json"]);
