@@ -198,7 +198,7 @@ fn scan_inventory(args: &ScanArgs, inventory_path: &Path) -> u8 {
     };
     let defaults = Default::default();
     let verify = config.as_ref().map_or(&defaults, |c| &c.file.verify);
-    let options = match verify_options(verify, &args.verify) {
+    let mut options = match verify_options(verify, &args.verify) {
         Ok(options) => options,
         Err(message) => return usage_error(message),
     };
@@ -211,6 +211,7 @@ fn scan_inventory(args: &ScanArgs, inventory_path: &Path) -> u8 {
         Ok(sink) => sink.with_labels_from_tags(labels),
         Err(message) => return usage_error(message),
     };
+    options.keep_results = !sink.streams();
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
     let report = certinspect_core::scan::scan_inventory(inventory, shard, &options, &mut observer);
     observer.finish();
