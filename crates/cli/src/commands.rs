@@ -282,11 +282,11 @@ fn probe_targets(args: &ProbeArgs) -> Result<(Vec<BareEndpoint>, Vec<ConnectTo>)
         }
     };
     let bare = |host: &str, port: u16, sni: Option<String>| BareEndpoint::new(host, port, sni.as_deref());
-    let mut bindings = Vec::new();
+    let mut endpoints = Vec::new();
     let mut routes = Vec::new();
     for text in &args.endpoints {
         let target: ProbeTarget = text.parse().map_err(|e| format!("'{text}': {e}"))?;
-        bindings.push(bare(&target.host, target.port, sni_for(&target.host, None)));
+        endpoints.push(bare(&target.host, target.port, sni_for(&target.host, None)));
     }
     if let Some(path) = &args.targets {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -296,10 +296,10 @@ fn probe_targets(args: &ProbeArgs) -> Result<(Vec<BareEndpoint>, Vec<ConnectTo>)
             if let Some((address, port)) = line.connect {
                 routes.push(ConnectTo::new(&line.host, line.port, SocketAddr::new(address, port.unwrap_or(line.port))));
             }
-            bindings.push(bare(&line.host, line.port, sni_for(&line.host, line.sni)));
+            endpoints.push(bare(&line.host, line.port, sni_for(&line.host, line.sni)));
         }
     }
-    Ok((bindings, routes))
+    Ok((endpoints, routes))
 }
 
 /// Write the report, say what changed since the baseline, and decide the

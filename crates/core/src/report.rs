@@ -42,7 +42,8 @@ pub struct Report {
     pub trust_store: Option<TrustStoreInfo>,
     /// Totals; they add up to the lists below.
     pub summary: Summary,
-    /// Every binding, with its results per address.
+    /// Every binding, with its results per address; none in a streamed
+    /// run's report, whose observer had each (see [`Streamed`]).
     pub bindings: Vec<BindingReport>,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,

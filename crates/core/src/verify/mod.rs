@@ -407,10 +407,10 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     // Findings of results were counted as they were made; these are the rest.
     let counted = findings.len();
     let by_names = CertificatesByNames::new(&known);
-    for binding_index in 0..bindings.len() {
+    for (binding_index, &served) in served_seen.iter().enumerate() {
         let binding = bindings.get(binding_index);
         tally.binding(&binding.location);
-        let found = binding_findings(&binding, served_seen[binding_index], &by_names, now, &options.policy);
+        let found = binding_findings(&binding, served, &by_names, now, &options.policy);
         findings.extend(found.into_iter().map(|f| f.at_binding(binding_index)));
         if !options.keep_results && plan.target_of_binding[binding_index].is_none() {
             // Nothing was streamed for it: the observer hears of it now.

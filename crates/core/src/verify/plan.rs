@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn bindings_sharing_an_endpoint_share_a_target_and_routes_apply() {
-        let bindings = vec![
+        let bindings = [
             bare_endpoint("a.test", 443, Some("a.test".into())),
             bare_endpoint("A.test", 443, Some("a.test".into())),
             bare_endpoint("a.test", 443, Some("b.test".into())),
