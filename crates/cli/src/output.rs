@@ -114,7 +114,9 @@ fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
         ColorChoice::Never => false,
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
-    let (writer, jsonl) = if streaming && args.format == Format::Jsonl {
+    // Comparing with a baseline needs the whole report (findings are
+    // matched by their bindings): JSON Lines are then written at the end.
+    let (writer, jsonl) = if streaming && args.format == Format::Jsonl && baseline.is_none() {
         (Box::new(io::sink()) as Box<dyn Write>, Some(certinspect_render::JsonLinesWriter::for_streamed_run(writer)))
     } else {
         (writer, None)

@@ -126,6 +126,26 @@ fn streamed_json_lines_write_every_binding_once_and_total_them() {
     let findings = lines.iter().filter(|l| l["type"] == "finding").count();
     assert_eq!(summary["summary"]["findings"]["high"], findings, "three unreachable findings per closed port");
 
+    // Against a baseline (the same run as JSON) the lines come at the end,
+    // from the whole report, and every finding matches its own.
+    let json = Command::new(inspect_binary())
+        .args(["probe", "--targets", "targets.txt", "--format", "json", "--trust", "none", "--ca-file"])
+        .arg(&ca_file)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    std::fs::write(dir.join("base.json"), &json.stdout).unwrap();
+    let compared = Command::new(inspect_binary())
+        .args(["probe", "--targets", "targets.txt", "--format", "jsonl", "--baseline", "base.json"])
+        .args(["--trust", "none", "--ca-file"])
+        .arg(&ca_file)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&compared.stderr);
+    assert!(said.contains(&format!("0 new, 0 resolved, 0 changed, {findings} unchanged")), "{said}");
+    assert_eq!(String::from_utf8_lossy(&compared.stdout).lines().count(), lines.len());
+
     // A declared binding without an endpoint is not probed: written once, at the end, with no result.
     let mut unplaced = results[0].clone();
     unplaced["location"]["endpoint"] = Value::Null;
