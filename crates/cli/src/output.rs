@@ -1,5 +1,5 @@
 //! Where and how results are written: the report format, the output file,
-//! streaming JSON Lines, and progress on stderr.
+//! streaming JSON Lines and CSV, and progress on stderr.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -76,7 +76,9 @@ pub struct Sink {
     /// Terminal width for the table (0: no limit).
     width: usize,
     writer: Box<dyn Write>,
-    jsonl: Option<certinspect_render::JsonLinesWriter<Box<dyn Write>>>,
+    /// The writer of a streamed run (JSON Lines, CSV), which writes as
+    /// results arrive; `writer` is then a sink.
+    stream: Option<Stream>,
     /// The report of `--baseline`, read before anything is scanned.
     pub baseline: Option<Report>,
     /// Resource tags that become Prometheus labels and table/CSV columns.
@@ -115,9 +117,10 @@ fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     // Comparing with a baseline needs the whole report (findings are
-    // matched by their bindings): JSON Lines are then written at the end.
-    let (writer, jsonl) = if streaming && args.format == Format::Jsonl && baseline.is_none() {
-        (Box::new(io::sink()) as Box<dyn Write>, Some(certinspect_render::JsonLinesWriter::for_streamed_run(writer)))
+    // matched by their bindings): JSON Lines and CSV are then written at the end.
+    let streamed_format = matches!(args.format, Format::Jsonl | Format::Csv);
+    let (writer, stream) = if streaming && streamed_format && baseline.is_none() {
+        (Box::new(io::sink()) as Box<dyn Write>, Some(writer))
     } else {
         (writer, None)
     };
@@ -125,14 +128,53 @@ fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
     // without it, 100; anywhere else (files, pipes, CI logs) it is never cut.
     let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
     let width = columns.unwrap_or(if terminal { 100 } else { 0 });
-    Ok(Sink { format: args.format, color, width, writer, jsonl, baseline, labels_from_tags: Vec::new() })
+    let stream = stream.map(|out| match args.format {
+        Format::Csv => Stream::Csv(PendingCsv::Header(out)),
+        _ => Stream::Jsonl(certinspect_render::JsonLinesWriter::for_streamed_run(out)),
+    });
+    Ok(Sink { format: args.format, color, width, writer, stream, baseline, labels_from_tags: Vec::new() })
+}
+
+/// A format written as the run goes.
+enum Stream {
+    Jsonl(certinspect_render::JsonLinesWriter<Box<dyn Write>>),
+    Csv(PendingCsv),
+}
+
+/// CSV's header names the tag columns, known only once the sink is
+/// configured ([`Sink::with_labels_from_tags`]): it is written with the
+/// first row.
+enum PendingCsv {
+    Header(Box<dyn Write>),
+    Writing(Box<certinspect_render::CsvWriter<Box<dyn Write>>>),
+    /// Writing the header failed; the error was reported.
+    Failed,
+}
+
+impl PendingCsv {
+    /// Run `write` on the CSV writer, writing the header first if it is not
+    /// yet; nothing once the header failed (that error was returned).
+    fn write(
+        &mut self,
+        tags: &[String],
+        write: impl FnOnce(&mut certinspect_render::CsvWriter<Box<dyn Write>>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if let PendingCsv::Header(_) = self {
+            let PendingCsv::Header(out) = std::mem::replace(self, PendingCsv::Failed) else { unreachable!() };
+            *self = PendingCsv::Writing(Box::new(certinspect_render::CsvWriter::new(out, tags)?));
+        }
+        match self {
+            PendingCsv::Writing(writer) => write(writer),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Sink {
     /// Whether the report need not keep results: they are streamed as they
     /// come, so the run's memory stays flat.
     pub fn streams(&self) -> bool {
-        self.jsonl.is_some()
+        self.stream.is_some()
     }
 
     /// With these resource tags as Prometheus labels and table/CSV columns
@@ -150,8 +192,9 @@ impl Sink {
             tags: self.labels_from_tags.clone(),
             ..Default::default()
         };
-        match (self.jsonl.as_mut(), self.format) {
-            (Some(jsonl), _) => jsonl.finish(report)?,
+        match (self.stream.as_mut(), self.format) {
+            (Some(Stream::Jsonl(jsonl)), _) => jsonl.finish(report)?,
+            (Some(Stream::Csv(csv)), _) => csv.write(&self.labels_from_tags, |w| w.flush())?,
             (None, Format::Table) => certinspect_render::render_table(report, &options, &mut self.writer)?,
             (None, Format::Json) => certinspect_render::render_json(report, &mut self.writer)?,
             (None, Format::Jsonl) => certinspect_render::render_jsonl(report, &mut self.writer)?,
@@ -167,7 +210,7 @@ impl Sink {
     }
 }
 
-/// Streams results (JSON Lines) and shows progress on stderr when it is a terminal.
+/// Streams results (JSON Lines, CSV) and shows progress on stderr when it is a terminal.
 pub struct Observer<'s> {
     sink: &'s mut Sink,
     progress: bool,
@@ -199,7 +242,7 @@ impl VerifyObserver for Observer<'_> {
     }
 
     fn chain(&mut self, index: usize, analysis: &ChainAnalysis) {
-        if let Some(jsonl) = self.sink.jsonl.as_mut() {
+        if let Some(Stream::Jsonl(jsonl)) = self.sink.stream.as_mut() {
             if let Err(e) = jsonl.chain(index, analysis).filter_closed_pipe() {
                 tracing::error!("cannot write a chain: {e}");
             }
@@ -207,8 +250,21 @@ impl VerifyObserver for Observer<'_> {
     }
 
     fn not_probed(&mut self, index: usize, binding: &Binding) {
-        if let Some(jsonl) = self.sink.jsonl.as_mut() {
-            if let Err(e) = jsonl.result(index, binding, None).filter_closed_pipe() {
+        let written = match self.sink.stream.as_mut() {
+            Some(Stream::Jsonl(jsonl)) => jsonl.result(index, binding, None),
+            Some(Stream::Csv(csv)) => csv.write(&self.sink.labels_from_tags, |w| w.not_probed(index, binding)),
+            None => Ok(()),
+        };
+        if let Err(e) = written.filter_closed_pipe() {
+            tracing::error!("cannot write a binding: {e}");
+        }
+    }
+
+    fn binding_findings(&mut self, index: usize, binding: &Binding, findings: &[Finding]) {
+        // JSON Lines write them from the report, at the end.
+        if let Some(Stream::Csv(csv)) = self.sink.stream.as_mut() {
+            let written = csv.write(&self.sink.labels_from_tags, |w| w.binding_findings(index, binding, findings));
+            if let Err(e) = written.filter_closed_pipe() {
                 tracing::error!("cannot write a binding: {e}");
             }
         }
@@ -217,13 +273,15 @@ impl VerifyObserver for Observer<'_> {
     fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
         self.done += 1;
         self.failed += usize::from(result.error.is_some());
-        if let Some(jsonl) = self.sink.jsonl.as_mut() {
-            let written = jsonl
+        let written = match self.sink.stream.as_mut() {
+            Some(Stream::Jsonl(jsonl)) => jsonl
                 .result(index, binding, Some(result))
-                .and_then(|()| findings.iter().try_for_each(|f| jsonl.finding(f)));
-            if let Err(e) = written.filter_closed_pipe() {
-                tracing::error!("cannot write a result: {e}");
-            }
+                .and_then(|()| findings.iter().try_for_each(|f| jsonl.finding(f))),
+            Some(Stream::Csv(csv)) => csv.write(&self.sink.labels_from_tags, |w| w.result(binding, result, findings)),
+            None => Ok(()),
+        };
+        if let Err(e) = written.filter_closed_pipe() {
+            tracing::error!("cannot write a result: {e}");
         }
         if self.progress {
             eprint!(

@@ -39,7 +39,7 @@ use certinspect_core::diff::ReportDiff;
 use certinspect_core::report::Report;
 
 pub use certinspect_core::findings::{CodeInfo, FindingCode, Severity};
-pub use csv_out::{tag_column_name, CSV_COLUMNS};
+pub use csv_out::{tag_column_name, CsvWriter, CSV_COLUMNS};
 pub use json::JsonLinesWriter;
 pub use prometheus::{escape_label_value, tag_label_name};
 pub use sarif::{binding_uri, sarif_level, SARIF_FINGERPRINT_KEY};

@@ -3,7 +3,7 @@
 
 use certinspect_core::findings::{Finding, Severity};
 use certinspect_core::reconcile::Verdict;
-use certinspect_core::report::{ObservationResult, Report};
+use certinspect_core::report::ObservationResult;
 use certinspect_protocol::Binding;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -43,19 +43,6 @@ pub(crate) fn endpoint_text(binding: &Binding) -> Option<String> {
 /// The served leaf's first subject common name.
 pub(crate) fn served_common_name(result: &ObservationResult) -> Option<&str> {
     result.served.as_ref()?.common_name.as_deref()
-}
-
-/// Findings about binding `index` at `address`: those about the binding
-/// as a whole (no address) and those about that observation.
-pub(crate) fn findings_at<'r>(
-    report: &'r Report,
-    index: usize,
-    address: Option<&'r str>,
-) -> impl Iterator<Item = &'r Finding> + 'r {
-    report
-        .findings
-        .iter()
-        .filter(move |f| f.binding == Some(index) && (f.address.is_none() || f.address.as_deref() == address))
 }
 
 /// The most severe of `findings`.

@@ -1,6 +1,6 @@
 //! Every machine-readable format, read back by a real consumer: the JSON
 //! Schema validator (jsonschema) for JSON and JSON Lines, the `csv` crate's
-//! reader for CSV, the official SARIF 2.1.0 schema for SARIF, and
+//! reader for CSV (streamed and whole), the official SARIF 2.1.0 schema for SARIF, and
 //! prometheus_client's text-format parser for the Prometheus file. Each
 //! runs on the committed fixture and on a report the engine writes now.
 
@@ -11,10 +11,12 @@ use std::io::{self, Write};
 use std::sync::OnceLock;
 
 use certinspect_core::diff::fingerprint;
+use certinspect_core::findings::Finding;
 use certinspect_core::report::{ObservationResult, Report};
+use certinspect_core::verify::BINDING_FINDING_CODES;
 use certinspect_render::{
-    render_csv, render_json, render_jsonl, render_prometheus, render_sarif, sarif_level, FindingCode, JsonLinesWriter,
-    CSV_COLUMNS, SARIF_FINGERPRINT_KEY,
+    render_csv, render_json, render_jsonl, render_prometheus, render_sarif, sarif_level, CsvWriter, FindingCode,
+    JsonLinesWriter, CSV_COLUMNS, SARIF_FINGERPRINT_KEY,
 };
 use common::python::{consumer, consumer_rejects, sarif_schema};
 use common::{docs_dir, rendered, scratch_file};
@@ -197,6 +199,26 @@ fn rfc3339_to_unix(text: &str) -> i64 {
     OffsetDateTime::parse(text, &Rfc3339).unwrap().unix_timestamp()
 }
 
+/// The CSV rows of `report`, as [`CsvWriter`] documents them: binding
+/// index, result (`None`: the row without result) and the findings listed.
+fn csv_rows(report: &Report) -> Vec<(usize, Option<&ObservationResult>, Vec<&Finding>)> {
+    let mut out = Vec::new();
+    for (index, b) in report.bindings.iter().enumerate() {
+        let about = |f: &&Finding| f.binding == Some(index);
+        let whole = |f: &&Finding| f.address.is_none() && BINDING_FINDING_CODES.contains(&f.code);
+        for result in &b.results {
+            let own =
+                report.findings.iter().filter(about).filter(|f| !whole(f) && f.address == result.address).collect();
+            out.push((index, Some(result), own));
+        }
+        let whole: Vec<&Finding> = report.findings.iter().filter(about).filter(whole).collect();
+        if b.results.is_empty() || !whole.is_empty() {
+            out.push((index, None, whole));
+        }
+    }
+    out
+}
+
 #[test]
 fn csv_reads_back_with_one_row_per_binding_and_result() {
     for (name, report) in reports() {
@@ -207,9 +229,12 @@ fn csv_reads_back_with_one_row_per_binding_and_result() {
         assert_eq!(headers, CSV_COLUMNS);
         let column = |name: &str| CSV_COLUMNS.iter().position(|c| *c == name).unwrap();
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-        let expected = observations(&report);
+        let expected = csv_rows(&report);
         assert_eq!(rows.len(), expected.len(), "{name}");
-        for (row, (index, result)) in rows.iter().zip(&expected) {
+        // Every finding about a binding is listed in exactly one row.
+        let listed: usize = expected.iter().map(|(_, _, findings)| findings.len()).sum();
+        assert_eq!(listed, report.findings.iter().filter(|f| f.binding.is_some()).count(), "{name}");
+        for (row, (index, result, findings)) in rows.iter().zip(&expected) {
             assert_eq!(row.len(), CSV_COLUMNS.len());
             let binding = &report.bindings[*index].binding;
             let location = &binding.location;
@@ -230,26 +255,60 @@ fn csv_reads_back_with_one_row_per_binding_and_result() {
             if let Some(not_after) = binding.declared.not_after {
                 assert_eq!(rfc3339_to_unix(&row[column("declared_not_after")]), not_after);
             }
-            // The codes listed are exactly the findings about this binding
-            // as a whole or about this observation.
-            let address = result.and_then(|r| r.address.as_deref());
-            let mut codes: Vec<&str> = report
-                .findings
-                .iter()
-                .filter(|f| f.binding == Some(*index) && (f.address.is_none() || f.address.as_deref() == address))
-                .map(|f| f.code.as_str())
-                .collect();
+            // A result's row lists the findings about that observation; the
+            // row without result, those about the binding as a whole.
+            let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
             let listed: Vec<&str> = row[column("finding_codes")].split(';').filter(|c| !c.is_empty()).collect();
             assert_eq!(listed, codes, "{name}: row for binding {index}");
-            codes.sort_unstable();
-            let highest = report
-                .findings
-                .iter()
-                .filter(|f| f.binding == Some(*index) && (f.address.is_none() || f.address.as_deref() == address))
-                .map(|f| f.severity)
-                .min();
+            let highest = findings.iter().map(|f| f.severity).min();
             assert_eq!(&row[column("highest_severity")], highest.map_or("", |s| s.as_str()));
         }
+    }
+}
+
+/// A run streamed through [`CsvWriter`] as the engine's observer feeds it
+/// (results as they come, bindings as a whole at the end) writes the rows
+/// `render_csv` writes from the whole report, in another order.
+#[test]
+fn streamed_csv_rows_are_the_whole_reports_rows() {
+    for (name, report) in reports() {
+        let rows = csv_rows(&report);
+        // Both kinds of rows without result are here: a binding probed with
+        // findings as a whole, and one not probed with such findings.
+        let whole_rows = |probed: bool| {
+            rows.iter()
+                .any(|(i, r, f)| r.is_none() && !f.is_empty() && report.bindings[*i].results.is_empty() != probed)
+        };
+        assert!(whole_rows(true) && whole_rows(false), "{name}");
+        let mut writer = CsvWriter::new(Vec::new(), &[]).unwrap();
+        // Results arrive in any order: here, last binding first.
+        for (index, result, findings) in rows.iter().rev() {
+            if let Some(result) = result {
+                let findings: Vec<Finding> = findings.iter().map(|f| (*f).clone()).collect();
+                writer.result(&report.bindings[*index].binding, result, &findings).unwrap();
+            }
+        }
+        for (index, b) in report.bindings.iter().enumerate() {
+            let whole = rows.iter().find(|(i, result, _)| *i == index && result.is_none());
+            if let Some((_, _, findings)) = whole.filter(|(_, _, findings)| !findings.is_empty()) {
+                let findings: Vec<Finding> = findings.iter().map(|f| (*f).clone()).collect();
+                writer.binding_findings(index, &b.binding, &findings).unwrap();
+            }
+            if b.results.is_empty() {
+                writer.not_probed(index, &b.binding).unwrap();
+            }
+        }
+        writer.flush().unwrap();
+        let streamed = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+        let whole = rendered(|o| render_csv(&report, o));
+        let sorted = |text: &str| {
+            let mut lines: Vec<String> = text.split("\r\n").map(str::to_owned).collect();
+            let header = lines.remove(0);
+            lines.sort();
+            (header, lines)
+        };
+        assert_eq!(sorted(&streamed), sorted(&whole), "{name}");
+        assert_eq!(streamed.len(), whole.len());
     }
 }
 
@@ -573,10 +632,10 @@ fn chosen_tags_become_csv_columns_after_the_fixed_ones() {
     assert_eq!(headers[..CSV_COLUMNS.len()], *CSV_COLUMNS, "the fixed columns keep their places");
     assert_eq!(headers[CSV_COLUMNS.len()..], ["tag:owner", "tag:cost-center", "tag:absent"]);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    let expected = observations(&report);
+    let expected = csv_rows(&report);
     assert_eq!(rows.len(), expected.len());
     let column = |name: &str| headers.iter().position(|c| c == name).unwrap();
-    for (row, (index, _)) in rows.iter().zip(&expected) {
+    for (row, (index, _, _)) in rows.iter().zip(&expected) {
         let tags = &report.bindings[*index].binding.tags;
         // The value as the cloud gave it (quote and comma intact; a
         // leading `=` escaped against formula injection, as every cell),

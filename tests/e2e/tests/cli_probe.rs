@@ -162,3 +162,69 @@ fn streamed_json_lines_write_every_binding_once_and_total_them() {
     drop(farm);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `inspect probe --format csv` streams its rows (the run keeps no
+/// bindings); the same run written from the whole report (as with
+/// `--baseline`) has the same rows, in another order: results as they
+/// came, then the rows about bindings as a whole (a declared certificate
+/// expired at an endpoint that is down, a wildcard not probed).
+#[test]
+fn streamed_csv_has_the_rows_of_the_whole_report() {
+    let Site { dir, ca_file, farm, .. } = site("e2e-cli-probe-csv");
+    let site = farm.addr("site").unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let binding = |resource: &str, endpoint: Value, not_probeable: Value, not_after: i64| {
+        serde_json::json!({ "binding": {
+            "location": { "provider": "static", "service": "static", "account": "test", "resource_id": resource,
+                "endpoint": endpoint, "not_probeable": not_probeable },
+            "declared": { "name": resource, "not_after": not_after, "fingerprints": [], "sans": [] },
+            "xrefs": [] }, "results": [] })
+    };
+    let endpoint = |addr: std::net::SocketAddr| serde_json::json!({ "host": addr.ip().to_string(), "port": addr.port(), "sni": "localhost" });
+    let declared = serde_json::json!({ "schema_version": 4, "bindings": [
+        binding("site", endpoint(site), Value::Null, 4_000_000_000),
+        binding("down", endpoint(closed), Value::Null, 1_000_000_000),
+        binding("also-down", endpoint(closed), Value::Null, 4_000_000_000),
+        binding("*.wild.test", Value::Null, "wildcard domain".into(), 1_000_000_000),
+    ] });
+    std::fs::write(dir.join("declared.json"), declared.to_string()).unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(inspect_binary())
+            .args(["probe", "--declared", "declared.json", "--trust", "none", "--ca-file"])
+            .arg(&ca_file)
+            .args(args)
+            .current_dir(&dir)
+            .env_remove("CERTINSPECT_PLUGIN_PATH")
+            .output()
+            .unwrap();
+        assert_ne!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+        let text = String::from_utf8(output.stdout).unwrap();
+        let mut rows: Vec<String> = text.split("\r\n").map(str::to_owned).collect();
+        let header = rows.remove(0);
+        (output.status.code(), header, rows)
+    };
+
+    let (code, header, streamed) = run(&["--format", "csv"]);
+    let json = Command::new(inspect_binary())
+        .args(["probe", "--declared", "declared.json", "--format", "json", "--trust", "none", "--ca-file"])
+        .arg(&ca_file)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    std::fs::write(dir.join("base.json"), &json.stdout).unwrap();
+    let (whole_code, whole_header, whole) = run(&["--format", "csv", "--baseline", "base.json"]);
+    assert_eq!((code, &header), (whole_code, &whole_header));
+    assert!(header.starts_with("provider,service,account,"), "{header}");
+    // Results first (as they came), the rows about bindings as a whole last.
+    let tail: Vec<&str> = streamed.iter().rev().skip(1).take(2).map(String::as_str).collect();
+    assert!(tail.iter().any(|row| row.contains(",down,") && row.contains("declared-expired")), "{tail:?}");
+    assert!(tail.iter().any(|row| row.contains("*.wild.test") && row.contains("not-probeable")), "{tail:?}");
+    assert_eq!(streamed.len(), 6, "three results, two rows about bindings as a whole, and the end: {streamed:?}");
+    let sorted = |mut rows: Vec<String>| {
+        rows.sort();
+        rows
+    };
+    assert_eq!(sorted(streamed), sorted(whole));
+    drop(farm);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

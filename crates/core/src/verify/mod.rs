@@ -47,7 +47,7 @@ pub use chains::IssuerFetch;
 pub use held::BareEndpoint;
 pub use plan::ConnectTo;
 pub use revocation::{RevocationAnswer, RevocationFact, RevocationVerdict, UnknownCause};
-pub use rules::place_of;
+pub use rules::{place_of, BINDING_FINDING_CODES};
 
 use chains::{AnalysisSettings, ChainCache};
 use held::HeldBindings;
@@ -204,6 +204,13 @@ pub trait VerifyObserver {
     /// One result of the binding at `index` (as joined) and the findings about it.
     fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
         let _ = (index, binding, result, findings);
+    }
+    /// The findings about the binding at `index` as a whole (codes of
+    /// [`BINDING_FINDING_CODES`]), once, at the end, after all its results
+    /// and before [`not_probed`](Self::not_probed) of the same binding; only
+    /// for a binding that has some. The report holds them too.
+    fn binding_findings(&mut self, index: usize, binding: &Binding, findings: &[Finding]) {
+        let _ = (index, binding, findings);
     }
 }
 
@@ -407,21 +414,27 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     // Findings of results were counted as they were made; these are the rest.
     let counted = findings.len();
     let by_names = CertificatesByNames::new(&known);
+    let mut join_issues: HashMap<usize, Vec<&str>> = HashMap::new();
+    for issue in &join_outcome.issues {
+        join_issues.entry(issue.binding).or_default().push(&issue.message);
+    }
     for (binding_index, &served) in served_seen.iter().enumerate() {
         let binding = bindings.get(binding_index);
         tally.binding(&binding.location);
-        let found = binding_findings(&binding, served, &by_names, now, &options.policy);
-        findings.extend(found.into_iter().map(|f| f.at_binding(binding_index)));
+        let mut found = binding_findings(&binding, served, &by_names, now, &options.policy);
+        if let Some(messages) = join_issues.get(&binding_index) {
+            let place = place_of(&binding);
+            found.extend(messages.iter().map(|m| Finding::new(FindingCode::JoinAmbiguous, *m).at_place(place.clone())));
+        }
+        let found: Vec<Finding> = found.into_iter().map(|f| f.at_binding(binding_index)).collect();
+        if !found.is_empty() {
+            observer.binding_findings(binding_index, &binding, &found);
+        }
         if !options.keep_results && plan.target_of_binding[binding_index].is_none() {
             // Nothing was streamed for it: the observer hears of it now.
             observer.not_probed(binding_index, &binding);
         }
-    }
-    for issue in &join_outcome.issues {
-        let place = place_of(&bindings.get(issue.binding));
-        findings.push(
-            Finding::new(FindingCode::JoinAmbiguous, issue.message.clone()).at_binding(issue.binding).at_place(place),
-        );
+        findings.extend(found);
     }
     // The bindings move into the report, each with its results; a streamed
     // run's observer had every binding, and its report keeps none.
@@ -477,15 +490,19 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
 /// code, address and message, so the order never depends on timing (and a
 /// merge of shard reports orders them as one run does).
 pub(crate) fn sort_findings(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
-        a.severity
-            .cmp(&b.severity)
-            .then(a.binding.cmp(&b.binding))
-            .then(a.code.as_str().cmp(b.code.as_str()))
-            .then(a.address.cmp(&b.address))
-            .then(a.place.cmp(&b.place))
-            .then(a.message.cmp(&b.message))
-    });
+    findings.sort_by(report_order);
+}
+
+/// The order of findings in a report (see [`sort_findings`]), for a
+/// renderer that lists some of them together (a CSV row) as the report would.
+pub fn report_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    a.severity
+        .cmp(&b.severity)
+        .then(a.binding.cmp(&b.binding))
+        .then(a.code.as_str().cmp(b.code.as_str()))
+        .then(a.address.cmp(&b.address))
+        .then(a.place.cmp(&b.place))
+        .then(a.message.cmp(&b.message))
 }
 
 /// Observations analysed together: enough to keep rayon's threads busy,

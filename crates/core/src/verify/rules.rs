@@ -131,6 +131,10 @@ pub(crate) fn observation_findings(
     if binding.declared.provider_status.as_deref() == Some("ok") {
         provider_status_finding(&mut out);
     }
+    debug_assert!(
+        out.iter().all(|f| !BINDING_FINDING_CODES.contains(&f.code)),
+        "an observation's finding has a code about bindings as a whole"
+    );
     let place = place_of(binding);
     out.into_iter().map(|f| f.at_place(place.clone())).collect()
 }
@@ -353,6 +357,19 @@ fn provider_status_finding(out: &mut Vec<Finding>) {
     }
 }
 
+/// The codes of findings about a binding as a whole ([`binding_findings`],
+/// and `join-ambiguous`), never about one observation of it: how a renderer
+/// that lists findings per observation (CSV) tells a binding's own findings
+/// from those of a result without an address. Both rule sets check (in
+/// debug builds) that they keep to their side of this list.
+pub const BINDING_FINDING_CODES: [FindingCode; 5] = [
+    FindingCode::NotProbeable,
+    FindingCode::DeclaredExpired,
+    FindingCode::DeclaredExpiring,
+    FindingCode::AutoManagedNotDeployed,
+    FindingCode::JoinAmbiguous,
+];
+
 /// Findings about a binding as a whole; `served_seen`: some result of it received a served leaf.
 pub(crate) fn binding_findings(
     binding: &Binding,
@@ -397,6 +414,7 @@ pub(crate) fn binding_findings(
             );
         }
     }
+    debug_assert!(out.iter().all(|f| BINDING_FINDING_CODES.contains(&f.code)), "a binding finding code is missing");
     let place = place_of(binding);
     out.into_iter().map(|f| f.at_place(place.clone())).collect()
 }
