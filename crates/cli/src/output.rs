@@ -1,5 +1,5 @@
 //! Where and how results are written: the report format, the output file,
-//! streaming JSON Lines and CSV, and progress on stderr.
+//! streaming JSON Lines, CSV and Prometheus series, and progress on stderr.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -76,8 +76,9 @@ pub struct Sink {
     /// Terminal width for the table (0: no limit).
     width: usize,
     writer: Box<dyn Write>,
-    /// The writer of a streamed run (JSON Lines, CSV), which writes as
-    /// results arrive; `writer` is then a sink.
+    /// The writer of a streamed run (JSON Lines and CSV, which write as
+    /// results arrive; Prometheus, which gathers compact series); `writer`
+    /// is then a sink.
     stream: Option<Stream>,
     /// The report of `--baseline`, read before anything is scanned.
     pub baseline: Option<Report>,
@@ -117,8 +118,9 @@ fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     // Comparing with a baseline needs the whole report (findings are
-    // matched by their bindings): JSON Lines and CSV are then written at the end.
-    let streamed_format = matches!(args.format, Format::Jsonl | Format::Csv);
+    // matched by their bindings): JSON Lines, CSV and Prometheus are then
+    // written from it at the end.
+    let streamed_format = matches!(args.format, Format::Jsonl | Format::Csv | Format::Prometheus);
     let (writer, stream) = if streaming && streamed_format && baseline.is_none() {
         (Box::new(io::sink()) as Box<dyn Write>, Some(writer))
     } else {
@@ -130,6 +132,7 @@ fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
     let width = columns.unwrap_or(if terminal { 100 } else { 0 });
     let stream = stream.map(|out| match args.format {
         Format::Csv => Stream::Csv(PendingCsv::Header(out)),
+        Format::Prometheus => Stream::Prometheus(certinspect_render::PrometheusSeries::new(&[]), out),
         _ => Stream::Jsonl(certinspect_render::JsonLinesWriter::for_streamed_run(out)),
     });
     Ok(Sink { format: args.format, color, width, writer, stream, baseline, labels_from_tags: Vec::new() })
@@ -139,6 +142,8 @@ fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
 enum Stream {
     Jsonl(certinspect_render::JsonLinesWriter<Box<dyn Write>>),
     Csv(PendingCsv),
+    /// The series gathered, and where the file goes at the end.
+    Prometheus(certinspect_render::PrometheusSeries, Box<dyn Write>),
 }
 
 /// CSV's header names the tag columns, known only once the sink is
@@ -181,6 +186,9 @@ impl Sink {
     /// (`[output] labels_from_tags`).
     pub fn with_labels_from_tags(mut self, keys: &[String]) -> Self {
         self.labels_from_tags = keys.to_vec();
+        if let Some(Stream::Prometheus(series, _)) = self.stream.as_mut() {
+            *series = certinspect_render::PrometheusSeries::new(keys);
+        }
         self
     }
 
@@ -195,6 +203,10 @@ impl Sink {
         match (self.stream.as_mut(), self.format) {
             (Some(Stream::Jsonl(jsonl)), _) => jsonl.finish(report)?,
             (Some(Stream::Csv(csv)), _) => csv.write(&self.labels_from_tags, |w| w.flush())?,
+            (Some(Stream::Prometheus(series, out)), _) => {
+                series.finish(report, out)?;
+                out.flush()?;
+            }
             (None, Format::Table) => certinspect_render::render_table(report, &options, &mut self.writer)?,
             (None, Format::Json) => certinspect_render::render_json(report, &mut self.writer)?,
             (None, Format::Jsonl) => certinspect_render::render_jsonl(report, &mut self.writer)?,
@@ -210,7 +222,7 @@ impl Sink {
     }
 }
 
-/// Streams results (JSON Lines, CSV) and shows progress on stderr when it is a terminal.
+/// Streams results (JSON Lines, CSV, Prometheus series) and shows progress on stderr when it is a terminal.
 pub struct Observer<'s> {
     sink: &'s mut Sink,
     progress: bool,
@@ -253,6 +265,10 @@ impl VerifyObserver for Observer<'_> {
         let written = match self.sink.stream.as_mut() {
             Some(Stream::Jsonl(jsonl)) => jsonl.result(index, binding, None),
             Some(Stream::Csv(csv)) => csv.write(&self.sink.labels_from_tags, |w| w.not_probed(index, binding)),
+            Some(Stream::Prometheus(series, _)) => {
+                series.not_probed(index, binding);
+                Ok(())
+            }
             None => Ok(()),
         };
         if let Err(e) = written.filter_closed_pipe() {
@@ -278,6 +294,10 @@ impl VerifyObserver for Observer<'_> {
                 .result(index, binding, Some(result))
                 .and_then(|()| findings.iter().try_for_each(|f| jsonl.finding(f))),
             Some(Stream::Csv(csv)) => csv.write(&self.sink.labels_from_tags, |w| w.result(binding, result, findings)),
+            Some(Stream::Prometheus(series, _)) => {
+                series.result(index, binding, result, findings);
+                Ok(())
+            }
             None => Ok(()),
         };
         if let Err(e) = written.filter_closed_pipe() {

@@ -41,7 +41,7 @@ use certinspect_core::report::Report;
 pub use certinspect_core::findings::{CodeInfo, FindingCode, Severity};
 pub use csv_out::{tag_column_name, CsvWriter, CSV_COLUMNS};
 pub use json::JsonLinesWriter;
-pub use prometheus::{escape_label_value, tag_label_name};
+pub use prometheus::{escape_label_value, tag_label_name, PrometheusSeries};
 pub use sarif::{binding_uri, sarif_level, SARIF_FINGERPRINT_KEY};
 
 /// The JSON Schema (draft 2020-12) of the `json` format, and of the `jsonl`

@@ -16,7 +16,7 @@ use certinspect_core::report::{ObservationResult, Report};
 use certinspect_core::verify::BINDING_FINDING_CODES;
 use certinspect_render::{
     render_csv, render_json, render_jsonl, render_prometheus, render_sarif, sarif_level, CsvWriter, FindingCode,
-    JsonLinesWriter, CSV_COLUMNS, SARIF_FINGERPRINT_KEY,
+    JsonLinesWriter, PrometheusSeries, CSV_COLUMNS, SARIF_FINGERPRINT_KEY,
 };
 use common::python::{consumer, consumer_rejects, sarif_schema};
 use common::{docs_dir, rendered, scratch_file};
@@ -470,6 +470,51 @@ fn prometheus_text_passes_promtool_check_metrics() {
     for (name, report) in reports() {
         let text = rendered(|o| render_prometheus(&report, o));
         promtool().check_metrics(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+/// A run gathered through [`PrometheusSeries`] as the engine's observer
+/// feeds it (results as they come, bindings not probed at the end; the
+/// report then holds only the findings not streamed) writes the samples
+/// `render_prometheus` writes from the whole report, and promtool takes it.
+#[test]
+fn streamed_prometheus_has_the_whole_reports_samples() {
+    for (name, report) in reports() {
+        let mut series = PrometheusSeries::new(&[]);
+        let mut streamed_findings = 0;
+        for (index, b) in report.bindings.iter().enumerate().rev() {
+            if b.results.is_empty() {
+                series.not_probed(index, &b.binding);
+            }
+            for result in &b.results {
+                let about = |f: &&Finding| f.binding == Some(index) && f.address == result.address;
+                let findings: Vec<Finding> = report
+                    .findings
+                    .iter()
+                    .filter(about)
+                    .filter(|f| !BINDING_FINDING_CODES.contains(&f.code))
+                    .cloned()
+                    .collect();
+                streamed_findings += findings.len();
+                series.result(index, &b.binding, result, &findings);
+            }
+        }
+        assert!(streamed_findings > 0, "{name}");
+        // What a streamed run's report keeps: no bindings, the other findings.
+        let mut kept = report.clone();
+        kept.bindings.clear();
+        kept.findings.retain(|f| f.binding.is_none() || f.address.is_none() && BINDING_FINDING_CODES.contains(&f.code));
+        let mut streamed = Vec::new();
+        series.finish(&kept, &mut streamed).unwrap();
+        let streamed = String::from_utf8(streamed).unwrap();
+        let whole = rendered(|o| render_prometheus(&report, o));
+        let sorted = |text: &str| {
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.sort_unstable();
+            lines.into_iter().map(str::to_owned).collect::<Vec<_>>()
+        };
+        assert_eq!(sorted(&streamed), sorted(&whole), "{name}");
+        promtool().check_metrics(&streamed).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 

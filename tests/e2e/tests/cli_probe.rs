@@ -1,6 +1,8 @@
 //! `inspect probe` as a user runs it, without any cloud: bare endpoints
 //! read as OBSERVED, and `--declared FILE` (CSV, or a report written
-//! earlier) turns the same probes into MATCH / FOREIGN verdicts.
+//! earlier) turns the same probes into MATCH / FOREIGN verdicts; the
+//! streamed outputs (JSON Lines, CSV, Prometheus) hold what the whole
+//! report does.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -167,9 +169,10 @@ fn streamed_json_lines_write_every_binding_once_and_total_them() {
 /// bindings); the same run written from the whole report (as with
 /// `--baseline`) has the same rows, in another order: results as they
 /// came, then the rows about bindings as a whole (a declared certificate
-/// expired at an endpoint that is down, a wildcard not probed).
+/// expired at an endpoint that is down, a wildcard not probed). Likewise
+/// `--format prometheus`, which keeps only each series' labels and numbers.
 #[test]
-fn streamed_csv_has_the_rows_of_the_whole_report() {
+fn streamed_csv_and_prometheus_have_what_the_whole_report_has() {
     let Site { dir, ca_file, farm, .. } = site("e2e-cli-probe-csv");
     let site = farm.addr("site").unwrap();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
@@ -225,6 +228,42 @@ fn streamed_csv_has_the_rows_of_the_whole_report() {
         rows
     };
     assert_eq!(sorted(streamed), sorted(whole));
+
+    // Prometheus gathers compact series while streaming: the same samples
+    // (but those that read the clock, which moved between the runs), and
+    // promtool takes the file.
+    let metrics = |args: &[&str]| {
+        let output = Command::new(inspect_binary())
+            .args(["probe", "--declared", "declared.json", "--format", "prometheus", "--trust", "none", "--ca-file"])
+            .arg(&ca_file)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_ne!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let streamed = metrics(&[]);
+    let whole = metrics(&["--baseline", "base.json"]);
+    promtool().check_metrics(&streamed).unwrap_or_else(|e| panic!("{e}"));
+    let timeless = |text: &str| {
+        let clock = ["certinspect_certificate_expiry_seconds{", "certinspect_certificate_last_seen_timestamp_seconds{"];
+        let clock_free = |line: &&str| {
+            !clock.iter().any(|c| line.starts_with(c)) && !line.starts_with("certinspect_scan_timestamp_seconds ")
+        };
+        sorted(text.lines().filter(clock_free).map(str::to_owned).collect())
+    };
+    assert!(streamed.contains("source=\"declared\""), "{streamed}");
+    assert_eq!(timeless(&streamed), timeless(&whole));
     drop(farm);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Debian's promtool, fetched once into the target directory when not installed.
+fn promtool() -> &'static certinspect_testbed::prometheus::Tools {
+    static TOOLS: std::sync::OnceLock<certinspect_testbed::prometheus::Tools> = std::sync::OnceLock::new();
+    TOOLS.get_or_init(|| {
+        certinspect_testbed::prometheus::tools(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
 }
