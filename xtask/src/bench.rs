@@ -15,6 +15,8 @@
 //!   CPU ratio to Go. A manual tool, never run in CI: it needs nginx, Go and
 //!   GNU time (`bash ../shared/bench/run_peers.sh setup` installs them, once
 //!   per machine).
+//! - `farm`: that farm alone (`--endpoints N`, `--per-chain K`) until
+//!   Enter, to profile `inspect probe` against.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -23,10 +25,18 @@ use std::process::{Command, Stdio};
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut endpoints: Option<Vec<String>> = None;
     let mut which: Vec<&str> = Vec::new();
+    let mut per_chain = 1;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
-            "probe" | "parse" | "peers" => which.push(arg),
+            "probe" | "parse" | "peers" | "farm" => which.push(arg),
+            "--per-chain" => {
+                per_chain = iter
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n: &usize| n > 0)
+                    .ok_or("--per-chain needs a count")?;
+            }
             "--endpoints" => {
                 endpoints =
                     Some(iter.next().ok_or("--endpoints needs N[,N...]")?.split(',').map(str::to_owned).collect())
@@ -39,7 +49,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     for bench in which {
         match bench {
-            "peers" => {
+            "peers" | "farm" => {
                 let sizes = endpoints.clone().unwrap_or_else(|| vec!["1000".to_owned(), "10000".to_owned()]);
                 let sizes = sizes
                     .iter()
@@ -47,7 +57,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
                         n.parse::<usize>().ok().filter(|&n| n > 0).ok_or(format!("--endpoints: '{n}' is not a count"))
                     })
                     .collect::<Result<Vec<usize>, String>>()?;
-                peers(&sizes)?;
+                if bench == "peers" {
+                    peers(&sizes)?;
+                } else {
+                    farm(sizes.iter().copied().max().unwrap_or(1000), per_chain)?;
+                }
             }
             "probe" => {
                 for n in endpoints.clone().unwrap_or_else(|| vec!["1000".to_owned(), "10000".to_owned()]) {
@@ -221,6 +235,20 @@ fn write_inspect_targets(targets: &[String], times: usize, path: &Path) -> Resul
 fn load_average() -> String {
     let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// The benchmark farm alone, until standard input ends (Enter or ^D), to
+/// profile against: `perf record`, callgrind, one binary against another.
+fn farm(endpoints: usize, per_chain: usize) -> Result<(), String> {
+    let dir = crate::target_dir().join("tmp").join("bench-farm");
+    let farm = crate::bench_farm::start(&dir, endpoints, per_chain)?;
+    let targets = dir.join("targets-inspect.txt");
+    write_inspect_targets(&farm.targets, 1, &targets)?;
+    println!("farm of {endpoints} endpoints, {per_chain} per chain: CA {}", dir.join("ca.pem").display());
+    println!("targets for inspect probe --targets: {}", targets.display());
+    println!("press Enter to stop it");
+    let _ = std::io::stdin().read_line(&mut String::new());
+    Ok(())
 }
 
 /// One tool's medians over its counted runs.
