@@ -237,3 +237,36 @@ fn nginx_conf(dir: &Path, status_port: u16, endpoints: &[SocketAddr], per_chain:
     conf.push_str("}\n");
     conf
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_listen_where_bound_and_share_leaves_per_chain() {
+        let endpoints: Vec<SocketAddr> = ["127.0.0.1:30001", "127.0.0.1:30002", "[::1]:30000"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let conf = nginx_conf(Path::new("/farm"), 30000, &endpoints, 2);
+        let servers: Vec<(&str, &str)> = conf
+            .lines()
+            .filter_map(|line| {
+                let rest = line.trim().strip_prefix("server { listen ")?;
+                let (listen, rest) = rest.split_once(" ssl; server_name ")?;
+                Some((listen, rest.split_once(';')?.0))
+            })
+            .collect();
+        assert_eq!(
+            servers,
+            [
+                ("127.0.0.1:30001", "host-0.bench.test"),
+                ("127.0.0.1:30002", "host-0.bench.test"),
+                ("[::1]:30000", "host-1.bench.test")
+            ]
+        );
+        assert!(conf.contains("server { listen 127.0.0.1:30000; location = /status { stub_status; } }"));
+        assert!(conf.contains("ssl_session_cache off;") && conf.contains("ssl_session_tickets off;"));
+        assert!(conf.contains("worker_processes 1;"));
+    }
+}
