@@ -244,10 +244,8 @@ mod tests {
 
     #[test]
     fn endpoints_listen_where_bound_and_share_leaves_per_chain() {
-        let endpoints: Vec<SocketAddr> = ["127.0.0.1:30001", "127.0.0.1:30002", "[::1]:30000"]
-            .iter()
-            .map(|a| a.parse().unwrap())
-            .collect();
+        let endpoints: Vec<SocketAddr> =
+            ["127.0.0.1:30001", "127.0.0.1:30002", "[::1]:30000"].iter().map(|a| a.parse().unwrap()).collect();
         let conf = nginx_conf(Path::new("/farm"), 30000, &endpoints, 2);
         let servers: Vec<(&str, &str)> = conf
             .lines()
