@@ -15,8 +15,8 @@
 //!   CPU ratio to Go. A manual tool, never run in CI: it needs nginx, Go and
 //!   GNU time (`bash ../shared/bench/run_peers.sh setup` installs them, once
 //!   per machine).
-//! - `farm`: that farm alone (`--endpoints N`, `--per-chain K`) until
-//!   Enter, to profile `inspect probe` against.
+//! - `farm`: that farm alone (`--endpoints N`, 1,000 by default;
+//!   `--per-chain K`) until Enter, to profile `inspect probe` against.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -60,7 +60,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 if bench == "peers" {
                     peers(&sizes)?;
                 } else {
-                    farm(sizes.iter().copied().max().unwrap_or(1000), per_chain)?;
+                    let size = if endpoints.is_some() { sizes.iter().copied().max().unwrap_or(1000) } else { 1000 };
+                    farm(size, per_chain)?;
                 }
             }
             "probe" => {
