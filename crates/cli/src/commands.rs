@@ -363,7 +363,8 @@ pub fn inventory(args: &InventoryArgs, plugin_dirs: &[PathBuf]) -> u8 {
 
 /// The inventory as JSON Lines: the header, then one binding per line.
 fn inventory_jsonl(out: &mut dyn Write, inventory: &certinspect_core::scan::Inventory) -> std::io::Result<()> {
-    let header = InventoryHeader::new(&inventory.bindings, &inventory.source_errors, &inventory.source_stats);
+    let mut header = InventoryHeader::new(&inventory.bindings, &inventory.source_errors, &inventory.source_stats);
+    header.source_warnings.clone_from(&inventory.source_warnings);
     serde_json::to_writer(&mut *out, &header)?;
     writeln!(out)?;
     for binding in &inventory.bindings {
