@@ -1,10 +1,12 @@
 //! The provider plugins as dynamic libraries: the one list of their cdylib
 //! packages (`cargo xtask plugins` builds exactly these; tests pick from
-//! it by plugin name) and a builder for workspace packages that
-//! `cargo test` does not produce as artifacts.
+//! it by plugin name), a builder for workspace packages that `cargo test`
+//! does not produce as artifacts, and the one set of them the tests share
+//! ([`test_artifacts`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// One provider plugin built as a dynamic library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +101,25 @@ pub fn build_packages<'a>(packages: impl IntoIterator<Item = &'a str>) -> PathBu
         String::from_utf8_lossy(&output.stderr)
     );
     target_dir().join("debug")
+}
+
+/// The workspace artifacts the tests run, built once per test process in
+/// one nested cargo: `inspect` (also the plugin host of process
+/// isolation), the static providers' cdylib exports and the Alibaba plugin
+/// libraries. One set for every suite, so the nested build resolves one
+/// feature set and each suite after the first finds it built.
+pub fn test_artifacts() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let binaries = ["certinspect-cli", "static-provider-alpha-dylib", "static-provider-beta-dylib"];
+        let alibaba = PLUGINS.iter().filter(|p| p.name.starts_with("alibaba-")).map(|p| p.package);
+        build_packages(binaries.into_iter().chain(alibaba))
+    })
+}
+
+/// The `inspect` binary of [`test_artifacts`].
+pub fn inspect_binary() -> PathBuf {
+    test_artifacts().join(format!("inspect{}", std::env::consts::EXE_SUFFIX))
 }
 
 #[cfg(test)]
