@@ -71,6 +71,40 @@ fn each_way_a_plugin_process_dies_is_one_source_error_and_the_others_are_reporte
     assert_eq!(stats.iter().map(|s| s.bindings).sum::<usize>(), inventory.bindings.len());
 }
 
+/// A child that dies is restarted once, for the next scope: the scope it
+/// died in is an error, the next one is listed by a fresh child; a second
+/// death ends the source, each later scope an error that says so.
+#[test]
+fn a_crashed_child_is_restarted_once_for_the_next_scope() {
+    let mut options = options();
+    // One scope at a time, in order: which scope meets which child is then fixed.
+    options.collect.parallelism = 1;
+    let specs = [SourceSpec::new("crashing", serde_json::json!({ "modes": ["segfault", "ok", "abort", "ok"] }))];
+
+    let inventory = inventory(&registry(), &specs, &options, &mut NoObserver).expect("the source opens");
+
+    let listed: Vec<&str> = inventory.bindings.iter().map(|b| b.location.resource_id.as_str()).collect();
+    assert_eq!(listed, ["1:ok-1"], "the scope after the first crash is listed by the restarted child");
+    let errors: Vec<(&str, &str)> =
+        inventory.source_errors.iter().map(|e| (e.scope.as_deref().unwrap_or_default(), e.message.as_str())).collect();
+    let expected = [
+        ("0:segfault", "the plugin process was killed by signal 11 (SIGSEGV) during list_page"),
+        ("2:abort", "the plugin process was killed by signal 6 (SIGABRT) during list_page"),
+        (
+            "3:ok",
+            "the plugin process was killed by signal 6 (SIGABRT) during list_page; \
+             the source ends here (its plugin process was restarted once already)",
+        ),
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for ((scope, message), (expected_scope, expected_message)) in errors.iter().zip(expected) {
+        assert_eq!(*scope, expected_scope);
+        assert!(message.contains(expected_message), "{scope}: {message}");
+    }
+    let stats = &inventory.source_stats[0];
+    assert_eq!((stats.scopes, stats.scopes_complete, stats.bindings), (4, 1, 1));
+}
+
 #[test]
 fn a_healthy_library_gives_the_same_bindings_in_both_isolations() {
     let registry = registry();

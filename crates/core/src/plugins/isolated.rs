@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -353,9 +353,78 @@ fn limit_memory(_bytes: u64) {}
 
 // --------------------------------------------------------------- parent side
 
-/// A source served by a child process.
+/// A source served by a child process. A child that dies (crash, deadline,
+/// garbage on stdout) fails the calls in flight — their scopes are errors —
+/// and is restarted once, with the same configuration, for the calls that
+/// come after; a second death ends the source.
 pub(crate) struct ChildSource {
     plugin: String,
+    library: PathBuf,
+    config: String,
+    services: Arc<dyn HostServices>,
+    host: ProcessHost,
+    /// The child serving calls now, and whether it is already the restart.
+    current: Mutex<(Arc<Child>, bool)>,
+}
+
+impl ChildSource {
+    /// Start `host`'s program on `library` and open a source with `config`.
+    pub(crate) fn open(
+        plugin: &str,
+        library: &Path,
+        config: &str,
+        services: Arc<dyn HostServices>,
+        host: &ProcessHost,
+    ) -> Result<Self, PluginError> {
+        let child = Child::start(plugin, library, config, Arc::clone(&services), host)?;
+        Ok(Self {
+            plugin: plugin.to_owned(),
+            library: library.to_owned(),
+            config: config.to_owned(),
+            services,
+            host: host.clone(),
+            current: Mutex::new((Arc::new(child), false)),
+        })
+    }
+
+    /// Send one `SourceRequest` (JSON text) and wait for the answer.
+    pub(crate) fn call(&self, request_json: &str) -> Result<String, PluginError> {
+        self.serving()?.call(request_json)
+    }
+
+    /// The live child, starting the one restart if the child died.
+    fn serving(&self) -> Result<Arc<Child>, PluginError> {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let (child, restarted) = &*current;
+        let Some(reason) = child.death() else { return Ok(Arc::clone(child)) };
+        if *restarted {
+            return Err(PluginError::other(format!(
+                "{reason}; the source ends here (its plugin process was restarted once already)"
+            )));
+        }
+        tracing::warn!(target: "plugin", plugin = %self.plugin, "{reason}; starting a new plugin process for the next scope");
+        match Child::start(&self.plugin, &self.library, &self.config, Arc::clone(&self.services), &self.host) {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                *current = (Arc::clone(&fresh), true);
+                Ok(fresh)
+            }
+            Err(error) => {
+                *current = (Arc::clone(child), true);
+                Err(PluginError::other(format!("{reason}; restarting it failed: {}", error.message)))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ChildSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildSource").field("plugin", &self.plugin).finish_non_exhaustive()
+    }
+}
+
+/// One child process serving one opened source.
+struct Child {
     shared: Arc<ParentShared>,
     stdin: Arc<Mutex<ChildStdin>>,
     next: AtomicU64,
@@ -364,7 +433,7 @@ pub(crate) struct ChildSource {
 }
 
 struct ParentShared {
-    child: Mutex<Child>,
+    child: Mutex<std::process::Child>,
     pending: Mutex<HashMap<u64, SyncSender<Result<String, PluginError>>>>,
     /// Why the child is gone, once it is.
     dead: Mutex<Option<String>>,
@@ -391,9 +460,9 @@ impl ParentShared {
     }
 }
 
-impl ChildSource {
+impl Child {
     /// Start `host`'s program on `library` and open a source with `config`.
-    pub(crate) fn open(
+    fn start(
         plugin: &str,
         library: &Path,
         config: &str,
@@ -423,20 +492,24 @@ impl ChildSource {
         let stdin = Arc::new(Mutex::new(stdin));
         spawn_stderr_reader(plugin.to_owned(), stderr, Arc::clone(&shared));
         spawn_stdout_reader(plugin.to_owned(), stdout, Arc::clone(&shared), Arc::clone(&stdin), services);
-        let source = Self {
-            plugin: plugin.to_owned(),
+        let child = Self {
             shared,
             stdin,
             next: AtomicU64::new(1),
             call_timeout: host.call_timeout,
             memory_limit_bytes: host.memory_limit_bytes,
         };
-        source.request("open", |id| Message::Open { id, config: config.to_owned() })?;
-        Ok(source)
+        child.request("open", |id| Message::Open { id, config: config.to_owned() })?;
+        Ok(child)
+    }
+
+    /// Why the child is gone, once a call saw it go.
+    fn death(&self) -> Option<String> {
+        self.shared.dead.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Send one `SourceRequest` (JSON text) and wait for the answer.
-    pub(crate) fn call(&self, request_json: &str) -> Result<String, PluginError> {
+    fn call(&self, request_json: &str) -> Result<String, PluginError> {
         let operation = serde_json::from_str::<serde_json::Value>(request_json)
             .ok()
             .and_then(|v| v.get("op").and_then(|op| op.as_str().map(str::to_owned)))
@@ -445,7 +518,7 @@ impl ChildSource {
     }
 
     fn request(&self, operation: &str, message: impl FnOnce(u64) -> Message) -> Result<String, PluginError> {
-        if let Some(reason) = self.shared.dead.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(reason) = self.death() {
             return Err(PluginError::other(reason));
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
@@ -478,7 +551,7 @@ impl ChildSource {
 
     /// Why the child went away, once the reader saw it go.
     fn death_reason(&self, operation: &str) -> String {
-        if let Some(reason) = self.shared.dead.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(reason) = self.death() {
             return reason;
         }
         let Some(status) = self.exit_status() else {
@@ -497,7 +570,7 @@ impl ChildSource {
     }
 }
 
-impl ChildSource {
+impl Child {
     /// The child's exit status, waiting a moment for it: its stdout just
     /// closed, which normally means it is ending. `None` if it lives on.
     fn exit_status(&self) -> Option<std::process::ExitStatus> {
@@ -513,15 +586,9 @@ impl ChildSource {
     }
 }
 
-impl Drop for ChildSource {
+impl Drop for Child {
     fn drop(&mut self) {
         self.shared.kill();
-    }
-}
-
-impl std::fmt::Debug for ChildSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChildSource").field("plugin", &self.plugin).finish_non_exhaustive()
     }
 }
 
