@@ -11,8 +11,12 @@ use certinspect_core::scan::{inventory, ScanOptions, SourceSpec};
 use certinspect_core::verify::NoObserver;
 use certinspect_e2e::{fixture_plugin, inspect_binary};
 
+/// The crashing fixture, its info asked of a child process (as `inspect`
+/// does under process isolation): nothing of it runs in this process
+/// unless a source opens it in-process.
 fn registry() -> PluginRegistry {
     let mut registry = PluginRegistry::new();
+    registry.set_info_host(options().process_host.unwrap());
     registry.load_file(&fixture_plugin("crashing-provider"));
     assert!(registry.failures().is_empty(), "{:?}", registry.failures());
     registry
@@ -103,6 +107,23 @@ fn a_crashed_child_is_restarted_once_for_the_next_scope() {
     }
     let stats = &inventory.source_stats[0];
     assert_eq!((stats.scopes, stats.scopes_complete, stats.bindings), (4, 1, 1));
+}
+
+/// A library that aborts in `info()` is a load failure saying so, and this
+/// process lives on: it never ran the library. (Asked in-process, the same
+/// `info()` would end this test process.)
+#[test]
+fn a_library_that_crashes_in_info_is_a_load_failure_not_a_host_crash() {
+    // `env` sets the fixture's switch in the child only.
+    let args: [std::ffi::OsString; 3] =
+        ["CERTINSPECT_CRASHING_INFO=abort".into(), inspect_binary().into(), "plugin-host".into()];
+    let mut registry = PluginRegistry::new();
+    registry.set_info_host(ProcessHost::new("env", args));
+    registry.load_file(&fixture_plugin("crashing-provider"));
+
+    assert!(registry.plugins().is_empty());
+    let reasons: Vec<&str> = registry.failures().iter().map(|f| f.reason.as_str()).collect();
+    assert_eq!(reasons, ["the plugin process was killed by signal 6 (SIGABRT) during info"]);
 }
 
 #[test]

@@ -106,6 +106,9 @@ enum Message {
     Open { id: u64, config: String },
     /// Parent to child: one `SourceRequest` (JSON text).
     Call { id: u64, request: String },
+    /// Parent to child: the library's `PluginInfo` (answered with its JSON
+    /// text), so nothing of a library need run in the parent to list it.
+    Info { id: u64 },
     /// Child to parent: the answer to `Open` (empty text) or `Call`.
     Reply { id: u64, result: Result<String, PluginError> },
     /// Child to parent: a host service call.
@@ -197,13 +200,7 @@ pub fn serve(library: &Path, memory_limit_bytes: Option<u64>) -> i32 {
     if let Some(limit) = memory_limit_bytes {
         limit_memory(limit);
     }
-    let module = match super::load::load_library(library) {
-        Ok(module) => Some(module),
-        Err(failure) => {
-            eprintln!("{failure}");
-            None
-        }
-    };
+    let module = super::load::load_library(library).map_err(|failure| failure.reason);
     let link =
         Arc::new(ChildLink { out: Mutex::new(()), pending: Mutex::new(HashMap::new()), next: AtomicU64::new(1) });
     let opened: Arc<Mutex<Option<Arc<certinspect_abi::SourceV1Box>>>> = Arc::new(Mutex::new(None));
@@ -216,12 +213,12 @@ pub fn serve(library: &Path, memory_limit_bytes: Option<u64>) -> i32 {
         };
         match message {
             Message::Open { id, config } => {
-                let (link, opened) = (Arc::clone(&link), Arc::clone(&opened));
+                let (link, opened, module) = (Arc::clone(&link), Arc::clone(&opened), module.clone());
                 // `open` may use host services, whose replies this loop reads.
                 std::thread::spawn(move || {
                     let result = match module {
-                        None => Err(PluginError::other("the library could not be loaded in the plugin process")),
-                        Some(module) => {
+                        Err(reason) => Err(PluginError::other(reason)),
+                        Ok(module) => {
                             let host = crate::host::to_abi_host(Arc::new(ParentProxy(Arc::clone(&link))));
                             match (module.open())(RStr::from_str(&config), host) {
                                 RResult::ROk(source) => {
@@ -234,6 +231,16 @@ pub fn serve(library: &Path, memory_limit_bytes: Option<u64>) -> i32 {
                     };
                     link.send(&Message::Reply { id, result }, &[]);
                 });
+            }
+            Message::Info { id } => {
+                let result = match &module {
+                    Err(reason) => Err(PluginError::other(reason.clone())),
+                    Ok(module) => match (module.info())() {
+                        RResult::ROk(json) => Ok(json.into_string()),
+                        RResult::RErr(e) => Err(PluginError::new(e.kind, format!("info() failed: {}", e.message))),
+                    },
+                };
+                link.send(&Message::Reply { id, result }, &[]);
             }
             Message::Call { id, request } => {
                 let link = Arc::clone(&link);
@@ -469,6 +476,18 @@ impl Child {
         services: Arc<dyn HostServices>,
         host: &ProcessHost,
     ) -> Result<Self, PluginError> {
+        let child = Self::spawn(plugin, library, services, host)?;
+        child.request("open", |id| Message::Open { id, config: config.to_owned() })?;
+        Ok(child)
+    }
+
+    /// Start `host`'s program on `library`; `plugin` names it in the log.
+    fn spawn(
+        plugin: &str,
+        library: &Path,
+        services: Arc<dyn HostServices>,
+        host: &ProcessHost,
+    ) -> Result<Self, PluginError> {
         let mut command = Command::new(&host.program);
         command.args(&host.args);
         if let Some(limit) = host.memory_limit_bytes {
@@ -492,15 +511,13 @@ impl Child {
         let stdin = Arc::new(Mutex::new(stdin));
         spawn_stderr_reader(plugin.to_owned(), stderr, Arc::clone(&shared));
         spawn_stdout_reader(plugin.to_owned(), stdout, Arc::clone(&shared), Arc::clone(&stdin), services);
-        let child = Self {
+        Ok(Self {
             shared,
             stdin,
             next: AtomicU64::new(1),
             call_timeout: host.call_timeout,
             memory_limit_bytes: host.memory_limit_bytes,
-        };
-        child.request("open", |id| Message::Open { id, config: config.to_owned() })?;
-        Ok(child)
+        })
     }
 
     /// Why the child is gone, once a call saw it go.
@@ -589,6 +606,40 @@ impl Child {
 impl Drop for Child {
     fn drop(&mut self) {
         self.shared.kill();
+    }
+}
+
+/// The `PluginInfo` (JSON text) of the library at `library`, asked of a
+/// child process started from `host`, so the library runs only there. The
+/// error is one sentence: why the library would not load, what its `info()`
+/// reported, or how the child ended.
+pub(crate) fn info_in_child(library: &Path, host: &ProcessHost) -> Result<String, String> {
+    let name = library.file_name().unwrap_or(library.as_os_str()).to_string_lossy();
+    let child = Child::spawn(&name, library, Arc::new(NoServicesWhileLoading), host).map_err(|e| e.message)?;
+    child.request("info", |id| Message::Info { id }).map_err(|e| e.message)
+}
+
+/// The host's services while a library is only being asked for its info:
+/// none it could use, and `info()` has no host to call anyway.
+struct NoServicesWhileLoading;
+
+impl HostServices for NoServicesWhileLoading {
+    fn http(&self, _request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let message = "no HTTP while a plugin library is loaded for its info".to_owned();
+        Err(TransportError { kind: TransportErrorKind::Refused, message })
+    }
+
+    fn log(&self, _level: LogLevel, target: &str, message: &str) {
+        tracing::debug!(target: "plugin", module = target, "{message}");
+    }
+
+    fn now_unix_ms(&self) -> i64 {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn is_cancelled(&self) -> bool {
+        false
     }
 }
 
