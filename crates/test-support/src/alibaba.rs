@@ -127,9 +127,13 @@ pub fn registry(isolation: Isolation, providers: impl IntoIterator<Item = Static
 }
 
 /// The plugin libraries of `names` (`alibaba-cdn`, ...), loaded from files
-/// and run under `isolation`.
+/// and run under `isolation`; under [`Isolation::Process`] their info comes
+/// from a child too, as `inspect` does it, so nothing of them runs here.
 pub fn libraries<'a>(isolation: Isolation, names: impl IntoIterator<Item = &'a str>) -> Plugins {
     let mut registry = PluginRegistry::new();
+    if isolation == Isolation::Process {
+        registry.set_info_host(process_host());
+    }
     for name in names {
         registry.load_file(&library(name));
     }
