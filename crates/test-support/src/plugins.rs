@@ -78,6 +78,17 @@ pub fn library_file_name(library: &str) -> String {
     format!("{}{library}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
 }
 
+/// Prefixes of the variables cargo sets for one package's test binary.
+const PACKAGE_ENV_PREFIXES: &[&str] = &[
+    "CARGO_PKG_",
+    "CARGO_MANIFEST_",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+];
+
 /// Builds the workspace packages `packages` (debug profile) with a nested
 /// cargo and returns the directory holding their artifacts. Callers build
 /// once per test process (behind a `OnceLock`): cargo's lock on the target
@@ -88,6 +99,15 @@ pub fn library_file_name(library: &str) -> String {
 pub fn build_packages<'a>(packages: impl IntoIterator<Item = &'a str>) -> PathBuf {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(workspace_root()).args(["build", "--quiet"]);
+    // What `cargo test` tells the test binary about its own package. Build
+    // scripts (ring's) rerun when these differ, so inherited they would
+    // rebuild ring and all above it for each test package's nested build.
+    for (key, _) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        if key_text == "OUT_DIR" || PACKAGE_ENV_PREFIXES.iter().any(|prefix| key_text.starts_with(prefix)) {
+            command.env_remove(&key);
+        }
+    }
     let mut names = Vec::new();
     for package in packages {
         command.args(["-p", package]);
