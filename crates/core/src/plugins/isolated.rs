@@ -365,13 +365,27 @@ fn limit_memory(_bytes: u64) {}
 /// and is restarted once, with the same configuration, for the calls that
 /// come after; a second death ends the source.
 pub(crate) struct ChildSource {
+    launch: Launch,
+    /// The child serving calls now, and whether it is already the restart.
+    current: Mutex<(Arc<Child>, bool)>,
+}
+
+/// Everything needed to start a child for a source, again if it dies.
+struct Launch {
     plugin: String,
     library: PathBuf,
     config: String,
     services: Arc<dyn HostServices>,
     host: ProcessHost,
-    /// The child serving calls now, and whether it is already the restart.
-    current: Mutex<(Arc<Child>, bool)>,
+}
+
+impl Launch {
+    /// Start the host's program on the library and open the source.
+    fn start(&self) -> Result<Child, PluginError> {
+        let child = Child::spawn(&self.plugin, &self.library, Arc::clone(&self.services), &self.host)?;
+        child.request("open", |id| Message::Open { id, config: self.config.clone() })?;
+        Ok(child)
+    }
 }
 
 impl ChildSource {
@@ -383,15 +397,15 @@ impl ChildSource {
         services: Arc<dyn HostServices>,
         host: &ProcessHost,
     ) -> Result<Self, PluginError> {
-        let child = Child::start(plugin, library, config, Arc::clone(&services), host)?;
-        Ok(Self {
+        let launch = Launch {
             plugin: plugin.to_owned(),
             library: library.to_owned(),
             config: config.to_owned(),
             services,
             host: host.clone(),
-            current: Mutex::new((Arc::new(child), false)),
-        })
+        };
+        let child = launch.start()?;
+        Ok(Self { launch, current: Mutex::new((Arc::new(child), false)) })
     }
 
     /// Send one `SourceRequest` (JSON text) and wait for the answer.
@@ -409,8 +423,9 @@ impl ChildSource {
                 "{reason}; the source ends here (its plugin process was restarted once already)"
             )));
         }
-        tracing::warn!(target: "plugin", plugin = %self.plugin, "{reason}; starting a new plugin process for the next scope");
-        match Child::start(&self.plugin, &self.library, &self.config, Arc::clone(&self.services), &self.host) {
+        let plugin = &self.launch.plugin;
+        tracing::warn!(target: "plugin", plugin = %plugin, "{reason}; starting a new plugin process for the next scope");
+        match self.launch.start() {
             Ok(fresh) => {
                 let fresh = Arc::new(fresh);
                 *current = (Arc::clone(&fresh), true);
@@ -426,7 +441,7 @@ impl ChildSource {
 
 impl std::fmt::Debug for ChildSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChildSource").field("plugin", &self.plugin).finish_non_exhaustive()
+        f.debug_struct("ChildSource").field("plugin", &self.launch.plugin).finish_non_exhaustive()
     }
 }
 
@@ -468,19 +483,6 @@ impl ParentShared {
 }
 
 impl Child {
-    /// Start `host`'s program on `library` and open a source with `config`.
-    fn start(
-        plugin: &str,
-        library: &Path,
-        config: &str,
-        services: Arc<dyn HostServices>,
-        host: &ProcessHost,
-    ) -> Result<Self, PluginError> {
-        let child = Self::spawn(plugin, library, services, host)?;
-        child.request("open", |id| Message::Open { id, config: config.to_owned() })?;
-        Ok(child)
-    }
-
     /// Start `host`'s program on `library`; `plugin` names it in the log.
     fn spawn(
         plugin: &str,
