@@ -113,7 +113,8 @@ pub(crate) fn load(config_path: &Path, plugin_dirs: &[PathBuf]) -> Result<(Confi
     let config = Config::load(config_path).map_err(usage_error)?;
     let mut dirs = plugin_dirs.to_vec();
     dirs.extend(config.file.plugin_dirs.iter().cloned());
-    let registry = crate::registry::load(&dirs, config.admission_policy());
+    let info_host = crate::plugin_host::info_host(&config.file.plugins);
+    let registry = crate::registry::load(&dirs, config.admission_policy(), info_host);
     for failure in registry.failures() {
         tracing::warn!("plugin not loaded: {failure}");
     }
