@@ -1,24 +1,20 @@
 //! The CDN plugin against generated emulator worlds, paged the way the host
 //! pages (scopes, then `list_page` until no cursor).
 
-use certinspect_test_support::alibaba as support;
+use certinspect_test_support::alibaba::{self as support, Isolation};
 
 use alibaba_emulator::{EmulatorConfig, FaultKind, FaultRule};
 use certinspect_alibaba_cdn::{AlibabaCdnProvider, PLUGIN_NAME};
-use certinspect_core::plugins::PluginRegistry;
 use certinspect_sdk::static_module;
 use serde_json::json;
 
-fn registry() -> PluginRegistry {
-    let mut registry = PluginRegistry::new();
-    registry.add_static(static_module::<AlibabaCdnProvider>());
-    registry
+fn registry(isolation: Isolation) -> support::Plugins {
+    support::registry(isolation, [static_module::<AlibabaCdnProvider>()])
 }
 
-#[test]
-fn a_one_certificate_world_yields_its_one_domain() {
+fn a_one_certificate_world_yields_its_one_domain(isolation: Isolation) {
     let served = support::served_world(1, 11, &["cn-hangzhou"], false);
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({})));
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({})));
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world));
@@ -30,10 +26,9 @@ fn a_one_certificate_world_yields_its_one_domain() {
     assert_eq!(served.emulator.stats().key_material_returned, 0);
 }
 
-#[test]
-fn dates_agree_with_the_generator_in_china_time_and_ids_link_to_cas() {
+fn dates_agree_with_the_generator_in_china_time_and_ids_link_to_cas(isolation: Isolation) {
     let served = support::served_world(60, 12, &["cn-hangzhou", "cn-beijing"], true);
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "page_size": 7 })));
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "page_size": 7 })));
     let collected = support::collect_all(&[source]);
     assert!(collected.errors.is_empty(), "{:?}", collected.errors);
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world));
@@ -60,27 +55,27 @@ fn dates_agree_with_the_generator_in_china_time_and_ids_link_to_cas() {
     assert_eq!(types.len(), 3, "the world should have free, cas and upload certificates: {types:?}");
 
     // Read as UTC instead, every instant moves by the eight hours.
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "cdn_time_zone": "UTC" })));
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "cdn_time_zone": "UTC" })));
     let utc = support::collect_all(&[source]);
     for (china, utc) in collected.bindings.iter().zip(&utc.bindings) {
         assert_eq!(utc.declared.not_after.unwrap() - china.declared.not_after.unwrap(), 8 * 3600);
     }
 }
 
-#[test]
-fn wildcard_domains_are_reported_and_probed_only_under_the_configured_label() {
+fn wildcard_domains_are_reported_and_probed_only_under_the_configured_label(isolation: Isolation) {
     let (dir, mut world) = support::world(9, 13, &["cn-hangzhou"], false);
     world.accounts[0].cdn_domains[0].domain_name = "*.wild.certinspect.test".into();
     let served = support::serve(dir, world, EmulatorConfig::default());
 
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({})));
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({})));
     let collected = support::collect_all(&[source]);
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world));
     let wildcard = collected.bindings.iter().find(|b| b.location.resource_id == "*.wild.certinspect.test").unwrap();
     assert!(wildcard.location.endpoint.is_none());
     assert!(wildcard.location.not_probeable.as_deref().unwrap().contains("wildcard_probe_label"));
 
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "wildcard_probe_label": "www" })));
+    let source =
+        support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "wildcard_probe_label": "www" })));
     let collected = support::collect_all(&[source]);
     let wildcard = collected.bindings.iter().find(|b| b.location.resource_id == "*.wild.certinspect.test").unwrap();
     let endpoint = wildcard.location.endpoint.as_ref().expect("probed under the label");
@@ -89,8 +84,7 @@ fn wildcard_domains_are_reported_and_probed_only_under_the_configured_label() {
     assert!(wildcard.location.not_probeable.is_none());
 }
 
-#[test]
-fn throttling_storms_5xx_and_truncated_bodies_lose_no_domain() {
+fn throttling_storms_5xx_and_truncated_bodies_lose_no_domain(isolation: Isolation) {
     let (dir, world) = support::world(300, 14, &["cn-hangzhou"], false);
     let action = Some("DescribeCdnHttpsDomainList".to_owned());
     let rule = |kind, every_nth| FaultRule {
@@ -113,8 +107,11 @@ fn throttling_storms_5xx_and_truncated_bodies_lose_no_domain() {
         ..EmulatorConfig::default()
     };
     let served = support::serve(dir, world, config);
-    let source =
-        support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "page_size": 10, "max_attempts": 10 })));
+    let source = support::open(
+        &registry(isolation),
+        PLUGIN_NAME,
+        &served.config(json!({ "page_size": 10, "max_attempts": 10 })),
+    );
     let collected = support::collect_all(&[source]);
     assert!(collected.errors.is_empty(), "{:?}", collected.errors);
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world));
@@ -123,11 +120,11 @@ fn throttling_storms_5xx_and_truncated_bodies_lose_no_domain() {
     assert_eq!(stats.key_material_returned, 0);
 }
 
-#[test]
-fn a_fault_that_outlasts_the_retries_is_an_error_that_says_what_was_lost() {
+fn a_fault_that_outlasts_the_retries_is_an_error_that_says_what_was_lost(isolation: Isolation) {
     let (dir, world) = support::world(90, 15, &["cn-hangzhou"], false);
     let served = support::serve(dir, world, EmulatorConfig::default());
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "page_size": 10, "max_attempts": 2 })));
+    let source =
+        support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "page_size": 10, "max_attempts": 2 })));
     // The first page is served; from the second on the service keeps failing.
     let first = source.list_page("global", None).unwrap();
     served.emulator.set_faults(vec![FaultRule::always(Some("DescribeCdnHttpsDomainList"), FaultKind::InternalError)]);
@@ -143,8 +140,7 @@ fn a_fault_that_outlasts_the_retries_is_an_error_that_says_what_was_lost() {
     assert_eq!(error.error.kind, certinspect_sdk::error_kind::SERVICE);
 }
 
-#[test]
-fn domains_join_cas_by_certificate_id_not_by_name_and_say_when_https_is_off() {
+fn domains_join_cas_by_certificate_id_not_by_name_and_say_when_https_is_off(isolation: Isolation) {
     let (dir, mut world) = support::world(40, 14, &["cn-hangzhou"], false);
     let domains = &mut world.accounts[0].cdn_domains;
     let cas: Vec<usize> = (0..domains.len()).filter(|i| domains[*i].cas_certificate_id.is_some()).collect();
@@ -155,7 +151,7 @@ fn domains_join_cas_by_certificate_id_not_by_name_and_say_when_https_is_off() {
     domains[cas[2]].https_off = true;
     let off = domains[cas[2]].domain_name.clone();
     let served = support::serve(dir, world, EmulatorConfig::default());
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({})));
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({})));
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     for domain in &served.world.accounts[0].cdn_domains {
@@ -175,15 +171,14 @@ fn domains_join_cas_by_certificate_id_not_by_name_and_say_when_https_is_off() {
     }
 }
 
-#[test]
-fn the_documented_default_page_size_is_asked_for_and_a_refused_one_stepped_down() {
+fn the_documented_default_page_size_is_asked_for_and_a_refused_one_stepped_down(isolation: Isolation) {
     let (dir, world) = support::world(45, 15, &["cn-hangzhou"], false);
     let mut config = EmulatorConfig::default();
     config.page_limits.insert("DescribeCdnHttpsDomainList".into(), 8);
     let served = support::serve(dir, world, config);
     for settings in [json!({}), json!({ "page_size": 100 })] {
         served.emulator.reset_stats();
-        let source = support::open(&registry(), PLUGIN_NAME, &served.config(settings.clone()));
+        let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(settings.clone()));
         let collected = support::collect_all(&[source]);
         support::assert_complete(&collected);
         assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world), "{settings}");
@@ -197,8 +192,7 @@ fn the_documented_default_page_size_is_asked_for_and_a_refused_one_stepped_down(
 
 /// DCDN answers in CDN's shape and goes through the same code, as its own
 /// scope; its HTTPS switch is `SSLProtocol`.
-#[test]
-fn dcdn_domains_come_through_the_same_code_as_their_own_scope() {
+fn dcdn_domains_come_through_the_same_code_as_their_own_scope(isolation: Isolation) {
     let (dir, mut world) = support::world(30, 16, &["cn-hangzhou"], false);
     let account = &mut world.accounts[0];
     // Half the CDN domains move to DCDN; one of them has HTTPS off.
@@ -208,7 +202,8 @@ fn dcdn_domains_come_through_the_same_code_as_their_own_scope() {
     let off = account.dcdn_domains[0].domain_name.clone();
     let served = support::serve(dir, world, EmulatorConfig::default());
 
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "products": ["cdn", "dcdn"] })));
+    let source =
+        support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "products": ["cdn", "dcdn"] })));
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     assert_eq!(collected.stats[0].scopes, 2);
@@ -235,15 +230,26 @@ fn dcdn_domains_come_through_the_same_code_as_their_own_scope() {
     assert!(dcdn_off.location.not_probeable.as_deref().unwrap().contains("SSLProtocol off"));
 
     // Without the setting only CDN is listed; an account without DCDN domains is an empty scope.
-    let cdn_only = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &served.config(json!({})))]);
+    let cdn_only = support::collect_all(&[support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({})))]);
     assert!(cdn_only.bindings.iter().all(|b| b.location.service == "cdn") && cdn_only.stats[0].scopes == 1);
     let (dir, world) = support::world(4, 17, &["cn-hangzhou"], false);
     let empty = support::serve(dir, world, EmulatorConfig::default());
     let collected = support::collect_all(&[support::open(
-        &registry(),
+        &registry(isolation),
         PLUGIN_NAME,
         &empty.config(json!({ "products": ["dcdn"] })),
     )]);
     support::assert_complete(&collected);
     assert!(collected.bindings.is_empty());
 }
+
+certinspect_test_support::under_both_isolations!(
+    a_one_certificate_world_yields_its_one_domain,
+    dates_agree_with_the_generator_in_china_time_and_ids_link_to_cas,
+    wildcard_domains_are_reported_and_probed_only_under_the_configured_label,
+    throttling_storms_5xx_and_truncated_bodies_lose_no_domain,
+    a_fault_that_outlasts_the_retries_is_an_error_that_says_what_was_lost,
+    domains_join_cas_by_certificate_id_not_by_name_and_say_when_https_is_off,
+    the_documented_default_page_size_is_asked_for_and_a_refused_one_stepped_down,
+    dcdn_domains_come_through_the_same_code_as_their_own_scope,
+);
