@@ -276,3 +276,38 @@ fn deployments_on_products_without_a_plugin_are_probeable_bindings() {
     assert!(rows_with_domains > 2, "the generated world has CDN/SLB deployments too");
     assert_eq!(every, rows_with_domains, "all: every row with a domain");
 }
+
+/// The lists of different APIs page side by side, each within its own
+/// 10 QPS: certificate pages interleave with the cloud-resource and
+/// instance pages, so the listing takes as many host calls as its busiest
+/// API needs (not the sum of the lists); the emulator, which enforces the
+/// limits, throttles next to nothing (and what it throttles is retried);
+/// every certificate arrives exactly once, with its deployments.
+#[test]
+fn lists_of_different_apis_page_side_by_side_within_their_limits() {
+    let served = support::served_world(300, 21, &["cn-hangzhou"], true);
+    let settings = json!({ "page_size": 10, "auto_managed_sources": ["instances"] });
+    let source = support::open(&registry(), PLUGIN_NAME, &served.config(settings));
+    let collected = support::collect_all(&[source]);
+    support::assert_complete(&collected);
+    assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cas(&served.world));
+    for deployment in &served.world.accounts[0].cas.deployments {
+        let id = deployment.cert_id.to_string();
+        let binding = collected.bindings.iter().find(|b| b.location.resource_id == id).unwrap();
+        assert!(!binding.extra["deployments"].as_array().unwrap().is_empty(), "{id}: deployments known");
+    }
+
+    let stats = served.emulator.stats();
+    let answered = |action: &str| -> Vec<u64> {
+        stats.requests.iter().filter(|r| r.action == action && r.status == 200).map(|r| r.seq).collect()
+    };
+    let (certificates, resources, instances) =
+        (answered("ListUserCertificateOrder"), answered("ListCloudResources"), answered("ListInstances"));
+    assert!(resources.len() > 10 && instances.len() > 10, "{} {}", resources.len(), instances.len());
+    assert!(certificates.first() < resources.last() && certificates.first() < instances.last(), "side by side");
+    let busiest = [&certificates, &resources, &instances].iter().map(|calls| calls.len()).max().unwrap();
+    assert_eq!(collected.stats[0].pages, busiest, "one host call per page of the busiest API");
+    let requests: u64 = stats.by_action.values().map(|a| a.requests).sum();
+    let throttled = stats.refused_total("Throttling.User");
+    assert!(throttled * 100 <= requests, "{throttled} of {requests} requests throttled");
+}
