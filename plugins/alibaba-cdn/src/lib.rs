@@ -354,40 +354,53 @@ impl CdnSource {
     /// leaves its domains' tags unknown, with one warning.
     fn tags(&self, flavor: Flavor, client: &Client, rows: &[Value], what: &str) -> PageTags {
         let mut tags = PageTags::default();
-        let refused = |tags_refused: &Mutex<Vec<&'static str>>| {
-            tags_refused.lock().unwrap_or_else(|p| p.into_inner()).contains(&flavor.scope)
-        };
-        if !self.settings.tags || refused(&self.tags_refused) {
+        if !self.settings.tags {
             return tags;
         }
         let domains: Vec<String> = rows.iter().filter_map(|row| text(&row["DomainName"])).collect();
-        let mut batches = domains.chunks(TAG_BATCH);
-        for batch in batches.by_ref() {
+        for batch in domains.chunks(TAG_BATCH) {
+            tags.unknown.extend(batch.iter().cloned());
+            // Refused credentials would fail every batch alike: asked once, said once.
+            if self.tags_refused(flavor) {
+                continue;
+            }
             let mut params = vec![("ResourceType".to_owned(), "DOMAIN".to_owned())];
             params.extend(batch.iter().enumerate().map(|(i, d)| (format!("ResourceId.{}", i + 1), d.clone())));
-            match client.call(&flavor.tags.spec(), &params) {
-                Ok(answer) => tags.merge_answer(&answer),
-                Err(e) => {
-                    let error = failure(
-                        &format!("{what}: {} for {} domains ({} to {})", flavor.tags.action, batch.len(), batch[0], batch[batch.len() - 1]),
-                        &e,
-                    );
-                    tags.unknown.extend(batch.iter().cloned());
-                    if error.kind == error_kind::CREDENTIALS {
-                        self.tags_refused.lock().unwrap_or_else(|p| p.into_inner()).push(flavor.scope);
-                        tags.warnings.push(format!(
-                            "{}; tags are not read for {} any more in this run (or set tags = false)",
-                            error.message, flavor.label
-                        ));
-                        break;
-                    }
-                    tags.warnings.push(format!("{}; these domains are listed without tags", error.message));
+            let error = match client.call(&flavor.tags.spec(), &params) {
+                Ok(answer) => {
+                    tags.merge_answer(&answer);
+                    batch.iter().for_each(|domain| {
+                        tags.unknown.remove(domain);
+                    });
+                    continue;
                 }
+                Err(e) => failure(
+                    &format!(
+                        "{what}: {} for {} domains ({} to {})",
+                        flavor.tags.action,
+                        batch.len(),
+                        batch[0],
+                        batch[batch.len() - 1]
+                    ),
+                    &e,
+                ),
+            };
+            if error.kind == error_kind::CREDENTIALS {
+                self.tags_refused.lock().unwrap_or_else(|p| p.into_inner()).push(flavor.scope);
+                tags.warnings.push(format!(
+                    "{}; tags are not read for {} any more in this run (or set tags = false)",
+                    error.message, flavor.label
+                ));
+            } else {
+                tags.warnings.push(format!("{}; these domains are listed without tags", error.message));
             }
         }
-        // Batches not asked after a refusal are unknown too.
-        tags.unknown.extend(batches.flatten().cloned());
         tags
+    }
+
+    /// Whether `flavor`'s tag call refused the credentials earlier in the run.
+    fn tags_refused(&self, flavor: Flavor) -> bool {
+        self.tags_refused.lock().unwrap_or_else(|p| p.into_inner()).contains(&flavor.scope)
     }
 
     /// `DescribeDomainCertificateInfo` for the rows the setting selects, a
