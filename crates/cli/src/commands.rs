@@ -369,10 +369,23 @@ pub fn config(command: &ConfigCommand, plugin_dirs: &[PathBuf]) -> u8 {
     match command {
         ConfigCommand::Check { config } => match load(config, plugin_dirs) {
             Ok((config, _)) => {
-                println!("{}: OK ({} sources)", config.path.display(), config.file.sources.len());
-                exit::CLEAN
+                let line = format!("{}: OK ({} sources)\n", config.path.display(), config.file.sources.len());
+                write_stdout(line.as_bytes(), "the result")
             }
             Err(code) => code,
         },
+    }
+}
+
+/// Write `bytes` to standard output: a closed pipe is quiet success (see
+/// [`ClosedPipe`]), any other failure an operational error naming `what`.
+pub fn write_stdout(bytes: &[u8], what: &str) -> u8 {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()).filter_closed_pipe() {
+        Ok(()) => exit::CLEAN,
+        Err(e) => {
+            eprintln!("inspect: cannot write {what}: {e}");
+            exit::OPERATIONAL
+        }
     }
 }

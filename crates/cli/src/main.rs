@@ -125,16 +125,20 @@ fn main() -> ExitCode {
         Command::Config(command) => commands::config(&command, &cli.plugin_dirs),
         Command::PluginHost(args) => plugin_host::run(&args),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "inspect", &mut std::io::stdout());
-            exit::CLEAN
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "inspect", &mut script);
+            commands::write_stdout(&script, "the completion script")
         }
-        Command::Man => match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-            Ok(()) => exit::CLEAN,
-            Err(e) => {
-                eprintln!("inspect: cannot write the manual page: {e}");
-                exit::OPERATIONAL
+        Command::Man => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => commands::write_stdout(&page, "the manual page"),
+                Err(e) => {
+                    eprintln!("inspect: cannot write the manual page: {e}");
+                    exit::OPERATIONAL
+                }
             }
-        },
+        }
     };
     ExitCode::from(code)
 }

@@ -1,5 +1,6 @@
 //! `inspect plugins`.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use certinspect_core::plugins::{AdmissionPolicy, PluginRegistry};
@@ -37,52 +38,56 @@ pub fn run(args: &Args, plugin_dirs: &[PathBuf], verbose: bool) -> u8 {
         }
     }
     let registry = crate::registry::load(&dirs, policy);
-    match args.format {
-        Format::Text => print_text(&registry, verbose),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&registry)).unwrap_or_default()),
-    }
-    crate::exit::CLEAN
+    let mut text = Vec::new();
+    let written = match args.format {
+        Format::Text => print_text(&mut text, &registry, verbose),
+        Format::Json => writeln!(text, "{}", serde_json::to_string_pretty(&to_json(&registry)).unwrap_or_default()),
+    };
+    written.expect("writing to memory does not fail");
+    crate::commands::write_stdout(&text, "the plugin list")
 }
 
-fn print_text(registry: &PluginRegistry, verbose: bool) {
+fn print_text(out: &mut dyn Write, registry: &PluginRegistry, verbose: bool) -> io::Result<()> {
     if registry.plugins().is_empty() {
-        println!("No plugins loaded.");
+        writeln!(out, "No plugins loaded.")?;
     }
     for plugin in registry.plugins() {
         let info = plugin.info();
-        println!("{} {} (protocol {})", info.name, info.version, info.protocol_version);
+        writeln!(out, "{} {} (protocol {})", info.name, info.version, info.protocol_version)?;
         if !info.description.is_empty() {
-            println!("  {}", info.description);
+            writeln!(out, "  {}", info.description)?;
         }
-        println!("  provider:     {} [{}]", info.provider, info.services.join(", "));
-        println!("  capabilities: {}", info.capabilities.join(", "));
-        println!("  config:       {}", schema_summary(&info.config_schema));
-        println!("  from:         {}", plugin.origin());
+        writeln!(out, "  provider:     {} [{}]", info.provider, info.services.join(", "))?;
+        writeln!(out, "  capabilities: {}", info.capabilities.join(", "))?;
+        writeln!(out, "  config:       {}", schema_summary(&info.config_schema))?;
+        writeln!(out, "  from:         {}", plugin.origin())?;
         if let Some(sha256) = plugin.sha256() {
-            println!("  sha256:       {sha256}");
+            writeln!(out, "  sha256:       {sha256}")?;
         }
     }
     for replaced in registry.replaced() {
-        println!();
-        println!(
+        writeln!(out)?;
+        writeln!(
+            out,
             "The built-in {} {} is replaced by the library {}: a plugin library takes precedence over a built-in provider of the same name.",
             replaced.info.name,
             replaced.info.version,
             replaced.by.display()
-        );
+        )?;
     }
     if !registry.failures().is_empty() {
-        println!();
-        println!("Failed to load:");
+        writeln!(out)?;
+        writeln!(out, "Failed to load:")?;
         for failure in registry.failures() {
-            println!("  {failure}");
+            writeln!(out, "  {failure}")?;
             if let (true, Some(detail)) = (verbose, &failure.detail) {
                 for line in detail.lines() {
-                    println!("    {line}");
+                    writeln!(out, "    {line}")?;
                 }
             }
         }
     }
+    Ok(())
 }
 
 /// `field (type, required), ...` from a JSON Schema's top-level properties.

@@ -128,16 +128,28 @@ fn width_of(text: &str) -> usize {
     text.chars().count()
 }
 
-fn truncate(text: &str, width: usize) -> String {
-    if width_of(text) <= width {
-        return text.to_owned();
+/// `text` in lines of at most `width` characters (0 = one line): broken
+/// after a space, `/`, `,`, `-` or `.` where one falls within the line, inside a
+/// word only where none does. Nothing is cut: a reader of a narrow table, a
+/// CI log or a file sees the whole message.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest: Vec<char> = text.chars().collect();
+    while width > 0 && rest.len() > width {
+        // The last break opportunity within the line; the break character
+        // stays on this line (a space is dropped instead).
+        let cut = (1..=width).rev().find(|&i| matches!(rest[i - 1], ' ' | '/' | ',' | '-' | '.')).unwrap_or(width);
+        let line: String = rest[..cut].iter().collect();
+        lines.push(line.trim_end().to_owned());
+        rest.drain(..cut);
+        while rest.first() == Some(&' ') {
+            rest.remove(0);
+        }
     }
-    if width == 0 {
-        return String::new();
+    if !rest.is_empty() || lines.is_empty() {
+        lines.push(rest.into_iter().collect());
     }
-    let mut out: String = text.chars().take(width - 1).collect();
-    out.push('…');
-    out
+    lines
 }
 
 /// Column widths: each column as wide as its widest cell, then columns
@@ -176,34 +188,36 @@ fn write_table(
     let widths = layout(columns, rows, max_width);
     let header: Vec<Cell> = columns.iter().map(|c| Cell::styled(c.header.clone(), Style::Bold)).collect();
     for row in std::iter::once(&header).chain(rows) {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            let text = truncate(&cell.text, widths[i]);
-            let pad = " ".repeat(widths[i] - width_of(&text));
-            let last = i + 1 == row.len();
-            if i > 0 {
-                line.push_str(GAP);
-            }
-            if columns[i].right {
-                line.push_str(&pad);
-                line.push_str(&painter.paint(cell.style, &text));
-            } else {
-                line.push_str(&painter.paint(cell.style, &text));
-                // No trailing blanks after the last column.
-                if !last {
+        // A cell wider than its column continues on the row's next lines.
+        let cells: Vec<Vec<String>> = row.iter().enumerate().map(|(i, cell)| wrap(&cell.text, widths[i])).collect();
+        let height = cells.iter().map(Vec::len).max().unwrap_or(1);
+        for n in 0..height {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                let text = cells[i].get(n).map_or("", String::as_str);
+                let pad = " ".repeat(widths[i].saturating_sub(width_of(text)));
+                if i > 0 {
+                    line.push_str(GAP);
+                }
+                if columns[i].right {
+                    line.push_str(&pad);
+                    line.push_str(&painter.paint(cell.style, text));
+                } else {
+                    line.push_str(&painter.paint(cell.style, text));
                     line.push_str(&pad);
                 }
             }
+            // Padding after the last non-empty cell is not wanted.
+            writeln!(out, "{}", line.trim_end())?;
         }
-        // An empty last cell leaves its padding behind; drop it.
-        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }
 
 /// Items joined by " · ", wrapped at `max_width` (0 = unlimited). An
 /// item is a list of parts joined by ", "; one too long for a line of its
-/// own is broken between parts, and a part too long for any line is cut.
+/// own is broken between parts, and a part too long for any line is
+/// wrapped.
 fn write_wrapped(out: &mut dyn Write, items: &[Vec<String>], max_width: usize) -> io::Result<()> {
     let fits = |line: &str, extra: usize| max_width == 0 || width_of(line) + extra <= max_width;
     let mut lines: Vec<String> = vec![String::new()];
@@ -241,8 +255,9 @@ fn write_wrapped(out: &mut dyn Write, items: &[Vec<String>], max_width: usize) -
         }
     }
     for line in lines.iter().filter(|l| !l.is_empty()) {
-        let line = if max_width == 0 { line.clone() } else { truncate(line, max_width) };
-        writeln!(out, "{line}")?;
+        for piece in wrap(line, max_width) {
+            writeln!(out, "{piece}")?;
+        }
     }
     Ok(())
 }
@@ -441,10 +456,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn truncation_marks_the_cut() {
-        assert_eq!(truncate("abcdef", 6), "abcdef");
-        assert_eq!(truncate("abcdef", 4), "abc…");
-        assert_eq!(truncate("abcdef", 1), "…");
+    fn wrapping_breaks_at_spaces_and_punctuation_and_loses_nothing() {
+        let cases: &[(&str, usize, &[&str])] = &[
+            ("abcdef", 6, &["abcdef"]),
+            ("abcdef", 0, &["abcdef"]),
+            ("", 4, &[""]),
+            ("serves an expired certificate", 12, &["serves an", "expired", "certificate"]),
+            ("cdn a.example.test:443", 10, &["cdn a.", "example.", "test:443"]),
+            ("ambiguous.test:443", 16, &["ambiguous.", "test:443"]),
+            ("ab-cd/ef,gh", 4, &["ab-", "cd/", "ef,", "gh"]),
+            ("abcdefgh", 3, &["abc", "def", "gh"]),
+            ("a  b", 1, &["a", "b"]),
+        ];
+        for (text, width, expected) in cases {
+            let lines = wrap(text, *width);
+            assert_eq!(lines, *expected, "{text:?} at {width}");
+            assert!(lines.iter().all(|l| *width == 0 || width_of(l) <= *width));
+        }
     }
 
     #[test]
