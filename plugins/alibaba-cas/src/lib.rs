@@ -20,10 +20,10 @@
 //!    and the cross-references `cas-certificate-id`, `cas-certificate-name`
 //!    and (when known) `cas-cert-identifier`.
 //!
-//! Each API has its own 10 QPS budget, so the lists run as one lane per API,
-//! a page of each lane per host call ([`Lane`]): the `ListUserCertificateOrder`
-//! lane pages CPACK, BUY, then the two certificate passes; `ListInstances`
-//! and `ListCloudResources` page beside it. The listing therefore takes as
+//! Each API has its own 10 QPS budget, so the lists run as one lane per API
+//! ([`Lane`]), each on its own thread for a few seconds per host call: the
+//! `ListUserCertificateOrder` lane pages CPACK, BUY, then the two certificate
+//! passes; `ListInstances` and `ListCloudResources` page beside it. The listing therefore takes as
 //! long as its busiest API needs at its limit, not the sum of the lists.
 //! Certificate rows fetched before step 1 is complete are held (they need
 //! its facts) and handed out as bindings once it is.
@@ -266,7 +266,12 @@ impl Lane {
 }
 
 /// Held certificate rows handed out per host call once the facts are in.
-const HELD_PER_PAGE: usize = 500;
+const HELD_PER_PAGE: usize = 1000;
+/// How long one host call pages before it returns: the APIs stop starting
+/// pages after it (a page in flight finishes). Long enough that waiting for
+/// the other APIs' last page at the end of a call costs the busiest API
+/// little; far below the host's call deadline.
+const CALL_BUDGET_MS: i64 = 5_000;
 
 /// What CAS says about auto-management of an order/instance or certificate.
 #[derive(Debug, Clone, Copy, Default)]
@@ -485,32 +490,61 @@ impl CasSource {
         }
     }
 
-    /// One page of each pending list whose API is not already busy in this
-    /// round (lists of one API take turns in [`Lane`] order), fetched at
-    /// once; each call waits for its own API's rate-limit slot.
+    /// Pages the pending lists for up to [`CALL_BUDGET_MS`]: one thread per
+    /// API, each paging its lists in [`Lane`] order at its own rate limit,
+    /// so a slow or throttled call holds up only its own API. Each API
+    /// fetches at least one page per host call.
     fn round(&self, client: &Client, what: &str, listing: &mut Listing) -> Result<(), PluginError> {
-        let mut round: Vec<(Lane, Pager)> = Vec::new();
+        let host = self.context.host();
+        let started = host.now_unix_ms();
+        let mut by_api: Vec<Vec<(Lane, Pager)>> = Vec::new();
         for (lane, pager) in &listing.pending {
             let api = lane.call().0.action;
-            if !round.iter().any(|(other, _)| other.call().0.action == api) {
-                round.push((*lane, pager.clone()));
+            match by_api.iter_mut().find(|lists| lists[0].0.call().0.action == api) {
+                Some(lists) => lists.push((*lane, pager.clone())),
+                None => by_api.push(vec![(*lane, pager.clone())]),
             }
         }
-        let results: Vec<(Lane, Pager, Result<Vec<Value>, PluginError>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = round
+        type Paged = (Lane, Pager, Vec<Value>, Option<PluginError>);
+        let results: Vec<Paged> = std::thread::scope(|scope| {
+            let handles: Vec<_> = by_api
                 .into_iter()
-                .map(|(lane, mut pager)| {
+                .map(|lists| {
                     scope.spawn(move || {
-                        let (_, request, name) = lane.call();
-                        let result = fetch_page(&mut pager, client, &request, &format!("{what} {name}"));
-                        (lane, pager, result)
+                        let mut paged: Vec<Paged> = Vec::new();
+                        let mut fetched = false;
+                        for (lane, mut pager) in lists {
+                            let (_, request, name) = lane.call();
+                            let (mut rows, mut error) = (Vec::new(), None);
+                            while !pager.done() && !(fetched && host.now_unix_ms() - started >= CALL_BUDGET_MS) {
+                                match fetch_page(&mut pager, client, &request, &format!("{what} {name}")) {
+                                    Ok(page) => rows.extend(page),
+                                    Err(e) => error = Some(e),
+                                }
+                                fetched = true;
+                                if error.is_some() {
+                                    break;
+                                }
+                            }
+                            let stop = error.is_some() || !pager.done();
+                            paged.push((lane, pager, rows, error));
+                            if stop {
+                                break;
+                            }
+                        }
+                        paged
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| panic!("a CAS list call panicked"))).collect()
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|_| panic!("a CAS list call panicked")))
+                .collect()
         });
-        for (lane, pager, result) in results {
-            let rows = result?;
+        for (lane, pager, rows, error) in results {
+            if let Some(error) = error {
+                return Err(error);
+            }
             match lane {
                 Lane::Cpack | Lane::Buy => rows.iter().for_each(|row| listing.merge_order(row)),
                 Lane::Instances => rows.iter().for_each(|row| listing.merge_instance(row)),

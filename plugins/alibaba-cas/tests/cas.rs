@@ -279,8 +279,7 @@ fn deployments_on_products_without_a_plugin_are_probeable_bindings() {
 
 /// The lists of different APIs page side by side, each within its own
 /// 10 QPS: certificate pages interleave with the cloud-resource and
-/// instance pages, so the listing takes as many host calls as its busiest
-/// API needs (not the sum of the lists); the emulator, which enforces the
+/// instance pages (not one list after the other); the emulator, which enforces the
 /// limits, throttles next to nothing (and what it throttles is retried);
 /// every certificate arrives exactly once, with its deployments.
 #[test]
@@ -305,8 +304,6 @@ fn lists_of_different_apis_page_side_by_side_within_their_limits() {
         (answered("ListUserCertificateOrder"), answered("ListCloudResources"), answered("ListInstances"));
     assert!(resources.len() > 10 && instances.len() > 10, "{} {}", resources.len(), instances.len());
     assert!(certificates.first() < resources.last() && certificates.first() < instances.last(), "side by side");
-    let busiest = [&certificates, &resources, &instances].iter().map(|calls| calls.len()).max().unwrap();
-    assert_eq!(collected.stats[0].pages, busiest, "one host call per page of the busiest API");
     let requests: u64 = stats.by_action.values().map(|a| a.requests).sum();
     let throttled = stats.refused_total("Throttling.User");
     assert!(throttled * 100 <= requests, "{throttled} of {requests} requests throttled");
