@@ -254,7 +254,8 @@ fn fleet(domains: usize) -> Result<(), String> {
         phases[0].1.wall.as_secs_f64() / floor.seconds.max(f64::MIN_POSITIVE)
     );
     for (action, requests, limit) in &floor.actions {
-        let throttled = stats.by_action.get(action).and_then(|a| a.refused.get("Throttling.User")).copied().unwrap_or(0);
+        let throttled =
+            stats.by_action.get(action).and_then(|a| a.refused.get("Throttling.User")).copied().unwrap_or(0);
         println!(
             "  {action:<44} {requests:>7} requests / {limit:>3} per s = {:>7.2} s, {throttled} throttled (retried)",
             *requests as f64 / f64::from(*limit)

@@ -410,9 +410,7 @@ impl<'a> Ctx<'a> {
             .iter()
             .filter_map(|id| domains.iter().find(|d| d.domain_name == *id))
             .filter(|d| !d.tags.is_empty())
-            .filter(|d| {
-                wanted.iter().all(|(k, v)| d.tags.get(*k).is_some_and(|have| v.is_none_or(|v| v == have)))
-            })
+            .filter(|d| wanted.iter().all(|(k, v)| d.tags.get(*k).is_some_and(|have| v.is_none_or(|v| v == have))))
             .map(|d| {
                 json!({
                     "ResourceId": d.domain_name,

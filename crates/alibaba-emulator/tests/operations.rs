@@ -106,7 +106,10 @@ fn tag_resources_answer_the_tags_of_up_to_fifty_domains() {
     let rows = v["TagResources"].as_array().unwrap();
     assert_eq!(rows.len(), 25, "only the tagged domains: {v}");
     assert_eq!(rows[0]["ResourceId"], "d0000.example.test");
-    assert_eq!(rows[0]["Tag"], serde_json::json!([{"Key": "owner", "Value": "owner-0"}, {"Key": "team", "Value": "web"}]));
+    assert_eq!(
+        rows[0]["Tag"],
+        serde_json::json!([{"Key": "owner", "Value": "owner-0"}, {"Key": "team", "Value": "web"}])
+    );
     let filtered = ok(&h, ask("DescribeTagResources", CDN, 0..50).p("Tag.1.Key", "owner").p("Tag.1.Value", "owner-2"));
     assert_eq!(filtered["TagResources"].as_array().unwrap().len(), 1, "{filtered}");
     let dcdn = ok(&h, ask("DescribeDcdnTagResources", "2018-01-15", 0..50));

@@ -516,7 +516,8 @@ impl CasSource {
                         for (lane, mut pager) in lists {
                             let (_, request, name) = lane.call();
                             let (mut rows, mut error) = (Vec::new(), None);
-                            while !pager.done() && !(fetched && host.now_unix_ms() - started >= CALL_BUDGET_MS) {
+                            let over_budget = |fetched: bool| fetched && host.now_unix_ms() - started >= CALL_BUDGET_MS;
+                            while !pager.done() && !over_budget(fetched) {
                                 match fetch_page(&mut pager, client, &request, &format!("{what} {name}")) {
                                     Ok(page) => rows.extend(page),
                                     Err(e) => error = Some(e),
@@ -536,10 +537,7 @@ impl CasSource {
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|_| panic!("a CAS list call panicked")))
-                .collect()
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|_| panic!("a CAS list call panicked"))).collect()
         });
         for (lane, pager, rows, error) in results {
             if let Some(error) = error {
