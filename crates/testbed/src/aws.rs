@@ -14,6 +14,11 @@
 //! | ALB `classic` :8443 | IAM server certificate `legacy` | the same | MATCH |
 //! | CloudFront alias `cdn.aws.example.test` | ACM `cdn` | the same | MATCH |
 //!
+//! Owners are tags (`owner`), as `[output] labels_from_tags` reads them: the
+//! `web` ALB is alice's, the NLB is alice's but its listener bob's (the
+//! listener's tag wins), the distribution and its `cdn` certificate carol's;
+//! `classic` and the other certificates have none.
+//!
 //! Load balancer DNS names are moto's (`*.elb.amazonaws.com`) and are never
 //! resolved: [`AwsWorld::routes`] sends every probed endpoint to the farm.
 //! [`AwsWorld::write_source`] writes a credentials file with a made-up key
@@ -146,23 +151,26 @@ impl AwsWorld {
         let cdn = issue(CDN, days(1, 300))?;
 
         let acm = |name: &str, issued: &Issued, reimport_of: Option<&str>| json!({"name": name, "region": REGION, "pem": leaf_pem(issued), "key": issued.key_pem(), "reimport_of": reimport_of});
+        // Tagged at import: moto drops a certificate's tags when it is re-imported (AWS keeps them).
+        let mut cdn_certificate = acm("cdn", &cdn, None);
+        cdn_certificate["tags"] = json!({"owner": "carol"});
         let plan = json!({
             "acm": [acm("shop", &shop_old, None), acm("api", &api, None), acm("other", &other, None),
-                    acm("cdn", &cdn, None),
+                    cdn_certificate,
                     // Renewed by re-importing over the same ARN: ACM now declares the new certificate.
                     acm("shop-renewed", &shop_new, Some("shop"))],
             "iam": [{"name": "legacy", "pem": leaf_pem(&legacy), "key": legacy.key_pem()}],
             "load_balancers": [
-                {"name": "web", "region": REGION, "type": "application", "listeners": [
+                {"name": "web", "region": REGION, "type": "application", "tags": {"owner": "alice"}, "listeners": [
                     {"protocol": "HTTPS", "port": 443, "default": "acm:shop", "sni": ["acm:api"]},
                     {"protocol": "HTTP", "port": 80}]},
                 // Meant to serve the shop, but its listener points at another certificate.
-                {"name": "shop-nlb", "region": REGION, "type": "network", "listeners": [
-                    {"protocol": "TLS", "port": 8443, "default": "acm:other"}]},
+                {"name": "shop-nlb", "region": REGION, "type": "network", "tags": {"owner": "alice"}, "listeners": [
+                    {"protocol": "TLS", "port": 8443, "default": "acm:other", "tags": {"owner": "bob"}}]},
                 {"name": "classic", "region": REGION, "type": "application", "listeners": [
                     {"protocol": "HTTPS", "port": 8443, "default": "iam:legacy"}]},
             ],
-            "distributions": [{"name": "cdn", "aliases": [CDN], "certificate": "acm:cdn"}],
+            "distributions": [{"name": "cdn", "aliases": [CDN], "certificate": "acm:cdn", "tags": {"owner": "carol"}}],
         });
         let seeded = moto.seed(&plan)?;
         let dns = |lb: &str| {

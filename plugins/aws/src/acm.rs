@@ -7,13 +7,16 @@
 //! it cannot show the loss; a recorded-answer test
 //! covers it). Each certificate is described (`DescribeCertificate`:
 //! names, status, type, renewal, `InUseBy`) and its PEM fetched
-//! (`GetCertificate`), from which the identity is computed.
+//! (`GetCertificate`), from which the identity is computed, and its tags
+//! read (`ListTagsForCertificate`: the binding's `tags` are the
+//! certificate's own).
 
 use certinspect_sdk::serde_json::{json, Value};
 use certinspect_sdk::{Binding, DeclaredCertificate, Location, Page, Tristate};
 
 use crate::certificate::declared_from_pem;
 use crate::client::{AwsError, Client, ACM};
+use crate::tags::PageTags;
 use crate::{xref_arn, Context};
 
 /// Every key type ACM knows (botocore's `KeyAlgorithm` enum).
@@ -38,18 +41,21 @@ pub fn list_page(context: &Context, region: &str, cursor: Option<&str>) -> Resul
     let answer = client.json(&ACM, region, "ListCertificates", &list_request(cursor))?;
     let mut page = Page::last(Vec::new());
     page.next_cursor = answer["NextToken"].as_str().filter(|t| !t.is_empty()).map(str::to_owned);
+    let mut tags = PageTags::new("ACM certificates", context.tags);
     for summary in answer["CertificateSummaryList"].as_array().into_iter().flatten() {
         let Some(arn) = summary["CertificateArn"].as_str() else { continue };
         match certificate_binding(context, client, region, arn) {
-            Ok((binding, problem)) => {
+            Ok((mut binding, problem)) => {
                 if let Some(problem) = problem {
                     page.warnings.push(format!("ACM certificate {arn}: {problem}"));
                 }
+                crate::tags::apply(&mut binding, tags.read(1, || crate::tags::acm(client, region, arn)));
                 page.bindings.push(binding);
             }
             Err(e) => page.warnings.push(format!("ACM certificate {arn} is not listed: {e}")),
         }
     }
+    page.warnings.extend(tags.warning());
     Ok(page)
 }
 

@@ -2,7 +2,9 @@
 //! aliases: one for its `*.cloudfront.net` name). The declared certificate
 //! comes from `ViewerCertificate`: an ACM ARN, an IAM server certificate
 //! id, or CloudFront's default `*.cloudfront.net` certificate.
-//! `ListDistributions` pages by `Marker`/`NextMarker`.
+//! `ListDistributions` pages by `Marker`/`NextMarker`. Every alias of a
+//! distribution carries the distribution's tags (`ListTagsForResource`,
+//! one call per distribution).
 //!
 //! moto answers `CloudFrontDefaultCertificate=true` next to an ACM ARN;
 //! an explicit ARN or IAM id wins, as it does on AWS.
@@ -13,6 +15,7 @@ use serde::Deserialize;
 
 use crate::client::{AwsError, CLOUDFRONT};
 use crate::elbv2::sni_for;
+use crate::tags::{PageTags, Tags};
 use crate::{xref_arn, Context, XREF_IAM_SERVER_CERTIFICATE_ID};
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +98,7 @@ pub fn list_page(context: &Context, cursor: Option<&str>) -> Result<Page, AwsErr
     let list: DistributionList = crate::xml::parse("CloudFront ListDistributions", &body)?;
     let mut page = Page::last(Vec::new());
     page.next_cursor = list.next_marker.filter(|m| list.is_truncated && !m.is_empty());
+    let mut reader = PageTags::new("distributions", context.tags);
     for summary in &list.items.summaries {
         let declared = declared_of(summary.viewer_certificate.as_ref());
         let hosts: Vec<String> = if summary.aliases.items.names.is_empty() {
@@ -102,10 +106,17 @@ pub fn list_page(context: &Context, cursor: Option<&str>) -> Result<Page, AwsErr
         } else {
             summary.aliases.items.names.clone()
         };
+        let tags = match &summary.arn {
+            Some(arn) => reader.read(1, || crate::tags::cloudfront(&context.client, arn)),
+            None => Ok(Tags::new()),
+        };
         for host in hosts {
-            page.bindings.push(binding(context, summary, &declared, &host));
+            let mut binding = binding(context, summary, &declared, &host);
+            crate::tags::apply(&mut binding, tags.clone());
+            page.bindings.push(binding);
         }
     }
+    page.warnings.extend(reader.warning());
     Ok(page)
 }
 

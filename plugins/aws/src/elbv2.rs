@@ -9,7 +9,9 @@
 //! the listener port. The SNI name sent is a plain host name of the
 //! certificate (from ACM `DescribeCertificate` or the IAM certificate's
 //! PEM): the default certificate is what a client with any other name gets,
-//! an SNI certificate is reached only by one of its own names.
+//! an SNI certificate is reached only by one of its own names. A binding's
+//! `tags` are its load balancer's with its listener's own on top
+//! (`DescribeTags`, 20 ARNs a call).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +21,7 @@ use certinspect_sdk::{Binding, DeclaredCertificate, Endpoint, Location, Page};
 use serde::Deserialize;
 
 use crate::client::{AwsError, Client, ELBV2};
+use crate::tags::{self, PageTags, Tags, DESCRIBE_TAGS_BATCH};
 use crate::xml::{self, Members};
 use crate::{acm, iam, xref_arn, Context};
 
@@ -139,7 +142,40 @@ pub fn list_page(context: &Context, region: &str, cursor: Option<&str>) -> Resul
             ));
         }
     }
+    tag_bindings(context, region, &mut page);
     Ok(page)
+}
+
+/// Each binding's tags: its load balancer's, then its listener's own on
+/// top (the more specific resource wins a key both carry). One
+/// `DescribeTags` per 20 ARNs of the page's load balancers and listeners.
+fn tag_bindings(context: &Context, region: &str, page: &mut Page) {
+    let resources = |binding: &Binding| -> Vec<String> {
+        let listener = binding.extra["listener_arn"].as_str().map(str::to_owned);
+        std::iter::once(binding.location.resource_id.clone()).chain(listener).collect()
+    };
+    let mut arns: Vec<String> = Vec::new();
+    for arn in page.bindings.iter().flat_map(resources) {
+        if !arns.contains(&arn) {
+            arns.push(arn);
+        }
+    }
+    let mut reader = PageTags::new("load balancers and listeners", context.tags);
+    let mut outcomes: BTreeMap<String, Result<Tags, String>> = BTreeMap::new();
+    for batch in arns.chunks(DESCRIBE_TAGS_BATCH) {
+        match reader.read(batch.len(), || tags::elbv2(&context.client, region, batch)) {
+            Ok(mut found) => {
+                outcomes.extend(batch.iter().map(|arn| (arn.clone(), Ok(found.remove(arn).unwrap_or_default()))))
+            }
+            Err(sentence) => outcomes.extend(batch.iter().map(|arn| (arn.clone(), Err(sentence.clone())))),
+        }
+    }
+    for binding in &mut page.bindings {
+        for arn in resources(binding) {
+            tags::apply(binding, outcomes.get(&arn).cloned().unwrap_or_else(|| Ok(Tags::new())));
+        }
+    }
+    page.warnings.extend(reader.warning());
 }
 
 /// Every page of a Marker-paged ELBv2 listing, bounded.

@@ -24,6 +24,7 @@ pub mod cloudfront;
 pub mod credentials;
 pub mod elbv2;
 pub mod iam;
+pub mod tags;
 pub mod xml;
 
 use std::path::PathBuf;
@@ -61,6 +62,8 @@ pub struct Context {
     pub account: String,
     /// Label probed under wildcard-only names, if configured.
     pub wildcard_label: Option<String>,
+    /// Whether resource tags are read (the `tags` setting).
+    pub tags: bool,
 }
 
 /// The plugin's settings.
@@ -81,6 +84,9 @@ pub struct AwsConfig {
     pub max_attempts: u32,
     /// Label probed under wildcard-only names.
     pub wildcard_label: Option<String>,
+    /// Whether resource tags are read (one more call per certificate,
+    /// per 20 load balancers or listeners, per distribution).
+    pub tags: bool,
 }
 
 /// The section as written: types and known keys checked by serde, the
@@ -94,6 +100,7 @@ struct RawConfig {
     endpoint: Option<String>,
     max_attempts: Option<u32>,
     wildcard_probe_label: Option<String>,
+    tags: Option<bool>,
     credentials: Option<RawCredentials>,
 }
 
@@ -153,7 +160,8 @@ impl AwsConfig {
         }
         // Like the Alibaba plugins: the profile names the account unless told otherwise.
         let account = account.or_else(|| credentials.profile.clone()).unwrap_or_else(|| "default".into());
-        Ok(Self { account, regions, services, endpoint, credentials, max_attempts, wildcard_label })
+        let tags = raw.tags.unwrap_or(true);
+        Ok(Self { account, regions, services, endpoint, credentials, max_attempts, wildcard_label, tags })
     }
 }
 
@@ -189,6 +197,7 @@ fn config_schema() -> Value {
             "endpoint": url,
             "max_attempts": { "type": "integer", "minimum": 1, "maximum": 10 },
             "wildcard_probe_label": { "type": "string", "minLength": 1 },
+            "tags": { "type": "boolean", "description": "Read resource tags (default true)." },
             "credentials": {
                 "type": "object",
                 "additionalProperties": false,
@@ -244,6 +253,7 @@ impl AwsSource {
             client: Client::new(host, endpoints, credentials, retry),
             account: settings.account.clone(),
             wildcard_label: settings.wildcard_label.clone(),
+            tags: settings.tags,
         };
         Self { settings, context }
     }
@@ -291,13 +301,17 @@ pub fn failure(what: &str, error: &AwsError) -> PluginError {
         AwsError::Transport { .. } => error_kind::TRANSPORT,
         _ => error_kind::SERVICE,
     };
-    let hint = match error {
+    PluginError::new(kind, format!("{what}: {error}{}", permission_hint(error)))
+}
+
+/// What to add to a refused call's error: where the policy is documented.
+pub fn permission_hint(error: &AwsError) -> &'static str {
+    match error {
         AwsError::Service { .. } if error.is_credentials_problem() => {
             " (the credentials were refused or lack a permission; see docs/AWS.md for the policy)"
         }
         _ => "",
-    };
-    PluginError::new(kind, format!("{what}: {error}{hint}"))
+    }
 }
 
 impl Source for AwsSource {
@@ -357,6 +371,7 @@ mod tests {
             (json!({"zone": "x"}), "zone: unknown setting; expected one of account, regions"),
             (json!({"credentials": {"imds_endpoint": "ftp://x"}}), "credentials.imds_endpoint: expected a base URL"),
             (json!({"max_attempts": 0}), "max_attempts: expected an integer from 1 to 10"),
+            (json!({"tags": "yes"}), "tags: invalid type: string \"yes\", expected a boolean"),
         ];
         for (config, want) in cases {
             let message = error(config.clone());
@@ -367,5 +382,7 @@ mod tests {
         assert_eq!(fine.credentials.profile.as_deref(), Some("p"));
         assert_eq!(fine.account, "p", "the profile names the account by default");
         assert_eq!(AwsConfig::read(&Value::Null).unwrap().account, "default");
+        assert!(AwsConfig::read(&Value::Null).unwrap().tags, "tags are read unless switched off");
+        assert!(!AwsConfig::read(&json!({"tags": false})).unwrap().tags);
     }
 }

@@ -3,7 +3,9 @@
 //! every source returns the bindings the seed implies, the core's join
 //! links ELB listeners and CloudFront aliases to ACM and IAM by ARN and id,
 //! a re-imported ACM ARN declares the new certificate, and a listener
-//! pointing at another certificate declares that one.
+//! pointing at another certificate declares that one, and each binding
+//! carries its resource's tags (kept without them, and said so, when the
+//! tag calls are refused).
 //!
 //! One moto_server serves the whole test process; each test resets it.
 
@@ -219,6 +221,85 @@ fn services_can_be_chosen_and_an_empty_account_lists_nothing() {
 }
 
 #[test]
+fn each_binding_carries_the_tags_of_its_resource() {
+    let (_turn, url) = support::fresh_moto();
+    let shop = support::certificate(&["shop.tags.test"], 90, true);
+    let api = support::certificate(&["api.tags.test"], 90, true);
+    let plan = json!({
+        "acm": [
+            {"name": "shop", "region": "us-east-1", "pem": shop.pem, "key": shop.key,
+             "tags": {"owner": "alice", "team": "shop", "pci": ""}},
+            {"name": "api", "region": "us-east-1", "pem": api.pem, "key": api.key},
+        ],
+        "iam": [],
+        "load_balancers": [
+            {"name": "web", "region": "us-east-1", "type": "application", "tags": {"owner": "bob", "team": "edge"},
+             "listeners": [{"protocol": "HTTPS", "port": 443, "default": "acm:shop", "sni": ["acm:api"],
+                            "tags": {"team": "checkout"}}]},
+            {"name": "plain", "region": "us-east-1", "type": "network",
+             "listeners": [{"protocol": "TLS", "port": 8443, "default": "acm:api"}]},
+        ],
+        "distributions": [
+            {"name": "cdn", "aliases": ["a.tags.test", "b.tags.test"], "certificate": "acm:shop",
+             "tags": {"owner": "carol"}},
+            {"name": "untagged", "aliases": ["c.tags.test"], "certificate": "acm:api"},
+        ],
+    });
+    support::seed(&plan);
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = support::credentials_file(dir.path());
+    let config = support::config(url, &credentials, json!({"regions": ["us-east-1"]}));
+    let collected = support::collect_all(support::open(&config));
+    assert!(
+        collected.errors.is_empty() && collected.warnings.is_empty(),
+        "{:?} {:?}",
+        collected.errors,
+        collected.warnings
+    );
+    let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    };
+    let mut got: Vec<(String, String, String, BTreeMap<String, String>)> = collected
+        .bindings
+        .iter()
+        .map(|b| {
+            assert!(b.extra.get("tags_error").is_none(), "{:?}", b.extra);
+            let (service, name, _, role) = key(b);
+            (service, name, role, b.tags.clone())
+        })
+        .collect();
+    got.sort();
+    let cdn = |alias: &str| ("cloudfront".to_owned(), alias.to_owned());
+    let mut want = vec![
+        // An ACM inventory binding: the certificate's own tags (a tag without a value is "").
+        ("acm", "shop.tags.test", "inventory", tags(&[("owner", "alice"), ("team", "shop"), ("pci", "")])),
+        ("acm", "api.tags.test", "inventory", tags(&[])),
+        // A listener binding: its load balancer's tags, its listener's own on top.
+        ("elbv2", "web", "default", tags(&[("owner", "bob"), ("team", "checkout")])),
+        ("elbv2", "web", "sni", tags(&[("owner", "bob"), ("team", "checkout")])),
+        ("elbv2", "plain", "default", tags(&[])),
+    ]
+    .into_iter()
+    .map(|(s, n, r, t)| (s.to_owned(), n.to_owned(), r.to_owned(), t))
+    .collect::<Vec<_>>();
+    // Every alias of a distribution: the distribution's tags.
+    for binding in collected.bindings.iter().filter(|b| b.location.service == "cloudfront") {
+        let (service, alias) = cdn(binding.extra["alias"].as_str().unwrap());
+        let owned = if alias == "c.tags.test" { tags(&[]) } else { tags(&[("owner", "carol")]) };
+        want.push((service, binding.location.resource_name.clone().unwrap(), alias, owned));
+    }
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(collected.bindings.iter().filter(|b| b.location.service == "cloudfront").count(), 3);
+
+    // Switched off, no tag call is made and no binding carries tags.
+    let off = support::config(url, &credentials, json!({"regions": ["us-east-1"], "tags": false}));
+    let untagged = support::collect_all(support::open(&off));
+    assert_eq!(untagged.bindings.len(), collected.bindings.len());
+    assert!(untagged.bindings.iter().all(|b| b.tags.is_empty()));
+}
+
+#[test]
 fn load_balancers_page_by_marker_when_there_are_more_than_a_page() {
     let (_turn, url) = support::fresh_moto();
     // 21 load balancers: one more than the plugin asks for per page (moto's
@@ -228,8 +309,11 @@ fn load_balancers_page_by_marker_when_there_are_more_than_a_page() {
     let plan = json!({
         "acm": [{"name": "shared", "region": "us-east-1", "pem": shared.pem, "key": shared.key}],
         "iam": [], "distributions": [],
+        // Tagged, so the first page's 20 load balancers and 20 listeners
+        // take two DescribeTags calls (20 ARNs each).
         "load_balancers": names.iter().map(|name| json!({"name": name, "region": "us-east-1", "type": "application",
-            "listeners": [{"protocol": "HTTPS", "port": 443, "default": "acm:shared"}]})).collect::<Vec<Value>>(),
+            "tags": {"lb": name}, "listeners": [{"protocol": "HTTPS", "port": 443, "default": "acm:shared",
+            "tags": {"listener": format!("{name}-443")}}]})).collect::<Vec<Value>>(),
     });
     support::seed(&plan);
     let dir = tempfile::tempdir().unwrap();
@@ -242,6 +326,11 @@ fn load_balancers_page_by_marker_when_there_are_more_than_a_page() {
     seen.sort();
     assert_eq!(seen, names);
     assert_eq!(collected.stats[0].pages, 2, "{:?}", collected.stats[0]);
+    for binding in &collected.bindings {
+        let name = binding.location.resource_name.clone().unwrap();
+        let want = BTreeMap::from([("lb".to_owned(), name.clone()), ("listener".to_owned(), format!("{name}-443"))]);
+        assert_eq!(binding.tags, want, "{name}");
+    }
 }
 
 #[test]
@@ -372,16 +461,20 @@ fn with_authentication_on_requests_verify_and_the_documented_policy_is_enough() 
     let cert = support::certificate(&["auth.example.test"], 90, true);
     let legacy = support::certificate(&["legacy-auth.example.test"], 90, true);
     let policy = support::documented_policy();
-    let mut without_get_certificate: Value = serde_json::from_str(&policy).unwrap();
-    without_get_certificate["Statement"][0]["Action"].as_array_mut().unwrap().retain(|a| a != "acm:GetCertificate");
+    let without = |actions: &[&str]| {
+        let mut policy: Value = serde_json::from_str(&policy).unwrap();
+        policy["Statement"][0]["Action"].as_array_mut().unwrap().retain(|a| !actions.iter().any(|x| a == x));
+        policy.to_string()
+    };
     let plan = json!({
-        "acm": [{"name": "auth", "region": "us-east-1", "pem": cert.pem, "key": cert.key}],
+        "acm": [{"name": "auth", "region": "us-east-1", "pem": cert.pem, "key": cert.key, "tags": {"owner": "alice"}}],
         "iam": [{"name": "legacy-auth", "pem": legacy.pem, "key": legacy.key}],
-        "load_balancers": [{"name": "auth", "region": "us-east-1", "type": "application",
+        "load_balancers": [{"name": "auth", "region": "us-east-1", "type": "application", "tags": {"owner": "bob"},
             "listeners": [{"protocol": "HTTPS", "port": 443, "default": "acm:auth"}]}],
         "users": [
             {"name": "certinspect-reader", "policy": policy},
-            {"name": "almost-reader", "policy": without_get_certificate.to_string()},
+            {"name": "almost-reader", "policy": without(&["acm:GetCertificate"])},
+            {"name": "tagless-reader", "policy": without(&["acm:ListTagsForCertificate", "elasticloadbalancing:DescribeTags"])},
         ],
     });
     let seeded = support::seed(&plan);
@@ -407,6 +500,37 @@ fn with_authentication_on_requests_verify_and_the_documented_policy_is_enough() 
     assert!(reader.errors.is_empty() && reader.warnings.is_empty(), "{:?} {:?}", reader.errors, reader.warnings);
     assert_eq!(reader.bindings.len(), 3, "ACM, ELB listener, IAM");
     assert!(reader.bindings.iter().any(|b| b.declared.fingerprint("sha256") == Some(cert.sha256.as_str())));
+    let owners: BTreeMap<&str, Option<&str>> = reader
+        .bindings
+        .iter()
+        .map(|b| (b.location.service.as_str(), b.tags.get("owner").map(String::as_str)))
+        .collect();
+    assert_eq!(owners, BTreeMap::from([("acm", Some("alice")), ("elbv2", Some("bob")), ("iam", None)]));
+
+    // Without the tag permissions every binding is still listed, without
+    // tags, each saying why, and one warning per page says how many.
+    let tagless = run("tagless-reader", None);
+    assert!(tagless.errors.is_empty(), "{:?}", tagless.errors);
+    assert_eq!(tagless.bindings.len(), 3, "ACM, ELB listener, IAM");
+    for binding in tagless.bindings.iter().filter(|b| b.location.service != "iam") {
+        assert!(binding.tags.is_empty(), "{:?}", binding.tags);
+        let why = binding.extra["tags_error"].as_str().unwrap_or_default();
+        assert!(why.starts_with("the tags could not be read:") && why.contains("AccessDenied"), "{why}");
+    }
+    let warnings: Vec<&str> = tagless.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "the tags of 1 ACM certificates could not be read (ACM ListTagsForCertificate failed: AccessDenied"
+        )),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "the tags of 2 load balancers and listeners could not be read (ELBv2 DescribeTags failed: AccessDenied"
+        )),
+        "{warnings:?}"
+    );
 
     // Without acm:GetCertificate the certificate's identity is lost, and said so.
     let almost = run("almost-reader", None);

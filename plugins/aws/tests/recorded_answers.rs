@@ -8,7 +8,10 @@
 //!   key type (moto 5.2.5 lists every key type when no filter is sent);
 //! - throttling (`ThrottlingException`, `Throttling`, `RequestLimitExceeded`)
 //!   and 5xx answers are retried, and a call gives up after its attempts;
-//! - secrets never appear in errors.
+//! - secrets never appear in errors;
+//! - a refused tag call (CloudFront's `ListTagsForResource`, which moto
+//!   cannot refuse: it checks no CloudFront request) keeps every binding,
+//!   records why its tags are missing, and is not repeated for the page.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -40,6 +43,7 @@ fn context(replay: Arc<FakeHost>) -> Context {
         client: Client::new(replay, Endpoints::Aws, credentials, RetryPolicy::default()),
         account: "recorded".into(),
         wildcard_label: None,
+        tags: true,
     }
 }
 
@@ -98,6 +102,14 @@ fn acm_like_aws(pems: Vec<(String, &'static str, String)>) -> impl Fn(&HttpReque
                 let pem = pems.iter().find(|(a, _, _)| a == arn).map(|(_, _, p)| p.clone()).unwrap_or_default();
                 json_answer(200, json!({ "Certificate": pem }))
             }
+            "CertificateManager.ListTagsForCertificate" => {
+                // A tag without a value is sent as a bare Key, as ACM does.
+                let arn = body["CertificateArn"].as_str().unwrap_or_default();
+                json_answer(
+                    200,
+                    json!({"Tags": [{"Key": "owner", "Value": format!("owner-of-{arn}")}, {"Key": "pci"}]}),
+                )
+            }
             other => json_answer(400, json!({"__type": "UnknownOperationException", "message": other})),
         }
     }
@@ -123,6 +135,9 @@ fn acm_lists_ecdsa_and_large_rsa_certificates_because_it_asks_for_every_key_type
     assert_ne!(ec.declared.serial.as_deref(), Some("c9f33aa"));
     assert_eq!(ec.declared.auto_managed, certinspect_sdk::Tristate::Yes);
     assert_eq!(ec.extra["renewal_summary"]["RenewalStatus"], "SUCCESS");
+    let owner = format!("owner-of-{}", arn(2));
+    let want = [("owner", owner.as_str()), ("pci", "")].map(|(k, v)| (k.to_owned(), v.to_owned()));
+    assert_eq!(ec.tags, want.into_iter().collect());
 
     // The request was signed for ACM in the region and asked for every key type.
     let requests = replay.requests();
@@ -229,4 +244,72 @@ fn acm_hands_its_next_token_to_the_host_as_the_cursor_and_sends_it_back() {
     assert_eq!(first.next_cursor.as_deref(), Some("page-2-token"));
     let second = acm::list_page(&context, "us-east-1", first.next_cursor.as_deref()).unwrap();
     assert_eq!(second.next_cursor, None);
+}
+
+/// CloudFront as AWS answers a reader without `cloudfront:ListTagsForResource`.
+fn cloudfront_refusing_tags(request: &HttpRequest, _: usize) -> HttpResponse {
+    let xml = |status: u16, body: &str| HttpResponse {
+        status,
+        headers: vec![("content-type".into(), "text/xml".into())],
+        body: body.as_bytes().to_vec(),
+    };
+    let distribution = |id: &str, aliases: &[&str]| {
+        let cnames: String = aliases.iter().map(|a| format!("<CNAME>{a}</CNAME>")).collect();
+        format!(
+            "<DistributionSummary><Id>{id}</Id><ARN>arn:aws:cloudfront::123456789012:distribution/{id}</ARN>\
+             <Status>Deployed</Status><DomainName>{id}.cloudfront.net</DomainName>\
+             <Aliases><Quantity>{}</Quantity><Items>{cnames}</Items></Aliases>\
+             <ViewerCertificate><ACMCertificateArn>arn:aws:acm:us-east-1:123456789012:certificate/c</ACMCertificateArn>\
+             </ViewerCertificate><Enabled>true</Enabled></DistributionSummary>",
+            aliases.len()
+        )
+    };
+    if request.url.contains("/2020-05-31/distribution") {
+        let items =
+            distribution("E1", &["a.example.test", "b.example.test"]) + &distribution("E2", &["c.example.test"]);
+        xml(
+            200,
+            &format!(
+                "<?xml version=\"1.0\"?><DistributionList xmlns=\"http://cloudfront.amazonaws.com/doc/2020-05-31/\">\
+                 <Marker></Marker><MaxItems>100</MaxItems><IsTruncated>false</IsTruncated><Quantity>2</Quantity>\
+                 <Items>{items}</Items></DistributionList>"
+            ),
+        )
+    } else {
+        xml(
+            403,
+            "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"http://cloudfront.amazonaws.com/doc/2020-05-31/\">\
+             <Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/reader \
+             is not authorized to perform: cloudfront:ListTagsForResource</Message></Error></ErrorResponse>",
+        )
+    }
+}
+
+#[test]
+fn a_refused_tag_call_keeps_every_binding_says_why_and_is_not_repeated() {
+    let replay = replaying(cloudfront_refusing_tags);
+    let page = certinspect_aws::cloudfront::list_page(&context(replay.clone()), None).unwrap();
+    let aliases: Vec<&str> = page.bindings.iter().filter_map(|b| b.extra["alias"].as_str()).collect();
+    assert_eq!(aliases, ["a.example.test", "b.example.test", "c.example.test"]);
+    for binding in &page.bindings {
+        assert!(binding.tags.is_empty());
+        let why = binding.extra["tags_error"].as_str().unwrap_or_default();
+        assert!(why.contains("CloudFront ListTagsForResource failed: AccessDenied (HTTP 403)"), "{why}");
+    }
+    assert_eq!(page.warnings.len(), 1, "{:?}", page.warnings);
+    assert!(
+        page.warnings[0].starts_with(
+            "the tags of 2 distributions could not be read (CloudFront ListTagsForResource failed: AccessDenied"
+        ),
+        "{}",
+        page.warnings[0]
+    );
+    assert!(page.warnings[0].contains("see docs/AWS.md for the policy"), "{}", page.warnings[0]);
+    // The listing, then one refused tag call (not retried, not repeated for E2).
+    let requests = replay.requests();
+    assert_eq!(requests.len(), 2, "{:?}", requests.iter().map(|r| &r.url).collect::<Vec<_>>());
+    assert_eq!(
+        requests[1].url,
+        "https://cloudfront.amazonaws.com/2020-05-31/tagging?Resource=arn%3Aaws%3Acloudfront%3A%3A123456789012%3Adistribution%2FE1"
+    );
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use certinspect_e2e::{inspect_in_world, normalized_report as normalized, serve_text, target_dir};
+use certinspect_testbed::aws::AwsWorld;
 use certinspect_testbed::{Testbed, TestbedOptions};
 use serde_json::Value;
 
@@ -172,7 +173,13 @@ fn the_alibaba_plugins_load_as_dynamic_libraries_in_inspect_plugins() {
 
 #[test]
 fn chosen_tags_are_csv_and_table_columns_of_a_scan() {
-    let world = world("tags", false);
+    // Both clouds: the Alibaba world and the AWS world on the real moto.
+    let dir = target_dir().join("e2e-cli").join(format!("tags-aws-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let venv = target_dir().join("tmp").join("certinspect-aws");
+    let aws = AwsWorld::start(&dir.join("aws-world"), &venv).unwrap_or_else(|e| panic!("{e}"));
+    let mut world = world("tags", false);
+    (world.config, world.home) = world.testbed.write_inspect_config_with(&dir, Some(&aws)).unwrap();
     let mut text = std::fs::read_to_string(&world.config).unwrap();
     text.push_str("\n[output]\nlabels_from_tags = [\"owner\"]\n");
     std::fs::write(&world.config, text).unwrap();
@@ -183,18 +190,31 @@ fn chosen_tags_are_csv_and_table_columns_of_a_scan() {
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(header.last(), Some(&"tag:owner"), "{csv}");
     let service = header.iter().position(|c| *c == "service").unwrap();
+    // The service is the second cell and no tag holds a comma, so splitting
+    // on commas finds both (a quoted reason between them may hold one).
+    let rows: Vec<(&str, &str)> =
+        lines.map(|l| (l.split(',').nth(service).unwrap(), l.rsplit(',').next().unwrap())).collect();
+    let owners = |svc: &str| -> Vec<&str> {
+        let mut owners: Vec<&str> = rows.iter().filter(|r| r.0 == svc).map(|r| r.1).collect();
+        owners.sort_unstable();
+        owners
+    };
     // The emulator's load balancers carry an owner, and so do most CDN
     // domains (every fifth has no tags); CAS certificates have no tags, so
-    // their cell is empty. (No cell of this world holds a comma, so
-    // splitting on commas is exact enough.)
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    let owners =
-        |svc: &str| -> Vec<&str> { rows.iter().filter(|r| r[service] == svc).map(|r| *r.last().unwrap()).collect() };
+    // their cell is empty.
     let slb = owners("slb");
     assert!(!slb.is_empty() && slb.iter().all(|o| ["alice", "bob", "carol"].contains(o)), "{csv}");
     let cdn = owners("cdn");
     assert!(cdn.iter().any(|o| !o.is_empty()), "{csv}");
     assert!(cdn.iter().all(|o| ["alice", "bob", "carol", ""].contains(o)), "{csv}");
+    // AWS (certinspect_testbed::aws): the web ALB's two certificates are
+    // alice's, the NLB listener bob's (its own tag over its load
+    // balancer's), the IAM-certificate ALB has none; the distribution and
+    // its ACM certificate are carol's.
+    assert_eq!(owners("acm"), ["", "", "", "carol"], "{csv}");
+    assert_eq!(owners("elbv2"), ["", "alice", "alice", "bob"], "{csv}");
+    assert_eq!(owners("cloudfront"), ["carol"], "{csv}");
+    assert_eq!(owners("iam"), [""], "{csv}");
     let output = inspect(&world.home, &["scan", "--config", config, "--format", "table"]);
     let table = String::from_utf8(output.stdout).unwrap();
     assert!(table.lines().any(|l| l.starts_with("SERVICE") && l.trim_end().ends_with("TAG:owner")), "{table}");

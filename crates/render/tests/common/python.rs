@@ -3,8 +3,10 @@
 //! later runs), and the SARIF 2.1.0 schema from an npm package.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
+
+use certinspect_test_support::{run, run_ok};
 
 /// Microsoft's SARIF SDK ships the SARIF 2.1.0 JSON schema in its
 /// Multitool packages; this one, pinned by version and content hash.
@@ -22,22 +24,6 @@ fn script() -> PathBuf {
     super::crate_dir().join("tests/python/consumers.py")
 }
 
-fn run(command: &mut Command) -> Output {
-    command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
-}
-
-fn check(command: &mut Command) -> Output {
-    let output = run(command);
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
 /// The venv's python (the pinned consumers), created on first use.
 pub fn python() -> PathBuf {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
@@ -50,7 +36,7 @@ pub fn python() -> PathBuf {
 
 /// Run `consumers.py ARGS`; panics with the consumer's messages on failure.
 pub fn consumer(args: &[&str]) -> String {
-    let output = check(Command::new(python()).arg(script()).args(args));
+    let output = run_ok(Command::new(python()).arg(script()).args(args));
     String::from_utf8(output.stdout).unwrap()
 }
 
@@ -78,7 +64,7 @@ pub fn sarif_schema() -> PathBuf {
             }
             let download = work_dir().join(format!("npm-{}", std::process::id()));
             std::fs::create_dir_all(&download).unwrap();
-            let output = check(
+            let output = run_ok(
                 Command::new("npm").args(["pack", "--silent", SARIF_PACKAGE, "--pack-destination"]).arg(&download),
             );
             let tarball = download.join(String::from_utf8(output.stdout).unwrap().trim());

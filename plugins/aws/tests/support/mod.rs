@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Mutex;
 use std::sync::{Arc, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -21,18 +21,6 @@ use serde_json::{json, Value};
 
 fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn check(command: &mut Command) -> Output {
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
 
 /// The venv's python (moto, boto3), created on first use.
@@ -121,7 +109,7 @@ pub fn certificate(names: &[&str], days: i64, ecdsa: bool) -> Generated {
 /// moto's ACM reads the key type from the certificate; ring cannot generate
 /// RSA keys, so the RSA key comes from the venv's `cryptography`.
 fn rsa_key() -> rcgen::KeyPair {
-    let output = check(Command::new(python()).args([
+    let output = certinspect_test_support::run_ok(Command::new(python()).args([
         "-c",
         "from cryptography.hazmat.primitives.asymmetric import rsa; from cryptography.hazmat.primitives import serialization as s; \
          print(rsa.generate_private_key(65537, 2048).private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode())",
