@@ -24,8 +24,8 @@
 //! Tags (`Binding.tags`, unless `tags = false`) come from
 //! `DescribeTagResources` (DCDN: `DescribeDcdnTagResources`), one call per 50
 //! domains of a page (the documented maximum of `ResourceId.N`). A batch that
-//! fails loses no binding: its domains are listed without tags, marked
-//! `extra.tags_unknown`, and the page carries one warning (tags route alerts;
+//! fails loses no binding: its domains are listed without tags, saying why
+//! in `extra.tags_error`, and the page carries one warning (tags route alerts;
 //! they decide no verdict, so a missing tag is a partial, not a source error).
 //! Refused credentials or a missing RAM permission for the tag call stop the
 //! tag calls of that product for the rest of the run, with one warning.
@@ -34,7 +34,7 @@
 //! `certinspect-alibaba-cdn-dylib`), a prober, or a client of its own: all
 //! calls go through `alibaba-openapi` over the host's transport.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use alibaba_openapi::{Client, Product};
@@ -315,8 +315,8 @@ impl CertificateDetail {
 struct PageTags {
     /// Tags by domain; a domain asked about and absent has none.
     by_domain: BTreeMap<String, BTreeMap<String, String>>,
-    /// Domains whose tags could not be read.
-    unknown: BTreeSet<String>,
+    /// Why a domain's tags could not be read, by domain.
+    errors: BTreeMap<String, String>,
     warnings: Vec<String>,
 }
 
@@ -334,12 +334,13 @@ impl PageTags {
         }
     }
 
-    /// `binding` with its domain's tags, or marked when they are unknown.
+    /// `binding` with its domain's tags, or with why they are missing
+    /// (`extra.tags_error`, as the AWS plugin says it).
     fn apply(&self, binding: Binding) -> Binding {
         let domain = &binding.location.resource_id;
-        if self.unknown.contains(domain) {
+        if let Some(error) = self.errors.get(domain) {
             let mut binding = binding;
-            binding.extra["tags_unknown"] = json!(true);
+            binding.extra["tags_error"] = json!(error);
             return binding;
         }
         match self.by_domain.get(domain) {
@@ -351,7 +352,7 @@ impl PageTags {
 
 impl CdnSource {
     /// The tags of `rows`' domains, [`TAG_BATCH`] a call. A failed batch
-    /// leaves its domains' tags unknown, with one warning.
+    /// leaves its domains without tags, saying why, with one warning.
     fn tags(&self, flavor: Flavor, client: &Client, rows: &[Value], what: &str) -> PageTags {
         let mut tags = PageTags::default();
         if !self.settings.tags {
@@ -359,9 +360,12 @@ impl CdnSource {
         }
         let domains: Vec<String> = rows.iter().filter_map(|row| text(&row["DomainName"])).collect();
         for batch in domains.chunks(TAG_BATCH) {
-            tags.unknown.extend(batch.iter().cloned());
+            let failed = |tags: &mut PageTags, why: &str| {
+                tags.errors.extend(batch.iter().map(|domain| (domain.clone(), why.to_owned())));
+            };
             // Refused credentials would fail every batch alike: asked once, said once.
             if self.tags_refused(flavor) {
+                failed(&mut tags, &format!("{} refused the credentials earlier in this run", flavor.tags.action));
                 continue;
             }
             let mut params = vec![("ResourceType".to_owned(), "DOMAIN".to_owned())];
@@ -369,9 +373,6 @@ impl CdnSource {
             let error = match client.call(&flavor.tags.spec(), &params) {
                 Ok(answer) => {
                     tags.merge_answer(&answer);
-                    batch.iter().for_each(|domain| {
-                        tags.unknown.remove(domain);
-                    });
                     continue;
                 }
                 Err(e) => failure(
@@ -385,6 +386,7 @@ impl CdnSource {
                     &e,
                 ),
             };
+            failed(&mut tags, &error.message);
             if error.kind == error_kind::CREDENTIALS {
                 self.tags_refused.lock().unwrap_or_else(|p| p.into_inner()).push(flavor.scope);
                 tags.warnings.push(format!(

@@ -270,7 +270,7 @@ fn cdn_and_dcdn_domains_carry_their_tags_read_fifty_a_call() {
     for domain in &domains {
         let binding = collected.bindings.iter().find(|b| b.location.resource_id == domain.domain_name).unwrap();
         assert_eq!(binding.tags, domain.tags, "{}", domain.domain_name);
-        assert!(binding.extra.get("tags_unknown").is_none(), "{}", domain.domain_name);
+        assert!(binding.extra.get("tags_error").is_none(), "{}", domain.domain_name);
     }
     let stats = served.emulator.stats();
     for (action, domains) in [("DescribeTagResources", 70), ("DescribeDcdnTagResources", account.dcdn_domains.len())] {
@@ -284,10 +284,10 @@ fn cdn_and_dcdn_domains_carry_their_tags_read_fifty_a_call() {
 }
 
 /// A tag batch that keeps failing loses no binding: its domains are listed
-/// without tags, marked `tags_unknown`, with one warning per batch; refused
+/// without tags, saying why in `tags_error`, with one warning per batch; refused
 /// credentials stop the tag calls after one warning.
 #[test]
-fn a_failed_tag_batch_loses_no_binding_and_says_the_tags_are_unknown() {
+fn a_failed_tag_batch_loses_no_binding_and_says_why_its_tags_are_missing() {
     let (dir, mut world) = support::world(60, 19, &["cn-hangzhou"], false);
     // A reader allowed everything of CDN but the tag call.
     let key = world.accounts[0].access_keys.iter_mut().find(|k| k.enabled && k.security_token.is_none()).unwrap();
@@ -297,7 +297,7 @@ fn a_failed_tag_batch_loses_no_binding_and_says_the_tags_are_unknown() {
     let untagged = |collected: &certinspect_core::collect::Collected| {
         assert!(collected.errors.is_empty(), "{:?}", collected.errors);
         assert_eq!(support::resource_ids(collected, PLUGIN_NAME), expected);
-        assert!(collected.bindings.iter().all(|b| b.tags.is_empty() && b.extra["tags_unknown"] == json!(true)));
+        assert!(collected.bindings.iter().all(|b| b.tags.is_empty() && b.extra["tags_error"].is_string()));
     };
 
     let refused =
@@ -315,7 +315,7 @@ fn a_failed_tag_batch_loses_no_binding_and_says_the_tags_are_unknown() {
     let off =
         support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "tags": false })))]);
     support::assert_complete(&off);
-    assert!(off.bindings.iter().all(|b| b.tags.is_empty() && b.extra.get("tags_unknown").is_none()));
+    assert!(off.bindings.iter().all(|b| b.tags.is_empty() && b.extra.get("tags_error").is_none()));
 
     // A service failure that outlasts the retries: one warning per batch.
     let (dir, world) = support::world(60, 19, &["cn-hangzhou"], false);
