@@ -10,7 +10,7 @@ use certinspect_core::plugins::PluginRegistry;
 use certinspect_core::report::Report;
 use certinspect_core::scan::{outcome, OpenError, ScanOptions};
 use certinspect_core::shard::Shard;
-use certinspect_core::verify::{bare_endpoint, ConnectTo};
+use certinspect_core::verify::{BareEndpoint, ConnectTo};
 use certinspect_probe::{parse_sni, parse_target_line, ProbeTarget};
 use certinspect_protocol::Binding;
 
@@ -198,7 +198,7 @@ fn scan_inventory(args: &ScanArgs, inventory_path: &Path) -> u8 {
     };
     let defaults = Default::default();
     let verify = config.as_ref().map_or(&defaults, |c| &c.file.verify);
-    let options = match verify_options(verify, &args.verify) {
+    let mut options = match verify_options(verify, &args.verify) {
         Ok(options) => options,
         Err(message) => return usage_error(message),
     };
@@ -211,6 +211,7 @@ fn scan_inventory(args: &ScanArgs, inventory_path: &Path) -> u8 {
         Ok(sink) => sink.with_labels_from_tags(labels),
         Err(message) => return usage_error(message),
     };
+    options.keep_results = !sink.streams();
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
     let report = certinspect_core::scan::scan_inventory(inventory, shard, &options, &mut observer);
     observer.finish();
@@ -234,17 +235,16 @@ fn shard_of_spec(spec: &str, count: Option<u32>) -> Result<Shard, String> {
 }
 
 pub fn probe(args: &ProbeArgs) -> u8 {
-    let (bindings, routes) = match probe_targets(args) {
+    let (endpoints, routes) = match probe_targets(args) {
         Ok(targets) => targets,
         Err(message) => return usage_error(message),
     };
-    let mut bindings = bindings;
-    if let Some(path) = &args.declared {
-        match read_bindings(path) {
-            Ok(declared) => bindings.extend(declared),
-            Err(error) => return usage_error(error),
-        }
-    }
+    // With declarations the run is over whole bindings (targets first);
+    // without, the targets are held small.
+    let declared = match args.declared.as_deref().map(read_bindings).transpose() {
+        Ok(declared) => declared,
+        Err(error) => return usage_error(error),
+    };
     let mut options = match verify_options(&Default::default(), &args.verify) {
         Ok(options) => options,
         Err(message) => return usage_error(message),
@@ -256,7 +256,14 @@ pub fn probe(args: &ProbeArgs) -> u8 {
     };
     options.keep_results = !sink.streams();
     let mut observer = output::Observer::new(&mut sink, std::io::stderr().is_terminal());
-    let report = certinspect_core::scan::probe(bindings, &options, &mut observer);
+    let report = match declared {
+        None => certinspect_core::scan::probe_endpoints(endpoints, &options, &mut observer),
+        Some(declared) => {
+            let mut bindings: Vec<Binding> = endpoints.iter().map(BareEndpoint::binding).collect();
+            bindings.extend(declared);
+            certinspect_core::scan::probe(bindings, &options, &mut observer)
+        }
+    };
     observer.finish();
     finish(&mut sink, &report, &args.output)
 }
@@ -265,7 +272,7 @@ pub fn probe(args: &ProbeArgs) -> u8 {
 /// (`HOST[:PORT] [sni=NAME] [connect=ADDRESS[:PORT]]` per line), with the
 /// routes the file's `connect=` words ask for. Names become A-labels; a
 /// name that cannot is a usage error naming it.
-fn probe_targets(args: &ProbeArgs) -> Result<(Vec<Binding>, Vec<ConnectTo>), String> {
+fn probe_targets(args: &ProbeArgs) -> Result<(Vec<BareEndpoint>, Vec<ConnectTo>), String> {
     let flag_sni = args.sni.as_deref().map(parse_sni).transpose().map_err(|e| format!("--sni: {e}"))?;
     let sni_for = |host: &str, named: Option<String>| {
         if args.no_sni {
@@ -274,11 +281,12 @@ fn probe_targets(args: &ProbeArgs) -> Result<(Vec<Binding>, Vec<ConnectTo>), Str
             named.or_else(|| flag_sni.clone()).or_else(|| host.parse::<IpAddr>().is_err().then(|| host.to_owned()))
         }
     };
-    let mut bindings = Vec::new();
+    let bare = |host: &str, port: u16, sni: Option<String>| BareEndpoint::new(host, port, sni.as_deref());
+    let mut endpoints = Vec::new();
     let mut routes = Vec::new();
     for text in &args.endpoints {
         let target: ProbeTarget = text.parse().map_err(|e| format!("'{text}': {e}"))?;
-        bindings.push(bare_endpoint(&target.host, target.port, sni_for(&target.host, None)));
+        endpoints.push(bare(&target.host, target.port, sni_for(&target.host, None)));
     }
     if let Some(path) = &args.targets {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -288,10 +296,10 @@ fn probe_targets(args: &ProbeArgs) -> Result<(Vec<Binding>, Vec<ConnectTo>), Str
             if let Some((address, port)) = line.connect {
                 routes.push(ConnectTo::new(&line.host, line.port, SocketAddr::new(address, port.unwrap_or(line.port))));
             }
-            bindings.push(bare_endpoint(&line.host, line.port, sni_for(&line.host, line.sni)));
+            endpoints.push(bare(&line.host, line.port, sni_for(&line.host, line.sni)));
         }
     }
-    Ok((bindings, routes))
+    Ok((endpoints, routes))
 }
 
 /// Write the report, say what changed since the baseline, and decide the

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use certinspect_core::collect::Collected;
 use certinspect_core::findings::{Finding, Severity};
-use certinspect_core::report::{ObservationResult, Report};
+use certinspect_core::report::{ChainAnalysis, ObservationResult, Report};
 use certinspect_core::scan::{Inventory, ScanObserver};
 use certinspect_core::verify::VerifyObserver;
 use certinspect_protocol::Binding;
@@ -114,7 +114,9 @@ fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
         ColorChoice::Never => false,
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
-    let (writer, jsonl) = if streaming && args.format == Format::Jsonl {
+    // Comparing with a baseline needs the whole report (findings are
+    // matched by their bindings): JSON Lines are then written at the end.
+    let (writer, jsonl) = if streaming && args.format == Format::Jsonl && baseline.is_none() {
         (Box::new(io::sink()) as Box<dyn Write>, Some(certinspect_render::JsonLinesWriter::for_streamed_run(writer)))
     } else {
         (writer, None)
@@ -193,6 +195,22 @@ impl VerifyObserver for Observer<'_> {
         self.planned = endpoints;
         if self.progress {
             eprint!("\r\x1b[2K{bindings} bindings, {endpoints} endpoints to probe");
+        }
+    }
+
+    fn chain(&mut self, index: usize, analysis: &ChainAnalysis) {
+        if let Some(jsonl) = self.sink.jsonl.as_mut() {
+            if let Err(e) = jsonl.chain(index, analysis).filter_closed_pipe() {
+                tracing::error!("cannot write a chain: {e}");
+            }
+        }
+    }
+
+    fn not_probed(&mut self, index: usize, binding: &Binding) {
+        if let Some(jsonl) = self.sink.jsonl.as_mut() {
+            if let Err(e) = jsonl.result(index, binding, None).filter_closed_pipe() {
+                tracing::error!("cannot write a binding: {e}");
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use certinspect_core::findings::Severity;
-use certinspect_core::report::Report;
+use certinspect_core::report::{Report, OLDEST_DIFFABLE_SCHEMA_VERSION, REPORT_SCHEMA_VERSION};
 
 use crate::exit::{self, ClosedPipe};
 use crate::output::{self, OutputArgs};
@@ -107,10 +107,24 @@ fn merge(args: &MergeArgs) -> u8 {
 }
 
 /// A JSON report from `path`; a file that does not parse is named with why.
+/// Reports of schema versions 3 and 4 are read (their findings compare
+/// alike, so `diff` and `--baseline` work across the upgrade); `report
+/// merge` then refuses parts older than this version.
 pub fn read_report(path: &Path) -> Result<Report, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the file: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let report: Report = serde_json::from_str(&text).map_err(|e| {
         let why = if e.is_eof() { "it ends early (truncated?)".to_owned() } else { e.to_string() };
         format!("{}: not a JSON report: {why}", path.display())
-    })
+    })?;
+    let readable = OLDEST_DIFFABLE_SCHEMA_VERSION..=REPORT_SCHEMA_VERSION;
+    if !readable.contains(&report.schema_version) {
+        return Err(format!(
+            "{}: a report of schema version {}; this inspect reads versions {} to {}",
+            path.display(),
+            report.schema_version,
+            readable.start(),
+            readable.end()
+        ));
+    }
+    Ok(report)
 }

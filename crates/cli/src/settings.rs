@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certinspect_analysis::{LegacyCn, Policy, TrustStore};
-use certinspect_core::trust_store::{load_trust_store, TrustBase};
+use certinspect_core::report::Detail;
+use certinspect_core::trust_store::{load_trust_store, TrustBase, TrustStoreInfo};
 use certinspect_core::verify::{ConnectTo, VerifyOptions};
 use certinspect_probe::AddressSelection;
 
@@ -46,9 +47,23 @@ pub struct VerifyArgs {
     /// unknown issuer then stays unknown and the report says it was not fetched.
     #[arg(long)]
     pub no_fetch: bool,
+    /// How much of each served chain the report keeps: summary (the served leaf in brief) or full (also
+    /// the whole analysis of each distinct chain, stored once in the report's `chains`).
+    #[arg(long, value_enum, default_value_t = DetailChoice::Summary)]
+    pub detail: DetailChoice,
     /// Evaluate expiry at this UNIX time instead of now (reproducible reports).
     #[arg(long, value_name = "UNIX_SECONDS", hide = true)]
     pub now_unix: Option<i64>,
+}
+
+/// `--detail`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DetailChoice {
+    /// The served leaf in brief, verdicts, findings, revocation.
+    #[default]
+    Summary,
+    /// Also the full analysis of every distinct served chain.
+    Full,
 }
 
 /// Engine options from `[verify]` and the flags.
@@ -60,7 +75,13 @@ pub fn verify_options(file: &VerifySettings, args: &VerifyArgs) -> Result<Verify
         warn_fraction_remaining: file.warn_fraction,
     };
     let setting = trust_setting(args.trust, args.ca_file.is_some(), file.trust);
-    options.trust = Arc::new(trust_store(setting, args.ca_file.as_ref().or(file.ca_file.as_ref()))?);
+    let (trust, described) = trust_store(setting, args.ca_file.as_ref().or(file.ca_file.as_ref()))?;
+    options.trust = Arc::new(trust);
+    options.trust_store = described;
+    options.detail = match args.detail {
+        DetailChoice::Summary => Detail::Summary,
+        DetailChoice::Full => Detail::Full,
+    };
     options.now_unix = args.now_unix;
     options.fetch.enabled = file.fetch && !args.no_fetch;
     options.legacy_cn = match file.legacy_cn {
@@ -102,7 +123,7 @@ fn seconds(value: f64, name: &str) -> Result<Duration, String> {
     }
 }
 
-fn trust_store(setting: TrustSetting, ca_file: Option<&PathBuf>) -> Result<TrustStore, String> {
+fn trust_store(setting: TrustSetting, ca_file: Option<&PathBuf>) -> Result<(TrustStore, TrustStoreInfo), String> {
     let base = match setting {
         TrustSetting::Mozilla => TrustBase::Mozilla,
         TrustSetting::System => TrustBase::System,

@@ -197,7 +197,6 @@ fn client_role(o: &Opts) -> Result<(), String> {
     let mut options = VerifyOptions::default();
     options.trust = std::sync::Arc::new(TrustStore::from_der(vec![ca_der]).map_err(|e| e.to_string())?);
     options.connect_to = connect_to;
-    options.keep_analysis = false;
     options.probe.max_concurrency = o.concurrency;
     // Every endpoint is on 127.0.0.1: the per-address limit would otherwise
     // be the bottleneck being measured.

@@ -159,6 +159,7 @@ mod tests {
             schema_version: crate::report::REPORT_SCHEMA_VERSION,
             tool_version: "test".into(),
             generated_at: 0,
+            trust_store: None,
             summary: Summary::default(),
             bindings: hosts
                 .iter()
@@ -169,6 +170,7 @@ mod tests {
                 })
                 .collect(),
             findings,
+            chains: vec![],
             source_errors: vec![],
             source_stats: vec![],
             inventory_id: None,

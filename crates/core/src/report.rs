@@ -4,9 +4,11 @@
 //! `docs/REPORT.md`): fields are only ever added. Bump
 //! [`REPORT_SCHEMA_VERSION`] on any change that could break a consumer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use certinspect_analysis::{ChainAnalysis, ExpiryState};
+use certinspect_analysis::ExpiryState;
+/// The analysis types the report holds, so renderers need not depend on the analysis crate.
+pub use certinspect_analysis::{ChainAnalysis, NameMatch, SubjectAltName};
 use certinspect_probe::{CaptureMethod, ProbeError, Timings};
 use certinspect_protocol::Binding;
 use serde::{Deserialize, Serialize};
@@ -15,10 +17,15 @@ use crate::collect::{CollectError, SourceStats};
 use crate::findings::{Finding, Severity};
 use crate::join::JoinNote;
 use crate::reconcile::{IdentityBasis, Verdict};
+use crate::trust_store::TrustStoreInfo;
 use crate::verify::{IssuerFetch, RevocationFact};
 
 /// Version of the report's JSON schema.
-pub const REPORT_SCHEMA_VERSION: u32 = 3;
+pub const REPORT_SCHEMA_VERSION: u32 = 4;
+
+/// The oldest schema version whose findings [`crate::diff`] compares with
+/// today's: findings and their fingerprints did not change from 3 to 4.
+pub const OLDEST_DIFFABLE_SCHEMA_VERSION: u32 = 3;
 
 /// Everything a run found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,12 +36,23 @@ pub struct Report {
     pub tool_version: String,
     /// When the analysis clock read, UNIX seconds.
     pub generated_at: i64,
+    /// The roots trust was verified against; absent in reports older than
+    /// version 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_store: Option<TrustStoreInfo>,
     /// Totals; they add up to the lists below.
     pub summary: Summary,
-    /// Every binding, with its results per address.
+    /// Every binding, with its results per address; none in a streamed
+    /// run's report, whose observer had each (see [`Streamed`]).
     pub bindings: Vec<BindingReport>,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
+    /// The full analysis of each distinct served chain, with
+    /// [`Detail::Full`] (a result's `chain` is an index into it); empty
+    /// otherwise. Each chain's `name_match` is `None`: the name is matched
+    /// per result ([`ObservationResult::name_match`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chains: Vec<ChainAnalysis>,
     /// Sources (plugins, scopes) that could not be listed completely.
     #[serde(default)]
     pub source_errors: Vec<CollectError>,
@@ -54,6 +72,19 @@ pub struct Report {
     /// part of the JSON form, whose summary counts them.
     #[serde(skip)]
     pub streamed: Streamed,
+}
+
+/// How much of each served chain's analysis a report keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Detail {
+    /// The served leaf in brief ([`ServedSummary`]), the verdict, findings
+    /// and revocation: what every output format shows.
+    #[default]
+    Summary,
+    /// Also the full analysis of every distinct chain ([`Report::chains`])
+    /// and each result's name match (`--detail full`).
+    Full,
 }
 
 /// Results and findings a streamed run handed to its observer instead of
@@ -151,9 +182,13 @@ pub struct ObservationResult {
     pub tls: Option<TlsSummary>,
     /// The served leaf, when one was received and parsed.
     pub served: Option<ServedSummary>,
-    /// Full analysis of the served chain.
+    /// With [`Detail::Full`]: the full analysis of the served chain, as an
+    /// index into [`Report::chains`] (shared by every result serving it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub analysis: Option<Box<ChainAnalysis>>,
+    pub chain: Option<usize>,
+    /// With [`Detail::Full`]: how the served leaf matches the name asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_match: Option<NameMatch>,
     /// What is known about the served leaf's revocation, from every
     /// source (provider lookups, CRLs), merged; absent when no leaf was
     /// parsed.
@@ -207,6 +242,12 @@ pub struct ClientCertificateRequested {
 pub struct ServedSummary {
     /// Subject DN.
     pub subject: String,
+    /// The subject's first common name.
+    #[serde(default)]
+    pub common_name: Option<String>,
+    /// The subject alternative names, in certificate order.
+    #[serde(default)]
+    pub sans: Vec<SubjectAltName>,
     /// Issuer DN.
     pub issuer: String,
     /// Serial, lower-case hex.
@@ -234,4 +275,55 @@ impl Report {
             || self.streamed.incomplete
             || self.bindings.iter().flat_map(|b| &b.results).any(ObservationResult::unchecked)
     }
+}
+
+/// A served chain's identity: the SHA-256 of each certificate, in order.
+fn chain_key(analysis: &ChainAnalysis) -> String {
+    analysis.certificates.iter().map(|c| c.sha256_fingerprint()).collect::<Vec<_>>().join(":")
+}
+
+/// Numbers for distinct chains, in the order they are first seen.
+#[derive(Debug, Default)]
+pub(crate) struct ChainIds {
+    ids: HashMap<String, usize>,
+}
+
+impl ChainIds {
+    /// The number of `analysis`'s chain, and whether it is new.
+    pub fn id_of(&mut self, analysis: &ChainAnalysis) -> (usize, bool) {
+        let next = self.ids.len();
+        let id = *self.ids.entry(chain_key(analysis)).or_insert(next);
+        (id, id == next)
+    }
+}
+
+/// Renumber `chains` in the order the results of `bindings` first refer to
+/// them (bindings in order, each binding's results in order), one entry
+/// per distinct chain, dropping those no result refers to; the results'
+/// `chain` follow. A run and a merge of shard reports (whose chains are
+/// concatenated) so number the same chains the same way.
+pub(crate) fn number_chains(bindings: &mut [BindingReport], chains: Vec<ChainAnalysis>) -> Vec<ChainAnalysis> {
+    if chains.is_empty() {
+        return chains;
+    }
+    let mut ids = ChainIds::default();
+    let mut renumbered = vec![None; chains.len()];
+    let mut order = Vec::new();
+    for result in bindings.iter_mut().flat_map(|b| &mut b.results) {
+        let Some(old) = result.chain else { continue };
+        let Some(analysis) = chains.get(old) else {
+            result.chain = None;
+            continue;
+        };
+        let new = *renumbered[old].get_or_insert_with(|| {
+            let (id, first) = ids.id_of(analysis);
+            if first {
+                order.push(old);
+            }
+            id
+        });
+        result.chain = Some(new);
+    }
+    let mut chains: Vec<Option<ChainAnalysis>> = chains.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|old| chains[old].take()).collect()
 }

@@ -317,6 +317,16 @@ pub fn probe(bindings: Vec<Binding>, options: &VerifyOptions, observer: &mut dyn
     verify_observed(VerifyInput::bindings(bindings), options, observer)
 }
 
+/// [`probe`] of bare endpoints (nothing declared), held small while the
+/// run goes on: a few dozen bytes each instead of a whole [`Binding`].
+pub fn probe_endpoints(
+    endpoints: Vec<crate::verify::BareEndpoint>,
+    options: &VerifyOptions,
+    observer: &mut dyn VerifyObserver,
+) -> Report {
+    verify_observed(VerifyInput::endpoints(endpoints), options, observer)
+}
+
 /// The exit decision every front end shares: what a report means for a
 /// script or CI job, given the severity that should fail it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use certinspect_protocol::Binding;
 use sha2::{Digest, Sha256};
 
 use crate::collect::CollectError;
-use crate::report::{BindingReport, Report, ShardPart};
+use crate::report::{number_chains, BindingReport, Report, ShardPart, REPORT_SCHEMA_VERSION};
 use crate::verify::sort_findings;
 use crate::verify::summary::summarize;
 
@@ -153,6 +153,14 @@ pub enum MergeError {
         /// The first binding no part holds.
         index: usize,
     },
+    /// A part was written with another report schema than this version's.
+    #[error("part {part} has report schema version {version}; merging needs parts of version {REPORT_SCHEMA_VERSION}, written by this version of inspect (run the shards again)")]
+    Version {
+        /// Position of the part among those given, from 1.
+        part: usize,
+        /// Its schema version.
+        version: u32,
+    },
     /// A part does not hold what it says it holds (truncated or edited).
     #[error("part {part} is damaged: {why}")]
     Damaged {
@@ -171,14 +179,22 @@ pub fn merge(parts: Vec<Report>) -> Result<Report, MergeError> {
     let first_shard = first.shard.as_ref().ok_or(MergeError::NotAShard { part: 1 })?;
     let (count, total) = (first_shard.count, first_shard.inventory_bindings);
     let identity = |report: &Report, shard: &ShardPart| {
+        let trust = report.trust_store.as_ref().map(|t| serde_json::to_string(t).unwrap_or_default());
         format!(
-            "from inventory {} ({} bindings) in {} shards, schema {}",
+            "from inventory {} ({} bindings) in {} shards, schema {}, trust store {}",
             report.inventory_id.as_deref().unwrap_or("(none)"),
             shard.inventory_bindings,
             shard.count,
-            report.schema_version
+            report.schema_version,
+            trust.as_deref().unwrap_or("(not said)")
         )
     };
+    // Parts of an older schema lack what this version writes (the served
+    // leaf's names, the trust store): merged, they would read as a report
+    // of this version that is missing fields. Such parts are re-run.
+    if first.schema_version != REPORT_SCHEMA_VERSION {
+        return Err(MergeError::Version { part: 1, version: first.schema_version });
+    }
     let expected = identity(first, first_shard);
     let mut seen: Vec<Option<usize>> = vec![None; count as usize];
     for (position, part) in parts.iter().enumerate().map(|(i, p)| (i + 1, p)) {
@@ -210,10 +226,21 @@ pub fn merge(parts: Vec<Report>) -> Result<Report, MergeError> {
     merged.source_errors.clear();
     merged.source_stats.clear();
     let mut endpoints = 0;
+    let mut chains = Vec::new();
     for (position, part) in parts.into_iter().enumerate().map(|(i, p)| (i + 1, p)) {
         let shard = part.shard.expect("checked above");
         let damaged = |why: String| MergeError::Damaged { part: position, why };
-        for (binding, &index) in part.bindings.into_iter().zip(&shard.binding_indexes) {
+        // The part's chains go after those of the parts before it.
+        let offset = chains.len();
+        let part_chains = part.chains.len();
+        chains.extend(part.chains);
+        for (mut binding, &index) in part.bindings.into_iter().zip(&shard.binding_indexes) {
+            for chain in binding.results.iter_mut().filter_map(|r| r.chain.as_mut()) {
+                if *chain >= part_chains {
+                    return Err(damaged(format!("a result names chain {chain}, beyond the part's chains")));
+                }
+                *chain += offset;
+            }
             let slot = slots.get_mut(index).ok_or_else(|| damaged(format!("binding index {index} is out of range")))?;
             if slot.replace(binding).is_some() {
                 return Err(damaged(format!("binding {index} is also in another part")));
@@ -240,6 +267,8 @@ pub fn merge(parts: Vec<Report>) -> Result<Report, MergeError> {
         .map(|(index, slot)| slot.ok_or(MergeError::Uncovered { index }))
         .collect::<Result<_, _>>()?;
     sort_findings(&mut findings);
+    let mut bindings = bindings;
+    merged.chains = number_chains(&mut bindings, chains);
     merged.summary = summarize(&bindings, &findings, endpoints, merged.source_errors.len());
     merged.bindings = bindings;
     merged.findings = findings;

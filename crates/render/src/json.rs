@@ -6,7 +6,8 @@ use std::io::{self, Write};
 
 use certinspect_core::collect::{CollectError, SourceStats};
 use certinspect_core::findings::Finding;
-use certinspect_core::report::{ObservationResult, Report, Summary};
+use certinspect_core::report::{ChainAnalysis, ObservationResult, Report, Summary};
+use certinspect_core::trust_store::TrustStoreInfo;
 use certinspect_protocol::Binding;
 use serde::Serialize;
 
@@ -25,6 +26,13 @@ struct ResultEvent<'a> {
 }
 
 #[derive(Serialize)]
+struct ChainEvent<'a> {
+    r#type: &'static str,
+    chain: usize,
+    analysis: &'a ChainAnalysis,
+}
+
+#[derive(Serialize)]
 struct FindingEvent<'a> {
     r#type: &'static str,
     #[serde(flatten)]
@@ -37,6 +45,8 @@ struct SummaryEvent<'a> {
     schema_version: u32,
     tool_version: &'a str,
     generated_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trust_store: Option<&'a TrustStoreInfo>,
     summary: &'a Summary,
     source_errors: &'a [CollectError],
     source_stats: &'a [SourceStats],
@@ -54,8 +64,10 @@ struct SummaryEvent<'a> {
 /// summary. [`render_jsonl`](crate::render_jsonl) is `finish` alone.
 ///
 /// With a run that keeps no results (`VerifyOptions::keep_results` off),
-/// use [`for_streamed_run`](Self::for_streamed_run): the report then holds
-/// only what was not streamed, and the writer remembers nothing per line,
+/// use [`for_streamed_run`](Self::for_streamed_run): the engine's observer
+/// writes every binding ([`result`](Self::result), with `None` for one not
+/// probed), the report then holds only the findings that were not
+/// streamed and the totals, and the writer remembers one bit per binding,
 /// so memory stays flat however long the run.
 ///
 /// Event shapes are documented in `docs/REPORT.md` and by the
@@ -66,6 +78,8 @@ pub struct JsonLinesWriter<W: Write> {
     lines: usize,
     /// Per binding index, whether a result line was written for it.
     bindings_written: Vec<bool>,
+    /// Per chain number, whether its `chain` line was written.
+    chains_written: Vec<bool>,
     /// Findings written, as their JSON text, with multiplicity; `None` for
     /// a streamed run, whose report does not repeat them.
     findings_written: Option<HashMap<String, usize>>,
@@ -75,7 +89,13 @@ impl<W: Write> JsonLinesWriter<W> {
     /// Write events to `out`; [`finish`](Self::finish) skips what the
     /// report holds and was streamed already.
     pub fn new(out: W) -> Self {
-        JsonLinesWriter { out, lines: 0, bindings_written: Vec::new(), findings_written: Some(HashMap::new()) }
+        JsonLinesWriter {
+            out,
+            lines: 0,
+            bindings_written: Vec::new(),
+            chains_written: Vec::new(),
+            findings_written: Some(HashMap::new()),
+        }
     }
 
     /// Write events of a run whose report keeps no streamed results or
@@ -98,6 +118,18 @@ impl<W: Write> JsonLinesWriter<W> {
         Ok(())
     }
 
+    /// The full analysis of served chain number `index` (`--detail full`),
+    /// before the first result whose `chain` is `index`:
+    /// `{"type":"chain","chain":index,"analysis":{...}}`.
+    pub fn chain(&mut self, index: usize, analysis: &ChainAnalysis) -> io::Result<()> {
+        self.line(&ChainEvent { r#type: "chain", chain: index, analysis })?;
+        if self.chains_written.len() <= index {
+            self.chains_written.resize(index + 1, false);
+        }
+        self.chains_written[index] = true;
+        Ok(())
+    }
+
     /// One finding: `{"type":"finding", <the finding's fields>}`.
     pub fn finding(&mut self, finding: &Finding) -> io::Result<()> {
         self.line(&FindingEvent { r#type: "finding", finding })?;
@@ -107,14 +139,15 @@ impl<W: Write> JsonLinesWriter<W> {
         Ok(())
     }
 
-    /// The closing line: the report's version, time, totals and source
-    /// errors, `{"type":"summary", ...}`.
+    /// The closing line: the report's version, time, trust store, totals
+    /// and source errors, `{"type":"summary", ...}`.
     pub fn summary(&mut self, report: &Report) -> io::Result<()> {
         self.line(&SummaryEvent {
             r#type: "summary",
             schema_version: report.schema_version,
             tool_version: &report.tool_version,
             generated_at: report.generated_at,
+            trust_store: report.trust_store.as_ref(),
             summary: &report.summary,
             source_errors: &report.source_errors,
             source_stats: &report.source_stats,
@@ -134,6 +167,13 @@ impl<W: Write> JsonLinesWriter<W> {
                 self.result(index, &binding.binding, None)?;
             }
             for result in &binding.results {
+                let unwritten_chain = result
+                    .chain
+                    .filter(|&c| !self.chains_written.get(c).copied().unwrap_or(false))
+                    .and_then(|c| Some((c, report.chains.get(c)?)));
+                if let Some((chain, analysis)) = unwritten_chain {
+                    self.chain(chain, analysis)?;
+                }
                 self.result(index, &binding.binding, Some(result))?;
             }
         }

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use certinspect_core::findings::Severity;
 use certinspect_core::reconcile::Verdict;
 use certinspect_core::report::Report;
+use certinspect_core::trust_store::TrustStoreInfo;
 
 use crate::view::{endpoint_text, rfc3339, served_common_name, VERDICTS};
 use crate::RenderOptions;
@@ -262,6 +263,21 @@ fn write_wrapped(out: &mut dyn Write, items: &[Vec<String>], max_width: usize) -
     Ok(())
 }
 
+/// `trust store: BASE[ BUNDLE], FILE (N certificates)..., N roots in all`.
+fn trust_store_parts(trust: &TrustStoreInfo) -> Vec<String> {
+    let base = trust.base.as_str();
+    let bundle = trust.system_bundle.as_deref().map(|b| format!(" {}", printable(b))).unwrap_or_default();
+    std::iter::once(format!("trust store: {base}{bundle}"))
+        .chain(
+            trust
+                .ca_files
+                .iter()
+                .map(|f| format!("{} ({})", printable(&f.path), plural(f.certificates, "certificate", "certificates"))),
+        )
+        .chain(std::iter::once(format!("{} in all", plural(trust.roots, "root", "roots"))))
+        .collect()
+}
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -312,6 +328,9 @@ pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Wri
         vec![plural(s.source_errors, "source error", "source errors")],
     ];
     write_wrapped(out, &items, options.width)?;
+    if let Some(trust) = &report.trust_store {
+        write_wrapped(out, &[trust_store_parts(trust)], options.width)?;
+    }
 
     // Findings, most severe first (the report keeps them in that order;
     // sorting again keeps this true for hand-made reports).

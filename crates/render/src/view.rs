@@ -40,54 +40,9 @@ pub(crate) fn endpoint_text(binding: &Binding) -> Option<String> {
     })
 }
 
-/// The served leaf's first subject common name: from the full analysis
-/// when the report kept it, else read from the subject DN.
-pub(crate) fn served_common_name(result: &ObservationResult) -> Option<String> {
-    if let Some(cn) = result
-        .analysis
-        .as_ref()
-        .and_then(|a| a.certificates.first())
-        .and_then(|c| c.facts())
-        .and_then(|f| f.subject_common_names.first())
-    {
-        return Some(cn.clone());
-    }
-    result.served.as_ref().and_then(|s| common_name_from_dn(&s.subject))
-}
-
-/// The first `CN=` attribute of an RFC 4514 string, unescaped.
-fn common_name_from_dn(dn: &str) -> Option<String> {
-    // Split on commas and plus signs that are not escaped.
-    let mut parts = Vec::new();
-    let mut current = String::new();
-    let mut chars = dn.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                current.push(c);
-                if let Some(next) = chars.next() {
-                    current.push(next);
-                }
-            }
-            ',' | '+' => parts.push(std::mem::take(&mut current)),
-            _ => current.push(c),
-        }
-    }
-    parts.push(current);
-    let value = parts.iter().find_map(|p| {
-        let (key, value) = p.trim().split_once('=')?;
-        key.trim().eq_ignore_ascii_case("CN").then_some(value)
-    })?;
-    let mut out = String::new();
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            out.extend(chars.next());
-        } else {
-            out.push(c);
-        }
-    }
-    Some(out)
+/// The served leaf's first subject common name.
+pub(crate) fn served_common_name(result: &ObservationResult) -> Option<&str> {
+    result.served.as_ref()?.common_name.as_deref()
 }
 
 /// Findings about binding `index` at `address`: those about the binding
@@ -111,13 +66,6 @@ pub(crate) fn highest<'f>(findings: impl IntoIterator<Item = &'f Finding>) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn common_names_from_rfc4514() {
-        assert_eq!(common_name_from_dn("CN=www.example.com,O=Example").as_deref(), Some("www.example.com"));
-        assert_eq!(common_name_from_dn("O=Acme\\, Inc.,CN=a\\+b.test").as_deref(), Some("a+b.test"));
-        assert_eq!(common_name_from_dn("O=Example"), None);
-    }
 
     #[test]
     fn dates_are_rfc3339_utc() {

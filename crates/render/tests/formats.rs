@@ -122,6 +122,22 @@ fn json_lines_are_valid_events_flushed_one_at_a_time() {
             assert_eq!(event["location"], serde_json::to_value(&report.bindings[*index].binding.location).unwrap());
             assert_eq!(event["result"], serde_json::to_value(result).unwrap());
         }
+        // Each chain once, before the first result that refers to it.
+        let chains = of_type("chain");
+        assert_eq!(chains.len(), report.chains.len(), "{name}");
+        for (position, event) in events.iter().enumerate() {
+            if let Some(chain) = event["result"]["chain"].as_u64() {
+                let first = events.iter().position(|e| e["type"] == "chain" && e["chain"] == chain);
+                assert!(
+                    first.is_some_and(|first| first < position),
+                    "{name}: chain {chain} not written before line {position}"
+                );
+            }
+        }
+        for event in &chains {
+            let index = event["chain"].as_u64().unwrap() as usize;
+            assert_eq!(event["analysis"], serde_json::to_value(&report.chains[index]).unwrap());
+        }
         let findings = of_type("finding");
         assert_eq!(findings.len(), report.findings.len());
         for (event, finding) in findings.iter().zip(&report.findings) {
@@ -139,8 +155,15 @@ fn json_lines_are_valid_events_flushed_one_at_a_time() {
     let report = live();
     let mut writer = JsonLinesWriter::new(FlushLog::default());
     let mut streamed = 0;
+    let mut chains_streamed = vec![false; report.chains.len()];
     for (index, b) in report.bindings.iter().enumerate() {
         for result in &b.results {
+            // As the engine's observer: a chain before its first result.
+            if let Some(chain) = result.chain.filter(|&c| !chains_streamed[c]) {
+                writer.chain(chain, &report.chains[chain]).unwrap();
+                chains_streamed[chain] = true;
+                streamed += 1;
+            }
             writer.result(index, &b.binding, Some(result)).unwrap();
             streamed += 1;
             let address = result.address.as_deref();
@@ -429,7 +452,8 @@ fn serve_remembers_what_a_silent_endpoint_served_and_promtool_accepts_it() {
     second.generated_at += 86_400;
     let silent = &mut second.bindings[b].results[r];
     silent.served = None;
-    silent.analysis = None;
+    silent.chain = None;
+    silent.name_match = None;
     silent.verdict = certinspect_core::reconcile::Verdict::Unreachable;
     // And the one after: the endpoint is still silent, still remembered
     // with the first scan's time; then it is gone from the cloud: forgotten.

@@ -330,6 +330,15 @@ impl ProbeRun {
         self.result()["verdict"].as_str().unwrap()
     }
 
+    /// The full analysis of the first result's chain (a run with `--detail
+    /// full`; `Null` otherwise).
+    pub fn analysis(&self) -> &serde_json::Value {
+        match self.result()["chain"].as_u64() {
+            Some(chain) => &self.report["chains"][chain as usize],
+            None => &serde_json::Value::Null,
+        }
+    }
+
     /// The first result's revocation fact.
     pub fn revocation(&self) -> &serde_json::Value {
         &self.result()["revocation"]

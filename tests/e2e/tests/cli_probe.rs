@@ -2,11 +2,12 @@
 //! read as OBSERVED, and `--declared FILE` (CSV, or a report written
 //! earlier) turns the same probes into MATCH / FOREIGN verdicts.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use certinspect_e2e::{inspect_binary, probe_json, target_dir};
-use certinspect_tls_farm::pki::{TestCa, Validity};
-use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
+use certinspect_tls_farm::pki::{Issued, TestCa, Validity};
+use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmHandle, FarmSpec, TlsEndpoint};
 use serde_json::Value;
 
 fn verdicts(report: &Value) -> Vec<String> {
@@ -18,14 +19,22 @@ fn verdicts(report: &Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
-    let dir = target_dir().join("e2e-cli-probe").join(std::process::id().to_string());
+/// A scratch directory for `test`, a CA (its PEM in `ca.pem` there) and a
+/// farm whose endpoint "site" serves a `localhost` leaf it issued.
+struct Site {
+    dir: PathBuf,
+    ca: TestCa,
+    ca_file: PathBuf,
+    served: Issued,
+    farm: FarmHandle,
+}
+
+fn site(test: &str) -> Site {
+    let dir = target_dir().join(test).join(std::process::id().to_string());
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let ca = TestCa::new("probe test CA").unwrap();
     let served = ca.issue(&["localhost"], Validity::days_from_now(200)).unwrap();
-    let other = ca.issue(&["localhost"], Validity::days_from_now(300)).unwrap();
     let ca_file = dir.join("ca.pem");
     std::fs::write(&ca_file, ca.pem()).unwrap();
     let farm = Farm::start(FarmSpec {
@@ -33,6 +42,13 @@ fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
         ..FarmSpec::default()
     })
     .unwrap();
+    Site { dir, ca, ca_file, served, farm }
+}
+
+#[test]
+fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
+    let Site { dir, ca, ca_file, served, farm } = site("e2e-cli-probe");
+    let other = ca.issue(&["localhost"], Validity::days_from_now(300)).unwrap();
     let port = farm.addr("site").unwrap().port().to_string();
     // Reached by address (no name resolution), with the name sent as SNI.
     let target = format!("127.0.0.1:{port}");
@@ -64,5 +80,85 @@ fn declarations_from_a_file_give_verdicts_and_bare_endpoints_are_observed() {
     assert_eq!(bad.status.code(), Some(2));
     let said = String::from_utf8_lossy(&bad.stderr);
     assert!(said.contains("missing.csv: cannot read the file"), "{said}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `inspect probe --format jsonl` over a targets file that lists endpoints
+/// several times: each binding is written once, as its result arrives (or,
+/// not probed, at the end), and the summary counts them all, though the
+/// run keeps none of them.
+#[test]
+fn streamed_json_lines_write_every_binding_once_and_total_them() {
+    let Site { dir, ca_file, farm, .. } = site("e2e-cli-probe-jsonl");
+    let site = farm.addr("site").unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let targets: String = (0..3).map(|_| format!("{site} sni=localhost\n{closed}\n")).collect();
+    std::fs::write(dir.join("targets.txt"), targets).unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(inspect_binary())
+            .args(["probe", "--format", "jsonl", "--trust", "none", "--ca-file"])
+            .arg(&ca_file)
+            .args(args)
+            .current_dir(&dir)
+            .env_remove("CERTINSPECT_PLUGIN_PATH")
+            .output()
+            .unwrap();
+        let lines: Vec<Value> =
+            String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        (output.status.code(), lines)
+    };
+
+    let (code, lines) = run(&["--targets", "targets.txt"]);
+    assert_eq!(code, Some(3), "two endpoints could not be checked, nothing checked is wrong");
+    let results: Vec<&Value> = lines.iter().filter(|l| l["type"] == "result").collect();
+    let mut indexes: Vec<u64> = results.iter().map(|l| l["binding"].as_u64().unwrap()).collect();
+    indexes.sort();
+    assert_eq!(indexes, [0, 1, 2, 3, 4, 5]);
+    for line in &results {
+        let expected = if line["binding"].as_u64().unwrap() % 2 == 0 { "OBSERVED" } else { "UNREACHABLE" };
+        assert_eq!(line["result"]["verdict"], expected, "{line}");
+    }
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!((&summary["summary"]["bindings"], &summary["summary"]["results"]), (&6.into(), &6.into()));
+    assert_eq!(summary["summary"]["endpoints"], 2);
+    assert_eq!(summary["trust_store"]["ca_files"][0]["certificates"], 1);
+    let findings = lines.iter().filter(|l| l["type"] == "finding").count();
+    assert_eq!(summary["summary"]["findings"]["high"], findings, "three unreachable findings per closed port");
+
+    // Against a baseline (the same run as JSON) the lines come at the end,
+    // from the whole report, and every finding matches its own.
+    let json = Command::new(inspect_binary())
+        .args(["probe", "--targets", "targets.txt", "--format", "json", "--trust", "none", "--ca-file"])
+        .arg(&ca_file)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    std::fs::write(dir.join("base.json"), &json.stdout).unwrap();
+    let compared = Command::new(inspect_binary())
+        .args(["probe", "--targets", "targets.txt", "--format", "jsonl", "--baseline", "base.json"])
+        .args(["--trust", "none", "--ca-file"])
+        .arg(&ca_file)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&compared.stderr);
+    assert!(said.contains(&format!("0 new, 0 resolved, 0 changed, {findings} unchanged")), "{said}");
+    assert_eq!(String::from_utf8_lossy(&compared.stdout).lines().count(), lines.len());
+
+    // A declared binding without an endpoint is not probed: written once, at the end, with no result.
+    let mut unplaced = results[0].clone();
+    unplaced["location"]["endpoint"] = Value::Null;
+    let binding =
+        serde_json::json!({ "location": unplaced["location"], "declared": unplaced["declared"], "xrefs": [] });
+    let declared = serde_json::json!({ "schema_version": 4, "bindings": [{ "binding": binding, "results": [] }] });
+    std::fs::write(dir.join("declared.json"), declared.to_string()).unwrap();
+    let (code, lines) = run(&["--declared", "declared.json"]);
+    assert_eq!(code, Some(0));
+    let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["result", "summary"]);
+    assert_eq!((&lines[0]["binding"], &lines[0]["result"]), (&0.into(), &Value::Null));
+    assert_eq!(lines[1]["summary"]["inventory_only"], 1);
+    drop(farm);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -54,7 +54,7 @@ fn the_json_report_of_a_fixed_world_matches_its_snapshot() {
     let world = world("snapshot", true);
     let (output, report) = scan_json(&world, &[]);
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(report["schema_version"], 3);
+    assert_eq!(report["schema_version"], 4);
     let actual = serde_json::to_string_pretty(&normalized(&report)).unwrap() + "\n";
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/scan-fixed-world.json");
     certinspect_test_support::assert_snapshot(&path, &actual);

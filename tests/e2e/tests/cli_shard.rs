@@ -85,7 +85,8 @@ fn four_shards_merged_equal_one_run_over_the_same_inventory() {
     let scan_args = |extra: &[&str]| -> Vec<String> {
         let mut args =
             ["scan", "--config", config, "--from-inventory", inventory.to_str().unwrap()].map(String::from).to_vec();
-        args.extend(["--format", "json", "--now-unix", NOW].map(String::from));
+        // With the full analysis: chains stored once, numbered as one run numbers them.
+        args.extend(["--format", "json", "--now-unix", NOW, "--detail", "full"].map(String::from));
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     };
@@ -131,6 +132,8 @@ fn four_shards_merged_equal_one_run_over_the_same_inventory() {
     assert_eq!(merged.status.code(), whole.status.code(), "{}", String::from_utf8_lossy(&merged.stderr));
     let merged_report = json_of(&merged, "the merge");
     assert!(merged_report.get("shard").is_none());
+    let chains = whole_report["chains"].as_array().map_or(0, Vec::len);
+    assert!(chains > 0 && chains < bindings as usize, "fewer chains than bindings: {chains}");
     assert_eq!(without_timings(merged_report), without_timings(whole_report));
 
     // A missing part, a truncated part, a part from another inventory: exit 3, said plainly.
@@ -139,12 +142,17 @@ fn four_shards_merged_equal_one_run_over_the_same_inventory() {
     let mut foreign: Value = serde_json::from_slice(&text).unwrap();
     foreign["inventory_id"] = "0123456789abcdef0123456789abcdef".into();
     let foreign = write(&dir.join("foreign.json"), foreign.to_string().as_bytes());
-    let [p0, _, p2, p3] = [0, 1, 2, 3].map(|i| parts[i].to_str().unwrap());
-    let cases: [(&[&str], &str); 4] = [
+    // A part written by an older inspect (schema version 3).
+    let mut older: Value = serde_json::from_slice(&std::fs::read(&parts[0]).unwrap()).unwrap();
+    older["schema_version"] = 3.into();
+    let older = write(&dir.join("schema-3.json"), older.to_string().as_bytes());
+    let [p0, p1, p2, p3] = [0, 1, 2, 3].map(|i| parts[i].to_str().unwrap());
+    let cases: [(&[&str], &str); 5] = [
         (&[p0, p2, p3], "shards 1 of 4 are missing"),
         (&[p0, p2, p3, p2], "shard 2 is given twice (parts 2 and 4)"),
         (&[p0, truncated.to_str().unwrap(), p2, p3], "ends early (truncated?)"),
         (&[p0, foreign.to_str().unwrap(), p2, p3], "all parts must come from one inventory"),
+        (&[older.to_str().unwrap(), p1, p2, p3], "part 1 has report schema version 3"),
     ];
     for (given, expected) in cases {
         let mut args = vec!["report", "merge"];
@@ -163,7 +171,8 @@ fn four_shards_merged_equal_one_run_over_the_same_inventory() {
 /// `inspect diff` and `scan --baseline`: against itself nothing is new and
 /// `--fail-on-new` passes where the plain exit code fails; against a
 /// baseline without one finding and with another at a lower severity, that
-/// one is new (and fails) and the other changed.
+/// one is new (and fails) and the other changed; a baseline of schema
+/// version 3 compares alike.
 fn what_changed_since_a_baseline(home: &Path, dir: &Path, whole: &Path, scan_args: &[String]) {
     let report: Value = serde_json::from_slice(&std::fs::read(whole).unwrap()).unwrap();
     let findings = report["findings"].as_array().unwrap();
@@ -172,6 +181,11 @@ fn what_changed_since_a_baseline(home: &Path, dir: &Path, whole: &Path, scan_arg
     let mut older = report.clone();
     older["findings"][moved]["severity"] = "low".into();
     older["findings"].as_array_mut().unwrap().remove(regression);
+    // Written before the upgrade: schema version 3, without what version 4 added.
+    older["schema_version"] = 3.into();
+    let older_object = older.as_object_mut().unwrap();
+    older_object.remove("trust_store");
+    older_object.remove("chains");
     let older = write(&dir.join("older.json"), older.to_string().as_bytes());
     let [whole, older] = [whole, older.as_path()].map(|p| p.to_str().unwrap());
 

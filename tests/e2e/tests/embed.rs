@@ -37,7 +37,9 @@ fn embedded_scan(config: &Path, now_unix: i64) -> Report {
     let mut options = ScanOptions::default();
     options.verify.now_unix = Some(now_unix);
     let ca_file = Path::new(verify["ca_file"].as_str().unwrap());
-    options.verify.trust = Arc::new(load_trust_store(TrustBase::None, &[ca_file]).unwrap());
+    let (trust, described) = load_trust_store(TrustBase::None, &[ca_file]).unwrap();
+    options.verify.trust = Arc::new(trust);
+    options.verify.trust_store = described;
     options.verify.connect_to =
         verify["connect_to"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().parse().unwrap()).collect();
     scan(&registry, &specs, &options, &mut NoObserver).unwrap()

@@ -28,7 +28,8 @@ fn probe(dir: &Path, ca_file: &Path, args: &[&str]) -> Said {
 /// Probe `name` at `addr` (no name resolution: the address is the target,
 /// the name goes out as SNI and is what the certificate is checked for).
 fn at(dir: &Path, ca_file: &Path, name: &str, addr: std::net::SocketAddr, extra: &[&str]) -> Said {
-    let mut args = vec![addr.to_string(), "--sni".to_owned(), name.to_owned()];
+    let mut args =
+        vec![addr.to_string(), "--sni".to_owned(), name.to_owned(), "--detail".to_owned(), "full".to_owned()];
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     probe(dir, ca_file, &args.iter().map(String::as_str).collect::<Vec<_>>())
 }
@@ -127,14 +128,21 @@ fn chains_that_do_not_validate_are_never_softer_than_untrusted() {
             ("OBSERVED", vec!["untrusted:high".into()], 1),
             "{endpoint}"
         );
-        assert_eq!(said.result()["analysis"]["trust"]["verdict"]["status"], "untrusted", "{endpoint}");
+        assert_eq!(said.analysis()["trust"]["verdict"]["status"], "untrusted", "{endpoint}");
+        // The header says what trust was judged against: only the CA file.
+        let trust = &said.report["trust_store"];
+        assert_eq!(
+            (&trust["base"], &trust["ca_files"][0]["certificates"], &trust["roots"]),
+            (&"none".into(), &1.into(), &1.into()),
+            "{trust}"
+        );
         assert!(said.message("untrusted").contains("Nobody's"), "{endpoint}: {}", said.message("untrusted"));
     }
 
     let said = run("incomplete.test", "incomplete", &[]);
     assert_eq!((said.findings(), said.exit), (vec!["chain-incomplete:medium".into()], 0));
     assert_eq!(said.result()["issuer_fetches"][0]["url"], url.as_str());
-    assert_eq!(said.result()["analysis"]["trust"]["verdict"]["status"], "incomplete");
+    assert_eq!(said.analysis()["trust"]["verdict"]["status"], "incomplete");
 
     let said = run("incomplete.test", "incomplete", &["--no-fetch"]);
     assert_eq!((said.findings(), said.exit), (vec!["untrusted:high".into()], 1));
@@ -142,7 +150,7 @@ fn chains_that_do_not_validate_are_never_softer_than_untrusted() {
 
     let said = run("expired.test", "expired", &[]);
     assert_eq!((said.findings(), said.exit), (vec!["cert-expired:critical".into()], 1));
-    let trust = &said.result()["analysis"]["trust"];
+    let trust = &said.analysis()["trust"];
     assert_eq!(trust["verdict"]["status"], "expired", "{trust}");
     assert_eq!(trust["trusted_ignoring_time"], true, "{trust}");
     assert!(said.message("cert-expired").contains("expired 11 days ago"), "{}", said.message("cert-expired"));

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certinspect_analysis::TrustStore;
+use certinspect_core::findings::Finding;
 use certinspect_core::findings::FindingCode;
 use certinspect_core::host::{CancelFlag, Host, HttpTransport, TransportConfig};
 use certinspect_core::plugins::PluginRegistry;
 use certinspect_core::reconcile::{IdentityBasis, Verdict};
-use certinspect_core::report::Report;
-use certinspect_core::verify::{verify, ConnectTo, VerifyInput, VerifyOptions};
+use certinspect_core::report::{ChainAnalysis, Detail, ObservationResult, Report, SubjectAltName};
+use certinspect_core::verify::{verify_observed, ConnectTo, NoObserver, VerifyInput, VerifyObserver, VerifyOptions};
 use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location};
 use certinspect_tls_farm::pki::{self_signed, Issued, TestCa, Validity};
 use certinspect_tls_farm::{EndpointMode, EndpointSpec, Farm, FarmSpec, TlsEndpoint};
@@ -41,7 +42,9 @@ struct World {
     serials: Vec<String>,
 }
 
-fn run() -> World {
+/// Run the engine over the world with `detail`, telling `observer`; with
+/// `keep_results` off, as a streaming output does.
+fn run_with(detail: Detail, keep_results: bool, observer: &mut dyn VerifyObserver) -> World {
     let ca = TestCa::new("certinspect test CA").unwrap();
     let good = ca.issue(&["good.test"], Validity::around_now(1, 200)).unwrap();
     let old = ca.issue(&["stale.test"], Validity::around_now(300, 60)).unwrap();
@@ -108,9 +111,16 @@ fn run() -> World {
     options.connect_to = connect_to;
     options.probe.connect_timeout = Duration::from_secs(2);
     options.probe.handshake_timeout = Duration::from_secs(3);
-    let report = verify(VerifyInput::bindings(bindings).with_revocation_sources(vec![revocation_source]), &options);
+    options.detail = detail;
+    options.keep_results = keep_results;
+    let input = VerifyInput::bindings(bindings).with_revocation_sources(vec![revocation_source]);
+    let report = verify_observed(input, &options, observer);
     drop(farm);
     World { report, serials: vec![revoked_serial] }
+}
+
+fn run() -> World {
+    run_with(Detail::Summary, true, &mut NoObserver)
 }
 
 fn result_of<'r>(report: &'r Report, name: &str) -> &'r certinspect_core::report::ObservationResult {
@@ -171,4 +181,85 @@ fn verdicts_and_findings_against_real_tls_servers() {
     let json = serde_json::to_string(&report).unwrap();
     let back: Report = serde_json::from_str(&json).unwrap();
     assert_eq!(back, report);
+}
+
+#[test]
+fn the_summary_names_the_served_leaf_without_the_full_analysis() {
+    let World { report, .. } = run();
+    assert!(report.chains.is_empty(), "the full analysis is opt-in");
+    let good = result_of(&report, "good.test");
+    assert_eq!((good.chain, &good.name_match), (None, &None));
+    let served = good.served.as_ref().unwrap();
+    assert_eq!(served.common_name.as_deref(), Some("good.test"));
+    assert_eq!(served.sans, [SubjectAltName::Dns("good.test".into())]);
+    // Findings still say which certificate and why.
+    let index = report.bindings.iter().position(|b| b.binding.location.resource_id == "wrong.test").unwrap();
+    let mismatch = report.findings.iter().find(|f| f.binding == Some(index)).unwrap();
+    assert_eq!(mismatch.code, FindingCode::NameMismatch);
+    assert!(mismatch.message.contains("not valid for 'wrong.test'"), "{}", mismatch.message);
+    let evidence = mismatch.evidence.to_string();
+    let served = result_of(&report, "wrong.test").served.as_ref().unwrap();
+    assert!(evidence.contains(&served.sha256), "the evidence names the served certificate: {evidence}");
+    assert!(evidence.contains("somewhere-else.test"), "and the names it has: {evidence}");
+    let trust = report.trust_store.as_ref().unwrap();
+    assert_eq!((trust.base.as_str(), trust.roots), ("mozilla", VerifyOptions::default().trust.len()));
+}
+
+/// Records what a streamed run hands its observer.
+#[derive(Default)]
+struct Streamed {
+    /// Chain numbers, in the order they came.
+    chains: Vec<usize>,
+    /// For each result, the chains announced before it and its own.
+    results: Vec<(usize, Option<usize>, Option<String>)>,
+}
+
+impl VerifyObserver for Streamed {
+    fn chain(&mut self, index: usize, _analysis: &ChainAnalysis) {
+        self.chains.push(index);
+    }
+    fn result(&mut self, _index: usize, _binding: &Binding, result: &ObservationResult, _findings: &[Finding]) {
+        let sha256 = result.served.as_ref().map(|s| s.sha256.clone());
+        self.results.push((self.chains.len(), result.chain, sha256));
+    }
+}
+
+#[test]
+fn full_detail_stores_each_distinct_chain_once_kept_or_streamed() {
+    let World { report, .. } = run_with(Detail::Full, true, &mut NoObserver);
+    let results: Vec<&ObservationResult> = report.bindings.iter().flat_map(|b| &b.results).collect();
+    let served: Vec<&ObservationResult> = results.iter().copied().filter(|r| r.served.is_some()).collect();
+    // Eight TLS endpoints, each its own chain; down.test (declared like
+    // good.test) and plain.test serve none.
+    assert_eq!(served.len(), 8);
+    assert_eq!(report.chains.len(), 8);
+    for result in &served {
+        let chain = &report.chains[result.chain.expect("a served chain is referenced")];
+        let leaf = chain.certificates[0].sha256_fingerprint();
+        assert_eq!(leaf, result.served.as_ref().unwrap().sha256);
+        assert_eq!(chain.name_match, None, "the name is matched per result");
+        assert!(result.name_match.is_some());
+    }
+    // Numbered in report order.
+    let order: Vec<usize> = served.iter().filter_map(|r| r.chain).collect();
+    assert_eq!(order, (0..8).collect::<Vec<_>>());
+    assert!(results.iter().filter(|r| r.served.is_none()).all(|r| r.chain.is_none()));
+    // Kept in the report, the same facts as the summary run.
+    let summary_run = run();
+    assert_eq!(summary_run.report.findings.len(), report.findings.len());
+
+    // Streamed: each chain once, before the first result that refers to it,
+    // and nothing kept in the report.
+    let mut streamed = Streamed::default();
+    let World { report, .. } = run_with(Detail::Full, false, &mut streamed);
+    assert!(report.chains.is_empty() && report.bindings.is_empty(), "a streamed run keeps no bindings");
+    assert_eq!(report.summary.bindings, 10);
+    assert_eq!(streamed.results.len(), report.summary.results);
+    assert_eq!(streamed.chains, (0..8).collect::<Vec<_>>(), "each chain once, numbered as it comes");
+    for (announced, chain, sha256) in &streamed.results {
+        assert_eq!(chain.is_some(), sha256.is_some());
+        if let Some(chain) = chain {
+            assert!(chain < announced, "chain {chain} came after its result");
+        }
+    }
 }

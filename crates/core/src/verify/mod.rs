@@ -13,6 +13,7 @@
 //! call [`crate::scan`] instead, which also opens and lists the sources.
 
 mod chains;
+mod held;
 mod plan;
 mod result;
 mod revocation;
@@ -33,17 +34,23 @@ use serde_json::json;
 use crate::collect::{CollectError, SourceStats};
 use crate::fetch::{FetchOptions, Fetcher};
 use crate::findings::{Finding, FindingCode};
-use crate::join::join;
+use crate::join::{join, JoinOutcome};
 use crate::plugins::OpenedSource;
-use crate::report::{BindingReport, ObservationResult, Report, ShardPart, Streamed, REPORT_SCHEMA_VERSION};
+use crate::report::{
+    number_chains, BindingReport, ChainIds, Detail, ObservationResult, Report, ShardPart, Streamed,
+    REPORT_SCHEMA_VERSION,
+};
 use crate::shard::Shard;
+use crate::trust_store::{TrustBase, TrustStoreInfo};
 
 pub use chains::IssuerFetch;
+pub use held::BareEndpoint;
 pub use plan::ConnectTo;
 pub use revocation::{RevocationAnswer, RevocationFact, RevocationVerdict, UnknownCause};
 pub use rules::place_of;
 
 use chains::{AnalysisSettings, ChainCache};
+use held::HeldBindings;
 use plan::plan_targets;
 use result::{observe, Revocations};
 use revocation::{lookup_revocations, RevocationLists};
@@ -60,18 +67,27 @@ pub struct VerifyOptions {
     pub policy: Policy,
     /// Roots trust is verified against.
     pub trust: Arc<TrustStore>,
+    /// What [`trust`](Self::trust) holds, in words, for the report's
+    /// `trust_store` header; set it with `trust` (both come from
+    /// [`crate::trust_store::load_trust_store`]).
+    pub trust_store: TrustStoreInfo,
     /// Connection overrides.
     pub connect_to: Vec<ConnectTo>,
     /// The analysis clock (UNIX seconds); `None` reads the system clock.
     pub now_unix: Option<i64>,
     /// Serials per revocation lookup call.
     pub revocation_batch: usize,
-    /// Keep the full chain analysis in each result (larger reports).
-    pub keep_analysis: bool,
-    /// Keep every result and its findings in the report. Off, they go only
-    /// to the observer (streaming outputs), the report keeps the bindings,
-    /// the other findings and the totals, and memory stays flat however
-    /// many endpoints there are ([`Report::streamed`] says what was left out).
+    /// How much of each chain's analysis the report keeps: the served
+    /// leaf in brief, or also the full analysis of each distinct chain
+    /// (`--detail full`, [`Report::chains`]).
+    pub detail: Detail,
+    /// Keep every binding, result and finding in the report. Off, results
+    /// and their findings go only to the observer as they are made, and
+    /// bindings that were not probed at the end
+    /// ([`VerifyObserver::not_probed`]); the report keeps no bindings, the
+    /// other findings and the totals, so memory is bounded by the
+    /// concurrency, not by the results ([`Report::streamed`] says what was
+    /// left out).
     pub keep_results: bool,
     /// Whether a name found only in a certificate's legacy subject CN
     /// counts (`[verify] legacy_cn = "accept"`, for old private PKIs).
@@ -82,14 +98,16 @@ pub struct VerifyOptions {
 
 impl Default for VerifyOptions {
     fn default() -> Self {
+        let trust = TrustStore::mozilla();
         Self {
             probe: ProbeConfig::default(),
             policy: Policy::default(),
-            trust: Arc::new(TrustStore::mozilla()),
+            trust_store: TrustStoreInfo::describe(TrustBase::Mozilla, &trust),
+            trust: Arc::new(trust),
             connect_to: Vec::new(),
             now_unix: None,
             revocation_batch: 50,
-            keep_analysis: true,
+            detail: Detail::Summary,
             keep_results: true,
             legacy_cn: LegacyCn::default(),
             fetch: FetchOptions::default(),
@@ -103,6 +121,9 @@ impl Default for VerifyOptions {
 pub struct VerifyInput {
     /// Bindings from providers, or bare endpoints.
     pub bindings: Vec<Binding>,
+    /// Bare endpoints (nothing declared), held small while the run goes
+    /// on; numbered after `bindings`.
+    pub endpoints: Vec<BareEndpoint>,
     /// Sources offering `revocation-lookup`.
     pub revocation_sources: Vec<Arc<OpenedSource>>,
     /// Failures while collecting the bindings; they become findings.
@@ -120,6 +141,11 @@ impl VerifyInput {
     /// Verify `bindings`, with nothing else known.
     pub fn bindings(bindings: Vec<Binding>) -> Self {
         Self { bindings, ..Self::default() }
+    }
+
+    /// Probe bare `endpoints` (`inspect probe`), with nothing declared.
+    pub fn endpoints(endpoints: Vec<BareEndpoint>) -> Self {
+        Self { endpoints, ..Self::default() }
     }
 
     /// Report `errors` (sources that could not be listed) as findings.
@@ -164,6 +190,17 @@ pub trait VerifyObserver {
     fn planned(&mut self, bindings: usize, endpoints: usize) {
         let _ = (bindings, endpoints);
     }
+    /// The full analysis of a served chain, numbered `index`, before the
+    /// first result that refers to it ([`Detail::Full`] only; each chain once).
+    fn chain(&mut self, index: usize, analysis: &ChainAnalysis) {
+        let _ = (index, analysis);
+    }
+    /// A binding that was not probed (no endpoint, or a wildcard), once, at
+    /// the end: only in a run that keeps no results, whose report then keeps
+    /// no bindings ([`VerifyOptions::keep_results`]).
+    fn not_probed(&mut self, index: usize, binding: &Binding) {
+        let _ = (index, binding);
+    }
     /// One result of the binding at `index` (as joined) and the findings about it.
     fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
         let _ = (index, binding, result, findings);
@@ -186,51 +223,61 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     let now = options.now_unix.unwrap_or_else(unix_now);
     let mut input = input;
     let mut all_bindings = std::mem::take(&mut input.bindings);
-    let mut join_outcome = join(&mut all_bindings);
-    // A shard verifies its slice; every declaration stays known, so STALE
-    // and renewal findings read the same as in a whole run.
-    let selected: Vec<usize> = match input.shard {
-        Some(shard) => (0..all_bindings.len()).filter(|&i| shard.selects(&all_bindings[i])).collect(),
-        None => (0..all_bindings.len()).collect(),
-    };
-    let shard_part = input.shard.map(|shard| ShardPart {
-        index: shard.index,
-        count: shard.count,
-        inventory_bindings: all_bindings.len(),
-        binding_indexes: selected.clone(),
-    });
+    let bare = std::mem::take(&mut input.endpoints);
+    if !bare.is_empty() && (!all_bindings.is_empty() || input.shard.is_some()) {
+        all_bindings.extend(bare.iter().map(BareEndpoint::binding));
+    }
     if input.shard.is_some_and(|shard| shard.index != 0) {
         // Source errors belong to the inventory, reported once: by shard 0.
         input.source_errors.clear();
         input.source_stats.clear();
     }
-    // A whole run moves its bindings; a shard copies its slice and keeps
-    // every declaration for the rules.
-    let (bindings, all_bindings): (Vec<Binding>, Vec<Binding>) = match input.shard {
-        None => (all_bindings, Vec::new()),
-        Some(_) => (selected.iter().map(|&i| all_bindings[i].clone()).collect(), all_bindings),
-    };
-    let local_of: HashMap<usize, usize> = selected.iter().enumerate().map(|(local, &i)| (i, local)).collect();
-    join_outcome.notes = selected.iter().map(|&i| join_outcome.notes[i].clone()).collect();
-    join_outcome.issues.retain_mut(|issue| match local_of.get(&issue.binding) {
-        Some(&local) => {
-            issue.binding = local;
-            true
+    // Bare endpoints alone are held small: nothing to join, nothing declared.
+    let (bindings, all_bindings, join_outcome, shard_part) = if all_bindings.is_empty() {
+        (HeldBindings::Bare(bare), Vec::new(), JoinOutcome::default(), None)
+    } else {
+        let mut join_outcome = join(&mut all_bindings);
+        match input.shard {
+            // A whole run moves its bindings.
+            None => (HeldBindings::Full(all_bindings), Vec::new(), join_outcome, None),
+            // A shard verifies a copy of its slice; every declaration stays
+            // known, so STALE and renewal findings read the same as in a whole run.
+            Some(shard) => {
+                let selected: Vec<usize> =
+                    (0..all_bindings.len()).filter(|&i| shard.selects(&all_bindings[i])).collect();
+                let local_of: HashMap<usize, usize> =
+                    selected.iter().enumerate().map(|(local, &i)| (i, local)).collect();
+                join_outcome.notes = selected.iter().map(|&i| join_outcome.notes[i].clone()).collect();
+                join_outcome.issues.retain_mut(|issue| match local_of.get(&issue.binding) {
+                    Some(&local) => {
+                        issue.binding = local;
+                        true
+                    }
+                    None => false,
+                });
+                let slice = selected.iter().map(|&i| all_bindings[i].clone()).collect();
+                let part = ShardPart {
+                    index: shard.index,
+                    count: shard.count,
+                    inventory_bindings: all_bindings.len(),
+                    binding_indexes: selected,
+                };
+                (HeldBindings::Full(slice), all_bindings, join_outcome, Some(part))
+            }
         }
-        None => false,
-    });
+    };
 
     // Probe each distinct endpoint once.
-    let plan = plan_targets(&bindings, &options.connect_to);
+    let plan = plan_targets(bindings.endpoints(), &options.connect_to);
     observer.planned(bindings.len(), plan.targets.len());
     let bindings_of_target = plan.bindings_of_targets();
 
-    let declarations = if input.shard.is_some() { &all_bindings } else { &bindings };
-    let known: Vec<&DeclaredCertificate> = declarations.iter().map(|b| &b.declared).collect();
+    let known: Vec<&DeclaredCertificate> =
+        if input.shard.is_some() { held::declared(&all_bindings) } else { bindings.declared() };
     // Kept per binding only when the report keeps results; streamed runs
     // keep one bit per binding (whether a leaf was served).
     let mut results: Vec<Vec<ObservationResult>> =
-        if options.keep_results { vec![Vec::new(); bindings.len()] } else { Vec::new() };
+        if options.keep_results { (0..bindings.len()).map(|_| Vec::new()).collect() } else { Vec::new() };
     let mut served_seen = vec![false; bindings.len()];
     let mut findings = Vec::new();
     let mut tally = Tally::default();
@@ -239,6 +286,11 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     let fetcher = Fetcher::new(options.fetch.clone());
     let mut revocation_lists = RevocationLists::default();
     let mut cache = ChainCache::default();
+    // With full detail, each distinct chain's analysis once, numbered as it
+    // first appears (kept only when results are).
+    let full = options.detail == Detail::Full;
+    let mut chain_ids = ChainIds::default();
+    let mut kept_chains: Vec<ChainAnalysis> = Vec::new();
     let settings =
         AnalysisSettings { trust: &options.trust, now, policy: &options.policy, legacy_cn: options.legacy_cn };
     let mut handle_batch = |batch: Vec<ProbeObservation>| {
@@ -272,20 +324,27 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
             let reference_name = &plan.reference_names[observation.target_index];
             let analysis = chain.as_ref().map(|c| &c.analysis);
             let name_match = chain.as_ref().map(|c| c.name_match(reference_name, options.legacy_cn));
+            let chain_id = analysis.filter(|_| full).map(|analysis| {
+                let (id, first) = chain_ids.id_of(analysis);
+                if first {
+                    observer.chain(id, analysis);
+                    if options.keep_results {
+                        kept_chains.push(analysis.clone());
+                    }
+                }
+                id
+            });
             for &binding_index in &bindings_of_target[observation.target_index] {
-                let binding = &bindings[binding_index];
+                let binding = bindings.get(binding_index);
+                let binding = binding.as_ref();
                 let revocation = Revocations { provider: &revocations, network };
-                let mut result = observe(
-                    binding,
-                    observation,
-                    analysis,
-                    name_match.as_ref(),
-                    &known,
-                    &revocation,
-                    options.keep_analysis,
-                );
+                let mut result = observe(binding, observation, analysis, &known, &revocation);
                 if let Some(chain) = chain {
                     result.issuer_fetches.clone_from(&chain.fetches);
+                }
+                if full {
+                    result.chain = chain_id;
+                    result.name_match.clone_from(&name_match);
                 }
                 let found: Vec<Finding> =
                     observation_findings(binding, &result, analysis, name_match.as_ref(), reference_name)
@@ -348,29 +407,40 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     // Findings of results were counted as they were made; these are the rest.
     let counted = findings.len();
     let by_names = CertificatesByNames::new(&known);
-    for (binding_index, binding) in bindings.iter().enumerate() {
-        let found = binding_findings(binding, served_seen[binding_index], &by_names, now, &options.policy);
+    for (binding_index, &served) in served_seen.iter().enumerate() {
+        let binding = bindings.get(binding_index);
+        tally.binding(&binding.location);
+        let found = binding_findings(&binding, served, &by_names, now, &options.policy);
         findings.extend(found.into_iter().map(|f| f.at_binding(binding_index)));
+        if !options.keep_results && plan.target_of_binding[binding_index].is_none() {
+            // Nothing was streamed for it: the observer hears of it now.
+            observer.not_probed(binding_index, &binding);
+        }
     }
     for issue in &join_outcome.issues {
-        let place = place_of(&bindings[issue.binding]);
+        let place = place_of(&bindings.get(issue.binding));
         findings.push(
             Finding::new(FindingCode::JoinAmbiguous, issue.message.clone()).at_binding(issue.binding).at_place(place),
         );
     }
-    // The bindings move into the report, each with its results (none when streamed).
+    // The bindings move into the report, each with its results; a streamed
+    // run's observer had every binding, and its report keeps none.
     drop(by_names);
     drop(known);
-    let mut results = results.into_iter();
-    let reports: Vec<BindingReport> = bindings
-        .into_iter()
-        .zip(join_outcome.notes)
-        .map(|(binding, join)| {
-            let mut results = results.next().unwrap_or_default();
-            results.sort_by(|a, b| a.address.cmp(&b.address));
-            BindingReport { binding, join, results }
-        })
-        .collect();
+    let mut reports: Vec<BindingReport> = if options.keep_results {
+        let mut notes = join_outcome.notes.into_iter();
+        bindings
+            .into_bindings()
+            .into_iter()
+            .zip(results)
+            .map(|(binding, mut results)| {
+                results.sort_by(|a, b| a.address.cmp(&b.address));
+                BindingReport { binding, join: notes.next().unwrap_or_default(), results }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     for error in &input.source_errors {
         let scope = error.scope.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
         findings.push(
@@ -382,14 +452,19 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     tally.findings(&findings[counted..]);
     sort_findings(&mut findings);
 
-    let summary = tally.summarize(&reports, plan.targets.len(), input.source_errors.len());
+    let summary = tally.summarize(plan.targets.len(), input.source_errors.len());
+    // Numbered by first appearance in the report, not in time, so the
+    // report never depends on timing.
+    let chains = number_chains(&mut reports, kept_chains);
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         generated_at: now,
+        trust_store: Some(options.trust_store.clone()),
         summary,
         bindings: reports,
         findings,
+        chains,
         source_errors: input.source_errors,
         source_stats: input.source_stats,
         streamed,

@@ -3,11 +3,12 @@
 //! Pure: bindings and routes in, targets out. Bindings that share host,
 //! port, SNI and addresses share one probe and its observations.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use certinspect_probe::{ProbeTarget, SniMode};
-use certinspect_protocol::Binding;
+use certinspect_protocol::Endpoint;
 
 /// Route connections for `host:port` to `to` instead (curl's `--connect-to`),
 /// keeping the name for SNI and matching.
@@ -67,16 +68,20 @@ impl TargetPlan {
 }
 
 /// One probe target per distinct (host, port, SNI, addresses).
-pub(crate) fn plan_targets(bindings: &[Binding], connect_to: &[ConnectTo]) -> TargetPlan {
+pub(crate) fn plan_targets<E: Borrow<Endpoint>>(
+    endpoints: impl IntoIterator<Item = Option<E>>,
+    connect_to: &[ConnectTo],
+) -> TargetPlan {
     let mut plan = TargetPlan::default();
     let mut seen: HashMap<(String, u16, Option<String>, Vec<String>), usize> = HashMap::new();
     let routes: HashMap<(&str, u16), SocketAddr> =
         connect_to.iter().map(|c| ((c.host.as_str(), c.port), c.to)).collect();
-    for binding in bindings {
-        let Some(endpoint) = &binding.location.endpoint else {
+    for endpoint in endpoints {
+        let Some(endpoint) = endpoint else {
             plan.target_of_binding.push(None);
             continue;
         };
+        let endpoint: &Endpoint = endpoint.borrow();
         let host = endpoint.host.to_ascii_lowercase();
         let key = (host.clone(), endpoint.port, endpoint.sni.clone(), endpoint.addresses.clone());
         let index = *seen.entry(key).or_insert_with(|| {
@@ -120,14 +125,14 @@ mod tests {
 
     #[test]
     fn bindings_sharing_an_endpoint_share_a_target_and_routes_apply() {
-        let bindings = vec![
+        let bindings = [
             bare_endpoint("a.test", 443, Some("a.test".into())),
             bare_endpoint("A.test", 443, Some("a.test".into())),
             bare_endpoint("a.test", 443, Some("b.test".into())),
             bare_endpoint("c.test", 8443, None),
         ];
         let route = ConnectTo::new("c.test", 8443, "127.0.0.1:9000".parse().unwrap());
-        let plan = plan_targets(&bindings, &[route]);
+        let plan = plan_targets(bindings.iter().map(|b| b.location.endpoint.as_ref()), &[route]);
         assert_eq!(plan.target_of_binding, [Some(0), Some(0), Some(1), Some(2)]);
         assert_eq!(plan.reference_names, ["a.test", "b.test", "c.test"]);
         assert_eq!(plan.targets[2].port, 9000);
@@ -139,7 +144,7 @@ mod tests {
     fn bindings_without_an_endpoint_are_not_planned() {
         let mut inventory = bare_endpoint("a.test", 443, None);
         inventory.location.endpoint = None;
-        let plan = plan_targets(&[inventory], &[]);
+        let plan = plan_targets([inventory.location.endpoint.as_ref()], &[]);
         assert!(plan.targets.is_empty());
         assert_eq!(plan.target_of_binding, [None]);
     }

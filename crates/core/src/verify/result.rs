@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use certinspect_analysis::{distinguished_name, must_staple, ChainAnalysis, NameMatch};
+use certinspect_analysis::{distinguished_name, must_staple, ChainAnalysis};
 use certinspect_probe::{CaptureMethod, ProbeErrorKind, ProbeObservation, ProbeOutcome};
 use certinspect_protocol::{Binding, DeclaredCertificate, RevocationStatus};
 
@@ -28,10 +28,8 @@ pub(crate) fn observe(
     binding: &Binding,
     observation: &ProbeObservation,
     analysis: Option<&ChainAnalysis>,
-    name_match: Option<&NameMatch>,
     known: &[&DeclaredCertificate],
     revocations: &Revocations<'_>,
-    keep_analysis: bool,
 ) -> ObservationResult {
     let leaf = analysis.and_then(|a| a.certificates.first()).and_then(|c| c.facts());
     // Whatever the handshake did afterwards, a served chain is judged: the
@@ -102,6 +100,8 @@ pub(crate) fn observe(
             let expiry = analysis.and_then(|a| a.expiry.leaf.as_ref());
             ServedSummary {
                 subject: facts.subject.clone(),
+                common_name: facts.subject_common_names.first().cloned(),
+                sans: facts.subject_alt_names.clone(),
                 issuer: facts.issuer.clone(),
                 serial: facts.serial_hex.clone(),
                 sha256: facts.sha256_fingerprint.clone(),
@@ -110,11 +110,10 @@ pub(crate) fn observe(
                 expiry: expiry.map(|e| e.state),
             }
         }),
-        // The analysis is shared by every endpoint serving the chain; a
-        // result that keeps it gets its own copy, with its own name match.
-        analysis: analysis
-            .filter(|_| keep_analysis)
-            .map(|a| Box::new(ChainAnalysis { name_match: name_match.cloned(), ..a.clone() })),
+        // The full analysis, when kept, is the report's, shared by every
+        // result serving the chain (the caller sets these).
+        chain: None,
+        name_match: None,
         revocation,
         error: observation.error().cloned(),
         issuer_fetches: Vec::new(),

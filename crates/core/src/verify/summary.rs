@@ -3,12 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use certinspect_protocol::Location;
+
 use crate::findings::Finding;
 use crate::report::{BindingReport, ObservationResult, Summary};
 
 /// Running totals of a verification run.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
+    /// `probed_bindings`, `not_probeable`, `inventory_only`.
+    kinds: [usize; 3],
     results: usize,
     verdicts: BTreeMap<String, usize>,
     findings: BTreeMap<String, usize>,
@@ -28,26 +32,30 @@ impl Tally {
         }
     }
 
-    /// The totals, with the bindings of `reports` counted by kind.
-    pub fn summarize(self, reports: &[BindingReport], endpoints: usize, source_errors: usize) -> Summary {
-        let mut summary = Summary {
-            bindings: reports.len(),
+    /// Count one binding, by kind.
+    pub fn binding(&mut self, location: &Location) {
+        let kind = match (&location.endpoint, &location.not_probeable) {
+            (Some(_), _) => 0,
+            (None, Some(_)) => 1,
+            (None, None) => 2,
+        };
+        self.kinds[kind] += 1;
+    }
+
+    /// The totals.
+    pub fn summarize(self, endpoints: usize, source_errors: usize) -> Summary {
+        let [probed_bindings, not_probeable, inventory_only] = self.kinds;
+        Summary {
+            bindings: probed_bindings + not_probeable + inventory_only,
+            probed_bindings,
+            not_probeable,
+            inventory_only,
             endpoints,
             source_errors,
             results: self.results,
             verdicts: self.verdicts,
             findings: self.findings,
-            ..Summary::default()
-        };
-        for report in reports {
-            let location = &report.binding.location;
-            match (&location.endpoint, &location.not_probeable) {
-                (Some(_), _) => summary.probed_bindings += 1,
-                (None, Some(_)) => summary.not_probeable += 1,
-                (None, None) => summary.inventory_only += 1,
-            }
         }
-        summary
     }
 }
 
@@ -60,7 +68,10 @@ pub(crate) fn summarize(
     source_errors: usize,
 ) -> Summary {
     let mut tally = Tally::default();
-    reports.iter().flat_map(|report| &report.results).for_each(|result| tally.result(result));
+    for report in reports {
+        tally.binding(&report.binding.location);
+        report.results.iter().for_each(|result| tally.result(result));
+    }
     tally.findings(findings);
-    tally.summarize(reports, endpoints, source_errors)
+    tally.summarize(endpoints, source_errors)
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use certinspect_analysis::TrustStore;
 use certinspect_core::collect::CollectError;
-use certinspect_core::report::Report;
+use certinspect_core::report::{Detail, Report};
+use certinspect_core::trust_store::{TrustBase, TrustStoreInfo};
 use certinspect_core::verify::{verify, ConnectTo, VerifyInput, VerifyOptions};
 use certinspect_probe::AddressSelection;
 use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location, Tristate};
@@ -193,6 +194,9 @@ pub fn live_report() -> Report {
     connect_to.push(ConnectTo::new("down.test", 443, closed_port));
     let mut options = VerifyOptions::default();
     options.trust = Arc::new(TrustStore::from_der(vec![ca.der().to_vec()]).unwrap());
+    options.trust_store = TrustStoreInfo::describe(TrustBase::None, &options.trust);
+    // Every field of the report: the chains' full analyses too.
+    options.detail = Detail::Full;
     options.connect_to = connect_to;
     options.probe.connect_timeout = Duration::from_secs(2);
     options.probe.handshake_timeout = Duration::from_secs(3);
