@@ -275,6 +275,39 @@ fn deployments_on_products_without_a_plugin_are_probeable_bindings(isolation: Is
     assert_eq!(every, rows_with_domains, "all: every row with a domain");
 }
 
+/// The lists of different APIs page side by side, each within its own
+/// 10 QPS: certificate pages interleave with the cloud-resource and
+/// instance pages (not one list after the other); the emulator, which enforces the
+/// limits, throttles next to nothing (and what it throttles is retried);
+/// every certificate arrives exactly once, with its deployments.
+fn lists_of_different_apis_page_side_by_side_within_their_limits(isolation: Isolation) {
+    let served = support::served_world(300, 21, &["cn-hangzhou"], true);
+    let settings = json!({ "page_size": 10, "auto_managed_sources": ["instances"] });
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(settings));
+    let collected = support::collect_all(&[source]);
+    support::assert_complete(&collected);
+    assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cas(&served.world));
+    for deployment in &served.world.accounts[0].cas.deployments {
+        let id = deployment.cert_id.to_string();
+        let binding = collected.bindings.iter().find(|b| b.location.resource_id == id).unwrap();
+        assert!(!binding.extra["deployments"].as_array().unwrap().is_empty(), "{id}: deployments known");
+    }
+
+    let stats = served.emulator.stats();
+    let answered = |action: &str| -> Vec<u64> {
+        stats.requests.iter().filter(|r| r.action == action && r.status == 200).map(|r| r.seq).collect()
+    };
+    let (certificates, resources, instances) =
+        (answered("ListUserCertificateOrder"), answered("ListCloudResources"), answered("ListInstances"));
+    assert!(resources.len() > 10 && instances.len() > 10, "{} {}", resources.len(), instances.len());
+    assert!(certificates.first() < resources.last() && certificates.first() < instances.last(), "side by side");
+    let requests: u64 = stats.by_action.values().map(|a| a.requests).sum();
+    let throttled = stats.refused_total("Throttling.User");
+    // Calls leave evenly spaced; on a loaded machine an arrival can still
+    // land early in the emulator's window now and then (and is retried).
+    assert!(throttled <= (requests / 50).max(2), "{throttled} of {requests} requests throttled");
+}
+
 certinspect_test_support::under_both_isolations!(
     a_one_certificate_world_yields_its_one_certificate,
     the_inventory_includes_expired_certificates_and_says_what_is_auto_managed,
@@ -284,4 +317,5 @@ certinspect_test_support::under_both_isolations!(
     orders_alone_still_link_renewals_by_instance,
     fingerprints_are_classified_by_length,
     deployments_on_products_without_a_plugin_are_probeable_bindings,
+    lists_of_different_apis_page_side_by_side_within_their_limits,
 );

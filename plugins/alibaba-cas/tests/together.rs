@@ -377,7 +377,8 @@ fn documented_policy() -> Vec<String> {
 
 /// The documented least-privilege policy is enough for all three plugins
 /// with their defaults, and every action in it is needed: without it, the
-/// plugin that calls it fails its scope with one error naming the action.
+/// plugin that calls it fails its scope with one error naming the action
+/// (the CDN tag call: one warning, the domains listed untagged).
 fn the_documented_least_privilege_policy_is_enough_and_every_action_in_it_is_needed(isolation: Isolation) {
     let policy = documented_policy();
     assert!(policy.len() >= 10, "{policy:?}");
@@ -407,6 +408,15 @@ fn the_documented_least_privilege_policy_is_enough_and_every_action_in_it_is_nee
             continue;
         }
         let collected = support::collect_all(&[open(plugin)]);
+        if action == "DescribeTagResources" {
+            // Tags decide no verdict: without them the domains are all listed, untagged, with one warning.
+            assert!(collected.errors.is_empty(), "without {missing}: {:?}", collected.errors);
+            assert_eq!(support::resource_ids(&collected, CDN), support::expected_cdn(&served.world));
+            let warnings: Vec<&str> = collected.warnings.iter().map(|w| w.message.as_str()).collect();
+            assert_eq!(warnings.len(), 1, "without {missing}: {warnings:?}");
+            assert!(warnings[0].contains("RAM permission") && warnings[0].contains(action), "{}", warnings[0]);
+            continue;
+        }
         let messages: Vec<&str> = collected.errors.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(messages.len(), 1, "without {missing}: {messages:?} {:?}", collected.warnings);
         assert!(

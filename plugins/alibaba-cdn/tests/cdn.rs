@@ -171,7 +171,7 @@ fn domains_join_cas_by_certificate_id_not_by_name_and_say_when_https_is_off(isol
     }
 }
 
-fn the_documented_default_page_size_is_asked_for_and_a_refused_one_stepped_down(isolation: Isolation) {
+fn the_default_page_size_is_asked_for_and_a_refused_one_stepped_down(isolation: Isolation) {
     let (dir, world) = support::world(45, 15, &["cn-hangzhou"], false);
     let mut config = EmulatorConfig::default();
     config.page_limits.insert("DescribeCdnHttpsDomainList".into(), 8);
@@ -184,8 +184,8 @@ fn the_documented_default_page_size_is_asked_for_and_a_refused_one_stepped_down(
         assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cdn(&served.world), "{settings}");
         let stats = served.emulator.stats();
         let first = stats.requests.iter().find(|r| r.action == "DescribeCdnHttpsDomainList").unwrap();
-        // "Default value: 20" (DescribeCdnHttpsDomainList reference); no maximum is documented.
-        let asked = if settings["page_size"].is_null() { "20" } else { "100" };
+        // 50 by default (one full DescribeTagResources batch); no maximum is documented.
+        let asked = if settings["page_size"].is_null() { "50" } else { "100" };
         assert_eq!(first.params.get("PageSize").map(String::as_str), Some(asked), "{settings}");
     }
 }
@@ -243,6 +243,88 @@ fn dcdn_domains_come_through_the_same_code_as_their_own_scope(isolation: Isolati
     assert!(collected.bindings.is_empty());
 }
 
+/// Every CDN and DCDN domain carries its tags, read 50 domains a call
+/// within the tag operations' 10 QPS: the emulator throttles nothing.
+fn cdn_and_dcdn_domains_carry_their_tags_read_fifty_a_call(isolation: Isolation) {
+    let (dir, mut world) = support::world(330, 18, &["cn-hangzhou"], false);
+    let account = &mut world.accounts[0];
+    assert!(account.cdn_domains.len() > 100, "{} CDN domains", account.cdn_domains.len());
+    account.dcdn_domains = account.cdn_domains.split_off(70);
+    let served = support::serve(dir, world, EmulatorConfig::default());
+    let source = support::open(
+        &registry(isolation),
+        PLUGIN_NAME,
+        &served.config(json!({ "products": ["cdn", "dcdn"], "page_size": 120 })),
+    );
+    let collected = support::collect_all(&[source]);
+    support::assert_complete(&collected);
+    let account = &served.world.accounts[0];
+    let domains: Vec<_> = account.cdn_domains.iter().chain(&account.dcdn_domains).collect();
+    assert!(domains.iter().any(|d| d.tags.is_empty()) && domains.iter().any(|d| d.tags.len() == 2));
+    for domain in &domains {
+        let binding = collected.bindings.iter().find(|b| b.location.resource_id == domain.domain_name).unwrap();
+        assert_eq!(binding.tags, domain.tags, "{}", domain.domain_name);
+        assert!(binding.extra.get("tags_error").is_none(), "{}", domain.domain_name);
+    }
+    let stats = served.emulator.stats();
+    for (action, domains) in [("DescribeTagResources", 70), ("DescribeDcdnTagResources", account.dcdn_domains.len())] {
+        let calls: Vec<_> = stats.requests.iter().filter(|r| r.action == action).collect();
+        assert_eq!(calls.len(), usize::div_ceil(domains, 50), "{action}: one call per 50 domains");
+        assert!(calls.iter().all(|c| c.params.get("ResourceType").map(String::as_str) == Some("DOMAIN")));
+        let asked: usize = calls.iter().map(|c| c.params.keys().filter(|k| k.starts_with("ResourceId.")).count()).sum();
+        assert_eq!(asked, domains, "{action}: every domain asked once");
+        assert!(stats.by_action[action].refused.is_empty(), "{action}: {:?}", stats.by_action[action].refused);
+    }
+}
+
+/// A tag batch that keeps failing loses no binding: its domains are listed
+/// without tags, saying why in `tags_error`, with one warning per batch; refused
+/// credentials stop the tag calls after one warning.
+fn a_failed_tag_batch_loses_no_binding_and_says_why_its_tags_are_missing(isolation: Isolation) {
+    let (dir, mut world) = support::world(60, 19, &["cn-hangzhou"], false);
+    // A reader allowed everything of CDN but the tag call.
+    let key = world.accounts[0].access_keys.iter_mut().find(|k| k.enabled && k.security_token.is_none()).unwrap();
+    key.permissions = Some(vec!["cdn:DescribeCdnHttpsDomainList".into(), "cdn:DescribeDomainCertificateInfo".into()]);
+    let served = support::serve(dir, world, EmulatorConfig::default());
+    let expected = support::expected_cdn(&served.world);
+    let untagged = |collected: &certinspect_core::collect::Collected| {
+        assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+        assert_eq!(support::resource_ids(collected, PLUGIN_NAME), expected);
+        assert!(collected.bindings.iter().all(|b| b.tags.is_empty() && b.extra["tags_error"].is_string()));
+    };
+
+    let refused =
+        support::collect_all(&[support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "page_size": 5 })))]);
+    assert!(refused.stats[0].pages > 1, "later pages do not ask again");
+    untagged(&refused);
+    assert_eq!(refused.warnings.len(), 1, "{:?}", refused.warnings);
+    let warning = &refused.warnings[0].message;
+    assert!(warning.contains("DescribeTagResources") && warning.contains("RAM permission"), "{warning}");
+    assert!(warning.contains("tags = false"), "{warning}");
+    let stats = served.emulator.stats();
+    assert_eq!(stats.requests.iter().filter(|r| r.action == "DescribeTagResources").count(), 1, "asked once");
+
+    // Without tags the permission is not needed and nothing is marked.
+    let off =
+        support::collect_all(&[support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "tags": false })))]);
+    support::assert_complete(&off);
+    assert!(off.bindings.iter().all(|b| b.tags.is_empty() && b.extra.get("tags_error").is_none()));
+
+    // A service failure that outlasts the retries: one warning per batch.
+    let (dir, world) = support::world(60, 19, &["cn-hangzhou"], false);
+    let served = support::serve(dir, world, EmulatorConfig::default());
+    served.emulator.set_faults(vec![FaultRule::always(Some("DescribeTagResources"), FaultKind::InternalError)]);
+    let failed = support::collect_all(&[support::open(
+        &registry(isolation),
+        PLUGIN_NAME,
+        &served.config(json!({ "page_size": 20, "max_attempts": 2 })),
+    )]);
+    untagged(&failed);
+    let pages = served.world.accounts[0].cdn_domains.len().div_ceil(20);
+    assert_eq!(failed.warnings.len(), pages, "{:?}", failed.warnings);
+    assert!(failed.warnings.iter().all(|w| w.message.contains("listed without tags")), "{:?}", failed.warnings);
+}
+
 certinspect_test_support::under_both_isolations!(
     a_one_certificate_world_yields_its_one_domain,
     dates_agree_with_the_generator_in_china_time_and_ids_link_to_cas,
@@ -250,6 +332,8 @@ certinspect_test_support::under_both_isolations!(
     throttling_storms_5xx_and_truncated_bodies_lose_no_domain,
     a_fault_that_outlasts_the_retries_is_an_error_that_says_what_was_lost,
     domains_join_cas_by_certificate_id_not_by_name_and_say_when_https_is_off,
-    the_documented_default_page_size_is_asked_for_and_a_refused_one_stepped_down,
+    the_default_page_size_is_asked_for_and_a_refused_one_stepped_down,
     dcdn_domains_come_through_the_same_code_as_their_own_scope,
+    cdn_and_dcdn_domains_carry_their_tags_read_fifty_a_call,
+    a_failed_tag_batch_loses_no_binding_and_says_why_its_tags_are_missing,
 );
