@@ -8,24 +8,35 @@
 //!   (criterion), single-threaded and with rayon.
 //! - `peers` ([`peers`]): `inspect probe` (release build) against the Go
 //!   scanner in one run of the shared peer harness (`../shared/bench/` beside
-//!   the repository), at N endpoints (`--endpoints`, 1,000 by default); prints
-//!   endpoints/s, client CPU per handshake, peak RSS and inspect's ratios to
-//!   Go. A manual tool, never run in CI: it needs nginx, Go and GNU time
-//!   (`bash ../shared/bench/run_peers.sh setup` installs them, once per
-//!   machine), and starts the harness's nginx farm (`farm.sh start N`) when
-//!   none runs.
+//!   the repository), on one farm ([`crate::bench_farm`]) at each of the
+//!   sizes `--endpoints` names (1,000 and 10,000 by default); then the
+//!   memory-at-scale case and a farm where ten endpoints share each chain.
+//!   Prints endpoints/s, client CPU per handshake, peak RSS and inspect's
+//!   CPU ratio to Go. A manual tool, never run in CI: it needs nginx, Go and
+//!   GNU time (`bash ../shared/bench/run_peers.sh setup` installs them, once
+//!   per machine).
+//! - `farm`: that farm alone (`--endpoints N`, 1,000 by default;
+//!   `--per-chain K`) until Enter, to profile `inspect probe` against.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 /// Run the named benchmarks (all when none is named).
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut endpoints: Option<Vec<String>> = None;
     let mut which: Vec<&str> = Vec::new();
+    let mut per_chain = 1;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
-            "probe" | "parse" | "peers" => which.push(arg),
+            "probe" | "parse" | "peers" | "farm" => which.push(arg),
+            "--per-chain" => {
+                per_chain = iter
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n: &usize| n > 0)
+                    .ok_or("--per-chain needs a count")?;
+            }
             "--endpoints" => {
                 endpoints =
                     Some(iter.next().ok_or("--endpoints needs N[,N...]")?.split(',').map(str::to_owned).collect())
@@ -38,9 +49,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     for bench in which {
         match bench {
-            "peers" => {
-                for n in endpoints.clone().unwrap_or_else(|| vec!["1000".to_owned()]) {
-                    peers(&n)?;
+            "peers" | "farm" => {
+                let sizes = endpoints.clone().unwrap_or_else(|| vec!["1000".to_owned(), "10000".to_owned()]);
+                let sizes = sizes
+                    .iter()
+                    .map(|n| {
+                        n.parse::<usize>().ok().filter(|&n| n > 0).ok_or(format!("--endpoints: '{n}' is not a count"))
+                    })
+                    .collect::<Result<Vec<usize>, String>>()?;
+                if bench == "peers" {
+                    peers(&sizes)?;
+                } else {
+                    let size = if endpoints.is_some() { sizes.iter().copied().max().unwrap_or(1000) } else { 1000 };
+                    farm(size, per_chain)?;
                 }
             }
             "probe" => {
@@ -66,77 +87,168 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// The peer harness's runs of the Go scanner and inspect (3 counted runs
-/// unless `RUNS` says otherwise) at `n` endpoints, and the table.
-fn peers(n: &str) -> Result<(), String> {
+/// unless `RUNS` says otherwise) on one farm of the largest of `sizes`, at
+/// each size (its first N endpoints); then inspect alone on the first
+/// 1,000 endpoints each listed ten times (memory at scale); then both on a
+/// farm of 1,000 endpoints where ten share each chain, beside the 1,000
+/// distinct ones (the analysis grows with distinct chains). One table.
+fn peers(sizes: &[usize]) -> Result<(), String> {
     let shared = crate::workspace_root().join("..").join("shared").join("bench");
     if !shared.join("run_peers.sh").is_file() {
         return Err(format!("no peer harness at {}", shared.display()));
     }
-    eprintln!("bench: peers, {n} endpoints (release build)");
+    let largest = sizes.iter().copied().max().unwrap_or(1000);
+    eprintln!("bench: peers at {sizes:?} endpoints (release build)");
     crate::cargo(&["build", "--quiet", "--release", "-p", "certinspect-cli"])?;
     let inspect = crate::target_dir().join("release").join("inspect");
     // A copy, so nothing the harness writes lands in the shared folder.
     let harness = crate::target_dir().join("tmp").join("bench-peers-harness");
     let _ = std::fs::remove_dir_all(&harness);
     copy_dir(&shared, &harness)?;
-    let farm_dir = std::env::var_os("FARM_DIR").map_or_else(|| PathBuf::from("/tmp/benchfarm"), PathBuf::from);
-    let farm_size = std::fs::read_to_string(farm_dir.join("N")).unwrap_or_default();
-    let running = bash(&harness.join("farm.sh"), &["cpu"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !running || farm_size.trim() != n {
-        if running {
-            bash(&harness.join("farm.sh"), &["stop"]).status().map_err(|e| format!("cannot run farm.sh: {e}"))?;
-        }
-        eprintln!("bench: starting the nginx farm of {n} endpoints (farm.sh start {n})");
-        succeed(&mut bash(&harness.join("farm.sh"), &["start", n]))?;
-    }
-    let out = crate::target_dir().join("bench-peers").join(n);
+    let farm_dir = crate::target_dir().join("tmp").join("bench-farm");
+    let out = crate::target_dir().join("bench-peers");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    // The harness's targets are `HOST:PORT SNI`; inspect's target files say `sni=SNI`.
-    let farm_targets = farm_dir.join("targets.txt");
-    let targets = std::fs::read_to_string(&farm_targets)
-        .map_err(|e| format!("cannot read {}: {e}", farm_targets.display()))?
-        .lines()
-        .map(|line| match line.split_once(' ') {
-            Some((target, sni)) => format!("{target} sni={sni}\n"),
-            None => format!("{line}\n"),
-        })
-        .collect::<String>();
-    let inspect_targets = crate::target_dir().join("bench-peers").join(format!("targets-{n}.txt"));
-    std::fs::write(&inspect_targets, targets)
-        .map_err(|e| format!("cannot write {}: {e}", inspect_targets.display()))?;
-    let tool = format!(
-        "inspect|256|{} probe --targets {} --trust none --ca-file {{ca}} --concurrency 256 --format jsonl",
-        inspect.display(),
-        inspect_targets.display()
-    );
-    succeed(bash(&harness.join("run_peers.sh"), &["--only", "go-scanner,inspect", "--tool", &tool]).env("OUT", &out))?;
-    let runs =
-        std::fs::read_to_string(out.join("runs.tsv")).map_err(|e| format!("no runs.tsv from the harness: {e}"))?;
-    let medians = peer_medians(&runs);
-    let uptime = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let run = Run { harness: &harness, inspect: &inspect, farm_dir: &farm_dir, out: &out };
+
+    let mut rows = Vec::new();
+    eprintln!("bench: a farm of {largest} endpoints, one leaf each");
+    let farm = crate::bench_farm::start(&farm_dir, largest, 1)?;
+    for &n in sizes {
+        rows.push(run.harness(&farm, n, &format!("{n}"))?);
+    }
+    let memory = run.memory_at_scale(&farm, 1000.min(largest), 10)?;
+    drop(farm);
+    eprintln!("bench: a farm of 1000 endpoints, ten per leaf");
+    let farm = crate::bench_farm::start(&farm_dir, 1000, 10)?;
+    rows.push(run.harness(&farm, 1000, "1000, 10 per chain")?);
+    drop(farm);
+
     println!(
-        "peers at {n} endpoints (medians; load average {})",
-        uptime.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        "{:<20} {:<12} {:>12} {:>10} {:>10} {:>8}  load",
+        "endpoints", "tool", "endpoints/s", "CPU ms/hs", "RSS MiB", "CPU/Go"
     );
-    println!("{:<12} {:>12} {:>22} {:>14}", "tool", "endpoints/s", "client CPU ms/handshake", "peak RSS MiB");
-    for m in &medians {
-        println!("{:<12} {:>12.0} {:>22.3} {:>14.1}", m.tool, m.per_second, m.cpu_ms, m.rss_mib);
+    for (label, load, medians) in &rows {
+        let go = medians.iter().find(|m| m.tool == "go-scanner");
+        for m in medians {
+            let ratio = go.map_or(String::new(), |go| format!("{:.2}x", m.cpu_ms / go.cpu_ms));
+            println!(
+                "{label:<20} {:<12} {:>12.0} {:>10.3} {:>10.1} {ratio:>8}  {load}",
+                m.tool, m.per_second, m.cpu_ms, m.rss_mib
+            );
+        }
     }
-    if let (Some(go), Some(us)) =
-        (medians.iter().find(|m| m.tool == "go-scanner"), medians.iter().find(|m| m.tool == "inspect"))
-    {
-        println!(
-            "inspect / Go: {:.2}x endpoints/s, {:.2}x CPU per handshake, {:.2}x peak RSS",
-            us.per_second / go.per_second,
-            us.cpu_ms / go.cpu_ms,
-            us.rss_mib / go.rss_mib
+    println!("{memory}");
+    println!("(shared-chain rows: the harness counts {} distinct leaf CNs there, one per chain)", 1000 / 10);
+    println!("every run: {}", out.display());
+    Ok(())
+}
+
+/// What one benchmark run uses.
+struct Run<'a> {
+    harness: &'a Path,
+    inspect: &'a Path,
+    farm_dir: &'a Path,
+    out: &'a Path,
+}
+
+impl Run<'_> {
+    /// The harness's Go scanner and inspect on the farm's first `n` endpoints:
+    /// the label, the load average, the medians.
+    fn harness(
+        &self,
+        farm: &crate::bench_farm::Farm,
+        n: usize,
+        label: &str,
+    ) -> Result<(String, String, Vec<PeerMedians>), String> {
+        farm.select(n)?;
+        let out = self.out.join(label.replace([' ', ','], "_"));
+        // The harness's targets are `ADDRESS SNI`; inspect's target files say `sni=SNI`.
+        let inspect_targets = self.out.join(format!("targets-{}.txt", label.replace([' ', ','], "_")));
+        write_inspect_targets(&farm.targets[..n], 1, &inspect_targets)?;
+        let tool = format!(
+            "inspect|256|{} probe --targets {} --trust none --ca-file {{ca}} --concurrency 256 --format jsonl",
+            self.inspect.display(),
+            inspect_targets.display()
         );
+        succeed(
+            bash(&self.harness.join("run_peers.sh"), &["--only", "go-scanner,inspect", "--tool", &tool])
+                .env("OUT", &out)
+                .env("FARM_DIR", self.farm_dir)
+                .env("FARM_STATUS_PORT", farm.status_port.to_string()),
+        )?;
+        let runs =
+            std::fs::read_to_string(out.join("runs.tsv")).map_err(|e| format!("no runs.tsv from the harness: {e}"))?;
+        Ok((label.to_owned(), load_average(), peer_medians(&runs)))
     }
-    println!("the harness's own table and every run: {}", out.display());
+
+    /// inspect alone (GNU time, as the harness times) on the first `n`
+    /// endpoints each listed `times` times, with JSON Lines output.
+    fn memory_at_scale(&self, farm: &crate::bench_farm::Farm, n: usize, times: usize) -> Result<String, String> {
+        let targets = self.out.join(format!("targets-{n}x{times}.txt"));
+        write_inspect_targets(&farm.targets[..n], times, &targets)?;
+        let times_file = self.out.join("memory-at-scale.time");
+        let status = Command::new("/usr/bin/time")
+            .arg("-f")
+            .arg("%e %U %S %M")
+            .arg("-o")
+            .arg(&times_file)
+            .arg(self.inspect)
+            .args(["probe", "--targets"])
+            .arg(&targets)
+            .args(["--trust", "none", "--ca-file"])
+            .arg(self.farm_dir.join("ca.pem"))
+            .args(["--concurrency", "256", "--format", "jsonl"])
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot run GNU time: {e}"))?;
+        let measured = std::fs::read_to_string(&times_file).unwrap_or_default();
+        let fields: Vec<f64> =
+            measured.lines().last().unwrap_or_default().split_whitespace().filter_map(|v| v.parse().ok()).collect();
+        let [wall, user, sys, rss_kb] = fields[..] else {
+            return Err(format!("inspect failed on {} ({status}): {measured}", targets.display()));
+        };
+        let probes = (n * times) as f64;
+        Ok(format!(
+            "memory at scale: inspect, {n} endpoints each listed {times}x ({probes} probes, JSON Lines): \
+             {:.0} probes/s, {:.3} ms CPU/probe, peak RSS {:.1} MiB (load {})",
+            probes / wall,
+            (user + sys) * 1000.0 / probes,
+            rss_kb / 1024.0,
+            load_average()
+        ))
+    }
+}
+
+/// `targets` (`ADDRESS SNI`) as inspect's targets file, each line `times` times.
+fn write_inspect_targets(targets: &[String], times: usize, path: &Path) -> Result<(), String> {
+    let mut text = String::new();
+    for _ in 0..times {
+        for line in targets {
+            let (address, sni) = line.split_once(' ').unwrap_or((line, ""));
+            text.push_str(&format!("{address} sni={sni}\n"));
+        }
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// The 1, 5 and 15 minute load averages.
+fn load_average() -> String {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// The benchmark farm alone, until standard input ends (Enter or ^D), to
+/// profile against: `perf record`, callgrind, one binary against another.
+fn farm(endpoints: usize, per_chain: usize) -> Result<(), String> {
+    let dir = crate::target_dir().join("tmp").join("bench-farm");
+    let farm = crate::bench_farm::start(&dir, endpoints, per_chain)?;
+    let targets = dir.join("targets-inspect.txt");
+    write_inspect_targets(&farm.targets, 1, &targets)?;
+    println!("farm of {endpoints} endpoints, {per_chain} per chain: CA {}", dir.join("ca.pem").display());
+    println!("targets for inspect probe --targets: {}", targets.display());
+    println!("press Enter to stop it");
+    let _ = std::io::stdin().read_line(&mut String::new());
     Ok(())
 }
 

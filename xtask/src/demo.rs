@@ -247,10 +247,17 @@ fn fleet(domains: usize) -> Result<(), String> {
     for (name, measured) in &phases {
         println!("{name:<16} {:>10.2} {:>14.1}", measured.wall.as_secs_f64(), measured.peak_rss_kib as f64 / 1024.0);
     }
-    println!("inventory QPS floor {:.2} s (the slowest action's requests over its limit):", floor.seconds);
+    println!(
+        "inventory QPS floor {:.2} s ({}: the slowest action's requests over its limit); inventory at {:.2}x the floor:",
+        floor.seconds,
+        floor.slowest().unwrap_or("no limited action"),
+        phases[0].1.wall.as_secs_f64() / floor.seconds.max(f64::MIN_POSITIVE)
+    );
     for (action, requests, limit) in &floor.actions {
+        let throttled =
+            stats.by_action.get(action).and_then(|a| a.refused.get("Throttling.User")).copied().unwrap_or(0);
         println!(
-            "  {action:<44} {requests:>7} requests / {limit:>3} per s = {:>7.2} s",
+            "  {action:<44} {requests:>7} requests / {limit:>3} per s = {:>7.2} s, {throttled} throttled (retried)",
             *requests as f64 / f64::from(*limit)
         );
     }
@@ -264,6 +271,14 @@ struct QpsFloor {
     seconds: f64,
     /// (action, requests answered, limit per second), for each limited action.
     actions: Vec<(String, u64, u32)>,
+}
+
+impl QpsFloor {
+    /// The action that sets the floor.
+    fn slowest(&self) -> Option<&str> {
+        let seconds = |(_, requests, limit): &&(String, u64, u32)| *requests as f64 / f64::from(*limit);
+        self.actions.iter().max_by(|a, b| seconds(a).total_cmp(&seconds(b))).map(|(action, _, _)| action.as_str())
+    }
 }
 
 fn qps_floor(stats: &alibaba_emulator::Stats) -> QpsFloor {
@@ -354,5 +369,6 @@ mod tests {
         let floor = qps_floor(&stats);
         assert!((floor.seconds - 3.0).abs() < 1e-9, "{}", floor.seconds);
         assert_eq!(floor.actions.len(), 2);
+        assert_eq!(floor.slowest(), Some("ListUserCertificateOrder"));
     }
 }

@@ -14,6 +14,7 @@
 //! no product logic.
 
 mod bench;
+mod bench_farm;
 mod demo;
 mod dist;
 

@@ -12,6 +12,7 @@
 //! every run (ring draws them from the system generator), so fingerprints differ between
 //! runs of the same seed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -726,6 +727,19 @@ pub fn generate(opts: &GenerateOptions) -> Result<GeneratedWorld, GenerateError>
                     https_off: false,
                     material: Some(mat.id.clone()),
                     serves,
+                    // Owners tag their domains as they tag load balancers; every
+                    // fifth domain has no tags, as in real accounts.
+                    tags: if i % 5 == 4 {
+                        BTreeMap::new()
+                    } else {
+                        [
+                            ("owner", ["alice", "bob", "carol"][i % 3].to_owned()),
+                            ("team", ["web", "payments"][i % 2].to_owned()),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect()
+                    },
                 });
                 if let Some(cid) = cas_id {
                     let id = g.next_misc as i64;

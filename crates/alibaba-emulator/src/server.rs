@@ -90,6 +90,9 @@ impl EmulatorConfig {
             None => match action {
                 "DescribeCdnHttpsDomainList" | "DescribeDomainCertificateInfo" => 100,
                 "DescribeDcdnHttpsDomainList" | "DescribeDcdnDomainCertificateInfo" => 100,
+                // "The maximum number of times that each user can call this operation per
+                // second is 10" (both API references).
+                "DescribeTagResources" | "DescribeDcdnTagResources" => 10,
                 "ListUserCertificateOrder" => 10,
                 "DescribeClientCertificateStatusForSerialNumber" => 10,
                 // Other CAS operations publish no limit [unverified]; CAS's documented

@@ -177,6 +177,9 @@ pub struct CdnDomain {
     /// Declared certificate material, when known.
     pub material: Option<String>,
     pub serves: Option<Served>,
+    /// Resource tags, key to value (answered by `DescribeTagResources` /
+    /// `DescribeDcdnTagResources` as `TagResources[] {ResourceId, Tag[] {Key, Value}}`).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// SLB resources of one region.

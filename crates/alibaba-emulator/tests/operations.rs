@@ -85,6 +85,50 @@ fn cdn_pages_return_every_domain_exactly_once() {
     assert_eq!(pages, ["1", "2", "3", "4"]);
 }
 
+/// CDN `DescribeTagResources` and DCDN `DescribeDcdnTagResources` (one shape):
+/// `ResourceType=DOMAIN`, at most 50 `ResourceId.N`, tagged domains answered as
+/// `TagResources[] {ResourceId, Tag[] {Key, Value}}`, `Tag.N` filtering.
+#[test]
+fn tag_resources_answer_the_tags_of_up_to_fifty_domains() {
+    let mut w = small_world(60);
+    let domains = &mut w.accounts[0].cdn_domains;
+    for (i, domain) in domains.iter_mut().enumerate().filter(|(i, _)| i % 2 == 0) {
+        domain.tags = [("owner".to_owned(), format!("owner-{i}")), ("team".to_owned(), "web".to_owned())].into();
+    }
+    w.accounts[0].dcdn_domains = domains[..4].to_vec();
+    let h = start_unthrottled(w);
+    let ask = |action: &str, version: &str, ids: std::ops::Range<usize>| {
+        ids.enumerate().fold(Req::new(action, version).p("ResourceType", "DOMAIN"), |r, (n, i)| {
+            r.p(&format!("ResourceId.{}", n + 1), &format!("d{i:04}.example.test"))
+        })
+    };
+    let v = ok(&h, ask("DescribeTagResources", CDN, 0..50));
+    let rows = v["TagResources"].as_array().unwrap();
+    assert_eq!(rows.len(), 25, "only the tagged domains: {v}");
+    assert_eq!(rows[0]["ResourceId"], "d0000.example.test");
+    assert_eq!(
+        rows[0]["Tag"],
+        serde_json::json!([{"Key": "owner", "Value": "owner-0"}, {"Key": "team", "Value": "web"}])
+    );
+    let filtered = ok(&h, ask("DescribeTagResources", CDN, 0..50).p("Tag.1.Key", "owner").p("Tag.1.Value", "owner-2"));
+    assert_eq!(filtered["TagResources"].as_array().unwrap().len(), 1, "{filtered}");
+    let dcdn = ok(&h, ask("DescribeDcdnTagResources", "2018-01-15", 0..50));
+    assert_eq!(dcdn["TagResources"].as_array().unwrap().len(), 2, "DCDN answers its own domains: {dcdn}");
+
+    for (request, code) in [
+        (ask("DescribeTagResources", CDN, 0..51), "InvalidParameter"),
+        (Req::new("DescribeTagResources", CDN).p("ResourceId.1", "d0000.example.test"), "MissingParameter"),
+        (
+            Req::new("DescribeTagResources", CDN).p("ResourceType", "INSTANCE").p("ResourceId.1", "d0000.example.test"),
+            "InvalidParameter",
+        ),
+        (Req::new("DescribeTagResources", CDN).p("ResourceType", "DOMAIN"), "MissingParameter"),
+    ] {
+        let resp = v3(&h, &request);
+        assert_eq!((resp.status, resp.code()), (400, code), "{:?}: {}", request.params, resp.text);
+    }
+}
+
 #[test]
 fn slb_operations_render_the_world() {
     let dir = tempfile::tempdir().unwrap();

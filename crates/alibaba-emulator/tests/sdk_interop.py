@@ -152,7 +152,12 @@ def run_all(label, cfg):
         cdn.DescribeDomainCertificateInfoRequest(domain_name=F["cdn_cas_domain"])
     ).body).cert_infos.cert_info[0]
     check(info.cert_id == str(F["cdn_cas_cert_id"]) and info.server_certificate_status in ("on", "off"), label + " cdn info")
-    calls += 2
+    tagged = check_model(label, c.describe_tag_resources(cdn.DescribeTagResourcesRequest(
+        resource_type="DOMAIN", resource_id=[F["cdn_tagged_domain"], F["cdn_untagged_domain"]]
+    )).body).tag_resources
+    check([(r.resource_id, [[t.key, t.value] for t in r.tag]) for r in tagged] == [(F["cdn_tagged_domain"], F["cdn_tags"])],
+          label + " cdn tags")
+    calls += 3
 
     d = DcdnClient(cfg)
     rows = check_model(label, d.describe_dcdn_https_domain_list(dcdn.DescribeDcdnHttpsDomainListRequest(page_size=500)).body)
@@ -161,7 +166,12 @@ def run_all(label, cfg):
         dcdn.DescribeDcdnDomainCertificateInfoRequest(domain_name=F["dcdn_domain"])
     ).body).cert_infos.cert_info[0]
     check(dinfo.sslprotocol in ("on", "off") and dinfo.cert_domain_name, label + " dcdn info")
-    calls += 2
+    dtagged = check_model(label, d.describe_dcdn_tag_resources(dcdn.DescribeDcdnTagResourcesRequest(
+        resource_type="DOMAIN", resource_id=[F["dcdn_tagged_domain"]]
+    )).body).tag_resources
+    check([(r.resource_id, [[t.key, t.value] for t in r.tag]) for r in dtagged] == [(F["dcdn_tagged_domain"], F["dcdn_tags"])],
+          label + " dcdn tags")
+    calls += 3
 
     s = SlbClient(cfg)
     regions = check_model(label, s.describe_regions(slb.DescribeRegionsRequest()).body).regions.region

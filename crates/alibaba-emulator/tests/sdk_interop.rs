@@ -147,6 +147,12 @@ fn official_python_sdks_call_every_operation_with_v3_v1_and_sts() {
     let revoked = acct.pca.iter().find(|p| p.status == "revoked").unwrap();
     let good = acct.pca.iter().find(|p| p.status == "good").unwrap();
     let cdn_cas = acct.cdn_domains.iter().find(|d| d.cas_certificate_id.is_some()).unwrap();
+    // The generator tags most domains and leaves some untagged.
+    let cdn_tagged = acct.cdn_domains.iter().find(|d| !d.tags.is_empty()).unwrap();
+    let cdn_untagged = acct.cdn_domains.iter().find(|d| d.tags.is_empty()).unwrap();
+    let dcdn_tagged = acct.dcdn_domains.iter().find(|d| !d.tags.is_empty()).unwrap();
+    let tag_pairs =
+        |d: &alibaba_emulator::world::CdnDomain| d.tags.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>();
     let facts = json!({
         "region": "cn-hangzhou",
         "ak": AK, "secret": SECRET,
@@ -165,6 +171,11 @@ fn official_python_sdks_call_every_operation_with_v3_v1_and_sts() {
         "instance_id": acct.cas.orders[0].instance_id,
         "deployed_cert_id": acct.cas.deployments[0].cert_id,
         "cdn_cas_domain": cdn_cas.domain_name,
+        "cdn_tagged_domain": cdn_tagged.domain_name,
+        "cdn_untagged_domain": cdn_untagged.domain_name,
+        "cdn_tags": tag_pairs(cdn_tagged),
+        "dcdn_tagged_domain": dcdn_tagged.domain_name,
+        "dcdn_tags": tag_pairs(dcdn_tagged),
         "alb_lbs": acct.alb[0].load_balancers.len(),
         "dcdn_total": acct.dcdn_domains.len(),
         "nlb_lbs": acct.nlb[0].load_balancers.len(),

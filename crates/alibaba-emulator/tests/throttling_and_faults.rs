@@ -27,9 +27,13 @@ fn documented_qps_limits_answer_throttling_user_per_account_and_api() {
         ("ListUserCertificateOrder", "2020-04-07", 10, None),
         ("DescribeClientCertificateStatusForSerialNumber", "2020-06-30", 10, Some(("SerialNumber", "0a"))),
         ("DescribeServerCertificates", "2014-05-15", 3, Some(("RegionId", "cn-hangzhou"))),
+        ("DescribeTagResources", CDN, 10, Some(("ResourceId.1", "d0000.example.test"))),
     ] {
         let mk = || {
-            let r = Req::new(action, version);
+            let mut r = Req::new(action, version);
+            if action == "DescribeTagResources" {
+                r = r.p("ResourceType", "DOMAIN");
+            }
             match extra {
                 Some((k, v)) => r.p(k, v),
                 None => r,
@@ -49,7 +53,7 @@ fn documented_qps_limits_answer_throttling_user_per_account_and_api() {
         assert_eq!(v3(&h, &mk()).status, 200, "{action}");
         h.clock().advance(Duration::seconds(2));
     }
-    assert_eq!(h.stats().refused_total("Throttling.User"), 4);
+    assert_eq!(h.stats().refused_total("Throttling.User"), 5);
 }
 
 #[test]

@@ -25,8 +25,10 @@ pub const DOCUMENTED_QPS: &[(Product, &str, f64)] = &[
     (Product::Cdn, "DescribeDomainCertificateInfo", 100.0),
     (Product::Cdn, "DescribeCdnDomainByCertificate", 100.0),
     (Product::Cdn, "DescribeCdnCertificateList", 30.0),
+    (Product::Cdn, "DescribeTagResources", 10.0),
     (Product::Dcdn, "DescribeDcdnHttpsDomainList", 100.0),
     (Product::Dcdn, "DescribeDcdnDomainCertificateInfo", 100.0),
+    (Product::Dcdn, "DescribeDcdnTagResources", 10.0),
     (Product::Cas, "ListUserCertificateOrder", 10.0),
     (Product::Cas, "ListCert", 10.0),
     (Product::CasPca, "DescribeClientCertificateStatusForSerialNumber", 10.0),
@@ -111,9 +113,10 @@ impl RateLimiter {
         };
         let interval_us = (1_000_000.0 / qps * (1.0 + self.spacing_margin)).ceil() as i64;
         let now_us = host.now_unix_ms().saturating_mul(1000);
+        let key = (account.to_string(), spec.product, spec.action);
         let wait_us = {
             let mut slots = self.next_slot_us.lock().unwrap_or_else(|p| p.into_inner());
-            let next = slots.entry((account.to_string(), spec.product, spec.action)).or_insert(now_us);
+            let next = slots.entry(key.clone()).or_insert(now_us);
             let slot = (*next).max(now_us);
             *next = slot + interval_us;
             slot - now_us
@@ -126,6 +129,16 @@ impl RateLimiter {
         if host.is_cancelled() {
             return Err(Error::Cancelled);
         }
+        // A late wake-up (a loaded machine) must not bring the next call
+        // closer than the interval: the gateway counts arrivals, not slots.
+        // Within the clock's millisecond resolution a call is on time.
+        let left_us = host.now_unix_ms().saturating_mul(1000);
+        if left_us - (now_us + wait_us) > 1000 {
+            let mut slots = self.next_slot_us.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(next) = slots.get_mut(&key) {
+                *next = (*next).max(left_us + interval_us);
+            }
+        }
         Ok(wait)
     }
 }
@@ -134,6 +147,7 @@ impl RateLimiter {
 mod tests {
     use super::*;
     use certinspect_sdk::testing::FakeHost;
+    use std::sync::Arc;
 
     #[test]
     fn spaces_calls_evenly_per_account_and_api() {
@@ -154,6 +168,45 @@ mod tests {
         limiter.acquire(&*host, "account-b", &cas).unwrap();
         limiter.acquire(&*host, "account-a", &ActionSpec::new(Product::Slb, "DescribeServerCertificates")).unwrap();
         assert_eq!(host.now(), before);
+    }
+
+    /// A loaded machine: every sleep overshoots by 30 ms.
+    struct LateHost(Arc<FakeHost>);
+
+    impl HostServices for LateHost {
+        fn http(
+            &self,
+            request: &certinspect_protocol::HttpRequest,
+        ) -> Result<certinspect_protocol::HttpResponse, certinspect_protocol::TransportError> {
+            self.0.http(request)
+        }
+        fn log(&self, level: certinspect_protocol::LogLevel, target: &str, message: &str) {
+            self.0.log(level, target, message)
+        }
+        fn now_unix_ms(&self) -> i64 {
+            self.0.now_unix_ms()
+        }
+        fn is_cancelled(&self) -> bool {
+            false
+        }
+        fn sleep(&self, duration: Duration) {
+            self.0.sleep(duration + Duration::from_millis(30));
+        }
+    }
+
+    #[test]
+    fn a_late_wake_up_pushes_the_next_slot_back() {
+        let host = LateHost(FakeHost::new(0));
+        let limiter = RateLimiter::new(QpsTable::documented()).with_spacing_margin(0.0);
+        let cas = ActionSpec::new(Product::Cas, "ListUserCertificateOrder");
+        let mut left = Vec::new();
+        for _ in 0..3 {
+            limiter.acquire(&host, "a", &cas).unwrap();
+            left.push(host.now_unix_ms());
+        }
+        // Slots at 0, 100, 200; the late wake-ups leave at 0, 130 and then a
+        // full interval after that, not 30 ms after it.
+        assert_eq!(left, [0, 130, 260]);
     }
 
     #[test]

@@ -462,7 +462,18 @@ pub fn analyze(input: &AnalysisInput<'_>) -> ChainAnalysis {
 /// Analyzes many chains on rayon's thread pool; results are in input order.
 ///
 /// Uses the current pool: call it inside `ThreadPool::install` to bound
-/// the threads it takes from the rest of the process.
+/// the threads it takes from the rest of the process. A batch smaller than
+/// [`PARALLEL_FROM`] is analysed on the calling thread: handing it to the
+/// pool wakes a worker and puts the caller to sleep, two context switches
+/// that cost more than the split saves (a streaming caller, whose batches
+/// are whatever has arrived, mostly has one or two chains at a time).
 pub fn analyze_many(items: &[AnalysisInput<'_>]) -> Vec<ChainAnalysis> {
-    items.par_iter().map(analyze).collect()
+    if items.len() < PARALLEL_FROM {
+        items.iter().map(analyze).collect()
+    } else {
+        items.par_iter().map(analyze).collect()
+    }
 }
+
+/// The smallest batch [`analyze_many`] splits across the thread pool.
+pub const PARALLEL_FROM: usize = 4;

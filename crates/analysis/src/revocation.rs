@@ -19,6 +19,8 @@ use x509_parser::revocation_list::CertificateRevocationList;
 
 /// id-pe-tlsfeature (RFC 7633).
 const TLS_FEATURE: &str = "1.3.6.1.5.5.7.1.24";
+/// [`TLS_FEATURE`] as DER: OBJECT IDENTIFIER, length 8, the encoded arcs.
+const TLS_FEATURE_OID_DER: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x18];
 /// The TLS feature `status_request` (extension 5): must staple.
 const STATUS_REQUEST: u64 = 5;
 
@@ -26,6 +28,12 @@ const STATUS_REQUEST: u64 = 5;
 /// `status_request` (RFC 7633 "must staple"): a server presenting it must
 /// staple an OCSP response. `false` for anything that does not parse.
 pub fn must_staple(cert_der: &[u8]) -> bool {
+    // An extension with this OID carries its DER encoding; most certificates
+    // have none, and a byte search spares them a second full parse (the
+    // analysis has parsed the leaf already).
+    if !cert_der.windows(TLS_FEATURE_OID_DER.len()).any(|w| w == TLS_FEATURE_OID_DER) {
+        return false;
+    }
     let Ok((_, cert)) = X509Certificate::from_der(cert_der) else { return false };
     cert.extensions().iter().filter(|e| e.oid.to_id_string() == TLS_FEATURE).any(|e| {
         // Features ::= SEQUENCE OF INTEGER
@@ -409,5 +417,13 @@ mod tests {
         assert!(!must_staple(&leaf(&ca, 2, feature(vec![0x30, 0x03, 0x02, 0x01, 0x11]))));
         assert!(!must_staple(&leaf(&ca, 3, vec![])));
         assert!(!must_staple(b"garbage"));
+    }
+
+    #[test]
+    fn the_searched_bytes_are_the_tls_feature_oid() {
+        let oid: x509_parser::der_parser::oid::Oid<'_> = TLS_FEATURE.parse().unwrap();
+        let content = oid.as_bytes();
+        assert_eq!(TLS_FEATURE_OID_DER[..2], [0x06, u8::try_from(content.len()).unwrap()]);
+        assert_eq!(&TLS_FEATURE_OID_DER[2..], content);
     }
 }

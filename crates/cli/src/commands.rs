@@ -113,7 +113,8 @@ pub(crate) fn load(config_path: &Path, plugin_dirs: &[PathBuf]) -> Result<(Confi
     let config = Config::load(config_path).map_err(usage_error)?;
     let mut dirs = plugin_dirs.to_vec();
     dirs.extend(config.file.plugin_dirs.iter().cloned());
-    let registry = crate::registry::load(&dirs, config.admission_policy());
+    let info_host = crate::plugin_host::info_host(&config.file.plugins);
+    let registry = crate::registry::load(&dirs, config.admission_policy(), info_host);
     for failure in registry.failures() {
         tracing::warn!("plugin not loaded: {failure}");
     }
@@ -363,7 +364,8 @@ pub fn inventory(args: &InventoryArgs, plugin_dirs: &[PathBuf]) -> u8 {
 
 /// The inventory as JSON Lines: the header, then one binding per line.
 fn inventory_jsonl(out: &mut dyn Write, inventory: &certinspect_core::scan::Inventory) -> std::io::Result<()> {
-    let header = InventoryHeader::new(&inventory.bindings, &inventory.source_errors, &inventory.source_stats);
+    let mut header = InventoryHeader::new(&inventory.bindings, &inventory.source_errors, &inventory.source_stats);
+    header.source_warnings.clone_from(&inventory.source_warnings);
     serde_json::to_writer(&mut *out, &header)?;
     writeln!(out)?;
     for binding in &inventory.bindings {

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use certinspect_core::plugins::ProcessHost;
 
+use crate::config::{IsolationSetting, PluginSettings};
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address-space cap, bytes.
@@ -26,4 +28,15 @@ pub fn process_host(memory_limit_mib: u64) -> Option<ProcessHost> {
     let mut host = ProcessHost::new(exe, ["plugin-host"]);
     host.memory_limit_bytes = Some(memory_limit_mib << 20);
     Some(host)
+}
+
+/// The plugin host that asks libraries for their info when they run in
+/// child processes by default (`[plugins] isolation = "process"`): then
+/// nothing of a library runs in `inspect` unless its source asks for
+/// `in-process`.
+pub fn info_host(plugins: &PluginSettings) -> Option<ProcessHost> {
+    match plugins.isolation {
+        IsolationSetting::Process => process_host(plugins.memory_limit_mib),
+        IsolationSetting::InProcess => None,
+    }
 }

@@ -25,11 +25,13 @@ enum Format {
 pub fn run(args: &Args, plugin_dirs: &[PathBuf], verbose: bool) -> u8 {
     let mut dirs = plugin_dirs.to_vec();
     let mut policy = AdmissionPolicy::default();
+    let mut info_host = crate::plugin_host::info_host(&crate::config::PluginSettings::default());
     if let Some(path) = &args.config {
         match crate::config::Config::load(path) {
             Ok(config) => {
                 dirs.extend(config.file.plugin_dirs.iter().cloned());
                 policy = config.admission_policy();
+                info_host = crate::plugin_host::info_host(&config.file.plugins);
             }
             Err(error) => {
                 eprintln!("inspect: {error}");
@@ -37,7 +39,7 @@ pub fn run(args: &Args, plugin_dirs: &[PathBuf], verbose: bool) -> u8 {
             }
         }
     }
-    let registry = crate::registry::load(&dirs, policy);
+    let registry = crate::registry::load(&dirs, policy, info_host);
     let mut text = Vec::new();
     let written = match args.format {
         Format::Text => print_text(&mut text, &registry, verbose),

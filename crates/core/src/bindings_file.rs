@@ -43,6 +43,8 @@ pub struct InventoryFile {
     pub bindings: Vec<Binding>,
     /// Sources the inventory could not list completely.
     pub source_errors: Vec<CollectError>,
+    /// Warnings the sources gave on their pages.
+    pub source_warnings: Vec<CollectError>,
     /// Per-source counts of the listing.
     pub source_stats: Vec<SourceStats>,
 }
@@ -65,6 +67,9 @@ pub struct InventoryHeader {
     /// Sources that could not be listed completely.
     #[serde(default)]
     pub source_errors: Vec<CollectError>,
+    /// Warnings the sources gave on their pages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_warnings: Vec<CollectError>,
     /// Per-source counts.
     #[serde(default)]
     pub source_stats: Vec<SourceStats>,
@@ -80,6 +85,7 @@ impl InventoryHeader {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             binding_count: bindings.len(),
             source_errors: source_errors.to_vec(),
+            source_warnings: Vec::new(),
             source_stats: source_stats.to_vec(),
         }
     }
@@ -176,6 +182,8 @@ fn from_document(document: Value) -> Result<(Option<InventoryHeader>, InventoryF
                 let field = |name: &str| object.get(name).cloned().unwrap_or(Value::Array(Vec::new()));
                 inventory.source_errors =
                     serde_json::from_value(field("source_errors")).map_err(|e| format!("source_errors: {e}"))?;
+                inventory.source_warnings =
+                    serde_json::from_value(field("source_warnings")).map_err(|e| format!("source_warnings: {e}"))?;
                 inventory.source_stats =
                     serde_json::from_value(field("source_stats")).map_err(|e| format!("source_stats: {e}"))?;
                 if let Some(id) = object.get("id").and_then(Value::as_str) {
@@ -247,6 +255,7 @@ fn parse_json_lines(text: &str) -> Result<JsonLinesInventory, (Option<usize>, St
     let inventory = InventoryFile {
         bindings: plain,
         source_errors: header.as_ref().map(|h| h.source_errors.clone()).unwrap_or_default(),
+        source_warnings: header.as_ref().map(|h| h.source_warnings.clone()).unwrap_or_default(),
         source_stats: header.as_ref().map(|h| h.source_stats.clone()).unwrap_or_default(),
         ..InventoryFile::default()
     };

@@ -189,6 +189,9 @@ catalogue! {
     JoinAmbiguous = "join-ambiguous", Low, false, "Cross-service data could not be joined unambiguously.";
     /// A source (plugin, scope) could not be listed completely.
     SourceFailed = "source-failed", High, true, "A source (plugin, scope) could not be listed completely.";
+    /// A source listed everything but warned about part of it.
+    SourceWarning = "source-warning", Low, false,
+        "A source listed everything but warned about part of what it read (tags it was refused, a detail it could not fetch); its bindings are reported.";
 }
 
 impl FindingCode {

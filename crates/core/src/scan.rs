@@ -294,6 +294,7 @@ pub fn scan(
         bindings: collected.bindings,
         revocation_sources,
         source_errors: collected.errors,
+        source_warnings: collected.warnings,
         source_stats: collected.stats,
         ..VerifyInput::default()
     };

@@ -1,17 +1,20 @@
 //! Support shared by the integration tests of the Alibaba plugin crates
 //! (feature `alibaba`): generated emulator worlds, a credentials file for
-//! them, the host the way `inspect` builds it, and the host's own
-//! collection loop.
+//! them, the host the way `inspect` builds it, the host's own collection
+//! loop, and the one switch that runs each test under both isolations
+//! ([`Isolation`], [`registry`], [`under_both_isolations!`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use alibaba_emulator::generate::{generate, GenerateOptions};
 use alibaba_emulator::{Emulator, EmulatorConfig, EmulatorHandle, World};
 use certinspect_core::collect::{collect, CollectOptions, Collected};
 use certinspect_core::host::{CancelFlag, Host, HttpTransport, TransportConfig};
-use certinspect_core::plugins::{OpenedSource, PluginRegistry};
+pub use certinspect_core::plugins::Isolation;
+use certinspect_core::plugins::{LoadedPlugin, OpenedSource, PluginRegistry, ProcessHost, SourceCallError};
+use certinspect_sdk::StaticPlugin;
 use serde_json::{json, Value};
 
 /// A generated world served by a running emulator.
@@ -100,13 +103,114 @@ pub fn host() -> Host {
     Host::new(transport, CancelFlag::default())
 }
 
-/// Opens `plugin` from `registry` with `config`, validating the config
-/// against the plugin's published schema first (as the CLI does).
-pub fn open(registry: &PluginRegistry, plugin: &str, config: &Value) -> Arc<OpenedSource> {
-    let loaded = registry.get(plugin).unwrap_or_else(|| panic!("{plugin} not registered: {:?}", registry.failures()));
-    let errors = certinspect_core::schema::validate(&loaded.info().config_schema, config);
+/// The plugins a test opens, and where their code runs.
+#[derive(Debug)]
+pub struct Plugins {
+    registry: PluginRegistry,
+    isolation: Isolation,
+}
+
+/// `providers` registered to run under `isolation`: linked into the test
+/// binary (`static_module`) for [`Isolation::InProcess`]; for
+/// [`Isolation::Process`], the same providers' plugin libraries, each
+/// source served by `inspect plugin-host` in a child process of its own.
+pub fn registry(isolation: Isolation, providers: impl IntoIterator<Item = StaticPlugin>) -> Plugins {
+    let mut linked = PluginRegistry::new();
+    for provider in providers {
+        linked.add_static(provider);
+    }
+    assert!(linked.failures().is_empty(), "{:?}", linked.failures());
+    match isolation {
+        Isolation::InProcess => Plugins { registry: linked, isolation },
+        _ => libraries(isolation, linked.plugins().iter().map(|p| p.info().name.as_str())),
+    }
+}
+
+/// The plugin libraries of `names` (`alibaba-cdn`, ...), loaded from files
+/// and run under `isolation`; under [`Isolation::Process`] their info comes
+/// from a child too, as `inspect` does it, so nothing of them runs here.
+pub fn libraries<'a>(isolation: Isolation, names: impl IntoIterator<Item = &'a str>) -> Plugins {
+    let mut registry = PluginRegistry::new();
+    if isolation == Isolation::Process {
+        registry.set_info_host(process_host());
+    }
+    for name in names {
+        registry.load_file(&library(name));
+    }
+    assert!(registry.failures().is_empty(), "{:?}", registry.failures());
+    Plugins { registry, isolation }
+}
+
+impl Plugins {
+    /// The plugin named `name`.
+    ///
+    /// # Panics
+    /// If it is not registered.
+    pub fn get(&self, name: &str) -> &LoadedPlugin {
+        self.registry.get(name).unwrap_or_else(|| panic!("{name} not registered: {:?}", self.registry.failures()))
+    }
+
+    /// Every registered plugin, in load order.
+    pub fn plugins(&self) -> &[LoadedPlugin] {
+        self.registry.plugins()
+    }
+
+    /// Where the plugins' code runs.
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+}
+
+/// The plugin host of [`Isolation::Process`]: `inspect plugin-host`, the
+/// child the product starts, with its default limits.
+pub fn process_host() -> ProcessHost {
+    ProcessHost::new(crate::inspect_binary(), ["plugin-host"])
+}
+
+/// Opens `plugin` with `config` under the registry's isolation, as the
+/// host does, with no check of the configuration first.
+pub fn try_open(plugins: &Plugins, plugin: &str, config: &Value) -> Result<OpenedSource, SourceCallError> {
+    let loaded = plugins.get(plugin);
+    let services = host().for_plugin(plugin);
+    let source = match plugins.isolation {
+        Isolation::InProcess => loaded.open(config, services)?,
+        _ => loaded.open_in_child(config, services, &process_host())?,
+    };
+    assert_eq!(source.isolation(), plugins.isolation, "{plugin} runs where the test asked");
+    Ok(source)
+}
+
+/// Opens `plugin` with `config` under the registry's isolation, validating
+/// the config against the plugin's published schema first (as the CLI does).
+pub fn open(plugins: &Plugins, plugin: &str, config: &Value) -> Arc<OpenedSource> {
+    let errors = certinspect_core::schema::validate(&plugins.get(plugin).info().config_schema, config);
     assert!(errors.is_empty(), "{plugin} config refused by its own schema: {errors:?}");
-    Arc::new(loaded.open(config, host().for_plugin(plugin)).unwrap_or_else(|e| panic!("open {plugin}: {e}")))
+    Arc::new(try_open(plugins, plugin, config).unwrap_or_else(|e| panic!("open {plugin}: {e}")))
+}
+
+/// Makes each named test function, `fn NAME(isolation: Isolation)`, two
+/// tests: `in_process::NAME` and `process::NAME`. One list per test file;
+/// a function left off it is dead code, which clippy refuses.
+#[macro_export]
+macro_rules! under_both_isolations {
+    ($($test:ident),+ $(,)?) => {
+        mod in_process {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test($crate::alibaba::Isolation::InProcess)
+                }
+            )+
+        }
+        mod process {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test($crate::alibaba::Isolation::Process)
+                }
+            )+
+        }
+    };
 }
 
 /// Collects the way the host does: scopes, then pages until no cursor.
@@ -128,18 +232,10 @@ pub fn assert_complete(collected: &Collected) {
     );
 }
 
-/// Where the Alibaba CDN, SLB and CAS plugin libraries are: built once per
-/// test process with a nested cargo (as `tests/e2e` builds its artifacts).
-pub fn plugin_libraries() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        crate::build_packages(["alibaba-cdn", "alibaba-slb", "alibaba-cas"].map(|name| crate::plugin(name).package))
-    })
-}
-
-/// The library of the plugin called `name` (`alibaba-cdn`, ...).
+/// The library of the plugin called `name` (`alibaba-cdn`, ...), built
+/// once per test process with the other test artifacts.
 pub fn library(name: &str) -> PathBuf {
-    plugin_libraries().join(crate::plugin(name).file_name())
+    crate::test_artifacts().join(crate::plugin(name).file_name())
 }
 
 /// Expected CDN resource ids (domain names), sorted.

@@ -15,5 +15,8 @@ pub mod plugins;
 pub mod snapshot;
 
 pub use command::{run, run_ok};
-pub use plugins::{build_packages, library_file_name, plugin, target_dir, workspace_root, PluginPackage, PLUGINS};
+pub use plugins::{
+    build_packages, inspect_binary, library_file_name, plugin, target_dir, test_artifacts, workspace_root,
+    PluginPackage, PLUGINS,
+};
 pub use snapshot::{assert_snapshot, check_snapshot};

@@ -1,10 +1,12 @@
 //! The provider plugins as dynamic libraries: the one list of their cdylib
 //! packages (`cargo xtask plugins` builds exactly these; tests pick from
-//! it by plugin name) and a builder for workspace packages that
-//! `cargo test` does not produce as artifacts.
+//! it by plugin name), a builder for workspace packages that `cargo test`
+//! does not produce as artifacts, and the one set of them the tests share
+//! ([`test_artifacts`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// One provider plugin built as a dynamic library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +78,17 @@ pub fn library_file_name(library: &str) -> String {
     format!("{}{library}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
 }
 
+/// Prefixes of the variables cargo sets for one package's test binary.
+const PACKAGE_ENV_PREFIXES: &[&str] = &[
+    "CARGO_PKG_",
+    "CARGO_MANIFEST_",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+];
+
 /// Builds the workspace packages `packages` (debug profile) with a nested
 /// cargo and returns the directory holding their artifacts. Callers build
 /// once per test process (behind a `OnceLock`): cargo's lock on the target
@@ -86,6 +99,15 @@ pub fn library_file_name(library: &str) -> String {
 pub fn build_packages<'a>(packages: impl IntoIterator<Item = &'a str>) -> PathBuf {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(workspace_root()).args(["build", "--quiet"]);
+    // What `cargo test` tells the test binary about its own package. Build
+    // scripts (ring's) rerun when these differ, so inherited they would
+    // rebuild ring and all above it for each test package's nested build.
+    for (key, _) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        if key_text == "OUT_DIR" || PACKAGE_ENV_PREFIXES.iter().any(|prefix| key_text.starts_with(prefix)) {
+            command.env_remove(&key);
+        }
+    }
     let mut names = Vec::new();
     for package in packages {
         command.args(["-p", package]);
@@ -99,6 +121,25 @@ pub fn build_packages<'a>(packages: impl IntoIterator<Item = &'a str>) -> PathBu
         String::from_utf8_lossy(&output.stderr)
     );
     target_dir().join("debug")
+}
+
+/// The workspace artifacts the tests run, built once per test process in
+/// one nested cargo: `inspect` (also the plugin host of process
+/// isolation), the static providers' cdylib exports and the Alibaba plugin
+/// libraries. One set for every suite, so the nested build resolves one
+/// feature set and each suite after the first finds it built.
+pub fn test_artifacts() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let binaries = ["certinspect-cli", "static-provider-alpha-dylib", "static-provider-beta-dylib"];
+        let alibaba = PLUGINS.iter().filter(|p| p.name.starts_with("alibaba-")).map(|p| p.package);
+        build_packages(binaries.into_iter().chain(alibaba))
+    })
+}
+
+/// The `inspect` binary of [`test_artifacts`].
+pub fn inspect_binary() -> PathBuf {
+    test_artifacts().join(format!("inspect{}", std::env::consts::EXE_SUFFIX))
 }
 
 #[cfg(test)]

@@ -2,19 +2,16 @@
 //! listeners and their certificates, paged by `NextToken` the way the host
 //! pages (scopes, then `list_page` until no cursor).
 
-use certinspect_test_support::alibaba as support;
+use certinspect_test_support::alibaba::{self as support, Isolation};
 
 use alibaba_emulator::world::{AlbCertificate, AlbListener, AlbLoadBalancer, AlbRegion, World};
 use alibaba_emulator::EmulatorConfig;
 use certinspect_alibaba_alb::{AlibabaAlbProvider, PLUGIN_NAME};
-use certinspect_core::plugins::PluginRegistry;
 use certinspect_sdk::static_module;
 use serde_json::json;
 
-fn registry() -> PluginRegistry {
-    let mut registry = PluginRegistry::new();
-    registry.add_static(static_module::<AlibabaAlbProvider>());
-    registry
+fn registry(isolation: Isolation) -> support::Plugins {
+    support::registry(isolation, [static_module::<AlibabaAlbProvider>()])
 }
 
 /// Adds `count` load balancers in `region`, each with an HTTPS listener
@@ -84,15 +81,14 @@ fn add_albs(world: &mut World, region: &str, count: usize) {
     world.accounts[0].alb.push(AlbRegion { region_id: region.into(), load_balancers });
 }
 
-#[test]
-fn every_listener_certificate_arrives_once_across_token_pages() {
+fn every_listener_certificate_arrives_once_across_token_pages(isolation: Isolation) {
     let (dir, mut world) = support::world(20, 61, &["cn-hangzhou", "cn-shanghai"], false);
     add_albs(&mut world, "cn-hangzhou", 45);
     add_albs(&mut world, "cn-shanghai", 3);
     let served = support::serve(dir, world, EmulatorConfig::default());
     // Small pages, so listeners of 45 load balancers take several calls of each kind.
     let config = served.config(json!({ "regions": ["cn-hangzhou", "cn-shanghai"], "page_size": 7 }));
-    let source = support::open(&registry(), PLUGIN_NAME, &config);
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &config);
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     assert_eq!(collected.stats[0].scopes, 2);
@@ -151,8 +147,7 @@ fn every_listener_certificate_arrives_once_across_token_pages() {
 }
 
 /// NLB has the same operations and shapes; its TLS listeners are TCPSSL.
-#[test]
-fn nlb_tcpssl_listeners_come_through_the_same_code() {
+fn nlb_tcpssl_listeners_come_through_the_same_code(isolation: Isolation) {
     let (dir, mut world) = support::world(10, 62, &["cn-hangzhou"], false);
     add_albs(&mut world, "cn-hangzhou", 4);
     // The same load balancers as NLBs: HTTPS becomes TCPSSL, HTTP becomes TCP, no QUIC.
@@ -167,7 +162,7 @@ fn nlb_tcpssl_listeners_come_through_the_same_code() {
     world.accounts[0].nlb.push(nlb);
     let served = support::serve(dir, world, EmulatorConfig::default());
     let config = served.config(json!({ "regions": ["cn-hangzhou"], "products": ["alb", "nlb"], "page_size": 3 }));
-    let collected = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &config)]);
+    let collected = support::collect_all(&[support::open(&registry(isolation), PLUGIN_NAME, &config)]);
     support::assert_complete(&collected);
     assert_eq!(collected.stats[0].scopes, 2);
     let nlb: Vec<_> = collected.bindings.iter().filter(|b| b.location.service == "nlb").collect();
@@ -199,8 +194,7 @@ fn assert_tags_as_declared(world: &World, bindings: &[certinspect_sdk::Binding])
 /// ALB (with SNI names from CAS), NLB, DCDN and CAS deployment rows of a
 /// product without a plugin, collected together and joined to CAS: every
 /// deployment gets the CAS certificate's identity.
-#[test]
-fn alb_nlb_dcdn_and_cas_deployments_are_joined_to_cas() {
+fn alb_nlb_dcdn_and_cas_deployments_are_joined_to_cas(isolation: Isolation) {
     use alibaba_emulator::world::CloudResource;
     use certinspect_alibaba_cas::AlibabaCasProvider;
     use certinspect_alibaba_cdn::AlibabaCdnProvider;
@@ -241,9 +235,14 @@ fn alb_nlb_dcdn_and_cas_deployments_are_joined_to_cas() {
     account.cas.deployments.push(row(9102, "WAF", "waf.example.test", "waf-1", ""));
     let served = support::serve(dir, world, EmulatorConfig::default());
 
-    let mut registry = registry();
-    registry.add_static(static_module::<AlibabaCdnProvider>());
-    registry.add_static(static_module::<AlibabaCasProvider>());
+    let registry = support::registry(
+        isolation,
+        [
+            static_module::<AlibabaAlbProvider>(),
+            static_module::<AlibabaCdnProvider>(),
+            static_module::<AlibabaCasProvider>(),
+        ],
+    );
     let mut collected = support::collect_all(&[
         support::open(&registry, PLUGIN_NAME, &served.config(json!({ "products": ["alb", "nlb"] }))),
         support::open(&registry, "alibaba-cdn", &served.config(json!({ "products": ["cdn", "dcdn"] }))),
@@ -291,8 +290,7 @@ fn alb_nlb_dcdn_and_cas_deployments_are_joined_to_cas() {
 /// additional certificate is probed under the domain CAS names and, joined
 /// to CAS, declares the renewed certificate while the listener serves the old
 /// one — what the engine reports as STALE.
-#[test]
-fn the_generated_alb_case_declares_the_renewed_sni_certificate() {
+fn the_generated_alb_case_declares_the_renewed_sni_certificate(isolation: Isolation) {
     use alibaba_emulator::generate::{generate, GenerateOptions};
     use certinspect_alibaba_cas::AlibabaCasProvider;
 
@@ -307,8 +305,8 @@ fn the_generated_alb_case_declares_the_renewed_sni_certificate() {
     })
     .unwrap();
     let served = support::serve(dir, generated.world, EmulatorConfig::default());
-    let mut registry = registry();
-    registry.add_static(static_module::<AlibabaCasProvider>());
+    let registry =
+        support::registry(isolation, [static_module::<AlibabaAlbProvider>(), static_module::<AlibabaCasProvider>()]);
     let mut collected = support::collect_all(&[
         support::open(&registry, PLUGIN_NAME, &served.config(json!({}))),
         support::open(&registry, "alibaba-cas", &served.config(json!({}))),
@@ -330,3 +328,10 @@ fn the_generated_alb_case_declares_the_renewed_sni_certificate() {
     assert_ne!(declared.serial, stale.serial);
     assert_eq!(binding.location.listener_port, drift.port);
 }
+
+certinspect_test_support::under_both_isolations!(
+    every_listener_certificate_arrives_once_across_token_pages,
+    nlb_tcpssl_listeners_come_through_the_same_code,
+    alb_nlb_dcdn_and_cas_deployments_are_joined_to_cas,
+    the_generated_alb_case_declares_the_renewed_sni_certificate,
+);

@@ -5,22 +5,28 @@
 //! Per scope (a CAS site: the configured `regions`, deduplicated by the
 //! endpoint they resolve to, since every `cn-*` region is one inventory):
 //!
-//! 1. a preparation phase pages, three calls at a time (each API has its
-//!    own 10 QPS budget), through the auto-management sources —
-//!    `ListUserCertificateOrder` with `OrderType=CPACK` and `BUY`
-//!    (`TrusteeStatus`) and `ListInstances` (`AutoReissue`) — and through
-//!    `ListCloudResources` (where CAS says each certificate is deployed);
-//!    these pages carry no bindings. Order rows carry no `CertificateId`
-//!    (the SDK documents it for CERT/UPLOAD rows only), so they are linked
-//!    by `InstanceId`; `ListInstances` (always read) names each instance's
-//!    current certificate, which is how renewals are found;
-//! 2. then `ListUserCertificateOrder` with `OrderType=CERT`, once without a
-//!    status (the API then hides expired certificates) and once with
-//!    `Status=EXPIRED`, one page per call, one binding per certificate:
-//!    serial, SHA-1 and SHA-256, CN, SANs, validity, auto-managed state
-//!    (linked through the order/instance id and certificate id), the
-//!    deployments in `extra`, and the cross-references `cas-certificate-id`,
-//!    `cas-certificate-name` and (when known) `cas-cert-identifier`.
+//! 1. the auto-management sources — `ListUserCertificateOrder` with
+//!    `OrderType=CPACK` and `BUY` (`TrusteeStatus`) and `ListInstances`
+//!    (`AutoReissue`) — and `ListCloudResources` (where CAS says each
+//!    certificate is deployed) are read first. Order rows carry no
+//!    `CertificateId` (the SDK documents it for CERT/UPLOAD rows only), so
+//!    they are linked by `InstanceId`; `ListInstances` (always read) names
+//!    each instance's current certificate, which is how renewals are found;
+//! 2. the certificates: `ListUserCertificateOrder` with `OrderType=CERT`,
+//!    once without a status (the API then hides expired certificates) and
+//!    once with `Status=EXPIRED`, one binding per certificate: serial, SHA-1
+//!    and SHA-256, CN, SANs, validity, auto-managed state (linked through
+//!    the order/instance id and certificate id), the deployments in `extra`,
+//!    and the cross-references `cas-certificate-id`, `cas-certificate-name`
+//!    and (when known) `cas-cert-identifier`.
+//!
+//! Each API has its own 10 QPS budget, so the lists run as one lane per API
+//! ([`Lane`]), each on its own thread for a few seconds per host call: the
+//! `ListUserCertificateOrder` lane pages CPACK, BUY, then the two certificate
+//! passes; `ListInstances` and `ListCloudResources` page beside it. The listing therefore takes as
+//! long as its busiest API needs at its limit, not the sum of the lists.
+//! Certificate rows fetched before step 1 is complete are held (they need
+//! its facts) and handed out as bindings once it is.
 //!
 //! A certificate is an inventory record (no endpoint): the deployments come
 //! from the CDN, SLB and ALB plugins, and the core joins them with these
@@ -224,26 +230,48 @@ struct CasSource {
     listings: ListingStore<Listing>,
 }
 
-/// The auxiliary lists of the preparation phase.
+/// The lists of a scope's listing. Lists of one API share its budget, so
+/// they page one after the other in this order; lists of different APIs
+/// page side by side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Aux {
+enum Lane {
     Cpack,
     Buy,
     Instances,
     Resources,
+    /// `OrderType=CERT` without a status: the valid certificates.
+    Valid,
+    /// `OrderType=CERT`, `Status=EXPIRED`.
+    Expired,
 }
 
-impl Aux {
+impl Lane {
     fn call(self) -> (Api, ListRequest<'static>, &'static str) {
+        let certificates = || cas_request(ORDERS, ORDER_ROWS).param("OrderType", "CERT");
         match self {
-            Aux::Cpack => (ORDERS, cas_request(ORDERS, ORDER_ROWS).param("OrderType", "CPACK"), "CPACK orders"),
-            Aux::Buy => (ORDERS, cas_request(ORDERS, ORDER_ROWS).param("OrderType", "BUY"), "BUY orders"),
-            Aux::Instances => (INSTANCES, cas_request(INSTANCES, &["InstanceList"]), "instances"),
+            Lane::Cpack => (ORDERS, cas_request(ORDERS, ORDER_ROWS).param("OrderType", "CPACK"), "CPACK orders"),
+            Lane::Buy => (ORDERS, cas_request(ORDERS, ORDER_ROWS).param("OrderType", "BUY"), "BUY orders"),
+            Lane::Instances => (INSTANCES, cas_request(INSTANCES, &["InstanceList"]), "instances"),
             // `ListCloudResources` names its total `Total`.
-            Aux::Resources => (RESOURCES, cas_request(RESOURCES, &["Data"]).total_field("Total"), "cloud resources"),
+            Lane::Resources => (RESOURCES, cas_request(RESOURCES, &["Data"]).total_field("Total"), "cloud resources"),
+            Lane::Valid => (ORDERS, certificates(), "valid certificates"),
+            Lane::Expired => (ORDERS, certificates().param("Status", "EXPIRED"), "expired certificates"),
         }
     }
+
+    /// Whether the list gives certificates (bindings) rather than facts about them.
+    fn certificates(self) -> bool {
+        matches!(self, Lane::Valid | Lane::Expired)
+    }
 }
+
+/// Held certificate rows handed out per host call once the facts are in.
+const HELD_PER_PAGE: usize = 1000;
+/// How long one host call pages before it returns: the APIs stop starting
+/// pages after it (a page in flight finishes). Long enough that waiting for
+/// the other APIs' last page at the end of a call costs the busiest API
+/// little; far below the host's call deadline.
+const CALL_BUDGET_MS: i64 = 5_000;
 
 /// What CAS says about auto-management of an order/instance or certificate.
 #[derive(Debug, Clone, Copy, Default)]
@@ -280,13 +308,12 @@ impl Managed {
 #[derive(Debug)]
 struct Listing {
     region: String,
-    /// Preparation lists still to page through, with their pagers.
-    pending: Vec<(Aux, Pager)>,
+    /// Lists still to page through, with their pagers.
+    pending: Vec<(Lane, Pager)>,
+    /// Certificate rows listed before the facts were complete, in listing order.
+    held: std::collections::VecDeque<Value>,
     /// Whether `ListInstances` `AutoReissue` counts as auto-management.
     from_instances: bool,
-    /// Certificate passes: without status (valid), then `Status=EXPIRED`.
-    valid: Pager,
-    expired: Pager,
     /// Auto-management by instance (order) id and by certificate id.
     by_instance: BTreeMap<String, Managed>,
     by_certificate: BTreeMap<i64, Managed>,
@@ -340,12 +367,8 @@ impl Source for CasSource {
         }
         let client = self.context.client(Some(scope));
         let what = format!("CAS {scope} (account {})", self.context.account());
-        let result = if listing.pending.is_empty() {
-            self.certificate_page(&client, &what, &mut listing)
-        } else {
-            self.preparation_page(&client, &what, &mut listing).map(|()| Page::default())
-        };
-        let finished = listing.pending.is_empty() && listing.valid.done() && listing.expired.done();
+        let result = self.round(&client, &what, &mut listing).map(|()| self.certificate_page(&what, &mut listing));
+        let finished = listing.pending.is_empty() && listing.held.is_empty();
         match result {
             Ok(mut page) if !finished => {
                 page.next_cursor = Some(encode_cursor(&Cursor { listing: id }));
@@ -438,20 +461,21 @@ impl CasSource {
         let size = |api: Api| self.settings.page_size.unwrap_or_else(|| documented_page_size(api));
         let mut pending = Vec::new();
         if self.settings.from_orders {
-            pending.push((Aux::Cpack, Pager::new(size(ORDERS))));
-            pending.push((Aux::Buy, Pager::new(size(ORDERS))));
+            pending.push((Lane::Cpack, Pager::new(size(ORDERS))));
+            pending.push((Lane::Buy, Pager::new(size(ORDERS))));
         }
         // Always read: it names each instance's current certificate (renewals)
         // and exact validity; its AutoReissue counts only when configured.
-        pending.push((Aux::Instances, Pager::new(size(INSTANCES))));
+        pending.push((Lane::Instances, Pager::new(size(INSTANCES))));
         if self.settings.deployments {
-            pending.push((Aux::Resources, Pager::new(size(RESOURCES))));
+            pending.push((Lane::Resources, Pager::new(size(RESOURCES))));
         }
+        pending.push((Lane::Valid, Pager::new(size(ORDERS))));
+        pending.push((Lane::Expired, Pager::new(size(ORDERS))));
         Listing {
             region: region.to_owned(),
             pending,
-            valid: Pager::new(size(ORDERS)),
-            expired: Pager::new(size(ORDERS)),
+            held: Default::default(),
             from_instances: self.settings.from_instances,
             order_validity: BTreeMap::new(),
             by_instance: BTreeMap::new(),
@@ -466,41 +490,66 @@ impl CasSource {
         }
     }
 
-    /// One page of each preparation list whose API is not already busy in
-    /// this round (CPACK and BUY share `ListUserCertificateOrder`'s budget,
-    /// so they take turns), fetched at once.
-    fn preparation_page(&self, client: &Client, what: &str, listing: &mut Listing) -> Result<(), PluginError> {
-        let mut round: Vec<(Aux, Pager)> = Vec::new();
-        for (aux, pager) in &listing.pending {
-            let api = aux.call().0.action;
-            if !round.iter().any(|(other, _)| other.call().0.action == api) {
-                round.push((*aux, pager.clone()));
+    /// Pages the pending lists for up to [`CALL_BUDGET_MS`]: one thread per
+    /// API, each paging its lists in [`Lane`] order at its own rate limit,
+    /// so a slow or throttled call holds up only its own API. Each API
+    /// fetches at least one page per host call.
+    fn round(&self, client: &Client, what: &str, listing: &mut Listing) -> Result<(), PluginError> {
+        let host = self.context.host();
+        let started = host.now_unix_ms();
+        let mut by_api: Vec<Vec<(Lane, Pager)>> = Vec::new();
+        for (lane, pager) in &listing.pending {
+            let api = lane.call().0.action;
+            match by_api.iter_mut().find(|lists| lists[0].0.call().0.action == api) {
+                Some(lists) => lists.push((*lane, pager.clone())),
+                None => by_api.push(vec![(*lane, pager.clone())]),
             }
         }
-        let results: Vec<(Aux, Pager, Result<Vec<Value>, PluginError>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = round
+        type Paged = (Lane, Pager, Vec<Value>, Option<PluginError>);
+        let results: Vec<Paged> = std::thread::scope(|scope| {
+            let handles: Vec<_> = by_api
                 .into_iter()
-                .map(|(aux, mut pager)| {
+                .map(|lists| {
                     scope.spawn(move || {
-                        let (_, request, name) = aux.call();
-                        let result = fetch_page(&mut pager, client, &request, &format!("{what} {name}"));
-                        (aux, pager, result)
+                        let mut paged: Vec<Paged> = Vec::new();
+                        let mut fetched = false;
+                        for (lane, mut pager) in lists {
+                            let (_, request, name) = lane.call();
+                            let (mut rows, mut error) = (Vec::new(), None);
+                            let over_budget = |fetched: bool| fetched && host.now_unix_ms() - started >= CALL_BUDGET_MS;
+                            while !pager.done() && !over_budget(fetched) {
+                                match fetch_page(&mut pager, client, &request, &format!("{what} {name}")) {
+                                    Ok(page) => rows.extend(page),
+                                    Err(e) => error = Some(e),
+                                }
+                                fetched = true;
+                                if error.is_some() {
+                                    break;
+                                }
+                            }
+                            let stop = error.is_some() || !pager.done();
+                            paged.push((lane, pager, rows, error));
+                            if stop {
+                                break;
+                            }
+                        }
+                        paged
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| panic!("a CAS preparation call panicked")))
-                .collect()
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|_| panic!("a CAS list call panicked"))).collect()
         });
-        for (aux, pager, result) in results {
-            let rows = result?;
-            match aux {
-                Aux::Cpack | Aux::Buy => rows.iter().for_each(|row| listing.merge_order(row)),
-                Aux::Instances => rows.iter().for_each(|row| listing.merge_instance(row)),
-                Aux::Resources => rows.iter().for_each(|row| listing.merge_resource(row)),
+        for (lane, pager, rows, error) in results {
+            if let Some(error) = error {
+                return Err(error);
             }
-            if let Some(slot) = listing.pending.iter_mut().find(|(a, _)| *a == aux) {
+            match lane {
+                Lane::Cpack | Lane::Buy => rows.iter().for_each(|row| listing.merge_order(row)),
+                Lane::Instances => rows.iter().for_each(|row| listing.merge_instance(row)),
+                Lane::Resources => rows.iter().for_each(|row| listing.merge_resource(row)),
+                Lane::Valid | Lane::Expired => listing.held.extend(rows),
+            }
+            if let Some(slot) = listing.pending.iter_mut().find(|(l, _)| *l == lane) {
                 slot.1 = pager;
             }
         }
@@ -508,17 +557,15 @@ impl CasSource {
         Ok(())
     }
 
-    /// One page of certificates: valid ones first, then expired ones.
-    fn certificate_page(&self, client: &Client, what: &str, listing: &mut Listing) -> Result<Page, PluginError> {
-        let expired_pass = listing.valid.done();
-        let mut request = cas_request(ORDERS, ORDER_ROWS).param("OrderType", "CERT");
-        if expired_pass {
-            request = request.param("Status", "EXPIRED");
-        }
-        let name = if expired_pass { "expired certificates" } else { "valid certificates" };
-        let pager = if expired_pass { &mut listing.expired } else { &mut listing.valid };
-        let rows = fetch_page(pager, client, &request, &format!("{what} {name}"))?;
+    /// Bindings for held certificate rows (valid ones first, then expired
+    /// ones), once no list of facts is pending; an empty page before.
+    fn certificate_page(&self, what: &str, listing: &mut Listing) -> Page {
         let mut page = Page::last(Vec::new());
+        if listing.pending.iter().any(|(lane, _)| !lane.certificates()) {
+            return page;
+        }
+        let take = listing.held.len().min(HELD_PER_PAGE);
+        let rows: Vec<Value> = listing.held.drain(..take).collect();
         for row in &rows {
             let Some(id) = read_i64(&row["CertificateId"]) else {
                 page.warnings.push(format!("{what}: a certificate row without CertificateId was skipped"));
@@ -536,7 +583,7 @@ impl CasSource {
             }
             page.bindings.push(binding);
         }
-        Ok(page)
+        page
     }
 
     /// A probeable binding for one `ListCloudResources` row (as summarised by
@@ -796,8 +843,7 @@ mod tests {
             Listing {
                 region: "cn-hangzhou".into(),
                 pending: Vec::new(),
-                valid: Pager::new(1),
-                expired: Pager::new(1),
+                held: Default::default(),
                 from_instances: true,
                 order_validity: BTreeMap::new(),
                 by_instance: BTreeMap::new(),

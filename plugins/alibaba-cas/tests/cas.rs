@@ -1,24 +1,20 @@
 //! The CAS plugin against generated emulator worlds: the inventory (valid
 //! and expired), auto-management, deployments, and revocation lookup.
 
-use certinspect_test_support::alibaba as support;
+use certinspect_test_support::alibaba::{self as support, Isolation};
 
 use alibaba_emulator::{EmulatorConfig, FaultKind, FaultRule};
 use certinspect_alibaba_cas::{AlibabaCasProvider, PLUGIN_NAME};
-use certinspect_core::plugins::PluginRegistry;
 use certinspect_sdk::{static_module, RevocationState, Tristate};
 use serde_json::json;
 
-fn registry() -> PluginRegistry {
-    let mut registry = PluginRegistry::new();
-    registry.add_static(static_module::<AlibabaCasProvider>());
-    registry
+fn registry(isolation: Isolation) -> support::Plugins {
+    support::registry(isolation, [static_module::<AlibabaCasProvider>()])
 }
 
-#[test]
-fn a_one_certificate_world_yields_its_one_certificate() {
+fn a_one_certificate_world_yields_its_one_certificate(isolation: Isolation) {
     let served = support::served_world(1, 31, &["cn-hangzhou"], false);
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({})));
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({})));
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cas(&served.world));
@@ -28,12 +24,11 @@ fn a_one_certificate_world_yields_its_one_certificate() {
     assert_eq!(stats.key_material_returned, 0);
 }
 
-#[test]
-fn the_inventory_includes_expired_certificates_and_says_what_is_auto_managed() {
+fn the_inventory_includes_expired_certificates_and_says_what_is_auto_managed(isolation: Isolation) {
     let served = support::served_world(120, 32, &["cn-hangzhou", "cn-shanghai"], true);
     // Two China regions share one CAS endpoint (and inventory): one scope.
     let config = served.config(json!({ "regions": ["cn-hangzhou", "cn-shanghai"], "page_size": 9 }));
-    let source = support::open(&registry(), PLUGIN_NAME, &config);
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &config);
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     assert_eq!(collected.stats[0].scopes, 1);
@@ -108,12 +103,14 @@ fn the_inventory_includes_expired_certificates_and_says_what_is_auto_managed() {
     assert_eq!(stats.refused_total("Throttling.User"), 0, "the client stays within 10 QPS");
 }
 
-#[test]
-fn either_auto_management_source_alone_gives_the_same_answer() {
+fn either_auto_management_source_alone_gives_the_same_answer(isolation: Isolation) {
     let served = support::served_world(40, 33, &["cn-hangzhou"], false);
     let answers = |sources: serde_json::Value| {
-        let source =
-            support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "auto_managed_sources": sources })));
+        let source = support::open(
+            &registry(isolation),
+            PLUGIN_NAME,
+            &served.config(json!({ "auto_managed_sources": sources })),
+        );
         let collected = support::collect_all(&[source]);
         assert!(collected.errors.is_empty(), "{:?}", collected.errors);
         let mut out: Vec<(String, Tristate)> =
@@ -126,10 +123,10 @@ fn either_auto_management_source_alone_gives_the_same_answer() {
     assert!(orders.iter().any(|(_, m)| *m == Tristate::Yes) && orders.iter().any(|(_, m)| *m == Tristate::No));
 }
 
-#[test]
-fn revocation_lookup_answers_good_revoked_and_unknown_in_batches() {
+fn revocation_lookup_answers_good_revoked_and_unknown_in_batches(isolation: Isolation) {
     let served = support::served_world(30, 34, &["cn-hangzhou"], true);
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "revocation_batch_size": 2 })));
+    let source =
+        support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "revocation_batch_size": 2 })));
     let pca = &served.world.accounts[0].pca;
     let revoked = pca.iter().find(|p| p.status == "revoked").unwrap();
     let good: Vec<&str> = pca.iter().filter(|p| p.status == "good").take(3).map(|p| p.serial_number.as_str()).collect();
@@ -153,8 +150,7 @@ fn revocation_lookup_answers_good_revoked_and_unknown_in_batches() {
     assert!(source.lookup_revocation(&[]).unwrap().is_empty());
 }
 
-#[test]
-fn throttling_storms_and_5xx_lose_no_certificate() {
+fn throttling_storms_and_5xx_lose_no_certificate(isolation: Isolation) {
     let (dir, world) = support::world(80, 35, &["cn-hangzhou"], true);
     let config = EmulatorConfig {
         faults: vec![
@@ -184,8 +180,11 @@ fn throttling_storms_and_5xx_lose_no_certificate() {
         ..EmulatorConfig::default()
     };
     let served = support::serve(dir, world, config);
-    let source =
-        support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "page_size": 10, "max_attempts": 10 })));
+    let source = support::open(
+        &registry(isolation),
+        PLUGIN_NAME,
+        &served.config(json!({ "page_size": 10, "max_attempts": 10 })),
+    );
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cas(&served.world));
@@ -195,11 +194,10 @@ fn throttling_storms_and_5xx_lose_no_certificate() {
 /// Order rows carry no `CertificateId` (the SDK documents it only for CERT and
 /// UPLOAD rows): renewals and trustee state are linked by `InstanceId`, so
 /// reading auto-management from the orders alone still finds them.
-#[test]
-fn orders_alone_still_link_renewals_by_instance() {
+fn orders_alone_still_link_renewals_by_instance(isolation: Isolation) {
     let served = support::served_world(120, 32, &["cn-hangzhou"], true);
     let config = served.config(json!({ "auto_managed_sources": ["orders"] }));
-    let collected = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &config)]);
+    let collected = support::collect_all(&[support::open(&registry(isolation), PLUGIN_NAME, &config)]);
     support::assert_complete(&collected);
     let drift = served.world.manifest.iter().find(|d| d.kind == "auto_managed_not_deployed").unwrap();
     let old = drift.cas_certificate_ids[0].to_string();
@@ -209,14 +207,14 @@ fn orders_alone_still_link_renewals_by_instance() {
 }
 
 /// CAS's `Fingerprint` is classified by its length, not assumed to be SHA-1.
-#[test]
-fn fingerprints_are_classified_by_length() {
+fn fingerprints_are_classified_by_length(isolation: Isolation) {
     let (dir, mut world) = support::world(10, 34, &["cn-hangzhou"], false);
     let certificate = &mut world.accounts[0].cas.certificates[0];
     certificate.fingerprint = certificate.sha2.clone();
     let (id, sha256) = (certificate.certificate_id.to_string(), certificate.sha2.to_ascii_lowercase());
     let served = support::serve(dir, world, alibaba_emulator::EmulatorConfig::default());
-    let collected = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &served.config(json!({})))]);
+    let collected =
+        support::collect_all(&[support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({})))]);
     support::assert_complete(&collected);
     let binding = collected.bindings.iter().find(|b| b.location.resource_id == id).unwrap();
     assert_eq!(binding.declared.fingerprint("sha1"), None, "{:?}", binding.declared.fingerprints);
@@ -227,8 +225,7 @@ fn fingerprints_are_classified_by_length() {
 /// Gateway) are probeable bindings of the CAS plugin: `Domain:ListenerPort`,
 /// SNI = the domain, declaring the deployed certificate; HTTPS off is said,
 /// not probed; CDN/SLB rows are left to their plugins unless asked for.
-#[test]
-fn deployments_on_products_without_a_plugin_are_probeable_bindings() {
+fn deployments_on_products_without_a_plugin_are_probeable_bindings(isolation: Isolation) {
     use alibaba_emulator::world::CloudResource;
     let (dir, mut world) = support::world(12, 35, &["cn-hangzhou"], false);
     let cas = &mut world.accounts[0].cas;
@@ -251,7 +248,8 @@ fn deployments_on_products_without_a_plugin_are_probeable_bindings() {
     cas.deployments.push(row(9002, "APIGateway", "api.example.test", "", 0));
     let served = support::serve(dir, world, EmulatorConfig::default());
 
-    let collected = support::collect_all(&[support::open(&registry(), PLUGIN_NAME, &served.config(json!({})))]);
+    let collected =
+        support::collect_all(&[support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({})))]);
     support::assert_complete(&collected);
     let deployed: Vec<_> = collected.bindings.iter().filter(|b| b.extra["source"] == "ListCloudResources").collect();
     assert_eq!(deployed.len(), 2, "{:?}", deployed.iter().map(|b| &b.location).collect::<Vec<_>>());
@@ -267,7 +265,7 @@ fn deployments_on_products_without_a_plugin_are_probeable_bindings() {
     assert!(gateway.location.not_probeable.as_deref().unwrap().contains("HTTPS is off"));
 
     let all = support::collect_all(&[support::open(
-        &registry(),
+        &registry(isolation),
         PLUGIN_NAME,
         &served.config(json!({ "deployment_bindings": "all" })),
     )]);
@@ -276,3 +274,48 @@ fn deployments_on_products_without_a_plugin_are_probeable_bindings() {
     assert!(rows_with_domains > 2, "the generated world has CDN/SLB deployments too");
     assert_eq!(every, rows_with_domains, "all: every row with a domain");
 }
+
+/// The lists of different APIs page side by side, each within its own
+/// 10 QPS: certificate pages interleave with the cloud-resource and
+/// instance pages (not one list after the other); the emulator, which enforces the
+/// limits, throttles next to nothing (and what it throttles is retried);
+/// every certificate arrives exactly once, with its deployments.
+fn lists_of_different_apis_page_side_by_side_within_their_limits(isolation: Isolation) {
+    let served = support::served_world(300, 21, &["cn-hangzhou"], true);
+    let settings = json!({ "page_size": 10, "auto_managed_sources": ["instances"] });
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(settings));
+    let collected = support::collect_all(&[source]);
+    support::assert_complete(&collected);
+    assert_eq!(support::resource_ids(&collected, PLUGIN_NAME), support::expected_cas(&served.world));
+    for deployment in &served.world.accounts[0].cas.deployments {
+        let id = deployment.cert_id.to_string();
+        let binding = collected.bindings.iter().find(|b| b.location.resource_id == id).unwrap();
+        assert!(!binding.extra["deployments"].as_array().unwrap().is_empty(), "{id}: deployments known");
+    }
+
+    let stats = served.emulator.stats();
+    let answered = |action: &str| -> Vec<u64> {
+        stats.requests.iter().filter(|r| r.action == action && r.status == 200).map(|r| r.seq).collect()
+    };
+    let (certificates, resources, instances) =
+        (answered("ListUserCertificateOrder"), answered("ListCloudResources"), answered("ListInstances"));
+    assert!(resources.len() > 10 && instances.len() > 10, "{} {}", resources.len(), instances.len());
+    assert!(certificates.first() < resources.last() && certificates.first() < instances.last(), "side by side");
+    let requests: u64 = stats.by_action.values().map(|a| a.requests).sum();
+    let throttled = stats.refused_total("Throttling.User");
+    // Calls leave evenly spaced; on a loaded machine an arrival can still
+    // land early in the emulator's window now and then (and is retried).
+    assert!(throttled <= (requests / 50).max(2), "{throttled} of {requests} requests throttled");
+}
+
+certinspect_test_support::under_both_isolations!(
+    a_one_certificate_world_yields_its_one_certificate,
+    the_inventory_includes_expired_certificates_and_says_what_is_auto_managed,
+    either_auto_management_source_alone_gives_the_same_answer,
+    revocation_lookup_answers_good_revoked_and_unknown_in_batches,
+    throttling_storms_and_5xx_lose_no_certificate,
+    orders_alone_still_link_renewals_by_instance,
+    fingerprints_are_classified_by_length,
+    deployments_on_products_without_a_plugin_are_probeable_bindings,
+    lists_of_different_apis_page_side_by_side_within_their_limits,
+);

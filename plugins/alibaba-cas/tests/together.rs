@@ -2,7 +2,7 @@
 //! statically into this one test binary and loaded as dynamic libraries,
 //! collected by the host's own loop, joined by the core.
 
-use certinspect_test_support::alibaba as support;
+use certinspect_test_support::alibaba::{self as support, Isolation};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,7 +12,7 @@ use certinspect_alibaba_cdn::AlibabaCdnProvider;
 use certinspect_alibaba_slb::AlibabaSlbProvider;
 use certinspect_core::collect::Collected;
 use certinspect_core::join::join;
-use certinspect_core::plugins::{OpenedSource, PluginOrigin, PluginRegistry};
+use certinspect_core::plugins::{OpenedSource, PluginOrigin};
 use certinspect_sdk::{error_kind, static_module, Binding, Tristate};
 use serde_json::{json, Value};
 
@@ -20,28 +20,28 @@ const CDN: &str = certinspect_alibaba_cdn::PLUGIN_NAME;
 const SLB: &str = certinspect_alibaba_slb::PLUGIN_NAME;
 const CAS: &str = certinspect_alibaba_cas::PLUGIN_NAME;
 
-fn static_registry() -> PluginRegistry {
-    let mut registry = PluginRegistry::new();
-    registry.add_static(static_module::<AlibabaCdnProvider>());
-    registry.add_static(static_module::<AlibabaSlbProvider>());
-    registry.add_static(static_module::<AlibabaCasProvider>());
-    assert!(registry.failures().is_empty(), "{:?}", registry.failures());
-    registry
+/// The three providers under `isolation` (linked in, or their libraries in child processes).
+fn static_registry(isolation: Isolation) -> support::Plugins {
+    support::registry(
+        isolation,
+        [
+            static_module::<AlibabaCdnProvider>(),
+            static_module::<AlibabaSlbProvider>(),
+            static_module::<AlibabaCasProvider>(),
+        ],
+    )
 }
 
-fn dynamic_registry() -> PluginRegistry {
-    let mut registry = PluginRegistry::new();
-    for name in ["alibaba-cdn", "alibaba-slb", "alibaba-cas"] {
-        registry.load_file(&support::library(name));
-    }
-    assert!(registry.failures().is_empty(), "{:?}", registry.failures());
+/// The three plugin libraries, loaded from files, run under `isolation`.
+fn dynamic_registry(isolation: Isolation) -> support::Plugins {
+    let registry = support::libraries(isolation, [CDN, SLB, CAS]);
     assert!(registry.plugins().iter().all(|p| matches!(p.origin(), PluginOrigin::File(_))));
     registry
 }
 
 /// All three plugins opened on `served`; `slb` and `cas` settings added.
 fn open_all(
-    registry: &PluginRegistry,
+    registry: &support::Plugins,
     served: &support::Served,
     regions: &[&str],
     extra: Value,
@@ -76,17 +76,15 @@ fn sorted(mut bindings: Vec<Binding>) -> Vec<Binding> {
     bindings
 }
 
-#[test]
-fn a_one_certificate_world_through_all_three() {
+fn a_one_certificate_world_through_all_three(isolation: Isolation) {
     let served = support::served_world(1, 41, &["cn-hangzhou"], false);
-    let collected = support::collect_all(&open_all(&static_registry(), &served, &["cn-hangzhou"], json!({})));
+    let collected = support::collect_all(&open_all(&static_registry(isolation), &served, &["cn-hangzhou"], json!({})));
     check_exactly_once(&served, &collected);
     let counts: Vec<(&str, usize)> = collected.stats.iter().map(|s| (s.plugin.as_str(), s.bindings)).collect();
     assert_eq!(counts, [(CDN, 1), (SLB, 0), (CAS, 1)]);
 }
 
-#[test]
-fn ten_thousand_certificates_through_all_three_exactly_once() {
+fn ten_thousand_certificates_through_all_three_exactly_once(isolation: Isolation) {
     let regions = ["cn-hangzhou", "cn-shanghai", "cn-beijing"];
     let started = Instant::now();
     let (dir, world) = support::world(10_000, 42, &regions, true);
@@ -103,7 +101,7 @@ fn ten_thousand_certificates_through_all_three_exactly_once() {
 
     // As the host runs them: all scopes of all three plugins at once, four at a time,
     // with CAS reading both orders and ListInstances.
-    let registry = static_registry();
+    let registry = static_registry(isolation);
     let started = Instant::now();
     let collected = support::collect_all(&[
         // CAS at 100 rows per call and no per-domain CDN detail: this test is
@@ -128,11 +126,10 @@ fn ten_thousand_certificates_through_all_three_exactly_once() {
     assert_eq!(stats.requests("GetUserCertificateDetail"), 0);
 }
 
-#[test]
-fn the_join_gives_cdn_domains_cas_serials_and_slb_listeners_cas_auto_management() {
+fn the_join_gives_cdn_domains_cas_serials_and_slb_listeners_cas_auto_management(isolation: Isolation) {
     let regions = ["cn-hangzhou", "cn-shanghai"];
     let served = support::served_world(150, 43, &regions, true);
-    let mut collected = support::collect_all(&open_all(&static_registry(), &served, &regions, json!({})));
+    let mut collected = support::collect_all(&open_all(&static_registry(isolation), &served, &regions, json!({})));
     check_exactly_once(&served, &collected);
     let outcome = join(&mut collected.bindings);
     assert!(outcome.issues.is_empty(), "{:?}", outcome.issues);
@@ -202,13 +199,13 @@ fn the_join_gives_cdn_domains_cas_serials_and_slb_listeners_cas_auto_management(
     assert_eq!(newer.declared.common_name, deployment.declared.common_name);
 }
 
-#[test]
-fn linked_statically_and_loaded_dynamically_they_give_the_same_bindings() {
+fn linked_statically_and_loaded_dynamically_they_give_the_same_bindings(isolation: Isolation) {
     let regions = ["cn-hangzhou", "cn-beijing"];
     let served = support::served_world(60, 44, &regions, true);
-    let statically = support::collect_all(&open_all(&static_registry(), &served, &regions, json!({})));
+    let statically =
+        support::collect_all(&open_all(&static_registry(Isolation::InProcess), &served, &regions, json!({})));
     check_exactly_once(&served, &statically);
-    let dynamic = dynamic_registry();
+    let dynamic = dynamic_registry(isolation);
     let infos: Vec<&str> = dynamic.plugins().iter().map(|p| p.info().name.as_str()).collect();
     assert_eq!(infos, [CDN, SLB, CAS]);
     let dynamically = support::collect_all(&open_all(&dynamic, &served, &regions, json!({})));
@@ -219,15 +216,14 @@ fn linked_statically_and_loaded_dynamically_they_give_the_same_bindings() {
     assert_eq!(source.lookup_revocation(&serials).unwrap().len(), 1);
 }
 
-#[test]
-fn an_unreachable_endpoint_and_a_refused_credential_are_one_error_per_plugin_and_scope() {
+fn an_unreachable_endpoint_and_a_refused_credential_are_one_error_per_plugin_and_scope(isolation: Isolation) {
     let regions = ["cn-hangzhou", "cn-shanghai"];
     let served = support::served_world(30, 45, &regions, false);
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())
     };
-    let registry = static_registry();
+    let registry = static_registry(isolation);
     let cdn = support::open(&registry, CDN, &support::config_for(&closed, &served.credentials, "default", json!({})));
     let slb_config =
         support::config_for(&served.emulator.url(), &served.credentials, "disabled", json!({ "regions": regions }));
@@ -270,12 +266,11 @@ fn an_unreachable_endpoint_and_a_refused_credential_are_one_error_per_plugin_and
     assert_eq!(refused.error.kind, error_kind::CREDENTIALS);
 }
 
-#[test]
-fn a_missing_profile_is_one_clear_error_at_open() {
+fn a_missing_profile_is_one_clear_error_at_open(isolation: Isolation) {
     let served = support::served_world(1, 46, &["cn-hangzhou"], false);
-    let registry = static_registry();
+    let registry = static_registry(isolation);
     let config = support::config_for(&served.emulator.url(), &served.credentials, "nobody", json!({}));
-    let error = registry.get(CDN).unwrap().open(&config, support::host().for_plugin(CDN)).unwrap_err();
+    let error = support::try_open(&registry, CDN, &config).unwrap_err();
     assert_eq!(error.error.kind, error_kind::CREDENTIALS);
     assert!(
         error.error.message.contains("credentials.profile \"nobody\"") && error.error.message.contains("[nobody]"),
@@ -303,11 +298,10 @@ fn no_async_runtime_http_or_tls_stack_in_the_plugin_libraries() {
     }
 }
 
-#[test]
-fn the_documented_examples_pass_the_schemas_and_the_plugins_own_checks() {
+fn the_documented_examples_pass_the_schemas_and_the_plugins_own_checks(isolation: Isolation) {
     let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/ALIBABA.md");
     let text = std::fs::read_to_string(docs).unwrap();
-    let registry = static_registry();
+    let registry = static_registry(isolation);
     let mut seen = Vec::new();
     for block in text.split("```toml").skip(1) {
         let block = block.split("```").next().unwrap();
@@ -315,12 +309,11 @@ fn the_documented_examples_pass_the_schemas_and_the_plugins_own_checks() {
         for source in file["source"].as_array().unwrap() {
             let plugin = source["plugin"].as_str().unwrap();
             let config: Value = serde_json::to_value(&source["config"]).unwrap();
-            let loaded = registry.get(plugin).unwrap();
-            let errors = certinspect_core::schema::validate(&loaded.info().config_schema, &config);
+            let errors = certinspect_core::schema::validate(&registry.get(plugin).info().config_schema, &config);
             assert!(errors.is_empty(), "{plugin}: {errors:?}");
             // The profiles named in the examples do not exist here: opening
             // may fail on credentials, never on the configuration.
-            if let Err(e) = loaded.open(&config, support::host().for_plugin(plugin)) {
+            if let Err(e) = support::try_open(&registry, plugin, &config) {
                 assert_eq!(e.error.kind, error_kind::CREDENTIALS, "{plugin}: {e}");
             }
             seen.push(plugin.to_owned());
@@ -329,15 +322,14 @@ fn the_documented_examples_pass_the_schemas_and_the_plugins_own_checks() {
     assert_eq!(seen, [CDN, SLB, CAS]);
     // And a bad one fails both checks, naming the field.
     let bad = json!({ "page_size": 501 });
-    let errors = certinspect_core::schema::validate(&registry.get(CDN).unwrap().info().config_schema, &bad);
+    let errors = certinspect_core::schema::validate(&registry.get(CDN).info().config_schema, &bad);
     assert_eq!(errors[0].to_string(), "page_size: expected at most 500, found 501");
-    let error = registry.get(CDN).unwrap().open(&bad, support::host().for_plugin(CDN)).unwrap_err();
+    let error = support::try_open(&registry, CDN, &bad).unwrap_err();
     assert_eq!(error.error.kind, error_kind::INVALID_CONFIG);
     assert_eq!(error.error.message, "page_size: expected an integer from 1 to 500, found 501");
 }
 
-#[test]
-fn ecs_role_credentials_and_v1_signatures_work_too() {
+fn ecs_role_credentials_and_v1_signatures_work_too(isolation: Isolation) {
     let served = support::served_world(20, 47, &["cn-hangzhou"], false);
     let url = served.emulator.url();
     let config = json!({
@@ -346,7 +338,7 @@ fn ecs_role_credentials_and_v1_signatures_work_too() {
         "endpoint": url,
         "signature_version": "v1",
     });
-    let registry = static_registry();
+    let registry = static_registry(isolation);
     let collected = support::collect_all(&[support::open(&registry, CAS, &config)]);
     assert!(collected.errors.is_empty(), "{:?}", collected.errors);
     assert_eq!(support::resource_ids(&collected, CAS), support::expected_cas(&served.world));
@@ -385,15 +377,15 @@ fn documented_policy() -> Vec<String> {
 
 /// The documented least-privilege policy is enough for all three plugins
 /// with their defaults, and every action in it is needed: without it, the
-/// plugin that calls it fails its scope with one error naming the action.
-#[test]
-fn the_documented_least_privilege_policy_is_enough_and_every_action_in_it_is_needed() {
+/// plugin that calls it fails its scope with one error naming the action
+/// (the CDN tag call: one warning, the domains listed untagged).
+fn the_documented_least_privilege_policy_is_enough_and_every_action_in_it_is_needed(isolation: Isolation) {
     let policy = documented_policy();
     assert!(policy.len() >= 10, "{policy:?}");
     let (dir, mut world) = support::world(30, 46, &["cn-hangzhou"], false);
     world.accounts[0].access_keys[0].permissions = Some(policy.clone());
     let served = support::serve(dir, world, alibaba_emulator::EmulatorConfig::default());
-    let registry = static_registry();
+    let registry = static_registry(isolation);
     let open = |plugin: &str| support::open(&registry, plugin, &served.config(json!({})));
     let collected = support::collect_all(&[open(CDN), open(SLB), open(CAS)]);
     check_exactly_once(&served, &collected);
@@ -416,6 +408,15 @@ fn the_documented_least_privilege_policy_is_enough_and_every_action_in_it_is_nee
             continue;
         }
         let collected = support::collect_all(&[open(plugin)]);
+        if action == "DescribeTagResources" {
+            // Tags decide no verdict: without them the domains are all listed, untagged, with one warning.
+            assert!(collected.errors.is_empty(), "without {missing}: {:?}", collected.errors);
+            assert_eq!(support::resource_ids(&collected, CDN), support::expected_cdn(&served.world));
+            let warnings: Vec<&str> = collected.warnings.iter().map(|w| w.message.as_str()).collect();
+            assert_eq!(warnings.len(), 1, "without {missing}: {warnings:?}");
+            assert!(warnings[0].contains("RAM permission") && warnings[0].contains(action), "{}", warnings[0]);
+            continue;
+        }
         let messages: Vec<&str> = collected.errors.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(messages.len(), 1, "without {missing}: {messages:?} {:?}", collected.warnings);
         assert!(
@@ -426,3 +427,15 @@ fn the_documented_least_privilege_policy_is_enough_and_every_action_in_it_is_nee
         assert!(collected.warnings.is_empty(), "without {missing}: {:?}", collected.warnings);
     }
 }
+
+certinspect_test_support::under_both_isolations!(
+    a_one_certificate_world_through_all_three,
+    ten_thousand_certificates_through_all_three_exactly_once,
+    the_join_gives_cdn_domains_cas_serials_and_slb_listeners_cas_auto_management,
+    linked_statically_and_loaded_dynamically_they_give_the_same_bindings,
+    an_unreachable_endpoint_and_a_refused_credential_are_one_error_per_plugin_and_scope,
+    a_missing_profile_is_one_clear_error_at_open,
+    the_documented_examples_pass_the_schemas_and_the_plugins_own_checks,
+    ecs_role_credentials_and_v1_signatures_work_too,
+    the_documented_least_privilege_policy_is_enough_and_every_action_in_it_is_needed,
+);

@@ -1,18 +1,15 @@
 //! The SLB plugin against generated emulator worlds, paged the way the host
 //! pages (scopes, then `list_page` until no cursor).
 
-use certinspect_test_support::alibaba as support;
+use certinspect_test_support::alibaba::{self as support, Isolation};
 
 use alibaba_emulator::{EmulatorConfig, FaultKind, FaultRule};
 use certinspect_alibaba_slb::{AlibabaSlbProvider, PLUGIN_NAME};
-use certinspect_core::plugins::PluginRegistry;
 use certinspect_sdk::static_module;
 use serde_json::json;
 
-fn registry() -> PluginRegistry {
-    let mut registry = PluginRegistry::new();
-    registry.add_static(static_module::<AlibabaSlbProvider>());
-    registry
+fn registry(isolation: Isolation) -> support::Plugins {
+    support::registry(isolation, [static_module::<AlibabaSlbProvider>()])
 }
 
 fn keys(collected: &certinspect_core::collect::Collected) -> Vec<support::SlbKey> {
@@ -21,11 +18,11 @@ fn keys(collected: &certinspect_core::collect::Collected) -> Vec<support::SlbKey
     keys
 }
 
-#[test]
-fn the_smallest_world_with_a_load_balancer() {
+fn the_smallest_world_with_a_load_balancer(isolation: Isolation) {
     // Domain 0 is a CDN domain, domain 1 the first load balancer.
     let served = support::served_world(2, 21, &["cn-hangzhou"], false);
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "regions": ["cn-hangzhou"] })));
+    let source =
+        support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "regions": ["cn-hangzhou"] })));
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     assert_eq!(keys(&collected), support::expected_slb(&served.world));
@@ -36,8 +33,7 @@ fn the_smallest_world_with_a_load_balancer() {
     assert_eq!(collected.bindings[0].tags, lb.tags);
 }
 
-#[test]
-fn listeners_extensions_and_unbound_certificates_across_regions() {
+fn listeners_extensions_and_unbound_certificates_across_regions(isolation: Isolation) {
     let regions = ["cn-hangzhou", "cn-shanghai", "cn-beijing"];
     let (dir, mut world) = support::world(90, 22, &regions, true);
     // A certificate uploaded to SLB and used nowhere, and a default
@@ -54,7 +50,7 @@ fn listeners_extensions_and_unbound_certificates_across_regions() {
     let served = support::serve(dir, world, EmulatorConfig::default());
 
     // No `regions`: every region DescribeRegions returns is a scope.
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "page_size": 4 })));
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "page_size": 4 })));
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     assert_eq!(collected.stats[0].scopes, 3);
@@ -113,8 +109,7 @@ fn listeners_extensions_and_unbound_certificates_across_regions() {
     assert_eq!(served.emulator.stats().key_material_returned, 0);
 }
 
-#[test]
-fn a_load_balancer_that_keeps_failing_is_a_warning_not_a_lost_region() {
+fn a_load_balancer_that_keeps_failing_is_a_warning_not_a_lost_region(isolation: Isolation) {
     let (dir, world) = support::world(40, 23, &["cn-hangzhou"], false);
     let config = EmulatorConfig {
         // The first load balancer's listener call fails twice: both attempts the plugin makes.
@@ -129,7 +124,7 @@ fn a_load_balancer_that_keeps_failing_is_a_warning_not_a_lost_region() {
     };
     let served = support::serve(dir, world, config);
     let settings = json!({ "regions": ["cn-hangzhou"], "max_attempts": 2, "listener_concurrency": 1, "page_size": 5 });
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(settings));
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(settings));
     let collected = support::collect_all(&[source]);
     assert!(collected.errors.is_empty(), "{:?}", collected.errors);
     let region = &served.world.accounts[0].slb[0];
@@ -153,8 +148,7 @@ fn a_load_balancer_that_keeps_failing_is_a_warning_not_a_lost_region() {
     assert_eq!(keys(&collected), expected);
 }
 
-#[test]
-fn throttling_storms_and_5xx_lose_no_listener() {
+fn throttling_storms_and_5xx_lose_no_listener(isolation: Isolation) {
     let (dir, world) = support::world(60, 24, &["cn-hangzhou", "cn-shanghai"], false);
     let config = EmulatorConfig {
         faults: vec![
@@ -185,19 +179,19 @@ fn throttling_storms_and_5xx_lose_no_listener() {
     };
     let served = support::serve(dir, world, config);
     let settings = json!({ "regions": ["cn-hangzhou", "cn-shanghai"], "max_attempts": 10 });
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(settings));
+    let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(settings));
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     assert_eq!(keys(&collected), support::expected_slb(&served.world));
     assert!(served.emulator.stats().faults_injected >= 10);
 }
 
-#[test]
-fn sans_sent_as_one_json_string_are_the_certificates_names() {
+fn sans_sent_as_one_json_string_are_the_certificates_names(isolation: Isolation) {
     let (dir, mut world) = support::world(20, 25, &["cn-hangzhou"], false);
     world.quirks.slb_sans_as_json_string = true;
     let served = support::serve(dir, world, EmulatorConfig::default());
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "regions": ["cn-hangzhou"] })));
+    let source =
+        support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "regions": ["cn-hangzhou"] })));
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     let region = &served.world.accounts[0].slb[0];
@@ -209,15 +203,15 @@ fn sans_sent_as_one_json_string_are_the_certificates_names() {
     }
 }
 
-#[test]
-fn an_implausible_expiry_timestamp_loses_to_the_iso_string_and_says_so() {
+fn an_implausible_expiry_timestamp_loses_to_the_iso_string_and_says_so(isolation: Isolation) {
     let (dir, mut world) = support::world(20, 26, &["cn-hangzhou"], false);
     let certificate = &mut world.accounts[0].slb[0].server_certificates[0];
     // The API reference example's value: neither seconds nor milliseconds.
     certificate.expire_time_stamp = 15_041_477_450;
     let (id, expire_time) = (certificate.server_certificate_id.clone(), certificate.expire_time.clone());
     let served = support::serve(dir, world, EmulatorConfig::default());
-    let source = support::open(&registry(), PLUGIN_NAME, &served.config(json!({ "regions": ["cn-hangzhou"] })));
+    let source =
+        support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "regions": ["cn-hangzhou"] })));
     let collected = support::collect_all(&[source]);
     support::assert_complete(&collected);
     let expected = support::unix(&expire_time);
@@ -233,8 +227,7 @@ fn an_implausible_expiry_timestamp_loses_to_the_iso_string_and_says_so() {
     }
 }
 
-#[test]
-fn intranet_load_balancers_are_probed_only_when_asked() {
+fn intranet_load_balancers_are_probed_only_when_asked(isolation: Isolation) {
     let (dir, mut world) = support::world(20, 27, &["cn-hangzhou"], false);
     let lb = &mut world.accounts[0].slb[0].load_balancers[0];
     lb.address_type = "intranet".into();
@@ -242,7 +235,7 @@ fn intranet_load_balancers_are_probed_only_when_asked() {
     let served = support::serve(dir, world, EmulatorConfig::default());
     for probe_intranet in [false, true] {
         let settings = json!({ "regions": ["cn-hangzhou"], "probe_intranet": probe_intranet });
-        let source = support::open(&registry(), PLUGIN_NAME, &served.config(settings));
+        let source = support::open(&registry(isolation), PLUGIN_NAME, &served.config(settings));
         let collected = support::collect_all(&[source]);
         support::assert_complete(&collected);
         let mut seen = 0;
@@ -261,3 +254,13 @@ fn intranet_load_balancers_are_probed_only_when_asked() {
         assert!(seen > 0, "the intranet load balancer has listeners");
     }
 }
+
+certinspect_test_support::under_both_isolations!(
+    the_smallest_world_with_a_load_balancer,
+    listeners_extensions_and_unbound_certificates_across_regions,
+    a_load_balancer_that_keeps_failing_is_a_warning_not_a_lost_region,
+    throttling_storms_and_5xx_lose_no_listener,
+    sans_sent_as_one_json_string_are_the_certificates_names,
+    an_implausible_expiry_timestamp_loses_to_the_iso_string_and_says_so,
+    intranet_load_balancers_are_probed_only_when_asked,
+);

@@ -186,15 +186,11 @@ pub fn fixture_plugin(crate_name: &str) -> PathBuf {
 /// `certinspect_test_support::PLUGINS`).
 const ALIBABA_PLUGINS: [&str; 3] = ["alibaba-cdn", "alibaba-slb", "alibaba-cas"];
 
-/// Build workspace packages (cdylibs, binaries) that `cargo test` does not
-/// produce as artifacts, and return the directory holding them.
+/// The workspace artifacts the tests run (`inspect`, the static providers'
+/// and the Alibaba plugins' libraries): the one set of
+/// `certinspect_test_support::test_artifacts`.
 pub fn workspace_artifacts() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let binaries = ["certinspect-cli", "static-provider-alpha-dylib", "static-provider-beta-dylib"];
-        let plugins = ALIBABA_PLUGINS.iter().map(|name| certinspect_test_support::plugin(name).package);
-        certinspect_test_support::build_packages(binaries.into_iter().chain(plugins))
-    })
+    certinspect_test_support::test_artifacts()
 }
 
 /// A directory holding only the Alibaba plugin libraries, as
@@ -212,10 +208,7 @@ pub fn alibaba_plugin_dir() -> &'static Path {
     })
 }
 
-/// The `inspect` binary.
-pub fn inspect_binary() -> PathBuf {
-    workspace_artifacts().join(format!("inspect{}", std::env::consts::EXE_SUFFIX))
-}
+pub use certinspect_test_support::inspect_binary;
 
 /// `inspect ARGS` as a user of an emulated world runs it: the Alibaba plugin
 /// libraries, `HOME` holding the world's credentials, nothing inherited from

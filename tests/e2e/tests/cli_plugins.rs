@@ -25,6 +25,27 @@ fn lists_plugins_and_failures_with_reasons() {
     assert!(!stderr.contains("stack backtrace"), "{stderr}");
 }
 
+/// Under process isolation (the default) `inspect plugins` asks each
+/// library for its info in a child process: a library that aborts in
+/// `info()` is listed as a failure that says so, and `inspect` lives on.
+#[test]
+fn a_library_that_aborts_in_info_is_a_listed_failure_not_a_crash() {
+    let output = Command::new(inspect_binary())
+        .arg("plugins")
+        .arg("--plugin-dir")
+        .arg(fixture_plugin_dir())
+        .env_remove("CERTINSPECT_PLUGIN_PATH")
+        // The crashing fixture's switch, inherited by the plugin processes.
+        .env("CERTINSPECT_CRASHING_INFO", "abort")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("example-inventory 0.3.1 (protocol 1)"), "{stdout}");
+    let failure = stdout.lines().find(|l| l.contains("libcrashing_provider")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(failure.ends_with(": the plugin process was killed by signal 6 (SIGABRT) during info"), "{failure}");
+}
+
 #[test]
 fn json_output_parses_and_plugin_path_env_is_searched() {
     let output = Command::new(inspect_binary())

@@ -11,8 +11,12 @@ use certinspect_core::scan::{inventory, ScanOptions, SourceSpec};
 use certinspect_core::verify::NoObserver;
 use certinspect_e2e::{fixture_plugin, inspect_binary};
 
+/// The crashing fixture, its info asked of a child process (as `inspect`
+/// does under process isolation): nothing of it runs in this process
+/// unless a source opens it in-process.
 fn registry() -> PluginRegistry {
     let mut registry = PluginRegistry::new();
+    registry.set_info_host(options().process_host.unwrap());
     registry.load_file(&fixture_plugin("crashing-provider"));
     assert!(registry.failures().is_empty(), "{:?}", registry.failures());
     registry
@@ -69,6 +73,57 @@ fn each_way_a_plugin_process_dies_is_one_source_error_and_the_others_are_reporte
     assert_eq!(stats.iter().map(|s| s.scopes).sum::<usize>(), cases.len() + 2);
     assert_eq!(stats.iter().map(|s| s.scopes_complete).sum::<usize>(), 2);
     assert_eq!(stats.iter().map(|s| s.bindings).sum::<usize>(), inventory.bindings.len());
+}
+
+/// A child that dies is restarted once, for the next scope: the scope it
+/// died in is an error, the next one is listed by a fresh child; a second
+/// death ends the source, each later scope an error that says so.
+#[test]
+fn a_crashed_child_is_restarted_once_for_the_next_scope() {
+    let mut options = options();
+    // One scope at a time, in order: which scope meets which child is then fixed.
+    options.collect.parallelism = 1;
+    let specs = [SourceSpec::new("crashing", serde_json::json!({ "modes": ["segfault", "ok", "abort", "ok"] }))];
+
+    let inventory = inventory(&registry(), &specs, &options, &mut NoObserver).expect("the source opens");
+
+    let listed: Vec<&str> = inventory.bindings.iter().map(|b| b.location.resource_id.as_str()).collect();
+    assert_eq!(listed, ["1:ok-1"], "the scope after the first crash is listed by the restarted child");
+    let errors: Vec<(&str, &str)> =
+        inventory.source_errors.iter().map(|e| (e.scope.as_deref().unwrap_or_default(), e.message.as_str())).collect();
+    let expected = [
+        ("0:segfault", "the plugin process was killed by signal 11 (SIGSEGV) during list_page"),
+        ("2:abort", "the plugin process was killed by signal 6 (SIGABRT) during list_page"),
+        (
+            "3:ok",
+            "the plugin process was killed by signal 6 (SIGABRT) during list_page; \
+             the source ends here (its plugin process was restarted once already)",
+        ),
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for ((scope, message), (expected_scope, expected_message)) in errors.iter().zip(expected) {
+        assert_eq!(*scope, expected_scope);
+        assert!(message.contains(expected_message), "{scope}: {message}");
+    }
+    let stats = &inventory.source_stats[0];
+    assert_eq!((stats.scopes, stats.scopes_complete, stats.bindings), (4, 1, 1));
+}
+
+/// A library that aborts in `info()` is a load failure saying so, and this
+/// process lives on: it never ran the library. (Asked in-process, the same
+/// `info()` would end this test process.)
+#[test]
+fn a_library_that_crashes_in_info_is_a_load_failure_not_a_host_crash() {
+    // `env` sets the fixture's switch in the child only.
+    let args: [std::ffi::OsString; 3] =
+        ["CERTINSPECT_CRASHING_INFO=abort".into(), inspect_binary().into(), "plugin-host".into()];
+    let mut registry = PluginRegistry::new();
+    registry.set_info_host(ProcessHost::new("env", args));
+    registry.load_file(&fixture_plugin("crashing-provider"));
+
+    assert!(registry.plugins().is_empty());
+    let reasons: Vec<&str> = registry.failures().iter().map(|f| f.reason.as_str()).collect();
+    assert_eq!(reasons, ["the plugin process was killed by signal 6 (SIGABRT) during info"]);
 }
 
 #[test]

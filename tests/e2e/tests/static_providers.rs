@@ -94,3 +94,46 @@ fn the_host_names_the_plugin_of_every_collected_binding() {
     let plugins: Vec<_> = collected.bindings.iter().map(|b| b.location.plugin.as_str()).collect();
     assert_eq!(plugins, ["test-alpha", "test-alpha", "test-beta", "test-beta"]);
 }
+
+#[test]
+fn a_page_warning_is_a_source_warning_finding_of_a_scan_and_of_a_scan_of_its_inventory() {
+    use certinspect_core::bindings_file::{parse_inventory, InventoryHeader};
+    use certinspect_core::findings::FindingCode;
+    use certinspect_core::report::Report;
+    use certinspect_core::scan::{inventory, scan, ScanOptions, SourceSpec};
+    use certinspect_core::shard::Shard;
+    use certinspect_core::verify::{verify, NoObserver, VerifyInput};
+
+    let mut registry = PluginRegistry::new();
+    registry.add_static(certinspect_sdk::static_module::<static_provider_alpha::Alpha>());
+    let warning = "the tags of only-2 could not be read: access denied";
+    let specs = [SourceSpec::new("test-alpha", serde_json::json!({ "warning": warning }))];
+    let options = ScanOptions::default();
+    let warnings_of = |report: &Report| -> Vec<(String, Option<String>, String)> {
+        let found = report.findings.iter().filter(|f| f.code == FindingCode::SourceWarning);
+        found.map(|f| (f.message.clone(), f.place.clone(), f.evidence["plugin"].to_string())).collect()
+    };
+    let expected = vec![(warning.to_owned(), Some("test-alpha (alpha scope)".to_owned()), "\"test-alpha\"".to_owned())];
+
+    // Listed by the scan itself: the warning is a finding, the bindings are all there.
+    let report = scan(&registry, &specs, &options, &mut NoObserver).unwrap();
+    assert_eq!(warnings_of(&report), expected);
+    assert_eq!(report.summary.bindings, 2);
+    assert!(report.source_errors.is_empty());
+
+    // Through an inventory in JSON Lines: the header carries it to the scan.
+    let listed = inventory(&registry, &specs, &options, &mut NoObserver).unwrap();
+    let mut header = InventoryHeader::new(&listed.bindings, &listed.source_errors, &listed.source_stats);
+    header.source_warnings.clone_from(&listed.source_warnings);
+    let mut text = serde_json::to_string(&header).unwrap() + "\n";
+    for binding in &listed.bindings {
+        text += &(serde_json::to_string(binding).unwrap() + "\n");
+    }
+    let read = || parse_inventory(&text, false).unwrap();
+    let from_inventory = verify(VerifyInput::from_inventory(read(), None), &options.verify);
+    assert_eq!(warnings_of(&from_inventory), expected);
+    // Sharded, it is reported once: by shard 0.
+    let shard = |index| Shard::new(index, 2);
+    assert_eq!(warnings_of(&verify(VerifyInput::from_inventory(read(), shard(0)), &options.verify)), expected);
+    assert!(warnings_of(&verify(VerifyInput::from_inventory(read(), shard(1)), &options.verify)).is_empty());
+}

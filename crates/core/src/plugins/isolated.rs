@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -106,6 +106,9 @@ enum Message {
     Open { id: u64, config: String },
     /// Parent to child: one `SourceRequest` (JSON text).
     Call { id: u64, request: String },
+    /// Parent to child: the library's `PluginInfo` (answered with its JSON
+    /// text), so nothing of a library need run in the parent to list it.
+    Info { id: u64 },
     /// Child to parent: the answer to `Open` (empty text) or `Call`.
     Reply { id: u64, result: Result<String, PluginError> },
     /// Child to parent: a host service call.
@@ -197,13 +200,7 @@ pub fn serve(library: &Path, memory_limit_bytes: Option<u64>) -> i32 {
     if let Some(limit) = memory_limit_bytes {
         limit_memory(limit);
     }
-    let module = match super::load::load_library(library) {
-        Ok(module) => Some(module),
-        Err(failure) => {
-            eprintln!("{failure}");
-            None
-        }
-    };
+    let module = super::load::load_library(library).map_err(|failure| failure.reason);
     let link =
         Arc::new(ChildLink { out: Mutex::new(()), pending: Mutex::new(HashMap::new()), next: AtomicU64::new(1) });
     let opened: Arc<Mutex<Option<Arc<certinspect_abi::SourceV1Box>>>> = Arc::new(Mutex::new(None));
@@ -216,12 +213,12 @@ pub fn serve(library: &Path, memory_limit_bytes: Option<u64>) -> i32 {
         };
         match message {
             Message::Open { id, config } => {
-                let (link, opened) = (Arc::clone(&link), Arc::clone(&opened));
+                let (link, opened, module) = (Arc::clone(&link), Arc::clone(&opened), module.clone());
                 // `open` may use host services, whose replies this loop reads.
                 std::thread::spawn(move || {
                     let result = match module {
-                        None => Err(PluginError::other("the library could not be loaded in the plugin process")),
-                        Some(module) => {
+                        Err(reason) => Err(PluginError::other(reason)),
+                        Ok(module) => {
                             let host = crate::host::to_abi_host(Arc::new(ParentProxy(Arc::clone(&link))));
                             match (module.open())(RStr::from_str(&config), host) {
                                 RResult::ROk(source) => {
@@ -234,6 +231,16 @@ pub fn serve(library: &Path, memory_limit_bytes: Option<u64>) -> i32 {
                     };
                     link.send(&Message::Reply { id, result }, &[]);
                 });
+            }
+            Message::Info { id } => {
+                let result = match &module {
+                    Err(reason) => Err(PluginError::other(reason.clone())),
+                    Ok(module) => match (module.info())() {
+                        RResult::ROk(json) => Ok(json.into_string()),
+                        RResult::RErr(e) => Err(PluginError::new(e.kind, format!("info() failed: {}", e.message))),
+                    },
+                };
+                link.send(&Message::Reply { id, result }, &[]);
             }
             Message::Call { id, request } => {
                 let link = Arc::clone(&link);
@@ -353,9 +360,93 @@ fn limit_memory(_bytes: u64) {}
 
 // --------------------------------------------------------------- parent side
 
-/// A source served by a child process.
+/// A source served by a child process. A child that dies (crash, deadline,
+/// garbage on stdout) fails the calls in flight — their scopes are errors —
+/// and is restarted once, with the same configuration, for the calls that
+/// come after; a second death ends the source.
 pub(crate) struct ChildSource {
+    launch: Launch,
+    /// The child serving calls now, and whether it is already the restart.
+    current: Mutex<(Arc<Child>, bool)>,
+}
+
+/// Everything needed to start a child for a source, again if it dies.
+struct Launch {
     plugin: String,
+    library: PathBuf,
+    config: String,
+    services: Arc<dyn HostServices>,
+    host: ProcessHost,
+}
+
+impl Launch {
+    /// Start the host's program on the library and open the source.
+    fn start(&self) -> Result<Child, PluginError> {
+        let child = Child::spawn(&self.plugin, &self.library, Arc::clone(&self.services), &self.host)?;
+        child.request("open", |id| Message::Open { id, config: self.config.clone() })?;
+        Ok(child)
+    }
+}
+
+impl ChildSource {
+    /// Start `host`'s program on `library` and open a source with `config`.
+    pub(crate) fn open(
+        plugin: &str,
+        library: &Path,
+        config: &str,
+        services: Arc<dyn HostServices>,
+        host: &ProcessHost,
+    ) -> Result<Self, PluginError> {
+        let launch = Launch {
+            plugin: plugin.to_owned(),
+            library: library.to_owned(),
+            config: config.to_owned(),
+            services,
+            host: host.clone(),
+        };
+        let child = launch.start()?;
+        Ok(Self { launch, current: Mutex::new((Arc::new(child), false)) })
+    }
+
+    /// Send one `SourceRequest` (JSON text) and wait for the answer.
+    pub(crate) fn call(&self, request_json: &str) -> Result<String, PluginError> {
+        self.serving()?.call(request_json)
+    }
+
+    /// The live child, starting the one restart if the child died.
+    fn serving(&self) -> Result<Arc<Child>, PluginError> {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let (child, restarted) = &*current;
+        let Some(reason) = child.death() else { return Ok(Arc::clone(child)) };
+        if *restarted {
+            return Err(PluginError::other(format!(
+                "{reason}; the source ends here (its plugin process was restarted once already)"
+            )));
+        }
+        let plugin = &self.launch.plugin;
+        tracing::warn!(target: "plugin", plugin = %plugin, "{reason}; starting a new plugin process for the next scope");
+        match self.launch.start() {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                *current = (Arc::clone(&fresh), true);
+                Ok(fresh)
+            }
+            Err(error) => {
+                *current = (Arc::clone(child), true);
+                Err(PluginError::other(format!("{reason}; restarting it failed: {}", error.message)))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ChildSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildSource").field("plugin", &self.launch.plugin).finish_non_exhaustive()
+    }
+}
+
+/// One child process serving one opened source.
+struct Child {
     shared: Arc<ParentShared>,
     stdin: Arc<Mutex<ChildStdin>>,
     next: AtomicU64,
@@ -364,7 +455,7 @@ pub(crate) struct ChildSource {
 }
 
 struct ParentShared {
-    child: Mutex<Child>,
+    child: Mutex<std::process::Child>,
     pending: Mutex<HashMap<u64, SyncSender<Result<String, PluginError>>>>,
     /// Why the child is gone, once it is.
     dead: Mutex<Option<String>>,
@@ -391,12 +482,11 @@ impl ParentShared {
     }
 }
 
-impl ChildSource {
-    /// Start `host`'s program on `library` and open a source with `config`.
-    pub(crate) fn open(
+impl Child {
+    /// Start `host`'s program on `library`; `plugin` names it in the log.
+    fn spawn(
         plugin: &str,
         library: &Path,
-        config: &str,
         services: Arc<dyn HostServices>,
         host: &ProcessHost,
     ) -> Result<Self, PluginError> {
@@ -423,20 +513,22 @@ impl ChildSource {
         let stdin = Arc::new(Mutex::new(stdin));
         spawn_stderr_reader(plugin.to_owned(), stderr, Arc::clone(&shared));
         spawn_stdout_reader(plugin.to_owned(), stdout, Arc::clone(&shared), Arc::clone(&stdin), services);
-        let source = Self {
-            plugin: plugin.to_owned(),
+        Ok(Self {
             shared,
             stdin,
             next: AtomicU64::new(1),
             call_timeout: host.call_timeout,
             memory_limit_bytes: host.memory_limit_bytes,
-        };
-        source.request("open", |id| Message::Open { id, config: config.to_owned() })?;
-        Ok(source)
+        })
+    }
+
+    /// Why the child is gone, once a call saw it go.
+    fn death(&self) -> Option<String> {
+        self.shared.dead.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Send one `SourceRequest` (JSON text) and wait for the answer.
-    pub(crate) fn call(&self, request_json: &str) -> Result<String, PluginError> {
+    fn call(&self, request_json: &str) -> Result<String, PluginError> {
         let operation = serde_json::from_str::<serde_json::Value>(request_json)
             .ok()
             .and_then(|v| v.get("op").and_then(|op| op.as_str().map(str::to_owned)))
@@ -445,7 +537,7 @@ impl ChildSource {
     }
 
     fn request(&self, operation: &str, message: impl FnOnce(u64) -> Message) -> Result<String, PluginError> {
-        if let Some(reason) = self.shared.dead.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(reason) = self.death() {
             return Err(PluginError::other(reason));
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
@@ -478,7 +570,7 @@ impl ChildSource {
 
     /// Why the child went away, once the reader saw it go.
     fn death_reason(&self, operation: &str) -> String {
-        if let Some(reason) = self.shared.dead.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(reason) = self.death() {
             return reason;
         }
         let Some(status) = self.exit_status() else {
@@ -497,7 +589,7 @@ impl ChildSource {
     }
 }
 
-impl ChildSource {
+impl Child {
     /// The child's exit status, waiting a moment for it: its stdout just
     /// closed, which normally means it is ending. `None` if it lives on.
     fn exit_status(&self) -> Option<std::process::ExitStatus> {
@@ -513,15 +605,43 @@ impl ChildSource {
     }
 }
 
-impl Drop for ChildSource {
+impl Drop for Child {
     fn drop(&mut self) {
         self.shared.kill();
     }
 }
 
-impl std::fmt::Debug for ChildSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChildSource").field("plugin", &self.plugin).finish_non_exhaustive()
+/// The `PluginInfo` (JSON text) of the library at `library`, asked of a
+/// child process started from `host`, so the library runs only there. The
+/// error is one sentence: why the library would not load, what its `info()`
+/// reported, or how the child ended.
+pub(crate) fn info_in_child(library: &Path, host: &ProcessHost) -> Result<String, String> {
+    let name = library.file_name().unwrap_or(library.as_os_str()).to_string_lossy();
+    let child = Child::spawn(&name, library, Arc::new(NoServicesWhileLoading), host).map_err(|e| e.message)?;
+    child.request("info", |id| Message::Info { id }).map_err(|e| e.message)
+}
+
+/// The host's services while a library is only being asked for its info:
+/// none it could use, and `info()` has no host to call anyway.
+struct NoServicesWhileLoading;
+
+impl HostServices for NoServicesWhileLoading {
+    fn http(&self, _request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let message = "no HTTP while a plugin library is loaded for its info".to_owned();
+        Err(TransportError { kind: TransportErrorKind::Refused, message })
+    }
+
+    fn log(&self, _level: LogLevel, target: &str, message: &str) {
+        tracing::debug!(target: "plugin", module = target, "{message}");
+    }
+
+    fn now_unix_ms(&self) -> i64 {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn is_cancelled(&self) -> bool {
+        false
     }
 }
 

@@ -21,7 +21,7 @@ pub use load::LoadFailure;
 pub use source::{OpenedSource, SourceCallError};
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use certinspect_abi::abi_stable::std_types::RResult;
 use certinspect_abi::{PluginModV1_Ref, StaticPlugin};
@@ -50,7 +50,10 @@ pub struct LoadedPlugin {
     info: PluginInfo,
     origin: PluginOrigin,
     sha256: Option<String>,
-    module: PluginModV1_Ref,
+    /// The root module: loaded with the plugin; for a library whose info
+    /// came from a child process, loaded here only if a source opens it
+    /// in-process.
+    module: OnceLock<Result<PluginModV1_Ref, String>>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -74,6 +77,17 @@ impl LoadedPlugin {
     /// `None` for a provider built into the binary.
     pub fn sha256(&self) -> Option<&str> {
         self.sha256.as_deref()
+    }
+
+    /// The root module in this process, loading the library now if only a
+    /// child process has run it so far.
+    fn module(&self) -> Result<PluginModV1_Ref, String> {
+        self.module
+            .get_or_init(|| match &self.origin {
+                PluginOrigin::File(path) => load::load_library(path).map_err(|failure| failure.reason),
+                PluginOrigin::Static => Err("a built-in provider without its module".to_owned()),
+            })
+            .clone()
     }
 
     /// Open a source with `config` (the plugin's configuration section) on
@@ -106,6 +120,8 @@ pub struct PluginRegistry {
     plugins: Vec<LoadedPlugin>,
     failures: Vec<LoadFailure>,
     replaced: Vec<Replaced>,
+    /// Asks libraries for their info in a child process, if set.
+    info_host: Option<ProcessHost>,
 }
 
 /// A built-in provider that a plugin library of the same name replaced:
@@ -129,6 +145,14 @@ impl PluginRegistry {
     /// An empty registry admitting libraries under `policy`.
     pub fn with_policy(policy: AdmissionPolicy) -> Self {
         Self { policy, ..Self::default() }
+    }
+
+    /// Ask each library loaded from now on for its info in a child process
+    /// started from `host` (`inspect plugin-host`), so nothing of a library
+    /// runs in this process unless a source opens it in-process. A library
+    /// that crashes there is a load failure saying how, not a crash.
+    pub fn set_info_host(&mut self, host: ProcessHost) {
+        self.info_host = Some(host);
     }
 
     /// Plugins that loaded, in load order.
@@ -155,7 +179,7 @@ impl PluginRegistry {
     /// same name loaded later replaces it (see [`PluginRegistry::replaced`]).
     pub fn add_static(&mut self, plugin: StaticPlugin) {
         let module = plugin.module();
-        self.admit(module, PluginOrigin::Static, None);
+        self.admit(plugin_info(module), PluginOrigin::Static, None, OnceLock::from(Ok(module)));
     }
 
     /// Load every plugin library found on `search`. Failures are recorded,
@@ -178,15 +202,27 @@ impl PluginRegistry {
             Ok(sha256) => sha256,
             Err(reason) => return self.failures.push(LoadFailure::new(origin, format!("refused: {reason}"))),
         };
-        match load::load_library(path) {
-            Ok(module) => self.admit(module, origin, Some(sha256)),
-            Err(failure) => self.failures.push(failure),
+        match &self.info_host {
+            Some(host) => match isolated::info_in_child(path, host) {
+                Ok(json) => self.admit(parse_info(&json), origin, Some(sha256), OnceLock::new()),
+                Err(reason) => self.failures.push(LoadFailure::new(origin, reason)),
+            },
+            None => match load::load_library(path) {
+                Ok(module) => self.admit(plugin_info(module), origin, Some(sha256), OnceLock::from(Ok(module))),
+                Err(failure) => self.failures.push(failure),
+            },
         }
     }
 
-    /// Ask a module for its info and admit it if the protocol and name are acceptable.
-    fn admit(&mut self, module: PluginModV1_Ref, origin: PluginOrigin, sha256: Option<String>) {
-        let info = match plugin_info(module) {
+    /// Admit a plugin by its info if the protocol and name are acceptable.
+    fn admit(
+        &mut self,
+        info: Result<PluginInfo, String>,
+        origin: PluginOrigin,
+        sha256: Option<String>,
+        module: OnceLock<Result<PluginModV1_Ref, String>>,
+    ) {
+        let info = match info {
             Ok(info) => info,
             Err(reason) => return self.failures.push(LoadFailure::new(origin, reason)),
         };
@@ -224,7 +260,11 @@ impl PluginRegistry {
 /// Call `info()`; a panic there arrives as an error value from the SDK.
 fn plugin_info(module: PluginModV1_Ref) -> Result<PluginInfo, String> {
     match (module.info())() {
-        RResult::ROk(json) => serde_json::from_str(json.as_str()).map_err(|e| format!("unreadable plugin info: {e}")),
+        RResult::ROk(json) => parse_info(json.as_str()),
         RResult::RErr(error) => Err(format!("info() failed: {}", error.message)),
     }
+}
+
+fn parse_info(json: &str) -> Result<PluginInfo, String> {
+    serde_json::from_str(json).map_err(|e| format!("unreadable plugin info: {e}"))
 }

@@ -47,8 +47,12 @@ pub(super) fn open(
     host: Arc<dyn HostServices>,
 ) -> Result<OpenedSource, SourceCallError> {
     let name = plugin.info.name.clone();
+    let module = plugin.module().map_err(|reason| SourceCallError {
+        plugin: name.clone(),
+        error: PluginError::other(format!("cannot load the library in this process: {reason}")),
+    })?;
     let config = config.to_string();
-    match (plugin.module.open())(RStr::from_str(&config), to_abi_host(host)) {
+    match (module.open())(RStr::from_str(&config), to_abi_host(host)) {
         RResult::ROk(source) => Ok(OpenedSource {
             plugin: name,
             library_sha256: plugin.sha256.clone(),

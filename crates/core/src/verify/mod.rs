@@ -128,6 +128,8 @@ pub struct VerifyInput {
     pub revocation_sources: Vec<Arc<OpenedSource>>,
     /// Failures while collecting the bindings; they become findings.
     pub source_errors: Vec<CollectError>,
+    /// Warnings the sources gave on their pages; they become findings.
+    pub source_warnings: Vec<CollectError>,
     /// Collection counts, carried into the report.
     pub source_stats: Vec<SourceStats>,
     /// The inventory the bindings come from, carried into the report.
@@ -154,12 +156,20 @@ impl VerifyInput {
         self
     }
 
-    /// Bindings from the inventory `id`, whose `source_errors` and
-    /// `source_stats` are reported (by shard 0 only when sharded).
+    /// Report `warnings` (from the sources' pages) as findings.
+    pub fn with_source_warnings(mut self, warnings: Vec<CollectError>) -> Self {
+        self.source_warnings = warnings;
+        self
+    }
+
+    /// Bindings from the inventory `id`, whose `source_errors`,
+    /// `source_warnings` and `source_stats` are reported (by shard 0 only
+    /// when sharded).
     pub fn from_inventory(inventory: crate::bindings_file::InventoryFile, shard: Option<Shard>) -> Self {
         Self {
             bindings: inventory.bindings,
             source_errors: inventory.source_errors,
+            source_warnings: inventory.source_warnings,
             source_stats: inventory.source_stats,
             inventory_id: Some(inventory.id),
             shard,
@@ -237,6 +247,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     if input.shard.is_some_and(|shard| shard.index != 0) {
         // Source errors belong to the inventory, reported once: by shard 0.
         input.source_errors.clear();
+        input.source_warnings.clear();
         input.source_stats.clear();
     }
     // Bare endpoints alone are held small: nothing to join, nothing declared.
@@ -454,10 +465,11 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     } else {
         Vec::new()
     };
-    for error in &input.source_errors {
+    let sources = input.source_errors.iter().map(|e| (FindingCode::SourceFailed, e));
+    for (code, error) in sources.chain(input.source_warnings.iter().map(|w| (FindingCode::SourceWarning, w))) {
         let scope = error.scope.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
         findings.push(
-            Finding::new(FindingCode::SourceFailed, error.message.clone())
+            Finding::new(code, error.message.clone())
                 .at_place(format!("{}{scope}", error.plugin))
                 .with_evidence(json!({ "plugin": error.plugin, "scope": error.scope })),
         );

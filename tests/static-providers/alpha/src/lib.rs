@@ -7,7 +7,8 @@ use certinspect_sdk::{
     capability, Binding, DeclaredCertificate, Host, Location, Page, PluginError, PluginInfo, Provider, Scope, Source,
 };
 
-/// The `alpha` test provider: one scope, one binding per page, two pages.
+/// The `alpha` test provider: one scope, one binding per page, two pages;
+/// with `{"warning": TEXT}`, the second page carries TEXT as a warning.
 #[derive(Debug)]
 pub struct Alpha;
 
@@ -17,15 +18,18 @@ impl Provider for Alpha {
             .with_description("Test provider alpha")
             .with_provider("test", ["alpha"])
             .with_capability(capability::INVENTORY)
-            .with_config_schema(serde_json::json!({"type": "object", "properties": {}}))
+            .with_config_schema(serde_json::json!({"type": "object", "properties": {"warning": {"type": "string"}}}))
     }
 
-    fn open(_config: serde_json::Value, _host: Host) -> Result<Box<dyn Source>, PluginError> {
-        Ok(Box::new(AlphaSource))
+    fn open(config: serde_json::Value, _host: Host) -> Result<Box<dyn Source>, PluginError> {
+        let warning = config.get("warning").and_then(|w| w.as_str()).map(str::to_owned);
+        Ok(Box::new(AlphaSource { warning }))
     }
 }
 
-struct AlphaSource;
+struct AlphaSource {
+    warning: Option<String>,
+}
 
 impl Source for AlphaSource {
     fn scopes(&self) -> Result<Vec<Scope>, PluginError> {
@@ -40,6 +44,10 @@ impl Source for AlphaSource {
         };
         // The location names no plugin: the host fills that in.
         let location = Location::new("alpha", format!("{scope}-{index}"));
-        Ok(Page::new(vec![Binding::new(location, DeclaredCertificate::default())], next))
+        let page = Page::new(vec![Binding::new(location, DeclaredCertificate::default())], next);
+        Ok(match (&self.warning, index) {
+            (Some(warning), 2) => page.with_warnings(vec![warning.clone()]),
+            _ => page,
+        })
     }
 }
