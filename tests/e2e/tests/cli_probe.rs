@@ -4,8 +4,8 @@
 //! streamed outputs (JSON Lines, CSV, Prometheus) hold what the whole
 //! report does.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use certinspect_e2e::{inspect_binary, probe_json, target_dir};
 use certinspect_tls_farm::pki::{Issued, TestCa, Validity};
@@ -97,14 +97,7 @@ fn streamed_json_lines_write_every_binding_once_and_total_them() {
     let targets: String = (0..3).map(|_| format!("{site} sni=localhost\n{closed}\n")).collect();
     std::fs::write(dir.join("targets.txt"), targets).unwrap();
     let run = |args: &[&str]| {
-        let output = Command::new(inspect_binary())
-            .args(["probe", "--format", "jsonl", "--trust", "none", "--ca-file"])
-            .arg(&ca_file)
-            .args(args)
-            .current_dir(&dir)
-            .env_remove("CERTINSPECT_PLUGIN_PATH")
-            .output()
-            .unwrap();
+        let output = probe_in(&dir, &ca_file, &[&["--format", "jsonl"], args].concat());
         let lines: Vec<Value> =
             String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         (output.status.code(), lines)
@@ -130,20 +123,10 @@ fn streamed_json_lines_write_every_binding_once_and_total_them() {
 
     // Against a baseline (the same run as JSON) the lines come at the end,
     // from the whole report, and every finding matches its own.
-    let json = Command::new(inspect_binary())
-        .args(["probe", "--targets", "targets.txt", "--format", "json", "--trust", "none", "--ca-file"])
-        .arg(&ca_file)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let json = probe_in(&dir, &ca_file, &["--targets", "targets.txt", "--format", "json"]);
     std::fs::write(dir.join("base.json"), &json.stdout).unwrap();
-    let compared = Command::new(inspect_binary())
-        .args(["probe", "--targets", "targets.txt", "--format", "jsonl", "--baseline", "base.json"])
-        .args(["--trust", "none", "--ca-file"])
-        .arg(&ca_file)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let compared =
+        probe_in(&dir, &ca_file, &["--targets", "targets.txt", "--format", "jsonl", "--baseline", "base.json"]);
     let said = String::from_utf8_lossy(&compared.stderr);
     assert!(said.contains(&format!("0 new, 0 resolved, 0 changed, {findings} unchanged")), "{said}");
     assert_eq!(String::from_utf8_lossy(&compared.stdout).lines().count(), lines.len());
@@ -192,14 +175,7 @@ fn streamed_csv_and_prometheus_have_what_the_whole_report_has() {
     ] });
     std::fs::write(dir.join("declared.json"), declared.to_string()).unwrap();
     let run = |args: &[&str]| {
-        let output = Command::new(inspect_binary())
-            .args(["probe", "--declared", "declared.json", "--trust", "none", "--ca-file"])
-            .arg(&ca_file)
-            .args(args)
-            .current_dir(&dir)
-            .env_remove("CERTINSPECT_PLUGIN_PATH")
-            .output()
-            .unwrap();
+        let output = probe_in(&dir, &ca_file, &[&["--declared", "declared.json"], args].concat());
         assert_ne!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
         let text = String::from_utf8(output.stdout).unwrap();
         let mut rows: Vec<String> = text.split("\r\n").map(str::to_owned).collect();
@@ -208,12 +184,7 @@ fn streamed_csv_and_prometheus_have_what_the_whole_report_has() {
     };
 
     let (code, header, streamed) = run(&["--format", "csv"]);
-    let json = Command::new(inspect_binary())
-        .args(["probe", "--declared", "declared.json", "--format", "json", "--trust", "none", "--ca-file"])
-        .arg(&ca_file)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let json = probe_in(&dir, &ca_file, &["--declared", "declared.json", "--format", "json"]);
     std::fs::write(dir.join("base.json"), &json.stdout).unwrap();
     let (whole_code, whole_header, whole) = run(&["--format", "csv", "--baseline", "base.json"]);
     assert_eq!((code, &header), (whole_code, &whole_header));
@@ -233,13 +204,8 @@ fn streamed_csv_and_prometheus_have_what_the_whole_report_has() {
     // (but those that read the clock, which moved between the runs), and
     // promtool takes the file.
     let metrics = |args: &[&str]| {
-        let output = Command::new(inspect_binary())
-            .args(["probe", "--declared", "declared.json", "--format", "prometheus", "--trust", "none", "--ca-file"])
-            .arg(&ca_file)
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
+        let output =
+            probe_in(&dir, &ca_file, &[&["--declared", "declared.json", "--format", "prometheus"], args].concat());
         assert_ne!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8(output.stdout).unwrap()
     };
@@ -257,6 +223,19 @@ fn streamed_csv_and_prometheus_have_what_the_whole_report_has() {
     assert_eq!(timeless(&streamed), timeless(&whole));
     drop(farm);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `inspect probe --trust none --ca-file CA_FILE ARGS...` run in `dir`,
+/// without plugins.
+fn probe_in(dir: &Path, ca_file: &Path, args: &[&str]) -> Output {
+    Command::new(inspect_binary())
+        .args(["probe", "--trust", "none", "--ca-file"])
+        .arg(ca_file)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CERTINSPECT_PLUGIN_PATH")
+        .output()
+        .unwrap()
 }
 
 /// Debian's promtool, fetched once into the target directory when not installed.
