@@ -248,6 +248,9 @@ impl<'s> Observer<'s> {
 impl VerifyObserver for Observer<'_> {
     fn planned(&mut self, bindings: usize, endpoints: usize) {
         self.planned = endpoints;
+        if let Some(Stream::Prometheus(series, _)) = self.sink.stream.as_mut() {
+            series.reserve(bindings);
+        }
         if self.progress {
             eprint!("\r\x1b[2K{bindings} bindings, {endpoints} endpoints to probe");
         }

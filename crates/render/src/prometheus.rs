@@ -105,30 +105,59 @@ pub fn tag_label_name(key: &str) -> String {
     format!("tag_{sanitised}")
 }
 
-/// The labels naming one binding at one address, then one per tag asked for
-/// (empty when the resource has no such tag), rendered.
-fn observation_labels(binding: &Binding, result: Option<&ObservationResult>, tags: &[String]) -> String {
+/// The names of the labels naming one binding at one address, then one per
+/// tag asked for: the keys of [`observation_values`].
+fn observation_label_names(tags: &[String]) -> Vec<String> {
+    let fixed = ["provider", "service", "account", "region", "resource", "endpoint", "sni", "address"];
+    fixed.into_iter().map(str::to_owned).chain(tags.iter().map(|key| tag_label_name(key))).collect()
+}
+
+/// The values of [`observation_label_names`] (a tag's empty when the
+/// resource has no such tag), each escaped and followed by `"`: all a run
+/// keeps of a series' labels, the names being the same for every series.
+fn observation_values(binding: &Binding, result: Option<&ObservationResult>, tags: &[String]) -> Box<str> {
     let l = &binding.location;
     let endpoint = l.endpoint.as_ref();
     let endpoint_text = endpoint_text(binding).unwrap_or_default();
     let sni = result.and_then(|r| r.sni.as_deref()).or_else(|| endpoint.and_then(|e| e.sni.as_deref()));
-    let tag_names: Vec<String> = tags.iter().map(|key| tag_label_name(key)).collect();
     let fixed = [
-        ("provider", l.plugin.as_str()),
-        ("service", l.service.as_str()),
-        ("account", l.account.as_str()),
-        ("region", l.region.as_deref().unwrap_or_default()),
-        ("resource", l.resource_id.as_str()),
-        ("endpoint", endpoint_text.as_str()),
-        ("sni", sni.unwrap_or_default()),
-        ("address", result.and_then(|r| r.address.as_deref()).unwrap_or_default()),
+        l.plugin.as_str(),
+        l.service.as_str(),
+        l.account.as_str(),
+        l.region.as_deref().unwrap_or_default(),
+        l.resource_id.as_str(),
+        endpoint_text.as_str(),
+        sni.unwrap_or_default(),
+        result.and_then(|r| r.address.as_deref()).unwrap_or_default(),
     ];
-    let tag_labels = tag_names
-        .iter()
-        .zip(tags)
-        .map(|(name, key)| (name.as_str(), binding.tags.get(key).map(String::as_str).unwrap_or_default()));
-    let pairs: Vec<(&str, &str)> = fixed.into_iter().chain(tag_labels).collect();
-    labels(&pairs)
+    let tag_values = tags.iter().map(|key| binding.tags.get(key).map(String::as_str).unwrap_or_default());
+    let mut out = String::new();
+    for value in fixed.into_iter().chain(tag_values) {
+        out.push_str(&escape_label_value(value));
+        out.push('"');
+    }
+    out.into_boxed_str()
+}
+
+/// [`observation_values`] with their `names`, rendered as [`labels`] does.
+fn observation_labels(names: &[String], values: &str) -> String {
+    let mut out = String::with_capacity(values.len() + names.len() * 12);
+    let mut rest = values;
+    for name in names {
+        // An escaped value holds a quote only after a backslash.
+        let bytes = rest.as_bytes();
+        let mut end = 0;
+        while end < bytes.len() && bytes[end] != b'"' {
+            end += if bytes[end] == b'\\' { 2 } else { 1 };
+        }
+        let end = end.min(rest.len());
+        if !out.is_empty() {
+            out.push(',');
+        }
+        let _ = write!(out, "{name}=\"{}\"", &rest[..end]);
+        rest = rest.get(end + 1..).unwrap_or_default();
+    }
+    out
 }
 
 /// Where a certificate date of [`CertificateSeries`] comes from.
@@ -157,8 +186,9 @@ impl DateSource {
 #[derive(Debug)]
 struct CertificateSeries {
     binding: usize,
-    /// [`observation_labels`].
-    labels: String,
+    /// [`observation_values`], exactly as long as they are: a long run
+    /// holds one per observation.
+    labels: Box<str>,
     /// The date shown, where it comes from, and when it was seen (`None`:
     /// at the scan).
     date: Option<(DateSource, i64, Option<i64>)>,
@@ -185,6 +215,12 @@ impl PrometheusSeries {
     /// Nothing gathered yet; `tags`: the resource tags that become labels.
     pub fn new(tags: &[String]) -> Self {
         PrometheusSeries { tags: tags.to_vec(), certificates: Vec::new(), findings: BTreeMap::new() }
+    }
+
+    /// Room for `bindings` bindings (each has at least one series), so a
+    /// long run's list is not grown by doubling.
+    pub fn reserve(&mut self, bindings: usize) {
+        self.certificates.reserve_exact(bindings);
     }
 
     /// One result of binding number `index`, and the findings about it.
@@ -225,7 +261,7 @@ impl PrometheusSeries {
         };
         self.certificates.push(CertificateSeries {
             binding: index,
-            labels: observation_labels(binding, result, &self.tags),
+            labels: observation_values(binding, result, &self.tags),
             date,
             verdict: result.map(|r| r.verdict),
         });
@@ -261,12 +297,13 @@ impl PrometheusSeries {
             *seen.entry(&c.labels).or_insert(0) += 1;
         }
         let disambiguation = |c: &CertificateSeries| {
-            if seen[c.labels.as_str()] > 1 {
+            if seen[&*c.labels] > 1 {
                 labels(&[("binding", &c.binding.to_string())])
             } else {
                 String::new()
             }
         };
+        let names = observation_label_names(&self.tags);
         let now = report.generated_at;
         let dated = || self.certificates.iter().filter_map(|c| Some((c, c.date?)));
         type Value = fn(i64, i64) -> f64;
@@ -291,7 +328,8 @@ impl PrometheusSeries {
             write_header(out, name, help, "gauge")?;
             for (c, (source, time, _)) in dated() {
                 let source = labels(&[("source", source.as_str())]);
-                write_sample(out, name, &[&c.labels, &disambiguation(c), &source], value(time, now))?;
+                let labels = observation_labels(&names, &c.labels);
+                write_sample(out, name, &[&labels, &disambiguation(c), &source], value(time, now))?;
             }
         }
         let name = "certinspect_certificate_last_seen_timestamp_seconds";
@@ -302,7 +340,8 @@ impl PrometheusSeries {
             "gauge",
         )?;
         for (c, (_, _, seen_at)) in dated().filter(|(_, (source, ..))| *source != DateSource::Declared) {
-            write_sample(out, name, &[&c.labels, &disambiguation(c)], seen_at.unwrap_or(now) as f64)?;
+            let labels = observation_labels(&names, &c.labels);
+            write_sample(out, name, &[&labels, &disambiguation(c)], seen_at.unwrap_or(now) as f64)?;
         }
         let name = "certinspect_binding_verdict";
         write_header(
@@ -314,9 +353,11 @@ impl PrometheusSeries {
         for c in &self.certificates {
             let Some(verdict) = c.verdict else { continue };
             let disambiguation = disambiguation(c);
+            let labels_of_series = observation_labels(&names, &c.labels);
             for v in VERDICTS {
                 let label = labels(&[("verdict", v.as_str())]);
-                write_sample(out, name, &[&c.labels, &disambiguation, &label], f64::from(u8::from(v == verdict)))?;
+                let value = f64::from(u8::from(v == verdict));
+                write_sample(out, name, &[&labels_of_series, &disambiguation, &label], value)?;
             }
         }
         for family in summary_families(report, &self.findings) {
@@ -436,5 +477,14 @@ mod tests {
         assert_eq!(escape_label_value(r#"a"b\c"#), r#"a\"b\\c"#);
         assert_eq!(escape_label_value("line\nbreak"), "line\\nbreak");
         assert_eq!(escape_label_value("tab\tstays"), "tab\tstays");
+    }
+
+    #[test]
+    fn kept_label_values_render_as_labels_do() {
+        let names: Vec<String> = ["a", "b", "c", "d", "e"].map(str::to_owned).to_vec();
+        let values = ["q\"uote", "", "back\\slash\\", "line\nbreak \\\"", "plain"];
+        let kept: String = values.iter().map(|v| format!("{}\"", escape_label_value(v))).collect();
+        let pairs: Vec<(&str, &str)> = names.iter().map(String::as_str).zip(values).collect();
+        assert_eq!(observation_labels(&names, &kept), labels(&pairs));
     }
 }
