@@ -232,6 +232,22 @@ pub fn assert_complete(collected: &Collected) {
     );
 }
 
+/// Asserts that the clients kept to the emulator's QPS limits (`actions`,
+/// or all when empty). A client that ignores a limit is throttled on most
+/// of its calls after the first second. One that spaces its calls is
+/// throttled only when the machine delays an arrival past the spacing
+/// margin, which a loaded test machine does now and then: a few throttles
+/// (each retried, so nothing is lost) are allowed, not more.
+#[track_caller]
+pub fn assert_within_qps(stats: &alibaba_emulator::Stats, actions: &[&str]) {
+    let counted = |name: &str| actions.is_empty() || actions.contains(&name);
+    let of = stats.by_action.iter().filter(|(name, _)| counted(name));
+    let (requests, throttled) = of.fold((0, 0), |(requests, throttled), (_, action)| {
+        (requests + action.requests, throttled + action.refused.get("Throttling.User").copied().unwrap_or(0))
+    });
+    assert!(throttled <= (requests / 50).max(2), "{throttled} of {requests} requests throttled");
+}
+
 /// The library of the plugin called `name` (`alibaba-cdn`, ...), built
 /// once per test process with the other test artifacts.
 pub fn library(name: &str) -> PathBuf {

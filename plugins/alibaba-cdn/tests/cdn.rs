@@ -267,13 +267,13 @@ fn cdn_and_dcdn_domains_carry_their_tags_read_fifty_a_call(isolation: Isolation)
         assert!(binding.extra.get("tags_error").is_none(), "{}", domain.domain_name);
     }
     let stats = served.emulator.stats();
+    support::assert_within_qps(&stats, &["DescribeTagResources", "DescribeDcdnTagResources"]);
     for (action, domains) in [("DescribeTagResources", 70), ("DescribeDcdnTagResources", account.dcdn_domains.len())] {
         let calls: Vec<_> = stats.requests.iter().filter(|r| r.action == action).collect();
         assert_eq!(calls.len(), usize::div_ceil(domains, 50), "{action}: one call per 50 domains");
         assert!(calls.iter().all(|c| c.params.get("ResourceType").map(String::as_str) == Some("DOMAIN")));
         let asked: usize = calls.iter().map(|c| c.params.keys().filter(|k| k.starts_with("ResourceId.")).count()).sum();
         assert_eq!(asked, domains, "{action}: every domain asked once");
-        assert!(stats.by_action[action].refused.is_empty(), "{action}: {:?}", stats.by_action[action].refused);
     }
 }
 
@@ -293,8 +293,11 @@ fn a_failed_tag_batch_loses_no_binding_and_says_why_its_tags_are_missing(isolati
         assert!(collected.bindings.iter().all(|b| b.tags.is_empty() && b.extra["tags_error"].is_string()));
     };
 
-    let refused =
-        support::collect_all(&[support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "page_size": 5 })))]);
+    let refused = support::collect_all(&[support::open(
+        &registry(isolation),
+        PLUGIN_NAME,
+        &served.config(json!({ "page_size": 5 })),
+    )]);
     assert!(refused.stats[0].pages > 1, "later pages do not ask again");
     untagged(&refused);
     assert_eq!(refused.warnings.len(), 1, "{:?}", refused.warnings);
@@ -305,8 +308,11 @@ fn a_failed_tag_batch_loses_no_binding_and_says_why_its_tags_are_missing(isolati
     assert_eq!(stats.requests.iter().filter(|r| r.action == "DescribeTagResources").count(), 1, "asked once");
 
     // Without tags the permission is not needed and nothing is marked.
-    let off =
-        support::collect_all(&[support::open(&registry(isolation), PLUGIN_NAME, &served.config(json!({ "tags": false })))]);
+    let off = support::collect_all(&[support::open(
+        &registry(isolation),
+        PLUGIN_NAME,
+        &served.config(json!({ "tags": false })),
+    )]);
     support::assert_complete(&off);
     assert!(off.bindings.iter().all(|b| b.tags.is_empty() && b.extra.get("tags_error").is_none()));
 
