@@ -19,7 +19,7 @@ mod demo;
 mod dist;
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 // One workspace root, one target directory, one plugin list: the tests' own.
 pub use certinspect_test_support::{target_dir, workspace_root, PLUGINS};
@@ -78,12 +78,8 @@ pub fn plugins(release: bool) -> Result<PathBuf, String> {
 
 /// Run cargo in the workspace root.
 pub fn cargo(args: &[&str]) -> Result<(), String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(args)
-        .current_dir(workspace_root())
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let status =
+        certinspect_test_support::nested_cargo().args(args).status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if status.success() {
         Ok(())
     } else {

@@ -16,7 +16,7 @@ pub mod snapshot;
 
 pub use command::{run, run_ok};
 pub use plugins::{
-    build_packages, inspect_binary, library_file_name, plugin, target_dir, test_artifacts, workspace_root,
-    PluginPackage, PLUGINS,
+    build_packages, inspect_binary, library_file_name, nested_cargo, plugin, target_dir, test_artifacts,
+    workspace_root, PluginPackage, PLUGINS,
 };
 pub use snapshot::{assert_snapshot, check_snapshot};

@@ -89,6 +89,23 @@ const PACKAGE_ENV_PREFIXES: &[&str] = &[
     "CARGO_RUSTC_CURRENT_DIR",
 ];
 
+/// A cargo command for the workspace, run from within cargo (a test, an
+/// xtask): in the workspace root, without the variables cargo set for the
+/// package that runs it. Those describe the caller's package, not what the
+/// nested cargo builds; passed on, they make build scripts that watch them
+/// (ring's) rerun, rebuilding ring and all above it on every nested build.
+pub fn nested_cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(workspace_root());
+    for (key, _) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        if key_text == "OUT_DIR" || PACKAGE_ENV_PREFIXES.iter().any(|prefix| key_text.starts_with(prefix)) {
+            command.env_remove(&key);
+        }
+    }
+    command
+}
+
 /// Builds the workspace packages `packages` (debug profile) with a nested
 /// cargo and returns the directory holding their artifacts. Callers build
 /// once per test process (behind a `OnceLock`): cargo's lock on the target
@@ -97,17 +114,8 @@ const PACKAGE_ENV_PREFIXES: &[&str] = &[
 /// # Panics
 /// If cargo cannot run or the build fails, with cargo's error output.
 pub fn build_packages<'a>(packages: impl IntoIterator<Item = &'a str>) -> PathBuf {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.current_dir(workspace_root()).args(["build", "--quiet"]);
-    // What `cargo test` tells the test binary about its own package. Build
-    // scripts (ring's) rerun when these differ, so inherited they would
-    // rebuild ring and all above it for each test package's nested build.
-    for (key, _) in std::env::vars_os() {
-        let key_text = key.to_string_lossy();
-        if key_text == "OUT_DIR" || PACKAGE_ENV_PREFIXES.iter().any(|prefix| key_text.starts_with(prefix)) {
-            command.env_remove(&key);
-        }
-    }
+    let mut command = nested_cargo();
+    command.args(["build", "--quiet"]);
     let mut names = Vec::new();
     for package in packages {
         command.args(["-p", package]);
