@@ -87,18 +87,19 @@ pub struct Sink {
 }
 
 /// Open the destination `args` name (an output file is created up front,
-/// so a bad path fails before any probing).
-pub fn open(args: &OutputArgs) -> Result<Sink, String> {
-    open_for(args, true)
+/// so a bad path fails before any probing), with the resource tags
+/// `labels_from_tags` as Prometheus labels and table/CSV columns.
+pub fn open(args: &OutputArgs, labels_from_tags: &[String]) -> Result<Sink, String> {
+    open_for(args, labels_from_tags, true)
 }
 
 /// [`open`] for a report that is complete before it is written (`report
 /// merge`): JSON Lines are then written whole, not streamed.
 pub fn open_whole(args: &OutputArgs) -> Result<Sink, String> {
-    open_for(args, false)
+    open_for(args, &[], false)
 }
 
-fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
+fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> Result<Sink, String> {
     let baseline = args
         .baseline
         .as_deref()
@@ -130,49 +131,27 @@ fn open_for(args: &OutputArgs, streaming: bool) -> Result<Sink, String> {
     // without it, 100; anywhere else (files, pipes, CI logs) it is never cut.
     let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
     let width = columns.unwrap_or(if terminal { 100 } else { 0 });
-    let stream = stream.map(|out| match args.format {
-        Format::Csv => Stream::Csv(PendingCsv::Header(out)),
-        Format::Prometheus => Stream::Prometheus(certinspect_render::PrometheusSeries::new(&[]), out),
-        _ => Stream::Jsonl(certinspect_render::JsonLinesWriter::for_streamed_run(out)),
-    });
-    Ok(Sink { format: args.format, color, width, writer, stream, baseline, labels_from_tags: Vec::new() })
+    let stream = match stream {
+        None => None,
+        Some(out) => Some(match args.format {
+            Format::Csv => Stream::Csv(Box::new(
+                certinspect_render::CsvWriter::new(out, labels_from_tags)
+                    .map_err(|e| format!("cannot write the CSV header: {e}"))?,
+            )),
+            Format::Prometheus => Stream::Prometheus(certinspect_render::PrometheusSeries::new(labels_from_tags), out),
+            _ => Stream::Jsonl(certinspect_render::JsonLinesWriter::for_streamed_run(out)),
+        }),
+    };
+    let labels_from_tags = labels_from_tags.to_vec();
+    Ok(Sink { format: args.format, color, width, writer, stream, baseline, labels_from_tags })
 }
 
 /// A format written as the run goes.
 enum Stream {
     Jsonl(certinspect_render::JsonLinesWriter<Box<dyn Write>>),
-    Csv(PendingCsv),
+    Csv(Box<certinspect_render::CsvWriter<Box<dyn Write>>>),
     /// The series gathered, and where the file goes at the end.
     Prometheus(certinspect_render::PrometheusSeries, Box<dyn Write>),
-}
-
-/// CSV's header names the tag columns, known only once the sink is
-/// configured ([`Sink::with_labels_from_tags`]): it is written with the
-/// first row.
-enum PendingCsv {
-    Header(Box<dyn Write>),
-    Writing(Box<certinspect_render::CsvWriter<Box<dyn Write>>>),
-    /// Writing the header failed; the error was reported.
-    Failed,
-}
-
-impl PendingCsv {
-    /// Run `write` on the CSV writer, writing the header first if it is not
-    /// yet; nothing once the header failed (that error was returned).
-    fn write(
-        &mut self,
-        tags: &[String],
-        write: impl FnOnce(&mut certinspect_render::CsvWriter<Box<dyn Write>>) -> io::Result<()>,
-    ) -> io::Result<()> {
-        if let PendingCsv::Header(_) = self {
-            let PendingCsv::Header(out) = std::mem::replace(self, PendingCsv::Failed) else { unreachable!() };
-            *self = PendingCsv::Writing(Box::new(certinspect_render::CsvWriter::new(out, tags)?));
-        }
-        match self {
-            PendingCsv::Writing(writer) => write(writer),
-            _ => Ok(()),
-        }
-    }
 }
 
 impl Sink {
@@ -180,16 +159,6 @@ impl Sink {
     /// come, so the run's memory stays flat.
     pub fn streams(&self) -> bool {
         self.stream.is_some()
-    }
-
-    /// With these resource tags as Prometheus labels and table/CSV columns
-    /// (`[output] labels_from_tags`).
-    pub fn with_labels_from_tags(mut self, keys: &[String]) -> Self {
-        self.labels_from_tags = keys.to_vec();
-        if let Some(Stream::Prometheus(series, _)) = self.stream.as_mut() {
-            *series = certinspect_render::PrometheusSeries::new(keys);
-        }
-        self
     }
 
     /// Write the finished report (JSON Lines: the closing summary).
@@ -202,7 +171,7 @@ impl Sink {
         };
         match (self.stream.as_mut(), self.format) {
             (Some(Stream::Jsonl(jsonl)), _) => jsonl.finish(report)?,
-            (Some(Stream::Csv(csv)), _) => csv.write(&self.labels_from_tags, |w| w.flush())?,
+            (Some(Stream::Csv(csv)), _) => csv.flush()?,
             (Some(Stream::Prometheus(series, out)), _) => {
                 series.finish(report, out)?;
                 out.flush()?;
@@ -267,7 +236,7 @@ impl VerifyObserver for Observer<'_> {
     fn not_probed(&mut self, index: usize, binding: &Binding) {
         let written = match self.sink.stream.as_mut() {
             Some(Stream::Jsonl(jsonl)) => jsonl.result(index, binding, None),
-            Some(Stream::Csv(csv)) => csv.write(&self.sink.labels_from_tags, |w| w.not_probed(index, binding)),
+            Some(Stream::Csv(csv)) => csv.not_probed(index, binding),
             Some(Stream::Prometheus(series, _)) => {
                 series.not_probed(index, binding);
                 Ok(())
@@ -282,7 +251,7 @@ impl VerifyObserver for Observer<'_> {
     fn binding_findings(&mut self, index: usize, binding: &Binding, findings: &[Finding]) {
         // JSON Lines write them from the report, at the end.
         if let Some(Stream::Csv(csv)) = self.sink.stream.as_mut() {
-            let written = csv.write(&self.sink.labels_from_tags, |w| w.binding_findings(index, binding, findings));
+            let written = csv.binding_findings(index, binding, findings);
             if let Err(e) = written.filter_closed_pipe() {
                 tracing::error!("cannot write a binding: {e}");
             }
@@ -296,7 +265,7 @@ impl VerifyObserver for Observer<'_> {
             Some(Stream::Jsonl(jsonl)) => jsonl
                 .result(index, binding, Some(result))
                 .and_then(|()| findings.iter().try_for_each(|f| jsonl.finding(f))),
-            Some(Stream::Csv(csv)) => csv.write(&self.sink.labels_from_tags, |w| w.result(binding, result, findings)),
+            Some(Stream::Csv(csv)) => csv.result(binding, result, findings),
             Some(Stream::Prometheus(series, _)) => {
                 series.result(index, binding, result, findings);
                 Ok(())
