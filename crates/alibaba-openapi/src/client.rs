@@ -5,10 +5,10 @@
 use crate::credentials::CredentialsProvider;
 use crate::endpoint::{resolve_endpoint, ActionSpec, Product};
 use crate::error::{redact_server_message, ApiError, Error, RetryStop};
-use crate::ratelimit::{QpsTable, RateLimiter};
+use crate::ratelimit::{budget, QpsTable};
 use crate::request::{build_v1_request, build_v3_request, BaseUrl, V1_COMMON_PARAMS};
 use crate::secret::{mask_access_key_id, redact_credentials, Credentials};
-use certinspect_protocol::{HostServices, HttpResponse, LogLevel};
+use certinspect_protocol::{HostServices, HttpResponse, LogLevel, TransportErrorKind};
 use rand::Rng;
 use serde_json::Value;
 use std::fmt;
@@ -160,7 +160,7 @@ fn interpret_response(response: &HttpResponse, credentials: &Credentials) -> Res
 pub struct Client {
     host: Arc<dyn HostServices>,
     credentials: Arc<CredentialsProvider>,
-    limiter: Arc<RateLimiter>,
+    qps: Arc<QpsTable>,
     config: ClientConfig,
 }
 
@@ -168,21 +168,21 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("credentials", &self.credentials)
-            .field("limiter", &self.limiter)
+            .field("qps", &self.qps)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
 
 impl Client {
-    /// A client with its own rate limiter over the documented QPS table.
+    /// A client whose requests name their budgets at the documented QPS.
     pub fn new(host: Arc<dyn HostServices>, credentials: Arc<CredentialsProvider>, config: ClientConfig) -> Self {
-        Client { host, credentials, limiter: Arc::new(RateLimiter::new(QpsTable::documented())), config }
+        Client { host, credentials, qps: Arc::new(QpsTable::documented()), config }
     }
 
-    /// Uses `limiter` instead (share one limiter between clients of one account).
-    pub fn with_rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Self {
-        self.limiter = limiter;
+    /// Uses the limits of `table` instead (documented plus overrides).
+    pub fn with_qps_table(mut self, table: Arc<QpsTable>) -> Self {
+        self.qps = table;
         self
     }
 
@@ -224,6 +224,7 @@ impl Client {
         let base = BaseUrl::parse(&self.endpoint_url(spec.product)?)?;
         let policy = &self.config.retry;
         let max_attempts = policy.max_attempts.max(1);
+        let spaced_by_host = self.qps.qps(spec.product, spec.action).is_some();
         let started_ms = self.host.now_unix_ms();
         let mut attempt = 1;
         loop {
@@ -248,7 +249,17 @@ impl Client {
             if attempt >= max_attempts {
                 return Err(give_up(RetryStop::MaxAttempts));
             }
-            let delay = failure.retry_after.unwrap_or_else(|| policy.backoff(attempt));
+            let delay = match failure.retry_after {
+                Some(hint) => hint,
+                // Our own budget was over (a call of the window arrived
+                // late, so this one counted early): the host already holds
+                // the next attempt to the next free slot of the budget, so a
+                // random backoff on top would only waste slots. Once: a
+                // second refusal means the limit is above the server's (or
+                // another client shares the account), and backing off is right.
+                None if spaced_by_host && attempt == 1 && failure.error.is_user_throttling() => Duration::ZERO,
+                None => policy.backoff(attempt),
+            };
             if Duration::from_millis(elapsed_ms) + delay > policy.max_total_retry_time {
                 return Err(give_up(RetryStop::RetryTimeBudget));
             }
@@ -270,11 +281,10 @@ impl Client {
     fn attempt(&self, spec: &ActionSpec, base: &BaseUrl, params: &[(String, String)]) -> Result<Value, AttemptFailure> {
         let host = self.host.as_ref();
         let credentials = self.credentials.get(host).map_err(Error::Credentials)?;
-        self.limiter.acquire(host, credentials.access_key_id(), spec)?;
         let version = spec.product.api_version();
         let user_agent = &self.config.user_agent;
         let timeout = self.config.request_timeout_ms;
-        let request = match self.config.signature_version {
+        let mut request = match self.config.signature_version {
             SignatureVersion::V3 => {
                 build_v3_request(host, base, spec.action, version, params, &credentials, user_agent, timeout)
             }
@@ -282,7 +292,13 @@ impl Client {
                 build_v1_request(host, base, spec.action, version, params.to_vec(), &credentials, user_agent, timeout)
             }
         };
+        request.rate_limit =
+            self.qps.qps(spec.product, spec.action).map(|qps| budget(credentials.access_key_id(), spec, qps));
         let response = host.http(&request).map_err(|mut e| {
+            if e.kind == TransportErrorKind::Cancelled {
+                // Cancelled before sending (while waiting for its slot).
+                return Error::Cancelled;
+            }
             e.message = redact_credentials(&e.message, &credentials);
             Error::Transport(e)
         })?;
@@ -303,7 +319,7 @@ impl Client {
 mod tests {
     use super::*;
     use alibaba_signing::{v1, v3};
-    use certinspect_protocol::{TransportError, TransportErrorKind};
+    use certinspect_protocol::TransportError;
     use certinspect_sdk::testing::{json_response, FakeHost};
     use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -391,6 +407,52 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 5);
         // At least the server's 1.5 s hint was waited (plus rate-limit spacing).
         assert!(host.now() - before >= 1500);
+    }
+
+    /// Two clients of one key id (two sources of one account) and a third of
+    /// another: the first two draw from one budget, spaced by the host
+    /// (FakeHost spaces as the host does, in virtual time: 10/s plus the 2%
+    /// margin, 102 ms), the third from its own. A `Throttling.User` is
+    /// retried at the budget's next slot, with no random backoff on top.
+    #[test]
+    fn clients_of_one_account_share_a_budget_and_retry_a_throttle_at_the_next_slot() {
+        let slot: Arc<std::sync::OnceLock<Arc<FakeHost>>> = Arc::default();
+        let handle = slot.clone();
+        let seen: Arc<std::sync::Mutex<Vec<(i64, String)>>> = Arc::default();
+        let log = seen.clone();
+        let host = FakeHost::answering(0, move |request| {
+            let mut log = log.lock().unwrap();
+            log.push((handle.get().unwrap().now(), request.rate_limit.clone().expect("a limited API").key));
+            Ok(match log.len() {
+                2 => json_response(400, r#"{"Code":"Throttling.User","Message":"x"}"#),
+                _ => json_response(200, r#"{"RequestId":"ok"}"#),
+            })
+        });
+        slot.set(host.clone()).ok().unwrap();
+        let source = |key_id: &str| {
+            let config = ClientConfig { endpoint_override: Some("http://127.0.0.1:9".into()), ..ClientConfig::default() };
+            Client::new(host.clone(), Arc::new(CredentialsProvider::fixed(Credentials::new(key_id, SECRET))), config)
+        };
+        let (cas, alb, other_account) = (source(KEY_ID), source(KEY_ID), source("LTAI5tOtherAccount0001"));
+        let resources = ActionSpec::new(Product::Cas, "ListCloudResources");
+        let mut table = QpsTable::documented();
+        table.set(Product::Cas, "ListCloudResources", Some(10.0));
+        let table = Arc::new(table);
+        let (cas, alb, other_account) = (
+            cas.with_qps_table(table.clone()),
+            alb.with_qps_table(table.clone()),
+            other_account.with_qps_table(table),
+        );
+        cas.call(&resources, &[]).unwrap();
+        alb.call(&resources, &[]).unwrap(); // throttled once, retried
+        other_account.call(&resources, &[]).unwrap();
+        cas.call(&resources, &[]).unwrap();
+        let seen = seen.lock().unwrap();
+        let times: Vec<i64> = seen.iter().map(|(t, _)| *t).collect();
+        assert_eq!(times, [0, 102, 204, 204, 306]);
+        let keys: Vec<&str> = seen.iter().map(|(_, k)| k.as_str()).collect();
+        assert!(keys[0] == keys[1] && keys[1] == keys[2] && keys[2] == keys[4] && keys[3] != keys[0], "{keys:?}");
+        assert!(keys.iter().all(|k| !k.contains("LTAI5t")), "{keys:?}");
     }
 
     #[test]

@@ -489,6 +489,7 @@ fn fetch_text(
         headers: headers.to_vec(),
         body: Vec::new(),
         timeout_ms: Some(timeout_ms),
+        ..HttpRequest::default()
     };
     let response = host.http(&request).map_err(|e| CredentialError::Fetch {
         source_name: source_name.to_string(),
@@ -562,6 +563,7 @@ fn ecs_metadata_credentials(
         headers: token_headers.to_vec(),
         body: Vec::new(),
         timeout_ms: Some(timeout_ms),
+        ..HttpRequest::default()
     };
     let token = match host.http(&token_request) {
         Err(e) => {

@@ -139,6 +139,12 @@ impl Error {
         }
     }
 
+    /// Whether the server refused this account's own per-second budget
+    /// (`Throttling.User`), which client-side spacing is meant to prevent.
+    pub fn is_user_throttling(&self) -> bool {
+        matches!(self, Error::Api(api) if api.code == "Throttling.User")
+    }
+
     /// The API error behind this error, if any (looking through `RetriesExhausted`).
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {

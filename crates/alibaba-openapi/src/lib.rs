@@ -14,7 +14,9 @@
 //!   string-to-sign removed, and retries throttling, 5xx, timeouts and
 //!   unreadable answers with exponential backoff and full jitter inside a
 //!   bounded budget ([`RetryPolicy`]), honouring `x-acs-retry-after`;
-//! - spaces calls per (account, API) at the documented QPS ([`RateLimiter`]);
+//! - names, on each request to a limited API, the per-(account, API) budget
+//!   it draws from at the documented QPS ([`QpsTable`], [`budget`]); the
+//!   host spaces every request of one budget, from any source;
 //! - pages through list APIs or says exactly what was lost ([`paging`]): one
 //!   page per call with a serde [`Pager`] (what plugins keep in a cursor), or
 //!   a whole listing with [`list_all`], both on the same step and checks.
@@ -43,7 +45,7 @@ pub use credentials::{CredentialEndpoints, CredentialEnv, Credentials, Credentia
 pub use endpoint::{resolve_endpoint, ActionSpec, Product};
 pub use error::{redact_server_message, ApiError, CredentialError, Error, RetryStop, RETRYABLE_CODES};
 pub use paging::{field_key, list_all, ListRequest, Listing, PageRequest, PageStyle, Pager, PagingError};
-pub use ratelimit::{QpsTable, RateLimiter, DEFAULT_SPACING_MARGIN, DOCUMENTED_QPS};
+pub use ratelimit::{budget, QpsTable, DOCUMENTED_QPS};
 pub use time::{format_iso8601_utc, parse_iso8601_utc};
 
 /// The operations with documented QPS limits, and the STS call the

@@ -1,23 +1,14 @@
-//! Client-side rate limiting per (account, API), so that a scan stays under
-//! Alibaba's documented per-account QPS instead of discovering it through
-//! `Throttling.User` errors.
-//!
-//! The limiter is GCRA with a burst of one: each call reserves the next slot
-//! `1/QPS` after the previous one and sleeps (through
-//! [`HostServices::sleep`]) until its slot. Calls are therefore spaced
-//! evenly, which is what per-second gateway counters tolerate best. Time is
-//! the host's clock ([`HostServices::now_unix_ms`]).
+//! Rate limits per (account, API), so that a scan stays under Alibaba's
+//! per-account QPS instead of discovering it through `Throttling.User`
+//! errors: the QPS table (documented limits plus overrides) and the
+//! [`budget`] each limited request names. The spacing itself is the host's
+//! ([`certinspect_protocol::RateLimiter`]): one schedule per budget for the
+//! whole run, so the CAS plugin's and the ALB plugin's `ListCloudResources`
+//! calls of one account count together, as the gateway counts them.
 
 use crate::endpoint::{ActionSpec, Product};
-use crate::error::Error;
-use certinspect_protocol::HostServices;
+use certinspect_protocol::RateLimitKey;
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
-
-/// Default extra spacing between calls: 2% (20 ms of slack per second at
-/// any QPS). See [`RateLimiter::with_spacing_margin`].
-pub const DEFAULT_SPACING_MARGIN: f64 = 0.02;
 
 /// Per-account QPS limits published by Alibaba (reference §3, §5, §7).
 pub const DOCUMENTED_QPS: &[(Product, &str, f64)] = &[
@@ -75,150 +66,40 @@ impl QpsTable {
     }
 }
 
-/// Spaces calls per (account, API). Share one between all clients that use
-/// the same account so their calls count together.
-#[derive(Debug)]
-pub struct RateLimiter {
-    table: QpsTable,
-    spacing_margin: f64,
-    /// Next free slot per (AccessKeyId, product, action), in microseconds since the epoch.
-    next_slot_us: Mutex<HashMap<(String, Product, &'static str), i64>>,
-}
-
-impl RateLimiter {
-    /// A limiter enforcing `table`.
-    pub fn new(table: QpsTable) -> Self {
-        RateLimiter { table, spacing_margin: DEFAULT_SPACING_MARGIN, next_slot_us: Mutex::new(HashMap::new()) }
-    }
-
-    /// Spaces calls `1/QPS * (1 + margin)` apart. The margin absorbs
-    /// latency jitter: calls leave evenly spaced but arrive a few ms apart
-    /// either way, and a server counting a sliding one-second window refuses
-    /// the one that lands early. Negative or non-finite values mean 0.
-    pub fn with_spacing_margin(mut self, margin: f64) -> Self {
-        self.spacing_margin = if margin.is_finite() && margin > 0.0 { margin } else { 0.0 };
-        self
-    }
-
-    /// The table in force.
-    pub fn table(&self) -> &QpsTable {
-        &self.table
-    }
-
-    /// Reserves the next slot for `account` calling `spec` and sleeps until
-    /// it. Returns how long it slept. Unlimited APIs return at once.
-    pub fn acquire(&self, host: &dyn HostServices, account: &str, spec: &ActionSpec) -> Result<Duration, Error> {
-        let Some(qps) = self.table.qps(spec.product, spec.action) else {
-            return Ok(Duration::ZERO);
-        };
-        let interval_us = (1_000_000.0 / qps * (1.0 + self.spacing_margin)).ceil() as i64;
-        let now_us = host.now_unix_ms().saturating_mul(1000);
-        let key = (account.to_string(), spec.product, spec.action);
-        let wait_us = {
-            let mut slots = self.next_slot_us.lock().unwrap_or_else(|p| p.into_inner());
-            let next = slots.entry(key.clone()).or_insert(now_us);
-            let slot = (*next).max(now_us);
-            *next = slot + interval_us;
-            slot - now_us
-        };
-        if wait_us <= 0 {
-            return Ok(Duration::ZERO);
-        }
-        let wait = Duration::from_micros(wait_us as u64);
-        host.sleep(wait);
-        if host.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        // A late wake-up (a loaded machine) must not bring the next call
-        // closer than the interval: the gateway counts arrivals, not slots.
-        // Within the clock's millisecond resolution a call is on time.
-        let left_us = host.now_unix_ms().saturating_mul(1000);
-        if left_us - (now_us + wait_us) > 1000 {
-            let mut slots = self.next_slot_us.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(next) = slots.get_mut(&key) {
-                *next = (*next).max(left_us + interval_us);
-            }
-        }
-        Ok(wait)
-    }
+/// The host budget that `account_key_id` calling `spec` draws from, at
+/// `qps`: Alibaba counts per account and API (the product's version and the
+/// action), whichever source or plugin calls, so two sources of one key share
+/// it. The key id enters only as a hash: the host may log the budget's name.
+pub fn budget(account_key_id: &str, spec: &ActionSpec, qps: f64) -> RateLimitKey {
+    let account = &alibaba_signing::v3::hex_sha256(account_key_id.as_bytes())[..16];
+    let product = spec.product;
+    RateLimitKey::new(format!("alibaba/{}/{}/{}/{account}", product.code(), product.api_version(), spec.action), qps)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use certinspect_sdk::testing::FakeHost;
-    use std::sync::Arc;
 
     #[test]
-    fn spaces_calls_evenly_per_account_and_api() {
-        let host = FakeHost::new(1_000_000);
-        let limiter = RateLimiter::new(QpsTable::documented()).with_spacing_margin(0.0);
-        let cas = ActionSpec::new(Product::Cas, "ListUserCertificateOrder");
-        let mut call_times = Vec::new();
-        for _ in 0..21 {
-            limiter.acquire(&*host, "account-a", &cas).unwrap();
-            call_times.push(host.now());
+    fn budgets_name_account_and_api_and_hide_the_key_id() {
+        let cas = ActionSpec::new(Product::Cas, "ListCloudResources");
+        let a = budget("LTAI5tAccountA000000001", &cas, 10.0);
+        assert_eq!(a.per_second, 10.0);
+        assert!(a.key.starts_with("alibaba/cas/2020-04-07/ListCloudResources/"), "{}", a.key);
+        assert!(!a.key.contains("LTAI5t"), "{}", a.key);
+        let cases = [
+            ("the same key id and API: one budget", budget("LTAI5tAccountA000000001", &cas, 5.0), true),
+            ("another key id", budget("LTAI5tAccountB000000001", &cas, 10.0), false),
+            ("another action", budget("LTAI5tAccountA000000001", &ActionSpec::new(Product::Cas, "ListCert"), 10.0), false),
+            (
+                "another product version (PCA shares CAS's host)",
+                budget("LTAI5tAccountA000000001", &ActionSpec::new(Product::CasPca, "ListCloudResources"), 10.0),
+                false,
+            ),
+        ];
+        for (what, other, same) in cases {
+            assert_eq!(other.key == a.key, same, "{what}: {} vs {}", other.key, a.key);
         }
-        // 10 QPS with a burst of one: 20 intervals of 100 ms.
-        assert_eq!(call_times.last().unwrap() - call_times[0], 2_000);
-        assert!(call_times.windows(2).all(|w| w[1] - w[0] == 100), "{call_times:?}");
-
-        // Another account and an unlimited API are not held up.
-        let before = host.now();
-        limiter.acquire(&*host, "account-b", &cas).unwrap();
-        limiter.acquire(&*host, "account-a", &ActionSpec::new(Product::Slb, "DescribeServerCertificates")).unwrap();
-        assert_eq!(host.now(), before);
-    }
-
-    /// A loaded machine: every sleep overshoots by 30 ms.
-    struct LateHost(Arc<FakeHost>);
-
-    impl HostServices for LateHost {
-        fn http(
-            &self,
-            request: &certinspect_protocol::HttpRequest,
-        ) -> Result<certinspect_protocol::HttpResponse, certinspect_protocol::TransportError> {
-            self.0.http(request)
-        }
-        fn log(&self, level: certinspect_protocol::LogLevel, target: &str, message: &str) {
-            self.0.log(level, target, message)
-        }
-        fn now_unix_ms(&self) -> i64 {
-            self.0.now_unix_ms()
-        }
-        fn is_cancelled(&self) -> bool {
-            false
-        }
-        fn sleep(&self, duration: Duration) {
-            self.0.sleep(duration + Duration::from_millis(30));
-        }
-    }
-
-    #[test]
-    fn a_late_wake_up_pushes_the_next_slot_back() {
-        let host = LateHost(FakeHost::new(0));
-        let limiter = RateLimiter::new(QpsTable::documented()).with_spacing_margin(0.0);
-        let cas = ActionSpec::new(Product::Cas, "ListUserCertificateOrder");
-        let mut left = Vec::new();
-        for _ in 0..3 {
-            limiter.acquire(&host, "a", &cas).unwrap();
-            left.push(host.now_unix_ms());
-        }
-        // Slots at 0, 100, 200; the late wake-ups leave at 0, 130 and then a
-        // full interval after that, not 30 ms after it.
-        assert_eq!(left, [0, 130, 260]);
-    }
-
-    #[test]
-    fn the_default_margin_spaces_calls_slightly_wider() {
-        let host = FakeHost::new(0);
-        let limiter = RateLimiter::new(QpsTable::documented());
-        let cdn = ActionSpec::new(Product::Cdn, "DescribeCdnHttpsDomainList");
-        for _ in 0..=100 {
-            limiter.acquire(&*host, "a", &cdn).unwrap();
-        }
-        // 100 intervals of 10 ms * 1.02.
-        assert_eq!(host.now(), 1_020);
     }
 
     #[test]

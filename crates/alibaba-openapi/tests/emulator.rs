@@ -6,7 +6,7 @@ mod common;
 use alibaba_emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultKind, FaultRule};
 use alibaba_openapi::{
     actions, field_key, list_all, ActionSpec, Client, ClientConfig, Credentials, CredentialsProvider, Error,
-    ListRequest, PageStyle, PagingError, Product, QpsTable, RateLimiter, SignatureVersion,
+    ListRequest, PageStyle, PagingError, Product, QpsTable, SignatureVersion,
 };
 use certinspect_protocol::{HostServices, HttpRequest, HttpResponse, LogLevel, TransportError};
 use common::fixtures::{self, KEY_ID, SECRET};
@@ -163,12 +163,11 @@ fn measure_listing_time_against_the_qps_floor() {
     for (label, concurrency, margin) in setups {
         for run in 1..=2 {
             let emulator = start(CERTIFICATES, EmulatorConfig::default());
-            let host = Arc::new(LoopbackHost::new());
-            let mut client = client_for(host.clone(), &emulator, SignatureVersion::V3, SECRET);
-            if let Some(margin) = margin {
-                client = client
-                    .with_rate_limiter(Arc::new(RateLimiter::new(QpsTable::documented()).with_spacing_margin(margin)));
-            }
+            let host = Arc::new(match margin {
+                Some(margin) => LoopbackHost::with_spacing_margin(margin),
+                None => LoopbackHost::new(),
+            });
+            let client = client_for(host.clone(), &emulator, SignatureVersion::V3, SECRET);
             let started = Instant::now();
             let listing = list_all(&client, &cas_listing().concurrency(concurrency)).expect("a complete listing");
             let seconds = started.elapsed().as_secs_f64();
@@ -206,7 +205,7 @@ fn fast_fault_setup(certificates: i64, seed: u64) -> (EmulatorHandle, Arc<Loopba
     let mut table = QpsTable::documented();
     table.set(Product::Cas, "ListUserCertificateOrder", Some(100.0));
     let client = client_for(host.clone(), &emulator, SignatureVersion::V3, SECRET)
-        .with_rate_limiter(Arc::new(RateLimiter::new(table)));
+        .with_qps_table(Arc::new(table));
     (emulator, host, client)
 }
 
@@ -290,7 +289,7 @@ fn a_page_that_keeps_failing_is_named_with_the_rows_lost() {
     let mut client = client_for(host, &emulator, SignatureVersion::V3, SECRET);
     let mut table = QpsTable::documented();
     table.set(Product::Cas, "ListUserCertificateOrder", Some(100.0));
-    client = client.with_rate_limiter(Arc::new(RateLimiter::new(table)));
+    client = client.with_qps_table(Arc::new(table));
     let error = list_all(&client, &cas_listing()).expect_err("page 4 cannot be fetched");
     let text = error.to_string();
     println!("{text}");
@@ -410,7 +409,7 @@ fn a_refused_page_size_is_stepped_down_and_the_listing_completes() {
     let mut table = QpsTable::documented();
     table.set(Product::Cas, "ListUserCertificateOrder", None);
     let client = client_for(host.clone(), &emulator, SignatureVersion::V3, SECRET)
-        .with_rate_limiter(Arc::new(RateLimiter::new(table)));
+        .with_qps_table(Arc::new(table));
     let request = ListRequest::new(
         actions::CAS_LIST_USER_CERTIFICATE_ORDER,
         PageStyle::CurrentPage { show_size: 100 },

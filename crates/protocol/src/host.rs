@@ -18,6 +18,32 @@ pub struct HttpRequest {
     /// Overall timeout for this request, when tighter than the host's default.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// The budget this request draws from: the host spaces every request
+    /// naming the same key, from every source and scope of the run, at that
+    /// rate, and sleeps before sending (see [`RateLimiter`](crate::RateLimiter)).
+    /// Absent (old plugins, unlimited APIs): sent at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitKey>,
+}
+
+/// A shared request budget: which one, and how many requests per second it
+/// allows. Equal keys are one budget, whoever sends; a key names the budget
+/// (for a cloud API: product, action and account) and never a credential
+/// in clear, since the host may log it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateLimitKey {
+    /// The budget's name, e.g. `alibaba/cas/ListCloudResources/<account hash>`.
+    pub key: String,
+    /// Requests per second the budget allows (positive and finite, else the
+    /// request is not limited).
+    pub per_second: f64,
+}
+
+impl RateLimitKey {
+    /// The budget `key` at `per_second`.
+    pub fn new(key: impl Into<String>, per_second: f64) -> Self {
+        Self { key: key.into(), per_second }
+    }
 }
 
 /// The host's answer to an [`HttpRequest`].

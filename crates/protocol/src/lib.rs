@@ -11,16 +11,22 @@
 //! ABI; the core implements it in-process for statically linked providers, and
 //! tests implement it directly.
 //!
+//! [`RateLimiter`] is the one implementation of the spacing a request's
+//! [`RateLimitKey`] asks for; every `HostServices` (the core's host, the
+//! SDK's `FakeHost`, test hosts) spaces through it, over its own clock.
+//!
 //! What this crate is not: it does no I/O, knows nothing of `abi_stable`,
 //! and holds no provider- or cloud-specific logic.
 
 mod binding;
 mod host;
 mod messages;
+mod ratelimit;
 
 pub use binding::*;
 pub use host::*;
 pub use messages::*;
+pub use ratelimit::{RateLimiter, DEFAULT_SPACING_MARGIN};
 
 /// The message protocol version spoken by this crate.
 ///

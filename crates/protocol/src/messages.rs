@@ -39,9 +39,10 @@ pub struct PluginInfo {
     #[serde(default)]
     pub config_schema: serde_json::Value,
     /// Request quotas the plugin keeps to. Declared so `inspect plugins`
-    /// and the docs can show them; the host does not enforce them (each
-    /// plugin's API client paces its own calls, where the throttling error
-    /// codes are understood).
+    /// and the docs can show them; what the host enforces is each request's
+    /// own [`HttpRequest::rate_limit`](crate::HttpRequest::rate_limit)
+    /// (the budget's name, which only the plugin can make: it knows the
+    /// account), not this list.
     #[serde(default)]
     pub rate_limits: Vec<RateLimit>,
 }

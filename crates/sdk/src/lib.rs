@@ -26,9 +26,19 @@
 //! export would collide at link time.
 //!
 //! What this crate is not: the host side. Loading, scheduling and
-//! reporting live in `certinspect-core`. Rate limiting is the plugin's own:
-//! its API client paces calls to the quotas it declares in
-//! `PluginInfo::rate_limits` (the host shows them, it does not enforce them).
+//! reporting live in `certinspect-core`.
+//!
+//! Rate limits: a request that draws from a per-second budget says so in
+//! [`HttpRequest::rate_limit`] (a [`RateLimitKey`]: the budget's name and
+//! rate), and the host spaces every request naming that key — from every
+//! source and scope of the run, in-process or in a child — before sending
+//! it. Name the budget as the service counts it (for a cloud API: product,
+//! action and account; hash anything secret, the host may log the key), so
+//! two sources of one account share it and two accounts do not. Retrying a
+//! throttled call needs no extra backoff of the plugin's own: the next
+//! attempt waits for its slot. `PluginInfo::rate_limits` declares the
+//! quotas for `inspect plugins` and the docs; the host enforces what
+//! requests name, not that list.
 
 pub mod config;
 mod entry;
@@ -43,7 +53,7 @@ pub use certinspect_protocol as protocol;
 pub use certinspect_protocol::{
     capability, error_kind, normalize_hex, normalize_serial, Binding, CrossRef, DeclaredCertificate, Endpoint,
     Fingerprint, HostServices, HttpRequest, HttpResponse, Location, LogLevel, Page, PluginError, PluginInfo, RateLimit,
-    RevocationState, RevocationStatus, Scope, TransportError, TransportErrorKind, Tristate, PROTOCOL_VERSION,
+    RateLimitKey, RevocationState, RevocationStatus, Scope, TransportError, TransportErrorKind, Tristate, PROTOCOL_VERSION,
 };
 pub use entry::{exported_module, static_module};
 /// Re-exported, so a plugin needs no serde dependency of its own: derive

@@ -1,7 +1,9 @@
 //! A host for plugin tests (feature `testing`): scripted HTTP answers, a
 //! virtual clock and captured logs, so a plugin's unit tests run without a
 //! network and without waiting — `sleep` moves the clock instead, which
-//! makes retry and rate-limit tests exact and fast.
+//! makes retry and rate-limit tests exact and fast. Requests that name a
+//! [`RateLimitKey`](certinspect_protocol::RateLimitKey) are spaced as the
+//! host spaces them (the same [`RateLimiter`]), in virtual time.
 //!
 //! ```
 //! use certinspect_sdk::testing::{json_response, FakeHost};
@@ -22,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use certinspect_protocol::{HostServices, HttpRequest, HttpResponse, LogLevel, TransportError};
+use certinspect_protocol::{HostServices, HttpRequest, HttpResponse, LogLevel, RateLimiter, TransportError};
 
 type Responder = dyn Fn(&HttpRequest) -> Result<HttpResponse, TransportError> + Send + Sync;
 
@@ -31,6 +33,7 @@ pub struct FakeHost {
     now_ms: AtomicI64,
     cancelled: AtomicBool,
     responder: Box<Responder>,
+    limiter: RateLimiter,
     requests: Mutex<Vec<HttpRequest>>,
     logs: Mutex<Vec<String>>,
 }
@@ -56,6 +59,7 @@ impl FakeHost {
             now_ms: AtomicI64::new(now_ms),
             cancelled: AtomicBool::new(false),
             responder: Box::new(responder),
+            limiter: RateLimiter::new(),
             requests: Mutex::new(Vec::new()),
             logs: Mutex::new(Vec::new()),
         })
@@ -104,6 +108,9 @@ pub fn json_response(status: u16, body: &str) -> HttpResponse {
 
 impl HostServices for FakeHost {
     fn http(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        if let Some(limit) = &request.rate_limit {
+            self.limiter.acquire(self, limit)?;
+        }
         self.requests.lock().unwrap_or_else(|p| p.into_inner()).push(request.clone());
         (self.responder)(request)
     }

@@ -1,6 +1,9 @@
-//! From configuration to API clients: one credentials provider and one rate
-//! limiter per opened source, shared by the clients of all its scopes, so
-//! calls of one account count together against Alibaba's per-account quotas.
+//! From configuration to API clients: one credentials provider and one QPS
+//! table (documented limits, assumptions, `rate_limits` overrides) per
+//! opened source, shared by the clients of all its scopes. Every limited
+//! request names its per-(account, API) budget and the host spaces each
+//! budget for the whole run, so calls of one account count together against
+//! Alibaba's per-account quotas across sources and plugins.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +11,7 @@ use std::time::Duration;
 use alibaba_openapi::credentials::CredentialSource;
 use alibaba_openapi::{
     resolve_endpoint, Client, ClientConfig, CredentialEndpoints, CredentialEnv, CredentialsProvider, Product, QpsTable,
-    RateLimiter, RetryPolicy,
+    RetryPolicy,
 };
 use certinspect_sdk::{error_kind, Host, PluginError};
 
@@ -61,12 +64,12 @@ pub fn documented_rate_limits(apis: &[Api]) -> Vec<certinspect_sdk::RateLimit> {
 }
 
 /// What every call of an opened source needs: the host, the account label,
-/// credentials and the shared rate limiter.
+/// credentials and the QPS table.
 pub struct AlibabaContext {
     host: Host,
     common: CommonConfig,
     credentials: Arc<CredentialsProvider>,
-    limiter: Arc<RateLimiter>,
+    qps: Arc<QpsTable>,
 }
 
 impl std::fmt::Debug for AlibabaContext {
@@ -80,7 +83,7 @@ impl std::fmt::Debug for AlibabaContext {
 
 impl AlibabaContext {
     /// Builds the credentials provider (reading profile files, no network)
-    /// and the rate limiter. A credentials source that cannot work at all
+    /// and the QPS table. A credentials source that cannot work at all
     /// (no such profile, env variables unset) is an error here, once per
     /// plugin, rather than once per scope later.
     pub fn new(common: CommonConfig, apis: &[Api], host: Host) -> Result<Self, PluginError> {
@@ -104,7 +107,7 @@ impl AlibabaContext {
                 table.set(api.product, api.action, Some(*qps).filter(|q| *q > 0.0));
             }
         }
-        Ok(Self { host, common, credentials: Arc::new(credentials), limiter: Arc::new(RateLimiter::new(table)) })
+        Ok(Self { host, common, credentials: Arc::new(credentials), qps: Arc::new(table) })
     }
 
     /// The host services.
@@ -137,7 +140,7 @@ impl AlibabaContext {
             ..ClientConfig::default()
         };
         Client::new(Arc::clone(&self.host), Arc::clone(&self.credentials), config)
-            .with_rate_limiter(Arc::clone(&self.limiter))
+            .with_qps_table(Arc::clone(&self.qps))
     }
 
     /// The endpoint a call for `product` in `region` goes to (the override

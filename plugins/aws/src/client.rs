@@ -328,6 +328,7 @@ impl Client {
                 headers: signed_headers,
                 body: body.clone(),
                 timeout_ms: Some(30_000),
+                ..HttpRequest::default()
             });
             let error = match outcome {
                 Ok(response) if (200..300).contains(&response.status) => return Ok(response),

@@ -465,6 +465,7 @@ impl Chain<'_> {
                 headers: vec![("x-aws-ec2-metadata-token-ttl-seconds".into(), "21600".into())],
                 body: Vec::new(),
                 timeout_ms: Some(2_000),
+                ..HttpRequest::default()
             })
             .map_err(|e| {
                 CredentialsError::NotFound(format!(
@@ -505,6 +506,7 @@ impl Chain<'_> {
                 headers,
                 body: Vec::new(),
                 timeout_ms: Some(5_000),
+                ..HttpRequest::default()
             })
             .map_err(|e| CredentialsError::Failed(format!("the {what} did not answer ({})", e.message)))?;
         if response.status != 200 {

@@ -1,11 +1,14 @@
 //! A small blocking `HostServices` for the integration tests: HTTP/1.1 over
 //! a plain `TcpStream`, to 127.0.0.1 only, one connection per request, real
-//! clock and real sleeps. It reports a body shorter than its
+//! clock and real sleeps, and the host's spacing of rate-limited requests
+//! (`certinspect_protocol::RateLimiter`). It reports a body shorter than its
 //! `Content-Length` as a transport error, like the real host does.
 
 #![allow(dead_code)]
 
-use certinspect_protocol::{HostServices, HttpRequest, HttpResponse, LogLevel, TransportError, TransportErrorKind};
+use certinspect_protocol::{
+    HostServices, HttpRequest, HttpResponse, LogLevel, RateLimiter, TransportError, TransportErrorKind,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +27,8 @@ pub struct LoopbackHost {
     /// `host` header (so resolved endpoints like `https://cdn.aliyuncs.com`
     /// reach the emulator without leaving loopback).
     pub connect_to: Mutex<Option<SocketAddr>>,
+    /// Spaces requests that name a budget, as the host does.
+    pub limiter: RateLimiter,
 }
 
 fn transport(kind: TransportErrorKind, message: impl Into<String>) -> TransportError {
@@ -33,6 +38,11 @@ fn transport(kind: TransportErrorKind, message: impl Into<String>) -> TransportE
 impl LoopbackHost {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A host spacing budgets with `margin` (see `RateLimiter::with_spacing_margin`).
+    pub fn with_spacing_margin(margin: f64) -> Self {
+        Self { limiter: RateLimiter::new().with_spacing_margin(margin), ..Self::default() }
     }
 
     /// A host that sends every request to `addr` (see [`LoopbackHost::connect_to`]).
@@ -104,6 +114,9 @@ fn decode_chunked(mut data: &[u8]) -> Result<Vec<u8>, TransportError> {
 
 impl HostServices for LoopbackHost {
     fn http(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        if let Some(limit) = &request.rate_limit {
+            self.limiter.acquire(self, limit)?;
+        }
         self.requests.fetch_add(1, Ordering::SeqCst);
         let connect_to = *self.connect_to.lock().unwrap();
         let (addr, authority, target) = match connect_to {
