@@ -123,6 +123,8 @@ pub struct ActionStats {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RequestRecord {
     pub seq: u64,
+    /// When it was answered, on the emulator's clock (UNIX ms).
+    pub at_ms: i64,
     pub action: String,
     pub api_version: String,
     /// v1 | v3 | none
@@ -306,6 +308,7 @@ impl State {
             }
             s.log.push_back(RequestRecord {
                 seq,
+                at_ms: self.now_ms(),
                 action: t.action,
                 api_version: t.api_version,
                 signature: t.signature,

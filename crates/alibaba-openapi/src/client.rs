@@ -430,7 +430,8 @@ mod tests {
         });
         slot.set(host.clone()).ok().unwrap();
         let source = |key_id: &str| {
-            let config = ClientConfig { endpoint_override: Some("http://127.0.0.1:9".into()), ..ClientConfig::default() };
+            let config =
+                ClientConfig { endpoint_override: Some("http://127.0.0.1:9".into()), ..ClientConfig::default() };
             Client::new(host.clone(), Arc::new(CredentialsProvider::fixed(Credentials::new(key_id, SECRET))), config)
         };
         let (cas, alb, other_account) = (source(KEY_ID), source(KEY_ID), source("LTAI5tOtherAccount0001"));
@@ -438,11 +439,8 @@ mod tests {
         let mut table = QpsTable::documented();
         table.set(Product::Cas, "ListCloudResources", Some(10.0));
         let table = Arc::new(table);
-        let (cas, alb, other_account) = (
-            cas.with_qps_table(table.clone()),
-            alb.with_qps_table(table.clone()),
-            other_account.with_qps_table(table),
-        );
+        let (cas, alb, other_account) =
+            (cas.with_qps_table(table.clone()), alb.with_qps_table(table.clone()), other_account.with_qps_table(table));
         cas.call(&resources, &[]).unwrap();
         alb.call(&resources, &[]).unwrap(); // throttled once, retried
         other_account.call(&resources, &[]).unwrap();

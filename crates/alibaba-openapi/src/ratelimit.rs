@@ -90,7 +90,11 @@ mod tests {
         let cases = [
             ("the same key id and API: one budget", budget("LTAI5tAccountA000000001", &cas, 5.0), true),
             ("another key id", budget("LTAI5tAccountB000000001", &cas, 10.0), false),
-            ("another action", budget("LTAI5tAccountA000000001", &ActionSpec::new(Product::Cas, "ListCert"), 10.0), false),
+            (
+                "another action",
+                budget("LTAI5tAccountA000000001", &ActionSpec::new(Product::Cas, "ListCert"), 10.0),
+                false,
+            ),
             (
                 "another product version (PCA shares CAS's host)",
                 budget("LTAI5tAccountA000000001", &ActionSpec::new(Product::CasPca, "ListCloudResources"), 10.0),

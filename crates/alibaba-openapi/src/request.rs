@@ -134,5 +134,12 @@ pub(crate) fn build_v3_request(
     headers.push(("user-agent".to_string(), user_agent.to_string()));
     headers
         .push(("Authorization".to_string(), v3::authorization(credentials.access_key_id(), &signed_names, &signature)));
-    HttpRequest { method: "POST".to_string(), url: base.url_with_query(params), headers, body: Vec::new(), timeout_ms, ..HttpRequest::default() }
+    HttpRequest {
+        method: "POST".to_string(),
+        url: base.url_with_query(params),
+        headers,
+        body: Vec::new(),
+        timeout_ms,
+        ..HttpRequest::default()
+    }
 }

@@ -204,8 +204,7 @@ fn fast_fault_setup(certificates: i64, seed: u64) -> (EmulatorHandle, Arc<Loopba
     let host = Arc::new(LoopbackHost::new());
     let mut table = QpsTable::documented();
     table.set(Product::Cas, "ListUserCertificateOrder", Some(100.0));
-    let client = client_for(host.clone(), &emulator, SignatureVersion::V3, SECRET)
-        .with_qps_table(Arc::new(table));
+    let client = client_for(host.clone(), &emulator, SignatureVersion::V3, SECRET).with_qps_table(Arc::new(table));
     (emulator, host, client)
 }
 
@@ -408,8 +407,7 @@ fn a_refused_page_size_is_stepped_down_and_the_listing_completes() {
     let host = Arc::new(LoopbackHost::new());
     let mut table = QpsTable::documented();
     table.set(Product::Cas, "ListUserCertificateOrder", None);
-    let client = client_for(host.clone(), &emulator, SignatureVersion::V3, SECRET)
-        .with_qps_table(Arc::new(table));
+    let client = client_for(host.clone(), &emulator, SignatureVersion::V3, SECRET).with_qps_table(Arc::new(table));
     let request = ListRequest::new(
         actions::CAS_LIST_USER_CERTIFICATE_ORDER,
         PageStyle::CurrentPage { show_size: 100 },

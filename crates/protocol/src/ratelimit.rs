@@ -71,9 +71,8 @@ impl RateLimiter {
             return None;
         }
         let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
-        let budget = budgets
-            .entry(limit.key.clone())
-            .or_insert(Budget { next_slot_us: now_us, per_second: limit.per_second });
+        let budget =
+            budgets.entry(limit.key.clone()).or_insert(Budget { next_slot_us: now_us, per_second: limit.per_second });
         budget.per_second = budget.per_second.min(limit.per_second);
         let interval_us = (1_000_000.0 / budget.per_second * (1.0 + self.spacing_margin)).ceil() as i64;
         let slot = budget.next_slot_us.max(now_us);

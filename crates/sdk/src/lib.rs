@@ -53,7 +53,8 @@ pub use certinspect_protocol as protocol;
 pub use certinspect_protocol::{
     capability, error_kind, normalize_hex, normalize_serial, Binding, CrossRef, DeclaredCertificate, Endpoint,
     Fingerprint, HostServices, HttpRequest, HttpResponse, Location, LogLevel, Page, PluginError, PluginInfo, RateLimit,
-    RateLimitKey, RevocationState, RevocationStatus, Scope, TransportError, TransportErrorKind, Tristate, PROTOCOL_VERSION,
+    RateLimitKey, RevocationState, RevocationStatus, Scope, TransportError, TransportErrorKind, Tristate,
+    PROTOCOL_VERSION,
 };
 pub use entry::{exported_module, static_module};
 /// Re-exported, so a plugin needs no serde dependency of its own: derive

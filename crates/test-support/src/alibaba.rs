@@ -108,6 +108,9 @@ pub fn host() -> Host {
 pub struct Plugins {
     registry: PluginRegistry,
     isolation: Isolation,
+    /// The run's host: every source opened here shares its services (its
+    /// one rate limiter), as the sources of one `inspect` run do.
+    host: Host,
 }
 
 /// `providers` registered to run under `isolation`: linked into the test
@@ -121,7 +124,7 @@ pub fn registry(isolation: Isolation, providers: impl IntoIterator<Item = Static
     }
     assert!(linked.failures().is_empty(), "{:?}", linked.failures());
     match isolation {
-        Isolation::InProcess => Plugins { registry: linked, isolation },
+        Isolation::InProcess => Plugins { registry: linked, isolation, host: host() },
         _ => libraries(isolation, linked.plugins().iter().map(|p| p.info().name.as_str())),
     }
 }
@@ -138,7 +141,7 @@ pub fn libraries<'a>(isolation: Isolation, names: impl IntoIterator<Item = &'a s
         registry.load_file(&library(name));
     }
     assert!(registry.failures().is_empty(), "{:?}", registry.failures());
-    Plugins { registry, isolation }
+    Plugins { registry, isolation, host: host() }
 }
 
 impl Plugins {
@@ -168,10 +171,11 @@ pub fn process_host() -> ProcessHost {
 }
 
 /// Opens `plugin` with `config` under the registry's isolation, as the
-/// host does, with no check of the configuration first.
+/// host does (on the registry's one host), with no check of the
+/// configuration first.
 pub fn try_open(plugins: &Plugins, plugin: &str, config: &Value) -> Result<OpenedSource, SourceCallError> {
     let loaded = plugins.get(plugin);
-    let services = host().for_plugin(plugin);
+    let services = plugins.host.for_plugin(plugin);
     let source = match plugins.isolation {
         Isolation::InProcess => loaded.open(config, services)?,
         _ => loaded.open_in_child(config, services, &process_host())?,

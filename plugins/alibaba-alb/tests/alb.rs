@@ -329,8 +329,105 @@ fn the_generated_alb_case_declares_the_renewed_sni_certificate(isolation: Isolat
     assert_eq!(binding.location.listener_port, drift.port);
 }
 
+/// The CAS plugin and the ALB plugin of one account both page CAS
+/// `ListCloudResources` (CAS for its deployment rows, ALB for the domains of
+/// its additional certificates): one per-account budget at the gateway, so
+/// the host spaces them as one and the account stays within its QPS. A CAS
+/// source of another account, paging at the same time, keeps a budget of
+/// its own: together the two accounts get past what one budget allows.
+fn sources_of_one_account_share_its_budget_and_another_account_keeps_its_own(isolation: Isolation) {
+    use alibaba_emulator::generate::{generate, GenerateOptions};
+    use alibaba_emulator::world::CloudResource;
+    use certinspect_alibaba_cas::AlibabaCasProvider;
+    const LIMIT: usize = 10;
+
+    let dir = tempfile::tempdir().unwrap();
+    let options = GenerateOptions {
+        domains: 10,
+        accounts: 2,
+        seed: 65,
+        regions: vec!["cn-hangzhou".into()],
+        out_dir: dir.path().join("world"),
+        ..GenerateOptions::default()
+    };
+    let mut world = generate(&options).unwrap().world;
+    add_albs(&mut world, "cn-hangzhou", 1);
+    // 2,000 ALB rows per account: 20 calls of 100 rows for ALB (its page),
+    // 20 for CAS at page_size 100; 40 calls of one budget, about 4 s.
+    for account in &mut world.accounts {
+        let cert_id = account.cas.certificates[0].certificate_id;
+        account.cas.deployments.extend((0..2_000).map(|i| CloudResource {
+            id: 50_000 + i,
+            cert_id,
+            cloud_name: "aliyun".into(),
+            cloud_product: "ALB".into(),
+            region_id: "cn-hangzhou".into(),
+            domain: format!("d{i}.alb.example.test"),
+            instance_id: format!("alb-x{i}"),
+            listener_id: format!("lsn-x{i}"),
+            listener_port: "443".into(),
+            enable_https: 1,
+            status: "normal".into(),
+            ..CloudResource::default()
+        }));
+    }
+    let second = world.accounts[1].access_keys.iter().find(|k| k.enabled && k.security_token.is_none()).unwrap();
+    let (second_account, second_key) = (world.accounts[1].id.clone(), second.clone());
+    let served = support::serve(dir, world, EmulatorConfig::default());
+    let profiles = std::fs::read_to_string(&served.credentials).unwrap();
+    std::fs::write(
+        &served.credentials,
+        format!(
+            "{profiles}[second]\ntype = access_key\naccess_key_id = {}\naccess_key_secret = {}\n",
+            second_key.id, second_key.secret
+        ),
+    )
+    .unwrap();
+    let other = support::config_for(
+        &served.emulator.url(),
+        &served.credentials,
+        "second",
+        json!({ "page_size": 100, "deployment_bindings": "none" }),
+    );
+
+    let registry =
+        support::registry(isolation, [static_module::<AlibabaAlbProvider>(), static_module::<AlibabaCasProvider>()]);
+    // Opened on one registry: one run, one host.
+    let collected = support::collect_all(&[
+        support::open(&registry, PLUGIN_NAME, &served.config(json!({ "products": ["alb"] }))),
+        support::open(
+            &registry,
+            "alibaba-cas",
+            &served.config(json!({ "page_size": 100, "deployment_bindings": "none" })),
+        ),
+        support::open(&registry, "alibaba-cas", &other),
+    ]);
+    support::assert_complete(&collected);
+
+    let stats = served.emulator.stats();
+    support::assert_within_qps(&stats, &["ListCloudResources"]);
+    let calls = |account: Option<&str>| -> Vec<i64> {
+        stats
+            .requests
+            .iter()
+            .filter(|r| r.action == "ListCloudResources" && r.code.is_none())
+            .filter(|r| account.is_none_or(|a| r.account_id == a))
+            .map(|r| r.at_ms)
+            .collect()
+    };
+    let busiest_second = |times: &[i64]| {
+        times.iter().map(|t| times.iter().filter(|u| (*t..t + 1000).contains(*u)).count()).max().unwrap_or(0)
+    };
+    let (first, second, both) = (calls(Some(&served.world.accounts[0].id)), calls(Some(&second_account)), calls(None));
+    assert!(first.len() >= 40 && second.len() >= 20, "{} and {} calls", first.len(), second.len());
+    // Two budgets: more than one allows, together (one budget is at most
+    // LIMIT a second, and one more when an arrival is late).
+    assert!(busiest_second(&both) > LIMIT + 3, "{} calls in the busiest second of both", busiest_second(&both));
+}
+
 certinspect_test_support::under_both_isolations!(
     every_listener_certificate_arrives_once_across_token_pages,
+    sources_of_one_account_share_its_budget_and_another_account_keeps_its_own,
     nlb_tcpssl_listeners_come_through_the_same_code,
     alb_nlb_dcdn_and_cas_deployments_are_joined_to_cas,
     the_generated_alb_case_declares_the_renewed_sni_certificate,

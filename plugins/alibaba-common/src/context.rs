@@ -139,8 +139,7 @@ impl AlibabaContext {
             request_timeout_ms: Some(self.common.request_timeout_ms),
             ..ClientConfig::default()
         };
-        Client::new(Arc::clone(&self.host), Arc::clone(&self.credentials), config)
-            .with_qps_table(Arc::clone(&self.qps))
+        Client::new(Arc::clone(&self.host), Arc::clone(&self.credentials), config).with_qps_table(Arc::clone(&self.qps))
     }
 
     /// The endpoint a call for `product` in `region` goes to (the override
