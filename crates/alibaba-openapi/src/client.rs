@@ -292,6 +292,11 @@ impl Client {
                 build_v1_request(host, base, spec.action, version, params.to_vec(), &credentials, user_agent, timeout)
             }
         };
+        // The host waits for the budget's slot after this request is signed:
+        // waits are seconds, and the gateway accepts a timestamp for 15
+        // minutes. Spacing in the host rather than here is what lets every
+        // source of the account share the budget (and puts the wait next to
+        // the wire, after a child process's relay).
         request.rate_limit =
             self.qps.qps(spec.product, spec.action).map(|qps| budget(credentials.access_key_id(), spec, qps));
         let response = host.http(&request).map_err(|mut e| {

@@ -220,7 +220,7 @@ pub struct CommonConfig {
     pub endpoint: Option<String>,
     /// V3 (default) or V1 signatures.
     pub signature_version: SignatureVersion,
-    /// Per-API QPS overrides; 0 lifts the client-side limit.
+    /// Per-API QPS overrides; 0 lifts the limit.
     pub rate_limits: Vec<(String, f64)>,
     /// STS endpoint override (RAM-role profiles).
     pub sts_endpoint: Option<String>,

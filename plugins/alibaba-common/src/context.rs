@@ -17,7 +17,7 @@ use certinspect_sdk::{error_kind, Host, PluginError};
 
 use crate::config::{CommonConfig, CredentialsSetting};
 
-/// An API a plugin calls, and the client-side limit used when Alibaba
+/// An API a plugin calls, and the limit its requests name when Alibaba
 /// publishes none (`None`: unlimited unless configured).
 #[derive(Debug, Clone, Copy)]
 pub struct Api {

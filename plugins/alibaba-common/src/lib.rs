@@ -6,8 +6,9 @@
 //!   credential-endpoint overrides, timeouts, retries), a reader whose
 //!   errors name the field and what was expected, and the JSON Schema
 //!   fragments each plugin publishes;
-//! - [`context`]: one credentials provider and one rate limiter per opened
-//!   source, and `alibaba_openapi::Client`s built from them;
+//! - [`context`]: one credentials provider and one QPS table per opened
+//!   source, and `alibaba_openapi::Client`s built from them (their requests
+//!   name per-account budgets that the host spaces for the whole run);
 //! - [`errors`]: client and paging errors as the contract's `PluginError` kinds;
 //! - [`fingerprint`]: fingerprints whose algorithm is told by their length;
 //! - [`paging`]: one page per host call with `alibaba_openapi::Pager` (the
