@@ -219,6 +219,7 @@ fn fleet(domains: usize) -> Result<(), String> {
         .arg(&plugin_dir);
     let inventory_file =
         std::fs::File::create(&inventory).map_err(|e| format!("cannot create {}: {e}", inventory.display()))?;
+    let inventory_started_ms = unix_ms();
     phase("inventory", inventory_command.stdout(inventory_file))?;
     let stats = testbed.emulator.stats();
     phase(
@@ -256,12 +257,24 @@ fn fleet(domains: usize) -> Result<(), String> {
     for (action, requests, limit) in &floor.actions {
         let throttled =
             stats.by_action.get(action).and_then(|a| a.refused.get("Throttling.User")).copied().unwrap_or(0);
+        // Where the time goes: when the action's answered calls began and
+        // ended, counted from the inventory's start.
+        let answered = stats.requests.iter().filter(|r| &r.action == action && r.code.is_none());
+        let (first, last) = answered.fold((i64::MAX, i64::MIN), |(a, b), r| (a.min(r.at_ms), b.max(r.at_ms)));
+        let since_start = |ms: i64| (ms - inventory_started_ms) as f64 / 1000.0;
         println!(
-            "  {action:<44} {requests:>7} requests / {limit:>3} per s = {:>7.2} s, {throttled} throttled (retried)",
-            *requests as f64 / f64::from(*limit)
+            "  {action:<44} {requests:>7} requests / {limit:>3} per s = {:>7.2} s, {throttled} throttled (retried), answered from {:.2} s to {:.2} s",
+            *requests as f64 / f64::from(*limit),
+            since_start(first),
+            since_start(last)
         );
     }
     Ok(())
+}
+
+/// Now, UNIX milliseconds (the emulator's clock in the demo).
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// What the emulator's QPS limits alone make the inventory take.

@@ -416,8 +416,8 @@ mod tests {
 
     /// Two clients of one key id (two sources of one account) and a third of
     /// another: the first two draw from one budget, spaced by the host
-    /// (FakeHost spaces as the host does, in virtual time: 10/s plus the 2%
-    /// margin, 102 ms), the third from its own. A `Throttling.User` is
+    /// (FakeHost spaces as the host does, in virtual time: 10/s, 100 ms),
+    /// the third from its own. A `Throttling.User` is
     /// retried at the budget's next slot, with no random backoff on top.
     #[test]
     fn clients_of_one_account_share_a_budget_and_retry_a_throttle_at_the_next_slot() {
@@ -452,7 +452,7 @@ mod tests {
         cas.call(&resources, &[]).unwrap();
         let seen = seen.lock().unwrap();
         let times: Vec<i64> = seen.iter().map(|(t, _)| *t).collect();
-        assert_eq!(times, [0, 102, 204, 204, 306]);
+        assert_eq!(times, [0, 100, 200, 200, 300]);
         let keys: Vec<&str> = seen.iter().map(|(_, k)| k.as_str()).collect();
         assert!(keys[0] == keys[1] && keys[1] == keys[2] && keys[2] == keys[4] && keys[3] != keys[0], "{keys:?}");
         assert!(keys.iter().all(|k| !k.contains("LTAI5t")), "{keys:?}");

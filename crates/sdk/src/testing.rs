@@ -108,11 +108,10 @@ pub fn json_response(status: u16, body: &str) -> HttpResponse {
 
 impl HostServices for FakeHost {
     fn http(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        if let Some(limit) = &request.rate_limit {
-            self.limiter.acquire(self, limit)?;
-        }
-        self.requests.lock().unwrap_or_else(|p| p.into_inner()).push(request.clone());
-        (self.responder)(request)
+        self.limiter.send(self, request, |request| {
+            self.requests.lock().unwrap_or_else(|p| p.into_inner()).push(request.clone());
+            (self.responder)(request)
+        })
     }
 
     fn log(&self, level: LogLevel, target: &str, message: &str) {

@@ -114,9 +114,25 @@ fn decode_chunked(mut data: &[u8]) -> Result<Vec<u8>, TransportError> {
 
 impl HostServices for LoopbackHost {
     fn http(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        if let Some(limit) = &request.rate_limit {
-            self.limiter.acquire(self, limit)?;
-        }
+        self.limiter.send(self, request, |request| self.send(request))
+    }
+
+    fn log(&self, level: LogLevel, target: &str, message: &str) {
+        self.logs.lock().unwrap().push(format!("{level:?} {target}: {message}"));
+    }
+
+    fn now_unix_ms(&self) -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
+    }
+
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+impl LoopbackHost {
+    /// One HTTP/1.1 exchange, once the limiter let the request leave.
+    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         self.requests.fetch_add(1, Ordering::SeqCst);
         let connect_to = *self.connect_to.lock().unwrap();
         let (addr, authority, target) = match connect_to {
@@ -181,18 +197,6 @@ impl HostServices for LoopbackHost {
             data.to_vec()
         };
         Ok(HttpResponse { status, headers, body })
-    }
-
-    fn log(&self, level: LogLevel, target: &str, message: &str) {
-        self.logs.lock().unwrap().push(format!("{level:?} {target}: {message}"));
-    }
-
-    fn now_unix_ms(&self) -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
-    }
-
-    fn is_cancelled(&self) -> bool {
-        false
     }
 }
 

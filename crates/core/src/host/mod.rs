@@ -67,13 +67,10 @@ impl HostServices for PluginScoped {
                 message: "the scan was cancelled".into(),
             });
         }
-        if let Some(limit) = &request.rate_limit {
-            // Waits here, next to the wire (after the plugin signed the
-            // request, after a child's relay), so the spacing the gateway
-            // sees is the spacing made.
-            self.host.limiter.acquire(self, limit)?;
-        }
-        self.host.transport.send(request)
+        // Waits here, next to the wire (after the plugin signed the request,
+        // after a child's relay), so the spacing the gateway sees is the
+        // spacing made.
+        self.host.limiter.send(self, request, |request| self.host.transport.send(request))
     }
 
     fn log(&self, level: LogLevel, target: &str, message: &str) {
