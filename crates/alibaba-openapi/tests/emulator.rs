@@ -147,19 +147,15 @@ fn lists_ten_thousand_certificates_at_the_documented_qps() {
     );
 }
 
-/// Runs the 10k listing several times, with the default limiter and with the
-/// limiter at the exact documented rate, and prints time vs floor and the
-/// throttling seen. `cargo test -p alibaba-openapi --test emulator -- --ignored --nocapture`
+/// Runs the 10k listing several times, with the host's default spacing (the
+/// exact documented rate, held to the one-second window by answers) and with
+/// a 2% margin on top, and prints time vs floor and the throttling seen. `cargo test -p alibaba-openapi --test emulator -- --ignored --nocapture`
 #[test]
 #[ignore = "measurement: ~3 minutes; run with --ignored --nocapture"]
 fn measure_listing_time_against_the_qps_floor() {
     const CERTIFICATES: i64 = 10_000;
     let floor = 19.9;
-    let setups = [
-        ("sequential, default margin", 1, None),
-        ("4 fetchers, default margin", 4, None),
-        ("4 fetchers, no margin", 4, Some(0.0)),
-    ];
+    let setups = [("sequential", 1, None), ("4 fetchers", 4, None), ("4 fetchers, 2% margin", 4, Some(0.02))];
     for (label, concurrency, margin) in setups {
         for run in 1..=2 {
             let emulator = start(CERTIFICATES, EmulatorConfig::default());
