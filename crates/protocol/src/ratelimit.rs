@@ -274,11 +274,13 @@ mod tests {
         }
     }
 
-    /// Each row: answers kept (newest last, ms), requests in flight, the
+    /// A row: what, answers kept (newest last, ms), requests in flight, the
     /// budget's rate, and when the window opens (ms; `None`: at an answer).
+    type WindowCase = (&'static str, &'static [i64], usize, f64, Option<i64>);
+
     #[test]
     fn the_window_opens_a_second_after_the_nth_latest_answer() {
-        let cases: &[(&str, &[i64], usize, f64, Option<i64>)] = &[
+        let cases: &[WindowCase] = &[
             ("nothing sent yet", &[], 0, 10.0, Some(i64::MIN)),
             ("fewer than n answers", &[0, 100, 200], 0, 10.0, Some(i64::MIN)),
             ("n answers: a second after the oldest", &[0, 100, 200], 0, 3.0, Some(1_002)),
