@@ -238,10 +238,10 @@ pub fn assert_complete(collected: &Collected) {
 
 /// Asserts that the clients kept to the emulator's QPS limits (`actions`,
 /// or all when empty). A client that ignores a limit is throttled on most
-/// of its calls after the first second. One that spaces its calls is
-/// throttled only when the machine delays an arrival past the spacing
-/// margin, which a loaded test machine does now and then: a few throttles
-/// (each retried, so nothing is lost) are allowed, not more.
+/// of its calls after the first second. Through the host's limiter (which
+/// keeps each budget's one-second window by answers) none should be; a
+/// few throttles (each retried, so nothing is lost) are still allowed, for
+/// a server clock that a loaded machine reads late, not more.
 #[track_caller]
 pub fn assert_within_qps(stats: &alibaba_emulator::Stats, actions: &[&str]) {
     let counted = |name: &str| actions.is_empty() || actions.contains(&name);

@@ -421,7 +421,8 @@ fn sources_of_one_account_share_its_budget_and_another_account_keeps_its_own(iso
     let (first, second, both) = (calls(Some(&served.world.accounts[0].id)), calls(Some(&second_account)), calls(None));
     assert!(first.len() >= 40 && second.len() >= 20, "{} and {} calls", first.len(), second.len());
     // Two budgets: more than one allows, together (one budget is at most
-    // LIMIT a second, and one more when an arrival is late).
+    // LIMIT answered calls a second: the emulator refuses the rest, and
+    // answers are what the busiest second counts).
     assert!(busiest_second(&both) > LIMIT + 3, "{} calls in the busiest second of both", busiest_second(&both));
 }
 
