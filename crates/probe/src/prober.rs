@@ -818,7 +818,7 @@ mod tests {
     fn legacy_capture_follows_refusals_of_what_was_offered() {
         let nothing = PartialTls::default();
         let answered = PartialTls { handshake_bytes: 7, ..PartialTls::default() };
-        let with_chain = PartialTls { chain: vec![CertDer(vec![1])], ..PartialTls::default() };
+        let with_chain = PartialTls { chain: vec![CertDer::from(vec![1])], ..PartialTls::default() };
         for (kind, partial, expected) in [
             (ProbeErrorKind::UnsupportedProtocol, &nothing, true),
             (ProbeErrorKind::NoCommonAlgorithms, &nothing, true),
@@ -842,7 +842,7 @@ mod tests {
             version: "TLSv1.0".into(),
             version_number: 0x0301,
             cipher_suite: "TLS_RSA_WITH_AES_128_CBC_SHA".into(),
-            chain: vec![CertDer(vec![9])],
+            chain: vec![CertDer::from(vec![9])],
             client_certificate_request: Some(vec![]),
             bytes_read: 900,
         };
@@ -850,17 +850,17 @@ mod tests {
         keep_legacy_so_far(&mut empty, so_far());
         assert_eq!(empty.version.as_deref(), Some("TLSv1.0"));
         assert_eq!(empty.cipher_suite.as_deref(), Some("TLS_RSA_WITH_AES_128_CBC_SHA"));
-        assert_eq!(empty.chain, vec![CertDer(vec![9])]);
+        assert_eq!(empty.chain, vec![CertDer::from(vec![9])]);
         assert!(empty.client_certificate_request.is_some());
 
         let mut own = PartialTls {
             version: Some("TLSv1.2".into()),
             cipher_suite: Some("X".into()),
-            chain: vec![CertDer(vec![1])],
+            chain: vec![CertDer::from(vec![1])],
             ..PartialTls::default()
         };
         keep_legacy_so_far(&mut own, so_far());
-        assert_eq!((own.version.as_deref(), own.chain.clone()), (Some("TLSv1.2"), vec![CertDer(vec![1])]));
+        assert_eq!((own.version.as_deref(), own.chain.clone()), (Some("TLSv1.2"), vec![CertDer::from(vec![1])]));
 
         let mut untouched = PartialTls::default();
         keep_legacy_so_far(&mut untouched, legacy::LegacyCapture::default());

@@ -60,10 +60,10 @@ impl ServerCertVerifier for CaptureThenObserve {
         ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let chain = std::iter::once(end_entity).chain(intermediates).map(|c| CertDer(c.as_ref().to_vec())).collect();
+        let chain = std::iter::once(end_entity).chain(intermediates).map(|c| CertDer::from(c.as_ref())).collect();
         let mut captured = self.slot.lock().unwrap_or_else(|e| e.into_inner());
         captured.chain = chain;
-        captured.stapled_ocsp = (!ocsp_response.is_empty()).then(|| CertDer(ocsp_response.to_vec()));
+        captured.stapled_ocsp = (!ocsp_response.is_empty()).then(|| CertDer::from(ocsp_response));
         Ok(ServerCertVerified::assertion())
     }
 

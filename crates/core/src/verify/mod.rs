@@ -332,9 +332,13 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
                     return Vec::new();
                 };
                 let chain = &analysed.chain;
-                let issuers: Vec<&[u8]> = chain[1..].iter().chain(&analysed.fetched).map(Vec::as_slice).collect();
-                let staple = observation.tls().and_then(|tls| tls.stapled_ocsp.as_ref()).map(|s| s.0.as_slice());
-                revocation_lists.answers(&chain[0], facts, &issuers, staple, &fetcher, now)
+                let issuers: Vec<&[u8]> = chain[1..]
+                    .iter()
+                    .map(CertDer::as_bytes)
+                    .chain(analysed.fetched.iter().map(Vec::as_slice))
+                    .collect();
+                let staple = observation.tls().and_then(|tls| tls.stapled_ocsp.as_ref()).map(CertDer::as_bytes);
+                revocation_lists.answers(chain[0].as_bytes(), facts, &issuers, staple, &fetcher, now)
             })
             .collect();
 
