@@ -26,7 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use certinspect_analysis::{ChainAnalysis, LegacyCn, Policy, TrustStore};
 use certinspect_probe::{
-    probe_blocking_each, CertDer, ProbeConfig, ProbeError, ProbeErrorKind, ProbeObservation, ProbeTarget,
+    probe_blocking_batches, CertDer, ProbeConfig, ProbeError, ProbeErrorKind, ProbeObservation, ProbeTarget,
 };
 use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location, RevocationStatus};
 use serde_json::json;
@@ -391,35 +391,20 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         }
     };
     if !plan.targets.is_empty() {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let targets = plan.targets.clone();
-        let probing = std::thread::spawn({
-            let config = options.probe.clone();
-            move || probe_blocking_each(config, targets, |observation| drop(sender.send(observation)))
-        });
-        // Batches: whatever has arrived, up to a bound, so results stream
-        // while the analysis still runs on several cores.
+        // The analysis runs on this thread, on batches of whatever
+        // observations have arrived (up to a bound), while the prober's
+        // runtime goes on probing: results stream, and the analysis still
+        // runs on several cores.
         let mut observed = vec![false; plan.targets.len()];
-        while let Ok(first) = receiver.recv() {
-            let mut batch = vec![first];
-            while batch.len() < ANALYSIS_BATCH {
-                match receiver.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
-            }
+        let probed = probe_blocking_batches(options.probe.clone(), plan.targets.clone(), ANALYSIS_BATCH, |batch| {
             for observation in &batch {
                 observed[observation.target_index] = true;
             }
             handle_batch(batch);
-        }
+        });
         // Every target yields a result, even when the prober itself failed.
-        let failure = match probing.join() {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(format!("cannot start the prober: {e}")),
-            Err(_) => Some("the prober failed".to_owned()),
-        };
-        if let Some(why) = failure {
+        if let Err(e) = probed {
+            let why = format!("cannot start the prober: {e}");
             let missing = plan.targets.iter().enumerate().filter(|(index, _)| !observed[*index]);
             handle_batch(missing.map(|(index, target)| failed_observation(index, target, &why)).collect());
         }
