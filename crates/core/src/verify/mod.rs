@@ -2,8 +2,9 @@
 //! the served chains in parallel, reconcile with the declarations, and
 //! produce findings and a report.
 //!
-//! This module is the pipeline (a prober thread streaming observations, a
-//! channel, analysis in batches with rayon); each step it drives has a
+//! This module is the pipeline (the prober's runtime probing while this
+//! thread analyses the observations in batches, with rayon, as they
+//! arrive); each step it drives has a
 //! module of its own: [`plan`] (targets and routes), `result` (one
 //! observation of one binding), `rules` (findings, pure), `revocation`
 //! (provider and CRL answers merged into one fact per leaf), `summary` (totals).
@@ -231,11 +232,15 @@ pub struct NoObserver;
 impl VerifyObserver for NoObserver {}
 
 /// Verify `input` and build the report.
+///
+/// Blocking: it runs the prober's own runtime, so call it from a thread
+/// that is not inside a Tokio runtime (`spawn_blocking` from async code).
 pub fn verify(input: VerifyInput, options: &VerifyOptions) -> Report {
     verify_observed(input, options, &mut NoObserver)
 }
 
-/// [`verify`], telling `observer` about each result as it is made.
+/// [`verify`], telling `observer` about each result as it is made (on the
+/// calling thread).
 pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &mut dyn VerifyObserver) -> Report {
     let now = options.now_unix.unwrap_or_else(unix_now);
     let mut input = input;
