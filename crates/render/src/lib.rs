@@ -30,6 +30,7 @@ mod json;
 mod prometheus;
 mod sarif;
 mod table;
+
 mod view;
 
 use std::io::{self, Write};
@@ -42,7 +43,8 @@ pub use certinspect_core::findings::{CodeInfo, FindingCode, Severity};
 pub use csv_out::{tag_column_name, CsvWriter, CSV_COLUMNS};
 pub use json::JsonLinesWriter;
 pub use prometheus::{escape_label_value, tag_label_name, PrometheusSeries};
-pub use sarif::{binding_uri, sarif_level, SARIF_FINGERPRINT_KEY};
+pub use sarif::{binding_uri, sarif_level, SarifWriter, SARIF_FINGERPRINT_KEY};
+pub use table::TableWriter;
 
 /// The JSON Schema (draft 2020-12) of the `json` format, and of the `jsonl`
 /// events under `$defs/jsonl_event`: `docs/report.schema.json`, compiled in
