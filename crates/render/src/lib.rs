@@ -4,14 +4,16 @@
 //!
 //! - **table**: for a terminal: a summary, the findings most severe first,
 //!   one row per binding and address; ANSI colour only when the caller asks
-//!   ([`RenderOptions::color`]);
+//!   ([`RenderOptions::color`]); gathered as compact rows while a run
+//!   streams ([`TableWriter`]);
 //! - **json**: the report exactly as serde writes it, described by the
 //!   hand-written JSON Schema `docs/report.schema.json` ([`REPORT_SCHEMA`]);
 //! - **jsonl**: JSON Lines events (`result`, `finding`, `summary`), written
 //!   and flushed one line at a time so an interrupted run keeps what it had
 //!   ([`JsonLinesWriter`] for streaming, [`render_jsonl`] for a whole report);
 //! - **csv**: one row per binding and result (RFC 4180);
-//! - **sarif**: SARIF 2.1.0, one rule per finding code, one result per finding;
+//! - **sarif**: SARIF 2.1.0, one rule per finding code, one result per
+//!   finding; gathered as compact results while a run streams ([`SarifWriter`]);
 //! - **prometheus**: the text exposition format, for node_exporter's
 //!   textfile collector.
 //!

@@ -343,8 +343,7 @@ impl TableWriter {
     /// the rows gathered, and the findings about no binding from the report
     /// (the ones about a binding came with their results and bindings).
     pub fn finish(&mut self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        let unbound: Vec<&Finding> = report.findings.iter().filter(|f| f.binding.is_none()).collect();
-        for finding in unbound {
+        for finding in report.findings.iter().filter(|f| f.binding.is_none()) {
             self.finding(finding);
         }
         self.write(report, out)
@@ -357,6 +356,7 @@ impl TableWriter {
         address: Option<&str>,
         common_name: Option<&str>,
         verdict: Option<Verdict>,
+        served_days: Option<i64>,
     ) {
         let location = &binding.location;
         let resource = location
@@ -381,7 +381,7 @@ impl TableWriter {
             address: address.map(Box::from),
             cells: cells.into_boxed_str(),
             verdict,
-            served_days: None,
+            served_days,
             declared_not_after: binding.declared.not_after,
         });
     }
@@ -518,11 +518,8 @@ impl TableWriter {
 /// bindings as a whole, and the row of each binding not probed.
 impl VerifyObserver for TableWriter {
     fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
-        let common_name = served_common_name(result);
-        self.row(index, binding, result.address.as_deref(), common_name, Some(result.verdict));
-        if let Some(row) = self.rows.last_mut() {
-            row.served_days = result.served.as_ref().map(|s| s.days_remaining);
-        }
+        let (common_name, days) = (served_common_name(result), result.served.as_ref().map(|s| s.days_remaining));
+        self.row(index, binding, result.address.as_deref(), common_name, Some(result.verdict), days);
         self.findings(findings);
     }
 
@@ -531,7 +528,7 @@ impl VerifyObserver for TableWriter {
     }
 
     fn not_probed(&mut self, index: usize, binding: &Binding) {
-        self.row(index, binding, None, binding.declared.common_name.as_deref(), None);
+        self.row(index, binding, None, binding.declared.common_name.as_deref(), None, None);
     }
 }
 
