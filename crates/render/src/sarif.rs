@@ -115,16 +115,16 @@ fn logical_location(binding: &Binding) -> Value {
 /// change of what goes into a fingerprint gets a new key.
 pub const SARIF_FINGERPRINT_KEY: &str = "certinspectFinding/v1";
 
-/// Where `finding` is: the binding it is about, else (a failed source) the
-/// plugin and scope its evidence names.
-fn location(finding: &Finding, binding: Option<&Binding>) -> Option<Value> {
+/// Where a finding is: the binding it is about, else (a failed source) the
+/// plugin and scope its `evidence` names.
+fn location(evidence: &Value, binding: Option<&Binding>) -> Option<Value> {
     match binding {
         Some(binding) => Some(json!({
             "physicalLocation": { "artifactLocation": { "uri": binding_uri(binding) } },
             "logicalLocations": [logical_location(binding)],
         })),
-        None => finding.evidence.get("plugin").and_then(Value::as_str).map(|plugin| {
-            let scope = finding.evidence.get("scope").and_then(Value::as_str);
+        None => evidence.get("plugin").and_then(Value::as_str).map(|plugin| {
+            let scope = evidence.get("scope").and_then(Value::as_str);
             json!({ "logicalLocations": [{
                 "name": plugin,
                 "fullyQualifiedName": scope.map_or_else(|| plugin.to_owned(), |s| format!("{plugin}/{s}")),
@@ -138,8 +138,9 @@ fn location(finding: &Finding, binding: Option<&Binding>) -> Option<Value> {
 fn result(finding: &Finding, binding: Option<&Binding>) -> String {
     let mut properties = Map::new();
     properties.insert("severity".into(), json!(finding.severity));
-    if !finding.evidence.is_null() {
-        properties.insert("evidence".into(), finding.evidence.clone());
+    let evidence = finding.evidence.to_value();
+    if !evidence.is_null() {
+        properties.insert("evidence".into(), evidence.clone());
     }
     if let Some(index) = finding.binding {
         properties.insert("binding".into(), json!(index));
@@ -158,7 +159,7 @@ fn result(finding: &Finding, binding: Option<&Binding>) -> String {
     if let Some(index) = FindingCode::ALL.iter().position(|c| *c == finding.code) {
         out["ruleIndex"] = json!(index);
     }
-    if let Some(location) = location(finding, binding) {
+    if let Some(location) = location(&evidence, binding) {
         out["locations"] = json!([location]);
     }
     out["properties"] = Value::Object(properties);
