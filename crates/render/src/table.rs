@@ -161,12 +161,13 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 /// shrunk one character at a time until the row fits `max_width` (0 =
 /// unlimited) or every column is at its minimum: the most expendable
 /// columns first ([`Column::shrink`]), the widest of them first.
-fn layout(columns: &[Column], rows: &[Vec<Cell>], max_width: usize) -> Vec<usize> {
-    let mut widths: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| rows.iter().map(|r| width_of(&r[i].text)).chain([width_of(&c.header)]).max().unwrap_or(0))
-        .collect();
+fn layout(columns: &[Column], rows: impl IntoIterator<Item = Vec<Cell>>, max_width: usize) -> Vec<usize> {
+    let mut widths: Vec<usize> = columns.iter().map(|c| width_of(&c.header)).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(&row) {
+            *width = (*width).max(width_of(&cell.text));
+        }
+    }
     if max_width == 0 {
         return widths;
     }
@@ -183,16 +184,19 @@ fn layout(columns: &[Column], rows: &[Vec<Cell>], max_width: usize) -> Vec<usize
     widths
 }
 
-fn write_table(
+/// The table of `columns` and the cells `rows` makes, made once for the
+/// layout and again row by row as they are written, so a long table is
+/// never held as cells at once.
+fn write_table<I: Iterator<Item = Vec<Cell>>>(
     out: &mut dyn Write,
     painter: &Painter,
     columns: &[Column],
-    rows: &[Vec<Cell>],
+    rows: impl Fn() -> I,
     max_width: usize,
 ) -> io::Result<()> {
-    let widths = layout(columns, rows, max_width);
+    let widths = layout(columns, rows(), max_width);
     let header: Vec<Cell> = columns.iter().map(|c| Cell::styled(c.header.clone(), Style::Bold)).collect();
-    for row in std::iter::once(&header).chain(rows) {
+    for row in std::iter::once(header).chain(rows()) {
         // A cell wider than its column continues on the row's next lines.
         let cells: Vec<Vec<String>> = row.iter().enumerate().map(|(i, cell)| wrap(&cell.text, widths[i])).collect();
         let height = cells.iter().map(Vec::len).max().unwrap_or(1);
@@ -310,6 +314,36 @@ struct ResultRow {
     declared_not_after: Option<i64>,
 }
 
+impl ResultRow {
+    /// The cells of the row, days reckoned at `generated_at` when nothing
+    /// was served.
+    fn cells(&self, generated_at: i64) -> Vec<Cell> {
+        let declared_days = self.declared_not_after.map(|t| (t - generated_at).div_euclid(86_400));
+        let (days, days_style) = match (self.served_days, declared_days) {
+            (Some(served), _) => (served.to_string(), days_style(served)),
+            (None, Some(d)) => (format!("{d}*"), Style::Dim),
+            (None, None) => (String::new(), Style::Plain),
+        };
+        let mut cells = self.cells.split_terminator(CELL_END);
+        let mut next = || cells.next().unwrap_or_default().to_owned();
+        let (service, resource, endpoint, common_name) = (next(), next(), next(), next());
+        let (endpoint_style, verdict) = match self.verdict {
+            Some(verdict) => (Style::Plain, Cell::styled(verdict.as_str(), Style::of_verdict(verdict))),
+            None => (Style::Dim, Cell::styled("-", Style::Dim)),
+        };
+        let fixed = vec![
+            Cell::new(service),
+            Cell::new(resource),
+            Cell::styled(endpoint, endpoint_style),
+            Cell::new(self.address.as_deref().unwrap_or_default()),
+            verdict,
+            Cell::new(common_name),
+            Cell::styled(days, days_style),
+        ];
+        fixed.into_iter().chain(cells.map(Cell::new)).collect()
+    }
+}
+
 /// The table gathered as a run goes: per result only its row's cells
 /// ([`ResultRow`]) and per finding it lists what it prints and what orders
 /// it; info findings, unless verbose, only as a count per code. Column
@@ -420,10 +454,8 @@ impl TableWriter {
             };
             // The message matters most; the place is cut first.
             let columns = [col("SEVERITY", 8, 0), col("CODE", 12, 1), col("WHERE", 16, 3), col("MESSAGE", 24, 2)];
-            let rows: Vec<Vec<Cell>> = self
-                .findings
-                .iter()
-                .map(|f| {
+            let rows = || {
+                self.findings.iter().map(|f| {
                     let message = match (&f.address, f.binding) {
                         (Some(address), Some(binding)) if results_of(binding) > 1 => {
                             format!("[{address}] {}", f.message)
@@ -437,8 +469,8 @@ impl TableWriter {
                         Cell::new(message),
                     ]
                 })
-                .collect();
-            write_table(out, &painter, &columns, &rows, options.width)?;
+            };
+            write_table(out, &painter, &columns, rows, options.width)?;
         }
         if !options.verbose && self.hidden_info > 0 {
             let codes: Vec<&str> = self.hidden_codes.iter().copied().collect();
@@ -468,40 +500,10 @@ impl TableWriter {
                 Column { header: Cow::Borrowed("DAYS"), min: 4, shrink: 0, right: true },
             ];
             columns.extend(options.tags.iter().map(|key| tag_column(key)));
-            let mut declared_days_shown = false;
-            let rows: Vec<Vec<Cell>> = self
-                .rows
-                .iter()
-                .map(|row| {
-                    let declared_days = row.declared_not_after.map(|t| (t - report.generated_at).div_euclid(86_400));
-                    let (days, days_style) = match (row.served_days, declared_days) {
-                        (Some(served), _) => (served.to_string(), days_style(served)),
-                        (None, Some(d)) => {
-                            declared_days_shown = true;
-                            (format!("{d}*"), Style::Dim)
-                        }
-                        (None, None) => (String::new(), Style::Plain),
-                    };
-                    let mut cells = row.cells.split_terminator(CELL_END);
-                    let mut next = || cells.next().unwrap_or_default().to_owned();
-                    let (service, resource, endpoint, common_name) = (next(), next(), next(), next());
-                    let (endpoint_style, verdict) = match row.verdict {
-                        Some(verdict) => (Style::Plain, Cell::styled(verdict.as_str(), Style::of_verdict(verdict))),
-                        None => (Style::Dim, Cell::styled("-", Style::Dim)),
-                    };
-                    let fixed = vec![
-                        Cell::new(service),
-                        Cell::new(resource),
-                        Cell::styled(endpoint, endpoint_style),
-                        Cell::new(row.address.as_deref().unwrap_or_default()),
-                        verdict,
-                        Cell::new(common_name),
-                        Cell::styled(days, days_style),
-                    ];
-                    fixed.into_iter().chain(cells.map(Cell::new)).collect()
-                })
-                .collect();
-            write_table(out, &painter, &columns, &rows, options.width)?;
+            let rows = || self.rows.iter().map(|row| row.cells(report.generated_at));
+            write_table(out, &painter, &columns, rows, options.width)?;
+            let declared_days_shown =
+                self.rows.iter().any(|r| r.served_days.is_none() && r.declared_not_after.is_some());
             if declared_days_shown {
                 writeln!(
                     out,
@@ -644,21 +646,21 @@ mod tests {
     #[test]
     fn layout_shrinks_the_widest_column_first() {
         let columns = [col("A", 1, 0), col("B", 3, 0)];
-        let rows = vec![vec![Cell::new("xx"), Cell::new("yyyyyyyyyy")]];
+        let rows = || vec![vec![Cell::new("xx"), Cell::new("yyyyyyyyyy")]];
         // 2 + 2 + 10 = 14 wide; 10 allowed: B gives up 4.
-        assert_eq!(layout(&columns, &rows, 10), vec![2, 6]);
+        assert_eq!(layout(&columns, rows(), 10), vec![2, 6]);
         // Never below the minimums.
-        assert_eq!(layout(&columns, &rows, 1), vec![1, 3]);
-        assert_eq!(layout(&columns, &rows, 0), vec![2, 10]);
+        assert_eq!(layout(&columns, rows(), 1), vec![1, 3]);
+        assert_eq!(layout(&columns, rows(), 0), vec![2, 10]);
     }
 
     #[test]
     fn layout_shrinks_the_most_expendable_column_first() {
         let columns = [col("A", 2, 1), col("B", 3, 0)];
-        let rows = vec![vec![Cell::new("xxxxxx"), Cell::new("yyyyyyyyyy")]];
+        let rows = || vec![vec![Cell::new("xxxxxx"), Cell::new("yyyyyyyyyy")]];
         // 6 + 2 + 10 = 18; 14 allowed: A gives up 4 although B is wider.
-        assert_eq!(layout(&columns, &rows, 14), vec![2, 10]);
+        assert_eq!(layout(&columns, rows(), 14), vec![2, 10]);
         // Then B.
-        assert_eq!(layout(&columns, &rows, 12), vec![2, 8]);
+        assert_eq!(layout(&columns, rows(), 12), vec![2, 8]);
     }
 }
