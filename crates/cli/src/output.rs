@@ -1,5 +1,6 @@
 //! Where and how results are written: the report format, the output file,
-//! streaming JSON Lines, CSV and Prometheus series, and progress on stderr.
+//! streaming JSON Lines, CSV, Prometheus series, table and SARIF rows, and
+//! progress on stderr.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -77,8 +78,8 @@ pub struct Sink {
     width: usize,
     writer: Box<dyn Write>,
     /// The writer of a streamed run (JSON Lines and CSV, which write as
-    /// results arrive; Prometheus, which gathers compact series); `writer`
-    /// is then a sink.
+    /// results arrive; Prometheus, the table and SARIF, which gather compact
+    /// rows); `writer` is then a sink.
     stream: Option<Stream>,
     /// The report of `--baseline`, read before anything is scanned.
     pub baseline: Option<Report>,
@@ -119,9 +120,10 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     // Comparing with a baseline needs the whole report (findings are
-    // matched by their bindings): JSON Lines, CSV and Prometheus are then
-    // written from it at the end.
-    let streamed_format = matches!(args.format, Format::Jsonl | Format::Csv | Format::Prometheus);
+    // matched by their bindings): the streamed formats are then written
+    // from it at the end.
+    let streamed_format =
+        matches!(args.format, Format::Jsonl | Format::Csv | Format::Prometheus | Format::Table | Format::Sarif);
     let (writer, stream) = if streaming && streamed_format && baseline.is_none() {
         (Box::new(io::sink()) as Box<dyn Write>, Some(writer))
     } else {
@@ -131,6 +133,7 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
     // without it, 100; anywhere else (files, pipes, CI logs) it is never cut.
     let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
     let width = columns.unwrap_or(if terminal { 100 } else { 0 });
+    let options = render_options(color, width, labels_from_tags);
     let stream = match stream {
         None => None,
         Some(out) => Some(match args.format {
@@ -139,11 +142,18 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
                     .map_err(|e| format!("cannot write the CSV header: {e}"))?,
             )),
             Format::Prometheus => Stream::Prometheus(certinspect_render::PrometheusSeries::new(labels_from_tags), out),
+            Format::Table => Stream::Table(Box::new(certinspect_render::TableWriter::new(&options)), out),
+            Format::Sarif => Stream::Sarif(certinspect_render::SarifWriter::new(), out),
             _ => Stream::Jsonl(certinspect_render::JsonLinesWriter::for_streamed_run(out)),
         }),
     };
     let labels_from_tags = labels_from_tags.to_vec();
     Ok(Sink { format: args.format, color, width, writer, stream, baseline, labels_from_tags })
+}
+
+/// How the table is drawn: colour, width (0: no limit), a column per tag.
+fn render_options(color: bool, width: usize, tags: &[String]) -> certinspect_render::RenderOptions {
+    certinspect_render::RenderOptions { color, width, tags: tags.to_vec(), ..Default::default() }
 }
 
 /// A format written as the run goes.
@@ -152,6 +162,10 @@ enum Stream {
     Csv(Box<certinspect_render::CsvWriter<Box<dyn Write>>>),
     /// The series gathered, and where the file goes at the end.
     Prometheus(certinspect_render::PrometheusSeries, Box<dyn Write>),
+    /// The table's rows gathered, and where the table goes at the end.
+    Table(Box<certinspect_render::TableWriter>, Box<dyn Write>),
+    /// The SARIF results gathered, and where the log goes at the end.
+    Sarif(certinspect_render::SarifWriter, Box<dyn Write>),
 }
 
 impl Sink {
@@ -163,17 +177,20 @@ impl Sink {
 
     /// Write the finished report (JSON Lines: the closing summary).
     pub fn finish(&mut self, report: &Report) -> io::Result<()> {
-        let options = certinspect_render::RenderOptions {
-            color: self.color,
-            width: self.width,
-            tags: self.labels_from_tags.clone(),
-            ..Default::default()
-        };
+        let options = render_options(self.color, self.width, &self.labels_from_tags);
         match (self.stream.as_mut(), self.format) {
             (Some(Stream::Jsonl(jsonl)), _) => jsonl.finish(report)?,
             (Some(Stream::Csv(csv)), _) => csv.flush()?,
             (Some(Stream::Prometheus(series, out)), _) => {
                 series.finish(report, out)?;
+                out.flush()?;
+            }
+            (Some(Stream::Table(table, out)), _) => {
+                table.finish(report, out)?;
+                out.flush()?;
+            }
+            (Some(Stream::Sarif(sarif, out)), _) => {
+                sarif.finish(report, out)?;
                 out.flush()?;
             }
             (None, Format::Table) => certinspect_render::render_table(report, &options, &mut self.writer)?,
@@ -191,7 +208,7 @@ impl Sink {
     }
 }
 
-/// Streams results (JSON Lines, CSV, Prometheus series) and shows progress on stderr when it is a terminal.
+/// Streams results (JSON Lines, CSV, Prometheus series, table and SARIF rows) and shows progress on stderr when it is a terminal.
 pub struct Observer<'s> {
     sink: &'s mut Sink,
     progress: bool,
@@ -241,7 +258,11 @@ impl VerifyObserver for Observer<'_> {
                 series.not_probed(index, binding);
                 Ok(())
             }
-            None => Ok(()),
+            Some(Stream::Table(table, _)) => {
+                table.not_probed(index, binding);
+                Ok(())
+            }
+            Some(Stream::Sarif(..)) | None => Ok(()),
         };
         if let Err(e) = written.filter_closed_pipe() {
             tracing::error!("cannot write a binding: {e}");
@@ -250,11 +271,16 @@ impl VerifyObserver for Observer<'_> {
 
     fn binding_findings(&mut self, index: usize, binding: &Binding, findings: &[Finding]) {
         // JSON Lines write them from the report, at the end.
-        if let Some(Stream::Csv(csv)) = self.sink.stream.as_mut() {
-            let written = csv.binding_findings(index, binding, findings);
-            if let Err(e) = written.filter_closed_pipe() {
-                tracing::error!("cannot write a binding: {e}");
+        match self.sink.stream.as_mut() {
+            Some(Stream::Csv(csv)) => {
+                let written = csv.binding_findings(index, binding, findings);
+                if let Err(e) = written.filter_closed_pipe() {
+                    tracing::error!("cannot write a binding: {e}");
+                }
             }
+            Some(Stream::Table(table, _)) => table.binding_findings(index, binding, findings),
+            Some(Stream::Sarif(sarif, _)) => sarif.binding_findings(index, binding, findings),
+            _ => {}
         }
     }
 
@@ -268,6 +294,14 @@ impl VerifyObserver for Observer<'_> {
             Some(Stream::Csv(csv)) => csv.result(binding, result, findings),
             Some(Stream::Prometheus(series, _)) => {
                 series.result(index, binding, result, findings);
+                Ok(())
+            }
+            Some(Stream::Table(table, _)) => {
+                table.result(index, binding, result, findings);
+                Ok(())
+            }
+            Some(Stream::Sarif(sarif, _)) => {
+                sarif.result(index, binding, result, findings);
                 Ok(())
             }
             None => Ok(()),
