@@ -1,5 +1,6 @@
 //! Where and how results are written: the report format, the output file,
-//! streaming JSON Lines, CSV and Prometheus series, and progress on stderr.
+//! streaming JSON Lines, CSV, JSON (through a temporary file) and
+//! Prometheus series, and progress on stderr.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 
 use certinspect_core::collect::Collected;
 use certinspect_core::findings::{Finding, Severity};
-use certinspect_core::report::{ChainAnalysis, ObservationResult, Report};
+use certinspect_core::report::{ChainAnalysis, Detail, JoinNoteReport, ObservationResult, Report};
 use certinspect_core::scan::{Inventory, ScanObserver};
 use certinspect_core::verify::VerifyObserver;
 use certinspect_protocol::Binding;
@@ -77,8 +78,8 @@ pub struct Sink {
     width: usize,
     writer: Box<dyn Write>,
     /// The writer of a streamed run (JSON Lines and CSV, which write as
-    /// results arrive; Prometheus, which gathers compact series); `writer`
-    /// is then a sink.
+    /// results arrive; JSON, which spills them to a temporary file;
+    /// Prometheus, which gathers compact series); `writer` is then a sink.
     stream: Option<Stream>,
     /// The report of `--baseline`, read before anything is scanned.
     pub baseline: Option<Report>,
@@ -88,18 +89,27 @@ pub struct Sink {
 
 /// Open the destination `args` name (an output file is created up front,
 /// so a bad path fails before any probing), with the resource tags
-/// `labels_from_tags` as Prometheus labels and table/CSV columns.
-pub fn open(args: &OutputArgs, labels_from_tags: &[String]) -> Result<Sink, String> {
-    open_for(args, labels_from_tags, true)
+/// `labels_from_tags` as Prometheus labels and table/CSV columns, for a run
+/// of `detail`.
+pub fn open(args: &OutputArgs, labels_from_tags: &[String], detail: Detail) -> Result<Sink, String> {
+    // Full detail numbers chains in report order at the end, which the
+    // streamed JSON writer does not redo: that JSON is written whole.
+    let streamed_json = detail == Detail::Summary;
+    open_for(args, labels_from_tags, true, streamed_json)
 }
 
 /// [`open`] for a report that is complete before it is written (`report
 /// merge`): JSON Lines are then written whole, not streamed.
 pub fn open_whole(args: &OutputArgs) -> Result<Sink, String> {
-    open_for(args, &[], false)
+    open_for(args, &[], false, false)
 }
 
-fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> Result<Sink, String> {
+fn open_for(
+    args: &OutputArgs,
+    labels_from_tags: &[String],
+    streaming: bool,
+    streamed_json: bool,
+) -> Result<Sink, String> {
     let baseline = args
         .baseline
         .as_deref()
@@ -119,9 +129,10 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     // Comparing with a baseline needs the whole report (findings are
-    // matched by their bindings): JSON Lines, CSV and Prometheus are then
-    // written from it at the end.
-    let streamed_format = matches!(args.format, Format::Jsonl | Format::Csv | Format::Prometheus);
+    // matched by their bindings): JSON Lines, CSV, JSON and Prometheus are
+    // then written from it at the end.
+    let streamed_format = matches!(args.format, Format::Jsonl | Format::Csv | Format::Prometheus)
+        || (args.format == Format::Json && streamed_json);
     let (writer, stream) = if streaming && streamed_format && baseline.is_none() {
         (Box::new(io::sink()) as Box<dyn Write>, Some(writer))
     } else {
@@ -139,6 +150,9 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
                     .map_err(|e| format!("cannot write the CSV header: {e}"))?,
             )),
             Format::Prometheus => Stream::Prometheus(certinspect_render::PrometheusSeries::new(labels_from_tags), out),
+            Format::Json => {
+                Stream::Json(Box::new(certinspect_render::JsonWriter::new(out).map_err(|e| e.to_string())?))
+            }
             _ => Stream::Jsonl(certinspect_render::JsonLinesWriter::for_streamed_run(out)),
         }),
     };
@@ -152,6 +166,8 @@ enum Stream {
     Csv(Box<certinspect_render::CsvWriter<Box<dyn Write>>>),
     /// The series gathered, and where the file goes at the end.
     Prometheus(certinspect_render::PrometheusSeries, Box<dyn Write>),
+    /// Results spilled to a temporary file, the report written at the end.
+    Json(Box<certinspect_render::JsonWriter<Box<dyn Write>>>),
 }
 
 impl Sink {
@@ -172,6 +188,7 @@ impl Sink {
         match (self.stream.as_mut(), self.format) {
             (Some(Stream::Jsonl(jsonl)), _) => jsonl.finish(report)?,
             (Some(Stream::Csv(csv)), _) => csv.flush()?,
+            (Some(Stream::Json(json)), _) => json.finish(report)?,
             (Some(Stream::Prometheus(series, out)), _) => {
                 series.finish(report, out)?;
                 out.flush()?;
@@ -191,7 +208,7 @@ impl Sink {
     }
 }
 
-/// Streams results (JSON Lines, CSV, Prometheus series) and shows progress on stderr when it is a terminal.
+/// Streams results (JSON Lines, CSV, JSON, Prometheus series) and shows progress on stderr when it is a terminal.
 pub struct Observer<'s> {
     sink: &'s mut Sink,
     progress: bool,
@@ -241,7 +258,8 @@ impl VerifyObserver for Observer<'_> {
                 series.not_probed(index, binding);
                 Ok(())
             }
-            None => Ok(()),
+            // Written with the binding (`binding_done`).
+            Some(Stream::Json(_)) | None => Ok(()),
         };
         if let Err(e) = written.filter_closed_pipe() {
             tracing::error!("cannot write a binding: {e}");
@@ -258,6 +276,12 @@ impl VerifyObserver for Observer<'_> {
         }
     }
 
+    fn binding_done(&mut self, index: usize, binding: &Binding, join: &JoinNoteReport) {
+        if let Some(Stream::Json(json)) = self.sink.stream.as_mut() {
+            json.binding(index, binding, join);
+        }
+    }
+
     fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
         self.done += 1;
         self.failed += usize::from(result.error.is_some());
@@ -268,6 +292,11 @@ impl VerifyObserver for Observer<'_> {
             Some(Stream::Csv(csv)) => csv.result(binding, result, findings),
             Some(Stream::Prometheus(series, _)) => {
                 series.result(index, binding, result, findings);
+                Ok(())
+            }
+            // A spill write that fails is reported by `finish`.
+            Some(Stream::Json(json)) => {
+                json.result(index, result, findings);
                 Ok(())
             }
             None => Ok(()),
