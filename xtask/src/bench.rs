@@ -183,42 +183,51 @@ impl Run<'_> {
     }
 
     /// inspect alone (GNU time, as the harness times) on the first `n`
-    /// endpoints each listed `times` times, with JSON Lines output.
+    /// endpoints each listed `times` times, once per format of
+    /// [`MEMORY_FORMATS`]: one line each.
     fn memory_at_scale(&self, farm: &crate::bench_farm::Farm, n: usize, times: usize) -> Result<String, String> {
         let targets = self.out.join(format!("targets-{n}x{times}.txt"));
         write_inspect_targets(&farm.targets[..n], times, &targets)?;
-        let times_file = self.out.join("memory-at-scale.time");
-        let status = Command::new("/usr/bin/time")
-            .arg("-f")
-            .arg("%e %U %S %M")
-            .arg("-o")
-            .arg(&times_file)
-            .arg(self.inspect)
-            .args(["probe", "--targets"])
-            .arg(&targets)
-            .args(["--trust", "none", "--ca-file"])
-            .arg(self.farm_dir.join("ca.pem"))
-            .args(["--concurrency", "256", "--format", "jsonl"])
-            .stdout(Stdio::null())
-            .status()
-            .map_err(|e| format!("cannot run GNU time: {e}"))?;
-        let measured = std::fs::read_to_string(&times_file).unwrap_or_default();
-        let fields: Vec<f64> =
-            measured.lines().last().unwrap_or_default().split_whitespace().filter_map(|v| v.parse().ok()).collect();
-        let [wall, user, sys, rss_kb] = fields[..] else {
-            return Err(format!("inspect failed on {} ({status}): {measured}", targets.display()));
-        };
-        let probes = (n * times) as f64;
-        Ok(format!(
-            "memory at scale: inspect, {n} endpoints each listed {times}x ({probes} probes, JSON Lines): \
-             {:.0} probes/s, {:.3} ms CPU/probe, peak RSS {:.1} MiB (load {})",
-            probes / wall,
-            (user + sys) * 1000.0 / probes,
-            rss_kb / 1024.0,
-            load_average()
-        ))
+        let mut lines = Vec::new();
+        for format in MEMORY_FORMATS {
+            let times_file = self.out.join(format!("memory-at-scale-{format}.time"));
+            let status = Command::new("/usr/bin/time")
+                .arg("-f")
+                .arg("%e %U %S %M")
+                .arg("-o")
+                .arg(&times_file)
+                .arg(self.inspect)
+                .args(["probe", "--targets"])
+                .arg(&targets)
+                .args(["--trust", "none", "--ca-file"])
+                .arg(self.farm_dir.join("ca.pem"))
+                .args(["--concurrency", "256", "--format", format])
+                .stdout(Stdio::null())
+                .status()
+                .map_err(|e| format!("cannot run GNU time: {e}"))?;
+            let measured = std::fs::read_to_string(&times_file).unwrap_or_default();
+            let fields: Vec<f64> =
+                measured.lines().last().unwrap_or_default().split_whitespace().filter_map(|v| v.parse().ok()).collect();
+            let [wall, user, sys, rss_kb] = fields[..] else {
+                return Err(format!("inspect failed on {} ({status}): {measured}", targets.display()));
+            };
+            let probes = (n * times) as f64;
+            lines.push(format!(
+                "memory at scale: inspect, {n} endpoints each listed {times}x ({probes} probes, --format {format}): \
+                 {:.0} probes/s, {:.3} ms CPU/probe, peak RSS {:.1} MiB (load {})",
+                probes / wall,
+                (user + sys) * 1000.0 / probes,
+                rss_kb / 1024.0,
+                load_average()
+            ));
+        }
+        Ok(lines.join("\n"))
     }
 }
+
+/// The formats `memory_at_scale` measures: JSON Lines (streamed as results
+/// come) and JSON (results spilled to a temporary file, written at the end).
+const MEMORY_FORMATS: &[&str] = &["jsonl", "json"];
 
 /// `targets` (`ADDRESS SNI`) as inspect's targets file, each line `times` times.
 fn write_inspect_targets(targets: &[String], times: usize, path: &Path) -> Result<(), String> {
