@@ -295,6 +295,27 @@ fn streamed_json_is_the_whole_reports_json() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A JSON report's temporary file that cannot be created stops the run
+/// before anything is probed, with a sentence naming where it was wanted.
+#[test]
+fn a_json_report_without_a_temporary_directory_is_a_clear_error() {
+    let dir = target_dir().join("e2e-cli-probe-json-tmp").join(std::process::id().to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("no-such-directory");
+    let output = Command::new(inspect_binary())
+        .args(["probe", "--format", "json", "127.0.0.1:1"])
+        .env("TMPDIR", &missing)
+        .env_remove("CERTINSPECT_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let expected = format!("inspect: cannot create the JSON report's temporary file in {}: ", missing.display());
+    assert!(stderr.starts_with(&expected) && stderr.lines().count() == 1, "{stderr}");
+    assert!(output.stdout.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `inspect probe --trust none --ca-file CA_FILE ARGS...` run in `dir`,
 /// without plugins.
 fn probe_in(dir: &Path, ca_file: &Path, args: &[&str]) -> Output {
