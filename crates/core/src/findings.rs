@@ -234,8 +234,66 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// Supporting facts (fingerprints, dates, errors).
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub evidence: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Evidence::is_empty")]
+    pub evidence: Evidence,
+}
+
+/// A finding's supporting facts: a JSON value, held as its compact text.
+///
+/// Why text: a `serde_json::Value` object is a map of nodes, several KiB
+/// for the served-certificate facts a verdict finding carries, and a
+/// report keeps one per finding; the text is a few hundred bytes. It is
+/// parsed again only when written or read ([`Evidence::to_value`]), so
+/// every output format sees the same value as before.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Evidence(Option<Box<str>>);
+
+impl Evidence {
+    /// `value` as evidence; `null` is no evidence.
+    pub fn new(value: &serde_json::Value) -> Self {
+        Self((!value.is_null()).then(|| value.to_string().into_boxed_str()))
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The value (`null` when there is none).
+    pub fn to_value(&self) -> serde_json::Value {
+        // The text was written from a value, so it always parses.
+        self.0.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or_default()
+    }
+
+    /// The compact JSON text, when there is evidence.
+    pub fn as_json(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl From<serde_json::Value> for Evidence {
+    fn from(value: serde_json::Value) -> Self {
+        Self::new(&value)
+    }
+}
+
+impl std::fmt::Debug for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_json().unwrap_or("null"))
+    }
+}
+
+impl Serialize for Evidence {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Through the value, so a pretty printer indents it as it would the value.
+        self.to_value().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Evidence {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(|value| Self::new(&value))
+    }
 }
 
 impl Finding {
@@ -253,7 +311,7 @@ impl Finding {
             message: message.into(),
             binding: None,
             address: None,
-            evidence: serde_json::Value::Null,
+            evidence: Evidence::default(),
         }
     }
 
@@ -277,7 +335,7 @@ impl Finding {
 
     /// Attach evidence.
     pub fn with_evidence(mut self, evidence: serde_json::Value) -> Self {
-        self.evidence = evidence;
+        self.evidence = Evidence::new(&evidence);
         self
     }
 
@@ -323,6 +381,23 @@ mod tests {
                 "source-failed"
             ]
         );
+    }
+
+    #[test]
+    fn evidence_is_held_as_text_and_written_as_the_value_it_was() {
+        let value = serde_json::json!({ "served": { "sha256": "ab", "sans": ["a.test"] }, "days": -3, "ok": null });
+        let finding = Finding::new(FindingCode::Revoked, "m").with_evidence(value.clone());
+        assert_eq!(finding.evidence.to_value(), value);
+        let pretty = serde_json::to_string_pretty(&finding).unwrap();
+        // Indented in a pretty report as the value itself would be.
+        let indented = serde_json::to_string_pretty(&value).unwrap().replace('\n', "\n  ");
+        assert!(pretty.contains(&format!("\"evidence\": {indented}\n}}")), "{pretty}");
+        let read: Finding = serde_json::from_str(&pretty).unwrap();
+        assert_eq!(read, finding);
+        let none = Finding::new(FindingCode::Revoked, "m").with_evidence(serde_json::Value::Null);
+        assert!(none.evidence.is_empty());
+        assert!(!serde_json::to_string(&none).unwrap().contains("evidence"));
+        assert_eq!(format!("{:?}", finding.evidence), value.to_string());
     }
 
     #[test]

@@ -116,8 +116,9 @@ pub const SARIF_FINGERPRINT_KEY: &str = "certinspectFinding/v1";
 fn result(report: &Report, finding: &Finding, rule_index: Option<usize>) -> Value {
     let mut properties = Map::new();
     properties.insert("severity".into(), json!(finding.severity));
-    if !finding.evidence.is_null() {
-        properties.insert("evidence".into(), finding.evidence.clone());
+    let evidence = finding.evidence.to_value();
+    if !evidence.is_null() {
+        properties.insert("evidence".into(), evidence.clone());
     }
     if let Some(index) = finding.binding {
         properties.insert("binding".into(), json!(index));
@@ -143,8 +144,8 @@ fn result(report: &Report, finding: &Finding, rule_index: Option<usize>) -> Valu
             "logicalLocations": [logical_location(binding)],
         })),
         // A failed source: the plugin (and scope) is the place.
-        None => finding.evidence.get("plugin").and_then(Value::as_str).map(|plugin| {
-            let scope = finding.evidence.get("scope").and_then(Value::as_str);
+        None => evidence.get("plugin").and_then(Value::as_str).map(|plugin| {
+            let scope = evidence.get("scope").and_then(Value::as_str);
             json!({ "logicalLocations": [{
                 "name": plugin,
                 "fullyQualifiedName": scope.map_or_else(|| plugin.to_owned(), |s| format!("{plugin}/{s}")),

@@ -111,7 +111,7 @@ fn a_page_warning_is_a_source_warning_finding_of_a_scan_and_of_a_scan_of_its_inv
     let options = ScanOptions::default();
     let warnings_of = |report: &Report| -> Vec<(String, Option<String>, String)> {
         let found = report.findings.iter().filter(|f| f.code == FindingCode::SourceWarning);
-        found.map(|f| (f.message.clone(), f.place.clone(), f.evidence["plugin"].to_string())).collect()
+        found.map(|f| (f.message.clone(), f.place.clone(), f.evidence.to_value()["plugin"].to_string())).collect()
     };
     let expected = vec![(warning.to_owned(), Some("test-alpha (alpha scope)".to_owned()), "\"test-alpha\"".to_owned())];
 

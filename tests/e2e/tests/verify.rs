@@ -197,7 +197,7 @@ fn the_summary_names_the_served_leaf_without_the_full_analysis() {
     let mismatch = report.findings.iter().find(|f| f.binding == Some(index)).unwrap();
     assert_eq!(mismatch.code, FindingCode::NameMismatch);
     assert!(mismatch.message.contains("not valid for 'wrong.test'"), "{}", mismatch.message);
-    let evidence = mismatch.evidence.to_string();
+    let evidence = mismatch.evidence.to_value().to_string();
     let served = result_of(&report, "wrong.test").served.as_ref().unwrap();
     assert!(evidence.contains(&served.sha256), "the evidence names the served certificate: {evidence}");
     assert!(evidence.contains("somewhere-else.test"), "and the names it has: {evidence}");

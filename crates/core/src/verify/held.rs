@@ -86,11 +86,12 @@ impl HeldBindings {
         }
     }
 
-    /// Every binding, whole.
-    pub fn into_bindings(self) -> Vec<Binding> {
+    /// Every binding, whole, one at a time: a caller that moves each into
+    /// a bigger structure never holds two lists of them at once.
+    pub fn into_bindings(self) -> Box<dyn Iterator<Item = Binding>> {
         match self {
-            HeldBindings::Full(bindings) => bindings,
-            HeldBindings::Bare(endpoints) => endpoints.iter().map(BareEndpoint::binding).collect(),
+            HeldBindings::Full(bindings) => Box::new(bindings.into_iter()),
+            HeldBindings::Bare(endpoints) => Box::new(endpoints.into_iter().map(|e| e.binding())),
         }
     }
 }
@@ -116,6 +117,6 @@ mod tests {
         let endpoints: Vec<Option<Endpoint>> = held.endpoints().map(|e| e.map(Cow::into_owned)).collect();
         assert_eq!(endpoints[0], bare.binding().location.endpoint);
         assert!(held.declared().is_empty());
-        assert_eq!(held.into_bindings()[0], bare.binding());
+        assert_eq!(held.into_bindings().next(), Some(bare.binding()));
     }
 }

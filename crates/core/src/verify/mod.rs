@@ -384,7 +384,11 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
                 tally.findings(&found);
                 if options.keep_results {
                     findings.extend(found);
-                    results[binding_index].push(result);
+                    let kept = &mut results[binding_index];
+                    // Most bindings have one result: a first push would
+                    // make room for four, several KiB per binding.
+                    kept.reserve_exact(1);
+                    kept.push(result);
                 } else {
                     streamed.results += 1;
                     streamed.incomplete |= result.unchecked();
@@ -467,7 +471,6 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         let mut notes = join_outcome.notes.into_iter();
         bindings
             .into_bindings()
-            .into_iter()
             .zip(results)
             .map(|(binding, mut results)| {
                 results.sort_by(|a, b| a.address.cmp(&b.address));
