@@ -286,3 +286,35 @@ impl Write for Indented<'_> {
         self.out.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use serde_json::{json, Value};
+
+    use super::{split_at_empty_array, write_array};
+
+    /// An array spliced in at its key, element by element, reads as
+    /// serde_json's pretty printer writes the whole document, at any depth.
+    #[test]
+    fn arrays_spliced_in_are_what_serde_json_pretty_prints() {
+        let cases = [json!([]), json!([1]), json!([{ "a": [1, { "b": "two\nlines" }], "c": {} }, "s", [], [[]]])];
+        let documents: [fn(Value) -> Value; 2] =
+            [|items| json!({ "first": 1, "k": items, "last": [2] }), |items| json!({ "outer": { "k": items } })];
+        for (depth, document) in (1..).zip(documents) {
+            for items in &cases {
+                let shell = serde_json::to_string_pretty(&document(json!([]))).unwrap();
+                let (head, tail) = split_at_empty_array(&shell, depth, "k").unwrap();
+                let items = items.as_array().unwrap();
+                let mut out = Vec::new();
+                out.write_all(head.as_bytes()).unwrap();
+                write_array(&mut out, depth, items.len(), |i, out| Ok(serde_json::to_writer_pretty(out, &items[i])?))
+                    .unwrap();
+                out.write_all(tail.as_bytes()).unwrap();
+                let expected = serde_json::to_string_pretty(&document(Value::Array(items.clone()))).unwrap();
+                assert_eq!(String::from_utf8(out).unwrap(), expected);
+            }
+        }
+    }
+}
