@@ -167,7 +167,7 @@ pub fn scan(args: &ScanArgs, plugin_dirs: &[PathBuf]) -> u8 {
         Ok(options) => options,
         Err(code) => return code,
     };
-    let mut sink = match output::open(&args.output, &config.file.output.labels_from_tags, options.verify.detail) {
+    let mut sink = match output::open(&args.output, &config.file.output.labels_from_tags) {
         Ok(sink) => sink,
         Err(message) => return usage_error(message),
     };
@@ -208,7 +208,7 @@ fn scan_inventory(args: &ScanArgs, inventory_path: &Path) -> u8 {
         Err(error) => return usage_error(error),
     };
     let labels = config.as_ref().map(|c| c.file.output.labels_from_tags.as_slice()).unwrap_or_default();
-    let mut sink = match output::open(&args.output, labels, options.detail) {
+    let mut sink = match output::open(&args.output, labels) {
         Ok(sink) => sink,
         Err(message) => return usage_error(message),
     };
@@ -251,7 +251,7 @@ pub fn probe(args: &ProbeArgs) -> u8 {
         Err(message) => return usage_error(message),
     };
     options.connect_to.extend(routes);
-    let mut sink = match output::open(&args.output, &[], options.detail) {
+    let mut sink = match output::open(&args.output, &[]) {
         Ok(sink) => sink,
         Err(message) => return usage_error(message),
     };

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use certinspect_core::collect::Collected;
 use certinspect_core::findings::{Finding, Severity};
-use certinspect_core::report::{ChainAnalysis, Detail, JoinNoteReport, ObservationResult, Report};
+use certinspect_core::report::{ChainAnalysis, JoinNoteReport, ObservationResult, Report};
 use certinspect_core::scan::{Inventory, ScanObserver};
 use certinspect_core::verify::VerifyObserver;
 use certinspect_protocol::Binding;
@@ -89,27 +89,18 @@ pub struct Sink {
 
 /// Open the destination `args` name (an output file is created up front,
 /// so a bad path fails before any probing), with the resource tags
-/// `labels_from_tags` as Prometheus labels and table/CSV columns, for a run
-/// of `detail`.
-pub fn open(args: &OutputArgs, labels_from_tags: &[String], detail: Detail) -> Result<Sink, String> {
-    // Full detail numbers chains in report order at the end, which the
-    // streamed JSON writer does not redo: that JSON is written whole.
-    let streamed_json = detail == Detail::Summary;
-    open_for(args, labels_from_tags, true, streamed_json)
+/// `labels_from_tags` as Prometheus labels and table/CSV columns.
+pub fn open(args: &OutputArgs, labels_from_tags: &[String]) -> Result<Sink, String> {
+    open_for(args, labels_from_tags, true)
 }
 
 /// [`open`] for a report that is complete before it is written (`report
 /// merge`): JSON Lines are then written whole, not streamed.
 pub fn open_whole(args: &OutputArgs) -> Result<Sink, String> {
-    open_for(args, &[], false, false)
+    open_for(args, &[], false)
 }
 
-fn open_for(
-    args: &OutputArgs,
-    labels_from_tags: &[String],
-    streaming: bool,
-    streamed_json: bool,
-) -> Result<Sink, String> {
+fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> Result<Sink, String> {
     let baseline = args
         .baseline
         .as_deref()
@@ -131,8 +122,7 @@ fn open_for(
     // Comparing with a baseline needs the whole report (findings are
     // matched by their bindings): JSON Lines, CSV, JSON and Prometheus are
     // then written from it at the end.
-    let streamed_format = matches!(args.format, Format::Jsonl | Format::Csv | Format::Prometheus)
-        || (args.format == Format::Json && streamed_json);
+    let streamed_format = matches!(args.format, Format::Jsonl | Format::Csv | Format::Json | Format::Prometheus);
     let (writer, stream) = if streaming && streamed_format && baseline.is_none() {
         (Box::new(io::sink()) as Box<dyn Write>, Some(writer))
     } else {
@@ -243,10 +233,15 @@ impl VerifyObserver for Observer<'_> {
     }
 
     fn chain(&mut self, index: usize, analysis: &ChainAnalysis) {
-        if let Some(Stream::Jsonl(jsonl)) = self.sink.stream.as_mut() {
-            if let Err(e) = jsonl.chain(index, analysis).filter_closed_pipe() {
-                tracing::error!("cannot write a chain: {e}");
+        match self.sink.stream.as_mut() {
+            Some(Stream::Jsonl(jsonl)) => {
+                if let Err(e) = jsonl.chain(index, analysis).filter_closed_pipe() {
+                    tracing::error!("cannot write a chain: {e}");
+                }
             }
+            // A spill write that fails is reported by `finish`.
+            Some(Stream::Json(json)) => json.chain(index, analysis),
+            _ => {}
         }
     }
 

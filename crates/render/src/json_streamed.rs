@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 
 use certinspect_core::findings::Finding;
-use certinspect_core::report::{BindingReport, JoinNoteReport, ObservationResult, Report};
+use certinspect_core::report::{BindingReport, ChainAnalysis, JoinNoteReport, ObservationResult, Report};
 use certinspect_core::verify::report_order;
 use certinspect_protocol::Binding;
 use serde::Serialize;
@@ -20,11 +20,13 @@ struct Record {
     len: u64,
 }
 
-/// One result spilled: whose it is and what it is sorted by.
+/// One result spilled: whose it is, what it is sorted by, and the number
+/// of its chain as the run gave it.
 #[derive(Debug)]
 struct ResultEntry {
     binding: usize,
     address: Option<Box<str>>,
+    chain: Option<usize>,
     record: Record,
 }
 
@@ -43,17 +45,16 @@ struct ResultEntry {
 /// order: bindings by index, each binding's results by address, findings in
 /// report order ([`report_order`]) together with the finished report's own
 /// (findings about bindings as a whole, source failures), every other field
-/// from the finished report. The output is byte for byte
+/// but `chains` from the finished report. The output is byte for byte
 /// [`render_json`](crate::render_json) of the whole report.
 ///
 /// Nothing is written to the output before `finish`. A spill write that
 /// fails is remembered; `finish` then reports it and writes nothing.
 ///
-/// The full chain analyses of `--detail full` are not streamed: their
-/// numbers are given in report order at the end ([`number_chains`]),
-/// which would rewrite spilled results; such a run keeps the whole report.
-///
-/// [`number_chains`]: certinspect_core::report::number_chains
+/// With `--detail full`, each chain's analysis ([`chain`](Self::chain)) is
+/// spilled too, and `finish` numbers the chains in report order (as the
+/// whole report does: by first reference, bindings in order, results by
+/// address), rewriting each result's `chain`.
 #[derive(Debug)]
 pub struct JsonWriter<W: Write> {
     out: W,
@@ -65,6 +66,8 @@ pub struct JsonWriter<W: Write> {
     results: Vec<ResultEntry>,
     /// Per binding index, its record once [`binding`](Self::binding) wrote it.
     bindings: Vec<Option<Record>>,
+    /// Per chain number of the run, its analysis's record.
+    chains: Vec<Option<Record>>,
     /// Findings about results: each without its evidence (what orders it), and its record.
     findings: Vec<(Finding, Record)>,
     /// The first spill write that failed, as a sentence.
@@ -88,6 +91,7 @@ impl<W: Write> JsonWriter<W> {
             buffer: Vec::new(),
             results: Vec::new(),
             bindings: Vec::new(),
+            chains: Vec::new(),
             findings: Vec::new(),
             failed: None,
         })
@@ -97,13 +101,23 @@ impl<W: Write> JsonWriter<W> {
     pub fn result(&mut self, index: usize, result: &ObservationResult, findings: &[Finding]) {
         let Some(record) = self.spill(result) else { return };
         let address = result.address.as_deref().map(Box::from);
-        self.results.push(ResultEntry { binding: index, address, record });
+        self.results.push(ResultEntry { binding: index, address, chain: result.chain, record });
         for finding in findings {
             let Some(record) = self.spill(finding) else { return };
             let mut key = finding.clone();
             key.evidence = Default::default();
             self.findings.push((key, record));
         }
+    }
+
+    /// The full analysis of the run's chain number `index` (`--detail
+    /// full`), before the first result that refers to it.
+    pub fn chain(&mut self, index: usize, analysis: &ChainAnalysis) {
+        let Some(record) = self.spill(analysis) else { return };
+        if self.chains.len() <= index {
+            self.chains.resize(index + 1, None);
+        }
+        self.chains[index] = Some(record);
     }
 
     /// Binding number `index` as the report lists it and its join note
@@ -119,34 +133,57 @@ impl<W: Write> JsonWriter<W> {
     }
 
     /// Write the report: `report` is the finished report of the streamed
-    /// run (no bindings; the findings that were not streamed; the totals).
+    /// run (no bindings or chains; the findings that were not streamed; the
+    /// totals). Its `chains` are not read: those this writer was given are.
     pub fn finish(&mut self, report: &Report) -> io::Result<()> {
         if let Some(why) = &self.failed {
             return Err(io::Error::other(why.clone()));
         }
         self.spill.flush().map_err(|e| spill_error("write", &e))?;
-        // Every other field as serde writes it, with the two lists spliced
-        // in at their keys: the field list of `Report` stays in one place,
-        // and a field added to it appears here by itself.
-        let mut shell = report.clone();
-        shell.bindings.clear();
-        shell.findings.clear();
-        let shell = serde_json::to_string_pretty(&shell)?;
-        let (head, rest) = split_at_empty_array(&shell, 1, "bindings")?;
-        let (middle, tail) = split_at_empty_array(rest, 1, "findings")?;
-
         // Results by binding, then address; stable, so results at one
         // address keep their order, as the whole report's sort does.
         self.results.sort_by(|a, b| a.binding.cmp(&b.binding).then_with(|| a.address.cmp(&b.address)));
+        // Chains numbered by first reference in that order (`number_chains`).
+        let mut renumbered: Vec<Option<usize>> = vec![None; self.chains.len()];
+        let mut chain_order = Vec::new();
+        for old in self.results.iter().filter_map(|r| r.chain) {
+            let Some(Some(record)) = self.chains.get(old) else {
+                return Err(io::Error::other(format!("chain {old} never reached the JSON report's writer")));
+            };
+            if renumbered[old].is_none() {
+                renumbered[old] = Some(chain_order.len());
+                chain_order.push(*record);
+            }
+        }
+        let spill = self.spill.get_mut();
+        let mut buffer = Vec::new();
+        // Every other field as serde writes it, with the lists spliced in
+        // at their keys: the field list of `Report` stays in one place, and
+        // a field added to it appears here by itself.
+        let mut shell = report.clone();
+        shell.bindings.clear();
+        shell.findings.clear();
+        shell.chains.clear();
+        if let Some(&first) = chain_order.first() {
+            // `chains` is left out when empty: one stands in, to be replaced.
+            read(spill, first, &mut buffer)?;
+            shell.chains.push(serde_json::from_slice(&buffer)?);
+        }
+        let shell = serde_json::to_string_pretty(&shell)?;
+        let (head, rest) = split_at_array(&shell, 1, "bindings")?;
+        let (middle, rest) = split_at_array(rest, 1, "findings")?;
+        let (before_chains, tail) = match chain_order.is_empty() {
+            true => ("", rest),
+            false => split_at_array(rest, 1, "chains")?,
+        };
+
         let mut findings: Vec<(&Finding, Option<Record>)> = self.findings.iter().map(|(f, r)| (f, Some(*r))).collect();
         findings.extend(report.findings.iter().map(|f| (f, None)));
         // Stable too: the whole report sorts the results' findings first,
         // then the others, in these orders.
         findings.sort_by(|a, b| report_order(a.0, b.0));
 
-        let spill = self.spill.get_mut();
         let mut out = BufWriter::new(&mut self.out);
-        let mut buffer = Vec::new();
         out.write_all(head.as_bytes())?;
         let mut results = self.results.iter().peekable();
         write_array(&mut out, 1, self.bindings.len(), |index, out| {
@@ -154,16 +191,19 @@ impl<W: Write> JsonWriter<W> {
                 .ok_or_else(|| io::Error::other(format!("binding {index} never reached the JSON report's writer")))?;
             read(spill, record, &mut buffer)?;
             let text = std::str::from_utf8(&buffer).map_err(io::Error::other)?;
-            let (head, tail) = split_at_empty_array(text, 1, "results")?;
+            let (head, tail) = split_at_array(text, 1, "results")?;
             let mut own = Vec::new();
             while let Some(result) = results.next_if(|r| r.binding == index) {
-                own.push(result.record);
+                own.push(result);
             }
             out.write_all(head.as_bytes())?;
             let mut piece = Vec::new();
             write_array(out, 1, own.len(), |i, out| {
-                read(spill, own[i], &mut piece)?;
-                out.write_all(&piece)
+                read(spill, own[i].record, &mut piece)?;
+                match own[i].chain.and_then(|old| renumbered[old]) {
+                    Some(new) => write_renumbered(out, &piece, new),
+                    None => out.write_all(&piece),
+                }
             })?;
             out.write_all(tail.as_bytes())
         })?;
@@ -181,6 +221,13 @@ impl<W: Write> JsonWriter<W> {
             }
             (finding, None) => Ok(serde_json::to_writer_pretty(out, finding)?),
         })?;
+        if !chain_order.is_empty() {
+            out.write_all(before_chains.as_bytes())?;
+            write_array(&mut out, 1, chain_order.len(), |i, out| {
+                read(spill, chain_order[i], &mut buffer)?;
+                out.write_all(&buffer)
+            })?;
+        }
         out.write_all(tail.as_bytes())?;
         writeln!(out)?;
         out.flush()
@@ -224,16 +271,36 @@ fn read(spill: &mut File, record: Record, buffer: &mut Vec<u8>) -> io::Result<()
         .map_err(|e| spill_error("read", &e))
 }
 
-/// `text` (serde_json's pretty JSON) around the `[]` of the empty array at
-/// `key`, whose line is indented `depth` levels: the text up to and with
-/// `"key": `, and the text after `[]`.
-fn split_at_empty_array<'t>(text: &'t str, depth: usize, key: &str) -> io::Result<(&'t str, &'t str)> {
-    let needle = format!("\n{}\"{key}\": []", INDENT.repeat(depth));
-    let at = text
-        .find(&needle)
-        .ok_or_else(|| io::Error::other(format!("the JSON report has no empty \"{key}\" to fill in")))?;
-    let open = at + needle.len() - "[]".len();
-    Ok((&text[..open], &text[open + "[]".len()..]))
+/// `text` (serde_json's pretty JSON) around the array at `key`, whose line
+/// is indented `depth` levels: the text up to and with `"key": `, and the
+/// text after the array's `]`. Lines inside the array are indented deeper,
+/// so its `]` is the first one at `depth`.
+fn split_at_array<'t>(text: &'t str, depth: usize, key: &str) -> io::Result<(&'t str, &'t str)> {
+    let indent = INDENT.repeat(depth);
+    let needle = format!("\n{indent}\"{key}\": [");
+    let missing = || io::Error::other(format!("the JSON report has no \"{key}\" to fill in"));
+    let open = text.find(&needle).ok_or_else(missing)? + needle.len() - 1;
+    let close = match text[open..].starts_with("[]") {
+        true => open + 1,
+        false => {
+            let end = format!("\n{indent}]");
+            open + text[open..].find(&end).ok_or_else(missing)? + end.len() - 1
+        }
+    };
+    Ok((&text[..open], &text[close + 1..]))
+}
+
+/// A result's pretty JSON with its `chain` (at its outermost level) set to `chain`.
+fn write_renumbered(out: &mut dyn Write, result: &[u8], chain: usize) -> io::Result<()> {
+    const KEY: &[u8] = b"\n  \"chain\": ";
+    let at = result.windows(KEY.len()).position(|w| w == KEY).map(|at| at + KEY.len());
+    let Some(at) = at else {
+        return Err(io::Error::other("a result with a chain has no \"chain\" field"));
+    };
+    let digits = result[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    out.write_all(&result[..at])?;
+    write!(out, "{chain}")?;
+    out.write_all(&result[at + digits..])
 }
 
 /// One level of serde_json's pretty printer.
@@ -293,7 +360,7 @@ mod tests {
 
     use serde_json::{json, Value};
 
-    use super::{split_at_empty_array, write_array};
+    use super::{split_at_array, write_array};
 
     /// An array spliced in at its key, element by element, reads as
     /// serde_json's pretty printer writes the whole document, at any depth.
@@ -305,7 +372,7 @@ mod tests {
         for (depth, document) in (1..).zip(documents) {
             for items in &cases {
                 let shell = serde_json::to_string_pretty(&document(json!([]))).unwrap();
-                let (head, tail) = split_at_empty_array(&shell, depth, "k").unwrap();
+                let (head, tail) = split_at_array(&shell, depth, "k").unwrap();
                 let items = items.as_array().unwrap();
                 let mut out = Vec::new();
                 out.write_all(head.as_bytes()).unwrap();
@@ -314,6 +381,8 @@ mod tests {
                 out.write_all(tail.as_bytes()).unwrap();
                 let expected = serde_json::to_string_pretty(&document(Value::Array(items.clone()))).unwrap();
                 assert_eq!(String::from_utf8(out).unwrap(), expected);
+                // And a full array is found whole.
+                assert_eq!(split_at_array(&expected, depth, "k").unwrap(), (head, tail));
             }
         }
     }

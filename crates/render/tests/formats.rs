@@ -313,7 +313,8 @@ fn streamed_csv_rows_are_the_whole_reports_rows() {
 }
 
 /// A run streamed through [`JsonWriter`] as the engine's observer feeds it
-/// (results with their findings in any order, each binding and its join
+/// (chains numbered as they first came, results with their findings in any
+/// order, each binding and its join
 /// note at the end, then the finished report without bindings and with only
 /// the findings not streamed) writes `render_json`'s bytes of the whole report.
 #[test]
@@ -339,15 +340,25 @@ fn streamed_json_is_the_whole_reports_json() {
         assert!(results.iter().any(|(_, _, own)| own.len() > 1), "{name}: a result with several findings");
         let mut finished = report.clone();
         finished.bindings.clear();
+        finished.chains.clear();
         finished.findings =
             report.findings.iter().zip(&fed).filter(|(_, fed)| !**fed).map(|(f, _)| f.clone()).collect();
         assert!(!finished.findings.is_empty() && finished.findings.len() < report.findings.len(), "{name}");
 
         let mut writer = JsonWriter::new(Vec::new()).unwrap();
+        // The run numbers chains as they first come, not in report order:
+        // here, last first (both reports are `--detail full`).
+        let count = report.chains.len();
+        assert!(count > 1, "{name}");
+        for (number, analysis) in report.chains.iter().enumerate().rev() {
+            writer.chain(count - 1 - number, analysis);
+        }
         // Results arrive in any order: here, every other one, last first.
         let (odd, even): (Vec<_>, Vec<_>) = results.iter().enumerate().partition(|(i, _)| i % 2 == 1);
         for (_, (index, result, own)) in odd.iter().rev().chain(&even) {
-            writer.result(*index, result, own);
+            let mut result = (*result).clone();
+            result.chain = result.chain.map(|number| count - 1 - number);
+            writer.result(*index, &result, own);
         }
         for (index, b) in report.bindings.iter().enumerate() {
             writer.binding(index, &b.binding, &b.join);

@@ -230,11 +230,20 @@ fn streamed_csv_and_prometheus_have_what_the_whole_report_has() {
 /// report (`--baseline` keeps it whole): bindings with results and join
 /// notes, a binding at two addresses (results sorted by address), one
 /// down, one not probed, findings about results and about bindings as a
-/// whole, in report order; same exit code, same stderr but the baseline's.
+/// whole, in report order; with `--detail full`, two chains numbered in
+/// report order whatever order they came in; same exit code, same stderr
+/// but the baseline's.
 #[test]
 fn streamed_json_is_the_whole_reports_json() {
-    let Site { dir, ca_file, farm, .. } = site("e2e-cli-probe-json");
+    let Site { dir, ca, ca_file, farm, .. } = site("e2e-cli-probe-json");
     let site = farm.addr("site").unwrap();
+    let other_leaf = ca.issue(&["localhost"], Validity::days_from_now(300)).unwrap();
+    let other_farm = Farm::start(FarmSpec {
+        endpoints: vec![EndpointSpec::new("other", EndpointMode::Tls(TlsEndpoint::single(other_leaf.source())))],
+        ..FarmSpec::default()
+    })
+    .unwrap();
+    let other = other_farm.addr("other").unwrap();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let target = |addr: std::net::SocketAddr| format!("{addr}");
     let binding = |resource: &str, endpoint: Value, not_probeable: Value| {
@@ -252,46 +261,53 @@ fn streamed_json_is_the_whole_reports_json() {
         binding("*.wild.test", Value::Null, "wildcard domain".into()),
     ] });
     std::fs::write(dir.join("declared.json"), declared.to_string()).unwrap();
-    let args = [
-        "--declared",
-        "declared.json",
-        "--all-addresses",
-        "--sni",
-        "localhost",
-        "--now-unix",
-        "1900000000",
-        "--format",
-        "json",
-        &target(site),
-        &target(closed),
-    ];
-    let streamed = probe_in(&dir, &ca_file, &args);
-    assert_ne!(streamed.status.code(), Some(2), "{}", String::from_utf8_lossy(&streamed.stderr));
-    std::fs::write(dir.join("base.json"), &streamed.stdout).unwrap();
-    let whole = probe_in(&dir, &ca_file, &[&args[..], &["--baseline", "base.json"]].concat());
-    assert_eq!(streamed.status.code(), whole.status.code());
-    let report: Value = serde_json::from_slice(&streamed.stdout).unwrap();
-    assert_eq!(report["bindings"].as_array().unwrap().len(), 4, "{report:#}");
-    assert_eq!(report["bindings"][2]["results"].as_array().unwrap().len(), 2, "{report:#}");
-    assert!(report["findings"].as_array().unwrap().len() > 2, "{report:#}");
-    // Byte for byte, but the timings, which differ from run to run.
-    let timeless = |output: &Output| {
-        let text = String::from_utf8(output.stdout.clone()).unwrap();
-        let timing = |line: &str| line.split_once("_us\": ").map(|(name, _)| format!("{name}_us\": -\n"));
-        text.split_inclusive('\n').map(|line| timing(line).unwrap_or_else(|| line.to_owned())).collect::<String>()
-    };
-    let (streamed_text, whole_text) = (timeless(&streamed), timeless(&whole));
-    assert!(streamed_text.contains("\"handshake_us\": -\n"), "{streamed_text}");
-    if streamed_text != whole_text {
-        let line = streamed_text.lines().zip(whole_text.lines()).position(|(s, w)| s != w);
-        panic!(
+    for detail in ["summary", "full"] {
+        let args = [
+            "--declared",
+            "declared.json",
+            "--all-addresses",
+            "--sni",
+            "localhost",
+            "--now-unix",
+            "1900000000",
+            "--format",
+            "json",
+            "--detail",
+            detail,
+            &target(site),
+            &target(other),
+            &target(closed),
+        ];
+        let streamed = probe_in(&dir, &ca_file, &args);
+        assert_ne!(streamed.status.code(), Some(2), "{}", String::from_utf8_lossy(&streamed.stderr));
+        std::fs::write(dir.join("base.json"), &streamed.stdout).unwrap();
+        let whole = probe_in(&dir, &ca_file, &[&args[..], &["--baseline", "base.json"]].concat());
+        assert_eq!(streamed.status.code(), whole.status.code());
+        let report: Value = serde_json::from_slice(&streamed.stdout).unwrap();
+        assert_eq!(report["bindings"].as_array().unwrap().len(), 5, "{report:#}");
+        assert_eq!(report["bindings"][3]["results"].as_array().unwrap().len(), 2, "{report:#}");
+        assert!(report["findings"].as_array().unwrap().len() > 2, "{report:#}");
+        let chains = report["chains"].as_array().map_or(0, Vec::len);
+        assert_eq!(chains, if detail == "full" { 2 } else { 0 }, "{report:#}");
+        // Byte for byte, but the timings, which differ from run to run.
+        let timeless = |output: &Output| {
+            let text = String::from_utf8(output.stdout.clone()).unwrap();
+            let timing = |line: &str| line.split_once("_us\": ").map(|(name, _)| format!("{name}_us\": -\n"));
+            text.split_inclusive('\n').map(|line| timing(line).unwrap_or_else(|| line.to_owned())).collect::<String>()
+        };
+        let (streamed_text, whole_text) = (timeless(&streamed), timeless(&whole));
+        assert!(streamed_text.contains("\"handshake_us\": -\n"), "{streamed_text}");
+        if streamed_text != whole_text {
+            let line = streamed_text.lines().zip(whole_text.lines()).position(|(s, w)| s != w);
+            panic!(
             "the streamed JSON differs from the whole report's from line {line:?}:\n{streamed_text}\n---\n{whole_text}"
         );
+        }
+        let whole_stderr = String::from_utf8_lossy(&whole.stderr);
+        let (baseline_said, _) = whole_stderr.split_once("inspect: since the baseline:").unwrap();
+        assert_eq!(String::from_utf8_lossy(&streamed.stderr), baseline_said);
     }
-    let whole_stderr = String::from_utf8_lossy(&whole.stderr);
-    let (baseline_said, _) = whole_stderr.split_once("inspect: since the baseline:").unwrap();
-    assert_eq!(String::from_utf8_lossy(&streamed.stderr), baseline_said);
-    drop(farm);
+    drop((farm, other_farm));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
