@@ -1,6 +1,6 @@
 //! Where and how results are written: the report format, the output file,
-//! streaming JSON Lines, CSV, JSON (through a temporary file) and
-//! Prometheus series, and progress on stderr.
+//! streaming JSON Lines, CSV, Prometheus series, table and SARIF rows,
+//! JSON (through a temporary file), and progress on stderr.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -79,7 +79,8 @@ pub struct Sink {
     writer: Box<dyn Write>,
     /// The writer of a streamed run (JSON Lines and CSV, which write as
     /// results arrive; JSON, which spills them to a temporary file;
-    /// Prometheus, which gathers compact series); `writer` is then a sink.
+    /// Prometheus, the table and SARIF, which gather compact rows); `writer`
+    /// is then a sink.
     stream: Option<Stream>,
     /// The report of `--baseline`, read before anything is scanned.
     pub baseline: Option<Report>,
@@ -120,9 +121,12 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     // Comparing with a baseline needs the whole report (findings are
-    // matched by their bindings): JSON Lines, CSV, JSON and Prometheus are
-    // then written from it at the end.
-    let streamed_format = matches!(args.format, Format::Jsonl | Format::Csv | Format::Json | Format::Prometheus);
+    // matched by their bindings): the streamed formats are then written
+    // from it at the end.
+    let streamed_format = matches!(
+        args.format,
+        Format::Jsonl | Format::Csv | Format::Json | Format::Prometheus | Format::Table | Format::Sarif
+    );
     let (writer, stream) = if streaming && streamed_format && baseline.is_none() {
         (Box::new(io::sink()) as Box<dyn Write>, Some(writer))
     } else {
@@ -132,6 +136,7 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
     // without it, 100; anywhere else (files, pipes, CI logs) it is never cut.
     let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
     let width = columns.unwrap_or(if terminal { 100 } else { 0 });
+    let options = render_options(color, width, labels_from_tags);
     let stream = match stream {
         None => None,
         Some(out) => Some(match args.format {
@@ -143,11 +148,18 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
             Format::Json => {
                 Stream::Json(Box::new(certinspect_render::JsonWriter::new(out).map_err(|e| e.to_string())?))
             }
+            Format::Table => Stream::Table(Box::new(certinspect_render::TableWriter::new(&options)), out),
+            Format::Sarif => Stream::Sarif(certinspect_render::SarifWriter::new(), out),
             _ => Stream::Jsonl(certinspect_render::JsonLinesWriter::for_streamed_run(out)),
         }),
     };
     let labels_from_tags = labels_from_tags.to_vec();
     Ok(Sink { format: args.format, color, width, writer, stream, baseline, labels_from_tags })
+}
+
+/// How the table is drawn: colour, width (0: no limit), a column per tag.
+fn render_options(color: bool, width: usize, tags: &[String]) -> certinspect_render::RenderOptions {
+    certinspect_render::RenderOptions { color, width, tags: tags.to_vec(), ..Default::default() }
 }
 
 /// A format written as the run goes.
@@ -158,6 +170,10 @@ enum Stream {
     Prometheus(certinspect_render::PrometheusSeries, Box<dyn Write>),
     /// Results spilled to a temporary file, the report written at the end.
     Json(Box<certinspect_render::JsonWriter<Box<dyn Write>>>),
+    /// The table's rows gathered, and where the table goes at the end.
+    Table(Box<certinspect_render::TableWriter>, Box<dyn Write>),
+    /// The SARIF results gathered, and where the log goes at the end.
+    Sarif(certinspect_render::SarifWriter, Box<dyn Write>),
 }
 
 impl Sink {
@@ -169,18 +185,21 @@ impl Sink {
 
     /// Write the finished report (JSON Lines: the closing summary).
     pub fn finish(&mut self, report: &Report) -> io::Result<()> {
-        let options = certinspect_render::RenderOptions {
-            color: self.color,
-            width: self.width,
-            tags: self.labels_from_tags.clone(),
-            ..Default::default()
-        };
+        let options = render_options(self.color, self.width, &self.labels_from_tags);
         match (self.stream.as_mut(), self.format) {
             (Some(Stream::Jsonl(jsonl)), _) => jsonl.finish(report)?,
             (Some(Stream::Csv(csv)), _) => csv.flush()?,
             (Some(Stream::Json(json)), _) => json.finish(report)?,
             (Some(Stream::Prometheus(series, out)), _) => {
                 series.finish(report, out)?;
+                out.flush()?;
+            }
+            (Some(Stream::Table(table, out)), _) => {
+                table.finish(report, out)?;
+                out.flush()?;
+            }
+            (Some(Stream::Sarif(sarif, out)), _) => {
+                sarif.finish(report, out)?;
                 out.flush()?;
             }
             (None, Format::Table) => certinspect_render::render_table(report, &options, &mut self.writer)?,
@@ -198,7 +217,7 @@ impl Sink {
     }
 }
 
-/// Streams results (JSON Lines, CSV, JSON, Prometheus series) and shows progress on stderr when it is a terminal.
+/// Streams results (JSON Lines, CSV, JSON, Prometheus series, table and SARIF rows) and shows progress on stderr when it is a terminal.
 pub struct Observer<'s> {
     sink: &'s mut Sink,
     progress: bool,
@@ -253,8 +272,12 @@ impl VerifyObserver for Observer<'_> {
                 series.not_probed(index, binding);
                 Ok(())
             }
-            // Written with the binding (`binding_done`).
-            Some(Stream::Json(_)) | None => Ok(()),
+            Some(Stream::Table(table, _)) => {
+                table.not_probed(index, binding);
+                Ok(())
+            }
+            // JSON: written with the binding (`binding_done`).
+            Some(Stream::Sarif(..)) | Some(Stream::Json(_)) | None => Ok(()),
         };
         if let Err(e) = written.filter_closed_pipe() {
             tracing::error!("cannot write a binding: {e}");
@@ -263,11 +286,16 @@ impl VerifyObserver for Observer<'_> {
 
     fn binding_findings(&mut self, index: usize, binding: &Binding, findings: &[Finding]) {
         // JSON Lines write them from the report, at the end.
-        if let Some(Stream::Csv(csv)) = self.sink.stream.as_mut() {
-            let written = csv.binding_findings(index, binding, findings);
-            if let Err(e) = written.filter_closed_pipe() {
-                tracing::error!("cannot write a binding: {e}");
+        match self.sink.stream.as_mut() {
+            Some(Stream::Csv(csv)) => {
+                let written = csv.binding_findings(index, binding, findings);
+                if let Err(e) = written.filter_closed_pipe() {
+                    tracing::error!("cannot write a binding: {e}");
+                }
             }
+            Some(Stream::Table(table, _)) => table.binding_findings(index, binding, findings),
+            Some(Stream::Sarif(sarif, _)) => sarif.binding_findings(index, binding, findings),
+            _ => {}
         }
     }
 
@@ -292,6 +320,14 @@ impl VerifyObserver for Observer<'_> {
             // A spill write that fails is reported by `finish`.
             Some(Stream::Json(json)) => {
                 json.result(index, result, findings);
+                Ok(())
+            }
+            Some(Stream::Table(table, _)) => {
+                table.result(index, binding, result, findings);
+                Ok(())
+            }
+            Some(Stream::Sarif(sarif, _)) => {
+                sarif.result(index, binding, result, findings);
                 Ok(())
             }
             None => Ok(()),

@@ -4,7 +4,8 @@
 //!
 //! - **table**: for a terminal: a summary, the findings most severe first,
 //!   one row per binding and address; ANSI colour only when the caller asks
-//!   ([`RenderOptions::color`]);
+//!   ([`RenderOptions::color`]); gathered as compact rows while a run
+//!   streams ([`TableWriter`]);
 //! - **json**: the report exactly as serde writes it, described by the
 //!   hand-written JSON Schema `docs/report.schema.json` ([`REPORT_SCHEMA`])
 //!   ([`JsonWriter`] writes the same bytes for a streamed run, from a
@@ -13,7 +14,8 @@
 //!   and flushed one line at a time so an interrupted run keeps what it had
 //!   ([`JsonLinesWriter`] for streaming, [`render_jsonl`] for a whole report);
 //! - **csv**: one row per binding and result (RFC 4180);
-//! - **sarif**: SARIF 2.1.0, one rule per finding code, one result per finding;
+//! - **sarif**: SARIF 2.1.0, one rule per finding code, one result per
+//!   finding; gathered as compact results while a run streams ([`SarifWriter`]);
 //! - **prometheus**: the text exposition format, for node_exporter's
 //!   textfile collector.
 //!
@@ -34,6 +36,7 @@ mod json_streamed;
 mod prometheus;
 mod sarif;
 mod table;
+
 mod view;
 
 use std::io::{self, Write};
@@ -47,7 +50,8 @@ pub use csv_out::{tag_column_name, CsvWriter, CSV_COLUMNS};
 pub use json::JsonLinesWriter;
 pub use json_streamed::JsonWriter;
 pub use prometheus::{escape_label_value, tag_label_name, PrometheusSeries};
-pub use sarif::{binding_uri, sarif_level, SARIF_FINGERPRINT_KEY};
+pub use sarif::{binding_uri, sarif_level, SarifWriter, SARIF_FINGERPRINT_KEY};
+pub use table::TableWriter;
 
 /// The JSON Schema (draft 2020-12) of the `json` format, and of the `jsonl`
 /// events under `$defs/jsonl_event`: `docs/report.schema.json`, compiled in

@@ -16,7 +16,7 @@ use certinspect_core::report::{ObservationResult, Report};
 use certinspect_core::verify::BINDING_FINDING_CODES;
 use certinspect_render::{
     render_csv, render_json, render_jsonl, render_prometheus, render_sarif, sarif_level, CsvWriter, FindingCode,
-    JsonLinesWriter, JsonWriter, PrometheusSeries, CSV_COLUMNS, SARIF_FINGERPRINT_KEY,
+    JsonLinesWriter, JsonWriter, PrometheusSeries, SarifWriter, CSV_COLUMNS, SARIF_FINGERPRINT_KEY,
 };
 use common::python::{consumer, consumer_rejects, sarif_schema};
 use common::{docs_dir, rendered, scratch_file};
@@ -434,6 +434,35 @@ fn sarif_is_valid_against_the_sarif_2_1_0_schema() {
     let file = scratch_file("sarif", "bad-level.sarif", &log.to_string());
     let errors = consumer_rejects(&["jsonschema", schema.to_str().unwrap(), file.to_str().unwrap()]);
     assert!(errors.contains("level"), "{errors}");
+}
+
+/// The log is exactly what serde_json's pretty printer writes for it,
+/// although its results are written one by one into their place.
+#[test]
+fn sarif_is_serde_jsons_pretty_text() {
+    for (name, report) in reports() {
+        let text = rendered(|o| render_sarif(&report, o));
+        let log: Value = serde_json::from_str(&text).unwrap();
+        assert!(!log["runs"][0]["results"].as_array().unwrap().is_empty(), "{name}");
+        assert_eq!(text, serde_json::to_string_pretty(&log).unwrap() + "\n", "{name}");
+    }
+    let mut empty = live().clone();
+    empty.findings.clear();
+    let text = rendered(|o| render_sarif(&empty, o));
+    assert_eq!(text, serde_json::to_string_pretty(&serde_json::from_str::<Value>(&text).unwrap()).unwrap() + "\n");
+}
+
+/// A SARIF log gathered as a run streams (results in any order, findings
+/// about bindings as a whole at the end, the report then holding only the
+/// findings not streamed) is byte for byte the whole report's log.
+#[test]
+fn streamed_sarif_is_the_whole_reports_log() {
+    for (name, report) in reports() {
+        let mut writer = SarifWriter::new();
+        let kept = common::stream_scrambled(&report, &mut writer);
+        let streamed = rendered(|o| writer.finish(&kept, o));
+        assert_eq!(streamed, rendered(|o| render_sarif(&report, o)), "{name}");
+    }
 }
 
 #[derive(serde::Deserialize, Debug)]

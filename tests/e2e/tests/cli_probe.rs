@@ -153,9 +153,11 @@ fn streamed_json_lines_write_every_binding_once_and_total_them() {
 /// `--baseline`) has the same rows, in another order: results as they
 /// came, then the rows about bindings as a whole (a declared certificate
 /// expired at an endpoint that is down, a wildcard not probed). Likewise
-/// `--format prometheus`, which keeps only each series' labels and numbers.
+/// `--format prometheus`, which keeps only each series' labels and numbers,
+/// and the table and SARIF, which keep only the rows and results they
+/// print and are byte for byte the whole report's (at the same clock).
 #[test]
-fn streamed_csv_and_prometheus_have_what_the_whole_report_has() {
+fn streamed_formats_have_what_the_whole_report_has() {
     let Site { dir, ca_file, farm, .. } = site("e2e-cli-probe-csv");
     let site = farm.addr("site").unwrap();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
@@ -221,6 +223,25 @@ fn streamed_csv_and_prometheus_have_what_the_whole_report_has() {
     };
     assert!(streamed.contains("source=\"declared\""), "{streamed}");
     assert_eq!(timeless(&streamed), timeless(&whole));
+
+    // The table (coloured, as on a terminal) and SARIF gather compact rows
+    // and order them at the end as the report does: the same bytes, exit
+    // code and stderr as from the whole report.
+    for format in [&["--format", "table", "--color", "always"][..], &["--format", "sarif"]] {
+        let run = |args: &[&str]| {
+            let declared = ["--declared", "declared.json", "--now-unix", "1800000000"];
+            let output = probe_in(&dir, &ca_file, &[&declared[..], format, args].concat());
+            assert_ne!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+            (output.status.code(), String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+        };
+        let (code, streamed, said) = run(&[]);
+        let (whole_code, whole, whole_said) = run(&["--baseline", "base.json"]);
+        assert_eq!(code, whole_code, "{format:?}");
+        assert_eq!(streamed, whole, "{format:?}");
+        assert!(streamed.contains("declared-expired") && streamed.contains("*.wild.test"), "{streamed}");
+        // The baseline run adds its comparison; the rest is the same.
+        assert!(whole_said.starts_with(&said), "{said}\n---\n{whole_said}");
+    }
     drop(farm);
     std::fs::remove_dir_all(&dir).unwrap();
 }

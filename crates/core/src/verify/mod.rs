@@ -33,7 +33,7 @@ use serde_json::json;
 
 use crate::collect::{CollectError, SourceStats};
 use crate::fetch::{FetchOptions, Fetcher};
-use crate::findings::{Finding, FindingCode};
+use crate::findings::{Finding, FindingCode, Severity};
 use crate::join::{join, JoinOutcome};
 use crate::plugins::OpenedSource;
 use crate::report::{
@@ -523,13 +523,24 @@ pub(crate) fn sort_findings(findings: &mut [Finding]) {
 /// The order of findings in a report (see [`sort_findings`]), for a
 /// renderer that lists some of them together (a CSV row) as the report would.
 pub fn report_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
-    a.severity
-        .cmp(&b.severity)
-        .then(a.binding.cmp(&b.binding))
-        .then(a.code.as_str().cmp(b.code.as_str()))
-        .then(a.address.cmp(&b.address))
-        .then(a.place.cmp(&b.place))
-        .then(a.message.cmp(&b.message))
+    report_order_key(a).cmp(&report_order_key(b))
+}
+
+/// What [`report_order`] compares, in order: severity, binding, code (by
+/// wire name), address, place, message; for a writer that keeps findings
+/// in its own compact form and must order them as the report does.
+pub type ReportOrderKey<'f> = (Severity, Option<usize>, &'f str, Option<&'f str>, Option<&'f str>, &'f str);
+
+/// The [`ReportOrderKey`] of `finding`.
+pub fn report_order_key(finding: &Finding) -> ReportOrderKey<'_> {
+    (
+        finding.severity,
+        finding.binding,
+        finding.code.as_str(),
+        finding.address.as_deref(),
+        finding.place.as_deref(),
+        &finding.message,
+    )
 }
 
 /// Observations analysed together: enough to keep rayon's threads busy,
