@@ -318,12 +318,11 @@ fn streamed_json_is_the_whole_reports_json() {
         };
         let (streamed_text, whole_text) = (timeless(&streamed), timeless(&whole));
         assert!(streamed_text.contains("\"handshake_us\": -\n"), "{streamed_text}");
-        if streamed_text != whole_text {
-            let line = streamed_text.lines().zip(whole_text.lines()).position(|(s, w)| s != w);
-            panic!(
-            "the streamed JSON differs from the whole report's from line {line:?}:\n{streamed_text}\n---\n{whole_text}"
+        let line = streamed_text.lines().zip(whole_text.lines()).position(|(s, w)| s != w);
+        assert!(
+            streamed_text == whole_text,
+            "{detail}: differs from line {line:?}:\n{streamed_text}\n---\n{whole_text}"
         );
-        }
         let whole_stderr = String::from_utf8_lossy(&whole.stderr);
         let (baseline_said, _) = whole_stderr.split_once("inspect: since the baseline:").unwrap();
         assert_eq!(String::from_utf8_lossy(&streamed.stderr), baseline_said);
