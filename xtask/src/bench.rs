@@ -230,8 +230,10 @@ impl Run<'_> {
 }
 
 /// The formats memory at scale is measured for (`--format`, name): those
-/// that keep only compact rows while a run goes.
-const MEMORY_FORMATS: &[(&str, &str)] = &[("jsonl", "JSON Lines"), ("table", "table"), ("sarif", "SARIF")];
+/// that keep only compact rows while a run goes, and JSON, which spills
+/// results to a temporary file and writes the report at the end.
+const MEMORY_FORMATS: &[(&str, &str)] =
+    &[("jsonl", "JSON Lines"), ("table", "table"), ("sarif", "SARIF"), ("json", "JSON")];
 
 /// `targets` (`ADDRESS SNI`) as inspect's targets file, each line `times` times.
 fn write_inspect_targets(targets: &[String], times: usize, path: &Path) -> Result<(), String> {

@@ -1,6 +1,6 @@
 //! Where and how results are written: the report format, the output file,
-//! streaming JSON Lines, CSV, Prometheus series, table and SARIF rows, and
-//! progress on stderr.
+//! streaming JSON Lines, CSV, Prometheus series, table and SARIF rows,
+//! JSON (through a temporary file), and progress on stderr.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use certinspect_core::collect::Collected;
 use certinspect_core::findings::{Finding, Severity};
-use certinspect_core::report::{ChainAnalysis, ObservationResult, Report};
+use certinspect_core::report::{ChainAnalysis, JoinNoteReport, ObservationResult, Report};
 use certinspect_core::scan::{Inventory, ScanObserver};
 use certinspect_core::verify::VerifyObserver;
 use certinspect_protocol::Binding;
@@ -78,8 +78,9 @@ pub struct Sink {
     width: usize,
     writer: Box<dyn Write>,
     /// The writer of a streamed run (JSON Lines and CSV, which write as
-    /// results arrive; Prometheus, the table and SARIF, which gather compact
-    /// rows); `writer` is then a sink.
+    /// results arrive; JSON, which spills them to a temporary file;
+    /// Prometheus, the table and SARIF, which gather compact rows); `writer`
+    /// is then a sink.
     stream: Option<Stream>,
     /// The report of `--baseline`, read before anything is scanned.
     pub baseline: Option<Report>,
@@ -122,8 +123,10 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
     // Comparing with a baseline needs the whole report (findings are
     // matched by their bindings): the streamed formats are then written
     // from it at the end.
-    let streamed_format =
-        matches!(args.format, Format::Jsonl | Format::Csv | Format::Prometheus | Format::Table | Format::Sarif);
+    let streamed_format = matches!(
+        args.format,
+        Format::Jsonl | Format::Csv | Format::Json | Format::Prometheus | Format::Table | Format::Sarif
+    );
     let (writer, stream) = if streaming && streamed_format && baseline.is_none() {
         (Box::new(io::sink()) as Box<dyn Write>, Some(writer))
     } else {
@@ -142,6 +145,9 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
                     .map_err(|e| format!("cannot write the CSV header: {e}"))?,
             )),
             Format::Prometheus => Stream::Prometheus(certinspect_render::PrometheusSeries::new(labels_from_tags), out),
+            Format::Json => {
+                Stream::Json(Box::new(certinspect_render::JsonWriter::new(out).map_err(|e| e.to_string())?))
+            }
             Format::Table => Stream::Table(Box::new(certinspect_render::TableWriter::new(&options)), out),
             Format::Sarif => Stream::Sarif(certinspect_render::SarifWriter::new(), out),
             _ => Stream::Jsonl(certinspect_render::JsonLinesWriter::for_streamed_run(out)),
@@ -162,6 +168,8 @@ enum Stream {
     Csv(Box<certinspect_render::CsvWriter<Box<dyn Write>>>),
     /// The series gathered, and where the file goes at the end.
     Prometheus(certinspect_render::PrometheusSeries, Box<dyn Write>),
+    /// Results spilled to a temporary file, the report written at the end.
+    Json(Box<certinspect_render::JsonWriter<Box<dyn Write>>>),
     /// The table's rows gathered, and where the table goes at the end.
     Table(Box<certinspect_render::TableWriter>, Box<dyn Write>),
     /// The SARIF results gathered, and where the log goes at the end.
@@ -181,6 +189,7 @@ impl Sink {
         match (self.stream.as_mut(), self.format) {
             (Some(Stream::Jsonl(jsonl)), _) => jsonl.finish(report)?,
             (Some(Stream::Csv(csv)), _) => csv.flush()?,
+            (Some(Stream::Json(json)), _) => json.finish(report)?,
             (Some(Stream::Prometheus(series, out)), _) => {
                 series.finish(report, out)?;
                 out.flush()?;
@@ -208,7 +217,7 @@ impl Sink {
     }
 }
 
-/// Streams results (JSON Lines, CSV, Prometheus series, table and SARIF rows) and shows progress on stderr when it is a terminal.
+/// Streams results (JSON Lines, CSV, JSON, Prometheus series, table and SARIF rows) and shows progress on stderr when it is a terminal.
 pub struct Observer<'s> {
     sink: &'s mut Sink,
     progress: bool,
@@ -243,10 +252,15 @@ impl VerifyObserver for Observer<'_> {
     }
 
     fn chain(&mut self, index: usize, analysis: &ChainAnalysis) {
-        if let Some(Stream::Jsonl(jsonl)) = self.sink.stream.as_mut() {
-            if let Err(e) = jsonl.chain(index, analysis).filter_closed_pipe() {
-                tracing::error!("cannot write a chain: {e}");
+        match self.sink.stream.as_mut() {
+            Some(Stream::Jsonl(jsonl)) => {
+                if let Err(e) = jsonl.chain(index, analysis).filter_closed_pipe() {
+                    tracing::error!("cannot write a chain: {e}");
+                }
             }
+            // A spill write that fails is reported by `finish`.
+            Some(Stream::Json(json)) => json.chain(index, analysis),
+            _ => {}
         }
     }
 
@@ -262,7 +276,8 @@ impl VerifyObserver for Observer<'_> {
                 table.not_probed(index, binding);
                 Ok(())
             }
-            Some(Stream::Sarif(..)) | None => Ok(()),
+            // JSON: written with the binding (`binding_done`).
+            Some(Stream::Sarif(..)) | Some(Stream::Json(_)) | None => Ok(()),
         };
         if let Err(e) = written.filter_closed_pipe() {
             tracing::error!("cannot write a binding: {e}");
@@ -284,6 +299,12 @@ impl VerifyObserver for Observer<'_> {
         }
     }
 
+    fn binding_done(&mut self, index: usize, binding: &Binding, join: &JoinNoteReport) {
+        if let Some(Stream::Json(json)) = self.sink.stream.as_mut() {
+            json.binding(index, binding, join);
+        }
+    }
+
     fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
         self.done += 1;
         self.failed += usize::from(result.error.is_some());
@@ -294,6 +315,11 @@ impl VerifyObserver for Observer<'_> {
             Some(Stream::Csv(csv)) => csv.result(binding, result, findings),
             Some(Stream::Prometheus(series, _)) => {
                 series.result(index, binding, result, findings);
+                Ok(())
+            }
+            // A spill write that fails is reported by `finish`.
+            Some(Stream::Json(json)) => {
+                json.result(index, result, findings);
                 Ok(())
             }
             Some(Stream::Table(table, _)) => {

@@ -7,7 +7,9 @@
 //!   ([`RenderOptions::color`]); gathered as compact rows while a run
 //!   streams ([`TableWriter`]);
 //! - **json**: the report exactly as serde writes it, described by the
-//!   hand-written JSON Schema `docs/report.schema.json` ([`REPORT_SCHEMA`]);
+//!   hand-written JSON Schema `docs/report.schema.json` ([`REPORT_SCHEMA`])
+//!   ([`JsonWriter`] writes the same bytes for a streamed run, from a
+//!   temporary file);
 //! - **jsonl**: JSON Lines events (`result`, `finding`, `summary`), written
 //!   and flushed one line at a time so an interrupted run keeps what it had
 //!   ([`JsonLinesWriter`] for streaming, [`render_jsonl`] for a whole report);
@@ -19,7 +21,8 @@
 //!
 //! `docs/REPORT.md` documents every field, code, column and metric.
 //!
-//! What this crate is not: it does no network or file-system I/O and makes
+//! What this crate is not: it does no network or file-system I/O (but
+//! [`JsonWriter`]'s anonymous temporary file) and makes
 //! no policy. It writes into any [`std::io::Write`] it is handed; which
 //! format, where the output goes, whether colour is wanted (a terminal,
 //! `NO_COLOR` unset) and how wide the terminal is are the caller's (the
@@ -29,6 +32,7 @@
 mod csv_out;
 mod diff_out;
 mod json;
+mod json_streamed;
 mod prometheus;
 mod sarif;
 mod table;
@@ -44,6 +48,7 @@ use certinspect_core::report::Report;
 pub use certinspect_core::findings::{CodeInfo, FindingCode, Severity};
 pub use csv_out::{tag_column_name, CsvWriter, CSV_COLUMNS};
 pub use json::JsonLinesWriter;
+pub use json_streamed::JsonWriter;
 pub use prometheus::{escape_label_value, tag_label_name, PrometheusSeries};
 pub use sarif::{binding_uri, sarif_level, SarifWriter, SARIF_FINGERPRINT_KEY};
 pub use table::TableWriter;

@@ -38,7 +38,7 @@ use crate::findings::{Finding, FindingCode, Severity};
 use crate::join::{join, JoinOutcome};
 use crate::plugins::OpenedSource;
 use crate::report::{
-    number_chains, BindingReport, ChainIds, Detail, ObservationResult, Report, ShardPart, Streamed,
+    number_chains, BindingReport, ChainIds, Detail, JoinNoteReport, ObservationResult, Report, ShardPart, Streamed,
     REPORT_SCHEMA_VERSION,
 };
 use crate::shard::Shard;
@@ -222,6 +222,15 @@ pub trait VerifyObserver {
     /// for a binding that has some. The report holds them too.
     fn binding_findings(&mut self, index: usize, binding: &Binding, findings: &[Finding]) {
         let _ = (index, binding, findings);
+    }
+    /// The binding at `index` as the report lists it (joined) and what the
+    /// join did for it ([`BindingReport::join`]): once per binding, at the
+    /// end, in binding order, after all its results and its
+    /// [`binding_findings`](Self::binding_findings), before
+    /// [`not_probed`](Self::not_probed). A streamed run's report keeps no
+    /// join notes, so a writer of the whole report's shape needs this.
+    fn binding_done(&mut self, index: usize, binding: &Binding, join: &JoinNoteReport) {
+        let _ = (index, binding, join);
     }
 }
 
@@ -427,6 +436,8 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     for issue in &join_outcome.issues {
         join_issues.entry(issue.binding).or_default().push(&issue.message);
     }
+    // Bare endpoints (nothing joined) have no notes.
+    let no_note = JoinNoteReport::default();
     for (binding_index, &served) in served_seen.iter().enumerate() {
         let binding = bindings.get(binding_index);
         tally.binding(&binding.location);
@@ -439,6 +450,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         if !found.is_empty() {
             observer.binding_findings(binding_index, &binding, &found);
         }
+        observer.binding_done(binding_index, &binding, join_outcome.notes.get(binding_index).unwrap_or(&no_note));
         if !options.keep_results && plan.target_of_binding[binding_index].is_none() {
             // Nothing was streamed for it: the observer hears of it now.
             observer.not_probed(binding_index, &binding);
