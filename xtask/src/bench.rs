@@ -183,11 +183,20 @@ impl Run<'_> {
     }
 
     /// inspect alone (GNU time, as the harness times) on the first `n`
-    /// endpoints each listed `times` times, with JSON Lines output.
+    /// endpoints each listed `times` times, one line per format of
+    /// [`MEMORY_FORMATS`].
     fn memory_at_scale(&self, farm: &crate::bench_farm::Farm, n: usize, times: usize) -> Result<String, String> {
         let targets = self.out.join(format!("targets-{n}x{times}.txt"));
         write_inspect_targets(&farm.targets[..n], times, &targets)?;
-        let times_file = self.out.join("memory-at-scale.time");
+        let lines: Result<Vec<String>, String> =
+            MEMORY_FORMATS.iter().map(|(format, name)| self.memory_of(&targets, n, times, format, name)).collect();
+        Ok(lines?.join("\n"))
+    }
+
+    /// One line of [`memory_at_scale`](Self::memory_at_scale): inspect on
+    /// `targets` writing `format` (`name` for people).
+    fn memory_of(&self, targets: &Path, n: usize, times: usize, format: &str, name: &str) -> Result<String, String> {
+        let times_file = self.out.join(format!("memory-at-scale-{format}.time"));
         let status = Command::new("/usr/bin/time")
             .arg("-f")
             .arg("%e %U %S %M")
@@ -195,10 +204,10 @@ impl Run<'_> {
             .arg(&times_file)
             .arg(self.inspect)
             .args(["probe", "--targets"])
-            .arg(&targets)
+            .arg(targets)
             .args(["--trust", "none", "--ca-file"])
             .arg(self.farm_dir.join("ca.pem"))
-            .args(["--concurrency", "256", "--format", "jsonl"])
+            .args(["--concurrency", "256", "--format", format])
             .stdout(Stdio::null())
             .status()
             .map_err(|e| format!("cannot run GNU time: {e}"))?;
@@ -210,7 +219,7 @@ impl Run<'_> {
         };
         let probes = (n * times) as f64;
         Ok(format!(
-            "memory at scale: inspect, {n} endpoints each listed {times}x ({probes} probes, JSON Lines): \
+            "memory at scale: inspect, {n} endpoints each listed {times}x ({probes} probes, {name}): \
              {:.0} probes/s, {:.3} ms CPU/probe, peak RSS {:.1} MiB (load {})",
             probes / wall,
             (user + sys) * 1000.0 / probes,
@@ -219,6 +228,12 @@ impl Run<'_> {
         ))
     }
 }
+
+/// The formats memory at scale is measured for (`--format`, name): those
+/// that keep only compact rows while a run goes, and JSON, which spills
+/// results to a temporary file and writes the report at the end.
+const MEMORY_FORMATS: &[(&str, &str)] =
+    &[("jsonl", "JSON Lines"), ("table", "table"), ("sarif", "SARIF"), ("json", "JSON")];
 
 /// `targets` (`ADDRESS SNI`) as inspect's targets file, each line `times` times.
 fn write_inspect_targets(targets: &[String], times: usize, path: &Path) -> Result<(), String> {

@@ -269,15 +269,17 @@ impl ChainAnalysis {
 }
 
 /// One item for [`analyze`] / [`analyze_many`]. Borrows everything, so a
-/// batch shares one trust store and policy without copying chains.
+/// batch shares one trust store and policy without copying chains. A
+/// chain's certificates are any DER holder (`D`: a `Vec<u8>`, or the
+/// probe's shared bytes), so the caller's bytes are read where they are.
 ///
 /// Build it with [`AnalysisInput::new`] and the `with_` methods; fields may
 /// be added.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 #[non_exhaustive]
-pub struct AnalysisInput<'a> {
+pub struct AnalysisInput<'a, D = Vec<u8>> {
     /// Served chain, DER, leaf first, as the server sent it.
-    pub chain: &'a [Vec<u8>],
+    pub chain: &'a [D],
     /// Host name or IP address the client asked for (SNI or address);
     /// `None` skips name matching.
     pub host: Option<&'a str>,
@@ -297,10 +299,19 @@ pub struct AnalysisInput<'a> {
     pub legacy_cn: LegacyCn,
 }
 
-impl<'a> AnalysisInput<'a> {
+// By hand: derived, they would ask `D: Clone` of what is only borrowed.
+impl<D> Clone for AnalysisInput<'_, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<D> Copy for AnalysisInput<'_, D> {}
+
+impl<'a, D: AsRef<[u8]>> AnalysisInput<'a, D> {
     /// A served chain to judge at `now_unix`, without name matching or
     /// fetched intermediates.
-    pub fn new(chain: &'a [Vec<u8>], trust: &'a TrustStore, now_unix: i64, policy: &'a Policy) -> Self {
+    pub fn new(chain: &'a [D], trust: &'a TrustStore, now_unix: i64, policy: &'a Policy) -> Self {
         AnalysisInput {
             chain,
             host: None,
@@ -333,12 +344,12 @@ impl<'a> AnalysisInput<'a> {
 
 /// Analyzes a served chain without name matching (see [`analyze`] to
 /// include a host).
-pub fn analyze_chain(chain: &[Vec<u8>], trust: &TrustStore, now_unix: i64, policy: &Policy) -> ChainAnalysis {
+pub fn analyze_chain<D: AsRef<[u8]>>(chain: &[D], trust: &TrustStore, now_unix: i64, policy: &Policy) -> ChainAnalysis {
     analyze(&AnalysisInput::new(chain, trust, now_unix, policy))
 }
 
 /// Reads every certificate of a list, keeping unparsable ones as such.
-fn read_all(ders: &[Vec<u8>]) -> (Vec<ServedCertificate>, Vec<Option<Parsed>>) {
+fn read_all(ders: &[&[u8]]) -> (Vec<ServedCertificate>, Vec<Option<Parsed>>) {
     let results: Vec<Result<Parsed, AnalysisError>> = ders.iter().map(|der| parse_internal(der)).collect();
     let certificates = ders
         .iter()
@@ -366,18 +377,16 @@ fn read_all(ders: &[Vec<u8>]) -> (Vec<ServedCertificate>, Vec<Option<Parsed>>) {
 }
 
 /// Analyzes one served chain.
-pub fn analyze(input: &AnalysisInput<'_>) -> ChainAnalysis {
+pub fn analyze<D: AsRef<[u8]>>(input: &AnalysisInput<'_, D>) -> ChainAnalysis {
     let now = input.now_unix;
-    let (certificates, parsed) = read_all(input.chain);
-    let (fetched_certificates, fetched_parsed) = read_all(input.fetched_intermediates);
+    let served_der: Vec<&[u8]> = input.chain.iter().map(AsRef::as_ref).collect();
+    let fetched_der: Vec<&[u8]> = input.fetched_intermediates.iter().map(Vec::as_slice).collect();
+    let (certificates, parsed) = read_all(&served_der);
+    let (fetched_certificates, fetched_parsed) = read_all(&fetched_der);
 
     let completeness = trust::completeness(&parsed, input.trust);
-    let pool = trust::Pool {
-        served_der: input.chain,
-        served: &parsed,
-        fetched_der: input.fetched_intermediates,
-        fetched: &fetched_parsed,
-    };
+    let pool =
+        trust::Pool { served_der: &served_der, served: &parsed, fetched_der: &fetched_der, fetched: &fetched_parsed };
     let (mut trust_analysis, verified) = trust::trust_analysis(&pool, input.trust, now);
     // The verifier's word for a malformed certificate is vaguer than ours
     // (webpki says "extension value invalid" for a duplicated extension).
@@ -467,7 +476,7 @@ pub fn analyze(input: &AnalysisInput<'_>) -> ChainAnalysis {
 /// pool wakes a worker and puts the caller to sleep, two context switches
 /// that cost more than the split saves (a streaming caller, whose batches
 /// are whatever has arrived, mostly has one or two chains at a time).
-pub fn analyze_many(items: &[AnalysisInput<'_>]) -> Vec<ChainAnalysis> {
+pub fn analyze_many<D: AsRef<[u8]> + Sync>(items: &[AnalysisInput<'_, D>]) -> Vec<ChainAnalysis> {
     if items.len() < PARALLEL_FROM {
         items.iter().map(analyze).collect()
     } else {

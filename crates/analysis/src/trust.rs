@@ -225,9 +225,9 @@ pub struct ChainCompleteness {
 /// (leaf first) followed by the intermediates the caller fetched. Indices
 /// below `served.len()` are served, the rest fetched.
 pub(crate) struct Pool<'a> {
-    pub served_der: &'a [Vec<u8>],
+    pub served_der: &'a [&'a [u8]],
     pub served: &'a [Option<Parsed>],
-    pub fetched_der: &'a [Vec<u8>],
+    pub fetched_der: &'a [&'a [u8]],
     pub fetched: &'a [Option<Parsed>],
 }
 
@@ -245,8 +245,8 @@ impl Pool<'_> {
 
     fn der(&self, i: usize) -> &[u8] {
         match i.checked_sub(self.served.len()) {
-            None => &self.served_der[i],
-            Some(f) => &self.fetched_der[f],
+            None => self.served_der[i],
+            Some(f) => self.fetched_der[f],
         }
     }
 
@@ -801,7 +801,7 @@ pub(crate) fn trust_analysis(pool: &Pool<'_>, trust: &TrustStore, now: i64) -> (
     let Some(leaf_der) = pool.served_der.first() else {
         return (untrusted(UntrustedReason::NoCertificates, None), None);
     };
-    let leaf_der = CertificateDer::from(leaf_der.as_slice());
+    let leaf_der = CertificateDer::from(*leaf_der);
     let leaf = match EndEntityCert::try_from(&leaf_der) {
         Ok(leaf) => leaf,
         Err(e) => {

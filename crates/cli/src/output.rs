@@ -1,5 +1,6 @@
 //! Where and how results are written: the report format, the output file,
-//! streaming JSON Lines, CSV and Prometheus series, and progress on stderr.
+//! streaming JSON Lines, CSV, Prometheus series, table and SARIF rows,
+//! JSON (through a temporary file), and progress on stderr.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 
 use certinspect_core::collect::Collected;
 use certinspect_core::findings::{Finding, Severity};
-use certinspect_core::report::{ChainAnalysis, ObservationResult, Report};
+use certinspect_core::report::{ChainAnalysis, JoinNoteReport, ObservationResult, Report};
 use certinspect_core::scan::{Inventory, ScanObserver};
 use certinspect_core::verify::VerifyObserver;
 use certinspect_protocol::Binding;
@@ -77,7 +78,8 @@ pub struct Sink {
     width: usize,
     writer: Box<dyn Write>,
     /// The writer of a streamed run (JSON Lines and CSV, which write as
-    /// results arrive; Prometheus, which gathers compact series); `writer`
+    /// results arrive; JSON, which spills them to a temporary file;
+    /// Prometheus, the table and SARIF, which gather compact rows); `writer`
     /// is then a sink.
     stream: Option<Stream>,
     /// The report of `--baseline`, read before anything is scanned.
@@ -119,9 +121,12 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     // Comparing with a baseline needs the whole report (findings are
-    // matched by their bindings): JSON Lines, CSV and Prometheus are then
-    // written from it at the end.
-    let streamed_format = matches!(args.format, Format::Jsonl | Format::Csv | Format::Prometheus);
+    // matched by their bindings): the streamed formats are then written
+    // from it at the end.
+    let streamed_format = matches!(
+        args.format,
+        Format::Jsonl | Format::Csv | Format::Json | Format::Prometheus | Format::Table | Format::Sarif
+    );
     let (writer, stream) = if streaming && streamed_format && baseline.is_none() {
         (Box::new(io::sink()) as Box<dyn Write>, Some(writer))
     } else {
@@ -131,6 +136,7 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
     // without it, 100; anywhere else (files, pipes, CI logs) it is never cut.
     let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
     let width = columns.unwrap_or(if terminal { 100 } else { 0 });
+    let options = render_options(color, width, labels_from_tags);
     let stream = match stream {
         None => None,
         Some(out) => Some(match args.format {
@@ -139,11 +145,21 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
                     .map_err(|e| format!("cannot write the CSV header: {e}"))?,
             )),
             Format::Prometheus => Stream::Prometheus(certinspect_render::PrometheusSeries::new(labels_from_tags), out),
+            Format::Json => {
+                Stream::Json(Box::new(certinspect_render::JsonWriter::new(out).map_err(|e| e.to_string())?))
+            }
+            Format::Table => Stream::Table(Box::new(certinspect_render::TableWriter::new(&options)), out),
+            Format::Sarif => Stream::Sarif(certinspect_render::SarifWriter::new(), out),
             _ => Stream::Jsonl(certinspect_render::JsonLinesWriter::for_streamed_run(out)),
         }),
     };
     let labels_from_tags = labels_from_tags.to_vec();
     Ok(Sink { format: args.format, color, width, writer, stream, baseline, labels_from_tags })
+}
+
+/// How the table is drawn: colour, width (0: no limit), a column per tag.
+fn render_options(color: bool, width: usize, tags: &[String]) -> certinspect_render::RenderOptions {
+    certinspect_render::RenderOptions { color, width, tags: tags.to_vec(), ..Default::default() }
 }
 
 /// A format written as the run goes.
@@ -152,6 +168,12 @@ enum Stream {
     Csv(Box<certinspect_render::CsvWriter<Box<dyn Write>>>),
     /// The series gathered, and where the file goes at the end.
     Prometheus(certinspect_render::PrometheusSeries, Box<dyn Write>),
+    /// Results spilled to a temporary file, the report written at the end.
+    Json(Box<certinspect_render::JsonWriter<Box<dyn Write>>>),
+    /// The table's rows gathered, and where the table goes at the end.
+    Table(Box<certinspect_render::TableWriter>, Box<dyn Write>),
+    /// The SARIF results gathered, and where the log goes at the end.
+    Sarif(certinspect_render::SarifWriter, Box<dyn Write>),
 }
 
 impl Sink {
@@ -163,17 +185,21 @@ impl Sink {
 
     /// Write the finished report (JSON Lines: the closing summary).
     pub fn finish(&mut self, report: &Report) -> io::Result<()> {
-        let options = certinspect_render::RenderOptions {
-            color: self.color,
-            width: self.width,
-            tags: self.labels_from_tags.clone(),
-            ..Default::default()
-        };
+        let options = render_options(self.color, self.width, &self.labels_from_tags);
         match (self.stream.as_mut(), self.format) {
             (Some(Stream::Jsonl(jsonl)), _) => jsonl.finish(report)?,
             (Some(Stream::Csv(csv)), _) => csv.flush()?,
+            (Some(Stream::Json(json)), _) => json.finish(report)?,
             (Some(Stream::Prometheus(series, out)), _) => {
                 series.finish(report, out)?;
+                out.flush()?;
+            }
+            (Some(Stream::Table(table, out)), _) => {
+                table.finish(report, out)?;
+                out.flush()?;
+            }
+            (Some(Stream::Sarif(sarif, out)), _) => {
+                sarif.finish(report, out)?;
                 out.flush()?;
             }
             (None, Format::Table) => certinspect_render::render_table(report, &options, &mut self.writer)?,
@@ -191,7 +217,7 @@ impl Sink {
     }
 }
 
-/// Streams results (JSON Lines, CSV, Prometheus series) and shows progress on stderr when it is a terminal.
+/// Streams results (JSON Lines, CSV, JSON, Prometheus series, table and SARIF rows) and shows progress on stderr when it is a terminal.
 pub struct Observer<'s> {
     sink: &'s mut Sink,
     progress: bool,
@@ -226,10 +252,15 @@ impl VerifyObserver for Observer<'_> {
     }
 
     fn chain(&mut self, index: usize, analysis: &ChainAnalysis) {
-        if let Some(Stream::Jsonl(jsonl)) = self.sink.stream.as_mut() {
-            if let Err(e) = jsonl.chain(index, analysis).filter_closed_pipe() {
-                tracing::error!("cannot write a chain: {e}");
+        match self.sink.stream.as_mut() {
+            Some(Stream::Jsonl(jsonl)) => {
+                if let Err(e) = jsonl.chain(index, analysis).filter_closed_pipe() {
+                    tracing::error!("cannot write a chain: {e}");
+                }
             }
+            // A spill write that fails is reported by `finish`.
+            Some(Stream::Json(json)) => json.chain(index, analysis),
+            _ => {}
         }
     }
 
@@ -241,7 +272,12 @@ impl VerifyObserver for Observer<'_> {
                 series.not_probed(index, binding);
                 Ok(())
             }
-            None => Ok(()),
+            Some(Stream::Table(table, _)) => {
+                table.not_probed(index, binding);
+                Ok(())
+            }
+            // JSON: written with the binding (`binding_done`).
+            Some(Stream::Sarif(..)) | Some(Stream::Json(_)) | None => Ok(()),
         };
         if let Err(e) = written.filter_closed_pipe() {
             tracing::error!("cannot write a binding: {e}");
@@ -250,11 +286,22 @@ impl VerifyObserver for Observer<'_> {
 
     fn binding_findings(&mut self, index: usize, binding: &Binding, findings: &[Finding]) {
         // JSON Lines write them from the report, at the end.
-        if let Some(Stream::Csv(csv)) = self.sink.stream.as_mut() {
-            let written = csv.binding_findings(index, binding, findings);
-            if let Err(e) = written.filter_closed_pipe() {
-                tracing::error!("cannot write a binding: {e}");
+        match self.sink.stream.as_mut() {
+            Some(Stream::Csv(csv)) => {
+                let written = csv.binding_findings(index, binding, findings);
+                if let Err(e) = written.filter_closed_pipe() {
+                    tracing::error!("cannot write a binding: {e}");
+                }
             }
+            Some(Stream::Table(table, _)) => table.binding_findings(index, binding, findings),
+            Some(Stream::Sarif(sarif, _)) => sarif.binding_findings(index, binding, findings),
+            _ => {}
+        }
+    }
+
+    fn binding_done(&mut self, index: usize, binding: &Binding, join: &JoinNoteReport) {
+        if let Some(Stream::Json(json)) = self.sink.stream.as_mut() {
+            json.binding(index, binding, join);
         }
     }
 
@@ -268,6 +315,19 @@ impl VerifyObserver for Observer<'_> {
             Some(Stream::Csv(csv)) => csv.result(binding, result, findings),
             Some(Stream::Prometheus(series, _)) => {
                 series.result(index, binding, result, findings);
+                Ok(())
+            }
+            // A spill write that fails is reported by `finish`.
+            Some(Stream::Json(json)) => {
+                json.result(index, result, findings);
+                Ok(())
+            }
+            Some(Stream::Table(table, _)) => {
+                table.result(index, binding, result, findings);
+                Ok(())
+            }
+            Some(Stream::Sarif(sarif, _)) => {
+                sarif.result(index, binding, result, findings);
                 Ok(())
             }
             None => Ok(()),

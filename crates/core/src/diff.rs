@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+use certinspect_protocol::Binding;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -25,15 +26,22 @@ use crate::scan::Outcome;
 
 /// The stable fingerprint of `finding`, one of `report`'s findings.
 pub fn fingerprint(report: &Report, finding: &Finding) -> String {
+    let binding = finding.binding.and_then(|index| report.bindings.get(index));
+    fingerprint_of(finding, binding.map(|b| &b.binding))
+}
+
+/// [`fingerprint`] of `finding` about `binding` (`None`: about no binding),
+/// for a writer that sees findings with their binding as a run streams them.
+pub fn fingerprint_of(finding: &Finding, binding: Option<&Binding>) -> String {
     let mut hasher = Sha256::new();
     let mut field = |value: &str| {
         hasher.update(value.as_bytes());
         hasher.update([0]);
     };
     field(finding.code.as_str());
-    match finding.binding.and_then(|index| report.bindings.get(index)) {
+    match binding {
         Some(binding) => {
-            let location = &binding.binding.location;
+            let location = &binding.location;
             field("binding");
             field(&location.plugin);
             field(&location.service);

@@ -385,7 +385,8 @@ mod tests {
 
     #[test]
     fn evidence_is_held_as_text_and_written_as_the_value_it_was() {
-        let value = serde_json::json!({ "served": { "sha256": "ab", "sans": ["a.test"] }, "days": -3, "ok": null });
+        let value = serde_json::json!({ "served": { "sha256": "ab", "sans": ["a.test"] }, "days": -3, "ok": null,
+            "fraction_remaining": 0.9638764880952381 });
         let finding = Finding::new(FindingCode::Revoked, "m").with_evidence(value.clone());
         assert_eq!(finding.evidence.to_value(), value);
         let pretty = serde_json::to_string_pretty(&finding).unwrap();

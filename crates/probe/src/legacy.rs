@@ -306,7 +306,7 @@ impl Reader {
             }
             TlsMessageHandshake::Certificate(certificates) => {
                 self.captured.chain =
-                    certificates.cert_chain.iter().take(MAX_CERTIFICATES).map(|c| CertDer(c.data.to_vec())).collect();
+                    certificates.cert_chain.iter().take(MAX_CERTIFICATES).map(|c| CertDer::from(c.data)).collect();
             }
             TlsMessageHandshake::CertificateRequest(request) => {
                 self.captured.client_certificate_request =
@@ -546,7 +546,7 @@ mod tests {
             let captured = reader.finish();
             assert_eq!(captured.version, "TLSv1.0");
             assert_eq!(captured.cipher_suite, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA");
-            assert_eq!(captured.chain, vec![CertDer(leaf.clone()), CertDer(ca.clone())]);
+            assert_eq!(captured.chain, vec![CertDer::from(leaf.clone()), CertDer::from(ca.clone())]);
             assert_eq!(captured.bytes_read, flight.len() as u64);
         }
     }

@@ -88,7 +88,7 @@ pub use model::{
     PartialTls, Phase, ProbeError, ProbeErrorKind, ProbeObservation, ProbeOutcome, Resolution, Timings, TlsFacts,
 };
 pub use prober::{
-    probe_blocking, probe_blocking_each, AddressSelection, FamilyFilter, ObservationReceiver, ProbeConfig, Prober,
+    probe_blocking, probe_blocking_batches, AddressSelection, FamilyFilter, ObservationReceiver, ProbeConfig, Prober,
 };
 pub use target::{
     apply_resolve_overrides, parse_resolve, parse_sni, parse_target_line, ParseError, ProbeTarget, ResolveOverride,

@@ -2,19 +2,52 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::target::ProbeTarget;
 
 /// One certificate as served, DER-encoded. Serialized as standard base64.
+///
+/// The bytes are shared: the probe copies a certificate once, out of the
+/// handshake, and every clone (the chain cache, the analysis, the results)
+/// points at that one copy.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct CertDer(pub Vec<u8>);
+pub struct CertDer(Arc<[u8]>);
 
 impl CertDer {
+    /// A certificate from its DER bytes.
+    pub fn new(der: impl Into<Arc<[u8]>>) -> Self {
+        CertDer(der.into())
+    }
+
     /// The DER bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// Whether `self` and `other` are one copy of the bytes, not two equal ones.
+    pub fn shares_bytes_with(&self, other: &CertDer) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl AsRef<[u8]> for CertDer {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for CertDer {
+    fn from(der: Vec<u8>) -> Self {
+        CertDer::new(der)
+    }
+}
+
+impl From<&[u8]> for CertDer {
+    fn from(der: &[u8]) -> Self {
+        CertDer::new(der)
     }
 }
 
@@ -33,7 +66,7 @@ impl Serialize for CertDer {
 
 impl<'de> Deserialize<'de> for CertDer {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        base64_bytes::deserialize(d).map(CertDer)
+        base64_bytes::deserialize(d).map(CertDer::new)
     }
 }
 
@@ -594,7 +627,7 @@ mod tests {
                 cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
                 key_exchange_group: Some("X25519".into()),
                 alpn: Some("h2".into()),
-                chain: vec![CertDer(vec![0x30, 0x82, 0xff])],
+                chain: vec![CertDer::from(vec![0x30, 0x82, 0xff])],
                 handshake_bytes: 10,
                 capture: CaptureMethod::FullHandshake,
                 full_handshake_error: None,
@@ -617,6 +650,9 @@ mod tests {
         assert_eq!(back, obs);
         assert_eq!(obs.leaf(), Some(&[0x30, 0x82, 0xff][..]));
         assert_eq!(obs.protocol_version(), Some("TLSv1.3"));
+        // A clone shares the certificate's bytes; one read back owns its own.
+        assert!(obs.clone().served_chain()[0].shares_bytes_with(&obs.served_chain()[0]));
+        assert!(!back.served_chain()[0].shares_bytes_with(&obs.served_chain()[0]));
         assert!(obs.client_certificate_request().is_some());
 
         let err = ProbeError::new(ProbeErrorKind::Timeout(Phase::Handshake), "the TLS handshake took longer than 5 s");
@@ -636,7 +672,7 @@ mod tests {
         let partial = PartialTls {
             version: Some("TLSv1.2".into()),
             cipher_suite: Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into()),
-            chain: vec![CertDer(vec![1, 2]), CertDer(vec![3])],
+            chain: vec![CertDer::from(vec![1, 2]), CertDer::from(vec![3])],
             client_certificate_request: None,
             handshake_bytes: 900,
         };

@@ -138,7 +138,12 @@ impl std::fmt::Debug for Inner {
 
 /// The stream of observations of one run, in completion order. The run
 /// stops early if this receiver is dropped.
-pub type ObservationReceiver = mpsc::Receiver<ProbeObservation>;
+///
+/// Unbounded: probing never waits for its consumer (an analysis that
+/// fetches an issuer or a CRL does not hold up handshakes, nor push them
+/// toward a run deadline); the spawned tasks, not the channel, bound the
+/// work in flight.
+pub type ObservationReceiver = mpsc::UnboundedReceiver<ProbeObservation>;
 
 impl Prober {
     /// A prober with its own TLS client configuration (ring provider) and
@@ -170,8 +175,7 @@ impl Prober {
     /// the runtime needs the I/O and time drivers.
     pub fn probe_stream(&self, targets: Vec<ProbeTarget>) -> ObservationReceiver {
         let inner = Arc::clone(&self.inner);
-        let cap = inner.config.max_concurrency.saturating_mul(2).max(16);
-        let (tx, rx) = mpsc::channel(cap);
+        let (tx, rx) = mpsc::unbounded_channel();
         let run_deadline = inner.config.overall_deadline.map(|d| Instant::now() + d);
         tokio::spawn(async move {
             // Bounds the number of spawned tasks (memory), not the probing:
@@ -215,7 +219,7 @@ impl Prober {
 /// Errors only if the runtime cannot be created (out of threads or fds).
 pub fn probe_blocking(config: ProbeConfig, targets: Vec<ProbeTarget>) -> io::Result<Vec<ProbeObservation>> {
     let mut out = Vec::new();
-    probe_blocking_each(config, targets, |observation| out.push(observation))?;
+    probe_blocking_batches(config, targets, usize::MAX, |batch| out.extend(batch))?;
     out.sort_by_key(|o| (o.target_index, o.address));
     Ok(out)
 }
@@ -366,7 +370,7 @@ impl Inner {
         index: usize,
         target: ProbeTarget,
         run_deadline: Option<Instant>,
-        tx: &mpsc::Sender<ProbeObservation>,
+        tx: &mpsc::UnboundedSender<ProbeObservation>,
     ) {
         let mut base = Base {
             index,
@@ -381,7 +385,7 @@ impl Inner {
         let sni = match choose_sni(&base.target) {
             Ok(s) => s,
             Err(e) => {
-                let _ = tx.send(base.fail(timings, e)).await;
+                let _ = tx.send(base.fail(timings, e));
                 return;
             }
         };
@@ -390,7 +394,7 @@ impl Inner {
         let addrs = match self.resolve(&mut base, &mut timings, run_deadline).await {
             Ok(a) => a,
             Err(e) => {
-                let _ = tx.send(base.fail(timings, e)).await;
+                let _ = tx.send(base.fail(timings, e));
                 return;
             }
         };
@@ -398,7 +402,7 @@ impl Inner {
         match self.config.addresses {
             AddressSelection::First => {
                 let obs = self.probe_first(&base, timings, &addrs, sni, run_deadline).await;
-                let _ = tx.send(obs).await;
+                let _ = tx.send(obs);
             }
             AddressSelection::All => {
                 let mut set = tokio::task::JoinSet::new();
@@ -407,7 +411,7 @@ impl Inner {
                     let (base, sni, tx) = (base.clone(), sni.clone(), tx.clone());
                     set.spawn(async move {
                         let obs = this.probe_first(&base, timings, &[addr], sni, run_deadline).await;
-                        let _ = tx.send(obs).await;
+                        let _ = tx.send(obs);
                     });
                 }
                 while set.join_next().await.is_some() {}
@@ -660,10 +664,14 @@ impl Inner {
                 return (ProbeOutcome::Error(error), Some(partial));
             }
         }
-        // close_notify, then FIN; no application data is ever written. The
-        // server's reaction does not matter, so it gets a short, fixed time.
+        // close_notify, then the socket is closed (FIN) when `tls` drops; no
+        // application data is ever written. No `shutdown()`: its half-close
+        // is a syscall more per probe for nothing, since close() follows at
+        // once (the Go scanner's `Close` does the same). The server's
+        // reaction does not matter, so the write gets a short, fixed time.
         let close = self.config.handshake_timeout.min(Duration::from_secs(1));
-        let _ = tokio::time::timeout(close, tls.shutdown()).await;
+        tls.get_mut().1.send_close_notify();
+        let _ = tokio::time::timeout(close, tls.flush()).await;
         (ProbeOutcome::Tls(facts), None)
     }
 
@@ -778,15 +786,22 @@ fn wants_legacy_capture(kind: &ProbeErrorKind, partial: &PartialTls) -> bool {
         }
 }
 
-/// Probes on a dedicated runtime like [`probe_blocking`], handing each
-/// observation to `on_observation` as it completes (completion order), so a
-/// caller can stream results while the run goes on.
+/// Probes on a dedicated runtime like [`probe_blocking`], handing the
+/// observations to `on_batch` as they complete (completion order), in
+/// batches of whatever has arrived, at most `max_batch`, so a caller can
+/// stream results while the run goes on.
+///
+/// `on_batch` runs on the calling thread, outside the runtime (it may
+/// block, or start a runtime of its own), while the runtime's workers go on
+/// probing: the observations reach the caller with no thread in between,
+/// one wake-up per batch.
 ///
 /// Errors only if the runtime cannot be created.
-pub fn probe_blocking_each(
+pub fn probe_blocking_batches(
     config: ProbeConfig,
     targets: Vec<ProbeTarget>,
-    mut on_observation: impl FnMut(ProbeObservation),
+    max_batch: usize,
+    mut on_batch: impl FnMut(Vec<ProbeObservation>),
 ) -> io::Result<()> {
     // Handshakes are CPU-bound (key exchange, signature checks): one worker
     // per core, but no more than the work can use.
@@ -797,12 +812,15 @@ pub fn probe_blocking_each(
         .thread_name("certinspect-probe")
         .enable_all()
         .build()?;
-    rt.block_on(async move {
-        let mut rx = Prober::new(config).probe_stream(targets);
-        while let Some(observation) = rx.recv().await {
-            on_observation(observation);
+    let mut rx = rt.block_on(async move { Prober::new(config).probe_stream(targets) });
+    let max_batch = max_batch.max(1);
+    loop {
+        let mut batch = Vec::new();
+        if rt.block_on(rx.recv_many(&mut batch, max_batch)) == 0 {
+            break;
         }
-    });
+        on_batch(batch);
+    }
     // Tasks are all finished here; don't wait on lingering blocking DNS
     // lookups that timed out.
     rt.shutdown_background();
@@ -818,7 +836,7 @@ mod tests {
     fn legacy_capture_follows_refusals_of_what_was_offered() {
         let nothing = PartialTls::default();
         let answered = PartialTls { handshake_bytes: 7, ..PartialTls::default() };
-        let with_chain = PartialTls { chain: vec![CertDer(vec![1])], ..PartialTls::default() };
+        let with_chain = PartialTls { chain: vec![CertDer::from(vec![1])], ..PartialTls::default() };
         for (kind, partial, expected) in [
             (ProbeErrorKind::UnsupportedProtocol, &nothing, true),
             (ProbeErrorKind::NoCommonAlgorithms, &nothing, true),
@@ -842,7 +860,7 @@ mod tests {
             version: "TLSv1.0".into(),
             version_number: 0x0301,
             cipher_suite: "TLS_RSA_WITH_AES_128_CBC_SHA".into(),
-            chain: vec![CertDer(vec![9])],
+            chain: vec![CertDer::from(vec![9])],
             client_certificate_request: Some(vec![]),
             bytes_read: 900,
         };
@@ -850,17 +868,17 @@ mod tests {
         keep_legacy_so_far(&mut empty, so_far());
         assert_eq!(empty.version.as_deref(), Some("TLSv1.0"));
         assert_eq!(empty.cipher_suite.as_deref(), Some("TLS_RSA_WITH_AES_128_CBC_SHA"));
-        assert_eq!(empty.chain, vec![CertDer(vec![9])]);
+        assert_eq!(empty.chain, vec![CertDer::from(vec![9])]);
         assert!(empty.client_certificate_request.is_some());
 
         let mut own = PartialTls {
             version: Some("TLSv1.2".into()),
             cipher_suite: Some("X".into()),
-            chain: vec![CertDer(vec![1])],
+            chain: vec![CertDer::from(vec![1])],
             ..PartialTls::default()
         };
         keep_legacy_so_far(&mut own, so_far());
-        assert_eq!((own.version.as_deref(), own.chain.clone()), (Some("TLSv1.2"), vec![CertDer(vec![1])]));
+        assert_eq!((own.version.as_deref(), own.chain.clone()), (Some("TLSv1.2"), vec![CertDer::from(vec![1])]));
 
         let mut untouched = PartialTls::default();
         keep_legacy_so_far(&mut untouched, legacy::LegacyCapture::default());

@@ -60,10 +60,10 @@ impl ServerCertVerifier for CaptureThenObserve {
         ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let chain = std::iter::once(end_entity).chain(intermediates).map(|c| CertDer(c.as_ref().to_vec())).collect();
+        let chain = std::iter::once(end_entity).chain(intermediates).map(|c| CertDer::from(c.as_ref())).collect();
         let mut captured = self.slot.lock().unwrap_or_else(|e| e.into_inner());
         captured.chain = chain;
-        captured.stapled_ocsp = (!ocsp_response.is_empty()).then(|| CertDer(ocsp_response.to_vec()));
+        captured.stapled_ocsp = (!ocsp_response.is_empty()).then(|| CertDer::from(ocsp_response));
         Ok(ServerCertVerified::assertion())
     }
 
@@ -229,6 +229,22 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
 impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    // Forwarded, not left to the default (which writes only the first
+    // buffer): rustls hands over each record as its own buffer, and one
+    // writev per flight (ChangeCipherSpec and Finished together) is one
+    // syscall and one TCP segment where there were two.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

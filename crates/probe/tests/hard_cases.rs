@@ -36,7 +36,7 @@ fn ok<T>(result: Result<T, FarmError>) -> T {
 }
 
 fn served_chain(obs: &ProbeObservation) -> Vec<Vec<u8>> {
-    obs.served_chain().iter().map(|c| c.0.clone()).collect()
+    obs.served_chain().iter().map(|c| c.as_bytes().to_vec()).collect()
 }
 
 /// Messages are for people: no debug syntax, no byte lists.

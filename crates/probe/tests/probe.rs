@@ -57,7 +57,7 @@ fn chain(obs: &ProbeObservation) -> Vec<Vec<u8>> {
         .unwrap_or_else(|| panic!("{} failed: {:?}", obs.target, obs.error()))
         .chain
         .iter()
-        .map(|c| c.0.clone())
+        .map(|c| c.as_bytes().to_vec())
         .collect()
 }
 
@@ -546,7 +546,7 @@ async fn client_certificate_requests_from_rustls_servers() {
         let request = o.client_certificate_request().unwrap_or_else(|| panic!("{name}: request recorded"));
         let cas: Vec<&[u8]> = request.acceptable_ca_names.iter().map(|n| n.as_bytes()).collect();
         assert_eq!(cas, vec![client_ca_name.as_slice()], "{name}");
-        assert_eq!(o.served_chain().iter().map(|c| c.0.clone()).collect::<Vec<_>>(), cert.chain, "{name}");
+        assert_eq!(o.served_chain().iter().map(|c| c.as_bytes().to_vec()).collect::<Vec<_>>(), cert.chain, "{name}");
         let required = name.starts_with("required");
         assert_eq!(request.required, required, "{name}");
         if required {

@@ -4,20 +4,25 @@
 //!
 //! - **table**: for a terminal: a summary, the findings most severe first,
 //!   one row per binding and address; ANSI colour only when the caller asks
-//!   ([`RenderOptions::color`]);
+//!   ([`RenderOptions::color`]); gathered as compact rows while a run
+//!   streams ([`TableWriter`]);
 //! - **json**: the report exactly as serde writes it, described by the
-//!   hand-written JSON Schema `docs/report.schema.json` ([`REPORT_SCHEMA`]);
+//!   hand-written JSON Schema `docs/report.schema.json` ([`REPORT_SCHEMA`])
+//!   ([`JsonWriter`] writes the same bytes for a streamed run, from a
+//!   temporary file);
 //! - **jsonl**: JSON Lines events (`result`, `finding`, `summary`), written
 //!   and flushed one line at a time so an interrupted run keeps what it had
 //!   ([`JsonLinesWriter`] for streaming, [`render_jsonl`] for a whole report);
 //! - **csv**: one row per binding and result (RFC 4180);
-//! - **sarif**: SARIF 2.1.0, one rule per finding code, one result per finding;
+//! - **sarif**: SARIF 2.1.0, one rule per finding code, one result per
+//!   finding; gathered as compact results while a run streams ([`SarifWriter`]);
 //! - **prometheus**: the text exposition format, for node_exporter's
 //!   textfile collector.
 //!
 //! `docs/REPORT.md` documents every field, code, column and metric.
 //!
-//! What this crate is not: it does no network or file-system I/O and makes
+//! What this crate is not: it does no network or file-system I/O (but
+//! [`JsonWriter`]'s anonymous temporary file) and makes
 //! no policy. It writes into any [`std::io::Write`] it is handed; which
 //! format, where the output goes, whether colour is wanted (a terminal,
 //! `NO_COLOR` unset) and how wide the terminal is are the caller's (the
@@ -27,9 +32,11 @@
 mod csv_out;
 mod diff_out;
 mod json;
+mod json_streamed;
 mod prometheus;
 mod sarif;
 mod table;
+
 mod view;
 
 use std::io::{self, Write};
@@ -41,8 +48,10 @@ use certinspect_core::report::Report;
 pub use certinspect_core::findings::{CodeInfo, FindingCode, Severity};
 pub use csv_out::{tag_column_name, CsvWriter, CSV_COLUMNS};
 pub use json::JsonLinesWriter;
+pub use json_streamed::JsonWriter;
 pub use prometheus::{escape_label_value, tag_label_name, PrometheusSeries};
-pub use sarif::{binding_uri, sarif_level, SARIF_FINGERPRINT_KEY};
+pub use sarif::{binding_uri, sarif_level, SarifWriter, SARIF_FINGERPRINT_KEY};
+pub use table::TableWriter;
 
 /// The JSON Schema (draft 2020-12) of the `json` format, and of the `jsonl`
 /// events under `$defs/jsonl_event`: `docs/report.schema.json`, compiled in

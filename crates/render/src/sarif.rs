@@ -1,15 +1,17 @@
-//! SARIF 2.1.0: one run, a rule per finding code, a result per finding.
+//! SARIF 2.1.0: one run, a rule per finding code, a result per finding;
+//! gathered compactly as a run streams ([`SarifWriter`]).
 
 use std::io::{self, Write};
 
-use certinspect_core::diff::fingerprint;
+use certinspect_core::diff::fingerprint_of;
 use certinspect_core::findings::{Finding, FindingCode, Severity};
-use certinspect_core::report::Report;
+use certinspect_core::report::{ObservationResult, Report};
+use certinspect_core::verify::VerifyObserver;
 use certinspect_protocol::Binding;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Map, Value};
 
-use crate::view::{endpoint_text, rfc3339};
+use crate::view::{endpoint_text, rfc3339, CompactFinding};
 
 /// The SARIF level for a severity: critical and high fail a build
 /// (`error`), medium is a `warning`, the rest are `note`s.
@@ -113,7 +115,27 @@ fn logical_location(binding: &Binding) -> Value {
 /// change of what goes into a fingerprint gets a new key.
 pub const SARIF_FINGERPRINT_KEY: &str = "certinspectFinding/v1";
 
-fn result(report: &Report, finding: &Finding, rule_index: Option<usize>) -> Value {
+/// Where a finding is: the binding it is about, else (a failed source) the
+/// plugin and scope its `evidence` names.
+fn location(evidence: &Value, binding: Option<&Binding>) -> Option<Value> {
+    match binding {
+        Some(binding) => Some(json!({
+            "physicalLocation": { "artifactLocation": { "uri": binding_uri(binding) } },
+            "logicalLocations": [logical_location(binding)],
+        })),
+        None => evidence.get("plugin").and_then(Value::as_str).map(|plugin| {
+            let scope = evidence.get("scope").and_then(Value::as_str);
+            json!({ "logicalLocations": [{
+                "name": plugin,
+                "fullyQualifiedName": scope.map_or_else(|| plugin.to_owned(), |s| format!("{plugin}/{s}")),
+                "kind": "module",
+            }] })
+        }),
+    }
+}
+
+/// The SARIF result of `finding` about `binding`, as compact JSON.
+fn result(finding: &Finding, binding: Option<&Binding>) -> String {
     let mut properties = Map::new();
     properties.insert("severity".into(), json!(finding.severity));
     let evidence = finding.evidence.to_value();
@@ -132,72 +154,203 @@ fn result(report: &Report, finding: &Finding, rule_index: Option<usize>) -> Valu
         "message": { "text": finding.text() },
         // The same fingerprint `inspect diff` matches findings by, so
         // code-scanning UIs track a finding across runs.
-        "partialFingerprints": { SARIF_FINGERPRINT_KEY: fingerprint(report, finding) },
+        "partialFingerprints": { SARIF_FINGERPRINT_KEY: fingerprint_of(finding, binding) },
     });
-    if let Some(index) = rule_index {
+    if let Some(index) = FindingCode::ALL.iter().position(|c| *c == finding.code) {
         out["ruleIndex"] = json!(index);
     }
-    let binding = finding.binding.and_then(|i| report.bindings.get(i)).map(|b| &b.binding);
-    let location = match binding {
-        Some(binding) => Some(json!({
-            "physicalLocation": { "artifactLocation": { "uri": binding_uri(binding) } },
-            "logicalLocations": [logical_location(binding)],
-        })),
-        // A failed source: the plugin (and scope) is the place.
-        None => evidence.get("plugin").and_then(Value::as_str).map(|plugin| {
-            let scope = evidence.get("scope").and_then(Value::as_str);
-            json!({ "logicalLocations": [{
-                "name": plugin,
-                "fullyQualifiedName": scope.map_or_else(|| plugin.to_owned(), |s| format!("{plugin}/{s}")),
-                "kind": "module",
-            }] })
-        }),
-    };
-    if let Some(location) = location {
+    if let Some(location) = location(&evidence, binding) {
         out["locations"] = json!([location]);
     }
     out["properties"] = Value::Object(properties);
-    out
+    out.to_string()
+}
+
+/// A SARIF log gathered as a run goes: per finding only its result,
+/// rendered as compact JSON, and what orders it; nothing for a binding
+/// without findings. [`finish`](Self::finish) adds the report's findings
+/// about no binding (failed sources), orders all as the report does and
+/// writes the log; the whole report's log is written by the same code
+/// ([`render_sarif`](crate::render_sarif)), so the two are byte-identical.
+/// A run feeds it as its [`VerifyObserver`].
+#[derive(Debug, Default)]
+pub struct SarifWriter {
+    results: Vec<(CompactFinding, Box<str>)>,
+}
+
+impl SarifWriter {
+    /// A log without results yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn findings(&mut self, binding: &Binding, findings: &[Finding]) {
+        for finding in findings {
+            self.finding(finding, Some(binding));
+        }
+    }
+
+    fn finding(&mut self, finding: &Finding, binding: Option<&Binding>) {
+        self.results.push((CompactFinding::new(finding), result(finding, binding).into_boxed_str()));
+    }
+
+    /// Write the log of a streamed run whose `report` keeps no bindings:
+    /// the results gathered, and those of the report's findings about no
+    /// binding (the ones about a binding came with their results and
+    /// bindings).
+    pub fn finish(&mut self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
+        for finding in report.findings.iter().filter(|f| f.binding.is_none()) {
+            self.finding(finding, None);
+        }
+        self.write(report, out)
+    }
+
+    fn write(&mut self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
+        // Stable: findings that order the same keep the order they came in.
+        self.results.sort_by(|(a, _), (b, _)| a.order_key().cmp(&b.order_key()));
+        let rules: Vec<Value> = FindingCode::ALL
+            .iter()
+            .map(|code| {
+                let info = code.info();
+                json!({
+                    "id": code,
+                    "name": rule_name(code.as_str()),
+                    "shortDescription": { "text": info.summary },
+                    "defaultConfiguration": { "level": sarif_level(info.default_severity) },
+                    "properties": { "severity": info.default_severity },
+                })
+            })
+            .collect();
+        let log = json!({
+            "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": { "driver": {
+                    "name": "certinspect",
+                    "version": report.tool_version,
+                    "rules": rules,
+                } },
+                "invocations": [{
+                    "executionSuccessful": true,
+                    "endTimeUtc": rfc3339(report.generated_at),
+                }],
+                "results": RESULTS_PLACEHOLDER,
+                "properties": {
+                    "schemaVersion": report.schema_version,
+                    "summary": report.summary,
+                },
+            }],
+        });
+        // The log is small but for its results: it is rendered whole with
+        // a placeholder, and the results are written into its place.
+        let text = serde_json::to_string_pretty(&log)?;
+        let (before, after) = text
+            .split_once(&format!("\"{RESULTS_PLACEHOLDER}\""))
+            .expect("the placeholder is in the log once, and JSON leaves it as it is");
+        out.write_all(before.as_bytes())?;
+        // The `"results": ` line's own indentation.
+        let indent = before.rsplit('\n').next().map_or(0, |line| line.len() - line.trim_start().len());
+        write_array(out, &self.results, indent)?;
+        out.write_all(after.as_bytes())?;
+        writeln!(out)
+    }
+}
+
+/// What a run streams: the findings of each result and those about
+/// bindings as a whole.
+impl VerifyObserver for SarifWriter {
+    fn result(&mut self, _index: usize, binding: &Binding, _result: &ObservationResult, findings: &[Finding]) {
+        self.findings(binding, findings);
+    }
+
+    fn binding_findings(&mut self, _index: usize, binding: &Binding, findings: &[Finding]) {
+        self.findings(binding, findings);
+    }
+}
+
+/// Stands for the results in the log rendered without them.
+const RESULTS_PLACEHOLDER: &str = "certinspect:results";
+
+/// The results' compact JSON as the array serde_json's pretty printer
+/// writes at `indent` spaces.
+fn write_array(out: &mut dyn Write, results: &[(CompactFinding, Box<str>)], indent: usize) -> io::Result<()> {
+    if results.is_empty() {
+        return out.write_all(b"[]");
+    }
+    let mut text = String::new();
+    for (n, (_, json)) in results.iter().enumerate() {
+        text.push_str(if n == 0 { "[" } else { "," });
+        new_line(&mut text, indent + 2);
+        pretty(json, indent + 2, &mut text);
+        out.write_all(text.as_bytes())?;
+        text.clear();
+    }
+    new_line(&mut text, indent);
+    text.push(']');
+    out.write_all(text.as_bytes())
+}
+
+/// `compact` (serde_json's compact output: no space outside strings) as its
+/// pretty printer writes the same value at `indent` spaces: each member and
+/// element on a line of its own, two spaces deeper per level, `": "` after
+/// keys, `{}` and `[]` when empty.
+fn pretty(compact: &str, indent: usize, out: &mut String) {
+    let mut depth = indent;
+    let (mut in_string, mut escaped) = (false, false);
+    let mut chars = compact.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                match chars.next_if(|next| matches!(next, '}' | ']')) {
+                    Some(close) => out.push(close),
+                    None => {
+                        depth += 2;
+                        new_line(out, depth);
+                    }
+                }
+            }
+            '}' | ']' => {
+                depth -= 2;
+                new_line(out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(',');
+                new_line(out, depth);
+            }
+            ':' => out.push_str(": "),
+            _ => out.push(c),
+        }
+    }
+}
+
+fn new_line(out: &mut String, indent: usize) {
+    out.push('\n');
+    out.extend(std::iter::repeat_n(' ', indent));
 }
 
 pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let rules: Vec<Value> = FindingCode::ALL
-        .iter()
-        .map(|code| {
-            let info = code.info();
-            json!({
-                "id": code,
-                "name": rule_name(code.as_str()),
-                "shortDescription": { "text": info.summary },
-                "defaultConfiguration": { "level": sarif_level(info.default_severity) },
-                "properties": { "severity": info.default_severity },
-            })
-        })
-        .collect();
-    let results: Vec<Value> =
-        report.findings.iter().map(|f| result(report, f, FindingCode::ALL.iter().position(|c| *c == f.code))).collect();
-    let log = json!({
-        "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "certinspect",
-                "version": report.tool_version,
-                "rules": rules,
-            } },
-            "invocations": [{
-                "executionSuccessful": true,
-                "endTimeUtc": rfc3339(report.generated_at),
-            }],
-            "results": results,
-            "properties": {
-                "schemaVersion": report.schema_version,
-                "summary": report.summary,
-            },
-        }],
-    });
-    serde_json::to_writer_pretty(&mut *out, &log)?;
-    writeln!(out)
+    let mut writer = SarifWriter::new();
+    for finding in &report.findings {
+        let binding = finding.binding.and_then(|i| report.bindings.get(i));
+        writer.finding(finding, binding.map(|b| &b.binding));
+    }
+    writer.write(report, out)
 }
 
 #[cfg(test)]

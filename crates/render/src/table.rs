@@ -1,15 +1,19 @@
 //! The human table: a summary, the findings most severe first, and one row
-//! per binding and address.
+//! per binding and address; gathered as compact rows as a run streams
+//! ([`TableWriter`]).
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::io::{self, Write};
 
-use certinspect_core::findings::Severity;
+use certinspect_core::findings::{Finding, Severity};
 use certinspect_core::reconcile::Verdict;
-use certinspect_core::report::Report;
+use certinspect_core::report::{ObservationResult, Report};
 use certinspect_core::trust_store::TrustStoreInfo;
+use certinspect_core::verify::VerifyObserver;
+use certinspect_protocol::Binding;
 
-use crate::view::{endpoint_text, rfc3339, served_common_name, VERDICTS};
+use crate::view::{endpoint_text, rfc3339, served_common_name, CompactFinding, VERDICTS};
 use crate::RenderOptions;
 
 /// Space between columns.
@@ -157,12 +161,13 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 /// shrunk one character at a time until the row fits `max_width` (0 =
 /// unlimited) or every column is at its minimum: the most expendable
 /// columns first ([`Column::shrink`]), the widest of them first.
-fn layout(columns: &[Column], rows: &[Vec<Cell>], max_width: usize) -> Vec<usize> {
-    let mut widths: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| rows.iter().map(|r| width_of(&r[i].text)).chain([width_of(&c.header)]).max().unwrap_or(0))
-        .collect();
+fn layout(columns: &[Column], rows: impl IntoIterator<Item = Vec<Cell>>, max_width: usize) -> Vec<usize> {
+    let mut widths: Vec<usize> = columns.iter().map(|c| width_of(&c.header)).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(&row) {
+            *width = (*width).max(width_of(&cell.text));
+        }
+    }
     if max_width == 0 {
         return widths;
     }
@@ -179,16 +184,19 @@ fn layout(columns: &[Column], rows: &[Vec<Cell>], max_width: usize) -> Vec<usize
     widths
 }
 
-fn write_table(
+/// The table of `columns` and the cells `rows` makes, made once for the
+/// layout and again row by row as they are written, so a long table is
+/// never held as cells at once.
+fn write_table<I: Iterator<Item = Vec<Cell>>>(
     out: &mut dyn Write,
     painter: &Painter,
     columns: &[Column],
-    rows: &[Vec<Cell>],
+    rows: impl Fn() -> I,
     max_width: usize,
 ) -> io::Result<()> {
-    let widths = layout(columns, rows, max_width);
+    let widths = layout(columns, rows(), max_width);
     let header: Vec<Cell> = columns.iter().map(|c| Cell::styled(c.header.clone(), Style::Bold)).collect();
-    for row in std::iter::once(&header).chain(rows) {
+    for row in std::iter::once(header).chain(rows()) {
         // A cell wider than its column continues on the row's next lines.
         let cells: Vec<Vec<String>> = row.iter().enumerate().map(|(i, cell)| wrap(&cell.text, widths[i])).collect();
         let height = cells.iter().map(Vec::len).max().unwrap_or(1);
@@ -282,8 +290,252 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-    let painter = Painter { color: options.color };
+/// Separates the cells of a [`ResultRow`]: [`printable`] leaves none in
+/// the text.
+const CELL_END: char = '\0';
+
+/// One row of the bindings table as it is kept until the end: its cells of
+/// text, and what the verdict and days cells are made of.
+#[derive(Debug)]
+struct ResultRow {
+    binding: usize,
+    /// The address observed; `None` for a binding not probed (and a result
+    /// without address).
+    address: Option<Box<str>>,
+    /// Service, resource, endpoint, common name (served, or declared when
+    /// not probed), then one per tag column, each [`printable`] and ended by
+    /// [`CELL_END`].
+    cells: Box<str>,
+    /// The verdict; `None`: not probed.
+    verdict: Option<Verdict>,
+    /// Days left of the served leaf.
+    served_days: Option<i64>,
+    /// The declared certificate's expiry, shown when nothing was served.
+    declared_not_after: Option<i64>,
+}
+
+impl ResultRow {
+    /// The cells of the row, days reckoned at `generated_at` when nothing
+    /// was served.
+    fn cells(&self, generated_at: i64) -> Vec<Cell> {
+        let declared_days = self.declared_not_after.map(|t| (t - generated_at).div_euclid(86_400));
+        let (days, days_style) = match (self.served_days, declared_days) {
+            (Some(served), _) => (served.to_string(), days_style(served)),
+            (None, Some(d)) => (format!("{d}*"), Style::Dim),
+            (None, None) => (String::new(), Style::Plain),
+        };
+        let mut cells = self.cells.split_terminator(CELL_END);
+        let mut next = || cells.next().unwrap_or_default().to_owned();
+        let (service, resource, endpoint, common_name) = (next(), next(), next(), next());
+        let (endpoint_style, verdict) = match self.verdict {
+            Some(verdict) => (Style::Plain, Cell::styled(verdict.as_str(), Style::of_verdict(verdict))),
+            None => (Style::Dim, Cell::styled("-", Style::Dim)),
+        };
+        let fixed = vec![
+            Cell::new(service),
+            Cell::new(resource),
+            Cell::styled(endpoint, endpoint_style),
+            Cell::new(self.address.as_deref().unwrap_or_default()),
+            verdict,
+            Cell::new(common_name),
+            Cell::styled(days, days_style),
+        ];
+        fixed.into_iter().chain(cells.map(Cell::new)).collect()
+    }
+}
+
+/// The table gathered as a run goes: per result only its row's cells
+/// ([`ResultRow`]) and per finding it lists what it prints and what orders
+/// it; info findings, unless verbose, only as a count per code. Column
+/// widths need every row, so nothing is written before
+/// [`finish`](Self::finish); the whole report's table is written by the
+/// same code ([`render_table`](crate::render_table)), so the two are
+/// byte-identical.
+#[derive(Debug)]
+pub struct TableWriter {
+    options: RenderOptions,
+    rows: Vec<ResultRow>,
+    findings: Vec<CompactFinding>,
+    /// Info findings not listed: how many, and their codes.
+    hidden_info: usize,
+    hidden_codes: BTreeSet<&'static str>,
+}
+
+impl TableWriter {
+    /// A table drawn as `options` say (colour, width, tag columns, verbose).
+    pub fn new(options: &RenderOptions) -> Self {
+        TableWriter {
+            options: options.clone(),
+            rows: Vec::new(),
+            findings: Vec::new(),
+            hidden_info: 0,
+            hidden_codes: BTreeSet::new(),
+        }
+    }
+
+    /// Write the table of a streamed run whose `report` keeps no bindings:
+    /// the rows gathered, and the findings about no binding from the report
+    /// (the ones about a binding came with their results and bindings).
+    pub fn finish(&mut self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
+        for finding in report.findings.iter().filter(|f| f.binding.is_none()) {
+            self.finding(finding);
+        }
+        self.write(report, out)
+    }
+
+    fn row(
+        &mut self,
+        index: usize,
+        binding: &Binding,
+        address: Option<&str>,
+        common_name: Option<&str>,
+        verdict: Option<Verdict>,
+        served_days: Option<i64>,
+    ) {
+        let location = &binding.location;
+        let resource = location
+            .resource_name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| location.resource_id.clone(), |name| format!("{} ({name})", location.resource_id));
+        let endpoint = endpoint_text(binding).unwrap_or_else(|| match &location.not_probeable {
+            Some(reason) => format!("not probed: {reason}"),
+            None => "inventory".to_owned(),
+        });
+        let tags = self.options.tags.iter().map(|key| binding.tags.get(key).map(String::as_str).unwrap_or_default());
+        let mut cells = String::new();
+        for text in
+            [location.service.as_str(), &resource, &endpoint, common_name.unwrap_or_default()].into_iter().chain(tags)
+        {
+            cells.push_str(&printable(text));
+            cells.push(CELL_END);
+        }
+        self.rows.push(ResultRow {
+            binding: index,
+            address: address.map(Box::from),
+            cells: cells.into_boxed_str(),
+            verdict,
+            served_days,
+            declared_not_after: binding.declared.not_after,
+        });
+    }
+
+    fn findings(&mut self, findings: &[Finding]) {
+        for finding in findings {
+            self.finding(finding);
+        }
+    }
+
+    fn finding(&mut self, finding: &Finding) {
+        if self.options.verbose || finding.severity != Severity::Info {
+            self.findings.push(CompactFinding::new(finding));
+        } else {
+            self.hidden_info += 1;
+            self.hidden_codes.insert(finding.code.as_str());
+        }
+    }
+
+    fn write(&mut self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
+        let options = &self.options;
+        let painter = Painter { color: options.color };
+        write_summary(report, &painter, options.width, out)?;
+
+        // Findings, most severe first, in the report's order.
+        self.findings.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        // Rows by binding, a binding's results by address, as the report has them.
+        self.rows.sort_by(|a, b| (a.binding, &a.address).cmp(&(b.binding, &b.address)));
+        if !self.findings.is_empty() {
+            writeln!(out)?;
+            // The address tells observations apart only where a binding has
+            // several; elsewhere the bindings table has it.
+            let results_of = |binding: usize| {
+                let first = self.rows.partition_point(|r| r.binding < binding);
+                self.rows[first..].iter().take_while(|r| r.binding == binding && r.verdict.is_some()).count()
+            };
+            // The message matters most; the place is cut first.
+            let columns = [col("SEVERITY", 8, 0), col("CODE", 12, 1), col("WHERE", 16, 3), col("MESSAGE", 24, 2)];
+            let rows = || {
+                self.findings.iter().map(|f| {
+                    let message = match (&f.address, f.binding) {
+                        (Some(address), Some(binding)) if results_of(binding) > 1 => {
+                            format!("[{address}] {}", f.message)
+                        }
+                        _ => f.message.to_string(),
+                    };
+                    vec![
+                        Cell::styled(f.severity.as_str().to_uppercase(), Style::of_severity(f.severity)),
+                        Cell::new(f.code.as_str()),
+                        Cell::new(f.place.as_deref().unwrap_or("-")),
+                        Cell::new(message),
+                    ]
+                })
+            };
+            write_table(out, &painter, &columns, rows, options.width)?;
+        }
+        if !options.verbose && self.hidden_info > 0 {
+            let codes: Vec<&str> = self.hidden_codes.iter().copied().collect();
+            writeln!(
+                out,
+                "{}",
+                painter.paint(
+                    Style::Dim,
+                    &format!(
+                        "+ {} ({}); verbose output lists them",
+                        plural(self.hidden_info, "info finding", "info findings"),
+                        codes.join(", ")
+                    )
+                )
+            )?;
+        }
+
+        if !self.rows.is_empty() {
+            writeln!(out)?;
+            let mut columns = vec![
+                col("SERVICE", 3, 1),
+                col("RESOURCE", 10, 2),
+                col("ENDPOINT", 12, 2),
+                col("ADDRESS", 9, 1),
+                col("VERDICT", 13, 0),
+                col("SERVED CN", 10, 2),
+                Column { header: Cow::Borrowed("DAYS"), min: 4, shrink: 0, right: true },
+            ];
+            columns.extend(options.tags.iter().map(|key| tag_column(key)));
+            let rows = || self.rows.iter().map(|row| row.cells(report.generated_at));
+            write_table(out, &painter, &columns, rows, options.width)?;
+            let declared_days_shown =
+                self.rows.iter().any(|r| r.served_days.is_none() && r.declared_not_after.is_some());
+            if declared_days_shown {
+                writeln!(
+                    out,
+                    "{}",
+                    painter.paint(Style::Dim, "* days left of the declared certificate; nothing was served")
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a run streams: each result's row and findings, the findings about
+/// bindings as a whole, and the row of each binding not probed.
+impl VerifyObserver for TableWriter {
+    fn result(&mut self, index: usize, binding: &Binding, result: &ObservationResult, findings: &[Finding]) {
+        let (common_name, days) = (served_common_name(result), result.served.as_ref().map(|s| s.days_remaining));
+        self.row(index, binding, result.address.as_deref(), common_name, Some(result.verdict), days);
+        self.findings(findings);
+    }
+
+    fn binding_findings(&mut self, _index: usize, _binding: &Binding, findings: &[Finding]) {
+        self.findings(findings);
+    }
+
+    fn not_probed(&mut self, index: usize, binding: &Binding) {
+        self.row(index, binding, None, binding.declared.common_name.as_deref(), None, None);
+    }
+}
+
+/// The title, the totals and the trust store.
+fn write_summary(report: &Report, painter: &Painter, width: usize, out: &mut dyn Write) -> io::Result<()> {
     let s = &report.summary;
     let generated = rfc3339(report.generated_at);
 
@@ -327,138 +579,29 @@ pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Wri
         findings,
         vec![plural(s.source_errors, "source error", "source errors")],
     ];
-    write_wrapped(out, &items, options.width)?;
+    write_wrapped(out, &items, width)?;
     if let Some(trust) = &report.trust_store {
-        write_wrapped(out, &[trust_store_parts(trust)], options.width)?;
-    }
-
-    // Findings, most severe first (the report keeps them in that order;
-    // sorting again keeps this true for hand-made reports).
-    let mut findings: Vec<_> =
-        report.findings.iter().filter(|f| options.verbose || f.severity != Severity::Info).collect();
-    findings.sort_by_key(|f| f.severity);
-    if !findings.is_empty() {
-        writeln!(out)?;
-        // The message matters most; the place is cut first.
-        let columns = [col("SEVERITY", 8, 0), col("CODE", 12, 1), col("WHERE", 16, 3), col("MESSAGE", 24, 2)];
-        let rows: Vec<Vec<Cell>> = findings
-            .iter()
-            .map(|f| {
-                let report_binding = f.binding.and_then(|i| report.bindings.get(i));
-                let place = f.place.clone().unwrap_or_else(|| "-".to_owned());
-                let mut message = f.message.clone();
-                // The address tells observations apart only where a
-                // binding has several; elsewhere the bindings table has it.
-                if let (Some(address), Some(b)) = (&f.address, report_binding) {
-                    if b.results.len() > 1 {
-                        message = format!("[{address}] {message}");
-                    }
-                }
-                vec![
-                    Cell::styled(f.severity.as_str().to_uppercase(), Style::of_severity(f.severity)),
-                    Cell::new(f.code.as_str()),
-                    Cell::new(place),
-                    Cell::new(message),
-                ]
-            })
-            .collect();
-        write_table(out, &painter, &columns, &rows, options.width)?;
-    }
-    let hidden_info = report.findings.iter().filter(|f| f.severity == Severity::Info).count();
-    if !options.verbose && hidden_info > 0 {
-        let mut codes: Vec<&str> =
-            report.findings.iter().filter(|f| f.severity == Severity::Info).map(|f| f.code.as_str()).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        writeln!(
-            out,
-            "{}",
-            painter.paint(
-                Style::Dim,
-                &format!(
-                    "+ {} ({}); verbose output lists them",
-                    plural(hidden_info, "info finding", "info findings"),
-                    codes.join(", ")
-                )
-            )
-        )?;
-    }
-
-    if !report.bindings.is_empty() {
-        writeln!(out)?;
-        let mut columns = vec![
-            col("SERVICE", 3, 1),
-            col("RESOURCE", 10, 2),
-            col("ENDPOINT", 12, 2),
-            col("ADDRESS", 9, 1),
-            col("VERDICT", 13, 0),
-            col("SERVED CN", 10, 2),
-            Column { header: Cow::Borrowed("DAYS"), min: 4, shrink: 0, right: true },
-        ];
-        columns.extend(options.tags.iter().map(|key| tag_column(key)));
-        let mut rows = Vec::new();
-        let mut declared_days_shown = false;
-        for report_binding in &report.bindings {
-            let binding = &report_binding.binding;
-            let location = &binding.location;
-            let resource = location
-                .resource_name
-                .as_deref()
-                .filter(|n| !n.is_empty())
-                .map_or_else(|| location.resource_id.clone(), |name| format!("{} ({name})", location.resource_id));
-            let endpoint = endpoint_text(binding).unwrap_or_else(|| match &location.not_probeable {
-                Some(reason) => format!("not probed: {reason}"),
-                None => "inventory".to_owned(),
-            });
-            let tag_cells =
-                || options.tags.iter().map(|key| Cell::new(binding.tags.get(key).cloned().unwrap_or_default()));
-            let declared_days = binding.declared.not_after.map(|t| (t - report.generated_at).div_euclid(86_400));
-            if report_binding.results.is_empty() {
-                let days = declared_days.map(|d| format!("{d}*")).unwrap_or_default();
-                declared_days_shown |= declared_days.is_some();
-                let row = vec![
-                    Cell::new(location.service.clone()),
-                    Cell::new(resource),
-                    Cell::styled(endpoint, Style::Dim),
-                    Cell::new(""),
-                    Cell::styled("-", Style::Dim),
-                    Cell::new(binding.declared.common_name.clone().unwrap_or_default()),
-                    Cell::styled(days, Style::Dim),
-                ];
-                rows.push(row.into_iter().chain(tag_cells()).collect());
-                continue;
-            }
-            for result in &report_binding.results {
-                let (days, days_style) = match (&result.served, declared_days) {
-                    (Some(served), _) => (served.days_remaining.to_string(), days_style(served.days_remaining)),
-                    (None, Some(d)) => {
-                        declared_days_shown = true;
-                        (format!("{d}*"), Style::Dim)
-                    }
-                    (None, None) => (String::new(), Style::Plain),
-                };
-                let row = vec![
-                    Cell::new(location.service.clone()),
-                    Cell::new(resource.clone()),
-                    Cell::new(endpoint.clone()),
-                    Cell::new(result.address.clone().unwrap_or_default()),
-                    Cell::styled(result.verdict.as_str(), Style::of_verdict(result.verdict)),
-                    Cell::new(served_common_name(result).unwrap_or_default()),
-                    Cell::styled(days, days_style),
-                ];
-                rows.push(row.into_iter().chain(tag_cells()).collect());
-            }
-        }
-        write_table(out, &painter, &columns, &rows, options.width)?;
-        if declared_days_shown {
-            writeln!(
-                out,
-                "{}",
-                painter.paint(Style::Dim, "* days left of the declared certificate; nothing was served")
-            )?;
-        }
+        write_wrapped(out, &[trust_store_parts(trust)], width)?;
     }
     Ok(())
+}
+
+pub(crate) fn render(report: &Report, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let mut writer = TableWriter::new(options);
+    for (index, report_binding) in report.bindings.iter().enumerate() {
+        let binding = &report_binding.binding;
+        // Findings are fed on their own below, those about no result too.
+        if report_binding.results.is_empty() {
+            writer.not_probed(index, binding);
+        }
+        for result in &report_binding.results {
+            writer.result(index, binding, result, &[]);
+        }
+    }
+    for finding in &report.findings {
+        writer.finding(finding);
+    }
+    writer.write(report, out)
 }
 
 fn days_style(days: i64) -> Style {
@@ -503,21 +646,21 @@ mod tests {
     #[test]
     fn layout_shrinks_the_widest_column_first() {
         let columns = [col("A", 1, 0), col("B", 3, 0)];
-        let rows = vec![vec![Cell::new("xx"), Cell::new("yyyyyyyyyy")]];
+        let rows = || vec![vec![Cell::new("xx"), Cell::new("yyyyyyyyyy")]];
         // 2 + 2 + 10 = 14 wide; 10 allowed: B gives up 4.
-        assert_eq!(layout(&columns, &rows, 10), vec![2, 6]);
+        assert_eq!(layout(&columns, rows(), 10), vec![2, 6]);
         // Never below the minimums.
-        assert_eq!(layout(&columns, &rows, 1), vec![1, 3]);
-        assert_eq!(layout(&columns, &rows, 0), vec![2, 10]);
+        assert_eq!(layout(&columns, rows(), 1), vec![1, 3]);
+        assert_eq!(layout(&columns, rows(), 0), vec![2, 10]);
     }
 
     #[test]
     fn layout_shrinks_the_most_expendable_column_first() {
         let columns = [col("A", 2, 1), col("B", 3, 0)];
-        let rows = vec![vec![Cell::new("xxxxxx"), Cell::new("yyyyyyyyyy")]];
+        let rows = || vec![vec![Cell::new("xxxxxx"), Cell::new("yyyyyyyyyy")]];
         // 6 + 2 + 10 = 18; 14 allowed: A gives up 4 although B is wider.
-        assert_eq!(layout(&columns, &rows, 14), vec![2, 10]);
+        assert_eq!(layout(&columns, rows(), 14), vec![2, 10]);
         // Then B.
-        assert_eq!(layout(&columns, &rows, 12), vec![2, 8]);
+        assert_eq!(layout(&columns, rows(), 12), vec![2, 8]);
     }
 }

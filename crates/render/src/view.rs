@@ -1,9 +1,11 @@
 //! Small views of the report model that several formats share: where a
-//! binding is, in words and as a URI; the served common name; dates.
+//! binding is, in words and as a URI; the served common name; dates; a
+//! finding as a streamed writer keeps it.
 
-use certinspect_core::findings::{Finding, Severity};
+use certinspect_core::findings::{Finding, FindingCode, Severity};
 use certinspect_core::reconcile::Verdict;
 use certinspect_core::report::ObservationResult;
+use certinspect_core::verify::ReportOrderKey;
 use certinspect_protocol::Binding;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -48,6 +50,39 @@ pub(crate) fn served_common_name(result: &ObservationResult) -> Option<&str> {
 /// The most severe of `findings`.
 pub(crate) fn highest<'f>(findings: impl IntoIterator<Item = &'f Finding>) -> Option<Severity> {
     findings.into_iter().map(|f| f.severity).min()
+}
+
+/// What the table and SARIF writers keep of a finding besides what they
+/// render: its text and what orders it ([`report_order`]'s fields), without
+/// the evidence.
+///
+/// [`report_order`]: certinspect_core::verify::report_order
+#[derive(Debug)]
+pub(crate) struct CompactFinding {
+    pub(crate) severity: Severity,
+    pub(crate) binding: Option<usize>,
+    pub(crate) code: FindingCode,
+    pub(crate) address: Option<Box<str>>,
+    pub(crate) place: Option<Box<str>>,
+    pub(crate) message: Box<str>,
+}
+
+impl CompactFinding {
+    pub(crate) fn new(finding: &Finding) -> Self {
+        CompactFinding {
+            severity: finding.severity,
+            binding: finding.binding,
+            code: finding.code,
+            address: finding.address.as_deref().map(Box::from),
+            place: finding.place.as_deref().map(Box::from),
+            message: finding.message.as_str().into(),
+        }
+    }
+
+    /// What orders it among the report's findings.
+    pub(crate) fn order_key(&self) -> ReportOrderKey<'_> {
+        (self.severity, self.binding, self.code.as_str(), self.address.as_deref(), self.place.as_deref(), &self.message)
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use certinspect_core::report::{ObservationResult, Report};
 use certinspect_core::verify::BINDING_FINDING_CODES;
 use certinspect_render::{
     render_csv, render_json, render_jsonl, render_prometheus, render_sarif, sarif_level, CsvWriter, FindingCode,
-    JsonLinesWriter, PrometheusSeries, CSV_COLUMNS, SARIF_FINGERPRINT_KEY,
+    JsonLinesWriter, JsonWriter, PrometheusSeries, SarifWriter, CSV_COLUMNS, SARIF_FINGERPRINT_KEY,
 };
 use common::python::{consumer, consumer_rejects, sarif_schema};
 use common::{docs_dir, rendered, scratch_file};
@@ -312,6 +312,82 @@ fn streamed_csv_rows_are_the_whole_reports_rows() {
     }
 }
 
+/// A run streamed through [`JsonWriter`] as the engine's observer feeds it
+/// (chains numbered as they first came, results with their findings in any
+/// order, each binding and its join
+/// note at the end, then the finished report without bindings and with only
+/// the findings not streamed) writes `render_json`'s bytes of the whole report.
+#[test]
+fn streamed_json_is_the_whole_reports_json() {
+    for (name, report) in reports() {
+        let whole_finding =
+            |f: &Finding| f.binding.is_none() || (f.address.is_none() && BINDING_FINDING_CODES.contains(&f.code));
+        // Each finding about a result goes with the first result it is about.
+        let mut fed = vec![false; report.findings.len()];
+        let mut results = Vec::new();
+        for (index, b) in report.bindings.iter().enumerate() {
+            for result in &b.results {
+                let mut own = Vec::new();
+                for (i, f) in report.findings.iter().enumerate() {
+                    if !fed[i] && !whole_finding(f) && f.binding == Some(index) && f.address == result.address {
+                        fed[i] = true;
+                        own.push(f.clone());
+                    }
+                }
+                results.push((index, result, own));
+            }
+        }
+        assert!(results.iter().any(|(_, _, own)| own.len() > 1), "{name}: a result with several findings");
+        let mut finished = report.clone();
+        finished.bindings.clear();
+        finished.chains.clear();
+        finished.findings =
+            report.findings.iter().zip(&fed).filter(|(_, fed)| !**fed).map(|(f, _)| f.clone()).collect();
+        assert!(!finished.findings.is_empty() && finished.findings.len() < report.findings.len(), "{name}");
+
+        let mut writer = JsonWriter::new(Vec::new()).unwrap();
+        // The run numbers chains as they first come, not in report order:
+        // here, last first (both reports are `--detail full`).
+        let count = report.chains.len();
+        assert!(count > 1, "{name}");
+        for (number, analysis) in report.chains.iter().enumerate().rev() {
+            writer.chain(count - 1 - number, analysis);
+        }
+        // Results arrive in any order: here, every other one, last first.
+        let (odd, even): (Vec<_>, Vec<_>) = results.iter().enumerate().partition(|(i, _)| i % 2 == 1);
+        for (_, (index, result, own)) in odd.iter().rev().chain(&even) {
+            let mut result = (*result).clone();
+            result.chain = result.chain.map(|number| count - 1 - number);
+            writer.result(*index, &result, own);
+        }
+        for (index, b) in report.bindings.iter().enumerate() {
+            writer.binding(index, &b.binding, &b.join);
+        }
+        writer.finish(&finished).unwrap();
+        let streamed = String::from_utf8(writer.into_inner()).unwrap();
+        let whole = rendered(|o| render_json(&report, o));
+        if streamed != whole {
+            let line = streamed.lines().zip(whole.lines()).position(|(s, w)| s != w);
+            panic!("{name}: the streamed JSON differs from the whole report's from line {line:?}");
+        }
+    }
+}
+
+/// A spill that cannot be written is an error sentence at the end, and
+/// nothing is written: here the report cannot be put together because a
+/// binding never reached the writer.
+#[test]
+fn a_streamed_json_report_missing_a_binding_is_an_error_not_a_short_report() {
+    let report = common::fixture();
+    let mut writer = JsonWriter::new(Vec::new()).unwrap();
+    let last = report.bindings.len() - 1;
+    writer.binding(last, &report.bindings[last].binding, &report.bindings[last].join);
+    let mut finished = report.clone();
+    finished.bindings.clear();
+    let error = writer.finish(&finished).unwrap_err();
+    assert_eq!(error.to_string(), "binding 0 never reached the JSON report's writer");
+}
+
 #[test]
 fn sarif_is_valid_against_the_sarif_2_1_0_schema() {
     let schema = sarif_schema();
@@ -358,6 +434,35 @@ fn sarif_is_valid_against_the_sarif_2_1_0_schema() {
     let file = scratch_file("sarif", "bad-level.sarif", &log.to_string());
     let errors = consumer_rejects(&["jsonschema", schema.to_str().unwrap(), file.to_str().unwrap()]);
     assert!(errors.contains("level"), "{errors}");
+}
+
+/// The log is exactly what serde_json's pretty printer writes for it,
+/// although its results are written one by one into their place.
+#[test]
+fn sarif_is_serde_jsons_pretty_text() {
+    for (name, report) in reports() {
+        let text = rendered(|o| render_sarif(&report, o));
+        let log: Value = serde_json::from_str(&text).unwrap();
+        assert!(!log["runs"][0]["results"].as_array().unwrap().is_empty(), "{name}");
+        assert_eq!(text, serde_json::to_string_pretty(&log).unwrap() + "\n", "{name}");
+    }
+    let mut empty = live().clone();
+    empty.findings.clear();
+    let text = rendered(|o| render_sarif(&empty, o));
+    assert_eq!(text, serde_json::to_string_pretty(&serde_json::from_str::<Value>(&text).unwrap()).unwrap() + "\n");
+}
+
+/// A SARIF log gathered as a run streams (results in any order, findings
+/// about bindings as a whole at the end, the report then holding only the
+/// findings not streamed) is byte for byte the whole report's log.
+#[test]
+fn streamed_sarif_is_the_whole_reports_log() {
+    for (name, report) in reports() {
+        let mut writer = SarifWriter::new();
+        let kept = common::stream_scrambled(&report, &mut writer);
+        let streamed = rendered(|o| writer.finish(&kept, o));
+        assert_eq!(streamed, rendered(|o| render_sarif(&report, o)), "{name}");
+    }
 }
 
 #[derive(serde::Deserialize, Debug)]

@@ -4,7 +4,7 @@
 mod common;
 
 use certinspect_core::findings::Severity;
-use certinspect_render::{render_table, RenderOptions};
+use certinspect_render::{render_table, RenderOptions, TableWriter};
 
 fn table(options: &RenderOptions) -> String {
     let report = common::fixture();
@@ -35,6 +35,32 @@ fn strip_ansi(text: &str) -> String {
 fn table_matches_the_snapshot() {
     let actual = table(&RenderOptions::default());
     certinspect_test_support::assert_snapshot(&common::data("report.table.txt"), &actual);
+}
+
+/// A table gathered as a run streams (results in any order, findings about
+/// bindings as a whole and bindings not probed at the end, the report then
+/// holding only the findings not streamed) is byte for byte the whole
+/// report's table, whatever the colour, width, tags and verbosity.
+#[test]
+fn streamed_table_is_the_whole_reports_table() {
+    let mut report = common::fixture();
+    for b in report.bindings.iter_mut().step_by(2) {
+        b.binding.tags = [("owner".to_owned(), "team\na".to_owned())].into();
+    }
+    let tags = vec!["owner".to_owned(), "absent".to_owned()];
+    let mut streamed_rows = 0;
+    for (color, verbose, width, tags) in
+        [(false, false, 100, vec![]), (true, true, 80, tags.clone()), (false, false, 0, tags)]
+    {
+        let options = RenderOptions { color, verbose, width, tags };
+        let mut writer = TableWriter::new(&options);
+        let kept = common::stream_scrambled(&report, &mut writer);
+        let streamed = common::rendered(|o| writer.finish(&kept, o));
+        let whole = common::rendered(|o| render_table(&report, &options, o));
+        assert_eq!(streamed, whole, "{options:?}");
+        streamed_rows += whole.lines().count();
+    }
+    assert!(streamed_rows > 30);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `inspect probe` as a user runs it, without any cloud: bare endpoints
 //! read as OBSERVED, and `--declared FILE` (CSV, or a report written
 //! earlier) turns the same probes into MATCH / FOREIGN verdicts; the
-//! streamed outputs (JSON Lines, CSV, Prometheus) hold what the whole
+//! streamed outputs (JSON Lines, CSV, JSON, Prometheus) hold what the whole
 //! report does.
 
 use std::path::{Path, PathBuf};
@@ -153,9 +153,11 @@ fn streamed_json_lines_write_every_binding_once_and_total_them() {
 /// `--baseline`) has the same rows, in another order: results as they
 /// came, then the rows about bindings as a whole (a declared certificate
 /// expired at an endpoint that is down, a wildcard not probed). Likewise
-/// `--format prometheus`, which keeps only each series' labels and numbers.
+/// `--format prometheus`, which keeps only each series' labels and numbers,
+/// and the table and SARIF, which keep only the rows and results they
+/// print and are byte for byte the whole report's (at the same clock).
 #[test]
-fn streamed_csv_and_prometheus_have_what_the_whole_report_has() {
+fn streamed_formats_have_what_the_whole_report_has() {
     let Site { dir, ca_file, farm, .. } = site("e2e-cli-probe-csv");
     let site = farm.addr("site").unwrap();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
@@ -221,7 +223,132 @@ fn streamed_csv_and_prometheus_have_what_the_whole_report_has() {
     };
     assert!(streamed.contains("source=\"declared\""), "{streamed}");
     assert_eq!(timeless(&streamed), timeless(&whole));
+
+    // The table (coloured, as on a terminal) and SARIF gather compact rows
+    // and order them at the end as the report does: the same bytes, exit
+    // code and stderr as from the whole report.
+    for format in [&["--format", "table", "--color", "always"][..], &["--format", "sarif"]] {
+        let run = |args: &[&str]| {
+            let declared = ["--declared", "declared.json", "--now-unix", "1800000000"];
+            let output = probe_in(&dir, &ca_file, &[&declared[..], format, args].concat());
+            assert_ne!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+            (output.status.code(), String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+        };
+        let (code, streamed, said) = run(&[]);
+        let (whole_code, whole, whole_said) = run(&["--baseline", "base.json"]);
+        assert_eq!(code, whole_code, "{format:?}");
+        assert_eq!(streamed, whole, "{format:?}");
+        assert!(streamed.contains("declared-expired") && streamed.contains("*.wild.test"), "{streamed}");
+        // The baseline run adds its comparison; the rest is the same.
+        assert!(whole_said.starts_with(&said), "{said}\n---\n{whole_said}");
+    }
     drop(farm);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--format json` streams (results to a temporary file, the report put
+/// together at the end) and writes byte for byte the JSON of the whole
+/// report (`--baseline` keeps it whole): bindings with results and join
+/// notes, a binding at two addresses (results sorted by address), one
+/// down, one not probed, findings about results and about bindings as a
+/// whole, in report order; with `--detail full`, two chains numbered in
+/// report order whatever order they came in; same exit code, same stderr
+/// but the baseline's.
+#[test]
+fn streamed_json_is_the_whole_reports_json() {
+    let Site { dir, ca, ca_file, farm, .. } = site("e2e-cli-probe-json");
+    let site = farm.addr("site").unwrap();
+    let other_leaf = ca.issue(&["localhost"], Validity::days_from_now(300)).unwrap();
+    let other_farm = Farm::start(FarmSpec {
+        endpoints: vec![EndpointSpec::new("other", EndpointMode::Tls(TlsEndpoint::single(other_leaf.source())))],
+        ..FarmSpec::default()
+    })
+    .unwrap();
+    let other = other_farm.addr("other").unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let target = |addr: std::net::SocketAddr| format!("{addr}");
+    let binding = |resource: &str, endpoint: Value, not_probeable: Value| {
+        serde_json::json!({ "binding": {
+            "location": { "provider": "static", "service": "static", "account": "test", "resource_id": resource,
+                "endpoint": endpoint, "not_probeable": not_probeable },
+            "declared": { "name": resource, "not_after": 1_000_000_000, "fingerprints": [], "sans": [] },
+            "xrefs": [] }, "results": [] })
+    };
+    // Two addresses: the site's, and ::1, where nothing listens.
+    let two_addresses = serde_json::json!({ "host": "shop.test", "port": site.port(), "sni": "localhost",
+        "addresses": ["127.0.0.1", "::1"] });
+    let declared = serde_json::json!({ "schema_version": 4, "bindings": [
+        binding("shop", two_addresses, Value::Null),
+        binding("*.wild.test", Value::Null, "wildcard domain".into()),
+    ] });
+    std::fs::write(dir.join("declared.json"), declared.to_string()).unwrap();
+    for detail in ["summary", "full"] {
+        let args = [
+            "--declared",
+            "declared.json",
+            "--all-addresses",
+            "--sni",
+            "localhost",
+            "--now-unix",
+            "1900000000",
+            "--format",
+            "json",
+            "--detail",
+            detail,
+            &target(site),
+            &target(other),
+            &target(closed),
+        ];
+        let streamed = probe_in(&dir, &ca_file, &args);
+        assert_ne!(streamed.status.code(), Some(2), "{}", String::from_utf8_lossy(&streamed.stderr));
+        std::fs::write(dir.join("base.json"), &streamed.stdout).unwrap();
+        let whole = probe_in(&dir, &ca_file, &[&args[..], &["--baseline", "base.json"]].concat());
+        assert_eq!(streamed.status.code(), whole.status.code());
+        let report: Value = serde_json::from_slice(&streamed.stdout).unwrap();
+        assert_eq!(report["bindings"].as_array().unwrap().len(), 5, "{report:#}");
+        assert_eq!(report["bindings"][3]["results"].as_array().unwrap().len(), 2, "{report:#}");
+        assert!(report["findings"].as_array().unwrap().len() > 2, "{report:#}");
+        let chains = report["chains"].as_array().map_or(0, Vec::len);
+        assert_eq!(chains, if detail == "full" { 2 } else { 0 }, "{report:#}");
+        // Byte for byte, but the timings, which differ from run to run.
+        let timeless = |output: &Output| {
+            let text = String::from_utf8(output.stdout.clone()).unwrap();
+            let timing = |line: &str| line.split_once("_us\": ").map(|(name, _)| format!("{name}_us\": -\n"));
+            text.split_inclusive('\n').map(|line| timing(line).unwrap_or_else(|| line.to_owned())).collect::<String>()
+        };
+        let (streamed_text, whole_text) = (timeless(&streamed), timeless(&whole));
+        assert!(streamed_text.contains("\"handshake_us\": -\n"), "{streamed_text}");
+        let line = streamed_text.lines().zip(whole_text.lines()).position(|(s, w)| s != w);
+        assert!(
+            streamed_text == whole_text,
+            "{detail}: differs from line {line:?}:\n{streamed_text}\n---\n{whole_text}"
+        );
+        let whole_stderr = String::from_utf8_lossy(&whole.stderr);
+        let (baseline_said, _) = whole_stderr.split_once("inspect: since the baseline:").unwrap();
+        assert_eq!(String::from_utf8_lossy(&streamed.stderr), baseline_said);
+    }
+    drop((farm, other_farm));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A JSON report's temporary file that cannot be created stops the run
+/// before anything is probed, with a sentence naming where it was wanted.
+#[test]
+fn a_json_report_without_a_temporary_directory_is_a_clear_error() {
+    let dir = target_dir().join("e2e-cli-probe-json-tmp").join(std::process::id().to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("no-such-directory");
+    let output = Command::new(inspect_binary())
+        .args(["probe", "--format", "json", "127.0.0.1:1"])
+        .env("TMPDIR", &missing)
+        .env_remove("CERTINSPECT_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let expected = format!("inspect: cannot create the JSON report's temporary file in {}: ", missing.display());
+    assert!(stderr.starts_with(&expected) && stderr.lines().count() == 1, "{stderr}");
+    assert!(output.stdout.is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

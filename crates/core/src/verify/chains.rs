@@ -49,7 +49,7 @@ pub struct IssuerFetch {
 
 /// A served chain to analyse.
 pub(crate) struct ChainToAnalyse<'a> {
-    pub chain: &'a [Vec<u8>],
+    pub chain: &'a [CertDer],
     /// The name to match the leaf against; `None` leaves the name to the caller.
     pub host: Option<&'a str>,
 }
@@ -57,8 +57,9 @@ pub(crate) struct ChainToAnalyse<'a> {
 /// One distinct chain, analysed without a name, and the AIA fetches made for it.
 #[derive(Debug)]
 pub(crate) struct AnalysedChain {
-    /// The chain as served (the cache key, compared in full).
-    pub chain: Vec<Vec<u8>>,
+    /// The chain as served (the cache key, compared in full): the probe's
+    /// bytes, shared, not a copy.
+    pub chain: Vec<CertDer>,
     /// Its analysis; `name_match` is `None` (see [`AnalysedChain::name_match`]).
     pub analysis: ChainAnalysis,
     /// Issuers fetched to complete it.
@@ -111,15 +112,15 @@ impl ChainCache {
     ) -> Vec<Option<Arc<AnalysedChain>>> {
         let hashes: Vec<u64> = chains.iter().map(|chain| chain_hash(chain)).collect();
         // The distinct chains not cached yet, each once.
-        let mut missing: Vec<(u64, Vec<Vec<u8>>)> = Vec::new();
+        let mut missing: Vec<(u64, &[CertDer])> = Vec::new();
         for (chain, &hash) in chains.iter().zip(&hashes) {
             if chain.is_empty()
                 || self.get(hash, chain).is_some()
-                || missing.iter().any(|(h, c)| *h == hash && same_chain(c, chain))
+                || missing.iter().any(|(h, c)| *h == hash && c == chain)
             {
                 continue;
             }
-            missing.push((hash, chain.iter().map(|c| c.0.clone()).collect()));
+            missing.push((hash, *chain));
         }
         if !missing.is_empty() {
             let to_analyse: Vec<ChainToAnalyse<'_>> =
@@ -127,7 +128,7 @@ impl ChainCache {
             let analysed = analyse_chains(&to_analyse, settings, fetcher);
             self.analysed += analysed.len();
             for ((hash, chain), Analysed { analysis, fetches, fetched }) in missing.into_iter().zip(analysed) {
-                self.insert(hash, AnalysedChain { chain, analysis, fetches, fetched });
+                self.insert(hash, AnalysedChain { chain: chain.to_vec(), analysis, fetches, fetched });
             }
         }
         chains
@@ -138,7 +139,7 @@ impl ChainCache {
     }
 
     fn get(&self, hash: u64, chain: &[CertDer]) -> Option<Arc<AnalysedChain>> {
-        self.chains.get(&hash)?.iter().find(|entry| same_chain(&entry.chain, chain)).cloned()
+        self.chains.get(&hash)?.iter().find(|entry| entry.chain == chain).cloned()
     }
 
     fn insert(&mut self, hash: u64, entry: AnalysedChain) {
@@ -160,13 +161,9 @@ impl ChainCache {
 fn chain_hash(chain: &[CertDer]) -> u64 {
     let mut hasher = DefaultHasher::new();
     for certificate in chain {
-        certificate.0.hash(&mut hasher);
+        certificate.as_bytes().hash(&mut hasher);
     }
     hasher.finish()
-}
-
-fn same_chain(owned: &[Vec<u8>], served: &[CertDer]) -> bool {
-    owned.len() == served.len() && owned.iter().zip(served).all(|(a, b)| *a == b.0)
 }
 
 /// What analysis needs besides the chains.
@@ -245,7 +242,7 @@ fn analyse(
     settings: &AnalysisSettings<'_>,
     which: &[usize],
 ) -> Vec<ChainAnalysis> {
-    let inputs: Vec<AnalysisInput<'_>> = which
+    let inputs: Vec<AnalysisInput<'_, CertDer>> = which
         .iter()
         .map(|&i| {
             AnalysisInput::new(chains[i].chain, settings.trust, settings.now, settings.policy)
@@ -266,7 +263,7 @@ mod tests {
     use crate::fetch::FetchOptions;
 
     fn served(chain: &[Vec<u8>]) -> Vec<CertDer> {
-        chain.iter().cloned().map(CertDer).collect()
+        chain.iter().map(|der| CertDer::from(der.as_slice())).collect()
     }
 
     #[test]
@@ -287,6 +284,10 @@ mod tests {
         assert!(analysed[2].is_none(), "nothing served, nothing analysed");
         let first = analysed[0].as_ref().unwrap();
         assert!(Arc::ptr_eq(first, analysed[4].as_ref().unwrap()), "one analysis shared");
+        assert!(
+            first.chain.iter().zip(&shared).all(|(kept, probed)| kept.shares_bytes_with(probed)),
+            "the cache keeps the probe's bytes, not a copy"
+        );
         assert_eq!(first.analysis.trust.verdict, TrustVerdict::Trusted);
         assert_eq!(first.analysis.name_match, None, "the name is matched per endpoint");
         assert!(matches!(first.name_match("b.test", LegacyCn::Reject), NameMatch::Matched { .. }));
@@ -297,7 +298,7 @@ mod tests {
         assert_eq!(cache.analysed(), 2);
         assert!(Arc::ptr_eq(first, again[0].as_ref().unwrap()));
         // The same leaf served with a different chain is a different chain.
-        let leaf_only = served(&shared.iter().take(1).map(|c| c.0.clone()).collect::<Vec<_>>());
+        let leaf_only = shared[..1].to_vec();
         cache.analyse(&[&leaf_only[..]], &settings, &fetcher);
         assert_eq!(cache.analysed(), 3);
     }
@@ -310,8 +311,9 @@ mod tests {
         let fetcher = Fetcher::new(FetchOptions { enabled: false, ..FetchOptions::default() });
         // Distinct chains without issuing a thousand certificates: what a
         // broken server might send (analysed as unparsable, cheaply).
-        let chains: Vec<Vec<CertDer>> =
-            (0..=ChainCache::CAPACITY).map(|n| vec![CertDer(format!("not a certificate {n}").into_bytes())]).collect();
+        let chains: Vec<Vec<CertDer>> = (0..=ChainCache::CAPACITY)
+            .map(|n| vec![CertDer::from(format!("not a certificate {n}").into_bytes())])
+            .collect();
         let mut cache = ChainCache::default();
         for chunk in chains.chunks(256) {
             let refs: Vec<&[CertDer]> = chunk.iter().map(Vec::as_slice).collect();

@@ -2,8 +2,9 @@
 //! the served chains in parallel, reconcile with the declarations, and
 //! produce findings and a report.
 //!
-//! This module is the pipeline (a prober thread streaming observations, a
-//! channel, analysis in batches with rayon); each step it drives has a
+//! This module is the pipeline (the prober's runtime probing while this
+//! thread analyses the observations in batches, with rayon, as they
+//! arrive); each step it drives has a
 //! module of its own: [`plan`] (targets and routes), `result` (one
 //! observation of one binding), `rules` (findings, pure), `revocation`
 //! (provider and CRL answers merged into one fact per leaf), `summary` (totals).
@@ -26,18 +27,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use certinspect_analysis::{ChainAnalysis, LegacyCn, Policy, TrustStore};
 use certinspect_probe::{
-    probe_blocking_each, CertDer, ProbeConfig, ProbeError, ProbeErrorKind, ProbeObservation, ProbeTarget,
+    probe_blocking_batches, CertDer, ProbeConfig, ProbeError, ProbeErrorKind, ProbeObservation, ProbeTarget,
 };
 use certinspect_protocol::{Binding, DeclaredCertificate, Endpoint, Location, RevocationStatus};
 use serde_json::json;
 
 use crate::collect::{CollectError, SourceStats};
 use crate::fetch::{FetchOptions, Fetcher};
-use crate::findings::{Finding, FindingCode};
+use crate::findings::{Finding, FindingCode, Severity};
 use crate::join::{join, JoinOutcome};
 use crate::plugins::OpenedSource;
 use crate::report::{
-    number_chains, BindingReport, ChainIds, Detail, ObservationResult, Report, ShardPart, Streamed,
+    number_chains, BindingReport, ChainIds, Detail, JoinNoteReport, ObservationResult, Report, ShardPart, Streamed,
     REPORT_SCHEMA_VERSION,
 };
 use crate::shard::Shard;
@@ -222,6 +223,15 @@ pub trait VerifyObserver {
     fn binding_findings(&mut self, index: usize, binding: &Binding, findings: &[Finding]) {
         let _ = (index, binding, findings);
     }
+    /// The binding at `index` as the report lists it (joined) and what the
+    /// join did for it ([`BindingReport::join`]): once per binding, at the
+    /// end, in binding order, after all its results and its
+    /// [`binding_findings`](Self::binding_findings), before
+    /// [`not_probed`](Self::not_probed). A streamed run's report keeps no
+    /// join notes, so a writer of the whole report's shape needs this.
+    fn binding_done(&mut self, index: usize, binding: &Binding, join: &JoinNoteReport) {
+        let _ = (index, binding, join);
+    }
 }
 
 /// An observer that ignores everything.
@@ -231,11 +241,15 @@ pub struct NoObserver;
 impl VerifyObserver for NoObserver {}
 
 /// Verify `input` and build the report.
+///
+/// Blocking: it runs the prober's own runtime, so call it from a thread
+/// that is not inside a Tokio runtime (`spawn_blocking` from async code).
 pub fn verify(input: VerifyInput, options: &VerifyOptions) -> Report {
     verify_observed(input, options, &mut NoObserver)
 }
 
-/// [`verify`], telling `observer` about each result as it is made.
+/// [`verify`], telling `observer` about each result as it is made (on the
+/// calling thread).
 pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &mut dyn VerifyObserver) -> Report {
     let now = options.now_unix.unwrap_or_else(unix_now);
     let mut input = input;
@@ -332,9 +346,13 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
                     return Vec::new();
                 };
                 let chain = &analysed.chain;
-                let issuers: Vec<&[u8]> = chain[1..].iter().chain(&analysed.fetched).map(Vec::as_slice).collect();
-                let staple = observation.tls().and_then(|tls| tls.stapled_ocsp.as_ref()).map(|s| s.0.as_slice());
-                revocation_lists.answers(&chain[0], facts, &issuers, staple, &fetcher, now)
+                let issuers: Vec<&[u8]> = chain[1..]
+                    .iter()
+                    .map(CertDer::as_bytes)
+                    .chain(analysed.fetched.iter().map(Vec::as_slice))
+                    .collect();
+                let staple = observation.tls().and_then(|tls| tls.stapled_ocsp.as_ref()).map(CertDer::as_bytes);
+                revocation_lists.answers(chain[0].as_bytes(), facts, &issuers, staple, &fetcher, now)
             })
             .collect();
 
@@ -391,35 +409,20 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         }
     };
     if !plan.targets.is_empty() {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let targets = plan.targets.clone();
-        let probing = std::thread::spawn({
-            let config = options.probe.clone();
-            move || probe_blocking_each(config, targets, |observation| drop(sender.send(observation)))
-        });
-        // Batches: whatever has arrived, up to a bound, so results stream
-        // while the analysis still runs on several cores.
+        // The analysis runs on this thread, on batches of whatever
+        // observations have arrived (up to a bound), while the prober's
+        // runtime goes on probing: results stream, and the analysis still
+        // runs on several cores.
         let mut observed = vec![false; plan.targets.len()];
-        while let Ok(first) = receiver.recv() {
-            let mut batch = vec![first];
-            while batch.len() < ANALYSIS_BATCH {
-                match receiver.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
-            }
+        let probed = probe_blocking_batches(options.probe.clone(), plan.targets.clone(), ANALYSIS_BATCH, |batch| {
             for observation in &batch {
                 observed[observation.target_index] = true;
             }
             handle_batch(batch);
-        }
+        });
         // Every target yields a result, even when the prober itself failed.
-        let failure = match probing.join() {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(format!("cannot start the prober: {e}")),
-            Err(_) => Some("the prober failed".to_owned()),
-        };
-        if let Some(why) = failure {
+        if let Err(e) = probed {
+            let why = format!("cannot start the prober: {e}");
             let missing = plan.targets.iter().enumerate().filter(|(index, _)| !observed[*index]);
             handle_batch(missing.map(|(index, target)| failed_observation(index, target, &why)).collect());
         }
@@ -433,6 +436,8 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
     for issue in &join_outcome.issues {
         join_issues.entry(issue.binding).or_default().push(&issue.message);
     }
+    // Bare endpoints (nothing joined) have no notes.
+    let no_note = JoinNoteReport::default();
     for (binding_index, &served) in served_seen.iter().enumerate() {
         let binding = bindings.get(binding_index);
         tally.binding(&binding.location);
@@ -445,6 +450,7 @@ pub fn verify_observed(input: VerifyInput, options: &VerifyOptions, observer: &m
         if !found.is_empty() {
             observer.binding_findings(binding_index, &binding, &found);
         }
+        observer.binding_done(binding_index, &binding, join_outcome.notes.get(binding_index).unwrap_or(&no_note));
         if !options.keep_results && plan.target_of_binding[binding_index].is_none() {
             // Nothing was streamed for it: the observer hears of it now.
             observer.not_probed(binding_index, &binding);
@@ -511,13 +517,24 @@ pub(crate) fn sort_findings(findings: &mut [Finding]) {
 /// The order of findings in a report (see [`sort_findings`]), for a
 /// renderer that lists some of them together (a CSV row) as the report would.
 pub fn report_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
-    a.severity
-        .cmp(&b.severity)
-        .then(a.binding.cmp(&b.binding))
-        .then(a.code.as_str().cmp(b.code.as_str()))
-        .then(a.address.cmp(&b.address))
-        .then(a.place.cmp(&b.place))
-        .then(a.message.cmp(&b.message))
+    report_order_key(a).cmp(&report_order_key(b))
+}
+
+/// What [`report_order`] compares, in order: severity, binding, code (by
+/// wire name), address, place, message; for a writer that keeps findings
+/// in its own compact form and must order them as the report does.
+pub type ReportOrderKey<'f> = (Severity, Option<usize>, &'f str, Option<&'f str>, Option<&'f str>, &'f str);
+
+/// The [`ReportOrderKey`] of `finding`.
+pub fn report_order_key(finding: &Finding) -> ReportOrderKey<'_> {
+    (
+        finding.severity,
+        finding.binding,
+        finding.code.as_str(),
+        finding.address.as_deref(),
+        finding.place.as_deref(),
+        &finding.message,
+    )
 }
 
 /// Observations analysed together: enough to keep rayon's threads busy,

@@ -68,7 +68,7 @@ pub(crate) fn observe(
             .map(|tls| tls.stapled_ocsp.is_some());
         let answers = provider.into_iter().chain(revocations.network.iter().cloned()).collect();
         let mut fact = RevocationFact::merge(&facts.serial_hex, answers)?;
-        fact.must_staple = observation.served_chain().first().is_some_and(|leaf| must_staple(&leaf.0));
+        fact.must_staple = observation.served_chain().first().is_some_and(|leaf| must_staple(leaf.as_bytes()));
         fact.stapled = stapled;
         Some(fact)
     });
