@@ -120,14 +120,10 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
         ColorChoice::Never => false,
         ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
-    // Comparing with a baseline needs the whole report (findings are
-    // matched by their bindings): the streamed formats are then written
-    // from it at the end.
-    let streamed_format = matches!(
-        args.format,
-        Format::Jsonl | Format::Csv | Format::Json | Format::Prometheus | Format::Table | Format::Sarif
-    );
-    let (writer, stream) = if streaming && streamed_format && baseline.is_none() {
+    // Every format streams; comparing with a baseline needs the whole
+    // report (findings are matched by their bindings), which is then
+    // written at the end.
+    let (writer, stream) = if streaming && baseline.is_none() {
         (Box::new(io::sink()) as Box<dyn Write>, Some(writer))
     } else {
         (writer, None)
@@ -150,7 +146,7 @@ fn open_for(args: &OutputArgs, labels_from_tags: &[String], streaming: bool) -> 
             }
             Format::Table => Stream::Table(Box::new(certinspect_render::TableWriter::new(&options)), out),
             Format::Sarif => Stream::Sarif(certinspect_render::SarifWriter::new(), out),
-            _ => Stream::Jsonl(certinspect_render::JsonLinesWriter::for_streamed_run(out)),
+            Format::Jsonl => Stream::Jsonl(certinspect_render::JsonLinesWriter::for_streamed_run(out)),
         }),
     };
     let labels_from_tags = labels_from_tags.to_vec();

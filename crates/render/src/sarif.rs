@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use certinspect_core::diff::fingerprint_of;
-use certinspect_core::findings::{Finding, FindingCode, Severity};
+use certinspect_core::findings::{Evidence, Finding, FindingCode, Severity};
 use certinspect_core::report::{ObservationResult, Report};
 use certinspect_core::verify::VerifyObserver;
 use certinspect_protocol::Binding;
@@ -134,48 +134,78 @@ fn location(evidence: &Value, binding: Option<&Binding>) -> Option<Value> {
     }
 }
 
-/// The SARIF result of `finding` about `binding`, as compact JSON.
-fn result(finding: &Finding, binding: Option<&Binding>) -> String {
-    let mut properties = Map::new();
-    properties.insert("severity".into(), json!(finding.severity));
-    let evidence = finding.evidence.to_value();
-    if !evidence.is_null() {
-        properties.insert("evidence".into(), evidence.clone());
-    }
-    if let Some(index) = finding.binding {
-        properties.insert("binding".into(), json!(index));
-    }
-    if let Some(address) = &finding.address {
-        properties.insert("address".into(), json!(address));
-    }
-    let mut out = json!({
-        "ruleId": finding.code,
-        "level": sarif_level(finding.severity),
-        "message": { "text": finding.text() },
-        // The same fingerprint `inspect diff` matches findings by, so
-        // code-scanning UIs track a finding across runs.
-        "partialFingerprints": { SARIF_FINGERPRINT_KEY: fingerprint_of(finding, binding) },
-    });
-    if let Some(index) = FindingCode::ALL.iter().position(|c| *c == finding.code) {
-        out["ruleIndex"] = json!(index);
-    }
-    if let Some(location) = location(&evidence, binding) {
-        out["locations"] = json!([location]);
-    }
-    out["properties"] = Value::Object(properties);
-    out.to_string()
+/// One finding's SARIF result, gathered: the finding's own fields (which
+/// also order it), and what else its result needs, kept small: the
+/// evidence as compact text, where it is as compact JSON, its fingerprint.
+/// The result itself is rendered only when the log is written, so the
+/// message, address and code are not held twice.
+#[derive(Debug)]
+struct Gathered {
+    finding: CompactFinding,
+    evidence: Evidence,
+    location: Option<Box<str>>,
+    fingerprint: Box<str>,
 }
 
-/// A SARIF log gathered as a run goes: per finding only its result,
-/// rendered as compact JSON, and what orders it; nothing for a binding
-/// without findings. [`finish`](Self::finish) adds the report's findings
+impl Gathered {
+    fn new(finding: &Finding, binding: Option<&Binding>) -> Self {
+        let evidence = finding.evidence.clone();
+        let location = location(&evidence.to_value(), binding).map(|l| l.to_string().into_boxed_str());
+        Gathered {
+            finding: CompactFinding::new(finding),
+            evidence,
+            location,
+            // The same fingerprint `inspect diff` matches findings by, so
+            // code-scanning UIs track a finding across runs.
+            fingerprint: fingerprint_of(finding, binding).into_boxed_str(),
+        }
+    }
+
+    /// The SARIF result, as compact JSON.
+    fn result(&self) -> String {
+        let finding = &self.finding;
+        let mut properties = Map::new();
+        properties.insert("severity".into(), json!(finding.severity));
+        let evidence = self.evidence.to_value();
+        if !evidence.is_null() {
+            properties.insert("evidence".into(), evidence);
+        }
+        if let Some(index) = finding.binding {
+            properties.insert("binding".into(), json!(index));
+        }
+        if let Some(address) = &finding.address {
+            properties.insert("address".into(), json!(address));
+        }
+        let text = match &finding.place {
+            Some(place) => format!("{place}: {}", finding.message),
+            None => finding.message.to_string(),
+        };
+        let mut out = json!({
+            "ruleId": finding.code,
+            "level": sarif_level(finding.severity),
+            "message": { "text": text },
+            "partialFingerprints": { SARIF_FINGERPRINT_KEY: self.fingerprint },
+        });
+        if let Some(index) = FindingCode::ALL.iter().position(|c| *c == finding.code) {
+            out["ruleIndex"] = json!(index);
+        }
+        if let Some(location) = self.location.as_deref().and_then(|l| serde_json::from_str::<Value>(l).ok()) {
+            out["locations"] = json!([location]);
+        }
+        out["properties"] = Value::Object(properties);
+        out.to_string()
+    }
+}
+
+/// A SARIF log gathered as a run goes: per finding only what its result
+/// needs ([`Gathered`]); nothing for a binding without findings. [`finish`](Self::finish) adds the report's findings
 /// about no binding (failed sources), orders all as the report does and
 /// writes the log; the whole report's log is written by the same code
 /// ([`render_sarif`](crate::render_sarif)), so the two are byte-identical.
 /// A run feeds it as its [`VerifyObserver`].
 #[derive(Debug, Default)]
 pub struct SarifWriter {
-    results: Vec<(CompactFinding, Box<str>)>,
+    results: Vec<Gathered>,
 }
 
 impl SarifWriter {
@@ -191,7 +221,7 @@ impl SarifWriter {
     }
 
     fn finding(&mut self, finding: &Finding, binding: Option<&Binding>) {
-        self.results.push((CompactFinding::new(finding), result(finding, binding).into_boxed_str()));
+        self.results.push(Gathered::new(finding, binding));
     }
 
     /// Write the log of a streamed run whose `report` keeps no bindings:
@@ -207,7 +237,7 @@ impl SarifWriter {
 
     fn write(&mut self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
         // Stable: findings that order the same keep the order they came in.
-        self.results.sort_by(|(a, _), (b, _)| a.order_key().cmp(&b.order_key()));
+        self.results.sort_by(|a, b| a.finding.order_key().cmp(&b.finding.order_key()));
         let rules: Vec<Value> = FindingCode::ALL
             .iter()
             .map(|code| {
@@ -271,17 +301,16 @@ impl VerifyObserver for SarifWriter {
 /// Stands for the results in the log rendered without them.
 const RESULTS_PLACEHOLDER: &str = "certinspect:results";
 
-/// The results' compact JSON as the array serde_json's pretty printer
-/// writes at `indent` spaces.
-fn write_array(out: &mut dyn Write, results: &[(CompactFinding, Box<str>)], indent: usize) -> io::Result<()> {
+/// The results as the array serde_json's pretty printer writes at `indent` spaces.
+fn write_array(out: &mut dyn Write, results: &[Gathered], indent: usize) -> io::Result<()> {
     if results.is_empty() {
         return out.write_all(b"[]");
     }
     let mut text = String::new();
-    for (n, (_, json)) in results.iter().enumerate() {
+    for (n, gathered) in results.iter().enumerate() {
         text.push_str(if n == 0 { "[" } else { "," });
         new_line(&mut text, indent + 2);
-        pretty(json, indent + 2, &mut text);
+        pretty(&gathered.result(), indent + 2, &mut text);
         out.write_all(text.as_bytes())?;
         text.clear();
     }
