@@ -9,8 +9,9 @@
 //! - `peers` ([`peers`]): `inspect probe` (release build) against the Go
 //!   scanner in one run of the shared peer harness (`../shared/bench/` beside
 //!   the repository), on one farm ([`crate::bench_farm`]) at each of the
-//!   sizes `--endpoints` names (1,000 and 10,000 by default); then the
-//!   memory-at-scale case and a farm where ten endpoints share each chain.
+//!   sizes `--endpoints` names (1,000 and 10,000 by default); then memory
+//!   at scale (every format, up to 100,000 bindings) and a farm where ten
+//!   endpoints share each chain.
 //!   Prints endpoints/s, client CPU per handshake, peak RSS and inspect's
 //!   CPU ratio to Go. A manual tool, never run in CI: it needs nginx, Go and
 //!   GNU time (`bash ../shared/bench/run_peers.sh setup` installs them, once
@@ -88,8 +89,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// The peer harness's runs of the Go scanner and inspect (3 counted runs
 /// unless `RUNS` says otherwise) on one farm of the largest of `sizes`, at
-/// each size (its first N endpoints); then inspect alone on the first
-/// 1,000 endpoints each listed ten times (memory at scale); then both on a
+/// each size (its first N endpoints); then inspect alone, every output
+/// format, on the first 1,000 endpoints listed 1, 10 and 100 times and on
+/// 1,000 closed ports (memory at scale); then both on a
 /// farm of 1,000 endpoints where ten share each chain, beside the 1,000
 /// distinct ones (the analysis grows with distinct chains). One table.
 fn peers(sizes: &[usize]) -> Result<(), String> {
@@ -117,7 +119,7 @@ fn peers(sizes: &[usize]) -> Result<(), String> {
     for &n in sizes {
         rows.push(run.harness(&farm, n, &format!("{n}"))?);
     }
-    let memory = run.memory_at_scale(&farm, 1000.min(largest), 10)?;
+    let memory = run.memory_at_scale(&farm, 1000.min(largest))?;
     drop(farm);
     eprintln!("bench: a farm of 1000 endpoints, ten per leaf");
     let farm = crate::bench_farm::start(&farm_dir, 1000, 10)?;
@@ -182,24 +184,52 @@ impl Run<'_> {
         Ok((label.to_owned(), load_average(), peer_medians(&runs)))
     }
 
-    /// inspect alone (GNU time, as the harness times) on the first `n`
-    /// endpoints each listed `times` times, one line per format of
-    /// [`MEMORY_FORMATS`].
-    fn memory_at_scale(&self, farm: &crate::bench_farm::Farm, n: usize, times: usize) -> Result<String, String> {
-        let targets = self.out.join(format!("targets-{n}x{times}.txt"));
-        write_inspect_targets(&farm.targets[..n], times, &targets)?;
-        let lines: Result<Vec<String>, String> =
-            MEMORY_FORMATS.iter().map(|(format, name)| self.memory_of(&targets, n, times, format, name)).collect();
-        Ok(lines?.join("\n"))
+    /// inspect alone (GNU time, as the harness times), its peak RSS per
+    /// format of [`MEMORY_FORMATS`] with the farm's first `n` endpoints
+    /// listed each of [`MEMORY_REPEATS`] times; then the same with `n`
+    /// closed loopback ports, the worst case for the formats that keep
+    /// findings (every binding has one). A table, one row per format.
+    fn memory_at_scale(&self, farm: &crate::bench_farm::Farm, n: usize) -> Result<String, String> {
+        let cases = [("served", farm.targets[..n].to_vec()), ("refused", closed_loopback_ports(n)?)];
+        let mut table = format!(
+            "memory at scale: inspect --concurrency 256, peak RSS MiB, {n} endpoints listed {}\n\
+             {:<9} {:<12} {:>9} {:>9} {:>9} {:>12}\n",
+            MEMORY_REPEATS.map(|times| format!("{times}x")).join(" / "),
+            "endpoints",
+            "format",
+            n,
+            n * MEMORY_REPEATS[1],
+            n * MEMORY_REPEATS[2],
+            "KiB/binding"
+        );
+        for (case, targets) in &cases {
+            let mut files = Vec::new();
+            for times in MEMORY_REPEATS {
+                let file = self.out.join(format!("targets-{case}-{n}x{times}.txt"));
+                write_inspect_targets(targets, times, &file)?;
+                files.push(file);
+            }
+            for (format, name) in MEMORY_FORMATS {
+                let peaks =
+                    files.iter().map(|file| self.peak_rss_mib(file, format)).collect::<Result<Vec<f64>, _>>()?;
+                let bindings_added = (n * (MEMORY_REPEATS[2] - MEMORY_REPEATS[0])) as f64;
+                let per_binding_kib = (peaks[2] - peaks[0]) * 1024.0 / bindings_added;
+                table.push_str(&format!(
+                    "{case:<9} {name:<12} {:>9.1} {:>9.1} {:>9.1} {per_binding_kib:>12.2}\n",
+                    peaks[0], peaks[1], peaks[2]
+                ));
+            }
+        }
+        table.push_str(&format!("(load {})", load_average()));
+        Ok(table)
     }
 
-    /// One line of [`memory_at_scale`](Self::memory_at_scale): inspect on
-    /// `targets` writing `format` (`name` for people).
-    fn memory_of(&self, targets: &Path, n: usize, times: usize, format: &str, name: &str) -> Result<String, String> {
+    /// inspect's peak RSS in MiB probing `targets`, writing `format`.
+    fn peak_rss_mib(&self, targets: &Path, format: &str) -> Result<f64, String> {
         let times_file = self.out.join(format!("memory-at-scale-{format}.time"));
         let status = Command::new("/usr/bin/time")
             .arg("-f")
-            .arg("%e %U %S %M")
+            .arg("%M")
             .arg("-o")
             .arg(&times_file)
             .arg(self.inspect)
@@ -212,36 +242,53 @@ impl Run<'_> {
             .status()
             .map_err(|e| format!("cannot run GNU time: {e}"))?;
         let measured = std::fs::read_to_string(&times_file).unwrap_or_default();
-        let fields: Vec<f64> =
-            measured.lines().last().unwrap_or_default().split_whitespace().filter_map(|v| v.parse().ok()).collect();
-        let [wall, user, sys, rss_kb] = fields[..] else {
-            return Err(format!("inspect failed on {} ({status}): {measured}", targets.display()));
-        };
-        let probes = (n * times) as f64;
-        Ok(format!(
-            "memory at scale: inspect, {n} endpoints each listed {times}x ({probes} probes, {name}): \
-             {:.0} probes/s, {:.3} ms CPU/probe, peak RSS {:.1} MiB (load {})",
-            probes / wall,
-            (user + sys) * 1000.0 / probes,
-            rss_kb / 1024.0,
-            load_average()
-        ))
+        // inspect's exit code says what it found (1 when a finding is over
+        // the threshold); only a run GNU time could not measure is an error.
+        match measured.lines().last().and_then(|line| line.trim().parse::<f64>().ok()) {
+            Some(rss_kb) => Ok(rss_kb / 1024.0),
+            None => Err(format!("inspect failed on {} ({status}): {measured}", targets.display())),
+        }
     }
 }
 
-/// The formats memory at scale is measured for (`--format`, name): those
-/// that keep only compact rows while a run goes, and JSON, which spills
-/// results to a temporary file and writes the report at the end.
-const MEMORY_FORMATS: &[(&str, &str)] =
-    &[("jsonl", "JSON Lines"), ("table", "table"), ("sarif", "SARIF"), ("json", "JSON")];
+/// The formats memory at scale is measured for (`--format`, name): all of
+/// them; each streams what it writes, or keeps only compact rows, or (JSON)
+/// spills to a temporary file.
+const MEMORY_FORMATS: &[(&str, &str)] = &[
+    ("jsonl", "JSON Lines"),
+    ("csv", "CSV"),
+    ("prometheus", "Prometheus"),
+    ("table", "table"),
+    ("sarif", "SARIF"),
+    ("json", "JSON"),
+];
 
-/// `targets` (`ADDRESS SNI`) as inspect's targets file, each line `times` times.
+/// How many times the memory-at-scale target lists repeat the endpoints:
+/// the issue's bounds are at 1,000 and 10,000 endpoints and 100,000 bindings.
+const MEMORY_REPEATS: [usize; 3] = [1, 10, 100];
+
+/// `n` loopback addresses where nothing listens (ports bound, then
+/// released): each probe is refused at once, so every binding has a finding.
+fn closed_loopback_ports(n: usize) -> Result<Vec<String>, String> {
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.to_string()).map_err(|e| format!("cannot read a bound port: {e}")))
+        .collect()
+}
+
+/// `targets` (`ADDRESS [SNI]`) as inspect's targets file, each line `times` times.
 fn write_inspect_targets(targets: &[String], times: usize, path: &Path) -> Result<(), String> {
     let mut text = String::new();
     for _ in 0..times {
         for line in targets {
-            let (address, sni) = line.split_once(' ').unwrap_or((line, ""));
-            text.push_str(&format!("{address} sni={sni}\n"));
+            match line.split_once(' ') {
+                Some((address, sni)) => text.push_str(&format!("{address} sni={sni}\n")),
+                None => text.push_str(&format!("{line}\n")),
+            }
         }
     }
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))

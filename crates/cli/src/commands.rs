@@ -246,6 +246,13 @@ pub fn probe(args: &ProbeArgs) -> u8 {
         Ok(declared) => declared,
         Err(error) => return usage_error(error),
     };
+    // An empty list is almost always the wrong file; an empty report with
+    // exit 0 would read as "all clear".
+    if endpoints.is_empty() && declared.as_ref().is_none_or(Vec::is_empty) {
+        let files: Vec<String> =
+            [&args.targets, &args.declared].into_iter().flatten().map(|p| p.display().to_string()).collect();
+        return usage_error(format!("{} names no endpoint to probe", files.join(" and ")));
+    }
     let mut options = match verify_options(&Default::default(), &args.verify) {
         Ok(options) => options,
         Err(message) => return usage_error(message),

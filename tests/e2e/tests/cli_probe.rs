@@ -352,6 +352,27 @@ fn a_json_report_without_a_temporary_directory_is_a_clear_error() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A targets file with nothing to probe (blank lines and comments) is a
+/// usage error naming it, not an empty report that exits 0 as if all were
+/// well.
+#[test]
+fn a_targets_file_naming_no_endpoint_is_a_usage_error() {
+    let dir = target_dir().join("e2e-cli-probe-empty-targets").join(std::process::id().to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("targets.txt"), "# the fleet moved\n\n").unwrap();
+    let output = Command::new(inspect_binary())
+        .args(["probe", "--targets", "targets.txt"])
+        .current_dir(&dir)
+        .env_remove("CERTINSPECT_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr, "inspect: targets.txt names no endpoint to probe\n");
+    assert!(output.stdout.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `inspect probe --trust none --ca-file CA_FILE ARGS...` run in `dir`,
 /// without plugins.
 fn probe_in(dir: &Path, ca_file: &Path, args: &[&str]) -> Output {
