@@ -127,7 +127,7 @@ fn peers(sizes: &[usize]) -> Result<(), String> {
     drop(farm);
 
     println!(
-        "{:<20} {:<12} {:>12} {:>10} {:>10} {:>8}  load",
+        "{:<20} {:<14} {:>12} {:>10} {:>10} {:>8}  load",
         "endpoints", "tool", "endpoints/s", "CPU ms/hs", "RSS MiB", "CPU/Go"
     );
     for (label, load, medians) in &rows {
@@ -135,13 +135,14 @@ fn peers(sizes: &[usize]) -> Result<(), String> {
         for m in medians {
             let ratio = go.map_or(String::new(), |go| format!("{:.2}x", m.cpu_ms / go.cpu_ms));
             println!(
-                "{label:<20} {:<12} {:>12.0} {:>10.3} {:>10.1} {ratio:>8}  {load}",
+                "{label:<20} {:<14} {:>12.0} {:>10.3} {:>10.1} {ratio:>8}  {load}",
                 m.tool, m.per_second, m.cpu_ms, m.rss_mib
             );
         }
     }
     println!("{memory}");
     println!("(shared-chain rows: the harness counts {} distinct leaf CNs there, one per chain)", 1000 / 10);
+    println!("(inspect-ip256: --per-address-concurrency 256, as many connections to the farm's one address as the Go scanner)");
     println!("every run: {}", out.display());
     Ok(())
 }
@@ -168,16 +169,24 @@ impl Run<'_> {
         // The harness's targets are `ADDRESS SNI`; inspect's target files say `sni=SNI`.
         let inspect_targets = self.out.join(format!("targets-{}.txt", label.replace([' ', ','], "_")));
         write_inspect_targets(&farm.targets[..n], 1, &inspect_targets)?;
-        let tool = format!(
-            "inspect|256|{} probe --targets {} --trust none --ca-file {{ca}} --concurrency 256 --format jsonl",
+        let inspect = format!(
+            "{} probe --targets {} --trust none --ca-file {{ca}} --concurrency 256 --format jsonl",
             self.inspect.display(),
             inspect_targets.display()
         );
+        // The farm is one address; by default inspect opens at most 8
+        // connections to an address at once, where the Go scanner opens
+        // 256. `inspect-ip256` lifts that cap to the Go scanner's.
+        let tools =
+            [format!("inspect|256|{inspect}"), format!("inspect-ip256|256|{inspect} --per-address-concurrency 256")];
         succeed(
-            bash(&self.harness.join("run_peers.sh"), &["--only", "go-scanner,inspect", "--tool", &tool])
-                .env("OUT", &out)
-                .env("FARM_DIR", self.farm_dir)
-                .env("FARM_STATUS_PORT", farm.status_port.to_string()),
+            bash(
+                &self.harness.join("run_peers.sh"),
+                &["--only", "go-scanner,inspect,inspect-ip256", "--tool", &tools[0], "--tool", &tools[1]],
+            )
+            .env("OUT", &out)
+            .env("FARM_DIR", self.farm_dir)
+            .env("FARM_STATUS_PORT", farm.status_port.to_string()),
         )?;
         let runs =
             std::fs::read_to_string(out.join("runs.tsv")).map_err(|e| format!("no runs.tsv from the harness: {e}"))?;

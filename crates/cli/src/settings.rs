@@ -40,6 +40,10 @@ pub struct VerifyArgs {
     /// Endpoints probed at once.
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// Connections to one IP address at once (8 by default, so one server or load balancer is not flooded;
+    /// raise it for many listeners on one address).
+    #[arg(long, value_name = "N")]
+    pub per_address_concurrency: Option<usize>,
     /// Probe every A/AAAA address of a name, not just the first that answers.
     #[arg(long)]
     pub all_addresses: bool,
@@ -94,7 +98,7 @@ pub fn verify_options(file: &VerifySettings, args: &VerifyArgs) -> Result<Verify
         seconds(args.handshake_timeout.unwrap_or(file.handshake_timeout_secs), "--handshake-timeout")?;
     probe.overall_deadline = (file.deadline_secs > 0.0).then(|| Duration::from_secs_f64(file.deadline_secs));
     probe.max_concurrency = args.concurrency.unwrap_or(file.concurrency).max(1);
-    probe.per_address_concurrency = file.per_address_concurrency.max(1);
+    probe.per_address_concurrency = args.per_address_concurrency.unwrap_or(file.per_address_concurrency).max(1);
     if args.all_addresses || file.all_addresses {
         probe.addresses = AddressSelection::All;
     }
@@ -152,6 +156,22 @@ mod tests {
         ];
         for (flag, ca_file, file, expected) in cases {
             assert_eq!(trust_setting(flag, ca_file, file), expected, "{flag:?} {ca_file} {file:?}");
+        }
+    }
+
+    #[test]
+    fn concurrency_flags_override_the_file_and_zero_means_one() {
+        let file = VerifySettings { concurrency: 32, per_address_concurrency: 4, ..VerifySettings::default() };
+        let cases = [
+            // (--concurrency, --per-address-concurrency) -> (endpoints at once, per address)
+            ((None, None), (32, 4)),
+            ((Some(256), Some(256)), (256, 256)),
+            ((None, Some(0)), (32, 1)),
+        ];
+        for ((concurrency, per_address_concurrency), expected) in cases {
+            let args = VerifyArgs { concurrency, per_address_concurrency, ..VerifyArgs::default() };
+            let probe = verify_options(&file, &args).unwrap().probe;
+            assert_eq!((probe.max_concurrency, probe.per_address_concurrency), expected, "{args:?}");
         }
     }
 }
