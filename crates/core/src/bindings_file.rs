@@ -17,7 +17,7 @@
 //! --from-inventory`.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use certinspect_protocol::{Binding, Fingerprint};
@@ -113,15 +113,32 @@ pub fn read_bindings(path: &Path) -> Result<Vec<Binding>, BindingsFileError> {
 /// inventory says about itself.
 pub fn read_inventory(path: &Path) -> Result<InventoryFile, BindingsFileError> {
     let error = |line, message| BindingsFileError { path: path.to_owned(), line, message };
-    let mut text = String::new();
-    let read = if path == Path::new("-") {
-        std::io::stdin().read_to_string(&mut text).map(drop)
+    let cannot_read = |e: std::io::Error| format!("cannot read the file: {e}");
+    let mut reader: Box<dyn BufRead> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text)).map(drop)
+        Box::new(BufReader::new(std::fs::File::open(path).map_err(|e| error(None, cannot_read(e)))?))
     };
-    read.map_err(|e| error(None, format!("cannot read the file: {e}")))?;
+    let mut first = String::new();
+    reader.read_line(&mut first).map_err(|e| error(None, cannot_read(e)))?;
+    // An inventory in JSON Lines (what `inspect inventory --format jsonl`
+    // writes, fleet-sized) is parsed line by line as it is read, so its
+    // text is never held whole beside its bindings.
+    if is_inventory_header(&first) {
+        let lines = std::iter::once(Ok(first)).chain(reader.lines().map(|line| line.map_err(cannot_read)));
+        return parse_json_lines(lines)
+            .and_then(|(stated, inventory)| checked(stated, inventory))
+            .map_err(|(line, message)| error(line, message));
+    }
+    let mut text = first;
+    reader.read_to_string(&mut text).map_err(|e| error(None, cannot_read(e)))?;
     let csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     parse_inventory(&text, csv).map_err(|(line, message)| error(line, message))
+}
+
+/// Whether `line` is the header line of an inventory in JSON Lines.
+fn is_inventory_header(line: &str) -> bool {
+    serde_json::from_str::<Value>(line.trim()).is_ok_and(|value| value.get("type") == Some(&Value::from("inventory")))
 }
 
 /// The bindings in `text`: CSV when `csv`, else JSON or JSON Lines. An
@@ -134,14 +151,23 @@ pub fn parse_bindings(text: &str, csv: bool) -> Result<Vec<Binding>, (Option<usi
 /// A file that states an id or a count it does not hold (truncated,
 /// edited) is refused.
 pub fn parse_inventory(text: &str, csv: bool) -> Result<InventoryFile, (Option<usize>, String)> {
-    let (stated, mut inventory) = if csv {
+    let (stated, inventory) = if csv {
         (None, InventoryFile { bindings: parse_csv(text)?, ..InventoryFile::default() })
     } else {
         match serde_json::from_str::<Value>(text) {
             Ok(document) => from_document(document).map_err(|message| (None, message))?,
-            Err(_) => parse_json_lines(text)?,
+            Err(_) => parse_json_lines(text.lines().map(Ok::<_, String>))?,
         }
     };
+    checked(stated, inventory)
+}
+
+/// `inventory` with its id, refused when it does not hold what its
+/// `stated` header says.
+fn checked(
+    stated: Option<InventoryHeader>,
+    mut inventory: InventoryFile,
+) -> Result<InventoryFile, (Option<usize>, String)> {
     inventory.id = inventory_id(&inventory.bindings, &inventory.source_errors);
     if let Some(header) = stated {
         if header.binding_count != inventory.bindings.len() {
@@ -216,12 +242,16 @@ fn from_document(document: Value) -> Result<(Option<InventoryHeader>, InventoryF
 
 type JsonLinesInventory = (Option<InventoryHeader>, InventoryFile);
 
-fn parse_json_lines(text: &str) -> Result<JsonLinesInventory, (Option<usize>, String)> {
+fn parse_json_lines<L: AsRef<str>>(
+    lines: impl Iterator<Item = Result<L, String>>,
+) -> Result<JsonLinesInventory, (Option<usize>, String)> {
     // Result events repeat a binding once per address: keep one per index.
     let mut by_index: BTreeMap<u64, Binding> = BTreeMap::new();
     let mut plain = Vec::new();
     let mut header: Option<InventoryHeader> = None;
-    for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
+    for (number, line) in lines.enumerate().map(|(i, l)| (i + 1, l)) {
+        let line = line.map_err(|message| (Some(number), message))?;
+        let line = line.as_ref().trim();
         if line.is_empty() {
             continue;
         }
@@ -240,10 +270,12 @@ fn parse_json_lines(text: &str) -> Result<JsonLinesInventory, (Option<usize>, St
                 by_index.insert(index, serde_json::from_value(value).map_err(invalid)?);
             }
             Some("inventory") if number == 1 => {
-                header = Some(
-                    serde_json::from_value(value)
-                        .map_err(|e| (Some(number), format!("not an inventory header: {e}")))?,
-                );
+                let stated: InventoryHeader = serde_json::from_value(value)
+                    .map_err(|e| (Some(number), format!("not an inventory header: {e}")))?;
+                // The count is checked once all is read; a wrong one must
+                // not reserve much.
+                plain.reserve(stated.binding_count.min(1 << 20));
+                header = Some(stated);
             }
             Some("inventory") => return Err((Some(number), "an inventory header must be the first line".into())),
             Some("finding" | "summary") => {}
@@ -361,5 +393,40 @@ mod tests {
         let (line, message) = parse_bindings(&format!("{plain}\nnot json\n"), false).unwrap_err();
         assert_eq!(line, Some(2));
         assert!(message.starts_with("not JSON"), "{message}");
+    }
+
+    /// An inventory in JSON Lines is read line by line from its file; what
+    /// it gives, and what it refuses at which line, is what the text gives.
+    #[test]
+    fn an_inventory_read_from_its_file_is_its_text_parsed() {
+        let bindings = vec![bare_endpoint("a.test", 443, None), bare_endpoint("b.test", 8443, Some("c.test".into()))];
+        let header = serde_json::to_string(&InventoryHeader::new(&bindings, &[], &[])).unwrap();
+        let lines: Vec<String> = bindings.iter().map(|b| serde_json::to_string(b).unwrap()).collect();
+        let path = std::env::temp_dir().join(format!("certinspect-inventory-{}.jsonl", std::process::id()));
+        let cases = [
+            (format!("{header}\n{}\n{}\n", lines[0], lines[1]), None),
+            (format!("{header}\r\n\r\n{}\r\n{}", lines[0], lines[1]), None),
+            (format!("{header}\n{}\nnot json\n", lines[0]), Some((Some(3), "not JSON"))),
+            (format!("{header}\n{}\n", lines[0]), Some((None, "announces 2 bindings but holds 1"))),
+            (format!("{header}\n{}\n{}\n", lines[1], lines[0]), Some((None, "does not match its id"))),
+        ];
+        for (text, refused) in cases {
+            std::fs::write(&path, &text).unwrap();
+            let read = read_inventory(&path);
+            let parsed = parse_inventory(&text, false);
+            match refused {
+                None => {
+                    let read = read.unwrap();
+                    assert_eq!(read.bindings, bindings);
+                    assert_eq!(Ok(read), parsed);
+                }
+                Some((line, message)) => {
+                    let error = read.unwrap_err();
+                    assert_eq!((error.line, parsed.unwrap_err().0), (line, line), "{text}");
+                    assert!(error.message.contains(message), "{}", error.message);
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&path);
     }
 }
