@@ -32,6 +32,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use certinspect_testbed::aws::AwsWorld;
@@ -312,32 +313,65 @@ struct Measured {
     peak_rss_kib: u64,
 }
 
-/// Run `command` to completion, reaping it with `wait4` for its own peak RSS
-/// (`getrusage(RUSAGE_CHILDREN)` would mix in every earlier child, cargo's
-/// compilers included).
+/// Run `command` to completion, with its own peak RSS: the high-water mark
+/// of its memory (`VmHWM` in `/proc/PID/status`), sampled every
+/// [`RSS_SAMPLE`] until it exits. Not `ru_maxrss` from `wait4`: Linux
+/// carries the spawning process's high-water mark across `exec` into the
+/// child's, so every phase would read at least this process's size (the
+/// world of 10,000 domains is hundreds of MiB; a `true` spawned from a
+/// 300 MiB process reports 313 MiB).
 fn measure(command: &mut Command) -> Result<Measured, String> {
     let started = Instant::now();
-    let child = command.spawn().map_err(|e| format!("cannot run {command:?}: {e}"))?;
-    let pid = libc::pid_t::try_from(child.id()).map_err(|_| "process id out of range".to_owned())?;
-    let mut status: libc::c_int = 0;
-    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut child = command.spawn().map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    let pid = libc::id_t::from(child.id());
+    let status_file = format!("/proc/{pid}/status");
+    let exited = AtomicBool::new(false);
+    let (waited, peak_rss_kib) = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut peak = 0;
+            while !exited.load(Ordering::Acquire) {
+                peak = peak.max(high_water_mark_kib(&status_file).unwrap_or(0));
+                std::thread::sleep(RSS_SAMPLE);
+            }
+            peak
+        });
+        let waited = wait_for_exit_unreaped(pid);
+        let wall = started.elapsed();
+        exited.store(true, Ordering::Release);
+        (waited.map(|()| wall), sampler.join().unwrap_or(0))
+    });
+    let wall = waited.map_err(|error| format!("cannot wait for {command:?}: {error}"))?;
+    // Reaped only now, so the pid the sampler reads was never another process's.
+    let status = child.wait().map_err(|e| format!("cannot wait for {command:?}: {e}"))?;
+    Ok(Measured { code: status.code(), wall, peak_rss_kib })
+}
+
+/// How often [`measure`] reads a phase's high-water mark.
+const RSS_SAMPLE: Duration = Duration::from_millis(10);
+
+/// Blocks until process `pid` (a child) has exited, leaving it unreaped.
+fn wait_for_exit_unreaped(pid: libc::id_t) -> std::io::Result<()> {
     loop {
-        // SAFETY: `pid` is our child, not yet reaped (`child` is never waited
-        // on); `status` and `usage` are valid for writes.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
-            break;
+        // SAFETY: a zeroed siginfo_t is a valid value for waitid to fill in.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `pid` is our child; `info` is valid for writes. WNOWAIT
+        // leaves it to be reaped by `Child::wait`.
+        if unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) } == 0 {
+            return Ok(());
         }
         let error = std::io::Error::last_os_error();
         if error.kind() != std::io::ErrorKind::Interrupted {
-            return Err(format!("cannot wait for {command:?}: {error}"));
+            return Err(error);
         }
     }
-    let wall = started.elapsed();
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    // Linux reports ru_maxrss in KiB.
-    Ok(Measured { code, wall, peak_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0) })
+}
+
+/// `VmHWM` of the process whose status file is `status_file`, in KiB
+/// (`None` once it has exited: a zombie has no memory to report).
+fn high_water_mark_kib(status_file: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(status_file).ok()?;
+    let line = status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?;
+    line.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -365,6 +399,18 @@ mod tests {
             let error = parse_args(&args).expect_err("refused");
             assert!(error.starts_with("--domains"), "{error}");
         }
+    }
+
+    /// The peak is the phase's own: a small process spawned from a large
+    /// one reads small (with `wait4`'s `ru_maxrss` it read the spawner's size).
+    #[test]
+    fn a_phase_peak_is_its_own_not_the_spawners() {
+        let ballast = std::hint::black_box(vec![1u8; 64 << 20]);
+        let measured = measure(Command::new("sleep").arg("0.2")).unwrap();
+        assert_eq!(measured.code, Some(0));
+        assert!(measured.wall >= Duration::from_millis(200), "{:?}", measured.wall);
+        assert!(measured.peak_rss_kib > 0 && measured.peak_rss_kib < 16 << 10, "{} KiB", measured.peak_rss_kib);
+        drop(ballast);
     }
 
     #[test]
